@@ -1,0 +1,45 @@
+"""The ``skywarden`` command line (typer + rich). Only this package writes to stdout."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from . import validate as _validate
+
+app = typer.Typer(
+    name="skywarden",
+    help="Counter-drone early warning: ingest, track, classify, assess threat, warn. "
+    "skywarden never aims, cues or commands any effector.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Counter-drone early warning. Add --debug anywhere for full tracebacks."""
+
+
+app.command("validate")(_validate.validate)
+
+
+def main() -> None:
+    """Console-script entry point: clean one-line errors unless ``--debug`` is given."""
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        app()
+    except Exception as e:
+        if debug:
+            raise
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(2)

@@ -1,0 +1,75 @@
+"""``skywarden validate FILE``: check a scenario file line by line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..scenario import ScenarioReader
+from ._common import console, fail, iso, print_json
+
+
+def validate(
+    file: Annotated[Path, typer.Argument(help="Scenario file (JSON Lines).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print only JSON.")] = False,
+    max_shown: Annotated[int, typer.Option(help="Rejections to list (all with --json).")] = 50,
+) -> None:
+    """Validate a scenario file: counts by type and sensor, time span, rejected lines."""
+    if not file.is_file():
+        fail(f"no such file: {file}")
+    reader = ScenarioReader(file, quiet=True)
+    for _ in reader:
+        pass
+    st = reader.stats
+    span = st.t_max - st.t_min if st.t_max >= st.t_min else 0.0
+    if json_out:
+        print_json(
+            {
+                "file": str(file),
+                "lines": st.lines,
+                "by_type": dict(st.by_type),
+                "by_sensor": dict(st.by_sensor),
+                "t_start": st.t_min if st.t_max >= st.t_min else None,
+                "t_end": st.t_max if st.t_max >= st.t_min else None,
+                "span_s": span,
+                "ignored": st.ignored,
+                "out_of_order": st.out_of_order,
+                "rejected": [{"line": r.line, "reason": r.reason} for r in st.rejected],
+                "warnings": st.warnings,
+                "ok": st.n_rejected == 0,
+            }
+        )
+    else:
+        t = Table(title=f"{file}: {st.lines} lines")
+        t.add_column("type")
+        t.add_column("count", justify="right")
+        for k, v in sorted(st.by_type.items()):
+            t.add_row(k, str(v))
+        console.print(t)
+        if st.by_sensor:
+            s = Table(title="detections by sensor")
+            s.add_column("sensor")
+            s.add_column("kind")
+            s.add_column("count", justify="right")
+            for k, v in sorted(st.by_sensor.items()):
+                s.add_row(k, reader.header.sensors[k].kind, str(v))
+            console.print(s)
+        console.print(f"time span: {iso(st.t_min)} → {iso(st.t_max)} ({span:.1f} s)")
+        for w in st.warnings:
+            console.print(f"[yellow]warning:[/] {w}")
+        if st.rejected:
+            r = Table(title=f"{st.n_rejected} rejected lines")
+            r.add_column("line", justify="right")
+            r.add_column("reason")
+            for rej in st.rejected[:max_shown]:
+                r.add_row(str(rej.line), rej.reason)
+            console.print(r)
+            if st.n_rejected > max_shown:
+                console.print(f"… and {st.n_rejected - max_shown} more")
+        else:
+            console.print("[green]no rejected lines[/]")
+    if st.n_rejected:
+        raise typer.Exit(1)

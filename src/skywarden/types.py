@@ -1,0 +1,193 @@
+"""Typed messages that travel between stages, and the scenario-file records.
+
+Field names match the JSON Lines keys of ``CONVENTIONS.md`` exactly, so that a
+record encodes to a scenario line and back with no mapping table. Units are in
+the names: ``*_m`` metres, ``*_deg`` degrees (geodetic and human-facing angles
+only), ``*_mps`` metres per second, ``t`` UTC seconds since the POSIX epoch.
+Altitudes (``alt_m``, ``floor_m``, ``ceiling_m``) are above the WGS-84 ellipsoid.
+
+The per-line value checks (latitude in range, range non-negative, finite
+numbers) live here as ``msgspec.Meta`` constraints, so a decoder that builds one
+of these structs has validated it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import msgspec
+import numpy as np
+
+Lat = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
+Lon = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
+# Altitudes from the Dead Sea shore to well above any airliner's ceiling.
+Alt = Annotated[float, msgspec.Meta(ge=-1_000.0, le=100_000.0)]
+Time = Annotated[float, msgspec.Meta(ge=0.0, le=1.0e11)]
+NonNeg = Annotated[float, msgspec.Meta(ge=0.0, le=1.0e9)]
+Positive = Annotated[float, msgspec.Meta(gt=0.0, le=1.0e9)]
+# Azimuths are accepted in (-360, 360] and wrapped into [0, 360) by the reader.
+AzDeg = Annotated[float, msgspec.Meta(ge=-360.0, le=360.0)]
+ElDeg = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
+Speed = Annotated[float, msgspec.Meta(ge=-2_000.0, le=2_000.0)]
+Prob = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+Finite = Annotated[float, msgspec.Meta(ge=-1.0e9, le=1.0e9)]
+Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+SensorKind = Literal["radar", "rf", "camera", "remoteid", "adsb", "position"]
+SENSOR_KINDS: tuple[str, ...] = ("radar", "rf", "camera", "remoteid", "adsb", "position")
+TruthClass = Literal["drone", "bird", "aircraft", "helicopter", "unknown"]
+TRUTH_CLASSES: tuple[str, ...] = ("drone", "bird", "aircraft", "helicopter", "unknown")
+
+#: Detection keys that each sensor kind must give (CONVENTIONS.md).
+REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
+    "radar": ("range_m", "az_deg", "el_deg"),
+    "rf": ("az_deg",),
+    "camera": ("az_deg", "el_deg"),
+    "remoteid": ("uas_id", "lat", "lon", "alt_m"),
+    "adsb": ("icao24", "lat", "lon", "alt_m"),
+    "position": ("lat", "lon", "alt_m"),
+}
+
+
+class _Record(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+    tag_field="type",
+):
+    """Base of every scenario line; ``type`` is the tag."""
+
+
+class Site(_Record, tag="site"):
+    """Origin of the site's local East-North-Up frame."""
+
+    name: Ident
+    lat: Lat
+    lon: Lon
+    alt_m: Alt
+
+
+class FieldOfView(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Angular coverage about the sensor, degrees. ``az_min_deg > az_max_deg`` wraps through north."""
+
+    az_min_deg: AzDeg = 0.0
+    az_max_deg: AzDeg = 360.0
+    el_min_deg: ElDeg = -90.0
+    el_max_deg: ElDeg = 90.0
+
+
+class Sensor(_Record, tag="sensor"):
+    """A sensor's position, kind, coverage and noise (one-sigma values)."""
+
+    id: Ident
+    kind: SensorKind
+    lat: Lat
+    lon: Lon
+    alt_m: Alt
+    pd: Prob | None = None
+    update_s: Positive | None = None
+    max_range_m: Positive | None = None
+    fov: FieldOfView | None = None
+    sigma_range_m: NonNeg | None = None
+    sigma_az_deg: NonNeg | None = None
+    sigma_el_deg: NonNeg | None = None
+    sigma_range_rate_mps: NonNeg | None = None
+    sigma_pos_m: NonNeg | None = None
+
+
+class Zone(_Record, tag="zone"):
+    """A protected volume: a polygon of ``[lon, lat]`` vertices between two altitudes."""
+
+    id: Ident
+    name: str
+    polygon: list[tuple[Lon, Lat]]
+    floor_m: Alt
+    ceiling_m: Alt
+    priority: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
+
+
+class Detection(_Record, tag="detection"):
+    """One measurement by one sensor at the time ``t`` it was made.
+
+    Which fields are set depends on the sensor's kind (``REQUIRED_BY_KIND``).
+    Range rate is positive when the object recedes.
+    """
+
+    t: Time
+    sensor: Ident
+    range_m: NonNeg | None = None
+    az_deg: AzDeg | None = None
+    el_deg: ElDeg | None = None
+    range_rate_mps: Speed | None = None
+    lat: Lat | None = None
+    lon: Lon | None = None
+    alt_m: Alt | None = None
+    uas_id: Ident | None = None
+    icao24: Ident | None = None
+    callsign: str | None = None
+    operator_lat: Lat | None = None
+    operator_lon: Lon | None = None
+    speed_mps: Speed | None = None
+    track_deg: AzDeg | None = None
+    vrate_mps: Speed | None = None
+    snr_db: Finite | None = None
+    rcs_dbsm: Finite | None = None
+    id: Ident | None = None
+
+
+class TruthPoint(_Record, tag="truth"):
+    """Where a real object was at time ``t`` (for evaluation only)."""
+
+    t: Time
+    id: Ident
+    class_: TruthClass = msgspec.field(name="class")
+    lat: Lat
+    lon: Lon
+    alt_m: Alt
+    hostile: bool | None = None
+    vel_enu_mps: tuple[Speed, Speed, Speed] | None = None
+
+
+Record = Site | Sensor | Zone | Detection | TruthPoint
+RECORD_TYPES: dict[str, type[_Record]] = {
+    "site": Site,
+    "sensor": Sensor,
+    "zone": Zone,
+    "detection": Detection,
+    "truth": TruthPoint,
+}
+
+
+class Rejected(msgspec.Struct, frozen=True, kw_only=True):
+    """A line or message that was refused, with the reason and where it came from."""
+
+    reason: str
+    line: int | None = None
+    raw: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionBatch:
+    """One sensor's detections at one scan, in columns for the vectorised hot paths.
+
+    ``t_s`` (n,) measurement times, UTC seconds. ``z`` (n, m) the measurements in
+    SI units for the sensor kind: radar ``[range_m, az_rad, el_rad(, range_rate_mps)]``,
+    rf ``[az_rad]`` (or ``[az_rad, el_rad]``), camera ``[az_rad, el_rad]``, and
+    position-like kinds ``[e_m, n_m, u_m]`` in the site ENU frame. ``identity`` (n,)
+    holds the cooperative id (``uas_id`` or ``icao24``) or ``""``. ``snr_db`` and
+    ``rcs_dbsm`` (n,) are NaN where not given.
+    """
+
+    sensor: str
+    kind: str
+    t_s: np.ndarray
+    z: np.ndarray
+    identity: np.ndarray
+    snr_db: np.ndarray
+    rcs_dbsm: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
