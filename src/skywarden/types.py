@@ -191,3 +191,107 @@ class DetectionBatch:
 
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
+
+
+# --- Output lines (CONVENTIONS.md "The output format") -----------------------
+
+TrackStatus = Literal["tentative", "confirmed", "coasting", "deleted"]
+TRACK_STATUSES: tuple[str, ...] = ("tentative", "confirmed", "coasting", "deleted")
+AlertLevel = Literal["info", "warning", "critical"]
+AlertState = Literal["raised", "updated", "cleared"]
+
+
+class TrackLine(_Record, tag="track"):
+    """One track at one processed scan time, as written by ``skywarden track``.
+
+    ``identity`` is ``{"remoteid": serial}`` or ``{"icao24": address}`` when
+    cooperative; ``pos_std_m`` is the one-sigma position error (root of the mean
+    of the three position variances).
+    """
+
+    t: Time
+    id: Ident
+    lat: Lat
+    lon: Lon
+    alt_m: Alt
+    vel_enu_mps: tuple[Speed, Speed, Speed]
+    status: TrackStatus
+    class_: str = msgspec.field(name="class")
+    class_p: dict[str, float]
+    identity: dict[str, str] | None = None
+    pos_std_m: NonNeg | None = None
+
+
+class AlertLine(_Record, tag="alert"):
+    """An alert lifecycle event. ``kind`` is ``"threat"`` (the default) or ``"sensor"``.
+
+    Threat alerts name ``track``, ``zone`` and ``tta_s`` (0 when inside); sensor
+    alerts name ``sensor`` instead.
+    """
+
+    t: Time
+    id: Ident
+    level: AlertLevel
+    state: AlertState
+    kind: Literal["threat", "sensor"] | None = None
+    track: Ident | None = None
+    zone: Ident | None = None
+    tta_s: NonNeg | None = None
+    entry_lat: Lat | None = None
+    entry_lon: Lon | None = None
+    class_: str | None = msgspec.field(name="class", default=None)
+    reason: str | None = None
+    sensor: Ident | None = None
+
+
+OutputRecord = TrackLine | AlertLine
+
+
+# --- Between tracker, classifier and threat stages (in memory) ---------------
+
+#: Integer codes of ``TrackTable.status``, index into TRACK_STATUSES.
+TENTATIVE, CONFIRMED, COASTING, DELETED = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class TrackTable:
+    """Every track the tracker holds after one scan, as columns (n tracks).
+
+    ``t_s`` the scan time (UTC seconds) all states are predicted to.
+    ``id`` (n,) int64 track numbers, unique for the run, never reused.
+    ``status`` (n,) int8 codes TENTATIVE/CONFIRMED/COASTING/DELETED (a deleted
+    track appears once, in the scan where it is deleted).
+    ``x`` (n, 6) state in the site ENU frame: ``[e_m, n_m, u_m, ve_mps, vn_mps, vu_mps]``.
+    ``P`` (n, 6, 6) its covariance. ``identity`` (n,) object: ``"remoteid:<serial>"``,
+    ``"icao24:<hex>"`` or ``""``. ``n_updates`` (n,) measurements used so far;
+    ``t_first_s`` / ``t_last_update_s`` (n,) first and latest update times.
+    ``mode_p`` (n, m) IMM mode probabilities (m = 1 when the tracker has no IMM).
+    """
+
+    t_s: float
+    id: np.ndarray
+    status: np.ndarray
+    x: np.ndarray
+    P: np.ndarray
+    identity: np.ndarray
+    n_updates: np.ndarray
+    t_first_s: np.ndarray
+    t_last_update_s: np.ndarray
+    mode_p: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.id.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Association:
+    """Which detections updated which tracks in one scan.
+
+    ``track_id`` (k,) int64 and ``detections`` (k,) the Detection that updated it,
+    with ``kinds`` (k,) its sensor's kind. Used by the classifier (RCS, SNR, which
+    sensors see a track) and by the spoof check (Remote ID vs sensed position).
+    """
+
+    track_id: np.ndarray
+    detections: tuple[Detection, ...]
+    kinds: tuple[str, ...]
