@@ -136,6 +136,9 @@ class Detection(_Record, tag="detection"):
     snr_db: Finite | None = None
     rcs_dbsm: Finite | None = None
     id: Ident | None = None
+    # Simulator only: the truth object that caused this detection (absent for
+    # clutter). For evaluation; the tracker never reads it.
+    truth: Ident | None = None
 
 
 class TruthPoint(_Record, tag="truth"):
