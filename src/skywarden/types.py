@@ -298,3 +298,12 @@ class Association:
     track_id: np.ndarray
     detections: tuple[Detection, ...]
     kinds: tuple[str, ...]
+
+
+def track_label(track_id: int) -> str:
+    """The external id of a track number, as written in output lines (``T<n>``)."""
+    return f"T{int(track_id)}"
+
+
+#: Classifier output classes, in the column order of class-probability arrays.
+CLASSES: tuple[str, ...] = ("drone", "bird", "aircraft", "helicopter", "unknown")
