@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from . import track as _track
 from . import validate as _validate
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ def _root() -> None:
 
 
 app.command("validate")(_validate.validate)
+app.command("track")(_track.track)
 
 
 def main() -> None:

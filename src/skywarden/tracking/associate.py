@@ -1,0 +1,194 @@
+"""Gating, clustering and assignment of detections to tracks.
+
+Steps, each vectorised over the whole scan:
+1. candidate pairs from a spatial index (scipy ``cKDTree`` over detection
+   positions, queried with a per-track radius that bounds its gate) — or all
+   pairs for bearing-only sensors, whose detections have no position;
+2. Mahalanobis distances in measurement space on candidate pairs only;
+3. independent clusters (connected components of the gated bipartite graph);
+4. per cluster: singletons are assigned directly, larger clusters by the
+   Hungarian algorithm (``scipy.optimize.linear_sum_assignment``) — GNN — or
+   weighted by JPDA marginal association probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from .measure import MeasurementModel
+
+
+@dataclass(frozen=True, slots=True)
+class Gated:
+    """Candidate pairs that passed the gate.
+
+    ``ti``, ``di`` (p,) track and detection indices; ``d2`` (p,) squared
+    Mahalanobis distance; ``cost`` (p,) negative log-likelihood used to rank
+    pairs (``d2 + log det S``).
+    """
+
+    ti: np.ndarray
+    di: np.ndarray
+    d2: np.ndarray
+    cost: np.ndarray
+
+
+def candidate_pairs(
+    track_pos: np.ndarray,
+    track_pos_var: np.ndarray,
+    det_pos: np.ndarray | None,
+    det_pos_var: np.ndarray | None,
+    gate_chi2: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Track/detection index pairs that may lie within each other's gate.
+
+    track_pos (n, 3), track_pos_var (n,) trace of each track's position covariance;
+    det_pos (k, 3) and det_pos_var (k,) likewise for detections, or None for
+    bearing-only detections (then every pair is a candidate).
+    """
+    n = track_pos.shape[0]
+    if det_pos is None:
+        k = 0 if det_pos_var is None else det_pos_var.shape[0]
+        ti, di = np.meshgrid(np.arange(n), np.arange(k), indexing="ij")
+        return ti.ravel(), di.ravel()
+    k = det_pos.shape[0]
+    if n == 0 or k == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    # The gate ellipsoid lies inside a ball of radius sqrt(chi2 * largest
+    # eigenvalue of S); the trace bounds that eigenvalue.
+    radius = np.sqrt(gate_chi2 * (track_pos_var + float(np.max(det_pos_var))))
+    tree = cKDTree(det_pos)
+    hits = tree.query_ball_point(track_pos, radius, return_sorted=False)
+    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n)
+    ti = np.repeat(np.arange(n), counts)
+    di = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
+    return ti, di
+
+
+def mahalanobis(
+    model: MeasurementModel,
+    x: np.ndarray,
+    P: np.ndarray,
+    z: np.ndarray,
+    ti: np.ndarray,
+    di: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Squared Mahalanobis distance and log det S for pairs (ti, di).
+
+    x (n, 6), P (n, 6, 6) predicted tracks; z (k, m) measurements.
+    S = H P H' + R ; d2 = y' S^-1 y with y the (wrapped) residual.
+    """
+    if ti.shape[0] == 0:
+        return np.empty(0), np.empty(0)
+    zhat, H = model.predict(x[ti])
+    S = H @ P[ti] @ H.transpose(0, 2, 1) + model.R
+    y = model.residual(z[di], zhat)
+    L = np.linalg.cholesky(S)
+    w = np.linalg.solve(L, y[:, :, None])[:, :, 0]
+    d2 = np.einsum("ki,ki->k", w, w)
+    logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+    return d2, logdet
+
+
+def assign_gnn(g: Gated, n_tracks: int, n_dets: int) -> tuple[np.ndarray, np.ndarray]:
+    """Global nearest neighbour: (track idx, det idx) arrays of the chosen pairs.
+
+    Independent clusters are solved separately; one-to-one clusters (the usual
+    case) need no solver call at all.
+    """
+    if g.ti.shape[0] == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    comp_t, _comp_d = _components(g, n_tracks, n_dets)
+    pair_comp = comp_t[g.ti]
+    order = np.argsort(pair_comp, kind="stable")
+    pc = pair_comp[order]
+    starts = np.flatnonzero(np.r_[True, pc[1:] != pc[:-1]])
+    ends = np.r_[starts[1:], pc.shape[0]]
+    sizes = ends - starts
+    out_t: list[np.ndarray] = []
+    out_d: list[np.ndarray] = []
+    # Clusters with a single gated pair: take it.
+    single = order[starts[sizes == 1]]
+    out_t.append(g.ti[single])
+    out_d.append(g.di[single])
+    for s, e in zip(starts[sizes > 1], ends[sizes > 1], strict=True):
+        idx = order[s:e]
+        t_u, t_inv = np.unique(g.ti[idx], return_inverse=True)
+        d_u, d_inv = np.unique(g.di[idx], return_inverse=True)
+        big = 1e6
+        C = np.full((t_u.shape[0], d_u.shape[0]), big)
+        C[t_inv, d_inv] = g.cost[idx]
+        r, c = linear_sum_assignment(C)
+        ok = C[r, c] < big
+        out_t.append(t_u[r[ok]])
+        out_d.append(d_u[c[ok]])
+    return np.concatenate(out_t), np.concatenate(out_d)
+
+
+def jpda_weights(
+    g: Gated, n_tracks: int, n_dets: int, pd: float, clutter_density: float, dim: int
+) -> np.ndarray:
+    """JPDA marginal association probabilities beta (p,) for the gated pairs.
+
+    Exact enumeration of joint events inside each cluster, for clusters of up to
+    8 tracks; larger clusters fall back to each track's own normalisation
+    (PDA), which a dense raid can need to stay real-time.
+    """
+    beta = np.zeros(g.ti.shape[0])
+    if beta.shape[0] == 0:
+        return beta
+    comp_t, _ = _components(g, n_tracks, n_dets)
+    # Likelihood ratio of each pair against clutter: Pd N(y; 0, S) / lambda
+    lr = pd * np.exp(-0.5 * g.cost - 0.5 * dim * math.log(2 * math.pi)) / clutter_density
+    pair_comp = comp_t[g.ti]
+    for c in np.unique(pair_comp):
+        idx = np.flatnonzero(pair_comp == c)
+        tracks = np.unique(g.ti[idx])
+        if tracks.shape[0] > 8:
+            for t in tracks:
+                j = idx[g.ti[idx] == t]
+                s = lr[j].sum() + (1 - pd)
+                beta[j] = lr[j] / s
+            continue
+        beta[idx] = _enumerate(g.ti[idx], g.di[idx], lr[idx], tracks, 1 - pd)
+    return beta
+
+
+def _enumerate(
+    ti: np.ndarray, di: np.ndarray, lr: np.ndarray, tracks: np.ndarray, miss: float
+) -> np.ndarray:
+    """Marginals by enumerating feasible joint events (each det to at most one track)."""
+    opts = [np.flatnonzero(ti == t) for t in tracks]
+    marg = np.zeros(ti.shape[0])
+    total = 0.0
+
+    def rec(level: int, used: frozenset[int], w: float, chosen: list[int]) -> None:
+        nonlocal total
+        if level == len(opts):
+            total += w
+            for p in chosen:
+                marg[p] += w
+            return
+        rec(level + 1, used, w * miss, chosen)
+        for p in opts[level]:
+            d = int(di[p])
+            if d not in used:
+                rec(level + 1, used | {d}, w * lr[p], [*chosen, p])
+
+    rec(0, frozenset(), 1.0, [])
+    return marg / total if total > 0 else marg
+
+
+def _components(g: Gated, n_tracks: int, n_dets: int) -> tuple[np.ndarray, np.ndarray]:
+    """Connected-component label of every track (n,) and detection (k,)."""
+    m = n_tracks + n_dets
+    A = coo_matrix((np.ones(g.ti.shape[0]), (g.ti, n_tracks + g.di)), shape=(m, m)).tocsr()
+    _, labels = connected_components(A, directed=False)
+    return labels[:n_tracks], labels[n_tracks:]

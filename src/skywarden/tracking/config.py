@@ -1,0 +1,53 @@
+"""Tracker parameters (one typed struct; the site YAML's ``tracker`` section)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+
+class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Tracker parameters, SI units.
+
+    Motion: ``imm`` mixes one nearly-constant-velocity model per entry of
+    ``sigma_a_mps2`` (white-noise acceleration, one sigma) with mean sojourn
+    times ``tau_s``; ``cv`` uses only the first model.
+    """
+
+    motion: Literal["imm", "cv"] = "imm"
+    #: Process noise per mode: a cruise model and a high-manoeuvre model (about 3 g).
+    sigma_a_mps2: tuple[float, ...] = (2.0, 30.0)
+    #: Mean time spent in each mode before switching, seconds.
+    tau_s: tuple[float, ...] = (30.0, 5.0)
+    #: Initial mode probabilities of a new track.
+    mode_p0: tuple[float, ...] = (0.8, 0.2)
+    #: One-sigma speed uncertainty of a new track with no velocity measurement.
+    init_speed_sigma_mps: float = 80.0
+    #: Gate: probability mass of the chi-square validation region.
+    gate_p: float = 0.9997
+    #: Association: global nearest neighbour, or JPDA in clusters with several tracks.
+    association: Literal["gnn", "jpda"] = "gnn"
+    #: Detection probability and clutter density assumed by JPDA (per m^dim).
+    jpda_pd: float = 0.9
+    jpda_clutter_density: float = 1e-9
+    #: A tentative track is confirmed after this many updates ...
+    confirm_hits: int = 3
+    #: ... within this time of its first detection, else deleted.
+    confirm_window_s: float = 8.0
+    #: A tentative track with no update for this long is deleted.
+    tentative_timeout_s: float = 3.5
+    #: A confirmed track with no update for this long is coasting ...
+    coast_after_s: float = 3.0
+    #: ... and is deleted after this long without an update.
+    delete_after_s: float = 15.0
+    #: Delete any track whose position one-sigma (RMS over axes) exceeds this.
+    max_pos_std_m: float = 2_500.0
+    #: Late detections within this window of the newest one are still used in order.
+    reorder_window_s: float = 1.0
+    #: Bearings from different sensors closer in time than this may be triangulated.
+    triangulation_window_s: float = 1.0
+    #: Least angle between two bearing rays for a usable intersection.
+    triangulation_min_angle_deg: float = 5.0
+    #: Altitude assumed (with a wide sigma) for a triangulation without elevation.
+    triangulation_default_up_m: float = 150.0

@@ -1,0 +1,626 @@
+"""The multi-target, multi-sensor tracker.
+
+All track state lives in arrays (structure of arrays): per-mode IMM states
+``xm (n, M, 6)``, covariances ``Pm (n, M, 6, 6)`` and mode probabilities
+``mu (n, M)`` in the site ENU frame, plus bookkeeping columns. One call to
+:meth:`Tracker.process` handles one *batch*: the detections of one sensor at
+one measurement time. Per batch: predict every track to the batch time → gate
+with a spatial index → Mahalanobis distances on candidates → clusters →
+assignment (GNN or JPDA) → IMM update → initiate tentatives from unused
+detections (bearings are triangulated across sensors) → confirm / coast /
+delete. Detections must come in time order; :mod:`.reorder` provides that.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.stats import chi2
+
+from ..geodesy import LocalFrame, SensorGeometry
+from ..types import (
+    COASTING,
+    CONFIRMED,
+    DELETED,
+    TENTATIVE,
+    Association,
+    Detection,
+    Sensor,
+    TrackTable,
+)
+from .associate import Gated, assign_gnn, candidate_pairs, jpda_weights, mahalanobis
+from .config import TrackerConfig
+from .measure import MeasurementModel, bearing_rays, model_for
+from .motion import imm_combine, imm_predict, predict_cv
+
+log = logging.getLogger(__name__)
+
+_POSITION_KINDS = ("position", "remoteid", "adsb")
+
+
+@dataclass
+class TrackerStats:
+    """Counters over a run."""
+
+    batches: int = 0
+    detections: int = 0
+    used: int = 0
+    initiated: int = 0
+    unassociated: int = 0
+    confirmed: int = 0
+    deleted: int = 0
+    bearings_triangulated: int = 0
+
+
+@dataclass
+class _Bearing:
+    t_s: float
+    sensor: str
+    ray: np.ndarray  # (3,) unit vector, site ENU
+    has_el: bool
+    det: Detection
+
+
+@dataclass
+class _Assoc:
+    track_id: list[int] = field(default_factory=list)
+    dets: list[Detection] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+
+class Tracker:
+    """Tracks objects from time-ordered detection batches of many sensors."""
+
+    def __init__(
+        self,
+        frame: LocalFrame,
+        sensors: dict[str, Sensor],
+        config: TrackerConfig | None = None,
+    ) -> None:
+        self.frame = frame
+        self.config = cfg = config or TrackerConfig()
+        self.sensors = dict(sensors)
+        self.geoms = {sid: SensorGeometry.from_sensor(frame, s) for sid, s in sensors.items()}
+        m = 1 if cfg.motion == "cv" else len(cfg.sigma_a_mps2)
+        self._sigma_a = np.asarray(cfg.sigma_a_mps2[:m], dtype=float)
+        self._tau = np.asarray(cfg.tau_s[:m], dtype=float)
+        mu0 = np.asarray(cfg.mode_p0[:m], dtype=float)
+        self._mu0 = mu0 / mu0.sum()
+        self._gate = {d: float(chi2.ppf(cfg.gate_p, d)) for d in (1, 2, 3, 4)}
+        self.stats = TrackerStats()
+        self.t_s = -math.inf
+        self._next_id = 1
+        self._bearings: deque[_Bearing] = deque()
+        self._assoc = _Assoc()
+        self._deleted: list[tuple[int, np.ndarray, np.ndarray, str, int, float, float]] = []
+        self._alloc(m)
+
+    # --- state -----------------------------------------------------------------
+
+    def _alloc(self, m: int) -> None:
+        self.id = np.empty(0, np.int64)
+        self.status = np.empty(0, np.int8)
+        self.xm = np.empty((0, m, 6))
+        self.Pm = np.empty((0, m, 6, 6))
+        self.mu = np.empty((0, m))
+        self.t_state = np.empty(0)
+        self.identity = np.empty(0, object)
+        self.n_upd = np.empty(0, np.int64)
+        self.t_first = np.empty(0)
+        self.t_last = np.empty(0)
+
+    def __len__(self) -> int:
+        return int(self.id.shape[0])
+
+    def add_sensor(self, sensor: Sensor) -> None:
+        """Declare (or redeclare) a sensor, e.g. when a live node registers."""
+        self.sensors[sensor.id] = sensor
+        self.geoms[sensor.id] = SensorGeometry.from_sensor(self.frame, sensor)
+
+    # --- the batch step ---------------------------------------------------------
+
+    def process(self, dets: list[Detection]) -> None:
+        """Process one batch: detections of one sensor at (about) one time."""
+        if not dets:
+            return
+        sensor = self.sensors[dets[0].sensor]
+        geom = self.geoms[sensor.id]
+        t = max(d.t for d in dets)
+        self.stats.batches += 1
+        self.stats.detections += len(dets)
+        self._predict_to(t)
+        for model, z, sub in self._measurements(sensor, geom, dets):
+            self._update_with(model, z, sub, sensor)
+        self._manage(t)
+
+    def _measurements(
+        self, sensor: Sensor, geom: SensorGeometry, dets: list[Detection]
+    ) -> list[tuple[MeasurementModel, np.ndarray, list[Detection]]]:
+        kind = sensor.kind
+        out = []
+        if kind in _POSITION_KINDS:
+            lat = np.array([d.lat for d in dets], dtype=float)
+            lon = np.array([d.lon for d in dets], dtype=float)
+            alt = np.array([d.alt_m for d in dets], dtype=float)
+            z = self.frame.to_enu(lat, lon, alt).reshape(-1, 3)
+            out.append((model_for(sensor, geom), z, dets))
+        elif kind == "radar":
+            # Detections with and without range rate use different models.
+            for with_rate in (True, False):
+                sub = [d for d in dets if (d.range_rate_mps is not None) == with_rate]
+                if not sub:
+                    continue
+                cols = [
+                    [d.range_m for d in sub],
+                    np.radians([d.az_deg for d in sub]),
+                    np.radians([d.el_deg for d in sub]),
+                ]
+                if with_rate:
+                    cols.append([d.range_rate_mps for d in sub])
+                z = np.array(cols, dtype=float).T
+                out.append((model_for(sensor, geom, with_rate=with_rate), z, sub))
+        else:
+            for with_el in (True, False):
+                sub = [d for d in dets if (d.el_deg is not None) == with_el]
+                if not sub:
+                    continue
+                cols = [np.radians([d.az_deg for d in sub])]
+                if with_el:
+                    cols.append(np.radians([d.el_deg for d in sub]))
+                z = np.array(cols, dtype=float).T
+                out.append((model_for(sensor, geom, with_el=with_el), z, sub))
+        return out
+
+    def _predict_to(self, t: float) -> None:
+        """Predict every track to time t (IMM mixing + per-mode CV prediction)."""
+        if len(self) == 0:
+            self.t_s = max(self.t_s, t)
+            return
+        dt = t - self.t_state
+        move = dt != 0.0
+        if move.any():
+            xm, Pm, mu = imm_predict(
+                self.xm[move], self.Pm[move], self.mu[move], dt[move], self._sigma_a, self._tau
+            )
+            self.xm[move], self.Pm[move], self.mu[move] = xm, Pm, mu
+            self.t_state[move] = t
+        self.t_s = max(self.t_s, t)
+
+    def combined(self) -> tuple[np.ndarray, np.ndarray]:
+        """Moment-matched state x (n, 6) and covariance P (n, 6, 6) of every track."""
+        if self.mu.shape[1] == 1:
+            return self.xm[:, 0], self.Pm[:, 0]
+        return imm_combine(self.xm, self.Pm, self.mu)
+
+    def _update_with(
+        self, model: MeasurementModel, z: np.ndarray, dets: list[Detection], sensor: Sensor
+    ) -> None:
+        k = z.shape[0]
+        n = len(self)
+        det_ident = np.array([_identity(d, sensor.kind) for d in dets], dtype=object)
+        det_pos = model.to_position(z)
+        used = np.zeros(k, bool)
+        if n:
+            x, P = self.combined()
+            gate = self._gate[model.dim]
+            det_var = None
+            if det_pos is not None:
+                det_var = np.trace(model.position_cov(z), axis1=1, axis2=2)
+            else:
+                det_var = np.zeros(k)
+            ti, di = candidate_pairs(
+                x[:, :3], np.trace(P[:, :3, :3], axis1=1, axis2=2), det_pos, det_var, gate * 4
+            )
+            d2, logdet = mahalanobis(model, x, P, z, ti, di)
+            # Cooperative identity: the same id always pairs (within a wide
+            # gate, so a reused id far away does not), a different id never.
+            ti_id = self.identity[ti]
+            di_id = det_ident[di]
+            same = (ti_id != "") & (ti_id == di_id)
+            differ = (ti_id != "") & (di_id != "") & (ti_id != di_id)
+            keep = ((d2 < gate) | (same & (d2 < gate * 100))) & ~differ
+            cost = np.where(same, 0.0, d2 + logdet)
+            # Tentative tracks come second to established ones for a detection.
+            cost = cost + np.where(self.status[ti] == TENTATIVE, 10.0, 0.0)
+            g = Gated(ti[keep], di[keep], d2[keep], cost[keep])
+            if self.config.association == "jpda":
+                used |= self._update_jpda(model, z, dets, sensor, g, n)
+            else:
+                at, ad = assign_gnn(g, n, k)
+                if at.shape[0]:
+                    self._kalman_update(model, at, z[ad])
+                    self._after_update(at, [dets[j] for j in ad], det_ident[ad], sensor.kind)
+                    used[ad] = True
+            # A detection inside a track's gate that lost the assignment is not
+            # a new object's first sighting: only truly unexplained ones start tracks.
+            in_gate = np.zeros(k, bool)
+            in_gate[g.di] = True
+            self.stats.unassociated += int((~used).sum())
+            fresh = ~used & ~in_gate
+        else:
+            self.stats.unassociated += k
+            fresh = ~used
+        self.stats.used += int(used.sum())
+        if model.kind == "bearing":
+            self._triangulate(sensor, model, z, dets, fresh)
+        else:
+            self._initiate(model, z, dets, det_ident, fresh, sensor)
+
+    def _update_jpda(
+        self,
+        model: MeasurementModel,
+        z: np.ndarray,
+        dets: list[Detection],
+        sensor: Sensor,
+        g: Gated,
+        n: int,
+    ) -> np.ndarray:
+        """JPDA: each gated track takes the beta-weighted combined innovation."""
+        cfg = self.config
+        k = z.shape[0]
+        used = np.zeros(k, bool)
+        if g.ti.shape[0] == 0:
+            return used
+        beta = jpda_weights(g, n, k, cfg.jpda_pd, cfg.jpda_clutter_density, model.dim)
+        tracks = np.unique(g.ti)
+        x, P = self.combined()
+        zhat, _H = model.predict(x[g.ti])
+        y = model.residual(z[g.di], zhat)
+        yb = np.zeros((n, model.dim))
+        np.add.at(yb, g.ti, beta[:, None] * y)
+        yy = np.zeros((n, model.dim, model.dim))
+        np.add.at(yy, g.ti, beta[:, None, None] * np.einsum("ki,kj->kij", y, y))
+        bsum = np.zeros(n)
+        np.add.at(bsum, g.ti, beta)
+        _zh_t, H_t = model.predict(x[tracks])
+        S = H_t @ P[tracks] @ H_t.transpose(0, 2, 1) + model.R
+        K = P[tracks] @ H_t.transpose(0, 2, 1) @ np.linalg.inv(S)
+        ybt = yb[tracks]
+        # x = x + K yb ; P = b0 P + (1-b0) Pc + K (sum b y y' - yb yb') K'
+        x_new = x[tracks] + np.einsum("kij,kj->ki", K, ybt)
+        Pc = P[tracks] - K @ S @ K.transpose(0, 2, 1)
+        b0 = 1.0 - bsum[tracks]
+        spread = yy[tracks] - np.einsum("ki,kj->kij", ybt, ybt)
+        P_new = (
+            b0[:, None, None] * P[tracks]
+            + (1 - b0)[:, None, None] * Pc
+            + K @ spread @ K.transpose(0, 2, 1)
+        )
+        # The IMM modes collapse to the JPDA estimate; mode probabilities keep.
+        self.xm[tracks] = x_new[:, None, :]
+        self.Pm[tracks] = P_new[:, None, :, :]
+        best = {}
+        for p in np.argsort(-beta):
+            t_, d_ = int(g.ti[p]), int(g.di[p])
+            if t_ not in best and beta[p] > 0.5:
+                best[t_] = d_
+        upd = np.array([t_ for t_ in tracks if bsum[t_] > 0.5], dtype=np.int64)
+        if upd.shape[0]:
+            dd = [best.get(int(t_), int(g.di[g.ti == t_][0])) for t_ in upd]
+            ident = np.array([_identity(dets[j], sensor.kind) for j in dd], dtype=object)
+            self._after_update(upd, [dets[j] for j in dd], ident, sensor.kind)
+        used[np.unique(g.di[beta > 0.1])] = True
+        return used
+
+    def _kalman_update(self, model: MeasurementModel, ti: np.ndarray, z: np.ndarray) -> None:
+        """IMM update of tracks ti (p,) with measurements z (p, m), Joseph form per mode."""
+        p, m_modes = ti.shape[0], self.mu.shape[1]
+        xm = self.xm[ti].reshape(p * m_modes, 6)
+        Pm = self.Pm[ti].reshape(p * m_modes, 6, 6)
+        zz = np.repeat(z, m_modes, axis=0)
+        zhat, H = model.predict(xm)
+        Ht = H.transpose(0, 2, 1)
+        S = H @ Pm @ Ht + model.R  # S = H P H' + R
+        Sinv = np.linalg.inv(S)
+        K = Pm @ Ht @ Sinv  # K = P H' S^-1
+        y = model.residual(zz, zhat)
+        x_new = xm + np.einsum("kij,kj->ki", K, y)  # x = x + K y
+        IKH = np.eye(6) - K @ H
+        # P = (I-KH) P (I-KH)' + K R K'
+        P_new = IKH @ Pm @ IKH.transpose(0, 2, 1) + K @ model.R @ K.transpose(0, 2, 1)
+        if m_modes > 1:
+            d2 = np.einsum("ki,kij,kj->k", y, Sinv, y)
+            _, logdet = np.linalg.slogdet(S)
+            loglik = (-0.5 * (d2 + logdet)).reshape(p, m_modes)
+            loglik -= loglik.max(axis=1, keepdims=True)
+            w = self.mu[ti] * np.exp(loglik)
+            self.mu[ti] = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+        self.xm[ti] = x_new.reshape(p, m_modes, 6)
+        self.Pm[ti] = P_new.reshape(p, m_modes, 6, 6)
+
+    def _after_update(
+        self, ti: np.ndarray, dets: list[Detection], ident: np.ndarray, kind: str
+    ) -> None:
+        self.n_upd[ti] += 1
+        self.t_last[ti] = self.t_s
+        coasting = self.status[ti] == COASTING
+        self.status[ti[coasting]] = CONFIRMED
+        set_id = (ident != "") & (self.identity[ti] == "")
+        self.identity[ti[set_id]] = ident[set_id]
+        self._assoc.track_id.extend(self.id[ti].tolist())
+        self._assoc.dets.extend(dets)
+        self._assoc.kinds.extend([kind] * len(dets))
+
+    # --- initiation ---------------------------------------------------------------
+
+    def _initiate(
+        self,
+        model: MeasurementModel,
+        z: np.ndarray,
+        dets: list[Detection],
+        ident: np.ndarray,
+        fresh: np.ndarray,
+        sensor: Sensor,
+    ) -> None:
+        idx = np.flatnonzero(fresh)
+        if idx.shape[0] == 0:
+            return
+        pos = model.to_position(z[idx])
+        pcov = model.position_cov(z[idx])
+        vel = np.zeros((idx.shape[0], 3))
+        vvar = np.full((idx.shape[0], 3), self.config.init_speed_sigma_mps**2)
+        for j, i in enumerate(idx):
+            d = dets[i]
+            if d.speed_mps is not None and d.track_deg is not None:
+                # Cooperative broadcasts give velocity: start with it.
+                tr = math.radians(d.track_deg)
+                vel[j] = (
+                    d.speed_mps * math.sin(tr),
+                    d.speed_mps * math.cos(tr),
+                    d.vrate_mps or 0.0,
+                )
+                vvar[j] = 5.0**2
+        self._spawn(pos, pcov, vel, vvar, ident[idx], [dets[i] for i in idx], sensor.kind)
+
+    def _spawn(
+        self,
+        pos: np.ndarray,
+        pcov: np.ndarray,
+        vel: np.ndarray,
+        vvar: np.ndarray,
+        ident: np.ndarray,
+        dets: list[Detection],
+        kind: str,
+    ) -> None:
+        k = pos.shape[0]
+        m = self.mu.shape[1]
+        x = np.concatenate([pos, vel], axis=1)
+        P = np.zeros((k, 6, 6))
+        P[:, :3, :3] = pcov
+        P[:, 3, 3], P[:, 4, 4], P[:, 5, 5] = vvar[:, 0], vvar[:, 1], vvar[:, 2]
+        ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
+        self._next_id += k
+        self.id = np.concatenate([self.id, ids])
+        self.status = np.concatenate([self.status, np.full(k, TENTATIVE, np.int8)])
+        self.xm = np.concatenate([self.xm, np.repeat(x[:, None], m, axis=1)])
+        self.Pm = np.concatenate([self.Pm, np.repeat(P[:, None], m, axis=1)])
+        self.mu = np.concatenate([self.mu, np.tile(self._mu0, (k, 1))])
+        self.t_state = np.concatenate([self.t_state, np.full(k, self.t_s)])
+        self.identity = np.concatenate([self.identity, ident.astype(object)])
+        self.n_upd = np.concatenate([self.n_upd, np.ones(k, np.int64)])
+        self.t_first = np.concatenate([self.t_first, np.full(k, self.t_s)])
+        self.t_last = np.concatenate([self.t_last, np.full(k, self.t_s)])
+        self.stats.initiated += k
+        self._assoc.track_id.extend(ids.tolist())
+        self._assoc.dets.extend(dets)
+        self._assoc.kinds.extend([kind] * k)
+
+    def _triangulate(
+        self,
+        sensor: Sensor,
+        model: MeasurementModel,
+        z: np.ndarray,
+        dets: list[Detection],
+        fresh: np.ndarray,
+    ) -> None:
+        """Start tracks where unexplained bearings of two sensors cross.
+
+        Each new bearing is paired with buffered bearings of other sensors from
+        the last ``triangulation_window_s``; the midpoint of the two rays'
+        closest approach, if both rays point forward to it and they cross at a
+        usable angle, starts a tentative track. Ghost crossings of many rays
+        die as tentatives for want of confirmation.
+        """
+        cfg = self.config
+        geom = self.geoms[sensor.id]
+        while self._bearings and self._bearings[0].t_s < self.t_s - cfg.triangulation_window_s:
+            self._bearings.popleft()
+        idx = np.flatnonzero(fresh)
+        if idx.shape[0] == 0:
+            return
+        has_el = model.with_el
+        el = z[idx, 1] if has_el else np.zeros(idx.shape[0])
+        rays = bearing_rays(geom, z[idx, 0], el)
+        min_sin = math.sin(math.radians(cfg.triangulation_min_angle_deg))
+        new_pos, new_cov, new_dets = [], [], []
+        consumed: set[int] = set()
+        for j, i in enumerate(idx):
+            for b_i, b in enumerate(self._bearings):
+                if b.sensor == sensor.id or b_i in consumed:
+                    continue
+                hit = _closest_approach(
+                    geom.pos_enu_m, rays[j], self.geoms[b.sensor].pos_enu_m, b.ray, has_el, b.has_el
+                )
+                if hit is None:
+                    continue
+                p, r1, r2, sin_a = hit
+                if sin_a < min_sin:
+                    continue
+                max1 = self.sensors[sensor.id].max_range_m or math.inf
+                max2 = self.sensors[b.sensor].max_range_m or math.inf
+                if r1 > max1 * 1.2 or r2 > max2 * 1.2:
+                    continue
+                if not (has_el or b.has_el):
+                    p[2] = cfg.triangulation_default_up_m
+                s_az = math.sqrt(model.R[0, 0])
+                # Cross-range error of each ray over the angle between them.
+                s_h = max(r1, r2) * s_az / sin_a
+                s_u = s_h if (has_el or b.has_el) else 500.0
+                new_pos.append(p)
+                new_cov.append(np.diag([s_h**2, s_h**2, s_u**2]))
+                new_dets.append(dets[i])
+                consumed.add(b_i)
+                break
+        for j, i in enumerate(idx):
+            self._bearings.append(_Bearing(self.t_s, sensor.id, rays[j], has_el, dets[i]))
+        if new_pos:
+            k = len(new_pos)
+            self.stats.bearings_triangulated += k
+            self._spawn(
+                np.array(new_pos),
+                np.array(new_cov),
+                np.zeros((k, 3)),
+                np.full((k, 3), cfg.init_speed_sigma_mps**2),
+                np.full(k, "", dtype=object),
+                new_dets,
+                sensor.kind,
+            )
+
+    # --- management ------------------------------------------------------------------
+
+    def _manage(self, t: float) -> None:
+        cfg = self.config
+        since = t - self.t_last
+        age = t - self.t_first
+        st = self.status
+        confirm = (st == TENTATIVE) & (self.n_upd >= cfg.confirm_hits)
+        st[confirm] = CONFIRMED
+        self.stats.confirmed += int(confirm.sum())
+        st[(st == CONFIRMED) & (since > cfg.coast_after_s)] = COASTING
+        pos_var = np.trace(self.combined()[1][:, :3, :3], axis1=1, axis2=2) / 3.0
+        dead = (
+            ((st == TENTATIVE) & ((since > cfg.tentative_timeout_s) | (age > cfg.confirm_window_s)))
+            | ((st != TENTATIVE) & (since > cfg.delete_after_s))
+            | (pos_var > cfg.max_pos_std_m**2)
+        )
+        if dead.any():
+            x, P = self.combined()
+            for i in np.flatnonzero(dead & (st != TENTATIVE)):
+                self._deleted.append(
+                    (
+                        int(self.id[i]),
+                        x[i].copy(),
+                        P[i].copy(),
+                        str(self.identity[i]),
+                        int(self.n_upd[i]),
+                        float(self.t_first[i]),
+                        float(self.t_last[i]),
+                    )
+                )
+            self.stats.deleted += int((dead & (st != TENTATIVE)).sum())
+            keep = ~dead
+            for name in (
+                "id", "status", "xm", "Pm", "mu", "t_state",
+                "identity", "n_upd", "t_first", "t_last",
+            ):  # fmt: skip
+                setattr(self, name, getattr(self, name)[keep])
+
+    # --- output -------------------------------------------------------------------
+
+    def table(self, t: float | None = None, *, include_deleted: bool = True) -> TrackTable:
+        """Every track predicted to time t (default: the latest batch time), as columns.
+
+        Tracks deleted since the previous call appear once with status DELETED.
+        Prediction here is for output only; the tracker's own state is unchanged.
+        """
+        t = self.t_s if t is None else t
+        x, P = self.combined()
+        dt = t - self.t_state
+        if len(self) and np.any(dt != 0):
+            x, P = predict_cv(x, P, dt, float(self._sigma_a[0]))
+        ids, status, xs, Ps = [self.id], [self.status], [x], [P]
+        ident, nup, tf, tl = [self.identity], [self.n_upd], [self.t_first], [self.t_last]
+        mu = [self.mu]
+        if include_deleted and self._deleted:
+            d = self._deleted
+            ids.append(np.array([r[0] for r in d], np.int64))
+            status.append(np.full(len(d), DELETED, np.int8))
+            xs.append(np.array([r[1] for r in d]))
+            Ps.append(np.array([r[2] for r in d]))
+            ident.append(np.array([r[3] for r in d], dtype=object))
+            nup.append(np.array([r[4] for r in d], np.int64))
+            tf.append(np.array([r[5] for r in d]))
+            tl.append(np.array([r[6] for r in d]))
+            mu.append(np.tile(self._mu0, (len(d), 1)))
+            self._deleted = []
+        return TrackTable(
+            t_s=float(t),
+            id=np.concatenate(ids),
+            status=np.concatenate(status),
+            x=np.concatenate(xs),
+            P=np.concatenate(Ps),
+            identity=np.concatenate(ident),
+            n_updates=np.concatenate(nup),
+            t_first_s=np.concatenate(tf),
+            t_last_update_s=np.concatenate(tl),
+            mode_p=np.concatenate(mu),
+        )
+
+    def take_association(self) -> Association:
+        """Detections that updated or started tracks since the last call."""
+        a = self._assoc
+        self._assoc = _Assoc()
+        return Association(
+            track_id=np.asarray(a.track_id, dtype=np.int64),
+            detections=tuple(a.dets),
+            kinds=tuple(a.kinds),
+        )
+
+
+def _identity(d: Detection, kind: str) -> str:
+    if kind == "remoteid" and d.uas_id:
+        return f"remoteid:{d.uas_id}"
+    if kind == "adsb" and d.icao24:
+        return f"icao24:{d.icao24.lower()}"
+    return ""
+
+
+def _closest_approach(
+    p1: np.ndarray, u1: np.ndarray, p2: np.ndarray, u2: np.ndarray, el1: bool, el2: bool
+) -> tuple[np.ndarray, float, float, float] | None:
+    """Midpoint of closest approach of rays p1 + s u1, p2 + r u2 (s, r > 0).
+
+    Rays without elevation are intersected in the horizontal plane. Returns
+    (point, s, r, sin of the angle between the rays) or None.
+    """
+    if not (el1 and el2):
+        a = np.array([u1[0], u1[1]])
+        b = np.array([u2[0], u2[1]])
+        a /= np.linalg.norm(a)
+        b /= np.linalg.norm(b)
+        cross = a[0] * b[1] - a[1] * b[0]
+        if abs(cross) < 1e-9:
+            return None
+        d = p2[:2] - p1[:2]
+        s = (d[0] * b[1] - d[1] * b[0]) / cross
+        r = (d[0] * a[1] - d[1] * a[0]) / cross
+        if s <= 0 or r <= 0:
+            return None
+        h = p1[:2] + s * a
+        if el1:
+            up = p1[2] + s * u1[2] / max(np.hypot(u1[0], u1[1]), 1e-9)
+        elif el2:
+            up = p2[2] + r * u2[2] / max(np.hypot(u2[0], u2[1]), 1e-9)
+        else:
+            up = 0.0
+        return np.array([h[0], h[1], up]), float(s), float(r), float(abs(cross))
+    w0 = p1 - p2
+    a, b, c = u1 @ u1, u1 @ u2, u2 @ u2
+    d, e = u1 @ w0, u2 @ w0
+    den = a * c - b * b
+    if den < 1e-12:
+        return None
+    s = (b * e - c * d) / den
+    r = (a * e - b * d) / den
+    if s <= 0 or r <= 0:
+        return None
+    q1, q2 = p1 + s * u1, p2 + r * u2
+    sin_a = float(np.linalg.norm(np.cross(u1, u2)))
+    # Rays that miss each other by far more than their own angular error allows are not a fix.
+    if np.linalg.norm(q1 - q2) > 0.05 * max(s, r) + 50.0:
+        return None
+    return (q1 + q2) / 2, float(s), float(r), sin_a
