@@ -38,9 +38,16 @@ def observe(
     pd: float = 1.0,
     clutter_per_scan: float = 0.0,
     clutter_box_m: float = 10_000.0,
+    offset_s: float = 0.0,
 ) -> list[Detection]:
-    """Detections of ``sensor`` of every path at times t, with its noise sigmas."""
+    """Detections of ``sensor`` of every path (sampled at times t) made at t + offset_s."""
     geom = SensorGeometry.from_sensor(FRAME, sensor)
+    if offset_s:
+        paths = {
+            k: np.stack([np.interp(t + offset_s, t, p[:, i]) for i in range(3)], axis=1)
+            for k, p in paths.items()
+        }
+        t = t + offset_s
     out = []
     for k, tk in enumerate(t):
         for tid, path in paths.items():
@@ -61,7 +68,9 @@ def _measure(sensor, geom, path, k, tk, rng, tid, dt=None):
     if sensor.kind == "position":
         s = sensor.sigma_pos_m or 10.0
         lat, lon, alt = FRAME.to_geodetic(p + rng.normal(0, s, 3))
-        return Detection(t=t_abs, sensor=sensor.id, lat=float(lat), lon=float(lon), alt_m=float(alt), truth=tid)
+        return Detection(
+            t=t_abs, sensor=sensor.id, lat=float(lat), lon=float(lon), alt_m=float(alt), truth=tid
+        )
     rng_m, az, el = geom.to_aer(p)
     az_s = math.radians(sensor.sigma_az_deg or 0.5)
     el_s = math.radians(sensor.sigma_el_deg or 0.5)
@@ -71,10 +80,17 @@ def _measure(sensor, geom, path, k, tk, rng, tid, dt=None):
         vel = (path[min(k + 1, len(path) - 1)] - path[max(k - 1, 0)]) / (dt or 2.0)
         rr = float(geom.range_rate(p, vel)) + rng.normal(0, sensor.sigma_range_rate_mps or 1.0)
         return Detection(
-            t=t_abs, sensor=sensor.id, range_m=float(rng_m + rng.normal(0, sensor.sigma_range_m or 10.0)),
-            az_deg=math.degrees(az_m), el_deg=math.degrees(el_m), range_rate_mps=rr, truth=tid,
+            t=t_abs,
+            sensor=sensor.id,
+            range_m=float(rng_m + rng.normal(0, sensor.sigma_range_m or 10.0)),
+            az_deg=math.degrees(az_m),
+            el_deg=math.degrees(el_m),
+            range_rate_mps=rr,
+            truth=tid,
         )
-    return Detection(t=t_abs, sensor=sensor.id, az_deg=math.degrees(az_m), el_deg=math.degrees(el_m), truth=tid)
+    return Detection(
+        t=t_abs, sensor=sensor.id, az_deg=math.degrees(az_m), el_deg=math.degrees(el_m), truth=tid
+    )
 
 
 def merge(*lists: list[Detection]) -> list[Detection]:

@@ -52,10 +52,25 @@ class ReorderBuffer:
 
     def _release(self, edge: float) -> Iterator[list[Detection]]:
         h = self._heap
-        while h and h[0][0] <= edge:
+        while h and h[0][0] < edge:
             t, sensor, _, det = heapq.heappop(h)
             batch = [det]
             while h and h[0][0] == t and h[0][1] == sensor:
                 batch.append(heapq.heappop(h)[3])
             self.released_s = t
+            # Arrival order within a batch must not change the result.
+            batch.sort(key=_content_key)
             yield batch
+
+
+def _content_key(d: Detection) -> tuple:
+    return (
+        d.range_m or 0.0,
+        d.az_deg or 0.0,
+        d.el_deg or 0.0,
+        d.lat or 0.0,
+        d.lon or 0.0,
+        d.alt_m or 0.0,
+        d.uas_id or "",
+        d.icao24 or "",
+    )

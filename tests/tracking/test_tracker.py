@@ -1,0 +1,258 @@
+"""Tracker behaviour against synthetic ground truth (seeded, tolerances, can fail)."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+from skywarden.geodesy import SensorGeometry
+from skywarden.pipeline import Engine
+from skywarden.tracking.config import TrackerConfig
+from skywarden.tracking.measure import model_for
+from skywarden.types import Detection
+
+from .synth import FRAME, T0, header, merge, observe, sensor_at, straight
+
+RADAR = dict(sigma_range_m=10.0, sigma_az_deg=0.3, sigma_el_deg=0.3, sigma_range_rate_mps=1.0)
+
+
+def run(hdr, dets, **cfg):
+    eng = Engine(hdr, tracker_config=TrackerConfig(**cfg))
+    outs = []
+    for d in dets:
+        outs += eng.push(d)
+    outs += eng.flush()
+    return eng, outs
+
+
+def matched(outs, paths, t_grid, gate_m=100.0):
+    """Per truth object: list of (t, track id, error m) of the nearest confirmed track."""
+    res = {k: [] for k in paths}
+    for o in outs:
+        k = round(o.t_s - T0)
+        tr = [x for x in o.tracks if x.status == "confirmed"]
+        if not tr or k >= len(t_grid):
+            continue
+        pos = FRAME.to_enu(
+            np.array([x.lat for x in tr]),
+            np.array([x.lon for x in tr]),
+            np.array([x.alt_m for x in tr]),
+        ).reshape(-1, 3)
+        tt = o.t_s - T0
+        # Truth at the output time, linearly interpolated; one-to-one assignment.
+        names = list(paths)
+        truth = np.array([[np.interp(tt, t_grid, paths[n][:, i]) for i in range(3)] for n in names])
+        d = np.linalg.norm(truth[:, None, :] - pos[None, :, :], axis=2)
+        r, c = linear_sum_assignment(np.minimum(d, gate_m))
+        for i, j in zip(r, c, strict=True):
+            if d[i, j] < gate_m:
+                res[names[i]].append((tt, tr[j].id, float(d[i, j])))
+    return res
+
+
+@pytest.mark.parametrize("kind", ["radar", "rf", "camera"])
+def test_jacobians_match_finite_differences(kind):
+    s = sensor_at("s", kind, 200.0, -300.0, 20.0, **RADAR)
+    geom = SensorGeometry.from_sensor(FRAME, s)
+    m = model_for(s, geom, with_rate=(kind == "radar"))
+    x = np.array(
+        [[3000.0, 4000.0, 500.0, -30.0, 12.0, 3.0], [-2000.0, 100.0, 80.0, 5.0, 40.0, -2.0]]
+    )
+    _z0, H = m.predict(x)
+    eps = 1e-3
+    for i in range(6):
+        dx = np.zeros_like(x)
+        dx[:, i] = eps
+        num = m.residual(m.predict(x + dx)[0], m.predict(x - dx)[0]) / (2 * eps)
+        assert np.allclose(num, H[:, :, i], rtol=1e-4, atol=1e-8)
+
+
+def test_radar_prediction_matches_geometry():
+    s = sensor_at("r", "radar", 500.0, 500.0, 30.0, **RADAR)
+    geom = SensorGeometry.from_sensor(FRAME, s)
+    m = model_for(s, geom, with_rate=True)
+    x = np.array([[4000.0, -2500.0, 700.0, 10.0, -20.0, 1.0]])
+    z, _ = m.predict(x)
+    r, az, el = geom.to_aer(x[:, :3])
+    assert np.allclose(z[0, :3], [r[0], az[0], el[0]])
+    assert math.isclose(z[0, 3], geom.range_rate(x[:, :3], x[:, 3:])[0], rel_tol=1e-9)
+
+
+def test_two_crossing_targets_keep_their_identities():
+    rng = np.random.default_rng(7)
+    t = np.arange(0.0, 80.0, 1.0)
+    paths = {
+        "a": straight([-2000, -1000, 300], [50, 25, 0], t),
+        "b": straight([-2000, 1000, 300], [50, -25, 0], t),
+    }
+    rad = sensor_at("r", "radar", 0, -6000, 10, **RADAR)
+    dets = observe(rad, paths, t, rng, pd=0.95)
+    _, outs = run(header(rad), dets)
+    m = matched(outs, paths, t)
+    for tid in paths:
+        ids = [x[1] for x in m[tid]]
+        assert len(ids) > 60, tid
+        assert len(set(ids)) == 1, f"{tid} switched identity: {sorted(set(ids))}"
+    assert m["a"][0][1] != m["b"][0][1]
+
+
+def _turning_path(t, v=50.0, g=3.0):
+    """Straight at v for 20 s, a 3 g turn through 180 degrees, straight again."""
+    a = g * 9.81
+    w = a / v
+    turn_t = math.pi / w
+    p = np.zeros((len(t), 3))
+    for k, tk in enumerate(t):
+        if tk < 20:
+            p[k] = [-1000 + v * tk, 0, 200]
+        elif tk < 20 + turn_t:
+            th = w * (tk - 20)
+            r = v / w
+            p[k] = [-1000 + v * 20 + r * math.sin(th), r - r * math.cos(th), 200]
+        else:
+            r = v / w
+            p[k] = [-1000 + v * 20 - v * (tk - 20 - turn_t), 2 * r, 200]
+    return p
+
+
+def test_imm_holds_a_3g_turn_that_constant_velocity_loses():
+    t = np.arange(0.0, 60.0, 1.0)
+    paths = {"d": _turning_path(t)}
+    rad = sensor_at("r", "radar", 0, -4000, 10, **RADAR)
+    results = {}
+    for motion in ("imm", "cv"):
+        broken = 0
+        for seed in range(5):
+            rng = np.random.default_rng(seed)
+            dets = observe(rad, paths, t, rng, pd=1.0)
+            _, outs = run(header(rad), dets, motion=motion)
+            ids = [x[1] for x in matched(outs, paths, t, gate_m=60.0)["d"]]
+            broken += len(set(ids)) > 1 or len(ids) < 52
+        results[motion] = broken
+    assert results["imm"] == 0, results
+    assert results["cv"] >= 3, results
+
+
+def _rms_error(outs, paths, t):
+    m = matched(outs, paths, t, gate_m=300.0)
+    errs = [e for v in m.values() for (tt, _, e) in v if tt > 10]
+    return float(np.sqrt(np.mean(np.square(errs)))), len(errs)
+
+
+def test_fusing_radar_rf_and_camera_beats_radar_alone():
+    t = np.arange(0.0, 60.0, 1.0)
+    paths = {"d": straight([-3000, 3000, 150], [40, -10, 0], t)}
+    rad = sensor_at("r", "radar", 0, 0, 10, sigma_range_m=15.0, sigma_az_deg=1.0, sigma_el_deg=1.0)
+    rf = sensor_at("rf", "rf", 3000, 3000, 10, sigma_az_deg=1.0)
+    cam = sensor_at("c", "camera", -2000, 500, 10, sigma_az_deg=0.1, sigma_el_deg=0.1)
+    alone, fused = [], []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        d_r = observe(rad, paths, t, rng, pd=0.95)
+        d_rf = [
+            Detection(t=d.t, sensor="rf", az_deg=d.az_deg, truth=d.truth)
+            for d in observe(rf, paths, t, rng, pd=0.9, offset_s=0.3)
+        ]
+        d_c = observe(cam, paths, t, rng, pd=0.9, offset_s=0.6)
+        alone.append(_rms_error(run(header(rad), d_r)[1], paths, t)[0])
+        fused.append(_rms_error(run(header(rad, rf, cam), merge(d_r, d_rf, d_c))[1], paths, t)[0])
+    assert np.mean(fused) < 0.7 * np.mean(alone), (alone, fused)
+
+
+def test_out_of_order_within_window_gives_the_same_tracks():
+    rng = np.random.default_rng(3)
+    t = np.arange(0.0, 40.0, 1.0)
+    paths = {
+        "a": straight([0, 0, 300], [30, 0, 0], t),
+        "b": straight([2000, 0, 300], [0, 30, 0], t),
+    }
+    pos = sensor_at("p", "position", sigma_pos_m=10.0)
+    rad = sensor_at("r", "radar", 0, -3000, 10, **RADAR)
+    dets = merge(
+        observe(pos, paths, t, rng, pd=0.9), observe(rad, paths, t, rng, pd=0.9, offset_s=0.4)
+    )
+    shuffled = list(dets)
+    # Swap neighbours up to ~0.6 s apart: within the 1 s reorder window.
+    for i in range(0, len(shuffled) - 3, 3):
+        shuffled[i], shuffled[i + 2] = shuffled[i + 2], shuffled[i]
+    assert shuffled != dets
+    _e1, o1 = run(header(pos, rad), dets)
+    e2, o2 = run(header(pos, rad), shuffled)
+    assert e2.stats.late == 0
+    assert [(x.id, round(x.lat, 9), round(x.lon, 9)) for o in o1 for x in o.tracks] == [
+        (x.id, round(x.lat, 9), round(x.lon, 9)) for o in o2 for x in o.tracks
+    ]
+
+
+def test_detection_older_than_window_is_rejected_and_counted():
+    pos = sensor_at("p", "position", sigma_pos_m=10.0)
+    eng = Engine(header(pos))
+    lat, lon, alt = FRAME.to_geodetic(np.array([0.0, 0.0, 100.0]))
+    mk = lambda t: Detection(t=T0 + t, sensor="p", lat=float(lat), lon=float(lon), alt_m=float(alt))  # noqa: E731
+    for k in range(10):
+        eng.push(mk(k))
+    eng.push(mk(2.0))
+    assert eng.stats.late == 1
+
+
+def test_two_rf_direction_finders_alone_triangulate_and_track():
+    rng = np.random.default_rng(5)
+    t = np.arange(0.0, 60.0, 1.0)
+    paths = {"d": straight([-1500, 2500, 120], [20, -5, 0], t)}
+    rf1 = sensor_at(
+        "rf1", "rf", -3000, 0, 10, sigma_az_deg=1.0, sigma_el_deg=2.0, max_range_m=10_000.0
+    )
+    rf2 = sensor_at(
+        "rf2", "rf", 3000, 0, 10, sigma_az_deg=1.0, sigma_el_deg=2.0, max_range_m=10_000.0
+    )
+    dets = merge(
+        observe(rf1, paths, t, rng, pd=0.95), observe(rf2, paths, t, rng, pd=0.95, offset_s=0.2)
+    )
+    _, outs = run(header(rf1, rf2), dets)
+    rms, n = _rms_error(outs, paths, t)
+    assert n > 30
+    assert rms < 150.0
+
+
+def test_cooperative_identity_is_kept_and_used():
+    rng = np.random.default_rng(2)
+    t = np.arange(0.0, 30.0, 1.0)
+    # Two cooperative drones flying side by side 40 m apart: identity keeps them apart.
+    p1 = straight([0, 0, 100], [10, 0, 0], t)
+    p2 = straight([0, 40, 100], [10, 0, 0], t)
+    rid = sensor_at("rid", "remoteid", sigma_pos_m=15.0)
+    dets = []
+    for k, tk in enumerate(t):
+        for uid, p in (("1596F111", p1), ("1596F222", p2)):
+            lat, lon, alt = FRAME.to_geodetic(p[k] + rng.normal(0, 15.0, 3))
+            dets.append(
+                Detection(
+                    t=T0 + tk,
+                    sensor="rid",
+                    uas_id=uid,
+                    lat=float(lat),
+                    lon=float(lon),
+                    alt_m=float(alt),
+                )
+            )
+    _, outs = run(header(rid), dets)
+    last = [x for x in outs[-1].tracks if x.status == "confirmed"]
+    assert sorted(x.identity["remoteid"] for x in last) == ["1596F111", "1596F222"]
+    by_id = {x.identity["remoteid"]: FRAME.to_enu(x.lat, x.lon, x.alt_m) for x in last}
+    assert np.linalg.norm(by_id["1596F111"] - p1[-1]) < 40
+    assert np.linalg.norm(by_id["1596F222"] - p2[-1]) < 40
+
+
+def test_jpda_tracks_close_targets_in_clutter():
+    rng = np.random.default_rng(11)
+    t = np.arange(0.0, 60.0, 1.0)
+    paths = {
+        "a": straight([-1500, 0, 300], [40, 0, 0], t),
+        "b": straight([-1500, 150, 300], [40, 0, 0], t),
+    }
+    pos = sensor_at("p", "position", sigma_pos_m=10.0)
+    dets = observe(pos, paths, t, rng, pd=0.9, clutter_per_scan=3, clutter_box_m=4000)
+    _, outs = run(header(pos), dets, association="jpda")
+    rms, n = _rms_error(outs, paths, t)
+    assert n > 80 and rms < 30.0
