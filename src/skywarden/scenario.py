@@ -163,28 +163,40 @@ class ScenarioReader:
     def records(self) -> Iterator[Record]:
         """Yield every valid record in file order; rejections go to ``stats``."""
         f, owned = _open(self._source)
-        stats = self.stats
         if self._prescanned:
             self._seen_sensor = set()
         try:
+            feed = self.feed
             for n, raw in enumerate(f, 1):
-                stats.lines = n
-                rec = self._decode(raw, n, stats)
-                if rec is None or isinstance(rec, Rejected):
-                    continue
-                if isinstance(rec, Detection):
-                    rec = self._check_detection(rec, n, stats)
-                    if rec is None:
-                        continue
-                elif isinstance(rec, TruthPoint):
-                    self._check_time("truth", rec.t, n, stats)
-                elif self._declare(rec, stats, n) is not None:
-                    continue
-                stats.by_type[rec.__struct_config__.tag] += 1  # type: ignore[index]
-                yield rec
+                rec = feed(raw, n)
+                if rec is not None:
+                    yield rec
         finally:
             if owned:
                 f.close()
+
+    def feed(self, raw: bytes, line: int | None = None) -> Record | None:
+        """Decode and check one line arriving live; None if rejected or ignored.
+
+        Declarations (sensor, site, zone lines) update ``header``; rejections
+        and warnings go to ``stats`` as for a file.
+        """
+        stats = self.stats
+        n = stats.lines + 1 if line is None else line
+        stats.lines = n
+        rec = self._decode(raw, n, stats)
+        if rec is None or isinstance(rec, Rejected):
+            return None
+        if isinstance(rec, Detection):
+            rec = self._check_detection(rec, n, stats)
+            if rec is None:
+                return None
+        elif isinstance(rec, TruthPoint):
+            self._check_time("truth", rec.t, n, stats)
+        elif self._declare(rec, stats, n) is not None:
+            return None
+        stats.by_type[rec.__struct_config__.tag] += 1  # type: ignore[index]
+        return rec
 
     def _check_time(self, stream: str, t: float, line: int, stats: ReadStats) -> None:
         last = self._last_t.get(stream, -math.inf)
