@@ -126,6 +126,17 @@ class Engine:
         """Release what the window holds up to ``now_s`` (live: the clock moves on)."""
         return self._run(self.reorder.pop_ready(now_s))
 
+    def tick(self, now_s: float) -> list[ScanOutput]:
+        """Live: release what the window holds at clock time ``now_s`` and keep the
+        output flowing when no detection comes (tracks coast, and are deleted)."""
+        out = self._run(self.reorder.pop_ready(now_s))
+        t = now_s - self.reorder.window_s
+        if not out and t >= self._next_out and t > self.tracker.t_s:
+            self.tracker.advance(t)
+            out.append(self._output(t))
+            self._next_out = t + self.config.output_interval_s
+        return out
+
     def flush(self) -> list[ScanOutput]:
         """Process everything still held (end of a file)."""
         return self._run(self.reorder.flush())

@@ -175,6 +175,12 @@ class Tracker:
                 out.append((model_for(sensor, geom, with_el=with_el), z, sub))
         return out
 
+    def advance(self, t: float) -> None:
+        """Move the tracker's clock to t with no detection (coast, delete)."""
+        if t > self.t_s:
+            self.t_s = t
+            self._manage(t)
+
     def _predict_to(self, t: float) -> None:
         """Predict every track to time t (IMM mixing + per-mode CV prediction)."""
         if len(self) == 0:

@@ -1,0 +1,72 @@
+"""Sensor health: a sensor silent beyond its expected update period raises a
+``sensor`` alert, and the alert clears when the sensor is heard again.
+
+Time is injected (``now_s`` arguments), so the monitor is exact in tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from .types import AlertLine, Sensor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SensorHealth:
+    """Watches when each sensor was last heard from and raises/clears sensor alerts.
+
+    A sensor is *silent* when nothing has come from it for ``factor`` times its
+    update period (``update_s``, or ``default_update_s``), and at least ``min_silence_s``.
+    """
+
+    sensors: dict[str, Sensor]
+    start_s: float
+    factor: float = 3.0
+    min_silence_s: float = 5.0
+    default_update_s: float = 2.0
+    last_heard: dict[str, float] = field(default_factory=dict)
+    status: dict[str, str] = field(default_factory=dict)
+    _alert_ids: dict[str, str] = field(default_factory=dict)
+
+    def limit_s(self, sensor_id: str) -> float:
+        s = self.sensors.get(sensor_id)
+        period = (s.update_s if s and s.update_s else None) or self.default_update_s
+        return max(self.factor * period, self.min_silence_s)
+
+    def heard(self, sensor_id: str, now_s: float) -> list[AlertLine]:
+        """Note a message from a sensor; returns a ``cleared`` alert if it was silent."""
+        self.last_heard[sensor_id] = now_s
+        if self.status.get(sensor_id) == "silent":
+            self.status[sensor_id] = "ok"
+            aid = self._alert_ids.pop(sensor_id)
+            log.info("sensor %s is back", sensor_id)
+            return [
+                AlertLine(
+                    t=now_s, id=aid, kind="sensor", sensor=sensor_id, level="warning",
+                    state="cleared", reason=f"sensor {sensor_id} reporting again",
+                )
+            ]  # fmt: skip
+        self.status[sensor_id] = "ok"
+        return []
+
+    def check(self, now_s: float) -> list[AlertLine]:
+        """Raise an alert for every sensor that has just fallen silent."""
+        out = []
+        for sid in self.sensors:
+            last = self.last_heard.get(sid, self.start_s)
+            if self.status.get(sid) != "silent" and now_s - last > self.limit_s(sid):
+                self.status[sid] = "silent"
+                # Unique across restarts: sensor and the second it fell silent.
+                aid = f"S-{sid}-{int(now_s)}"
+                self._alert_ids[sid] = aid
+                log.warning("sensor %s silent for %.1f s", sid, now_s - last)
+                out.append(
+                    AlertLine(
+                        t=now_s, id=aid, kind="sensor", sensor=sid, level="warning",
+                        state="raised", reason=f"sensor {sid} silent for {now_s - last:.0f} s",
+                    )
+                )  # fmt: skip
+        return out
