@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from . import token as _token
 from . import track as _track
 from . import validate as _validate
 
@@ -27,6 +28,7 @@ def _root() -> None:
 
 app.command("validate")(_validate.validate)
 app.command("track")(_track.track)
+app.add_typer(_token.app, name="token")
 
 
 def main() -> None:

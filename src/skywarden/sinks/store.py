@@ -1,0 +1,601 @@
+"""SQLite store of one site's picture: detections, tracks, alerts, acks, zones, tokens.
+
+One database file per site, in WAL mode so that the web API reads while the
+writer writes. Track lines and detections are appended in one transaction per
+scan by :class:`StoreWriter`, off the event loop (``asyncio.to_thread``). Alert
+events and acknowledgements are committed on their own, at once, with
+``synchronous=FULL``: a committed alert or ack survives SIGKILL and power loss.
+
+Rows keep the message itself as msgspec JSON (``line``), plus the columns that
+queries filter on. Times ``t`` are UTC seconds of measurement (scan time), except
+``acks.t`` and ``tokens.t_created`` which are wall-clock seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import shapely
+from shapely.geometry import Polygon
+
+from ..types import AlertLine, Detection, Rejected, TrackLine, Zone
+from .base import QueueWorker, ScanOutput
+
+log = logging.getLogger(__name__)
+
+Role = Literal["viewer", "operator"]
+ROLES: tuple[str, ...] = ("viewer", "operator")
+#: Prefix of every API token, so a leaked one is recognisable in logs and scanners.
+TOKEN_PREFIX = "swk_"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS detections (
+    t REAL NOT NULL, sensor TEXT NOT NULL, line BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS detections_t ON detections(t);
+CREATE TABLE IF NOT EXISTS tracks (
+    t REAL NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, class TEXT NOT NULL,
+    lat REAL NOT NULL, lon REAL NOT NULL, alt_m REAL NOT NULL, line BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS tracks_t ON tracks(t);
+CREATE INDEX IF NOT EXISTS tracks_id_t ON tracks(id, t);
+CREATE TABLE IF NOT EXISTS alert_events (
+    seq INTEGER PRIMARY KEY, t REAL NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL,
+    level TEXT NOT NULL, line BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS alert_events_t ON alert_events(t);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY, t_first REAL NOT NULL, t REAL NOT NULL, state TEXT NOT NULL,
+    level TEXT NOT NULL, line BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS acks (
+    seq INTEGER PRIMARY KEY, alert_id TEXT NOT NULL, by TEXT NOT NULL, t REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS acks_alert ON acks(alert_id);
+CREATE TABLE IF NOT EXISTS zones (
+    id TEXT PRIMARY KEY, feature BLOB NOT NULL, t REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    hash TEXT PRIMARY KEY, role TEXT NOT NULL, name TEXT NOT NULL, t_created REAL NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """An operator's acknowledgement of an alert; ``t`` wall-clock UTC seconds."""
+
+    alert_id: str
+    by: str
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """Who a valid token belongs to (never the token itself)."""
+
+    name: str
+    role: Role
+    t_created: float
+    hash_prefix: str
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Everything stored over ``[t0, t1]``: track lines and alert events in time order."""
+
+    t0: float
+    t1: float
+    tracks: list[TrackLine]
+    alerts: list[AlertLine]
+    truncated: bool
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex digest of a token: what the store keeps instead of the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- Zones as GeoJSON Features (the form the store and the web API use) ---
+
+
+def zone_to_feature(zone: Zone) -> dict[str, Any]:
+    """A zone as a GeoJSON Feature: closed ``Polygon`` ring of ``[lon, lat]``; limits in properties."""
+    ring = [[float(lon), float(lat)] for lon, lat in zone.polygon]
+    if ring and ring[0] != ring[-1]:
+        ring.append(list(ring[0]))
+    props: dict[str, Any] = {
+        "name": zone.name,
+        "floor_m": zone.floor_m,
+        "ceiling_m": zone.ceiling_m,
+    }
+    if zone.priority is not None:
+        props["priority"] = zone.priority
+    return {
+        "type": "Feature",
+        "id": zone.id,
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "properties": props,
+    }
+
+
+class _Geometry(msgspec.Struct):
+    type: Literal["Polygon"]
+    coordinates: list[list[list[float]]]
+
+
+class _ZoneProps(msgspec.Struct):
+    name: str
+    floor_m: float
+    ceiling_m: float
+    priority: int | None = None
+
+
+class _Feature(msgspec.Struct):
+    type: Literal["Feature"]
+    geometry: _Geometry
+    properties: _ZoneProps
+    id: str | None = None
+
+
+def feature_to_zone(feature: Any, zone_id: str | None = None) -> Zone | Rejected:
+    """A GeoJSON Feature (Polygon, no holes) -> :class:`Zone`, or a rejection with the reason.
+
+    ``zone_id`` overrides the Feature's ``id`` (as in ``PUT /api/zones/{id}``);
+    one of the two must be given.
+    """
+    try:
+        f = msgspec.convert(feature, _Feature)
+    except msgspec.ValidationError as e:
+        return Rejected(reason=f"not a zone Feature: {e}")
+    zid = zone_id if zone_id is not None else f.id
+    if not zid:
+        return Rejected(reason="zone has no id")
+    rings = f.geometry.coordinates
+    if len(rings) != 1:
+        return Rejected(reason="zone polygons have one ring and no holes")
+    ring = [(p[0], p[1]) for p in rings[0] if len(p) >= 2]
+    if len(ring) != len(rings[0]):
+        return Rejected(reason="every vertex needs [lon, lat]")
+    if len(ring) > 1 and ring[0] == ring[-1]:
+        ring = ring[:-1]
+    if len(ring) < 3:
+        return Rejected(reason="a zone polygon needs at least 3 vertices")
+    p = f.properties
+    try:
+        zone = msgspec.convert(
+            {
+                "id": zid,
+                "name": p.name,
+                "polygon": ring,
+                "floor_m": p.floor_m,
+                "ceiling_m": p.ceiling_m,
+                "priority": p.priority,
+            },
+            Zone,
+        )
+    except msgspec.ValidationError as e:
+        return Rejected(reason=f"invalid zone: {e}")
+    if zone.ceiling_m <= zone.floor_m:
+        return Rejected(reason="ceiling_m must be above floor_m")
+    poly = Polygon(ring)
+    if not shapely.is_valid(poly):
+        return Rejected(reason=f"invalid polygon: {shapely.is_valid_reason(poly)}")
+    return zone
+
+
+# --- The store ---
+
+
+class Store:
+    """One site's SQLite database (WAL). Thread-safe: one write and one read connection.
+
+    ``retention_s``: :meth:`prune` drops track lines, detections, alert events and
+    closed alerts older than this (``None`` keeps everything). ``clock`` gives
+    wall-clock UTC seconds for acknowledgements and tokens.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        retention_s: float | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.retention_s = retention_s
+        self.clock = clock
+        self._enc = msgspec.json.Encoder()
+        self._dec_track = msgspec.json.Decoder(TrackLine)
+        self._dec_alert = msgspec.json.Decoder(AlertLine)
+        self._dec_det = msgspec.json.Decoder(Detection)
+        self._w = self._connect()
+        self._w.executescript(_SCHEMA)
+        self._r = self._connect()
+        self._wlock = threading.Lock()
+        self._rlock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
+        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        con.execute("PRAGMA journal_mode=WAL")
+        # FULL: every commit is fsynced, so a committed alert or ack survives
+        # power loss too; commits are one per scan at most, so this is cheap.
+        con.execute("PRAGMA synchronous=FULL")
+        con.execute("PRAGMA busy_timeout=5000")
+        return con
+
+    def close(self) -> None:
+        """Close both connections (everything written is already committed)."""
+        with self._wlock, self._rlock:
+            self._w.close()
+            self._r.close()
+
+    def _tx(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        with self._wlock:
+            self._w.execute("BEGIN IMMEDIATE")
+            try:
+                out = fn(self._w)
+            except BaseException:
+                self._w.execute("ROLLBACK")
+                raise
+            self._w.execute("COMMIT")
+            return out
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        with self._rlock:
+            return self._r.execute(sql, args).fetchall()
+
+    # --- writes ---
+
+    def write_alerts(self, alerts: Iterable[AlertLine]) -> None:
+        """Append alert lifecycle events and update each alert's current state; commits at once."""
+        rows = [(a.t, a.id, a.state, a.level, self._enc.encode(a)) for a in alerts]
+        if not rows:
+            return
+
+        def run(c: sqlite3.Connection) -> None:
+            c.executemany(
+                "INSERT INTO alert_events (t, id, state, level, line) VALUES (?,?,?,?,?)", rows
+            )
+            c.executemany(
+                "INSERT INTO alerts (id, t_first, t, state, level, line) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET t=excluded.t, state=excluded.state, "
+                "level=excluded.level, line=excluded.line",
+                [(i, t, t, s, lv, b) for t, i, s, lv, b in rows],
+            )
+
+        self._tx(run)
+
+    def write_tracks(
+        self, tracks: Iterable[TrackLine], detections: Iterable[Detection] = ()
+    ) -> None:
+        """Append track lines (and detections) in one transaction."""
+        trows = [
+            (tl.t, tl.id, tl.status, tl.class_, tl.lat, tl.lon, tl.alt_m, self._enc.encode(tl))
+            for tl in tracks
+        ]
+        drows = [(d.t, d.sensor, self._enc.encode(d)) for d in detections]
+        if not trows and not drows:
+            return
+
+        def run(c: sqlite3.Connection) -> None:
+            c.executemany(
+                "INSERT INTO tracks (t, id, status, class, lat, lon, alt_m, line) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                trows,
+            )
+            c.executemany("INSERT INTO detections (t, sensor, line) VALUES (?,?,?)", drows)
+
+        self._tx(run)
+
+    def write_scan(self, scan: ScanOutput) -> None:
+        """Alerts first (own commit), then the scan's track lines (one transaction)."""
+        self.write_alerts(scan.alerts)
+        self.write_tracks(scan.tracks)
+
+    def add_detections(self, detections: Iterable[Detection]) -> None:
+        """Append detections in one transaction."""
+        self.write_tracks((), detections)
+
+    def acknowledge(self, alert_id: str, by: str) -> Ack:
+        """Record that ``by`` acknowledged ``alert_id`` now; committed before returning."""
+        ack = Ack(alert_id=alert_id, by=by, t=self.clock())
+        self._tx(
+            lambda c: c.execute(
+                "INSERT INTO acks (alert_id, by, t) VALUES (?,?,?)", (ack.alert_id, ack.by, ack.t)
+            )
+        )
+        return ack
+
+    def prune(self, now_s: float | None = None) -> int:
+        """Drop rows older than ``now_s - retention_s`` (open alerts and their acks stay).
+
+        ``now_s`` defaults to the clock; pass the scan time when replaying old data.
+        Returns the number of rows deleted.
+        """
+        if self.retention_s is None:
+            return 0
+        cut = (self.clock() if now_s is None else now_s) - self.retention_s
+
+        def run(c: sqlite3.Connection) -> int:
+            n = c.execute("DELETE FROM tracks WHERE t < ?", (cut,)).rowcount
+            n += c.execute("DELETE FROM detections WHERE t < ?", (cut,)).rowcount
+            n += c.execute("DELETE FROM alert_events WHERE t < ?", (cut,)).rowcount
+            n += c.execute(
+                "DELETE FROM acks WHERE alert_id IN "
+                "(SELECT id FROM alerts WHERE state = 'cleared' AND t < ?)",
+                (cut,),
+            ).rowcount
+            n += c.execute("DELETE FROM alerts WHERE state = 'cleared' AND t < ?", (cut,)).rowcount
+            return n
+
+        n = self._tx(run)
+        if n:
+            log.info("store: pruned %d rows older than t=%.0f", n, cut)
+        return n
+
+    # --- reads ---
+
+    def tracks_at(self, t_s: float, max_age_s: float = 30.0) -> list[TrackLine]:
+        """The picture at ``t_s``: track lines of the latest stored scan in ``[t_s - max_age_s, t_s]``.
+
+        Deleted tracks are left out.
+        """
+        rows = self._read(
+            "SELECT line FROM tracks WHERE t = "
+            "(SELECT MAX(t) FROM tracks WHERE t <= ? AND t >= ?) AND status != 'deleted' "
+            "ORDER BY id",
+            (t_s, t_s - max_age_s),
+        )
+        return [self._dec_track.decode(r[0]) for r in rows]
+
+    def track_history(
+        self, track_id: str, t0: float | None = None, t1: float | None = None
+    ) -> list[TrackLine]:
+        """All stored lines of one track over ``[t0, t1]`` (open ends when ``None``), in time order."""
+        rows = self._read(
+            "SELECT line FROM tracks WHERE id = ? AND t >= ? AND t <= ? ORDER BY t",
+            (track_id, -1.0 if t0 is None else t0, 1e12 if t1 is None else t1),
+        )
+        return [self._dec_track.decode(r[0]) for r in rows]
+
+    def alerts(self, open_only: bool = False) -> list[AlertLine]:
+        """Current state of each alert (its latest event), newest first."""
+        where = "WHERE state != 'cleared'" if open_only else ""
+        rows = self._read(f"SELECT line FROM alerts {where} ORDER BY t DESC")
+        return [self._dec_alert.decode(r[0]) for r in rows]
+
+    def open_alerts(self) -> list[AlertLine]:
+        """Alerts not cleared: what a restarted service must show again."""
+        return self.alerts(open_only=True)
+
+    def alert_events(self, alert_id: str) -> list[AlertLine]:
+        """Every lifecycle event of one alert, in time order."""
+        rows = self._read("SELECT line FROM alert_events WHERE id = ? ORDER BY t, seq", (alert_id,))
+        return [self._dec_alert.decode(r[0]) for r in rows]
+
+    def acks(self) -> list[Ack]:
+        """Every acknowledgement, oldest first."""
+        rows = self._read("SELECT alert_id, by, t FROM acks ORDER BY seq")
+        return [Ack(alert_id=a, by=b, t=t) for a, b, t in rows]
+
+    def acknowledged_ids(self) -> set[str]:
+        """Ids of alerts acknowledged at least once."""
+        return {r[0] for r in self._read("SELECT DISTINCT alert_id FROM acks")}
+
+    def range(self, t0: float, t1: float, limit: int = 500_000) -> History:
+        """Track lines and alert events with ``t0 <= t <= t1``, in time order, at most ``limit`` of each."""
+        trows = self._read(
+            "SELECT line FROM tracks WHERE t >= ? AND t <= ? ORDER BY t, id LIMIT ?",
+            (t0, t1, limit + 1),
+        )
+        arows = self._read(
+            "SELECT line FROM alert_events WHERE t >= ? AND t <= ? ORDER BY t, seq LIMIT ?",
+            (t0, t1, limit + 1),
+        )
+        truncated = len(trows) > limit or len(arows) > limit
+        return History(
+            t0=t0,
+            t1=t1,
+            tracks=[self._dec_track.decode(r[0]) for r in trows[:limit]],
+            alerts=[self._dec_alert.decode(r[0]) for r in arows[:limit]],
+            truncated=truncated,
+        )
+
+    def detections(self, t0: float, t1: float, limit: int = 500_000) -> list[Detection]:
+        """Stored detections with ``t0 <= t <= t1``, in time order."""
+        rows = self._read(
+            "SELECT line FROM detections WHERE t >= ? AND t <= ? ORDER BY t LIMIT ?",
+            (t0, t1, limit),
+        )
+        return [self._dec_det.decode(r[0]) for r in rows]
+
+    def time_span(self) -> tuple[float, float] | None:
+        """First and last stored track-line time, or ``None`` when there are none."""
+        (row,) = self._read("SELECT MIN(t), MAX(t) FROM tracks")
+        return None if row[0] is None else (float(row[0]), float(row[1]))
+
+    # --- zones ---
+
+    def zones(self) -> list[Zone]:
+        """The stored zones, by id."""
+        rows = self._read("SELECT feature FROM zones ORDER BY id")
+        out = []
+        for (blob,) in rows:
+            z = feature_to_zone(msgspec.json.decode(blob))
+            if isinstance(z, Rejected):
+                log.warning("store: skipping a stored zone: %s", z.reason)
+            else:
+                out.append(z)
+        return out
+
+    def load_zones(self, default: list[Zone]) -> list[Zone]:
+        """The site's zones: the stored ones once any were saved, else ``default`` (then stored)."""
+        if self._read("SELECT value FROM meta WHERE key = 'zones_seeded'"):
+            return self.zones()
+
+        def run(c: sqlite3.Connection) -> None:
+            for z in default:
+                c.execute(
+                    "INSERT OR REPLACE INTO zones (id, feature, t) VALUES (?,?,?)",
+                    (z.id, self._enc.encode(zone_to_feature(z)), self.clock()),
+                )
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('zones_seeded', '1')")
+
+        self._tx(run)
+        return list(default)
+
+    def save_zone(self, zone: Zone) -> None:
+        """Create or replace one zone."""
+
+        def run(c: sqlite3.Connection) -> None:
+            c.execute(
+                "INSERT OR REPLACE INTO zones (id, feature, t) VALUES (?,?,?)",
+                (zone.id, self._enc.encode(zone_to_feature(zone)), self.clock()),
+            )
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('zones_seeded', '1')")
+
+        self._tx(run)
+
+    def delete_zone(self, zone_id: str) -> bool:
+        """Delete one zone; ``False`` when there was none with that id."""
+        return bool(
+            self._tx(lambda c: c.execute("DELETE FROM zones WHERE id = ?", (zone_id,)).rowcount)
+        )
+
+    # --- tokens ---
+
+    def create_token(self, role: Role, name: str) -> str:
+        """Make a new API token and store its hash; the token is returned once and never kept."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        self._tx(
+            lambda c: c.execute(
+                "INSERT INTO tokens (hash, role, name, t_created) VALUES (?,?,?,?)",
+                (hash_token(token), role, name, self.clock()),
+            )
+        )
+        return token
+
+    def verify_token(self, token: str) -> TokenInfo | None:
+        """Who holds ``token``, or ``None`` when it is unknown or revoked."""
+        h = hash_token(token)
+        rows = self._read(
+            "SELECT hash, role, name, t_created FROM tokens WHERE hash = ? AND revoked = 0", (h,)
+        )
+        # The lookup is by digest, so its timing tells nothing about the token;
+        # the constant-time comparison guards the match itself all the same.
+        if not rows or not hmac.compare_digest(rows[0][0], h):
+            return None
+        _, role, name, t_created = rows[0]
+        return TokenInfo(name=name, role=role, t_created=t_created, hash_prefix=h[:12])
+
+    def tokens(self) -> list[tuple[TokenInfo, bool]]:
+        """Every token's holder and whether it is revoked, oldest first."""
+        rows = self._read("SELECT hash, role, name, t_created, revoked FROM tokens ORDER BY rowid")
+        return [
+            (TokenInfo(name=n, role=r, t_created=t, hash_prefix=h[:12]), bool(rv))
+            for h, r, n, t, rv in rows
+        ]
+
+    def revoke_token(self, hash_prefix: str) -> int:
+        """Revoke the tokens whose hash starts with ``hash_prefix`` (at least 8 hex digits)."""
+        if len(hash_prefix) < 8:
+            raise ValueError("give at least 8 hex digits of the token hash")
+        return int(
+            self._tx(
+                lambda c: (
+                    c.execute(
+                        "UPDATE tokens SET revoked = 1 WHERE hash LIKE ? AND revoked = 0",
+                        (hash_prefix.lower() + "%",),
+                    ).rowcount
+                )
+            )
+        )
+
+
+class StoreWriter(QueueWorker):
+    """The store as a pipeline sink: writes each scan off the event loop.
+
+    Alert events are never dropped: :meth:`offer` takes them out of the scan
+    before it enters the drop-oldest queue, and :meth:`handle` commits them on
+    their own, before the track lines. Detections given to :meth:`add_detections`
+    are written with the next scan's track lines, in the same transaction.
+    ``prune_interval_s`` (scan time) is how often retention runs.
+    """
+
+    name = "store"
+
+    def __init__(
+        self,
+        store: Store,
+        maxsize: int = 64,
+        *,
+        max_pending_detections: int = 200_000,
+        prune_interval_s: float = 60.0,
+    ) -> None:
+        super().__init__(maxsize)
+        self.store = store
+        self.prune_interval_s = prune_interval_s
+        self._alerts: list[AlertLine] = []
+        self._detections: deque[Detection] = deque(maxlen=max_pending_detections)
+        self.dropped_detections = 0
+        self._last_prune_t = -float("inf")
+
+    def offer(self, item: ScanOutput) -> None:
+        """Queue a scan; its alerts go to a queue of their own that is never dropped."""
+        if item.alerts:
+            self._alerts.extend(item.alerts)
+            item = ScanOutput(t_s=item.t_s, tracks=item.tracks, alerts=())
+        super().offer(item)
+
+    def add_detections(self, detections: Iterable[Detection]) -> None:
+        """Hold detections for the next write; the oldest go when too many wait."""
+        for d in detections:
+            if len(self._detections) == self._detections.maxlen:
+                self.dropped_detections += 1
+            self._detections.append(d)
+
+    async def handle(self, item: ScanOutput) -> None:
+        alerts, self._alerts = self._alerts, []
+        alerts.extend(item.alerts)
+        dets = list(self._detections)
+        self._detections.clear()
+        try:
+            await asyncio.to_thread(self._write, alerts, item.tracks, dets, item.t_s)
+        except BaseException:
+            # Keep the alerts for the next try; they must reach the disk.
+            self._alerts[:0] = alerts
+            raise
+
+    def _write(
+        self,
+        alerts: list[AlertLine],
+        tracks: tuple[TrackLine, ...],
+        dets: list[Detection],
+        t_s: float,
+    ) -> None:
+        self.store.write_alerts(alerts)
+        self.store.write_tracks(tracks, dets)
+        if self.store.retention_s is not None and t_s - self._last_prune_t >= self.prune_interval_s:
+            self._last_prune_t = t_s
+            self.store.prune(now_s=t_s)
+
+    async def aclose(self) -> None:
+        """Write the scans, alerts and detections still waiting."""
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            self.queue.task_done()
+            await self.handle(item)
+        if self._alerts or self._detections:
+            await self.handle(ScanOutput(t_s=-float("inf"), tracks=(), alerts=()))

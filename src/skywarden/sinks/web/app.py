@@ -1,0 +1,378 @@
+"""The web service: REST API, WebSocket, Prometheus metrics and the offline map page.
+
+A thin sink: it serialises what :class:`~skywarden.sinks.live.LiveState` and
+:class:`~skywarden.sinks.store.Store` hold and keeps no tracking logic.
+Everything under ``/api/``, ``/ws`` and ``/metrics`` needs a token (see
+:mod:`.auth`); the page, its static files, user basemap tiles and the OpenAPI
+docs (``/docs``, ``/openapi.json``) load without one. Store reads run in
+FastAPI's thread pool (plain ``def`` routes), so the event loop never waits on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import uvicorn
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Response, status
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ...types import Rejected, Zone
+from ..live import LiveState
+from ..store import Store, feature_to_zone, zone_to_feature
+from . import export
+from .auth import WS_SUBPROTOCOL, Principal, TokenAuth, require_operator, require_viewer
+from .config import WebConfig
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+_UNPROCESSABLE = 422  # named HTTP_422_UNPROCESSABLE_CONTENT in newer Starlette only
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+
+
+class _LiveCollector:
+    """Prometheus collector reading the live state (and the pipeline's provider) at scrape time."""
+
+    def __init__(self, live: LiveState) -> None:
+        self.live = live
+
+    def collect(self) -> Iterator[Metric]:
+        live = self.live
+        yield GaugeMetricFamily("skywarden_tracks", "Tracks in the live picture.", len(live.tracks))
+        yield GaugeMetricFamily("skywarden_alerts_open", "Open alerts.", len(live.alerts))
+        yield GaugeMetricFamily(
+            "skywarden_alerts_unacknowledged",
+            "Open alerts not yet acknowledged.",
+            sum(1 for a in live.alerts if a not in live.acks),
+        )
+        yield GaugeMetricFamily(
+            "skywarden_ws_clients", "Connected WebSocket clients.", live.n_subscribers
+        )
+        yield CounterMetricFamily(
+            "skywarden_scans_applied", "Scans applied to the live picture.", live.scans_applied
+        )
+        up = GaugeMetricFamily(
+            "skywarden_sensor_ok", "1 when the sensor reports ok, else 0.", labels=["sensor"]
+        )
+        for s in live.sensors_view():
+            up.add_metric([s["id"]], 1.0 if s["status"] == "ok" else 0.0)
+        yield up
+        if live.metrics_provider is None:
+            return
+        try:
+            extra = dict(live.metrics_provider())
+        except (ValueError, RuntimeError, KeyError, TypeError) as e:
+            log.warning("metrics provider failed: %s", e)
+            return
+        for name, value in sorted(extra.items()):
+            if not _METRIC_NAME.match(name) or not isinstance(value, int | float):
+                log.warning("metrics provider: skipping %r", name)
+                continue
+            if name.endswith("_total"):
+                yield CounterMetricFamily(name[: -len("_total")], name, float(value))
+            else:
+                yield GaugeMetricFamily(name, name, float(value))
+
+
+def _check_range(t0: float, t1: float, config: WebConfig) -> None:
+    if not (math.isfinite(t0) and math.isfinite(t1)) or t1 < t0:
+        raise HTTPException(_UNPROCESSABLE, "need finite t0 <= t1")
+    if t1 - t0 > config.max_range_s:
+        raise HTTPException(
+            _UNPROCESSABLE,
+            f"time range longer than {config.max_range_s:.0f} s",
+        )
+
+
+def _index_html(config: WebConfig, token: str | None) -> str:
+    page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    meta = {
+        "skywarden-token": token or "",
+        "skywarden-tiles-url": config.tiles_url or "",
+        "skywarden-tiles-attribution": config.tiles_attribution,
+        "skywarden-tiles-max-zoom": str(config.tiles_max_zoom),
+    }
+    tags = "\n".join(
+        f'    <meta name="{k}" content="{html.escape(v, quote=True)}">' for k, v in meta.items()
+    )
+    return page.replace("<!--SKYWARDEN-META-->", tags)
+
+
+def create_app(live: LiveState, store: Store, config: WebConfig | None = None) -> FastAPI:
+    """The ASGI app serving ``live`` (current picture) and ``store`` (history, acks, zones, tokens)."""
+    config = config or WebConfig()
+    app = FastAPI(
+        title="skywarden",
+        summary="Counter-drone early warning: live air picture, alerts and history. "
+        "Defensive only: skywarden never aims, cues or commands any effector.",
+        docs_url="/docs" if config.docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if config.docs else None,
+    )
+    app.state.auth = TokenAuth(store, local_session=config.local_session)
+    app.state.live = live
+    app.state.store = store
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_LiveCollector(live))  # type: ignore[arg-type]
+
+    # Every data route names its check; tests/web enumerate app.routes so that a
+    # route without one fails the suite. (An APIRouter-level dependency would
+    # hide routes from that enumeration in this FastAPI version.)
+    viewer = [Depends(require_viewer)]
+    operator = [Depends(require_operator)]
+
+    @app.get("/api/me", summary="Who the token belongs to", dependencies=viewer)
+    def me(who: Principal = Depends(require_viewer)) -> dict[str, str]:
+        return {"name": who.name, "role": who.role}
+
+    @app.get("/api/tracks", summary="Current tracks with short trails", dependencies=viewer)
+    def tracks() -> dict[str, Any]:
+        return {"t": live.t_s, "tracks": live.tracks_view()}
+
+    @app.get(
+        "/api/tracks/{track_id}",
+        summary="One track's stored lines over a time range",
+        dependencies=viewer,
+    )
+    def track(
+        track_id: str,
+        t0: Annotated[float | None, Query(description="UTC seconds")] = None,
+        t1: Annotated[float | None, Query(description="UTC seconds")] = None,
+    ) -> dict[str, Any]:
+        lines = store.track_history(track_id, t0, t1)
+        if not lines and track_id not in live.tracks:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no track {track_id}")
+        out = [msgspec.to_builtins(tl) for tl in lines]
+        for d in out:
+            d.pop("type", None)
+        return {"id": track_id, "lines": out}
+
+    @app.get(
+        "/api/alerts",
+        summary="Alerts: open ones from the live picture, or all from the store",
+        dependencies=viewer,
+    )
+    def alerts(open: bool = False) -> dict[str, Any]:
+        if open:
+            return {"alerts": live.alerts_view()}
+        acks = {k.alert_id: k for k in store.acks()}
+        out = []
+        for a in store.alerts():
+            d = msgspec.to_builtins(a)
+            d.pop("type", None)
+            k = acks.get(a.id)
+            d["ack"] = None if k is None else {"by": k.by, "t": k.t}
+            out.append(d)
+        return {"alerts": out}
+
+    @app.post(
+        "/api/alerts/{alert_id}/ack",
+        summary="Acknowledge an alert (operator)",
+        dependencies=operator,
+    )
+    def ack(alert_id: str, who: Principal = Depends(require_operator)) -> dict[str, Any]:
+        if alert_id not in live.alerts and not store.alert_events(alert_id):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
+        k = store.acknowledge(alert_id, who.name)
+        live.acknowledge(k)
+        log.info("alert %s acknowledged by %s", alert_id, who.name)
+        return {"alert_id": k.alert_id, "by": k.by, "t": k.t}
+
+    @app.get(
+        "/api/zones", summary="Protected zones (GeoJSON FeatureCollection)", dependencies=viewer
+    )
+    def zones() -> dict[str, Any]:
+        return live.zones_geojson()
+
+    def _apply_zone_edit(new: dict[str, Zone]) -> None:
+        try:
+            live.set_zones(list(new.values()))
+        except ValueError as e:
+            raise HTTPException(_UNPROCESSABLE, str(e)) from e
+
+    def _zone_from(feature: dict[str, Any], zone_id: str | None) -> Zone:
+        z = feature_to_zone(feature, zone_id)
+        if isinstance(z, Rejected):
+            raise HTTPException(_UNPROCESSABLE, z.reason)
+        return z
+
+    @app.post(
+        "/api/zones",
+        status_code=status.HTTP_201_CREATED,
+        summary="Create a zone from a GeoJSON Feature (operator)",
+        dependencies=operator,
+    )
+    def create_zone(feature: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        z = _zone_from(feature, None)
+        if z.id in live.zones:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"zone {z.id} exists; use PUT")
+        _apply_zone_edit({**live.zones, z.id: z})
+        store.save_zone(z)
+        return zone_to_feature(z)
+
+    @app.put(
+        "/api/zones/{zone_id}",
+        summary="Create or replace a zone (operator)",
+        dependencies=operator,
+    )
+    def put_zone(zone_id: str, feature: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        z = _zone_from(feature, zone_id)
+        _apply_zone_edit({**live.zones, z.id: z})
+        store.save_zone(z)
+        return zone_to_feature(z)
+
+    @app.delete(
+        "/api/zones/{zone_id}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        summary="Delete a zone (operator)",
+        dependencies=operator,
+    )
+    def delete_zone(zone_id: str) -> Response:
+        if zone_id not in live.zones:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no zone {zone_id}")
+        _apply_zone_edit({k: v for k, v in live.zones.items() if k != zone_id})
+        store.delete_zone(zone_id)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @app.get("/api/sensors", summary="Sensors with coverage and status", dependencies=viewer)
+    def sensors() -> dict[str, Any]:
+        return {"sensors": live.sensors_view()}
+
+    @app.get("/api/span", summary="First and last stored scan time", dependencies=viewer)
+    def span() -> dict[str, Any]:
+        s = store.time_span()
+        return {"t0": s[0] if s else None, "t1": s[1] if s else None}
+
+    @app.get(
+        "/api/replay",
+        summary="Stored track lines and alert events over [t0, t1]",
+        dependencies=viewer,
+    )
+    def replay(
+        t0: Annotated[float, Query(description="UTC seconds")],
+        t1: Annotated[float, Query(description="UTC seconds")],
+    ) -> dict[str, Any]:
+        _check_range(t0, t1, config)
+        h = store.range(t0, t1, limit=config.max_rows)
+        tracks = [msgspec.to_builtins(tl) for tl in h.tracks]
+        alerts_ = [msgspec.to_builtins(a) for a in h.alerts]
+        for d in (*tracks, *alerts_):
+            d.pop("type", None)
+        return {"t0": t0, "t1": t1, "tracks": tracks, "alerts": alerts_, "truncated": h.truncated}
+
+    @app.get("/api/export", summary="Export [t0, t1] as CSV, GeoJSON or KML", dependencies=viewer)
+    def export_(
+        t0: Annotated[float, Query(description="UTC seconds")],
+        t1: Annotated[float, Query(description="UTC seconds")],
+        format: Literal["csv", "geojson", "kml"] = "csv",
+    ) -> Response:
+        _check_range(t0, t1, config)
+        h = store.range(t0, t1, limit=config.max_rows)
+        stem = f"skywarden_{int(t0)}_{int(t1)}"
+        if format == "csv":
+            body: str | bytes = export.to_csv(h)
+            media = "text/csv; charset=utf-8"
+        elif format == "geojson":
+            body = msgspec.json.encode(export.to_geojson(h))
+            media = "application/geo+json"
+        else:
+            body = export.to_kml(h)
+            media = "application/vnd.google-earth.kml+xml"
+        headers = {"Content-Disposition": f'attachment; filename="{stem}.{format}"'}
+        if h.truncated:
+            headers["X-Skywarden-Truncated"] = "1"
+        return Response(content=body, media_type=media, headers=headers)
+
+    @app.get("/metrics", summary="Prometheus metrics", dependencies=viewer)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        """Live updates. Token: subprotocols ``["bearer", token]`` or ``?token=``; 1008 if invalid."""
+        offered = websocket.scope.get("subprotocols") or []
+        token = websocket.query_params.get("token")
+        if len(offered) >= 2 and offered[0] == WS_SUBPROTOCOL:
+            token = offered[1]
+        sub = WS_SUBPROTOCOL if WS_SUBPROTOCOL in offered else None
+        # Accept first so that the client sees the close code (a refused
+        # handshake only shows 1006 to a browser); nothing is sent before it.
+        await websocket.accept(subprotocol=sub)
+        who = await asyncio.to_thread(app.state.auth.verify, token)
+        if who is None:
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="invalid token")
+            return
+        await _stream(websocket, live, config.push_interval_s)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> HTMLResponse:
+        token = app.state.auth.local_token if config.local_session else None
+        return HTMLResponse(
+            _index_html(config, token),
+            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if config.tiles_dir:
+        app.mount("/tiles", StaticFiles(directory=config.tiles_dir), name="tiles")
+
+    return app
+
+
+async def _stream(websocket: WebSocket, live: LiveState, push_interval_s: float) -> None:
+    """Send a snapshot, then every published event, and the tracks at least every ``push_interval_s``."""
+    q = live.subscribe()
+    try:
+        await websocket.send_json(live.snapshot())
+        seen_drops = 0
+        while True:
+            try:
+                text = await asyncio.wait_for(q.get(), timeout=push_interval_s)
+            except TimeoutError:
+                await websocket.send_json(live.tracks_message())
+                continue
+            if q.dropped != seen_drops:
+                # Messages were lost while this client lagged: a snapshot supersedes them.
+                seen_drops = q.dropped
+                while not q.empty():
+                    q.get_nowait()
+                await websocket.send_json(live.snapshot())
+                continue
+            await websocket.send_text(text)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        log.debug("websocket client gone")
+    finally:
+        live.unsubscribe(q)
+
+
+async def serve_app(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run ``app`` with uvicorn inside the caller's event loop until cancelled.
+
+    Cancelling shuts the server down gracefully (open connections are closed)
+    before the cancellation propagates. In the main thread uvicorn catches
+    SIGINT/SIGTERM while it serves, stops, and raises the signal again
+    afterwards, so the caller's own handling still runs.
+    """
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.ensure_future(server.serve())
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        server.should_exit = True
+        await task
+        raise

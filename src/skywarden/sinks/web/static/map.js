@@ -1,0 +1,204 @@
+// The map: offline Natural Earth basemap, optional user tiles, zones, sensors, tracks.
+/* global L, topojson, pmtiles */
+
+import { config } from "./api.js";
+
+export const CLASS_COLOURS = {
+  drone: "#ff3b3b",
+  bird: "#3ddc84",
+  aircraft: "#4da3ff",
+  helicopter: "#29e0e0",
+  unknown: "#a0a8b4",
+};
+const LEVEL_COLOURS = { critical: "#ff4d4f", warning: "#ffb020", info: "#4da3ff" };
+const STATUS_COLOURS = { ok: "#3ddc84", degraded: "#ffb020", silent: "#ff4d4f", unknown: "#8b98a8" };
+const HEADING_LOOKAHEAD_S = 30;
+const EARTH_R_M = 6371008.8;
+
+export function classColour(cls) {
+  return CLASS_COLOURS[cls] || CLASS_COLOURS.unknown;
+}
+
+// One simple shape per class, so that class reads without colour too.
+const SYMBOLS = {
+  drone: '<path d="M0,-9 L9,0 L0,9 L-9,0 Z"/>',
+  bird: '<path d="M-10,-3 L0,4 L10,-3 L0,0 Z"/>',
+  aircraft: '<path d="M0,-10 L8,8 L0,4 L-8,8 Z"/>',
+  helicopter: '<circle r="7"/><path d="M-10,0 H10 M0,-10 V10" stroke-width="2"/>',
+  unknown: '<rect x="-7" y="-7" width="14" height="14"/>',
+};
+
+function symbolIcon(cls, headingDeg, selected) {
+  const c = classColour(cls);
+  const shape = SYMBOLS[cls] || SYMBOLS.unknown;
+  const ring = selected ? '<circle r="15" fill="none" stroke="#fff" stroke-width="2"/>' : "";
+  const rot = cls === "aircraft" ? ` transform="rotate(${headingDeg})"` : "";
+  return L.divIcon({
+    className: "sym",
+    iconSize: [32, 32],
+    iconAnchor: [16, 16],
+    html:
+      `<svg width="32" height="32" viewBox="-16 -16 32 32">${ring}` +
+      `<g fill="${c}" stroke="${c}" stroke-width="1.5" fill-opacity="0.9"${rot}>${shape}</g></svg>`,
+  });
+}
+
+// Point at distance d_m along bearing brg_deg from (lat, lon), on a sphere: good to
+// well under a metre at sensor ranges, which is all a drawing needs.
+export function destination(lat, lon, brgDeg, dM) {
+  const r = Math.PI / 180;
+  const d = dM / EARTH_R_M;
+  const la1 = lat * r;
+  const lo1 = lon * r;
+  const b = brgDeg * r;
+  const la2 = Math.asin(Math.sin(la1) * Math.cos(d) + Math.cos(la1) * Math.sin(d) * Math.cos(b));
+  const lo2 =
+    lo1 + Math.atan2(Math.sin(b) * Math.sin(d) * Math.cos(la1), Math.cos(d) - Math.sin(la1) * Math.sin(la2));
+  return [la2 / r, lo2 / r];
+}
+
+export class AirMap {
+  constructor(elementId, onTrackClick) {
+    this.map = L.map(elementId, { worldCopyJump: true, zoomSnap: 0.5 }).setView([20, 0], 2);
+    this.onTrackClick = onTrackClick;
+    this.selected = null;
+    this.fitted = false;
+    this.zoneLayer = L.layerGroup().addTo(this.map);
+    this.sensorLayer = L.layerGroup().addTo(this.map);
+    this.pathLayer = L.layerGroup().addTo(this.map);
+    this.trackLayer = L.layerGroup().addTo(this.map);
+    this.tracks = new Map(); // id -> {marker, heading, trail, line}
+    this.addBasemap();
+    this.addUserTiles();
+    L.control.scale({ imperial: false }).addTo(this.map);
+  }
+
+  async addBasemap() {
+    const res = await fetch("/static/vendor/world-atlas/countries-50m.json");
+    const topo = await res.json();
+    const land = topojson.feature(topo, topo.objects.countries);
+    L.geoJSON(land, {
+      interactive: false,
+      style: { color: "#3a4a5c", weight: 1, fillColor: "#18222d", fillOpacity: 1 },
+    }).addTo(this.map);
+    this.map.attributionControl.addAttribution("Natural Earth");
+    // Keep the basemap under everything else drawn later.
+    this.map.eachLayer((l) => l.bringToBack && l instanceof L.GeoJSON && l.bringToBack());
+  }
+
+  addUserTiles() {
+    const url = config.tilesUrl;
+    if (!url) return;
+    const opts = { attribution: config.tilesAttribution, maxZoom: config.tilesMaxZoom };
+    if (url.startsWith("pmtiles://")) {
+      pmtiles.leafletRasterLayer(new pmtiles.PMTiles(url.slice("pmtiles://".length)), opts).addTo(this.map);
+    } else {
+      L.tileLayer(url, opts).addTo(this.map);
+    }
+  }
+
+  setZones(fc) {
+    this.zoneLayer.clearLayers();
+    L.geoJSON(fc, {
+      style: { color: "#ffd480", weight: 2, dashArray: "6 4", fillColor: "#ffd480", fillOpacity: 0.08 },
+      onEachFeature: (f, layer) =>
+        layer.bindTooltip(f.properties.name || String(f.id), {
+          permanent: true,
+          direction: "center",
+          className: "label zone-label",
+        }),
+    }).addTo(this.zoneLayer);
+  }
+
+  setSensors(sensors) {
+    this.sensorLayer.clearLayers();
+    for (const s of sensors) {
+      const c = STATUS_COLOURS[s.status] || STATUS_COLOURS.unknown;
+      if (s.max_range_m) {
+        const fov = s.fov;
+        const full = !fov || ((fov.az_min_deg ?? 0) === 0 && (fov.az_max_deg ?? 360) === 360);
+        if (full) {
+          L.circle([s.lat, s.lon], { radius: s.max_range_m, color: c, weight: 1, fillOpacity: 0.03, interactive: false })
+            .addTo(this.sensorLayer);
+        } else {
+          let a0 = fov.az_min_deg;
+          let a1 = fov.az_max_deg;
+          if (a1 < a0) a1 += 360; // sector wraps through north
+          const pts = [[s.lat, s.lon]];
+          for (let a = a0; a <= a1 + 1e-9; a += Math.max(1, (a1 - a0) / 48)) {
+            pts.push(destination(s.lat, s.lon, a, s.max_range_m));
+          }
+          pts.push([s.lat, s.lon]);
+          L.polygon(pts, { color: c, weight: 1, fillOpacity: 0.03, interactive: false }).addTo(this.sensorLayer);
+        }
+      }
+      L.circleMarker([s.lat, s.lon], { radius: 6, color: "#000", weight: 1, fillColor: c, fillOpacity: 1 })
+        .bindTooltip(`${s.id} (${s.kind}) — ${s.status}`, { className: "label" })
+        .addTo(this.sensorLayer);
+    }
+    if (!this.fitted && sensors.length) {
+      const b = L.latLngBounds(sensors.map((s) => [s.lat, s.lon]));
+      const r = Math.max(...sensors.map((s) => s.max_range_m || 2000));
+      this.map.setView(b.getCenter(), Math.min(15, Math.max(10, 16 - Math.log2(r / 500))));
+      this.fitted = true;
+    }
+  }
+
+  // tracks: [{id, lat, lon, alt_m, vel_enu_mps, class, ...}]; trails: id -> [[lon, lat, alt, t], ...]
+  setTracks(tracks, trails) {
+    const seen = new Set();
+    for (const t of tracks) {
+      seen.add(t.id);
+      const [ve, vn] = t.vel_enu_mps;
+      const speed = Math.hypot(ve, vn);
+      const hdg = ((Math.atan2(ve, vn) * 180) / Math.PI + 360) % 360;
+      const head = destination(t.lat, t.lon, hdg, speed * HEADING_LOOKAHEAD_S);
+      const trail = (trails.get(t.id) || []).map((p) => [p[1], p[0]]);
+      const colour = classColour(t.class);
+      let g = this.tracks.get(t.id);
+      if (!g) {
+        g = {
+          trail: L.polyline(trail, { color: colour, weight: 2, opacity: 0.6, interactive: false }).addTo(this.trackLayer),
+          heading: L.polyline([[t.lat, t.lon], head], { color: colour, weight: 2, interactive: false }).addTo(this.trackLayer),
+          marker: L.marker([t.lat, t.lon], { icon: symbolIcon(t.class, hdg, false), keyboard: false })
+            .bindTooltip("", { permanent: true, direction: "top", offset: [0, -14], className: "label" })
+            .on("click", () => this.onTrackClick(g.id))
+            .addTo(this.trackLayer),
+        };
+        g.id = t.id;
+        this.tracks.set(t.id, g);
+      }
+      g.marker.setLatLng([t.lat, t.lon]);
+      g.marker.setIcon(symbolIcon(t.class, hdg, this.selected === t.id));
+      g.marker.setTooltipContent(`${t.id} ${t.class} ${Math.round(t.alt_m)} m`);
+      g.heading.setLatLngs([[t.lat, t.lon], head]).setStyle({ color: colour });
+      g.trail.setLatLngs(trail).setStyle({ color: colour });
+      g.last = t;
+    }
+    for (const [id, g] of this.tracks) {
+      if (!seen.has(id)) {
+        this.trackLayer.removeLayer(g.marker).removeLayer(g.heading).removeLayer(g.trail);
+        this.tracks.delete(id);
+      }
+    }
+  }
+
+  // Dashed line from each alerted track to where it is predicted to enter the zone.
+  setPredictedPaths(alerts) {
+    this.pathLayer.clearLayers();
+    for (const a of alerts) {
+      const g = this.tracks.get(a.track);
+      if (!g || a.entry_lat == null || a.entry_lon == null) continue;
+      const c = LEVEL_COLOURS[a.level] || LEVEL_COLOURS.info;
+      L.polyline([[g.last.lat, g.last.lon], [a.entry_lat, a.entry_lon]], {
+        color: c, weight: 3, dashArray: "8 6", interactive: false,
+      }).addTo(this.pathLayer);
+      L.circleMarker([a.entry_lat, a.entry_lon], { radius: 5, color: c, fillOpacity: 1, interactive: false })
+        .addTo(this.pathLayer);
+    }
+  }
+
+  select(id) {
+    this.selected = id;
+  }
+}

@@ -1,0 +1,87 @@
+"""Test data for the web service tests: a site, a sensor, a zone, moving tracks, alerts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from skywarden.geodesy import LocalFrame
+from skywarden.sinks.base import ScanOutput
+from skywarden.types import AlertLine, Sensor, Site, TrackLine, Zone
+
+SITE = Site(name="test", lat=51.5, lon=-0.12, alt_m=40.0)
+T0 = 1_700_000_000.0
+
+
+def sensors() -> list[Sensor]:
+    return [
+        Sensor(id="radar1", kind="radar", lat=51.5, lon=-0.12, alt_m=45.0, max_range_m=3000.0),
+    ]
+
+
+def zone_a() -> Zone:
+    return Zone(
+        id="ZA",
+        name="Zone A",
+        polygon=[(-0.125, 51.498), (-0.115, 51.498), (-0.115, 51.502), (-0.125, 51.502)],
+        floor_m=0.0,
+        ceiling_m=500.0,
+        priority=1,
+    )
+
+
+def track_line(
+    tid: str, t: float, e_m: float, n_m: float, vel=(10.0, 0.0, 0.0), cls: str = "drone"
+) -> TrackLine:
+    """A track line at ENU (e_m, n_m, 60 m) about SITE."""
+    frame = LocalFrame.from_site(SITE)
+    lat, lon, alt = frame.to_geodetic(np.array([e_m, n_m, 60.0]))
+    return TrackLine(
+        t=t,
+        id=tid,
+        lat=float(np.ravel(lat)[0]),
+        lon=float(np.ravel(lon)[0]),
+        alt_m=float(np.ravel(alt)[0]),
+        vel_enu_mps=vel,
+        status="confirmed",
+        class_=cls,
+        class_p={"drone": 0.8, "bird": 0.1, "aircraft": 0.05, "helicopter": 0.0, "unknown": 0.05}
+        if cls == "drone"
+        else {cls: 1.0},
+    )
+
+
+def moving_scans(n: int, t0: float = T0, dt_s: float = 1.0) -> list[ScanOutput]:
+    """Two tracks flying east along straight lines, one scan a second."""
+    out = []
+    for k in range(n):
+        t = t0 + k * dt_s
+        out.append(
+            ScanOutput(
+                t_s=t,
+                tracks=(
+                    track_line("T1", t, -1500.0 + 10.0 * k * dt_s, 0.0),
+                    track_line("T2", t, -800.0 + 5.0 * k * dt_s, 400.0, (5.0, 0.0, 0.0), "bird"),
+                ),
+                alerts=(),
+            )
+        )
+    return out
+
+
+def alert(aid: str, t: float, state: str = "raised", level: str = "critical") -> AlertLine:
+    return AlertLine(
+        t=t,
+        id=aid,
+        level=level,
+        state=state,
+        track="T1",
+        zone="ZA",
+        tta_s=90.0,
+        entry_lat=51.5,
+        entry_lon=-0.125,
+        class_="drone",
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
