@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from . import evaluate as _evaluate
 from . import token as _token
 from . import track as _track
 from . import validate as _validate
@@ -28,6 +29,7 @@ def _root() -> None:
 
 app.command("validate")(_validate.validate)
 app.command("track")(_track.track)
+app.command("eval")(_evaluate.evaluate)
 app.add_typer(_token.app, name="token")
 
 

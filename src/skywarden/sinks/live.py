@@ -204,6 +204,13 @@ class LiveState:
             self.sensor_status[sensor_id] = SensorStatus(status, t)
         self._publish({"type": "sensor", "sensor": self._sensor_dict(sensor_id)})
 
+    def add_sensor(self, sensor: Sensor) -> None:
+        """Declare a sensor that appeared while running (e.g. a SAPIENT registration)."""
+        with self._lock:
+            self.sensors[sensor.id] = sensor
+            self.sensor_status.setdefault(sensor.id, SensorStatus("unknown", None))
+        self._publish({"type": "sensor", "sensor": self._sensor_dict(sensor.id)})
+
     def set_zones(self, zones: list[Zone]) -> None:
         """Replace the zones: the ``on_zones_changed`` hook first (it may refuse), then clients."""
         if self.on_zones_changed is not None:

@@ -1,0 +1,148 @@
+"""``skywarden eval SCENARIO OUT.jsonl``: score a tracker output against the scenario's truth.
+
+The JSON document (``--json``) and its keys are described in ``skywarden.eval.report``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ..eval.report import EvalReport, evaluate_files
+from ._common import console, fail, iso, print_json
+
+
+def evaluate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file with truth lines (JSON Lines).")],
+    output: Annotated[Path, typer.Argument(help="Output of skywarden track (track/alert lines).")],
+    c: Annotated[float, typer.Option("--c", help="GOSPA cut-off distance, metres.")] = 100.0,
+    p: Annotated[float, typer.Option("--p", help="GOSPA order (>= 1).")] = 2.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only JSON.")] = False,
+    all_truth: Annotated[
+        bool, typer.Option("--all-truth", help="Count every truth object, not only covered ones.")
+    ] = False,
+) -> None:
+    """Score tracks and alerts against truth: GOSPA, continuity, latency, lead time, false alerts."""
+    for path in (scenario, output):
+        if not path.is_file():
+            fail(f"no such file: {path}")
+    if not c > 0.0 or not p >= 1.0:
+        fail("--c must be > 0 and --p must be >= 1")
+    try:
+        report = evaluate_files(scenario, output, c=c, p=p, all_truth=all_truth)
+    except ValueError as e:
+        fail(str(e))
+    doc = report.to_dict()
+    if json_out:
+        print_json(doc)
+        return
+    _render(report, doc)
+
+
+def _f(x: Any, nd: int = 1) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{x:.{nd}f}" if isinstance(x, float) else str(x)
+
+
+def _render(report: EvalReport, doc: dict[str, Any]) -> None:
+    prm = doc["params"]
+    g = Table(title=f"GOSPA (c = {prm['c_m']:g} m, p = {prm['p']:g}, truth: {prm['coverage']})")
+    for col in (
+        "",
+        "scans",
+        "mean m",
+        "median m",
+        "localisation m",
+        "missed m",
+        "false m",
+        "missed/scan",
+        "false/scan",
+    ):
+        g.add_column(col, justify="right" if col else "left")
+    for name, key in (("tracks", "gospa"), ("raw detections", "raw_gospa")):
+        s = doc[key]
+        g.add_row(
+            name,
+            str(s["n_scans"]),
+            _f(s["mean_m"]),
+            _f(s["median_m"]),
+            _f(s["mean_localisation_m"]),
+            _f(s["mean_missed_m"]),
+            _f(s["mean_false_m"]),
+            _f(s["mean_n_missed"], 2),
+            _f(s["mean_n_false"], 2),
+        )
+    console.print(g)
+
+    tr = doc["tracking"]
+    t = Table(title="Track continuity and latency")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    for k in (
+        "n_objects_counted",
+        "identity_switches",
+        "fragmentations",
+        "never_tracked",
+        "latency_mean_s",
+        "latency_median_s",
+        "latency_max_s",
+    ):
+        t.add_row(k.replace("_", " "), _f(tr[k]))
+    console.print(t)
+    worst = sorted(tr["objects"], key=lambda o: -(o["switches"] + o["fragmentations"]))[:10]
+    if worst and worst[0]["switches"] + worst[0]["fragmentations"] > 0:
+        o = Table(title="Objects with most switches/fragmentations")
+        for col in ("object", "class", "scans", "matched", "switches", "frags", "latency s"):
+            o.add_column(col, justify="left" if col in ("object", "class") else "right")
+        for r in worst:
+            o.add_row(
+                r["id"],
+                r["class"],
+                str(r["n_scans"]),
+                str(r["n_matched"]),
+                str(r["switches"]),
+                str(r["fragmentations"]),
+                _f(r["latency_s"]),
+            )
+        console.print(o)
+
+    w = doc["warning"]
+    wt = Table(
+        title=f"Warnings: {w['n_entered']} hostile drones entered a zone, "
+        f"{w['missed_warnings']} missed"
+    )
+    for col in ("drone", "zone", "entry (UTC)", "first alert (UTC)", "lead s", "warned"):
+        wt.add_column(col, justify="right" if col == "lead s" else "left")
+    for d in w["drones"]:
+        wt.add_row(
+            d["id"],
+            d["zone"],
+            iso(d["entry_t_s"]),
+            iso(d["first_alert_t_s"] if d["first_alert_t_s"] is not None else math.nan),
+            _f(d["lead_time_s"]),
+            "yes" if d["warned"] else "[red]no[/]",
+        )
+    console.print(wt)
+    console.print(
+        f"lead time min {_f(w['lead_time_min_s'])} s, median {_f(w['lead_time_median_s'])} s; "
+        f"false alerts {w['false_alerts']} of {w['n_raised_alerts']} raised "
+        f"({_f(w['false_alerts_per_hour'], 2)} per hour)"
+    )
+
+    cl = report.classification
+    ct = Table(
+        title=f"Classification of confirmed tracks (rows truth, columns track class); "
+        f"accuracy {_f(doc['classification']['accuracy'], 3)}, "
+        f"after 30 s {_f(doc['classification']['accuracy_settled'], 3)}"
+    )
+    ct.add_column("truth \\ track")
+    for lab in cl.track_labels:
+        ct.add_column(lab, justify="right")
+    for i, lab in enumerate(cl.truth_labels):
+        ct.add_row(lab, *(str(int(v)) for v in cl.confusion[i]))
+    console.print(ct)

@@ -1,0 +1,132 @@
+"""Lead time, missed warnings, false alerts and the classification confusion matrix."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from skywarden.eval import evaluate_files
+from skywarden.types import AlertLine
+
+from .build import (
+    T0,
+    alert,
+    line,
+    sensor,
+    track_lines,
+    truth_lines,
+    write_output,
+    write_scenario,
+    zone,
+)
+
+T = T0 + np.arange(100.0)
+
+
+@pytest.fixture
+def warned(tmp_path):
+    """Three hostile drones enter zones (one warned early, one never, one late) and one friendly."""
+    paths = {
+        # enters Z1 (e >= 0) between samples, first inside at t = 50 s
+        "H1": line([-990.0, 100.0, 50.0], [20.0, 0.0, 0.0], T),
+        # enters Z2 from the north (n <= 200) first inside at t = 46 s
+        "H2": line([1_100.0, 1_110.0, 50.0], [0.0, -20.0, 0.0], T),
+        # enters Z1 from the south (n >= 0) first inside at t = 51 s
+        "H3": line([150.0, -1_010.0, 60.0], [0.0, 20.0, 0.0], T),
+        "F": line([3_000.0, 3_000.0, 50.0], [0.0, 0.0, 0.0], T),
+    }
+    recs = []
+    for oid, p in paths.items():
+        recs += truth_lines(oid, "drone", T, p, hostile=oid != "F")
+    s = sensor("pos", "position")
+    zones = [zone("Z1", 0.0, 0.0, 200.0, 200.0), zone("Z2", 1_000.0, 0.0, 1_200.0, 200.0)]
+    scen = write_scenario(tmp_path / "s.jsonl", [s], zones, recs)
+    out = []
+    for oid, p in paths.items():
+        out += track_lines("T" + oid, T, p, cls="drone")
+    out += [
+        alert(T0 + 20.4, "A1", "TH1", "Z1"),  # between scans: still attributed
+        alert(T0 + 25.0, "A1", "TH1", "Z1", state="updated"),
+        alert(T0 + 30.0, "A2", "TH1", "Z2"),  # hostile, other zone: not false
+        alert(T0 + 55.0, "A3", "TH3", "Z1"),  # after entry
+        alert(T0 + 40.0, "A4", "TF", "Z1"),  # friendly: false
+        alert(T0 + 41.0, "A5", "TX", "Z1"),  # no such track: false
+        AlertLine(t=T0 + 42.0, id="S1", level="info", state="raised", kind="sensor", sensor="pos"),
+    ]
+    return evaluate_files(scen, write_output(tmp_path / "o.jsonl", out), c=50.0)
+
+
+def test_lead_time_per_drone(warned):
+    w = {d["id"]: d for d in warned.to_dict()["warning"]["drones"]}
+    assert set(w) == {"H1", "H2", "H3"}
+    assert w["H1"]["zone"] == "Z1" and w["H2"]["zone"] == "Z2" and w["H3"]["zone"] == "Z1"
+    assert w["H1"]["entry_t_s"] == pytest.approx(T0 + 50.0)
+    assert w["H1"]["lead_time_s"] == pytest.approx(50.0 - 20.4)
+    assert w["H1"]["alert_id"] == "A1" and w["H1"]["warned"]
+    assert w["H2"]["lead_time_s"] is None and not w["H2"]["warned"]
+    assert w["H3"]["lead_time_s"] == pytest.approx(51.0 - 55.0) and not w["H3"]["warned"]
+
+
+def test_missed_and_false_alerts(warned):
+    d = warned.to_dict()["warning"]
+    assert d["n_hostile"] == 3 and d["n_entered"] == 3
+    assert d["missed_warnings"] == 2
+    assert d["n_raised_alerts"] == 5
+    assert d["false_alerts"] == 2
+    assert d["false_alerts_per_hour"] == pytest.approx(2 / (99.0 / 3600.0))
+    leads = [50.0 - 20.4, 51.0 - 55.0]
+    assert d["lead_time_min_s"] == pytest.approx(min(leads))
+    assert d["lead_time_median_s"] == pytest.approx(float(np.median(leads)))
+
+
+def test_alert_outside_the_matching_window_is_false(tmp_path):
+    """An alert long before the track has any line cannot be attributed to the drone."""
+    p = line([-990.0, 100.0, 50.0], [20.0, 0.0, 0.0], T)
+    scen = write_scenario(
+        tmp_path / "s.jsonl",
+        [sensor("pos", "position")],
+        [zone("Z1", 0.0, 0.0, 200.0, 200.0)],
+        truth_lines("H", "drone", T, p, hostile=True),
+    )
+    late = T >= T0 + 30.0
+    out = [*track_lines("T1", T[late], p[late]), alert(T0 + 10.0, "A", "T1", "Z1")]
+    d = evaluate_files(scen, write_output(tmp_path / "o.jsonl", out)).to_dict()["warning"]
+    assert d["false_alerts"] == 1 and d["missed_warnings"] == 1
+
+
+def test_confusion_matrix_and_settled_accuracy(tmp_path):
+    t = T[:60]
+    paths = {
+        "A": ("drone", line([0.0, 0.0, 100.0], [5.0, 0.0, 0.0], t)),
+        "B": ("bird", line([0.0, 1_000.0, 100.0], [5.0, 0.0, 0.0], t)),
+        "C": ("aircraft", line([0.0, 2_000.0, 900.0], [60.0, 0.0, 0.0], t)),
+    }
+    recs = []
+    for oid, (cls, p) in paths.items():
+        recs += truth_lines(oid, cls, t, p)
+    scen = write_scenario(tmp_path / "s.jsonl", [sensor("pos", "position")], [], recs)
+    early = t < T0 + 20.0
+    out = track_lines("TA", t, paths["A"][1], cls="drone")
+    out += track_lines("TB", t, paths["B"][1], cls=np.where(early, "drone", "bird").tolist())
+    out += track_lines(
+        "TC",
+        t,
+        paths["C"][1],
+        status=np.where(t < T0 + 10.0, "tentative", "confirmed").tolist(),
+        cls="aircraft",
+    )
+    c = evaluate_files(scen, write_output(tmp_path / "o.jsonl", out)).to_dict()["classification"]
+    m = np.array(c["confusion"])
+    ti, ki = c["truth_labels"].index, c["track_labels"].index
+    assert m[ti("drone"), ki("drone")] == 60
+    assert m[ti("bird"), ki("drone")] == 20
+    assert m[ti("bird"), ki("bird")] == 40
+    assert m[ti("aircraft"), ki("aircraft")] == 50
+    assert m.sum() == 170 and c["n"] == 170
+    assert c["accuracy"] == pytest.approx(150 / 170)
+    # Settled: TA and TB from t = 30 s (30 scans each), TC from 10 + 30 s (20 scans), all right.
+    assert c["n_settled"] == 80
+    assert c["accuracy_settled"] == pytest.approx(1.0)
+    assert not math.isnan(c["accuracy_settled"])
