@@ -8,6 +8,7 @@ import sys
 import typer
 
 from . import evaluate as _evaluate
+from . import simulate as _simulate
 from . import token as _token
 from . import track as _track
 from . import validate as _validate
@@ -27,6 +28,7 @@ def _root() -> None:
     """Counter-drone early warning. Add --debug anywhere for full tracebacks."""
 
 
+app.command("simulate")(_simulate.simulate)
 app.command("validate")(_validate.validate)
 app.command("track")(_track.track)
 app.command("eval")(_evaluate.evaluate)
