@@ -176,6 +176,8 @@ def match_tracks(
     tr_scan, tr_obj, tr_pos = scen.truth.at(t_scan)
     if not all_truth and tr_scan.shape[0]:
         keep = scen.in_coverage(tr_pos)
+        if scen.has_truth_keys:
+            keep &= scen.seen_recently(tr_obj, t_scan[tr_scan])
         tr_scan, tr_obj, tr_pos = tr_scan[keep], tr_obj[keep], tr_pos[keep]
     shown = np.flatnonzero((out.status == CONFIRMED) | (out.status == COASTING))
     est_scan = np.searchsorted(t_scan, out.t_s[shown])
@@ -282,7 +284,7 @@ def raw_detection_gospa(
     est_scan = np.cumsum(new) - 1
     g_t, g_sensor = t[new], sens[new]
     u_t, g_u = np.unique(g_t, return_inverse=True)
-    tr_scan_u, _, tr_pos = scen.truth.at(u_t)
+    tr_scan_u, tr_obj_u, tr_pos = scen.truth.at(u_t)
     # Every group takes the truth rows of its time, filtered by its sensor's coverage.
     uoff = np.searchsorted(tr_scan_u, np.arange(u_t.shape[0] + 1))
     lens = uoff[g_u + 1] - uoff[g_u]
@@ -293,6 +295,8 @@ def raw_detection_gospa(
     if not all_truth and idx.shape[0]:
         cov = np.stack([scen.in_coverage(tr_pos, [sid]) for sid in raw.sensor_ids])
         keep = cov[g_sensor[grp], idx]
+        if scen.has_truth_keys:
+            keep &= scen.seen_recently(tr_obj_u[idx], g_t[grp])
         grp, idx = grp[keep], idx[keep]
     result, _, _ = gospa_over_scans(g_t, grp, tr_pos[idx], est_scan, pos, c_m, p)
     return result, g_sensor

@@ -5,7 +5,9 @@ are stable; NaN (no data) becomes ``null`` in JSON. Distances in metres, times
 in seconds (``*_t_s`` UTC seconds since the epoch).
 
 - ``params``: ``c_m``, ``p``, ``all_truth``, ``coverage`` (``"in_coverage"``,
-  ``"max_range"`` or ``"all"``: which truth objects count at a scan).
+  ``"max_range"`` or ``"all"``: which truth objects count at a scan; ``+seen``
+  when detections carry ``truth`` keys and an object counts only once it was
+  named by a detection within the last 10 s).
 - ``scenario``: ``duration_s``, ``n_truth_objects``, ``n_hostile``,
   ``n_track_lines``, ``n_alert_lines``, ``n_raw_detections``,
   ``rejected_scenario_lines``, ``rejected_output_lines``.
@@ -81,6 +83,8 @@ class EvalReport:
     def coverage_rule(self) -> str:
         if self.all_truth:
             return "all"
+        if self.scenario.has_truth_keys:
+            return f"{COVERAGE_RULE}+seen"
         return COVERAGE_RULE
 
     @property

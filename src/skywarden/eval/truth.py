@@ -36,6 +36,12 @@ COVERAGE_RULE = "in_coverage" if _in_coverage is not None else "max_range"
 POSITION_KINDS: tuple[str, ...] = ("position", "remoteid", "adsb")
 #: Truth samples further apart than this are not interpolated across (the object is absent).
 MAX_TRUTH_GAP_S = 5.0
+#: With ``truth`` keys, a truth object counts at a scan only once sensors have
+#: actually seen it: named by this many detections within this window.
+SEEN_WINDOW_S = 10.0
+SEEN_HITS = 1
+# Keys object * 1e7 + seconds keep object runs apart for scenarios up to ~100 days.
+_KEY_SCALE = 1.0e7
 
 
 def site_of(header: Header) -> Site:
@@ -137,9 +143,26 @@ class ScenarioData:
     first_detection_t_s: np.ndarray
     has_truth_keys: bool
     raw: RawDetections
+    #: Sorted keys ``object_index * 1e7 + (t - t_min_s)`` of every detection naming an object.
+    det_keys: np.ndarray
     t_min_s: float
     t_max_s: float
     n_rejected: int
+
+    def seen_recently(
+        self,
+        obj: np.ndarray,
+        t_s: np.ndarray,
+        window_s: float = SEEN_WINDOW_S,
+        hits: int = SEEN_HITS,
+    ) -> np.ndarray:
+        """Whether each object obj (n,) was named by >= ``hits`` detections in (t - window, t]."""
+        t0 = self.t_min_s if math.isfinite(self.t_min_s) else 0.0
+        hi = obj * _KEY_SCALE + (np.asarray(t_s, dtype=float) - t0)
+        n = np.searchsorted(self.det_keys, hi, side="right") - np.searchsorted(
+            self.det_keys, hi - window_s, side="right"
+        )
+        return n >= hits
 
     def in_coverage(self, pos_enu_m: np.ndarray, sensors: list[str] | None = None) -> np.ndarray:
         """Which points (n, 3) at least one of ``sensors`` (default all) could see: bool (n,)."""
@@ -173,12 +196,15 @@ def read_scenario(path: str | os.PathLike[str]) -> ScenarioData:
     truth_cls: dict[str, str] = {}
     truth_hostile: dict[str, bool] = {}
     first_det: dict[str, float] = {}
+    det_truth: list[tuple[str, float]] = []
     pos_rows: list[tuple[float, str, float, float, float]] = []
     radar_rows: list[tuple[float, str, float, float, float]] = []
     for rec in reader:
         if isinstance(rec, Detection):
-            if rec.truth is not None and rec.truth not in first_det:
-                first_det[rec.truth] = rec.t
+            if rec.truth is not None:
+                det_truth.append((rec.truth, rec.t))
+                if rec.truth not in first_det:
+                    first_det[rec.truth] = rec.t
             kind = kinds[rec.sensor]
             if kind in POSITION_KINDS:
                 pos_rows.append((rec.t, rec.sensor, rec.lat, rec.lon, rec.alt_m))  # type: ignore[arg-type]
@@ -197,6 +223,17 @@ def read_scenario(path: str | os.PathLike[str]) -> ScenarioData:
     raw = _raw_detections(frame, geoms, pos_rows, radar_rows)
     stats = reader.stats
     t_min = stats.t_min if math.isfinite(stats.t_min) else math.nan
+    index = {name: i for i, name in enumerate(truth.ids)}
+    known = [(index[n], t) for n, t in det_truth if n in index]
+    det_keys = (
+        np.sort(
+            np.array(
+                [i * _KEY_SCALE + (t - (t_min if math.isfinite(t_min) else 0.0)) for i, t in known]
+            )
+        )
+        if known
+        else np.empty(0)
+    )
     t_max = stats.t_max if math.isfinite(stats.t_max) else math.nan
     return ScenarioData(
         header=header,
@@ -206,6 +243,7 @@ def read_scenario(path: str | os.PathLike[str]) -> ScenarioData:
         first_detection_t_s=first,
         has_truth_keys=bool(first_det),
         raw=raw,
+        det_keys=det_keys,
         t_min_s=t_min,
         t_max_s=t_max,
         n_rejected=stats.n_rejected,
