@@ -131,7 +131,7 @@ def run_stonesoup(frame, dets, truth, sigma, q, cap_s):
     updater = KalmanUpdater(mm)
     hyp = DistanceHypothesiser(predictor, updater, measure=Mahalanobis(), missed_distance=4)
     assoc = GNNWith2DAssignment(hyp)
-    deleter = CovarianceBasedDeleter(covar_trace_thresh=3 * 300.0**2, mapping=(0, 2, 4))
+    deleter = CovarianceBasedDeleter(covar_trace_thresh=3 * 300.0**2, mapping=[0, 2, 4])
     init_assoc = GNNWith2DAssignment(
         DistanceHypothesiser(predictor, updater, measure=Mahalanobis(), missed_distance=4)
     )

@@ -16,12 +16,13 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """
 
     motion: Literal["imm", "cv"] = "imm"
-    #: Process noise per mode: a cruise model and a high-manoeuvre model (about 3 g).
-    sigma_a_mps2: tuple[float, ...] = (2.0, 30.0)
+    #: Process noise per mode: a cruise model and a high-manoeuvre model (about 2.5 g).
+    #: Tuned on ``bench`` (NCV targets) and the 3 g turn test: see README.
+    sigma_a_mps2: tuple[float, ...] = (1.5, 25.0)
     #: Mean time spent in each mode before switching, seconds.
-    tau_s: tuple[float, ...] = (30.0, 5.0)
+    tau_s: tuple[float, ...] = (60.0, 5.0)
     #: Initial mode probabilities of a new track.
-    mode_p0: tuple[float, ...] = (0.8, 0.2)
+    mode_p0: tuple[float, ...] = (0.95, 0.05)
     #: One-sigma speed uncertainty of a new track with no velocity measurement.
     init_speed_sigma_mps: float = 80.0
     #: Gate: probability mass of the chi-square validation region.
