@@ -115,8 +115,63 @@ def _remoteid_cases() -> list[BenchCase]:
     ]
 
 
+# --- asterix48 ---------------------------------------------------------------------------
+
+
+def _asterix48_cases() -> list[BenchCase]:
+    from skywarden.sources import asterix48 as ax
+    from skywarden.types import Sensor
+
+    rng = np.random.default_rng(0)
+    n = 1_000
+    plots = [
+        ax.Plot(
+            sac=1, sic=2, tod_s=int(rng.integers(0, 86400 * 128)) / 128, typ=5,
+            rho_m=int(rng.integers(100, 20000)) / 256 * ax.NM_TO_M,
+            theta_deg=int(rng.integers(0, 65536)) * 360 / 65536, mode3a="7000", mode3a_ok=True,
+            fl=int(rng.integers(4, 1600)) / 4, fl_ok=True, icao24=f"{int(rng.integers(0, 2**24)):06x}",
+        )
+        for _ in range(n)
+    ]  # fmt: skip
+    # One plot per data block: the per-block overhead counts against the rate.
+    blocks = [ax.encode_plots([p]) for p in plots]
+    sensor = Sensor(id="bench-radar", kind="radar", lat=46.0, lon=14.5, alt_m=300.0)
+    day = 1_714_521_600.0
+    return [
+        BenchCase(
+            "asterix48: decode_block (1 plot/block) -> Detection",
+            lambda b: ax.decode_block(b, day + 43200.0, sensor, day),
+            blocks,
+        ),
+    ]
+
+
+# --- adsb --------------------------------------------------------------------------------
+
+
+def _adsb_cases() -> list[BenchCase]:
+    from skywarden.sources import adsb
+
+    try:
+        dec = adsb.AdsbDecoder("bench-adsb", 52.258, 3.918)
+    except adsb.AdsbUnavailable:
+        return []  # pyModeS is an optional extra
+    frames = [
+        bytes.fromhex(h)
+        for h in (
+            "8D40621D58C386435CC412692AD6",
+            "8D40621D58C382D690C8AC2863A7",
+            "8D485020994409940838175B284F",
+            "8D4840D6202CC371C32CE0576098",
+        )
+    ]
+    return [BenchCase("adsb: AdsbDecoder.feed (pyModeS)", lambda f: dec.feed(f, 1.0), frames)]
+
+
 SECTIONS: dict[str, Callable[[], list[BenchCase]]] = {
     "remoteid": _remoteid_cases,
+    "asterix48": _asterix48_cases,
+    "adsb": _adsb_cases,
 }
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from .geodesy import LocalFrame
 from .scenario import Header
 from .sinks.base import ScanOutput
+from .threat.zones import ZoneSet
 from .tracking.config import TrackerConfig
 from .tracking.reorder import ReorderBuffer
 from .tracking.tracker import Tracker
@@ -38,6 +39,7 @@ from .types import (
     Site,
     TrackLine,
     TrackTable,
+    Zone,
     track_label,
 )
 
@@ -57,6 +59,8 @@ class ClassResultLike(Protocol):
 
 class AssessorLike(Protocol):
     def assess(self, table: TrackTable, classes: ClassResultLike) -> list[AlertLine]: ...
+
+    def set_zones(self, zones: ZoneSet) -> None: ...
 
 
 class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -99,7 +103,7 @@ class Engine:
         classifier: ClassifierLike | None = None,
         assessor: AssessorLike | None = None,
     ) -> None:
-        site = header.site or _site_from_sensors(header)
+        site = site_of(header)
         self.frame = LocalFrame.from_site(site)
         self.header = header
         self.config = config or EngineConfig()
@@ -125,6 +129,11 @@ class Engine:
     def advance(self, now_s: float) -> list[ScanOutput]:
         """Release what the window holds up to ``now_s`` (live: the clock moves on)."""
         return self._run(self.reorder.pop_ready(now_s))
+
+    def set_zones(self, zones: list[Zone]) -> None:
+        """Replace the protected zones (live edits); raises ZoneError for an unusable zone."""
+        if self.assessor is not None:
+            self.assessor.set_zones(ZoneSet(zones, self.frame))
 
     def tick(self, now_s: float) -> list[ScanOutput]:
         """Live: release what the window holds at clock time ``now_s`` and keep the
@@ -206,8 +215,10 @@ class Engine:
         return out
 
 
-def _site_from_sensors(header: Header) -> Site:
-    """Without a site line, the first sensor's position is the frame origin."""
+def site_of(header: Header) -> Site:
+    """The frame origin: the site line, else the first sensor's position."""
+    if header.site is not None:
+        return header.site
     if not header.sensors:
         raise ValueError("scenario declares neither a site nor any sensor")
     s = next(iter(header.sensors.values()))

@@ -14,9 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .pipeline import Engine, EngineConfig
-from .scenario import ScenarioReader, ScenarioWriter
+from .classify import Classifier
+from .geodesy import LocalFrame
+from .pipeline import Engine, EngineConfig, site_of
+from .scenario import Header, ScenarioReader, ScenarioWriter
 from .sinks.base import ScanOutput
+from .threat import ThreatAssessor, ThreatConfig
+from .threat.zones import ZoneSet
 from .tracking.config import TrackerConfig
 from .types import Detection
 
@@ -54,16 +58,24 @@ class RunResult:
 
 
 def build_engine(
-    header,
+    header: Header,
     *,
     engine_config: EngineConfig | None = None,
     tracker_config: TrackerConfig | None = None,
+    threat_config: ThreatConfig | None = None,
     association: str = "gnn",
     motion: str = "imm",
 ) -> Engine:
     """The full engine (tracker, classifier, threat) for a scenario header."""
     tcfg = tracker_config or TrackerConfig(association=association, motion=motion)  # type: ignore[arg-type]
-    return Engine(header, tracker_config=tcfg, config=engine_config)
+    frame = LocalFrame.from_site(site_of(header))
+    return Engine(
+        header,
+        tracker_config=tcfg,
+        config=engine_config,
+        classifier=Classifier(frame=frame, sensors=header.sensors),
+        assessor=ThreatAssessor(ZoneSet(header.zones, frame), threat_config),
+    )
 
 
 def run_file(

@@ -8,6 +8,8 @@ import sys
 import typer
 
 from . import evaluate as _evaluate
+from . import importer as _importer
+from . import serve as _serve
 from . import simulate as _simulate
 from . import token as _token
 from . import track as _track
@@ -32,6 +34,9 @@ app.command("simulate")(_simulate.simulate)
 app.command("validate")(_validate.validate)
 app.command("track")(_track.track)
 app.command("eval")(_evaluate.evaluate)
+app.command("import")(_importer.import_)
+app.command("serve")(_serve.serve)
+app.command("demo")(_serve.demo)
 app.add_typer(_token.app, name="token")
 
 

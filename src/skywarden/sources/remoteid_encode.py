@@ -111,8 +111,10 @@ def encode_location(m: Location) -> bytes:
         mult, speed_raw = 1, 255
     else:
         s = min(max(m.speed_mps, 0.0), 254.25)
-        if s <= 255 * 0.25:
-            mult, speed_raw = 0, round(s / 0.25)
+        # 63.75 m/s has two encodings; below the first step of the coarse scale
+        # the fine scale is used so that encoding is canonical.
+        if s < 63.75 + 0.375:
+            mult, speed_raw = 0, min(round(s / 0.25), 255)
         else:
             mult, speed_raw = 1, _clamp(round((s - 63.75) / 0.75), 0, 254)
     vs_raw = 126 if m.vrate_mps is None else _clamp(round(m.vrate_mps / 0.5), -124, 124)

@@ -10,8 +10,11 @@ under a metre horizontally. Altitudes stay above the WGS-84 ellipsoid, as the
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
+import msgspec
 import numpy as np
 import shapely
 from shapely.geometry import Polygon
@@ -94,3 +97,62 @@ class ZoneSet:
             )
             out[:, j] = inside_h & (p[:, 2] >= z.floor_u_m) & (p[:, 2] <= z.ceiling_u_m)
         return out
+
+
+def load_geojson(path: str | os.PathLike[str]) -> list[Zone]:
+    """Zones from a GeoJSON file: a FeatureCollection (or one Feature) of Polygons.
+
+    Each feature's ``properties`` give ``name``, ``floor_m`` and ``ceiling_m``
+    (metres above the WGS-84 ellipsoid), optional ``priority`` (1 highest) and
+    ``id`` (else the feature's own ``id``, else ``zone<k>``). A MultiPolygon
+    gives one zone per part (``<id>-<k>``). Holes are refused: a zone is a
+    simple prism. Raises :class:`ZoneError` naming the feature that is wrong.
+    """
+    try:
+        doc = msgspec.json.decode(Path(path).read_bytes())
+    except (OSError, msgspec.DecodeError) as exc:
+        raise ZoneError(f"{path}: cannot read GeoJSON ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise ZoneError(f"{path}: not a GeoJSON object")
+    feats = doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]
+    if not isinstance(feats, list):
+        raise ZoneError(f"{path}: FeatureCollection without a features list")
+    zones: list[Zone] = []
+    for k, f in enumerate(feats):
+        where = f"{path}: feature {k}"
+        if not isinstance(f, dict) or f.get("type") != "Feature":
+            raise ZoneError(f"{where}: not a Feature")
+        props = f.get("properties") or {}
+        geom = f.get("geometry") or {}
+        zid = str(props.get("id") or f.get("id") or f"zone{k + 1}")
+        if geom.get("type") == "Polygon":
+            parts = [geom.get("coordinates")]
+        elif geom.get("type") == "MultiPolygon":
+            parts = geom.get("coordinates") or []
+        else:
+            raise ZoneError(f"{where} ('{zid}'): geometry must be a Polygon or MultiPolygon")
+        for m, rings in enumerate(parts):
+            if not isinstance(rings, list) or not rings:
+                raise ZoneError(f"{where} ('{zid}'): empty polygon")
+            if len(rings) > 1:
+                raise ZoneError(f"{where} ('{zid}'): polygons with holes are not supported")
+            ring = [tuple(pt[:2]) for pt in rings[0]]
+            if len(ring) > 1 and ring[0] == ring[-1]:
+                ring = ring[:-1]  # GeoJSON rings repeat the first vertex
+            data = {
+                "type": "zone",
+                "id": zid if len(parts) == 1 else f"{zid}-{m + 1}",
+                "name": str(props.get("name") or zid),
+                "polygon": ring,
+                "floor_m": props.get("floor_m"),
+                "ceiling_m": props.get("ceiling_m"),
+            }
+            if props.get("priority") is not None:
+                data["priority"] = props["priority"]
+            try:
+                z = msgspec.convert(data, Zone)
+            except msgspec.ValidationError as exc:
+                raise ZoneError(f"{where} ('{zid}'): {exc}") from exc
+            _check(z)
+            zones.append(z)
+    return zones

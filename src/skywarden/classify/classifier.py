@@ -1,0 +1,230 @@
+"""Recursive naive-Bayes classification of tracks: drone, bird, aircraft, helicopter, unknown.
+
+Model. Each feature f (see :mod:`.features`) is binned; ``log_lik[f][b, c]`` is
+the trained log-probability of bin b given class c (a smoothed histogram, so no
+shape is assumed). At every call the per-scan log-likelihood of track i is
+
+    l_i,c = sum_f log p(bin_f(i) | c)              (missing features skipped)
+
+and the track's evidence is its exponentially forgotten average
+
+    L_i,c <- a L_i,c + (1 - a) l_i,c,   a = exp(-dt / tau_s)
+
+so that evidence builds up over about ``tau_s`` seconds and old evidence fades
+(a wrong early call recovers). Posterior:
+
+    p(c | track) = softmax_c( log_prior_c + w L_i,c + identity_c )
+
+with ``w`` (``evidence_weight``) fitted on held-out data so that probabilities
+are calibrated despite the features not being independent. ``identity_c`` is a
+fixed log-likelihood for a cooperative identity (a Remote ID serial says
+drone, an ICAO address says manned aircraft) and is dropped when the
+cooperative report is judged spoofed (:mod:`.spoof`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import msgspec
+import numpy as np
+
+from ..geodesy import LocalFrame
+from ..types import CLASSES, DELETED, Association, Sensor, TrackTable
+from .features import FEATURES, TrackHistory, scan_inputs
+from .spoof import SpoofConfig, SpoofMonitor
+
+log = logging.getLogger(__name__)
+
+
+class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Trained parameters of the classifier (shipped as ``classify/params.json``).
+
+    ``edges[f]`` are the interior bin edges of feature f (k edges give k + 1
+    bins); ``log_lik[f]`` is (k + 1, 5) log p(bin | class) in ``CLASSES`` order.
+    ``log_prior`` (5,), ``identity_log_lik`` maps ``"remoteid"`` / ``"icao24"``
+    to (5,) log-likelihoods. ``tau_s`` the evidence time constant, ``window_s``
+    the feature window, ``evidence_weight`` the calibration factor.
+    """
+
+    classes: tuple[str, ...] = CLASSES
+    features: tuple[str, ...] = FEATURES
+    edges: dict[str, list[float]]
+    log_lik: dict[str, list[list[float]]]
+    log_prior: list[float]
+    evidence_weight: float = 1.0
+    tau_s: float = 10.0
+    window_s: float = 20.0
+    #: A track's first seconds (filter transient) give no evidence.
+    settle_s: float = 5.0
+    #: Largest log-likelihood ratio one feature may contribute per scan.
+    max_feature_llr: float = 3.0
+    #: Highest drone probability from kinematics and radar signature alone ...
+    drone_p_max_kinematic: float = 0.85
+    #: ... lifted when at least this fraction of recent scans had an RF update.
+    rf_emitter_frac: float = 0.15
+    identity_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
+    spoof: SpoofConfig = msgspec.field(default_factory=SpoofConfig)
+    #: Free-form description of the training run (data, seeds, measured accuracy).
+    trained_on: dict[str, object] = msgspec.field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> ClassifierParams:
+        """Parameters from a JSON file; the shipped defaults when ``path`` is None."""
+        if path is None:
+            raw = resources.files(__package__).joinpath("params.json").read_bytes()
+        else:
+            raw = Path(path).read_bytes()
+        p = msgspec.json.decode(raw, type=cls)
+        if tuple(p.classes) != CLASSES:
+            raise ValueError(f"classifier params have classes {p.classes}, expected {CLASSES}")
+        for f in p.features:
+            if f not in FEATURES:
+                raise ValueError(f"classifier params use unknown feature '{f}'")
+            if len(p.log_lik[f]) != len(p.edges[f]) + 1:
+                raise ValueError(f"feature '{f}': {len(p.edges[f]) + 1} bins expected")
+        return p
+
+    def dump(self, path: str | Path) -> None:
+        """Write as indented JSON."""
+        Path(path).write_bytes(msgspec.json.format(msgspec.json.encode(self), indent=1) + b"\n")
+
+
+@dataclass(frozen=True, slots=True)
+class ClassResult:
+    """Class probabilities of the tracks of one table, row-aligned with it.
+
+    ``p`` (n, 5) probabilities in ``CLASSES`` order, ``label`` (n,) object the most
+    probable class, ``cooperative`` (n,) bool a believed Remote ID / ADS-B
+    identity, ``spoof`` (n,) bool a cooperative report judged false.
+    """
+
+    p: np.ndarray
+    label: np.ndarray
+    cooperative: np.ndarray
+    spoof: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.p.shape[0])
+
+    def as_dict(self, i: int) -> dict[str, float]:
+        """Row i as ``{class: probability}`` for a track line's ``class_p``."""
+        return {c: float(v) for c, v in zip(CLASSES, self.p[i], strict=True)}
+
+    @classmethod
+    def empty(cls) -> ClassResult:
+        return cls(
+            p=np.empty((0, len(CLASSES))),
+            label=np.empty(0, object),
+            cooperative=np.empty(0, bool),
+            spoof=np.empty(0, bool),
+        )
+
+
+class Classifier:
+    """Classifies every track of each table from its accumulated history."""
+
+    def __init__(
+        self,
+        params: ClassifierParams | None = None,
+        *,
+        frame: LocalFrame | None = None,
+        sensors: dict[str, Sensor] | None = None,
+    ) -> None:
+        """``frame`` and ``sensors`` (the scenario header's) enable the Remote ID
+        position cross-check; without them only impossible broadcasts are caught."""
+        self.params = p = params or ClassifierParams.load()
+        self.history = TrackHistory(depth=max(8, int(np.ceil(p.window_s)) + 12))
+        self.spoof = SpoofMonitor(frame, sensors, p.spoof)
+        self._feat_idx = np.array([FEATURES.index(f) for f in p.features], np.int64)
+        self._edges = [np.asarray(p.edges[f], float) for f in p.features]
+        self._ll = [np.asarray(p.log_lik[f], float) for f in p.features]
+        self._prior = np.asarray(p.log_prior, float)
+        nc = len(CLASSES)
+        self._id_rid = np.asarray(p.identity_log_lik.get("remoteid", [0.0] * nc), float)
+        self._id_icao = np.asarray(p.identity_log_lik.get("icao24", [0.0] * nc), float)
+
+    def log_likelihood(self, feats: np.ndarray) -> np.ndarray:
+        """Per-scan log-likelihoods (n, 5) of feature rows (n, len(FEATURES)); NaN skipped.
+
+        Each feature's term is clipped to ``max_feature_llr`` below its best
+        class, so that no single feature can rule a class out on its own.
+        """
+        ll = np.zeros((feats.shape[0], len(CLASSES)))
+        cap = self.params.max_feature_llr
+        for j, edges, table in zip(self._feat_idx, self._edges, self._ll, strict=True):
+            v = feats[:, j]
+            ok = np.isfinite(v)
+            b = np.searchsorted(edges, np.where(ok, v, 0.0), side="right")
+            term = table[b]
+            term = np.maximum(term, term.max(axis=1, keepdims=True) - cap)
+            ll += np.where(ok[:, None], term, 0.0)
+        return ll
+
+    def update(self, table: TrackTable, assoc: Association) -> ClassResult:
+        """Take one scan's tracks and associations; return probabilities aligned with ``table``."""
+        n = len(table)
+        if n == 0:
+            self.history.slots(table.id)
+            self.spoof.update(table.id, np.empty((0, 3)), {})
+            return ClassResult.empty()
+        p = self.params
+        rcs, rf, by_track = scan_inputs(table, assoc)
+        h = self.history
+        slots = h.slots(table.id)
+        h.push(slots, table.t_s, table.x, rcs, rf)
+        t_start = table.t_first_s + p.settle_s
+        feats = h.features(slots, table.t_s, p.window_s, t_start)
+        ll = self.log_likelihood(feats)
+        # Evidence only from tracks past their filter transient; younger ones keep the prior.
+        ll[table.t_s < t_start] = 0.0
+        dt = np.where(np.isfinite(h.last_t_s[slots]), table.t_s - h.last_t_s[slots], 1.0)
+        a = np.exp(-np.maximum(dt, 0.0) / p.tau_s)[:, None]
+        # L <- a L + (1 - a) l   (exponential forgetting of per-scan evidence)
+        h.evidence[slots] = a * h.evidence[slots] + (1.0 - a) * ll
+        h.last_t_s[slots] = table.t_s
+
+        spoof = self.spoof.update(table.id, table.x[:, 3:6], by_track)
+        ident = table.identity.astype(str)
+        rid = np.char.startswith(ident, "remoteid:") & ~spoof
+        icao = np.char.startswith(ident, "icao24:") & ~spoof
+        logits = (
+            self._prior[None]
+            + p.evidence_weight * h.evidence[slots]
+            + rid[:, None] * self._id_rid[None]
+            + icao[:, None] * self._id_icao[None]
+        )
+        logits -= logits.max(axis=1, keepdims=True)
+        prob = np.exp(logits)
+        prob /= prob.sum(axis=1, keepdims=True)
+        # Kinematics and radar signature alone never make a drone certain: the
+        # training birds are simulated, real ones are more varied. Only an
+        # emitter (RF updates, a believed Remote ID) lifts the cap.
+        emitter = rid | (feats[:, FEATURES.index("rf_frac")] >= p.rf_emitter_frac)
+        prob = _cap_drone(prob, np.where(emitter, 1.0, p.drone_p_max_kinematic))
+        label = np.asarray(CLASSES, dtype=object)[np.argmax(prob, axis=1)]
+        h.forget(table.id[table.status == DELETED])
+        return ClassResult(p=prob, label=label, cooperative=rid | icao, spoof=spoof)
+
+
+def _cap_drone(prob: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Probabilities (n, 5) with the drone column limited to ``cap`` (n,); the excess
+    is shared among the other classes in proportion to their probabilities."""
+    pd_ = prob[:, 0]
+    over = pd_ > cap
+    if not over.any():
+        return prob
+    out = prob.copy()
+    rest = 1.0 - pd_[over]
+    scale = (1.0 - cap[over]) / np.maximum(rest, 1e-300)
+    out[over, 1:] *= scale[:, None]
+    out[over, 0] = cap[over]
+    # A row with all mass on drone has nothing to scale: give the excess to unknown.
+    flat = over.copy()
+    flat[over] = rest <= 1e-300
+    out[flat, 1:] = 0.0
+    out[flat, -1] = 1.0 - cap[flat]
+    return out

@@ -1,0 +1,245 @@
+"""The live service: the batch :class:`~skywarden.pipeline.Engine` wired to
+transports, clocks, the store, the web map and the outbound sinks with asyncio.
+
+Tasks, each with one job and one bounded queue:
+- sources (JSON Lines TCP/UDP, SAPIENT, file replay or the simulator feed)
+  put detections on the detection queue; when it is full the oldest
+  detection is dropped and counted (a newer picture beats an old one);
+- the engine worker takes detections in order of arrival and hands them to
+  the engine, which orders them by measurement time;
+- the ticker moves the engine's clock on when no data comes (tracks coast
+  and are deleted) and checks sensor health;
+- every scan's output goes to the live state (web map), the store writer and
+  each sink without waiting for any of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from .config import SiteConfig
+from .health import SensorHealth
+from .runner import build_engine
+from .scenario import Header
+from .sinks.base import QueueWorker, ScanOutput
+from .sinks.config import build_sinks
+from .sinks.live import LiveState
+from .sinks.store import Store, StoreWriter
+from .sinks.web import create_app, serve_app
+from .sources.jsonl import JsonlTcpServer, JsonlUdpEndpoint, file_records, replay
+from .types import AlertLine, Detection, Record, Sensor, Zone
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceMetrics:
+    """Counters for ``/metrics``."""
+
+    detections_received: int = 0
+    detections_dropped_queue: int = 0
+    latency_s: list[float] = field(default_factory=list)
+
+    def observe_latency(self, s: float) -> None:
+        self.latency_s.append(s)
+        if len(self.latency_s) > 10_000:
+            del self.latency_s[:5_000]
+
+
+class Service:
+    """One site's live picture: sources → engine → live state, store and sinks."""
+
+    def __init__(
+        self,
+        config: SiteConfig,
+        *,
+        config_dir: Path | None = None,
+        feed: Iterable[Record] | None = None,
+        feed_speed: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        local_session: bool = False,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self._feed = feed
+        self._feed_speed = feed_speed
+        self.metrics = ServiceMetrics()
+        self.store = Store(config.store.path, retention_s=config.store.retention_s)
+        zones = self.store.load_zones(config.all_zones(config_dir))
+        self.header = Header(
+            site=config.site, sensors={s.id: s for s in config.sensors}, zones=list(zones)
+        )
+        self.engine = build_engine(
+            self.header, engine_config=config.engine, tracker_config=config.tracker,
+            threat_config=config.threat,
+        )  # fmt: skip
+        open_alerts = self.store.open_alerts()
+        if self.engine.assessor is not None:
+            self.engine.assessor.restore([a for a in open_alerts if a.kind != "sensor"])
+        self.live = LiveState(list(self.header.sensors.values()), list(zones))
+        self.live.restore(open_alerts, self.store.acks())
+        self.live.on_zones_changed = self._zones_changed
+        self.live.metrics_provider = self._metrics
+        self.health = SensorHealth(self.header.sensors, start_s=clock())
+        self.writer = StoreWriter(self.store)
+        self.sinks: list[QueueWorker] = [self.writer, *build_sinks(config.sinks, self.engine.frame)]
+        web_cfg = config.web
+        if local_session and not web_cfg.local_session:
+            web_cfg = msgspec.structs.replace(web_cfg, local_session=True)
+        self.app = create_app(self.live, self.store, web_cfg)
+        self._queue: asyncio.Queue[Detection] = asyncio.Queue(config.sources.queue_size)
+        self._tasks: list[asyncio.Task] = []
+        self._closers: list[Callable] = []
+        self.ports: dict[str, int] = {}
+
+    # --- wiring -------------------------------------------------------------------
+
+    def _on_record(self, rec: Record) -> None:
+        """Called by every source for every accepted record (never blocks)."""
+        if isinstance(rec, Detection):
+            self.metrics.detections_received += 1
+            if self._queue.full():
+                self._queue.get_nowait()
+                self.metrics.detections_dropped_queue += 1
+            self._queue.put_nowait(rec)
+        elif isinstance(rec, Sensor):
+            self.add_sensor(rec)
+
+    def add_sensor(self, sensor: Sensor) -> None:
+        """Declare a sensor that appeared live (a JSON sensor line, a SAPIENT registration)."""
+        self.header.sensors[sensor.id] = sensor
+        self.engine.tracker.add_sensor(sensor)
+        self.live.add_sensor(sensor)
+
+    def _zones_changed(self, zones: list[Zone]) -> None:
+        self.header.zones[:] = zones
+        if self.engine.assessor is not None:
+            self.engine.set_zones(zones)
+
+    def _dispatch(self, out: ScanOutput) -> None:
+        self.live.apply(out)
+        for s in self.sinks:
+            s.offer(out)
+
+    def _dispatch_sensor_alerts(self, alerts: list[AlertLine]) -> None:
+        if not alerts:
+            return
+        for a in alerts:
+            self.live.set_sensor_status(
+                a.sensor or "", "silent" if a.state == "raised" else "ok", a.t
+            )
+        self._dispatch(ScanOutput(t_s=alerts[0].t, tracks=(), alerts=tuple(alerts)))
+
+    async def _engine_worker(self) -> None:
+        while True:
+            det = await self._queue.get()
+            now = self.clock()
+            self._dispatch_sensor_alerts(self.health.heard(det.sensor, now))
+            self.writer.add_detections([det])
+            for out in self.engine.push(det):
+                self._dispatch(out)
+                self.metrics.observe_latency(self.clock() - out.t_s)
+
+    async def _ticker(self, period_s: float = 0.25) -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            now = self.clock()
+            for out in self.engine.tick(now):
+                self._dispatch(out)
+            self._dispatch_sensor_alerts(self.health.check(now))
+
+    def _metrics(self) -> dict[str, float]:
+        e = self.engine
+        lat = sorted(self.metrics.latency_s[-2000:])
+        m = {
+            "skywarden_detections_received_total": self.metrics.detections_received,
+            "skywarden_detections_dropped_queue_total": self.metrics.detections_dropped_queue,
+            "skywarden_detections_late_total": e.stats.late,
+            "skywarden_detections_unknown_sensor_total": e.stats.unknown_sensor,
+            "skywarden_scans_total": e.stats.scans,
+            "skywarden_tracks_live": len(e.tracker),
+            "skywarden_detection_queue_depth": self._queue.qsize(),
+            "skywarden_scan_ms_mean": e.stats.ms_per_scan,
+        }
+        if lat:
+            m["skywarden_output_latency_p99_s"] = lat[int(0.99 * (len(lat) - 1))]
+        for s in self.sinks:
+            m[f'skywarden_sink_dropped_total{{sink="{s.name}"}}'] = s.dropped
+            m[f'skywarden_sink_queue_depth{{sink="{s.name}"}}'] = s.queue.qsize()
+        return m
+
+    # --- running ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every task and listener; returns once they are up."""
+        cfg = self.config
+        src = cfg.sources
+        spawn = self._tasks.append
+        spawn(asyncio.create_task(self._engine_worker(), name="engine"))
+        spawn(asyncio.create_task(self._ticker(), name="ticker"))
+        for s in self.sinks:
+            spawn(asyncio.create_task(s.run(), name=f"sink-{s.name}"))
+        if src.jsonl_tcp_port is not None:
+            tcp = JsonlTcpServer(self.header, self._on_record)
+            self.ports["jsonl_tcp"] = await tcp.start(src.host, src.jsonl_tcp_port)
+            self._closers.append(tcp.close)
+        if src.jsonl_udp_port is not None:
+            udp = JsonlUdpEndpoint(self.header, self._on_record)
+            self.ports["jsonl_udp"] = await udp.start(src.host, src.jsonl_udp_port)
+            self._closers.append(udp.close)
+        if src.sapient_port is not None:
+            from .sources.sapient import SapientServer
+
+            sap = SapientServer(
+                src.host, src.sapient_port,
+                on_detection=self._on_record, on_sensor=self.add_sensor,
+                on_status=self._on_sapient_status,
+            )  # fmt: skip
+            self.ports["sapient"] = await sap.start()
+            self._closers.append(sap.close)
+        records = self._feed
+        if records is None and src.replay:
+            records = file_records(src.replay)
+        if records is not None:
+            speed = self._feed_speed if self._feed is not None else src.replay_speed
+            spawn(
+                asyncio.create_task(
+                    replay(records, self._on_record, clock=self.clock, speed=speed), name="replay"
+                )
+            )
+
+    def _on_sapient_status(self, sensor_id: str, status: str) -> None:
+        self.live.set_sensor_status(sensor_id, status, self.clock())  # type: ignore[arg-type]
+
+    async def serve(self, host: str | None = None, port: int | None = None) -> None:
+        """Start everything and serve the web map and API until cancelled."""
+        await self.start()
+        try:
+            await serve_app(
+                self.app, host or self.config.server.host, port or self.config.server.port
+            )
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        for c in self._closers:
+            r = c()
+            if asyncio.iscoroutine(r):
+                await r
+        # The store writer's aclose commits what it still holds.
+        for s in self.sinks:
+            await s.aclose()
+        self.store.close()

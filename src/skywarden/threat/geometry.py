@@ -1,0 +1,138 @@
+"""When and where tracks reach zones: straight-line arrival and an uncertainty allowance.
+
+All functions work on every track at once, one zone (prism) at a time; there
+are few zones and many tracks.
+
+Nominal arrival. A track at ``p`` with velocity ``v`` is at ``p + v t``. Its
+horizontal ray crosses polygon edge ``a -> b`` where
+``p + v t = a + r (b - a)``; with the 2-D cross product ``x``,
+``t = ((a - p) x e) / (v x e)`` and ``r = ((a - p) x v) / (v x e)``, ``e = b - a``
+(valid for ``0 < t`` and ``0 <= r <= 1``). Sorting the crossing times splits
+``[0, horizon]`` into intervals that are alternately inside and outside the
+polygon (starting from whether ``p`` is inside), which holds for concave
+polygons too. The altitude ``u0 + vu t`` is within floor..ceiling on one
+interval ``[t_lo, t_hi]``. Time to arrival is the earliest time in both.
+
+Possible arrival. The track's position one-sigma grows along the path as
+``s(t)^2 = s_p^2 + 2 t c_pv + t^2 s_v^2 + (m t)^2`` (its own covariance
+propagated at constant velocity, plus a manoeuvre allowance ``m`` m/s for
+objects that can turn). The track *may* arrive at the first sampled time its
+predicted point is within ``n_sigma s(t)`` (capped) of the zone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from .zones import ZoneGeometry
+
+
+def _cross(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray) -> np.ndarray:
+    return ax * by - ay * bx
+
+
+def arrival(
+    zone: ZoneGeometry,
+    pos_enu_m: np.ndarray,
+    vel_enu_mps: np.ndarray,
+    horizon_s: float,
+    vertical_horizon_s: float = np.inf,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nominal time to arrival (n,) seconds (0 inside, inf if not within ``horizon_s``)
+    and entry point (n, 3) ENU metres (NaN where no arrival) of tracks at
+    ``pos_enu_m`` (n, 3) moving at ``vel_enu_mps`` (n, 3) into ``zone``. The
+    vertical speed applies for ``vertical_horizon_s`` only, then height is held."""
+    p = np.atleast_2d(np.asarray(pos_enu_m, float))
+    v = np.atleast_2d(np.asarray(vel_enu_mps, float))
+    n = p.shape[0]
+    ring = np.asarray(zone.polygon_enu.exterior.coords)[:, :2]
+    a, e = ring[:-1], np.diff(ring, axis=0)  # (k, 2) edge starts and vectors
+    # Crossing times with every edge, (n, k).
+    apx = a[None, :, 0] - p[:, None, 0]
+    apy = a[None, :, 1] - p[:, None, 1]
+    den = _cross(v[:, None, 0], v[:, None, 1], e[None, :, 0], e[None, :, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = _cross(apx, apy, e[None, :, 0], e[None, :, 1]) / den
+        r = _cross(apx, apy, v[:, None, 0], v[:, None, 1]) / den
+    hit = (np.abs(den) > 1e-12) & (t > 0) & (r >= 0) & (r <= 1)
+    c = np.sort(np.where(hit, t, np.inf), axis=1)
+    starts = np.concatenate([np.zeros((n, 1)), c], axis=1)  # (n, k + 1)
+    ends = np.concatenate([c, np.full((n, 1), np.inf)], axis=1)
+    inside0 = shapely.contains_xy(zone.polygon_enu, p[:, 0], p[:, 1]) | shapely.intersects_xy(
+        zone.polygon_enu.boundary, p[:, 0], p[:, 1]
+    )
+    odd = (np.arange(starts.shape[1]) % 2).astype(bool)
+    inside = inside0[:, None] ^ odd[None, :]
+
+    # Vertical band [t_lo, t_hi] within floor..ceiling.
+    u, vu = p[:, 2], v[:, 2]
+    flat = np.abs(vu) < 1e-9
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tf = (zone.floor_u_m - u) / vu
+        tc = (zone.ceiling_u_m - u) / vu
+    in_band = (u >= zone.floor_u_m) & (u <= zone.ceiling_u_m)
+    t_lo = np.where(flat, np.where(in_band, 0.0, np.inf), np.maximum(np.minimum(tf, tc), 0.0))
+    t_hi = np.where(flat, np.where(in_band, np.inf, -np.inf), np.maximum(tf, tc))
+    # Height held after the vertical horizon: in band from then on, or never again.
+    u_end = u + vu * vertical_horizon_s if np.isfinite(vertical_horizon_s) else None
+    if u_end is not None:
+        end_in = (u_end >= zone.floor_u_m) & (u_end <= zone.ceiling_u_m)
+        t_hi = np.where(end_in, np.inf, np.minimum(t_hi, vertical_horizon_s))
+
+    s = np.maximum(starts, t_lo[:, None])
+    f = np.minimum(np.minimum(ends, t_hi[:, None]), horizon_s)
+    ok = inside & np.isfinite(starts) & (s <= f)
+    tta = np.min(np.where(ok, s, np.inf), axis=1)
+    entry = predict(p, v, np.where(np.isfinite(tta), tta, 0.0)[:, None], vertical_horizon_s)[:, 0]
+    entry[~np.isfinite(tta)] = np.nan
+    return tta, entry
+
+
+def predict(
+    pos_enu_m: np.ndarray, vel_enu_mps: np.ndarray, t_s: np.ndarray, vertical_horizon_s: float
+) -> np.ndarray:
+    """Positions (n, T, 3) of tracks (n, 3) at constant velocity after ``t_s`` (n or 1, T)
+    seconds, the vertical speed applied for ``vertical_horizon_s`` at most."""
+    t = np.asarray(t_s, float)
+    th = np.stack(np.broadcast_arrays(t, t, np.minimum(t, vertical_horizon_s)), axis=-1)
+    return pos_enu_m[:, None, :] + vel_enu_mps[:, None, :] * th
+
+
+def position_sigma(P: np.ndarray, t_s: np.ndarray, manoeuvre_mps: np.ndarray) -> np.ndarray:
+    """Horizontal and vertical position one-sigma (n, T, 2) metres of tracks with
+    covariance P (n, 6, 6) predicted ``t_s`` (T,) seconds ahead at constant velocity,
+    plus ``manoeuvre_mps`` (n,) of velocity uncertainty growing linearly."""
+    # Var(p + v t) = P_pp + 2 t P_pv + t^2 P_vv, per axis; horizontal = mean of e and n.
+    t = np.asarray(t_s, float)[None, :, None]
+    pp = np.stack([(P[:, 0, 0] + P[:, 1, 1]) / 2, P[:, 2, 2]], axis=1)[:, None, :]
+    pv = np.stack([(P[:, 0, 3] + P[:, 1, 4]) / 2, P[:, 2, 5]], axis=1)[:, None, :]
+    vv = np.stack([(P[:, 3, 3] + P[:, 4, 4]) / 2, P[:, 5, 5]], axis=1)[:, None, :]
+    m = np.asarray(manoeuvre_mps, float)[:, None, None] * np.array([1.0, 0.3])[None, None, :]
+    var = pp + 2 * t * pv + t * t * (vv + m * m)
+    return np.sqrt(np.maximum(var, 0.0))
+
+
+def possible_arrival(
+    zone: ZoneGeometry,
+    pos_enu_m: np.ndarray,
+    vel_enu_mps: np.ndarray,
+    sigma_m: np.ndarray,
+    t_s: np.ndarray,
+    n_sigma: float,
+    max_allowance_m: float,
+    vertical_horizon_s: float = np.inf,
+) -> np.ndarray:
+    """Earliest sampled time (n,) seconds at which tracks may be in ``zone``: the
+    predicted point at ``t_s`` (T,) within ``n_sigma`` sigmas (``sigma_m`` (n, T, 2),
+    from :func:`position_sigma`, allowance capped at ``max_allowance_m``) of the
+    polygon horizontally and of the floor..ceiling band vertically; inf if never."""
+    p = np.atleast_2d(np.asarray(pos_enu_m, float))
+    v = np.atleast_2d(np.asarray(vel_enu_mps, float))
+    q = predict(p, v, t_s[None, :], vertical_horizon_s)  # (n, T, 3)
+    d_h = shapely.distance(zone.polygon_enu, shapely.points(q[..., 0], q[..., 1]))
+    d_v = np.maximum(zone.floor_u_m - q[..., 2], q[..., 2] - zone.ceiling_u_m).clip(min=0.0)
+    allow = np.minimum(n_sigma * sigma_m, max_allowance_m)
+    near = (d_h <= allow[..., 0]) & (d_v <= allow[..., 1])
+    first = np.argmax(near, axis=1)
+    return np.where(near.any(axis=1), t_s[first], np.inf)

@@ -1,0 +1,174 @@
+"""Threat levels and the alert lifecycle against known geometry, with seeded noise."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from skywarden.threat import ThreatAssessor, ThreatConfig, ZoneSet
+from skywarden.types import DELETED
+
+from .helpers import BIRD, DRONE, FRAME, UNKNOWN, classes, table, zone_enu
+
+T0 = 1_767_225_600.0
+SQUARE = [(-500, -500), (500, -500), (500, 500), (-500, 500)]
+
+
+def zones():
+    return ZoneSet([zone_enu("a", SQUARE, floor_u_m=0.0, ceiling_u_m=300.0)], FRAME)
+
+
+def run(assessor, states, p, *, ids=None, dt=1.0, **kw):
+    """Feed a sequence of state arrays (T, n, 6); return all events."""
+    events = []
+    for k, x in enumerate(states):
+        x = np.atleast_2d(x)
+        tid = ids if ids is not None else np.arange(1, x.shape[0] + 1)
+        c = classes(np.repeat(np.atleast_2d(p), x.shape[0], axis=0), **kw)
+        events += assessor.assess(table(T0 + k * dt, tid, x), c)
+    return events
+
+
+def straight(p0, v, n_steps, rng=None, sigma_p=0.0, sigma_v=0.0):
+    t = np.arange(n_steps)[:, None]
+    pos = np.asarray(p0, float)[None] + np.asarray(v, float)[None] * t
+    vel = np.repeat(np.asarray(v, float)[None], n_steps, axis=0)
+    if rng is not None:
+        pos = pos + rng.normal(0, sigma_p, pos.shape)
+        vel = vel + rng.normal(0, sigma_v, vel.shape)
+    return np.concatenate([pos, vel], axis=1)
+
+
+def test_tta_of_a_noisy_straight_drone_within_ten_percent_from_60s():
+    rng = np.random.default_rng(3)
+    a = ThreatAssessor(zones())
+    speed = 12.0
+    # Entry at y = -500; starts 200 s out.
+    x = straight([100.0, -500 - speed * 200, 100.0], [0.0, speed, 0.0], 200, rng, 8.0, 0.4)
+    for k in range(140, 181):  # from 60 s to 20 s before entry
+        _, _, tta, entry = a.levels(table(T0 + k, [1], x[k]), classes([DRONE]))
+        true = 200 - k
+        assert tta[0, 0] == pytest.approx(true, rel=0.1)
+        assert entry[0, 0, 1] == pytest.approx(-500.0, abs=2.0)
+        assert entry[0, 0, 0] == pytest.approx(100.0 + 0.0, abs=60.0)
+
+
+def test_drone_lifecycle_raised_escalated_cleared_on_turn_away():
+    rng = np.random.default_rng(4)
+    a = ThreatAssessor(zones())
+    # 400 s out at 10 m/s, turns away (east) 80 s before entry.
+    inbound = straight([0, -500 - 4000, 100], [0, 10, 0], 320, rng, 5.0, 0.3)
+    turn_at = inbound[-1, :3]
+    outbound = straight(turn_at, [10, -3, 0], 80, rng, 5.0, 0.3)
+    ev = run(a, np.concatenate([inbound, outbound])[:, None, :], DRONE)
+    states = [(e.state, e.level) for e in ev]
+    assert states[0] == ("raised", "warning")
+    assert ("updated", "critical") in states
+    assert states[-1][0] == "cleared" and "turned away" in ev[-1].reason
+    assert len({e.id for e in ev}) == 1
+    assert len(ev) <= 12
+    assert not a.open_alerts()
+    # The raise happens when the drone is about 300 s out.
+    assert ev[0].tta_s == pytest.approx(300.0, abs=15.0)
+    assert ev[0].entry_lat is not None and ev[0].class_ == "drone"
+
+
+def test_track_lost_clears_at_once():
+    a = ThreatAssessor(zones())
+    x = np.array([0, -600, 100, 0, 10, 0.0])
+    assert [e.state for e in a.assess(table(T0, [7], x), classes([DRONE]))] == ["raised"]
+    ev = a.assess(table(T0 + 1, [7], x, status=[DELETED]), classes([DRONE]))
+    assert [(e.state, e.track) for e in ev] == [("cleared", "T7")]
+    a.assess(table(T0 + 1, [7], x), classes([DRONE]))
+    ev = a.assess(table(T0 + 2, [], np.empty((0, 6))), classes(np.empty((0, 5))))
+    assert [(e.state, e.reason) for e in ev] == [("cleared", "cleared: track lost")]
+
+
+def test_noisy_track_along_the_critical_horizon_does_not_flap():
+    rng = np.random.default_rng(5)
+    a = ThreatAssessor(zones())
+    # Orbiting so that its time to arrival hovers around the 120 s horizon,
+    # with noisy velocity; and drone probability noisy around the threshold.
+    n = 900
+    ev = []
+    for k in range(n):
+        x = np.array([0, -500 - 1200 + rng.normal(0, 30), 100, 0, 10 + rng.normal(0, 1.0), 0])
+        pd_ = float(np.clip(0.6 + rng.normal(0, 0.08), 0, 1))
+        p = [pd_, (1 - pd_) / 4, (1 - pd_) / 4, (1 - pd_) / 4, (1 - pd_) / 4]
+        ev += a.assess(table(T0 + k, [1], x), classes([p]))
+    counts = Counter(e.state for e in ev)
+    assert counts["raised"] == 1
+    assert len(ev) <= 25, Counter((e.state, e.level) for e in ev)
+
+
+def test_cooperative_drone_at_most_info_and_spoofed_is_hostile():
+    a = ThreatAssessor(zones())
+    x = straight([0, -1000, 100], [0, 10, 0], 110)[:, None, :]
+    ev = run(a, x, DRONE, cooperative=[True])
+    assert ev and {e.level for e in ev} == {"info"}
+    assert "cooperative" in ev[0].reason
+    b = ThreatAssessor(zones())
+    ev = run(b, x, DRONE, cooperative=[True], spoof=[True])
+    assert "critical" in {e.level for e in ev}
+    assert "spoofed" in ev[-1].reason
+
+
+def test_birds_give_nothing_unknowns_give_info():
+    x = straight([0, -1000, 100], [0, 10, 0], 120)[:, None, :]
+    assert run(ThreatAssessor(zones()), x, BIRD) == []
+    ev = run(ThreatAssessor(zones()), x, UNKNOWN)
+    assert ev and {e.level for e in ev} == {"info"}
+
+
+def test_swarm_of_twenty_gives_twenty_alerts_and_few_lines():
+    rng = np.random.default_rng(6)
+    a = ThreatAssessor(zones())
+    n, steps = 20, 400
+    ang = rng.uniform(0, 2 * np.pi, n)
+    start = np.column_stack([3500 * np.sin(ang), 3500 * np.cos(ang), np.full(n, 80.0)])
+    v = -start / np.linalg.norm(start, axis=1, keepdims=True) * rng.uniform(8, 15, n)[:, None]
+    v[:, 2] = 0
+    t = np.arange(steps)[:, None, None]
+    pos = start[None] + v[None] * t + rng.normal(0, 5, (steps, n, 3))
+    vel = v[None] + rng.normal(0, 0.5, (steps, n, 3))
+    ev = run(a, np.concatenate([pos, vel], axis=2), DRONE)
+    raised = [e for e in ev if e.state == "raised"]
+    assert len(raised) == n and len({e.id for e in raised}) == n
+    per = Counter(e.id for e in ev)
+    assert max(per.values()) <= 10
+    assert len(ev) <= 10 * n
+
+
+def test_priority_lengthens_horizons():
+    z = ZoneSet(
+        [
+            zone_enu("hi", SQUARE, 0, 300, priority=1),
+            zone_enu("lo", [(p[0] + 5000, p[1]) for p in SQUARE], 0, 300, priority=5),
+        ],
+        FRAME,
+    )
+    a = ThreatAssessor(z, ThreatConfig())
+    # 200 s from both zones.
+    x = np.array([[0, -500 - 2000, 100, 0, 10, 0], [5000, -500 - 2000, 100, 0, 10, 0]])
+    lv, _, tta, _ = a.levels(table(T0, [1, 2], x), classes([DRONE, DRONE]))
+    assert tta[0, 0] == pytest.approx(200, abs=1) and tta[1, 1] == pytest.approx(200, abs=1)
+    # Priority 1 stretches 120 s to 180 s... still not 200; warning. Priority 5 shrinks 300 s to 150 s.
+    assert lv[0, 0] == 1 and lv[1, 1] < 1
+
+
+def test_restore_continues_open_alerts_without_reraising():
+    a = ThreatAssessor(zones())
+    x = straight([0, -1500, 100], [0, 10, 0], 30)[:, None, :]
+    ev = run(a, x, DRONE)
+    opened = a.open_alerts()
+    assert len(opened) == 1
+    b = ThreatAssessor(zones())
+    b.restore(ev)
+    assert [o.id for o in b.open_alerts()] == [opened[0].id]
+    more = b.assess(table(T0 + 30, [1], x[-1, 0] + [0, 10, 0, 0, 0, 0]), classes([DRONE]))
+    assert all(e.state != "raised" for e in more)
+    # A new track gets the next id.
+    new = b.assess(table(T0 + 31, [1, 2], np.stack([x[-1, 0], x[-1, 0]])), classes([DRONE, DRONE]))
+    assert [e.id for e in new if e.state == "raised"] == ["A2"]
