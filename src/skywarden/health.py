@@ -20,6 +20,10 @@ class SensorHealth:
 
     A sensor is *silent* when nothing has come from it for ``factor`` times its
     update period (``update_s``, or ``default_update_s``), and at least ``min_silence_s``.
+    Only sensors of ``watch_kinds`` are watched: a radar or a position sensor reports
+    every scan (a radar always has some clutter), whereas an RF direction finder,
+    a camera or a Remote ID / ADS-B receiver is rightly silent when nothing flies;
+    their health comes from status reports (SAPIENT) instead.
     """
 
     sensors: dict[str, Sensor]
@@ -27,9 +31,16 @@ class SensorHealth:
     factor: float = 3.0
     min_silence_s: float = 5.0
     default_update_s: float = 2.0
+    watch_kinds: tuple[str, ...] = ("radar", "position")
     last_heard: dict[str, float] = field(default_factory=dict)
     status: dict[str, str] = field(default_factory=dict)
     _alert_ids: dict[str, str] = field(default_factory=dict)
+    #: Sensors heard for the first time since the last ``take_newly_ok``.
+    newly_ok: list[str] = field(default_factory=list)
+
+    def take_newly_ok(self) -> list[str]:
+        out, self.newly_ok = self.newly_ok, []
+        return out
 
     def limit_s(self, sensor_id: str) -> float:
         s = self.sensors.get(sensor_id)
@@ -39,6 +50,8 @@ class SensorHealth:
     def heard(self, sensor_id: str, now_s: float) -> list[AlertLine]:
         """Note a message from a sensor; returns a ``cleared`` alert if it was silent."""
         self.last_heard[sensor_id] = now_s
+        if self.status.get(sensor_id) is None:
+            self.newly_ok.append(sensor_id)
         if self.status.get(sensor_id) == "silent":
             self.status[sensor_id] = "ok"
             aid = self._alert_ids.pop(sensor_id)
@@ -55,7 +68,9 @@ class SensorHealth:
     def check(self, now_s: float) -> list[AlertLine]:
         """Raise an alert for every sensor that has just fallen silent."""
         out = []
-        for sid in self.sensors:
+        for sid, sensor in self.sensors.items():
+            if sensor.kind not in self.watch_kinds:
+                continue
             last = self.last_heard.get(sid, self.start_s)
             if self.status.get(sid) != "silent" and now_s - last > self.limit_s(sid):
                 self.status[sid] = "silent"

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -36,6 +37,9 @@ from .sinks.store import Store, StoreWriter
 from .sinks.web import create_app, serve_app
 from .sources.jsonl import JsonlTcpServer, JsonlUdpEndpoint, file_records, replay
 from .types import AlertLine, Detection, Record, Sensor, Zone
+
+if TYPE_CHECKING:
+    from .sources.sapient import NodeStatus
 
 log = logging.getLogger(__name__)
 
@@ -143,12 +147,16 @@ class Service:
             det = await self._queue.get()
             now = self.clock()
             self._dispatch_sensor_alerts(self.health.heard(det.sensor, now))
+            for sid in self.health.take_newly_ok():
+                self.live.set_sensor_status(sid, "ok", now)
             self.writer.add_detections([det])
             for out in self.engine.push(det):
                 self._dispatch(out)
                 self.metrics.observe_latency(self.clock() - out.t_s)
 
-    async def _ticker(self, period_s: float = 0.25) -> None:
+    async def _ticker(self) -> None:
+        # Held detections are released as soon as the reorder window has passed.
+        period_s = min(0.25, max(0.02, self.engine.reorder.window_s / 4))
         while True:
             await asyncio.sleep(period_s)
             now = self.clock()
@@ -200,10 +208,12 @@ class Service:
 
             sap = SapientServer(
                 src.host, src.sapient_port,
-                on_detection=self._on_record, on_sensor=self.add_sensor,
-                on_status=self._on_sapient_status,
+                on_detection=lambda report: self._on_record(report.detection),
+                on_sensor=self.add_sensor, on_status=self._on_sapient_status,
+                clock=self.clock,
             )  # fmt: skip
-            self.ports["sapient"] = await sap.start()
+            await sap.start()
+            self.ports["sapient"] = sap.port
             self._closers.append(sap.close)
         records = self._feed
         if records is None and src.replay:
@@ -216,8 +226,10 @@ class Service:
                 )
             )
 
-    def _on_sapient_status(self, sensor_id: str, status: str) -> None:
-        self.live.set_sensor_status(sensor_id, status, self.clock())  # type: ignore[arg-type]
+    def _on_sapient_status(self, status: NodeStatus) -> None:
+        """A SAPIENT node's own health report (or its disconnection) -> sensor status."""
+        state = {"ok": "ok", "disconnected": "silent"}.get(status.system, "degraded")
+        self.live.set_sensor_status(status.node_id, state, self.clock())  # type: ignore[arg-type]
 
     async def serve(self, host: str | None = None, port: int | None = None) -> None:
         """Start everything and serve the web map and API until cancelled."""

@@ -177,8 +177,8 @@ def test_out_of_order_within_window_gives_the_same_tracks():
     for i in range(0, len(shuffled) - 3, 3):
         shuffled[i], shuffled[i + 2] = shuffled[i + 2], shuffled[i]
     assert shuffled != dets
-    _e1, o1 = run(header(pos, rad), dets)
-    e2, o2 = run(header(pos, rad), shuffled)
+    _e1, o1 = run(header(pos, rad), dets, reorder_window_s=1.0)
+    e2, o2 = run(header(pos, rad), shuffled, reorder_window_s=1.0)
     assert e2.stats.late == 0
     assert [(x.id, round(x.lat, 9), round(x.lon, 9)) for o in o1 for x in o.tracks] == [
         (x.id, round(x.lat, 9), round(x.lon, 9)) for o in o2 for x in o.tracks

@@ -125,11 +125,13 @@ async def replay(
     speed: float = 1.0,
     retime: bool = True,
 ) -> int:
-    """Feed records in real time (x ``speed``); detections are re-timed to the clock.
+    """Feed records in real time (x ``speed``), paced by their measurement times.
 
-    With ``retime`` a detection measured ``dt`` after the first one is given the
-    time ``start + dt / speed`` so that the live pipeline sees current data.
-    Truth lines are skipped (the tracker never reads them). Returns the count fed.
+    With ``retime`` every detection is shifted by one constant so that the first
+    one is stamped with the clock's time at the start: the data look current,
+    and intervals between measurements are kept (at ``speed`` > 1 the data's
+    time runs ahead of the clock). Truth lines are skipped (the tracker never
+    reads them). Returns the number of records fed.
     """
     t_file0: float | None = None
     t_wall0 = clock()
@@ -140,12 +142,11 @@ async def replay(
         if isinstance(rec, Detection):
             if t_file0 is None:
                 t_file0 = rec.t
-            due = t_wall0 + (rec.t - t_file0) / speed
-            wait = due - clock()
+            wait = t_wall0 + (rec.t - t_file0) / speed - clock()
             if wait > 0:
                 await sleep(wait)
             if retime:
-                rec = msgspec.structs.replace(rec, t=due)
+                rec = msgspec.structs.replace(rec, t=rec.t - t_file0 + t_wall0)
         on_record(rec)
         n += 1
     return n

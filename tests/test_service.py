@@ -1,0 +1,296 @@
+"""The live service end to end: replay feed, JSON Lines TCP, SAPIENT nodes, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import msgspec
+import numpy as np
+import pytest
+import yaml
+
+from skywarden.config import SiteConfig, SourcesConfig, StoreConfig, load_config
+from skywarden.geodesy import LocalFrame, SensorGeometry
+from skywarden.scenario import ScenarioReader, encode_line
+from skywarden.service import Service
+from skywarden.sim import generate, load_spec
+from skywarden.types import Detection, Sensor, Site, TruthPoint, Zone
+
+SITE = Site(name="test-site", lat=51.0, lon=1.0, alt_m=20.0)
+FRAME = LocalFrame.from_site(SITE)
+
+
+def _sensor(sid: str, kind: str, e: float, n: float, **kw) -> Sensor:
+    lat, lon, alt = FRAME.to_geodetic(np.array([e, n, 30.0]))
+    return Sensor(id=sid, kind=kind, lat=float(lat), lon=float(lon), alt_m=float(alt), **kw)
+
+
+RADAR = _sensor(
+    "r1", "radar", 0.0, 0.0, update_s=1.0, max_range_m=20_000.0,
+    sigma_range_m=10.0, sigma_az_deg=0.3, sigma_el_deg=0.3,
+)  # fmt: skip
+
+
+def _config(tmp_path: Path, sensors: list[Sensor], **sources) -> SiteConfig:
+    return SiteConfig(
+        site=SITE,
+        sensors=sensors,
+        sources=SourcesConfig(**{"jsonl_tcp_port": None, "jsonl_udp_port": None, **sources}),
+        store=StoreConfig(path=str(tmp_path / "site.db")),
+    )
+
+
+def _radar_dets(t0: float, n: int, start=(-4000.0, 2000.0, 300.0), vel=(40.0, -10.0, 0.0)):
+    """A target flying straight, seen by RADAR once a second from t0 (noise-free)."""
+    geom = SensorGeometry.from_sensor(FRAME, RADAR)
+    out = []
+    for k in range(n):
+        p = np.asarray(start) + np.asarray(vel) * k
+        r, az, el = geom.to_aer(p)
+        out.append(
+            Detection(
+                t=t0 + k, sensor="r1", range_m=float(r),
+                az_deg=math.degrees(float(az)), el_deg=math.degrees(float(el)),
+            )
+        )  # fmt: skip
+    return out
+
+
+async def _wait_for_tracks(service: Service, timeout_s: float = 20.0, confirmed: int = 1) -> list:
+    """Await the live picture's own updates until it shows ``confirmed`` tracks."""
+    q = service.live.subscribe()
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                await q.get()
+                tracks = [t for t in service.live.tracks.values() if t.status == "confirmed"]
+                if len(tracks) >= confirmed:
+                    return tracks
+    finally:
+        service.live.unsubscribe(q)
+
+
+def test_jsonl_tcp_detections_become_tracks_in_live_state_and_store(tmp_path):
+    async def main():
+        cfg = _config(tmp_path, [RADAR], jsonl_tcp_port=0)
+        service = Service(cfg)
+        await service.start()
+        try:
+            _, w = await asyncio.open_connection("127.0.0.1", service.ports["jsonl_tcp"])
+            t0 = time.time() - 30.0
+            w.write(b"this is not json\n")
+            for d in _radar_dets(t0, 30):
+                w.write(encode_line(d) + b"\n")
+            await w.drain()
+            tracks = await _wait_for_tracks(service)
+            w.close()
+            return service, tracks
+        finally:
+            await service.stop()
+
+    service, tracks = asyncio.run(main())
+    assert len(tracks) == 1
+    p = FRAME.to_enu(tracks[0].lat, tracks[0].lon, tracks[0].alt_m)
+    assert p[0] > -4000 and abs(p[2] - 300.0) < 50.0
+    # The bad line was counted, not fatal, and the record holds the track.
+    from skywarden.sinks.store import Store
+
+    store = Store(tmp_path / "site.db")
+    assert store.time_span() is not None
+    assert store.track_history(tracks[0].id)
+    store.close()
+
+
+def test_replay_of_a_simulated_scenario_raises_alerts(tmp_path):
+    spec = load_spec("single-drone")
+    recs = list(generate(spec, seed=3, duration_s=420.0))
+    header = [r for r in recs if isinstance(r, (Site, Sensor, Zone))]
+    cfg = SiteConfig(
+        site=next(r for r in header if isinstance(r, Site)),
+        sensors=[r for r in header if isinstance(r, Sensor)],
+        zones=[r for r in header if isinstance(r, Zone)],
+        sources=SourcesConfig(jsonl_tcp_port=None, jsonl_udp_port=None),
+        store=StoreConfig(path=str(tmp_path / "site.db")),
+    )
+    data = [r for r in recs if not isinstance(r, (Site, Sensor, Zone, TruthPoint))]
+
+    async def main():
+        service = Service(cfg, feed=iter(data), feed_speed=200.0)
+        q = service.live.subscribe()
+        await service.start()
+        try:
+            async with asyncio.timeout(60):
+                while True:
+                    await q.get()
+                    if any(a.kind != "sensor" for a in service.live.alerts.values()):
+                        break
+        finally:
+            await service.stop()
+        return service
+
+    service = asyncio.run(main())
+    threat = [a for a in service.live.alerts.values() if a.kind != "sensor"]
+    assert threat, "no threat alert during the replay"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_sigkill_and_restart_keep_raised_alerts_and_acks(tmp_path):
+    """`skywarden serve` killed with SIGKILL and restarted keeps its alerts and acks."""
+    from skywarden.sinks.store import Store
+
+    scen = tmp_path / "s.jsonl"
+    exe = Path(sys.executable).with_name("skywarden")
+    subprocess.run(
+        [str(exe), "simulate", "single-drone", "--seed", "3", "--duration", "420", "--out", str(scen), "--json"],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    hdr = ScenarioReader(scen).header
+    port = _free_port()
+    site_yaml = tmp_path / "site.yaml"
+    db = tmp_path / "site.db"
+    site_yaml.write_text(
+        yaml.safe_dump(
+            {
+                "site": {k: v for k, v in msgspec.to_builtins(hdr.site).items() if k != "type"},
+                "sensors": [
+                    {k: v for k, v in msgspec.to_builtins(s).items() if k != "type"}
+                    for s in hdr.sensors.values()
+                ],
+                "zones": [
+                    {k: v for k, v in msgspec.to_builtins(z).items() if k != "type"}
+                    for z in hdr.zones
+                ],
+                "sources": {"jsonl_tcp_port": None, "jsonl_udp_port": None,
+                            "replay": str(scen), "replay_speed": 100.0},
+                "store": {"path": str(db)},
+                "server": {"port": port},
+            }
+        )
+    )  # fmt: skip
+    load_config(site_yaml)  # the file is valid before we hand it over
+    store = Store(db)
+    op = store.create_token("operator", "test")
+    store.close()
+    auth = {"Authorization": f"Bearer {op}"}
+    base = f"http://127.0.0.1:{port}"
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(
+            [str(exe), "serve", "--config", str(site_yaml)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def get(path: str, deadline_s: float, want) -> object:
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            try:
+                r = httpx.get(base + path, headers=auth, timeout=2.0)
+                if r.status_code == 200 and want(r.json()):
+                    return r.json()
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)  # polling a separate process: there is no event to await
+        raise AssertionError(f"{path} never satisfied the condition")
+
+    proc = start()
+    try:
+        alerts = get(
+            "/api/alerts?open=true", 60.0,
+            lambda d: any(a.get("kind") != "sensor" for a in d["alerts"]),
+        )  # fmt: skip
+        raised = [a for a in alerts["alerts"] if a.get("kind") != "sensor"]
+        target = raised[0]["id"]
+        r = httpx.post(f"{base}/api/alerts/{target}/ack", headers=auth, timeout=5.0)
+        assert r.status_code == 200, r.text
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    store = Store(db)
+    assert target in {a.id for a in store.alerts()}
+    assert target in store.acknowledged_ids()
+    store.close()
+    proc = start()
+    try:
+        after = get("/api/alerts", 30.0, lambda d: any(a["id"] == target for a in d["alerts"]))
+        again = next(a for a in after["alerts"] if a["id"] == target)
+        assert again["ack"] is not None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def test_sapient_node_registers_streams_and_reconnects(tmp_path):
+    from sapient_msg.bsi_flex_335_v2_0 import registration_pb2
+    from sapient_py import encode_frame
+
+    from tests.sources.test_sapient import rb_report, registration, status
+
+    node = "3f1c2d4e-0001-4a00-8000-00000000aaaa"
+    lat, lon, alt = FRAME.to_geodetic(np.array([0.0, 0.0, 30.0]))
+    geom = SensorGeometry(FRAME, float(lat), float(lon), float(alt))
+    t0 = time.time() - 60.0
+
+    def report(k: int, rid: str):
+        p = np.array([-3000.0 + 40.0 * k, 1500.0, 250.0])
+        r, az, el = geom.to_aer(p)
+        return rb_report(
+            node, t0 + k, rid, az=math.degrees(float(az)), el=math.degrees(float(el)), rng=float(r)
+        )
+
+    async def session(port: int, ks: range, first: bool):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            encode_frame(
+                registration(node, t0, registration_pb2.Registration.NodeType.NODE_TYPE_RADAR)
+            )
+        )
+        await writer.drain()
+        head = await reader.readexactly(4)
+        await reader.readexactly(int.from_bytes(head, "little"))
+        if first:
+            writer.write(encode_frame(status(node, t0, float(lat), float(lon), float(alt))))
+        for k in ks:
+            writer.write(encode_frame(report(k, f"r{k}")))
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async def main():
+        cfg = _config(tmp_path, [], sapient_port=0)
+        service = Service(cfg)
+        await service.start()
+        try:
+            port = service.ports["sapient"]
+            await session(port, range(0, 15), first=True)
+            tracks = await _wait_for_tracks(service)
+            first_ids = {t.id for t in tracks}
+            await session(port, range(15, 30), first=False)
+            q = service.live.subscribe()
+            async with asyncio.timeout(20):
+                while service.engine.tracker.stats.detections < 30:
+                    await q.get()
+            service.live.unsubscribe(q)
+            return service, first_ids
+        finally:
+            await service.stop()
+
+    service, first_ids = asyncio.run(main())
+    assert node in service.header.sensors
+    assert service.engine.tracker.stats.detections == 30
+    # The same track continues through the reconnection.
+    assert first_ids & {t.id for t in service.live.tracks.values()}
