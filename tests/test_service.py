@@ -98,10 +98,11 @@ def test_jsonl_tcp_detections_become_tracks_in_live_state_and_store(tmp_path):
             await service.stop()
 
     service, tracks = asyncio.run(main())
+    assert sum(r.stats.n_rejected for r in service.jsonl_tcp.readers) == 1
     assert len(tracks) == 1
     p = FRAME.to_enu(tracks[0].lat, tracks[0].lon, tracks[0].alt_m)
     assert p[0] > -4000 and abs(p[2] - 300.0) < 50.0
-    # The bad line was counted, not fatal, and the record holds the track.
+    # The record holds the track.
     from skywarden.sinks.store import Store
 
     store = Store(tmp_path / "site.db")

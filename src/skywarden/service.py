@@ -103,6 +103,7 @@ class Service:
         self._tasks: list[asyncio.Task] = []
         self._closers: list[Callable] = []
         self.ports: dict[str, int] = {}
+        self.jsonl_tcp: JsonlTcpServer | None = None
 
     # --- wiring -------------------------------------------------------------------
 
@@ -196,7 +197,7 @@ class Service:
         for s in self.sinks:
             spawn(asyncio.create_task(s.run(), name=f"sink-{s.name}"))
         if src.jsonl_tcp_port is not None:
-            tcp = JsonlTcpServer(self.header, self._on_record)
+            tcp = self.jsonl_tcp = JsonlTcpServer(self.header, self._on_record)
             self.ports["jsonl_tcp"] = await tcp.start(src.host, src.jsonl_tcp_port)
             self._closers.append(tcp.close)
         if src.jsonl_udp_port is not None:
