@@ -20,7 +20,7 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     #: Tuned on ``bench`` (NCV targets) and the 3 g turn test: see README.
     sigma_a_mps2: tuple[float, ...] = (1.5, 25.0)
     #: Mean time spent in each mode before switching, seconds.
-    tau_s: tuple[float, ...] = (60.0, 5.0)
+    tau_s: tuple[float, ...] = (120.0, 5.0)
     #: Initial mode probabilities of a new track.
     mode_p0: tuple[float, ...] = (0.95, 0.05)
     #: One-sigma speed uncertainty of a new track with no velocity measurement.
