@@ -46,7 +46,7 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     max_pos_std_m: float = 2_500.0
     #: Late detections within this window of the newest one are still used in order.
     #: Every detection waits this long before use, so live latency includes it.
-    reorder_window_s: float = 0.25
+    reorder_window_s: float = 0.1
     #: Bearings from different sensors closer in time than this may be triangulated.
     triangulation_window_s: float = 1.0
     #: Least angle between two bearing rays for a usable intersection.
