@@ -94,7 +94,12 @@ class Service:
         self.live.metrics_provider = self._metrics
         self.health = SensorHealth(self.header.sensors, start_s=clock())
         self.writer = StoreWriter(self.store)
-        self.sinks: list[QueueWorker] = [self.writer, *build_sinks(config.sinks, self.engine.frame)]
+        self.sinks: list[QueueWorker] = [
+            self.writer,
+            *build_sinks(
+                config.sinks, self.engine.frame, site_name=config.site.name, zones=list(zones)
+            ),
+        ]
         web_cfg = config.web
         if local_session and not web_cfg.local_session:
             web_cfg = msgspec.structs.replace(web_cfg, local_session=True)
@@ -125,9 +130,13 @@ class Service:
         self.live.add_sensor(sensor)
 
     def _zones_changed(self, zones: list[Zone]) -> None:
+        """An operator edited the zones: the threat stage and the TAK drawings follow."""
+        self.engine.set_zones(zones)
         self.header.zones[:] = zones
-        if self.engine.assessor is not None:
-            self.engine.set_zones(zones)
+        for s in self.sinks:
+            set_zones = getattr(s, "set_zones", None)
+            if set_zones is not None:
+                set_zones(zones)
 
     def _dispatch(self, out: ScanOutput) -> None:
         self.live.apply(out)
