@@ -90,8 +90,10 @@ def test_two_crossing_targets_keep_their_identities():
     dets = observe(rad, paths, t, rng, pd=0.95)
     _, outs = run(header(rad), dets)
     m = matched(outs, paths, t)
+    # The paths meet at one point at t = 40 s, where matching tracks to truth is
+    # ambiguous; away from it each object keeps one track all the way.
     for tid in paths:
-        ids = [x[1] for x in m[tid]]
+        ids = [x[1] for x in m[tid] if abs(x[0] - 40.0) > 3.0]
         assert len(ids) > 60, tid
         assert len(set(ids)) == 1, f"{tid} switched identity: {sorted(set(ids))}"
     assert m["a"][0][1] != m["b"][0][1]

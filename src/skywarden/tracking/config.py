@@ -25,6 +25,8 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     mode_p0: tuple[float, ...] = (0.95, 0.05)
     #: One-sigma speed uncertainty of a new track with no velocity measurement.
     init_speed_sigma_mps: float = 80.0
+    #: The same for the vertical speed: air objects climb and sink far slower than they fly.
+    init_vspeed_sigma_mps: float = 25.0
     #: Gate: probability mass of the chi-square validation region.
     gate_p: float = 0.9997
     #: Association: global nearest neighbour, or JPDA in clusters with several tracks.
@@ -34,6 +36,11 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     jpda_clutter_density: float = 1e-9
     #: A tentative track is confirmed after this many updates ...
     confirm_hits: int = 3
+    #: ... once its speed is known this well (one sigma, RMS over axes): three
+    #: quick hits from a camera and a radar alone do not pin down a velocity.
+    confirm_max_vel_std_mps: float = 30.0
+    #: ... and its updates span at least this long (a velocity needs a baseline).
+    confirm_min_span_s: float = 1.5
     #: ... within this time of its first detection, else deleted.
     confirm_window_s: float = 8.0
     #: A tentative track with no update for this long is deleted.
@@ -44,6 +51,8 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     delete_after_s: float = 15.0
     #: Delete any track whose position one-sigma (RMS over axes) exceeds this.
     max_pos_std_m: float = 2_500.0
+    #: Delete any track below this altitude above the ellipsoid (no ground is lower).
+    min_alt_m: float = -500.0
     #: Late detections within this window of the newest one are still used in order.
     #: Every detection waits this long before use, so live latency includes it.
     reorder_window_s: float = 0.1

@@ -369,6 +369,7 @@ class Tracker:
         pcov = model.position_cov(z[idx])
         vel = np.zeros((idx.shape[0], 3))
         vvar = np.full((idx.shape[0], 3), self.config.init_speed_sigma_mps**2)
+        vvar[:, 2] = self.config.init_vspeed_sigma_mps**2
         for j, i in enumerate(idx):
             d = dets[i]
             if d.speed_mps is not None and d.track_deg is not None:
@@ -480,7 +481,14 @@ class Tracker:
                 np.array(new_pos),
                 np.array(new_cov),
                 np.zeros((k, 3)),
-                np.full((k, 3), cfg.init_speed_sigma_mps**2),
+                np.tile(
+                    [
+                        cfg.init_speed_sigma_mps**2,
+                        cfg.init_speed_sigma_mps**2,
+                        cfg.init_vspeed_sigma_mps**2,
+                    ],
+                    (k, 1),
+                ),
                 np.full(k, "", dtype=object),
                 new_dets,
                 sensor.kind,
@@ -493,18 +501,26 @@ class Tracker:
         since = t - self.t_last
         age = t - self.t_first
         st = self.status
-        confirm = (st == TENTATIVE) & (self.n_upd >= cfg.confirm_hits)
+        x, P = self.combined()
+        vel_var = np.trace(P[:, 3:, 3:], axis1=1, axis2=2) / 3.0
+        confirm = (
+            (st == TENTATIVE)
+            & (self.n_upd >= cfg.confirm_hits)
+            & (vel_var <= cfg.confirm_max_vel_std_mps**2)
+            & (self.t_last - self.t_first >= cfg.confirm_min_span_s)
+        )
         st[confirm] = CONFIRMED
         self.stats.confirmed += int(confirm.sum())
         st[(st == CONFIRMED) & (since > cfg.coast_after_s)] = COASTING
-        pos_var = np.trace(self.combined()[1][:, :3, :3], axis1=1, axis2=2) / 3.0
+        pos_var = np.trace(P[:, :3, :3], axis1=1, axis2=2) / 3.0
         dead = (
             ((st == TENTATIVE) & ((since > cfg.tentative_timeout_s) | (age > cfg.confirm_window_s)))
             | ((st != TENTATIVE) & (since > cfg.delete_after_s))
             | (pos_var > cfg.max_pos_std_m**2)
+            # ENU up is measured from the site altitude.
+            | (x[:, 2] + self.frame.alt_m < cfg.min_alt_m)
         )
         if dead.any():
-            x, P = self.combined()
             for i in np.flatnonzero(dead & (st != TENTATIVE)):
                 self._deleted.append(
                     (
