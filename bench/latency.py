@@ -3,7 +3,8 @@
 Starts ``skywarden serve`` as its own process on loopback, with position
 sensors and a protected zone, then in this process:
 
-1. **latency**: 100 objects fly through the area (one position sensor, 1 Hz);
+1. **latency**: 100 drone-like objects fly through the area (a radar giving
+   small-drone RCS, and an RF direction finder, both 1 Hz);
    every detection is stamped with the wall-clock time it is sent, so for each
    alert event and track update received on the WebSocket, ``receive time -
    its time stamp`` is the time from the triggering detection reaching the
@@ -35,7 +36,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from skywarden.geodesy import LocalFrame
+from skywarden.geodesy import LocalFrame, SensorGeometry
 from skywarden.scenario import encode_line
 from skywarden.sinks.store import Store
 from skywarden.types import Detection
@@ -43,6 +44,8 @@ from skywarden.types import Detection
 console = Console()
 SITE = {"name": "bench", "lat": 51.0, "lon": 1.0, "alt_m": 20.0}
 FRAME = LocalFrame(SITE["lat"], SITE["lon"], SITE["alt_m"])
+RADAR = SensorGeometry(FRAME, SITE["lat"], SITE["lon"], 30.0)
+RF = SensorGeometry(FRAME, SITE["lat"] + 0.02, SITE["lon"], 30.0)
 
 
 def _free_port() -> int:
@@ -62,7 +65,15 @@ def _zone() -> dict:
 
 
 def _sensors(n: int) -> list[dict]:
-    out = []
+    # A radar and an RF direction finder at the site make the latency phase's
+    # objects look like radio-linked drones to the classifier, so alerts come.
+    out = [
+        {"id": "radar", "kind": "radar", "lat": SITE["lat"], "lon": SITE["lon"], "alt_m": 30.0,
+         "update_s": 1.0, "max_range_m": 20000.0, "sigma_range_m": 10.0, "sigma_az_deg": 0.3,
+         "sigma_el_deg": 0.5, "sigma_range_rate_mps": 0.5},
+        {"id": "rf", "kind": "rf", "lat": SITE["lat"] + 0.02, "lon": SITE["lon"], "alt_m": 30.0,
+         "update_s": 1.0, "max_range_m": 20000.0, "sigma_az_deg": 2.0},
+    ]  # fmt: skip
     for i in range(n):
         lat, lon, alt = FRAME.to_geodetic(np.array([200.0 * i, 0.0, 10.0]))
         out.append(
@@ -75,8 +86,9 @@ def _sensors(n: int) -> list[dict]:
 class Flock:
     """n objects on straight paths at drone speeds, crossing a 16 km box through the centre."""
 
-    def __init__(self, n: int, rng: np.random.Generator) -> None:
+    def __init__(self, n: int, rng: np.random.Generator, *, low: bool = False) -> None:
         self.rng = rng
+        self.low = low
         self.pos = np.zeros((n, 3))
         self.vel = np.zeros((n, 3))
         for i in range(n):
@@ -88,13 +100,33 @@ class Flock:
         aim = self.rng.normal(0, 800, 2)
         start = aim - r * np.array([math.sin(heading), math.cos(heading)])
         speed = self.rng.uniform(25, 50)
-        self.pos[i] = [start[0], start[1], self.rng.uniform(100, 600)]
+        self.pos[i] = [start[0], start[1], self.rng.uniform(100, 300 if self.low else 600)]
         self.vel[i] = [speed * math.sin(heading), speed * math.cos(heading), 0.0]
 
     def step(self, dt: float) -> None:
         self.pos += self.vel * dt
         for i in np.flatnonzero(np.abs(self.pos[:, :2]).max(axis=1) > 8000):
             self._respawn(i)
+
+    def radar_lines(self, t: float) -> bytes:
+        """Radar plots (with RCS of a small fixed-wing drone) and RF bearings of every object."""
+        out = []
+        r, az, el = RADAR.to_aer(self.pos)
+        rr = RADAR.range_rate(self.pos, self.vel)
+        noise = self.rng.normal(0, 1, (4, r.shape[0]))
+        for i in range(r.shape[0]):
+            out.append(
+                Detection(
+                    t=t, sensor="radar", range_m=float(r[i] + 10 * noise[0, i]),
+                    az_deg=math.degrees(az[i] + 0.005 * noise[1, i]) % 360,
+                    el_deg=math.degrees(el[i] + 0.009 * noise[2, i]),
+                    range_rate_mps=float(rr[i] + 0.5 * noise[3, i]), rcs_dbsm=-8.0, snr_db=20.0,
+                )
+            )  # fmt: skip
+        _, az2, _ = RF.to_aer(self.pos)
+        for i in range(az2.shape[0]):
+            out.append(Detection(t=t, sensor="rf", az_deg=math.degrees(az2[i]) % 360))
+        return b"".join(encode_line(d) + b"\n" for d in out)
 
     def lines(self, sensor: str, t: float) -> bytes:
         p = self.pos + self.rng.normal(0, 10.0, self.pos.shape)
@@ -172,11 +204,11 @@ async def run(latency_s: float, load_s: float) -> dict:
 
         listener = asyncio.create_task(listen())
         rng = np.random.default_rng(1)
-        flock = Flock(100, rng)
+        flock = Flock(100, rng, low=True)
         t_end = time.time() + latency_s
         while time.time() < t_end:
             t = time.time()
-            writer.write(flock.lines("p0", t))
+            writer.write(flock.radar_lines(t))
             await writer.drain()
             flock.step(1.0)
             await asyncio.sleep(max(0.0, t + 1.0 - time.time()))

@@ -1,13 +1,18 @@
 """Train the track classifier reproducibly and write its parameters into the package.
 
-    .venv/bin/python scripts/train_classifier.py                  # synthetic scenarios
-    .venv/bin/python scripts/train_classifier.py --scenario a.jsonl --scenario b.jsonl
-    .venv/bin/python scripts/train_classifier.py --tracker        # real tracker, not pseudo-tracks
+    .venv/bin/python scripts/train_classifier.py                  # synthetic scenarios only
+    .venv/bin/python scripts/train_classifier.py --tracker \\
+        --scenario fit1.jsonl ... --validate v1.jsonl ... --test t1.jsonl ...
 
-Three disjoint data sets (seeds ``seed``, ``seed + 1``, ``seed + 2``, or the
-given scenario files split 3 ways): histograms are fitted on the first, the
-evidence weight is chosen on the second (lowest log loss of the true class),
-and accuracy is measured on the third. The result goes to
+Three disjoint data sets: histograms are fitted on the first, the evidence
+weight is chosen on the second (lowest log loss of the true class), and
+accuracy is measured on the third. With ``--scenario`` files (``skywarden
+simulate`` output) those are the fitting set, ``--validate`` and ``--test``
+the other two (seeds of the simulator kept apart by the caller); one
+synthetic scenario of every class (seed ``seed``) is added to the fitting set
+unless ``--no-synthetic``, so that classes the simulator lacks (``unknown``)
+still have a likelihood. Without files the three sets are synthetic
+scenarios of seeds ``seed``, ``seed + 1``, ``seed + 2``. The result goes to
 ``src/skywarden/classify/params.json`` (or ``--out``) with the metrics in its
 ``trained_on`` field; docs/classifier.md quotes them.
 """
@@ -25,6 +30,7 @@ from rich.console import Console
 
 from skywarden.classify.classifier import Classifier
 from skywarden.classify.training import (
+    Samples,
     collect,
     evaluate,
     fit,
@@ -47,27 +53,37 @@ def _read(path: Path) -> tuple[Header, list]:
 
 
 def main(
-    scenario: list[Path] = typer.Option(
-        [], help="Simulated scenario files (with truth) to train on."
-    ),
+    scenario: list[Path] = typer.Option([], help="Simulated scenario files to fit on."),
+    validate: list[Path] = typer.Option([], help="Scenario files to choose the weight on."),
+    test: list[Path] = typer.Option([], help="Scenario files to measure accuracy on."),
     seed: int = typer.Option(
         1, help="Seed of the first synthetic scenario and of measurement noise."
     ),
     n_per_class: int = typer.Option(40, help="Objects per class in each synthetic scenario."),
     duration_s: float = typer.Option(150.0, help="Length of each synthetic scenario, seconds."),
+    synthetic: bool = typer.Option(True, help="Add a synthetic scenario to the fitting set."),
     tracker: bool = typer.Option(False, "--tracker", help="Use skywarden.tracking's tracker."),
     out: Path = typer.Option(OUT, help="Where to write the parameters."),
 ) -> None:
     """Fit, calibrate and test the classifier; write params.json."""
+
+    def synth(k: int) -> tuple[Header, list]:
+        return synthetic_scenario(np.random.default_rng(seed + k), n_per_class, duration_s)
+
     if scenario:
-        files = [_read(p) for p in scenario]
-        sets = [files[i::3] for i in range(3)] if len(files) >= 3 else [files, files, files]
-        source = {"scenarios": [str(p) for p in scenario]}
+        if not validate or not test:
+            raise typer.BadParameter("--scenario needs --validate and --test files too")
+        sets = [[_read(p) for p in files] for files in (scenario, validate, test)]
+        if synthetic:
+            sets[0].append(synth(0))
+        source: dict[str, object] = {
+            "fit": [p.name for p in scenario],
+            "validate": [p.name for p in validate],
+            "test": [p.name for p in test],
+            "synthetic_fit_seed": seed if synthetic else None,
+        }
     else:
-        sets = [
-            [synthetic_scenario(np.random.default_rng(seed + k), n_per_class, duration_s)]
-            for k in range(3)
-        ]
+        sets = [[synth(k)] for k in range(3)]
         source = {
             "synthetic_seeds": [seed, seed + 1, seed + 2],
             "n_per_class": n_per_class,
@@ -75,45 +91,44 @@ def main(
         }
 
     def scans(header, records, k):
+        # Tracker output is kept in memory: the weight search replays it 8 times.
         if tracker:
-            return tracker_scans(header, records)
-        return pseudo_scans(header, records, np.random.default_rng(1000 * seed + k))
+            return list(tracker_scans(header, records))
+        return list(pseudo_scans(header, records, np.random.default_rng(1000 * seed + k)))
 
     samples = None
     for k, (h, recs) in enumerate(sets[0]):
         cls, _ = truth_classes(recs)
         s = collect(scans(h, recs, k), cls)
         samples = s if samples is None else _concat(samples, s)
+        console.print(f"fit file {k}: {len(s.y)} samples")
     assert samples is not None
     console.print(f"fitted on {len(samples.y)} samples: {np.bincount(samples.y, minlength=5)}")
 
+    val = [(recs, scans(h, recs, 10 + k)) for k, (h, recs) in enumerate(sets[1])]
     best = None
     for w in WEIGHTS:
         params = msgspec.structs.replace(fit(samples), evidence_weight=w)
-        loss = np.mean(
-            [
-                _eval(params, h, recs, scans(h, recs, 10 + k)).log_loss
-                for k, (h, recs) in enumerate(sets[1])
-            ]
-        )
+        loss = np.mean([_eval(params, recs, sc).log_loss for recs, sc in val])
         console.print(f"evidence_weight {w}: validation log loss {loss:.3f}")
         if best is None or loss < best[0]:
             best = (loss, params)
     assert best is not None
     params = best[1]
-    results = [
-        _eval(params, h, recs, scans(h, recs, 20 + k)) for k, (h, recs) in enumerate(sets[2])
-    ]
+    results = [_eval(params, recs, scans(h, recs, 20 + k)) for k, (h, recs) in enumerate(sets[2])]
+    conf = np.sum([r.confusion for r in results], axis=0)
     metrics = {
-        "accuracy_30s": float(np.mean([r.accuracy for r in results])),
+        "accuracy_30s": float(np.trace(conf) / max(conf.sum(), 1)),
+        "accuracy_30s_by_file": [round(r.accuracy, 4) for r in results],
         "per_class_30s": {
-            c: float(np.mean([r.per_class[c] for r in results])) for c in results[0].per_class
+            c: float(conf[k, k] / conf[k].sum()) if conf[k].sum() else None
+            for k, c in enumerate(results[0].per_class)
         },
-        "scored_scans": int(sum(r.n_scored for r in results)),
+        "scored_scans": int(conf.sum()),
         "max_drone_p_bird": max(r.max_drone_p_bird for r in results),
         "max_drone_p_slow_aircraft": max(r.max_drone_p_slow_aircraft for r in results),
         "log_loss": float(np.mean([r.log_loss for r in results])),
-        "confusion": results[0].confusion,
+        "confusion": conf.tolist(),
     }
     trained_on = {**source, "tracks": "tracker" if tracker else "pseudo", "test": metrics}
     params = msgspec.structs.replace(params, trained_on=trained_on)
@@ -122,15 +137,12 @@ def main(
     console.print(f"wrote {out}")
 
 
-def _eval(params, header, records, scans):
+def _eval(params, records, scans):
     cls, spd = truth_classes(records)
-    clf = Classifier(params)
-    return evaluate(clf, scans, cls, spd)
+    return evaluate(Classifier(params), scans, cls, spd)
 
 
-def _concat(a, b):
-    from skywarden.classify.training import Samples
-
+def _concat(a: Samples, b: Samples) -> Samples:
     return Samples(
         np.concatenate([a.feats, b.feats]),
         np.concatenate([a.y, b.y]),

@@ -8,28 +8,42 @@ import numpy as np
 import pytest
 
 from skywarden.classify import Classifier, ClassifierParams
-from skywarden.classify.training import evaluate, pseudo_scans, synthetic_scenario, truth_classes
+from skywarden.classify.training import evaluate, pseudo_scans, truth_classes
 from skywarden.geodesy import LocalFrame
-from skywarden.types import CLASSES, CONFIRMED, DELETED, Association, Detection, Sensor, TrackTable
+from skywarden.scenario import Header
+from skywarden.sim import generate, load_spec
+from skywarden.types import (
+    CLASSES,
+    CONFIRMED,
+    DELETED,
+    Association,
+    Detection,
+    Sensor,
+    Site,
+    TrackTable,
+)
 
-# Seeds 1..3 train, calibrate and test in scripts/train_classifier.py; this one is unseen.
+# Simulator seeds 101-104 train, calibrate and test (docs/classifier.md); this one is unseen.
 HELD_OUT_SEED = 11
 
 
-@pytest.fixture(scope="module")
-def held_out():
-    header, records = synthetic_scenario(
-        np.random.default_rng(HELD_OUT_SEED), n_per_class=25, duration_s=120.0
+@pytest.fixture(scope="module", params=["airport", "birds"])
+def held_out(request):
+    """Pseudo-tracks (no tracker, fast) of 300 s of a built-in scenario of an unseen seed."""
+    recs = list(generate(load_spec(request.param), seed=HELD_OUT_SEED, duration_s=300.0))
+    header = Header(
+        site=next(r for r in recs if isinstance(r, Site)),
+        sensors={r.id: r for r in recs if isinstance(r, Sensor)},
     )
-    cls, spd = truth_classes(records)
-    ev = evaluate(Classifier(), pseudo_scans(header, records, np.random.default_rng(5)), cls, spd)
-    return ev
+    cls, spd = truth_classes(recs)
+    return evaluate(Classifier(), pseudo_scans(header, recs, np.random.default_rng(5)), cls, spd)
 
 
 def test_accuracy_30s_after_confirmation(held_out):
     assert held_out.n_scored > 5000
     assert held_out.accuracy >= 0.95, held_out.per_class
-    assert held_out.per_class["drone"] >= 0.95
+    if sum(held_out.confusion[0]):
+        assert held_out.per_class["drone"] >= 0.95
 
 
 def test_birds_and_gliders_never_confident_drones(held_out):
@@ -80,7 +94,9 @@ def test_evidence_accumulates_and_rows_follow_the_table():
     assert probs[3] == pytest.approx(
         math.exp(ClassifierParams.load().log_prior[0]) / 1.0, abs=0.05
     )  # prior only
-    assert probs[-1] > 0.9 and probs[-1] > probs[10] > probs[3]
+    # An RF emitter lifts the kinematic cap (0.85) to drone_p_max_rf (0.9), no further.
+    assert probs[-1] > 0.85 and probs[-1] > probs[10] > probs[3]
+    assert probs[-1] <= ClassifierParams.load().drone_p_max_rf + 1e-9
     assert len(clf.history) == 2  # track 2 forgotten
     clf.update(_table(1041.0, [1, 3], [[0] * 6, [0] * 6], status=[DELETED, CONFIRMED]), NO_ASSOC)
     assert len(clf.history) == 1

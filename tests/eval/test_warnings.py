@@ -81,8 +81,8 @@ def test_missed_and_false_alerts(warned):
     assert d["lead_time_median_s"] == pytest.approx(float(np.median(leads)))
 
 
-def test_alert_outside_the_matching_window_is_false(tmp_path):
-    """An alert long before the track has any line cannot be attributed to the drone."""
+def test_alert_outside_the_matching_window_takes_the_tracks_lifetime_owner(tmp_path):
+    """An alert at a time the track was not matched goes to the object it followed most."""
     p = line([-990.0, 100.0, 50.0], [20.0, 0.0, 0.0], T)
     scen = write_scenario(
         tmp_path / "s.jsonl",
@@ -92,6 +92,20 @@ def test_alert_outside_the_matching_window_is_false(tmp_path):
     )
     late = T >= T0 + 30.0
     out = [*track_lines("T1", T[late], p[late]), alert(T0 + 10.0, "A", "T1", "Z1")]
+    d = evaluate_files(scen, write_output(tmp_path / "o.jsonl", out)).to_dict()["warning"]
+    assert d["false_alerts"] == 0 and d["missed_warnings"] == 0
+
+
+def test_alert_on_a_track_never_matched_is_false(tmp_path):
+    p = line([-990.0, 100.0, 50.0], [20.0, 0.0, 0.0], T)
+    scen = write_scenario(
+        tmp_path / "s.jsonl",
+        [sensor("pos", "position")],
+        [zone("Z1", 0.0, 0.0, 200.0, 200.0)],
+        truth_lines("H", "drone", T, p, hostile=True),
+    )
+    ghost = p + np.array([0.0, 2_000.0, 0.0])
+    out = [*track_lines("T9", T, ghost), alert(T0 + 10.0, "A", "T9", "Z1")]
     d = evaluate_files(scen, write_output(tmp_path / "o.jsonl", out)).to_dict()["warning"]
     assert d["false_alerts"] == 1 and d["missed_warnings"] == 1
 

@@ -76,7 +76,7 @@ def test_drone_lifecycle_raised_escalated_cleared_on_turn_away():
 
 
 def test_track_lost_clears_at_once():
-    a = ThreatAssessor(zones())
+    a = ThreatAssessor(zones(), ThreatConfig(raise_hold_s=0.0))
     x = np.array([0, -600, 100, 0, 10, 0.0])
     assert [e.state for e in a.assess(table(T0, [7], x), classes([DRONE]))] == ["raised"]
     ev = a.assess(table(T0 + 1, [7], x, status=[DELETED]), classes([DRONE]))
@@ -104,8 +104,9 @@ def test_noisy_track_along_the_critical_horizon_does_not_flap():
 
 
 def test_cooperative_drone_at_most_info_and_spoofed_is_hostile():
-    a = ThreatAssessor(zones())
     x = straight([0, -1000, 100], [0, 10, 0], 110)[:, None, :]
+    assert run(ThreatAssessor(zones()), x, DRONE, cooperative=[True]) == []
+    a = ThreatAssessor(zones(), ThreatConfig(cooperative_info=True))
     ev = run(a, x, DRONE, cooperative=[True])
     assert ev and {e.level for e in ev} == {"info"}
     assert "cooperative" in ev[0].reason
@@ -169,6 +170,42 @@ def test_restore_continues_open_alerts_without_reraising():
     assert [o.id for o in b.open_alerts()] == [opened[0].id]
     more = b.assess(table(T0 + 30, [1], x[-1, 0] + [0, 10, 0, 0, 0, 0]), classes([DRONE]))
     assert all(e.state != "raised" for e in more)
-    # A new track gets the next id.
-    new = b.assess(table(T0 + 31, [1, 2], np.stack([x[-1, 0], x[-1, 0]])), classes([DRONE, DRONE]))
+    # A new track gets the next id, once its level has held for raise_hold_s.
+    hold = int(np.ceil(b.config.raise_hold_s))
+    new = []
+    for k in range(hold + 1):
+        tab = table(T0 + 31 + k, [1, 2], np.stack([x[-1, 0], x[-1, 0]]))
+        new += b.assess(tab, classes([DRONE, DRONE]))
     assert [e.id for e in new if e.state == "raised"] == ["A2"]
+
+
+def test_drone_on_a_dogleg_closing_on_the_zone_is_warned():
+    # 4 km out on a leg 30 degrees off the zone: the straight line misses, the leg closes.
+    a = ThreatAssessor(zones())
+    v = 40.0 * np.array([np.sin(np.radians(30)), np.cos(np.radians(30)), 0.0])
+    x = np.concatenate([[0.0, -4500.0, 100.0], v])
+    lv, _, tta, _ = a.levels(table(T0, [1], x), classes([DRONE]))
+    assert not np.isfinite(tta[0, 0]) and lv[0, 0] == 1
+    # Heading 60 degrees off the zone is not closing on it.
+    v2 = 40.0 * np.array([np.sin(np.radians(60)), np.cos(np.radians(60)), 0.0])
+    lv2, _, _, _ = a.levels(table(T0, [1], np.concatenate([x[:3], v2])), classes([DRONE]))
+    assert lv2[0, 0] < 1
+
+
+def test_no_alert_on_an_unlocated_track_or_a_one_scan_blip():
+    a = ThreatAssessor(zones())
+    x = straight([0, -1000, 100], [0, 10, 0], 20)
+    for k in range(20):  # a bearing-only track: kilometres of position uncertainty
+        assert a.assess(table(T0 + k, [1], x[k], pos_sigma_m=2000.0), classes([DRONE])) == []
+    b = ThreatAssessor(zones())
+    assert b.assess(table(T0, [2], x[0]), classes([DRONE])) == []  # level held 0 s
+    assert b.assess(table(T0 + 1, [2], x[1], status=[DELETED]), classes([DRONE])) == []
+
+
+def test_young_unknown_track_gives_no_info():
+    a = ThreatAssessor(zones())
+    x = straight([0, -1000, 100], [0, 10, 0], 10)
+    for k in range(10):
+        tab = table(T0 + k, [1], x[k])
+        tab.t_first_s[:] = T0 - 5.0  # tracked for 5..14 s: still being classified
+        assert a.assess(tab, classes([UNKNOWN])) == []

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..geodesy import LocalFrame
 from ..types import CLASSES, DELETED, Association, Sensor, TrackTable
-from .features import FEATURES, TrackHistory, scan_inputs
+from .features import EXTRA_DEPTH, FEATURES, TrackHistory, scan_inputs
 from .spoof import SpoofConfig, SpoofMonitor
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,11 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     max_feature_llr: float = 3.0
     #: Highest drone probability from kinematics and radar signature alone ...
     drone_p_max_kinematic: float = 0.85
-    #: ... lifted when at least this fraction of recent scans had an RF update.
+    #: ... lifted to ``drone_p_max_rf`` when at least this fraction of recent scans had an RF update
     rf_emitter_frac: float = 0.15
+    #: (a bearing-only direction finder's hits go to anything on the bearing, birds
+    #: included), and to 1 by a believed Remote ID.
+    drone_p_max_rf: float = 0.9
     identity_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
     spoof: SpoofConfig = msgspec.field(default_factory=SpoofConfig)
     #: Free-form description of the training run (data, seeds, measured accuracy).
@@ -137,7 +140,7 @@ class Classifier:
         """``frame`` and ``sensors`` (the scenario header's) enable the Remote ID
         position cross-check; without them only impossible broadcasts are caught."""
         self.params = p = params or ClassifierParams.load()
-        self.history = TrackHistory(depth=max(8, int(np.ceil(p.window_s)) + 12))
+        self.history = TrackHistory(depth=max(8, int(np.ceil(p.window_s)) + EXTRA_DEPTH))
         self.spoof = SpoofMonitor(frame, sensors, p.spoof)
         self._feat_idx = np.array([FEATURES.index(f) for f in p.features], np.int64)
         self._edges = [np.asarray(p.edges[f], float) for f in p.features]
@@ -201,10 +204,11 @@ class Classifier:
         prob = np.exp(logits)
         prob /= prob.sum(axis=1, keepdims=True)
         # Kinematics and radar signature alone never make a drone certain: the
-        # training birds are simulated, real ones are more varied. Only an
-        # emitter (RF updates, a believed Remote ID) lifts the cap.
-        emitter = rid | (feats[:, FEATURES.index("rf_frac")] >= p.rf_emitter_frac)
-        prob = _cap_drone(prob, np.where(emitter, 1.0, p.drone_p_max_kinematic))
+        # training birds are simulated, real ones are more varied. An RF emitter
+        # on the track's bearing lifts the cap a little, a believed Remote ID fully.
+        emitter = feats[:, FEATURES.index("rf_frac")] >= p.rf_emitter_frac
+        cap = np.where(emitter, p.drone_p_max_rf, p.drone_p_max_kinematic)
+        prob = _cap_drone(prob, np.where(rid, 1.0, cap))
         label = np.asarray(CLASSES, dtype=object)[np.argmax(prob, axis=1)]
         h.forget(table.id[table.status == DELETED])
         return ClassResult(p=prob, label=label, cooperative=rid | icao, spoof=spoof)

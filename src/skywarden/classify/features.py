@@ -15,7 +15,7 @@ Features (one value per track, NaN when the history cannot tell):
 ``turn_rate_dps``  mean absolute heading rate over the window, degrees per second
 ``straightness``   net horizontal displacement / path length over the window (0..1)
 ``hover_frac``     fraction of the window spent below ``HOVER_SPEED_MPS``
-``rcs_dbsm``       mean radar cross-section of the radar updates in the window
+``rcs_dbsm``       mean radar cross-section of the radar updates in the whole history ring
 ``rcs_std_db``     standard deviation of that radar cross-section (wing-beat flutter)
 ``rf_frac``        fraction of output ticks in the window with an RF (emitter) update
 =================  =====================================================================
@@ -48,6 +48,10 @@ MIN_TURN_SPEED_MPS = 3.0
 MIN_PATH_M = 30.0
 #: Window statistics need at least this many samples.
 MIN_SAMPLES = 3
+#: History ring depth beyond the feature window: the radar cross-section is averaged
+#: over the whole ring, because a Swerling-1 echo's dB value has a 5.6 dB spread and
+#: a 2-3 dB difference separates attack drones from helicopters.
+EXTRA_DEPTH = 20
 
 
 class TrackHistory:
@@ -175,7 +179,10 @@ class TrackHistory:
                 enough, np.sum(valid & (spd < HOVER_SPEED_MPS), axis=1) / n_valid, np.nan
             )
 
-            rcs = np.where(valid, self.rcs[rows, order], np.nan)
+            settled = np.isfinite(self.t_s[rows, order]) & (
+                self.t_s[rows, order] >= t_start_s[:, None]
+            )
+            rcs = np.where(settled, self.rcs[rows, order], np.nan)
             n_rcs = np.isfinite(rcs).sum(axis=1)
             out[:, 7] = _nanmean(rcs, n_rcs >= 1)
             out[:, 8] = _nanstd(rcs, n_rcs >= MIN_SAMPLES)

@@ -43,7 +43,7 @@ from ..types import (
     TruthPoint,
 )
 from .classifier import Classifier, ClassifierParams
-from .features import FEATURES, TrackHistory, scan_inputs
+from .features import EXTRA_DEPTH, FEATURES, TrackHistory, scan_inputs
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ EDGES: dict[str, list[float]] = {
     "turn_rate_dps": [0.5, 1, 2, 3, 5, 8, 12, 18, 25],
     "straightness": [0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99],
     "hover_frac": [0.01, 0.2, 0.5, 0.8],
-    "rcs_dbsm": [-30, -25, -20, -15, -10, -5, 0, 5, 10, 15, 20, 25],
+    # 2.5 dB steps where attack drones (-10..3 dBsm), gliders and helicopters meet.
+    "rcs_dbsm": [-30, -25, -20, -15, -12.5, -10, -7.5, -5, -2.5, 0, 2.5, 5, 7.5, 10, 15, 20, 25],
     "rcs_std_db": [1, 2, 3, 4, 5, 6, 8],
     "rf_frac": [0.01, 0.1, 0.3, 0.6],
 }
@@ -515,7 +516,7 @@ def collect(
     settle_s: float = 5.0,
 ) -> Samples:
     """Feature rows of every confirmed track at every scan, labelled by truth vote."""
-    hist = TrackHistory(depth=int(window_s) + 12)
+    hist = TrackHistory(depth=max(8, math.ceil(window_s) + EXTRA_DEPTH))
     votes = TruthVotes(classes_by_truth)
     feats, ys, tracks = [], [], []
     for table, assoc in scans:

@@ -4,7 +4,10 @@ Only threat alerts count (``kind`` absent or ``"threat"``), and of those only
 ``raised`` events. An alert is attributed to the truth object its track was
 matched to at the scan nearest the alert time, within ``window_scans`` scan
 intervals either side (the alert stage may run a scan before or after the
-written track line).
+written track line). When the track was not matched then — an early warning on
+a drone 15 km out, where a radar's angle error alone exceeds the matching
+cut-off — the object the track was matched to most often over its life is
+taken instead; a track never matched to anything makes a false alert.
 """
 
 from __future__ import annotations
@@ -111,7 +114,9 @@ class AlertAttribution:
             return -1
         ts = self._t[a:b]
         j = int(np.argmin(np.abs(ts - t_s)))
-        return int(self._obj[a + j]) if abs(ts[j] - t_s) <= self._window_s else -1
+        if abs(ts[j] - t_s) <= self._window_s:
+            return int(self._obj[a + j])
+        return int(np.bincount(self._obj[a:b]).argmax())
 
 
 def warning_metrics(

@@ -5,12 +5,23 @@ Level of a confirmed or coasting track against a zone, from its time to arrival
 
 * ``critical``: a likely hostile drone (drone probability >= ``drone_p``, not a
   believed cooperative identity) inside, or arriving within ``critical_horizon_s``;
-* ``warning``: such a drone arriving within ``warning_horizon_s``, or one that
-  *may* arrive (uncertainty and manoeuvre allowance) within ``critical_horizon_s``;
-* ``info``: any other object that is not confidently a bird or a manned aircraft
-  (an unknown, a cooperative drone, a possible drone) arriving within
-  ``warning_horizon_s``;
-* nothing for confident birds and aircraft.
+* ``warning``: such a drone arriving within ``warning_horizon_s``, one that
+  *may* arrive (uncertainty and manoeuvre allowance) within ``critical_horizon_s``,
+  or one closing on the zone (heading within ``acos(closing_min_cos)`` of it)
+  that would reach it within ``warning_horizon_s`` at its closing speed (attack
+  drones fly doglegs whose straight-line extension misses the zone);
+* ``info``: an object that may be a drone or is unidentified (drone + unknown
+  probability >= ``info_p``) and has been tracked for ``info_min_age_s``, or
+  (only with ``cooperative_info``) a believed cooperative drone, arriving
+  within ``warning_horizon_s``;
+* nothing for anything else (birds, manned aircraft, objects still being
+  classified): an operator must not be paged for every bird near a fence.
+
+Tracks whose horizontal position one-sigma exceeds ``max_pos_sigma_m`` get no
+new level (a bearing-only track has no time to arrival). Every raised alert counts as an alarm (``skywarden eval`` counts raised threat
+alerts of all levels), so ``info`` is kept for what an operator would want to
+look at. A new alert is raised only once its level has held for
+``raise_hold_s`` (one noisy scan is no alarm).
 
 Horizons scale with the zone's priority (``priority_boost`` per step above
 ``reference_priority``). Hysteresis: an open alert keeps its level with the
@@ -34,7 +45,7 @@ import msgspec
 import numpy as np
 
 from ..types import CLASSES, COASTING, CONFIRMED, AlertLine, TrackTable, track_label
-from .geometry import arrival, position_sigma, possible_arrival
+from .geometry import arrival, closing_time, position_sigma, possible_arrival
 from .zones import ZoneSet
 
 log = logging.getLogger(__name__)
@@ -49,14 +60,26 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     #: A likely hostile drone arriving within this is ``critical``.
     critical_horizon_s: float = 120.0
-    #: ... within this, ``warning`` (and other non-benign objects ``info``).
+    #: ... within this, ``warning`` (and possible drones or unidentified objects ``info``).
     warning_horizon_s: float = 300.0
     #: Drone probability needed to raise a drone alert ...
     drone_p: float = 0.6
     #: ... and below which an open drone alert stops being one (hysteresis).
     drone_p_exit: float = 0.45
-    #: A bird or manned-aircraft probability this high means no alert at all.
-    benign_p: float = 0.8
+    #: Drone + unknown probability for an ``info`` alert on a non-cooperative object ...
+    info_p: float = 0.5
+    #: ... tracked at least this long (a new track reads "unknown" until classified).
+    info_min_age_s: float = 30.0
+    #: A closing drone's heading is within acos(this) of the zone's nearest point.
+    closing_min_cos: float = 0.7
+    #: Whether a believed cooperative (Remote ID) drone heading for a zone raises ``info``;
+    #: off by default: it is known and accountable, and shown with its identity.
+    cooperative_info: bool = False
+    #: A new alert's level must hold this long before it is raised.
+    raise_hold_s: float = 3.0
+    #: No alert on a track whose horizontal position one-sigma exceeds this (bearing-only
+    #: tracks, or a first fix at the edge of radar cover: no usable time to arrival).
+    max_pos_sigma_m: float = 60.0
     #: Horizons are this much longer for an alert that is already open.
     horizon_exit_factor: float = 1.25
     #: Zone priority 1 is highest; each step above ``reference_priority`` lengthens
@@ -107,6 +130,7 @@ class ThreatAssessor:
     def __init__(self, zones: ZoneSet, config: ThreatConfig | None = None) -> None:
         self.config = config or ThreatConfig()
         self._open: dict[tuple[int, str], _Alert] = {}
+        self._pending: dict[tuple[int, str], float] = {}  # since when a new alert qualifies
         self._next = 1
         self.set_zones(zones)
 
@@ -163,15 +187,17 @@ class ThreatAssessor:
         lvl_out = lvl_in.copy()
         tta = np.full((n, nz), np.inf)
         entry = np.full((n, nz, 3), np.nan)
+        located = np.sqrt((table.P[:, 0, 0] + table.P[:, 1, 1]) / 2.0) <= cfg.max_pos_sigma_m
         live = (table.status == CONFIRMED) | (table.status == COASTING)
-        rows = np.flatnonzero(live)
+        rows = np.flatnonzero(live & located)
         if rows.shape[0] == 0 or nz == 0:
             return lvl_in, lvl_out, tta, entry
         p = classes.p[rows]
         coop = np.asarray(classes.cooperative[rows], bool) & ~np.asarray(classes.spoof[rows], bool)
         p_drone = p[:, CLASSES.index("drone")]
-        benign = (p[:, CLASSES.index("bird")] >= cfg.benign_p) | (
-            p[:, CLASSES.index("aircraft")] + p[:, CLASSES.index("helicopter")] >= cfg.benign_p
+        age = table.t_s - table.t_first_s[rows]
+        maybe = (p_drone + p[:, CLASSES.index("unknown")] >= cfg.info_p) & (
+            age >= cfg.info_min_age_s
         )
         x, P = table.x[rows], table.P[rows]
         h_max = cfg.warning_horizon_s * cfg.horizon_exit_factor * float(self._factor.max())
@@ -185,6 +211,7 @@ class ThreatAssessor:
             t_pos = possible_arrival(
                 z, x[:, :3], x[:, 3:], sig, t_samp, cfg.n_sigma, cfg.max_allowance_m, vh
             )
+            t_cl = closing_time(z, x[:, :3], x[:, 3:], cfg.closing_min_cos)
             tta[rows, j] = t_j
             entry[rows, j] = e_j
             for out, dp, hx in (
@@ -195,11 +222,12 @@ class ThreatAssessor:
                 hw = cfg.warning_horizon_s * self._factor[j] * hx
                 drone = (p_drone >= dp) & ~coop
                 lv = np.full(rows.shape[0], -1)
-                lv[~benign & (t_j <= hw)] = 0
-                lv[drone & ((t_j <= hw) | (t_pos <= hc))] = 1
+                info = (maybe & ~coop) | (coop & (p_drone >= dp) & cfg.cooperative_info)
+                lv[info & (t_j <= hw)] = 0
+                lv[drone & ((t_j <= hw) | (t_pos <= hc) | (t_cl <= hw))] = 1
                 lv[drone & (t_j <= hc)] = 2
                 # A believed cooperative drone is known and accountable: info at most.
-                lv = np.where(coop, np.minimum(lv, 0), lv)
+                lv = np.where(coop, np.minimum(lv, 0 if cfg.cooperative_info else -1), lv)
                 out[rows, j] = lv
         return lvl_in, lvl_out, tta, entry
 
@@ -262,14 +290,20 @@ class ThreatAssessor:
                     self._emit(key, t, "updated", cur, tta[i, j], entry[i, j], classes, i)
                 )
 
-        # New alerts, with the entry thresholds.
+        # New alerts, with the entry thresholds, once they have held for raise_hold_s.
+        pending: dict[tuple[int, str], float] = {}
         for i, j in zip(*np.nonzero(lvl_in >= 0), strict=True):
             key = (int(table.id[i]), self.zones.zones[j].id)
             if key in self._open:
                 continue
+            since = pending[key] = self._pending.get(key, t)
+            if t - since < cfg.raise_hold_s:
+                continue
+            del pending[key]
             events.append(
                 self._emit(key, t, "raised", int(lvl_in[i, j]), tta[i, j], entry[i, j], classes, i)
             )
+        self._pending = pending
         return events
 
     # --- helpers -------------------------------------------------------------------

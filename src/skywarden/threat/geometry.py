@@ -18,6 +18,12 @@ Possible arrival. The track's position one-sigma grows along the path as
 propagated at constant velocity, plus a manoeuvre allowance ``m`` m/s for
 objects that can turn). The track *may* arrive at the first sampled time its
 predicted point is within ``n_sigma s(t)`` (capped) of the zone.
+
+Closing time. Attack drones fly doglegs: on a leg offset from their target the
+straight-line ray misses a small zone, yet every leg closes on it. With ``d``
+the horizontal distance to the polygon and ``u`` the unit vector towards its
+nearest point, a track closing at ``c = v . u >= min_cos |v|`` (heading
+within ``acos(min_cos)`` of the zone) would reach it in ``d / c``.
 """
 
 from __future__ import annotations
@@ -136,3 +142,26 @@ def possible_arrival(
     near = (d_h <= allow[..., 0]) & (d_v <= allow[..., 1])
     first = np.argmax(near, axis=1)
     return np.where(near.any(axis=1), t_s[first], np.inf)
+
+
+def closing_time(
+    zone: ZoneGeometry, pos_enu_m: np.ndarray, vel_enu_mps: np.ndarray, min_cos: float
+) -> np.ndarray:
+    """Horizontal distance to ``zone`` over closing speed (n,) seconds of tracks at
+    ``pos_enu_m`` (n, 3) moving at ``vel_enu_mps`` (n, 3): 0 horizontally inside, inf
+    unless the heading is within ``acos(min_cos)`` of the zone's nearest point."""
+    p = np.atleast_2d(np.asarray(pos_enu_m, float))
+    v = np.atleast_2d(np.asarray(vel_enu_mps, float))
+    pts = shapely.points(p[:, 0], p[:, 1])
+    near = shapely.get_coordinates(shapely.shortest_line(pts, zone.polygon_enu)).reshape(-1, 2, 2)
+    d = near[:, 1] - near[:, 0]
+    dist = np.hypot(d[:, 0], d[:, 1])
+    speed = np.hypot(v[:, 0], v[:, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        close = np.einsum("ij,ij->i", v[:, :2], d) / dist
+        t = np.where(
+            (close > 0.0) & (close >= min_cos * speed),
+            dist / np.where(close > 0, close, 1.0),
+            np.inf,
+        )
+    return np.where(dist <= 1e-9, 0.0, t)
