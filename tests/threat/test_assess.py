@@ -185,7 +185,10 @@ def test_drone_on_a_dogleg_closing_on_the_zone_is_warned():
     v = 40.0 * np.array([np.sin(np.radians(30)), np.cos(np.radians(30)), 0.0])
     x = np.concatenate([[0.0, -4500.0, 100.0], v])
     lv, _, tta, _ = a.levels(table(T0, [1], x), classes([DRONE]))
-    assert not np.isfinite(tta[0, 0]) and lv[0, 0] == 1
+    # Reported time to arrival: 4 km to the zone's edge at the closing speed 40 cos 30.
+    assert lv[0, 0] == 1 and tta[0, 0] == pytest.approx(
+        4000.0 / (40.0 * np.cos(np.radians(30))), rel=0.01
+    )
     # Heading 60 degrees off the zone is not closing on it.
     v2 = 40.0 * np.array([np.sin(np.radians(60)), np.cos(np.radians(60)), 0.0])
     lv2, _, _, _ = a.levels(table(T0, [1], np.concatenate([x[:3], v2])), classes([DRONE]))

@@ -212,7 +212,9 @@ class ThreatAssessor:
                 z, x[:, :3], x[:, 3:], sig, t_samp, cfg.n_sigma, cfg.max_allowance_m, vh
             )
             t_cl = closing_time(z, x[:, :3], x[:, 3:], cfg.closing_min_cos)
-            tta[rows, j] = t_j
+            # Off the straight-line path, the time to arrival reported is the
+            # earliest one a manoeuvre or a turn towards the zone allows.
+            tta[rows, j] = np.where(np.isfinite(t_j), t_j, np.minimum(t_pos, t_cl))
             entry[rows, j] = e_j
             for out, dp, hx in (
                 (lvl_in, cfg.drone_p, 1.0),
