@@ -1,0 +1,96 @@
+"""`skywarden demo`, the README's main command, in a real browser: moving tracks and an alert within 60 s."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)",
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_demo_shows_moving_tracks_and_an_alert_within_60_s(tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    port = _free_port()
+    exe = Path(sys.executable).with_name("skywarden")
+    proc = subprocess.Popen(
+        [str(exe), "demo", "--port", str(port), "--db", str(tmp_path / "demo.db"), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    blocked: list[str] = []
+    try:
+        # The demo prints its facts as one JSON document before it serves.
+        lines = []
+        while not lines or lines[-1] != "}\n":
+            line = proc.stdout.readline()
+            assert line, "demo exited before printing its URL"
+            lines.append(line)
+        facts = json.loads("".join(lines))
+        assert facts["url"] == f"http://127.0.0.1:{port}/" and facts["viewer_token"]
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=str(CHROMIUM),
+                args=["--headless", "--no-sandbox", "--disable-gpu",
+                      "--disable-background-networking", "--disable-component-update",
+                      "--disable-sync", "--no-first-run"],
+            )  # fmt: skip
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 850})
+
+                def gate(route):
+                    if urlparse(route.request.url).hostname == "127.0.0.1":
+                        route.continue_()
+                    else:
+                        blocked.append(route.request.url)
+                        route.abort()
+
+                page.route("**/*", gate)
+                # The server may still be binding: the page load retries until it answers.
+                for _ in range(50):
+                    try:
+                        page.goto(facts["url"], timeout=2_000)
+                        break
+                    except playwright.Error:
+                        page.wait_for_timeout(200)
+                # The demo page is signed in (a local viewer session): no login.
+                page.wait_for_selector("#conn.up", timeout=15_000)
+                first = page.wait_for_selector(".leaflet-tooltip:has-text('drone')", timeout=60_000)
+                label = first.inner_text()
+                tid = label.split()[0]
+                page.wait_for_selector("li.alert", timeout=60_000)
+                # The same track ten seconds later is somewhere else: it moves.
+                box0 = page.locator(f".leaflet-tooltip:has-text('{tid} ')").first.bounding_box()
+                page.wait_for_timeout(10_000)
+                box1 = page.locator(f".leaflet-tooltip:has-text('{tid} ')").first.bounding_box()
+                assert box0 is not None and box1 is not None
+                assert (box0["x"], box0["y"]) != (box1["x"], box1["y"])
+                assert re.search(r"\d+:\d\d", page.inner_text("li.alert"))
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "demo.png"))
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert blocked == [] or all(urlparse(u).hostname != "127.0.0.1" for u in blocked)
