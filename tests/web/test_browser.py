@@ -14,7 +14,7 @@ import uvicorn
 from skywarden.sinks.base import ScanOutput
 from skywarden.sinks.web import WebConfig, create_app
 
-from .webhelpers import T0, alert, moving_scans
+from .webhelpers import T0, alert, launch_chromium, loopback_only, moving_scans
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -52,29 +52,10 @@ def test_map_shows_track_and_alert_and_acknowledges(server, live, store, tokens)
     playwright = pytest.importorskip("playwright.sync_api")
     blocked: list[str] = []
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 850})
-
-            def gate(route):
-                if urlparse(route.request.url).hostname == "127.0.0.1":
-                    route.continue_()
-                else:
-                    blocked.append(route.request.url)
-                    route.abort()
-
-            page.route("**/*", gate)
+            loopback_only(page, blocked)
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(server)

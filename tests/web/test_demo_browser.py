@@ -12,6 +12,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from .webhelpers import launch_chromium, loopback_only
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -49,23 +51,10 @@ def test_demo_shows_moving_tracks_and_an_alert_within_60_s(tmp_path):
         facts = json.loads("".join(lines))
         assert facts["url"] == f"http://127.0.0.1:{port}/" and facts["viewer_token"]
         with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=str(CHROMIUM),
-                args=["--headless", "--no-sandbox", "--disable-gpu",
-                      "--disable-background-networking", "--disable-component-update",
-                      "--disable-sync", "--no-first-run"],
-            )  # fmt: skip
+            browser = launch_chromium(p)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 850})
-
-                def gate(route):
-                    if urlparse(route.request.url).hostname == "127.0.0.1":
-                        route.continue_()
-                    else:
-                        blocked.append(route.request.url)
-                        route.abort()
-
-                page.route("**/*", gate)
+                loopback_only(page, blocked)
                 # The server may still be binding: the page load retries until it answers.
                 for _ in range(50):
                     try:

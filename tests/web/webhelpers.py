@@ -85,3 +85,35 @@ def alert(aid: str, t: float, state: str = "raised", level: str = "critical") ->
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+CHROMIUM_PATH = "/usr/bin/chromium"
+#: Debian's Chromium, headless, with nothing of its own reaching out to the network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def launch_chromium(p):
+    """Launch Debian's Chromium from a sync Playwright instance ``p``."""
+    return p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
+
+
+def loopback_only(page, blocked: list[str]) -> None:
+    """Let ``page`` reach 127.0.0.1 only; every other request is aborted and noted."""
+    from urllib.parse import urlparse
+
+    def gate(route):
+        if urlparse(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", gate)
