@@ -295,3 +295,27 @@ def test_sapient_node_registers_streams_and_reconnects(tmp_path):
     assert service.engine.tracker.stats.detections == 30
     # The same track continues through the reconnection.
     assert first_ids & {t.id for t in service.live.tracks.values()}
+
+
+def test_jsonl_udp_datagrams_become_tracks(tmp_path):
+    async def main():
+        cfg = _config(tmp_path, [RADAR], jsonl_udp_port=0)
+        service = Service(cfg)
+        await service.start()
+        try:
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, remote_addr=("127.0.0.1", service.ports["jsonl_udp"])
+            )
+            t0 = time.time() - 30.0
+            dets = _radar_dets(t0, 30)
+            # Several lines per datagram, as a sensor gateway would batch them.
+            for k in range(0, 30, 3):
+                transport.sendto(b"".join(encode_line(d) + b"\n" for d in dets[k : k + 3]))
+            tracks = await _wait_for_tracks(service)
+            transport.close()
+            return tracks
+        finally:
+            await service.stop()
+
+    assert len(asyncio.run(main())) == 1
