@@ -38,7 +38,8 @@ from skywarden.scenario import ScenarioReader
 from skywarden.tracking.config import TrackerConfig
 from skywarden.types import Detection, TruthPoint
 
-console = Console()
+# Wide enough for the comparison table when the output is piped to a file.
+console = Console(width=160)
 
 
 def simulate(n: int, duration: float, seed: int, out: Path) -> None:
