@@ -52,9 +52,11 @@ _KIND_KEYS: dict[str, frozenset[str]] = {
     "radar": frozenset({"range_m", "az_deg", "el_deg", "range_rate_mps"}),
     "rf": frozenset({"az_deg", "el_deg"}),
     "camera": frozenset({"az_deg", "el_deg"}),
+    # vrate_mps on remoteid extends CONVENTIONS.md: the Location message carries it.
     "remoteid": frozenset(
-        {"uas_id", "lat", "lon", "alt_m", "operator_lat", "operator_lon", "speed_mps", "track_deg"}
-    ),
+        {"uas_id", "lat", "lon", "alt_m", "operator_lat", "operator_lon", "speed_mps",
+         "track_deg", "vrate_mps"}
+    ),  # fmt: skip
     "adsb": frozenset(
         {"icao24", "lat", "lon", "alt_m", "callsign", "speed_mps", "track_deg", "vrate_mps"}
     ),
