@@ -54,9 +54,18 @@ _KIND_KEYS: dict[str, frozenset[str]] = {
     "camera": frozenset({"az_deg", "el_deg"}),
     # vrate_mps on remoteid extends CONVENTIONS.md: the Location message carries it.
     "remoteid": frozenset(
-        {"uas_id", "lat", "lon", "alt_m", "operator_lat", "operator_lon", "speed_mps",
-         "track_deg", "vrate_mps"}
-    ),  # fmt: skip
+        {
+            "uas_id",
+            "lat",
+            "lon",
+            "alt_m",
+            "operator_lat",
+            "operator_lon",
+            "speed_mps",
+            "track_deg",
+            "vrate_mps",
+        }
+    ),
     "adsb": frozenset(
         {"icao24", "lat", "lon", "alt_m", "callsign", "speed_mps", "track_deg", "vrate_mps"}
     ),
