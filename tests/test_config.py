@@ -56,3 +56,15 @@ def test_live_zone_edit_that_crosses_the_antimeridian_is_refused(tmp_path):
     )
     with pytest.raises(ZoneError):
         eng.set_zones([bad])
+
+
+def test_interface_input_must_name_a_sensor_of_its_kind(tmp_path):
+    p = tmp_path / "site.yaml"
+    p.write_text(
+        EXAMPLE.read_text().replace(
+            "  sapient_port: 5020",
+            "  sapient_port: 5020\n  asterix48: [{sensor: cam-1, port: 8600}]",
+        )
+    )
+    with pytest.raises(ConfigError, match=r"\$\.sources\.asterix48\[0\]\.sensor"):
+        load_config(p)

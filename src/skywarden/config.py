@@ -15,6 +15,7 @@ import yaml
 from .pipeline import EngineConfig
 from .sinks.config import SinksConfig
 from .sinks.web.config import WebConfig
+from .sources.live import AdsbInput, AsterixInput, RemoteIdInput
 from .threat import ThreatConfig
 from .threat.zones import load_geojson
 from .tracking.config import TrackerConfig
@@ -31,6 +32,10 @@ class SourcesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     jsonl_udp_port: int | None = 4101
     #: SAPIENT (BSI Flex 335 v2.0) sensor nodes connect here.
     sapient_port: int | None = None
+    #: ASTERIX CAT048 monoradars (UDP), Mode-S receivers (TCP), Remote ID receivers (UDP).
+    asterix48: list[AsterixInput] = msgspec.field(default_factory=list)
+    adsb: list[AdsbInput] = msgspec.field(default_factory=list)
+    remoteid: list[RemoteIdInput] = msgspec.field(default_factory=list)
     #: A scenario file replayed in real time, re-timed to the clock.
     replay: str | None = None
     replay_speed: float = 1.0
@@ -93,6 +98,24 @@ def load_config(path: str | os.PathLike[str]) -> SiteConfig:
     except (OSError, yaml.YAMLError) as e:
         raise ConfigError(f"cannot read {p}: {e}") from e
     try:
-        return msgspec.convert(raw, SiteConfig)
+        cfg = msgspec.convert(raw, SiteConfig)
     except msgspec.ValidationError as e:
         raise ConfigError(f"{p}: {e}") from e
+    check_sources(cfg)
+    return cfg
+
+
+def check_sources(cfg: SiteConfig) -> None:
+    """Every interface input names a declared sensor of the right kind."""
+    kinds = {s.id: s.kind for s in cfg.sensors}
+    src = cfg.sources
+    for section, items, kind in (
+        ("asterix48", src.asterix48, "radar"),
+        ("adsb", src.adsb, "adsb"),
+        ("remoteid", src.remoteid, "remoteid"),
+    ):
+        for i, item in enumerate(items):
+            if kinds.get(item.sensor) != kind:
+                raise ConfigError(
+                    f"$.sources.{section}[{i}].sensor: '{item.sensor}' is not a declared {kind} sensor"
+                )

@@ -35,7 +35,10 @@ from .sinks.config import build_sinks
 from .sinks.live import LiveState
 from .sinks.store import Store, StoreWriter
 from .sinks.web import create_app, serve_app
+from .sources.asterix48 import AsterixUdpEndpoint
+from .sources.base import RejectionCounter
 from .sources.jsonl import JsonlTcpServer, JsonlUdpEndpoint, file_records, replay
+from .sources.live import RemoteIdUdpEndpoint, adsb_feed
 from .types import AlertLine, Detection, Record, Sensor, Zone
 
 if TYPE_CHECKING:
@@ -76,6 +79,7 @@ class Service:
         self._feed = feed
         self._feed_speed = feed_speed
         self.metrics = ServiceMetrics()
+        self.rejections = RejectionCounter()
         self.store = Store(config.store.path, retention_s=config.store.retention_s)
         zones = self.store.load_zones(config.all_zones(config_dir))
         self.header = Header(
@@ -187,6 +191,8 @@ class Service:
             "skywarden_detection_queue_depth": self._queue.qsize(),
             "skywarden_scan_ms_mean": e.stats.ms_per_scan,
         }
+        for src_name, n in self.rejections.by_source().items():
+            m[f'skywarden_rejected_messages_total{{source="{src_name}"}}'] = n
         if lat:
             m["skywarden_output_latency_p99_s"] = lat[int(0.99 * (len(lat) - 1))]
         for s in self.sinks:
@@ -220,11 +226,30 @@ class Service:
                 src.host, src.sapient_port,
                 on_detection=lambda report: self._on_record(report.detection),
                 on_sensor=self.add_sensor, on_status=self._on_sapient_status,
-                clock=self.clock,
+                clock=self.clock, rejections=self.rejections,
             )  # fmt: skip
             await sap.start()
             self.ports["sapient"] = sap.port
             self._closers.append(sap.close)
+        for a in src.asterix48:
+            ep = AsterixUdpEndpoint(
+                self.header.sensors[a.sensor], self._on_record, rejections=self.rejections,
+                clock=self.clock, default_alt_m=a.default_alt_m,
+            )  # fmt: skip
+            _, self.ports[f"asterix48:{a.sensor}"] = await ep.start(src.host, a.port)
+            self._closers.append(ep.close)
+        for r in src.remoteid:
+            rid = RemoteIdUdpEndpoint(
+                r.sensor, self._on_record, rejections=self.rejections, clock=self.clock, link=r.link
+            )
+            self.ports[f"remoteid:{r.sensor}"] = await rid.start(src.host, r.port)
+            self._closers.append(rid.close)
+        site = cfg.site
+        for b in src.adsb:
+            feed = adsb_feed(
+                b, site.lat, site.lon, self._on_record, rejections=self.rejections, clock=self.clock
+            )
+            spawn(asyncio.create_task(feed, name=f"adsb-{b.sensor}"))
         records = self._feed
         if records is None and src.replay:
             records = file_records(src.replay)
