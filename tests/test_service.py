@@ -319,3 +319,42 @@ def test_jsonl_udp_datagrams_become_tracks(tmp_path):
             await service.stop()
 
     assert len(asyncio.run(main())) == 1
+
+
+def test_a_dead_webhook_endpoint_raises_a_sink_alert_not_silence(tmp_path):
+    from skywarden.sinks.base import ScanOutput
+    from skywarden.sinks.config import SinksConfig, WebhookConfig
+    from skywarden.types import AlertLine
+
+    dead = f"http://127.0.0.1:{_free_port()}/alerts"  # nothing listens there
+    cfg = msgspec.structs.replace(
+        _config(tmp_path, [RADAR]),
+        sinks=SinksConfig(
+            webhooks=[
+                WebhookConfig(url=dead, secret="s3cret", timeout_s=0.5, backoff_initial_s=0.05)
+            ]
+        ),
+    )
+
+    async def main():
+        service = Service(cfg)
+        await service.start()
+        try:
+            threat = AlertLine(
+                t=time.time(), id="A1", level="critical", state="raised", kind="threat",
+                track="T1", zone="Z", tta_s=30.0,
+            )  # fmt: skip
+            service._dispatch(ScanOutput(t_s=threat.t, tracks=(), alerts=(threat,)))
+            hook = next(s for s in service.sinks if s.name.startswith("webhook:"))
+            async with asyncio.timeout(20):
+                while hook.health()["state"] != "failing":
+                    await asyncio.sleep(0.05)  # a real connection must fail first
+            service._check_sinks(time.time())
+            return service, hook
+        finally:
+            await service.stop()
+
+    service, hook = asyncio.run(main())
+    sink_alerts = [a for a in service.live.alerts.values() if a.kind == "sensor"]
+    assert [a.sensor for a in sink_alerts] == [hook.name]
+    assert sink_alerts[0].state == "raised" and "failing" in sink_alerts[0].reason

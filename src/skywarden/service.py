@@ -113,6 +113,7 @@ class Service:
         self._closers: list[Callable] = []
         self.ports: dict[str, int] = {}
         self.jsonl_tcp: JsonlTcpServer | None = None
+        self._failing_sinks: dict[str, str] = {}
 
     # --- wiring -------------------------------------------------------------------
 
@@ -177,6 +178,37 @@ class Service:
             for out in self.engine.tick(now):
                 self._dispatch(out)
             self._dispatch_sensor_alerts(self.health.check(now))
+            self._check_sinks(now)
+
+    def _check_sinks(self, now: float) -> None:
+        """A sink that reports itself failing (a dead webhook endpoint) raises a
+        ``sensor`` alert naming it, cleared when it delivers again: never silent."""
+        alerts = []
+        for s in self.sinks:
+            health = getattr(s, "health", None)
+            if health is None:
+                continue
+            h = health()
+            failing = h.get("state") == "failing"
+            if failing == (s.name in self._failing_sinks):
+                continue
+            if failing:
+                aid = f"S-{s.name}-{int(now)}"
+                self._failing_sinks[s.name] = aid
+                reason = f"{s.name} failing: {h.get('last_error') or 'no delivery'}"
+                state = "raised"
+            else:
+                aid = self._failing_sinks.pop(s.name)
+                reason = f"{s.name} delivering again"
+                state = "cleared"
+            alerts.append(
+                AlertLine(
+                    t=now, id=aid, kind="sensor", sensor=s.name, level="warning",
+                    state=state, reason=reason,  # type: ignore[arg-type]
+                )
+            )  # fmt: skip
+        if alerts:
+            self._dispatch(ScanOutput(t_s=now, tracks=(), alerts=tuple(alerts)))
 
     def _metrics(self) -> dict[str, float]:
         e = self.engine
@@ -197,6 +229,7 @@ class Service:
             m["skywarden_output_latency_p99_s"] = lat[int(0.99 * (len(lat) - 1))]
         for s in self.sinks:
             m[f'skywarden_sink_dropped_total{{sink="{s.name}"}}'] = s.dropped
+            m[f'skywarden_sink_ok{{sink="{s.name}"}}'] = float(s.name not in self._failing_sinks)
             m[f'skywarden_sink_queue_depth{{sink="{s.name}"}}'] = s.queue.qsize()
         return m
 
