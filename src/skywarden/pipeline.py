@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
@@ -33,8 +33,6 @@ from .types import (
     DELETED,
     TENTATIVE,
     TRACK_STATUSES,
-    AlertLine,
-    Association,
     Detection,
     Site,
     TrackLine,
@@ -43,24 +41,11 @@ from .types import (
     track_label,
 )
 
+if TYPE_CHECKING:
+    from .classify import Classifier, ClassResult
+    from .threat import ThreatAssessor
+
 log = logging.getLogger(__name__)
-
-
-class ClassifierLike(Protocol):
-    def update(self, table: TrackTable, assoc: Association) -> ClassResultLike: ...
-
-
-class ClassResultLike(Protocol):
-    p: np.ndarray
-    label: np.ndarray
-    cooperative: np.ndarray
-    spoof: np.ndarray
-
-
-class AssessorLike(Protocol):
-    def assess(self, table: TrackTable, classes: ClassResultLike) -> list[AlertLine]: ...
-
-    def set_zones(self, zones: ZoneSet) -> None: ...
 
 
 class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -100,8 +85,8 @@ class Engine:
         *,
         tracker_config: TrackerConfig | None = None,
         config: EngineConfig | None = None,
-        classifier: ClassifierLike | None = None,
-        assessor: AssessorLike | None = None,
+        classifier: Classifier | None = None,
+        assessor: ThreatAssessor | None = None,
     ) -> None:
         site = site_of(header)
         self.frame = LocalFrame.from_site(site)
@@ -174,7 +159,7 @@ class Engine:
         self.stats.alert_lines += len(alerts)
         return ScanOutput(t_s=t, tracks=tuple(lines), alerts=tuple(alerts))
 
-    def _track_lines(self, table: TrackTable, classes: ClassResultLike | None) -> list[TrackLine]:
+    def _track_lines(self, table: TrackTable, classes: ClassResult | None) -> list[TrackLine]:
         show = (table.status == CONFIRMED) | (table.status == COASTING) | (table.status == DELETED)
         if self.config.tentative:
             show |= table.status == TENTATIVE
