@@ -27,14 +27,16 @@ SCENARIOS = ("single-drone", "swarm", "birds", "airport", "coastal")
 #: median lead time of 120 s (every hostile drone starts >= 15 km out).
 MEDIAN_LEAD_S = {"single-drone": 120.0, "swarm": 120.0, "airport": 120.0, "coastal": 120.0}
 MIN_LEAD_S = 60.0
-#: SHORTFALL (what is achieved, not the target): in swarm seed 1 one drone
-#: (drone-009, a fast small fixed-wing) reads as a helicopter until it is inside.
-MAX_LATE_OR_MISSED = {"swarm": 1}
+#: Every hostile drone is warned at least MIN_LEAD_S before entry (measured minimum
+#: 187 s on seeds 1, 2 and 11 since the classifier's drone histograms cover fixed-wings).
+MAX_LATE_OR_MISSED: dict[str, int] = {}
 #: False alerts per hour: the target (1/h, birds 0.5/h) holds for single-drone,
-#: swarm and birds. SHORTFALL in airport and coastal (measured 0-4/h and 4-16/h on
-#: seeds 1, 2 and 11): a drone diving through a flock of birds hijacks a bird's
-#: track, which then alerts correctly as a drone but scores as a bird's alert.
-MAX_FALSE_PER_H = {"birds": 0.5, "airport": 4.0, "coastal": 16.0}
+#: swarm and birds. SHORTFALL in airport and coastal (measured 0-4/h and 4-12/h on
+#: seeds 1, 2 and 11): bird tracks that lose their bird (hundreds of metres from any
+#: truth object), slow to a "hover", then jump to ~30 m/s past another flock read
+#: as drones; the fix belongs in the tracker (see README, "Classification, threat
+#: and alerts").
+MAX_FALSE_PER_H = {"birds": 0.5, "airport": 4.0, "coastal": 12.0}
 MAX_FALSE_PER_H_ANY = 1.0
 MIN_ACCURACY = 0.95
 MAX_DRONE_P_BENIGN = 0.9
