@@ -47,8 +47,11 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     tentative_timeout_s: float = 3.5
     #: A confirmed track with no update for this long is coasting ...
     coast_after_s: float = 3.0
-    #: ... and is deleted after this long without an update.
+    #: ... and is deleted after this long without an update. Both count only updates
+    #: that fix the position: bearings of one sensor alone leave the range unknown.
     delete_after_s: float = 15.0
+    #: Bearings of two sensors this close in time fix a track's position.
+    bearing_fix_window_s: float = 3.0
     #: Delete any track whose position one-sigma (RMS over axes) exceeds this.
     max_pos_std_m: float = 2_500.0
     #: Delete any track below this altitude above the ellipsoid (no ground is lower).

@@ -40,6 +40,7 @@ from .motion import imm_combine, imm_predict, predict_cv
 log = logging.getLogger(__name__)
 
 _POSITION_KINDS = ("position", "remoteid", "adsb")
+_BEARING_KINDS = ("rf", "camera")
 
 
 @dataclass
@@ -112,6 +113,12 @@ class Tracker:
         self.n_upd = np.empty(0, np.int64)
         self.t_first = np.empty(0)
         self.t_last = np.empty(0)
+        # Last update that fixed the position: a full-position measurement, or
+        # bearings from two different sensors close in time. A track that only
+        # one bearing sensor sees has no range and must not live on that alone.
+        self.t_fix = np.empty(0)
+        self.b_sensor = np.empty(0, object)
+        self.b_t = np.empty(0)
 
     def __len__(self) -> int:
         return int(self.id.shape[0])
@@ -239,7 +246,7 @@ class Tracker:
                 at, ad = assign_gnn(g, n, k)
                 if at.shape[0]:
                     self._kalman_update(model, at, z[ad])
-                    self._after_update(at, [dets[j] for j in ad], det_ident[ad], sensor.kind)
+                    self._after_update(at, [dets[j] for j in ad], det_ident[ad], sensor)
                     used[ad] = True
             # A detection inside a track's gate that lost the assignment is not
             # a new object's first sighting: only truly unexplained ones start tracks.
@@ -308,7 +315,7 @@ class Tracker:
         if upd.shape[0]:
             dd = [best.get(int(t_), int(g.di[g.ti == t_][0])) for t_ in upd]
             ident = np.array([_identity(dets[j], sensor.kind) for j in dd], dtype=object)
-            self._after_update(upd, [dets[j] for j in dd], ident, sensor.kind)
+            self._after_update(upd, [dets[j] for j in dd], ident, sensor)
         used[np.unique(g.di[beta > 0.1])] = True
         return used
 
@@ -339,12 +346,25 @@ class Tracker:
         self.Pm[ti] = P_new.reshape(p, m_modes, 6, 6)
 
     def _after_update(
-        self, ti: np.ndarray, dets: list[Detection], ident: np.ndarray, kind: str
+        self, ti: np.ndarray, dets: list[Detection], ident: np.ndarray, sensor: Sensor
     ) -> None:
+        kind = sensor.kind
         self.n_upd[ti] += 1
         self.t_last[ti] = self.t_s
-        coasting = self.status[ti] == COASTING
-        self.status[ti[coasting]] = CONFIRMED
+        if kind in _BEARING_KINDS:
+            crossed = (
+                (self.b_sensor[ti] != "")
+                & (self.b_sensor[ti] != sensor.id)
+                & (self.t_s - self.b_t[ti] <= self.config.bearing_fix_window_s)
+            )
+            fixed = ti[crossed]
+            self.b_sensor[ti] = sensor.id
+            self.b_t[ti] = self.t_s
+        else:
+            fixed = ti
+        self.t_fix[fixed] = self.t_s
+        coasting = self.status[fixed] == COASTING
+        self.status[fixed[coasting]] = CONFIRMED
         set_id = (ident != "") & (self.identity[ti] == "")
         self.identity[ti[set_id]] = ident[set_id]
         self._assoc.track_id.extend(self.id[ti].tolist())
@@ -411,6 +431,9 @@ class Tracker:
         self.n_upd = np.concatenate([self.n_upd, np.ones(k, np.int64)])
         self.t_first = np.concatenate([self.t_first, np.full(k, self.t_s)])
         self.t_last = np.concatenate([self.t_last, np.full(k, self.t_s)])
+        self.t_fix = np.concatenate([self.t_fix, np.full(k, self.t_s)])
+        self.b_sensor = np.concatenate([self.b_sensor, np.full(k, "", dtype=object)])
+        self.b_t = np.concatenate([self.b_t, np.full(k, -math.inf)])
         self.stats.initiated += k
         self._assoc.track_id.extend(ids.tolist())
         self._assoc.dets.extend(dets)
@@ -499,6 +522,7 @@ class Tracker:
     def _manage(self, t: float) -> None:
         cfg = self.config
         since = t - self.t_last
+        since_fix = t - self.t_fix
         age = t - self.t_first
         st = self.status
         x, P = self.combined()
@@ -508,14 +532,15 @@ class Tracker:
             & (self.n_upd >= cfg.confirm_hits)
             & (vel_var <= cfg.confirm_max_vel_std_mps**2)
             & (self.t_last - self.t_first >= cfg.confirm_min_span_s)
+            & (since_fix <= cfg.coast_after_s)
         )
         st[confirm] = CONFIRMED
         self.stats.confirmed += int(confirm.sum())
-        st[(st == CONFIRMED) & (since > cfg.coast_after_s)] = COASTING
+        st[(st == CONFIRMED) & (since_fix > cfg.coast_after_s)] = COASTING
         pos_var = np.trace(P[:, :3, :3], axis1=1, axis2=2) / 3.0
         dead = (
             ((st == TENTATIVE) & ((since > cfg.tentative_timeout_s) | (age > cfg.confirm_window_s)))
-            | ((st != TENTATIVE) & (since > cfg.delete_after_s))
+            | ((st != TENTATIVE) & (since_fix > cfg.delete_after_s))
             | (pos_var > cfg.max_pos_std_m**2)
             # ENU up is measured from the site altitude.
             | (x[:, 2] + self.frame.alt_m < cfg.min_alt_m)
@@ -537,7 +562,7 @@ class Tracker:
             keep = ~dead
             for name in (
                 "id", "status", "xm", "Pm", "mu", "t_state",
-                "identity", "n_upd", "t_first", "t_last",
+                "identity", "n_upd", "t_first", "t_last", "t_fix", "b_sensor", "b_t",
             ):  # fmt: skip
                 setattr(self, name, getattr(self, name)[keep])
 
