@@ -30,8 +30,14 @@ test: $(STAMP) browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -q
 
+# Every benchmark, side by side with its reference where it has one (about 15 minutes).
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/io.py
+	$(BIN)/python bench/decode.py
+	$(BIN)/python bench/sinks.py
+	$(BIN)/python bench/vs_stonesoup.py
+	$(BIN)/python bench/latency.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache test-artifacts
