@@ -286,3 +286,16 @@ def test_store_writer_feeds_replay(live, store, tokens):
     c = TestClient(create_app(live, store))
     r = c.get("/api/replay", params={"t0": T0, "t1": T0 + 3}, headers=bearer(tokens["viewer"]))
     assert len(r.json()["tracks"]) == 8
+
+
+def test_websocket_of_a_revoked_token_is_cut_off(live, store, tokens):
+    from skywarden.sinks.store import hash_token
+
+    app = create_app(live, store, WebConfig(token_recheck_s=0.2))
+    with TestClient(app) as c, c.websocket_connect(f"/ws?token={tokens['viewer']}") as ws:
+        assert ws.receive_json()["type"] == "snapshot"
+        assert store.revoke_token(hash_token(tokens["viewer"])[:12]) == 1
+        with pytest.raises(WebSocketDisconnect) as e:
+            for _ in range(50):  # track refreshes until the next token check closes it
+                ws.receive_json()
+        assert e.value.code == 1008

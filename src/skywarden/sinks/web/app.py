@@ -15,7 +15,7 @@ import html
 import logging
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -315,7 +315,11 @@ def create_app(live: LiveState, store: Store, config: WebConfig | None = None) -
         if who is None:
             await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="invalid token")
             return
-        await _stream(websocket, live, config.push_interval_s)
+
+        def still_valid() -> bool:
+            return app.state.auth.verify(token) is not None
+
+        await _stream(websocket, live, config.push_interval_s, still_valid, config.token_recheck_s)
 
     @app.get("/", include_in_schema=False)
     def index() -> HTMLResponse:
@@ -332,15 +336,31 @@ def create_app(live: LiveState, store: Store, config: WebConfig | None = None) -
     return app
 
 
-async def _stream(websocket: WebSocket, live: LiveState, push_interval_s: float) -> None:
-    """Send a snapshot, then every published event, and the tracks at least every ``push_interval_s``."""
+async def _stream(
+    websocket: WebSocket,
+    live: LiveState,
+    push_interval_s: float,
+    still_valid: Callable[[], bool],
+    recheck_s: float,
+) -> None:
+    """Send a snapshot, then every published event, and the tracks at least every
+    ``push_interval_s``; close with 1008 once ``still_valid`` says the token was revoked."""
     q = live.subscribe()
+    loop = asyncio.get_running_loop()
+    next_check = loop.time() + recheck_s
     try:
         await websocket.send_json(live.snapshot())
         seen_drops = 0
         while True:
+            if loop.time() >= next_check:
+                next_check = loop.time() + recheck_s
+                if not await asyncio.to_thread(still_valid):
+                    await websocket.close(
+                        code=status.WS_1008_POLICY_VIOLATION, reason="token revoked"
+                    )
+                    return
             try:
-                text = await asyncio.wait_for(q.get(), timeout=push_interval_s)
+                text = await asyncio.wait_for(q.get(), timeout=min(push_interval_s, recheck_s))
             except TimeoutError:
                 await websocket.send_json(live.tracks_message())
                 continue

@@ -31,3 +31,5 @@ class WebConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     max_rows: Annotated[int, msgspec.Meta(gt=0)] = 200_000
     #: A WebSocket client gets the current tracks at least this often, seconds.
     push_interval_s: Annotated[float, msgspec.Meta(gt=0, le=1.0)] = 1.0
+    #: An open WebSocket's token is checked again this often: a revoked token is cut off.
+    token_recheck_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
