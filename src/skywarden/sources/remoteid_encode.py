@@ -92,8 +92,14 @@ def encode_basic_id(m: BasicId) -> bytes:
             raw = bytes.fromhex(m.uas_id)
         except ValueError:
             raw = b""
-        # Mirrors the decoder: hex text stands for bytes that were not printable.
-        if raw and len(raw) <= 20 and not all(0x20 < b < 0x7F for b in raw.rstrip(b"\x00")):
+        # Mirrors the decoder: its lowercase hex stands for bytes that were not
+        # printable; any other spelling ("0A") is the text itself.
+        if (
+            raw
+            and len(raw) <= 20
+            and m.uas_id == raw.hex()
+            and not all(0x20 < b < 0x7F for b in raw.rstrip(b"\x00"))
+        ):
             uid = raw.ljust(20, b"\x00")
     return (
         bytes((_head(TYPE_BASIC_ID, m.version), (m.id_type << 4) | (m.ua_type & 0x0F)))
