@@ -31,11 +31,11 @@ MIN_LEAD_S = 60.0
 #: 187 s on seeds 1, 2 and 11 since the classifier's drone histograms cover fixed-wings).
 MAX_LATE_OR_MISSED: dict[str, int] = {}
 #: False alerts per hour: the target (1/h, birds 0.5/h) holds for single-drone,
-#: swarm and birds. SHORTFALL in airport and coastal (measured 0-8/h on seeds 1, 2
-#: and 11): an `info` alert on an unidentified track that is really a bird, and a
-#: light aircraft without ADS-B read as a drone (see README, "Classification,
-#: threat and alerts").
-MAX_FALSE_PER_H = {"birds": 0.5, "airport": 4.0, "coastal": 8.0}
+#: swarm, birds and coastal. SHORTFALL in airport (measured 0-8/h on seeds 1, 2 and
+#: 11): an `info` alert on an unidentified track that is really a bird, and a light
+#: aircraft without ADS-B read as a drone (see README, "Classification, threat and
+#: alerts").
+MAX_FALSE_PER_H = {"birds": 0.5, "airport": 4.0}
 MAX_FALSE_PER_H_ANY = 1.0
 MIN_ACCURACY = 0.95
 MAX_DRONE_P_BENIGN = 0.9

@@ -27,6 +27,8 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     init_speed_sigma_mps: float = 80.0
     #: The same for the vertical speed: air objects climb and sink far slower than they fly.
     init_vspeed_sigma_mps: float = 25.0
+    #: A sensor's detections only pair with tracks within this factor of its max range.
+    range_margin: float = 1.2
     #: Gate: probability mass of the chi-square validation region.
     gate_p: float = 0.9997
     #: Association: global nearest neighbour, or JPDA in clusters with several tracks.

@@ -212,6 +212,7 @@ class Tracker:
     def _update_with(
         self, model: MeasurementModel, z: np.ndarray, dets: list[Detection], sensor: Sensor
     ) -> None:
+        geom = self.geoms[sensor.id]
         k = z.shape[0]
         n = len(self)
         det_ident = np.array([_identity(d, sensor.kind) for d in dets], dtype=object)
@@ -225,9 +226,16 @@ class Tracker:
                 det_var = np.trace(model.position_cov(z), axis1=1, axis2=2)
             else:
                 det_var = np.zeros(k)
-            ti, di = candidate_pairs(
-                x[:, :3], np.trace(P[:, :3, :3], axis1=1, axis2=2), det_pos, det_var, gate * 4
-            )
+            pos_var = np.trace(P[:, :3, :3], axis1=1, axis2=2)
+            ti, di = candidate_pairs(x[:, :3], pos_var, det_pos, det_var, gate * 4)
+            if sensor.max_range_m is not None and ti.shape[0]:
+                # A sensor cannot see a track far beyond its range. Without this, a
+                # camera's bearing to a nearby bird can pull a radar track of a
+                # drone 15 km out along the same line of sight.
+                reach = sensor.max_range_m * self.config.range_margin + 3.0 * np.sqrt(pos_var)
+                seen = np.linalg.norm(x[:, :3] - geom.pos_enu_m, axis=1) <= reach
+                keep_pairs = seen[ti]
+                ti, di = ti[keep_pairs], di[keep_pairs]
             d2, logdet = mahalanobis(model, x, P, z, ti, di)
             # Cooperative identity: the same id always pairs (within a wide
             # gate, so a reused id far away does not), a different id never.
