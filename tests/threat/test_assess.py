@@ -121,6 +121,8 @@ def test_birds_give_nothing_unknowns_give_info():
     assert run(ThreatAssessor(zones()), x, BIRD) == []
     ev = run(ThreatAssessor(zones()), x, UNKNOWN)
     assert ev and {e.level for e in ev} == {"info"}
+    # An info alert waits until the object has stayed unidentified for 30 s.
+    assert ev[0].t - T0 >= ThreatConfig().info_raise_hold_s - 1.0
 
 
 def test_swarm_of_twenty_gives_twenty_alerts_and_few_lines():

@@ -75,8 +75,11 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: Whether a believed cooperative (Remote ID) drone heading for a zone raises ``info``;
     #: off by default: it is known and accountable, and shown with its identity.
     cooperative_info: bool = False
-    #: A new alert's level must hold this long before it is raised.
+    #: A new alert's level must hold this long before it is raised ...
     raise_hold_s: float = 3.0
+    #: ... and an ``info`` alert this long: an object has to stay unidentified for a
+    #: while before it is worth an operator's glance (a bird's class wavers briefly).
+    info_raise_hold_s: float = 30.0
     #: No alert on a track whose horizontal position one-sigma exceeds this (bearing-only
     #: tracks, or a first fix at the edge of radar cover: no usable time to arrival).
     max_pos_sigma_m: float = 60.0
@@ -299,7 +302,8 @@ class ThreatAssessor:
             if key in self._open:
                 continue
             since = pending[key] = self._pending.get(key, t)
-            if t - since < cfg.raise_hold_s:
+            hold = cfg.info_raise_hold_s if lvl_in[i, j] == 0 else cfg.raise_hold_s
+            if t - since < hold:
                 continue
             del pending[key]
             events.append(
