@@ -221,7 +221,6 @@ class Tracker:
         if n:
             x, P = self.combined()
             gate = self._gate[model.dim]
-            det_var = None
             if det_pos is not None:
                 det_var = np.trace(model.position_cov(z), axis1=1, axis2=2)
             else:
