@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .types import AlertLine, Sensor
 
@@ -57,11 +58,10 @@ class SensorHealth:
             aid = self._alert_ids.pop(sensor_id)
             log.info("sensor %s is back", sensor_id)
             return [
-                AlertLine(
-                    t=now_s, id=aid, kind="sensor", sensor=sensor_id, level="warning",
-                    state="cleared", reason=f"sensor {sensor_id} reporting again",
+                sensor_alert(
+                    now_s, aid, sensor_id, "cleared", f"sensor {sensor_id} reporting again"
                 )
-            ]  # fmt: skip
+            ]
         self.status[sensor_id] = "ok"
         return []
 
@@ -74,14 +74,22 @@ class SensorHealth:
             last = self.last_heard.get(sid, self.start_s)
             if self.status.get(sid) != "silent" and now_s - last > self.limit_s(sid):
                 self.status[sid] = "silent"
-                # Unique across restarts: sensor and the second it fell silent.
-                aid = f"S-{sid}-{int(now_s)}"
-                self._alert_ids[sid] = aid
+                aid = self._alert_ids[sid] = sensor_alert_id(sid, now_s)
                 log.warning("sensor %s silent for %.1f s", sid, now_s - last)
-                out.append(
-                    AlertLine(
-                        t=now_s, id=aid, kind="sensor", sensor=sid, level="warning",
-                        state="raised", reason=f"sensor {sid} silent for {now_s - last:.0f} s",
-                    )
-                )  # fmt: skip
+                reason = f"sensor {sid} silent for {now_s - last:.0f} s"
+                out.append(sensor_alert(now_s, aid, sid, "raised", reason))
         return out
+
+
+def sensor_alert_id(name: str, t_s: float) -> str:
+    """An alert id for a sensor or sink, unique across restarts: name and the second it failed."""
+    return f"S-{name}-{int(t_s)}"
+
+
+def sensor_alert(
+    t_s: float, alert_id: str, name: str, state: Literal["raised", "cleared"], reason: str
+) -> AlertLine:
+    """A ``sensor``-kind alert event about a sensor or a sink named ``name``."""
+    return AlertLine(
+        t=t_s, id=alert_id, kind="sensor", sensor=name, level="warning", state=state, reason=reason
+    )

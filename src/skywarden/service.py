@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from .config import SiteConfig
-from .health import SensorHealth
+from .health import SensorHealth, sensor_alert, sensor_alert_id
 from .runner import build_engine
 from .scenario import Header
 from .sinks.base import QueueWorker, ScanOutput
@@ -193,20 +193,14 @@ class Service:
             if failing == (s.name in self._failing_sinks):
                 continue
             if failing:
-                aid = f"S-{s.name}-{int(now)}"
-                self._failing_sinks[s.name] = aid
+                aid = self._failing_sinks[s.name] = sensor_alert_id(s.name, now)
                 reason = f"{s.name} failing: {h.get('last_error') or 'no delivery'}"
-                state = "raised"
+                alerts.append(sensor_alert(now, aid, s.name, "raised", reason))
             else:
                 aid = self._failing_sinks.pop(s.name)
-                reason = f"{s.name} delivering again"
-                state = "cleared"
-            alerts.append(
-                AlertLine(
-                    t=now, id=aid, kind="sensor", sensor=s.name, level="warning",
-                    state=state, reason=reason,  # type: ignore[arg-type]
+                alerts.append(
+                    sensor_alert(now, aid, s.name, "cleared", f"{s.name} delivering again")
                 )
-            )  # fmt: skip
         if alerts:
             self._dispatch(ScanOutput(t_s=now, tracks=(), alerts=tuple(alerts)))
 
