@@ -358,3 +358,34 @@ def test_a_dead_webhook_endpoint_raises_a_sink_alert_not_silence(tmp_path):
     sink_alerts = [a for a in service.live.alerts.values() if a.kind == "sensor"]
     assert [a.sensor for a in sink_alerts] == [hook.name]
     assert sink_alerts[0].state == "raised" and "failing" in sink_alerts[0].reason
+
+
+def test_sensor_declared_on_one_connection_is_known_to_every_transport(tmp_path):
+    async def main():
+        cfg = _config(tmp_path, [], jsonl_tcp_port=0, jsonl_udp_port=0)
+        service = Service(cfg)
+        await service.start()
+        try:
+            _, w = await asyncio.open_connection("127.0.0.1", service.ports["jsonl_tcp"])
+            w.write(encode_line(RADAR) + b"\n")
+            await w.drain()
+            q = service.live.subscribe()
+            async with asyncio.timeout(10):
+                while "r1" not in service.header.sensors:
+                    await q.get()  # the sensor message the live picture publishes
+            loop = asyncio.get_running_loop()
+            tr, _ = await loop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, remote_addr=("127.0.0.1", service.ports["jsonl_udp"])
+            )
+            for d in _radar_dets(time.time() - 30.0, 30):
+                tr.sendto(encode_line(d) + b"\n")
+            tracks = await _wait_for_tracks(service)
+            tr.close()
+            w.close()
+            return service, tracks
+        finally:
+            await service.stop()
+
+    service, tracks = asyncio.run(main())
+    assert len(tracks) == 1
+    assert service.engine.stats.unknown_sensor == 0

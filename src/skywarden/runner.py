@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from .classify import Classifier
 from .geodesy import LocalFrame
 from .pipeline import Engine, EngineConfig, site_of
@@ -22,7 +24,7 @@ from .sinks.base import ScanOutput
 from .threat import ThreatAssessor, ThreatConfig
 from .threat.zones import ZoneSet
 from .tracking.config import TrackerConfig
-from .types import Detection
+from .types import Detection, OutputRecord
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +140,6 @@ def count_lines(path: str | os.PathLike[str]) -> int:
 
 def read_outputs(path: str | os.PathLike[str]) -> list[Any]:
     """Every track and alert line of an output file (for tests and small tools)."""
-    import msgspec
-
-    from .types import OutputRecord
-
     dec = msgspec.json.Decoder(OutputRecord)
     with open(Path(path), "rb") as f:
         return [dec.decode(line) for line in f if line.strip()]

@@ -25,10 +25,15 @@ OnRecord = Callable[[Record], None]
 
 
 def live_reader(header: Header) -> ScenarioReader:
-    """A line checker that already knows the site's declared sensors and zones."""
+    """A line checker over the site's own sensor table.
+
+    The table is shared, not copied: a sensor declared on any connection (or by
+    a SAPIENT registration) is known at once to every reader, with no per-line
+    copying. Zones are copied: a zone line on the wire changes nothing live.
+    """
     reader = ScenarioReader(io.BytesIO(b""), quiet=False)
     reader.header.site = header.site
-    reader.header.sensors.update(header.sensors)
+    reader.header.sensors = header.sensors
     reader.header.zones.extend(header.zones)
     return reader
 
@@ -65,15 +70,11 @@ class JsonlTcpServer:
                     break
                 rec = reader.feed(raw)
                 if rec is not None:
-                    self._sync_header(reader)
                     self._on_record(rec)
         except ConnectionError as e:
             log.info("jsonl tcp client went away: %s", e)
         finally:
             w.close()
-
-    def _sync_header(self, reader: ScenarioReader) -> None:
-        self._header.sensors.update(reader.header.sensors)
 
     async def close(self) -> None:
         if self._server is not None:
@@ -90,7 +91,6 @@ class _Udp(asyncio.DatagramProtocol):
             if raw.strip():
                 rec = self.owner.reader.feed(raw)
                 if rec is not None:
-                    self.owner.header.sensors.update(self.owner.reader.header.sensors)
                     self.owner.on_record(rec)
 
 
