@@ -71,6 +71,17 @@ DOCUMENTED = {
         "n_raised_alerts",
         "false_alerts",
         "false_alerts_per_hour",
+        "false_by_class",
+        "hostile_alerts",
+        "nonhostile_drone_alerts",
+        "wrong_zone_alerts",
+        "wrong_zone_fraction",
+        "wrong_zone_clear_delay_max_s",
+        "wrong_zone",
+        "max_raises_per_object_zone_per_hour",
+        "worst_object_zone",
+        "warning_lead_time_min_s",
+        "warning_lead_time_median_s",
         "drones",
     },
     "classification": {
@@ -81,6 +92,10 @@ DOCUMENTED = {
         "accuracy",
         "n_settled",
         "accuracy_settled",
+        "confusion_settled",
+        "accuracy_settled_by_class",
+        "hostile_drones_as_aircraft",
+        "per_object_settled",
     },
 }
 

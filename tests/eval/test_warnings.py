@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -14,6 +15,7 @@ from .build import (
     T0,
     alert,
     line,
+    position_detections,
     sensor,
     track_lines,
     truth_lines,
@@ -74,8 +76,11 @@ def test_missed_and_false_alerts(warned):
     assert d["n_hostile"] == 3 and d["n_entered"] == 3
     assert d["missed_warnings"] == 2
     assert d["n_raised_alerts"] == 5
-    assert d["false_alerts"] == 2
-    assert d["false_alerts_per_hour"] == pytest.approx(2 / (99.0 / 3600.0))
+    # A5 (no such track) is false; A4 is on a drone that is not hostile: counted apart.
+    assert d["false_alerts"] == 1 and d["false_by_class"] == {"clutter": 1}
+    assert d["nonhostile_drone_alerts"] == {"identified": 0, "anonymous": 1}
+    assert d["hostile_alerts"] == 3
+    assert d["false_alerts_per_hour"] == pytest.approx(1 / (99.0 / 3600.0))
     leads = [50.0 - 20.4, 51.0 - 55.0]
     assert d["lead_time_min_s"] == pytest.approx(min(leads))
     assert d["lead_time_median_s"] == pytest.approx(float(np.median(leads)))
@@ -144,3 +149,47 @@ def test_confusion_matrix_and_settled_accuracy(tmp_path):
     assert c["n_settled"] == 80
     assert c["accuracy_settled"] == pytest.approx(1.0)
     assert not math.isnan(c["accuracy_settled"])
+
+
+def test_alerts_sorted_by_whom_they_were_for(tmp_path):
+    """Wrong-zone alerts with their open time after the turn, raises per (object, zone),
+    and alerts on non-hostile drones split by whether the drone gave an identity."""
+    # H flies east past Z2 (north of it, closest at t = 30 s) and on into Z1.
+    h = np.concatenate([line([-1_000.0, 500.0, 50.0], [20.0, 0.0, 0.0], T[:30]), np.zeros((70, 3))])
+    h[30:] = line(h[29] + [20.0, 0.0, 0.0], [20.0, -8.0, 0.0], T[30:] - T[30] + T0)
+    rid = line([2_000.0, 2_000.0, 50.0], [0.0, 0.0, 0.0], T)  # identified, not hostile
+    anon = line([-2_000.0, 2_000.0, 50.0], [0.0, 0.0, 0.0], T)  # anonymous, not hostile
+    recs = truth_lines("H", "drone", T, h, hostile=True)
+    recs += truth_lines("R", "drone", T, rid) + truth_lines("N", "drone", T, anon)
+    recs += [
+        msgspec.structs.replace(d, uas_id="FRIEND-1")
+        for d in position_detections("rid-1", T, rid, "R")
+    ]
+    recs += position_detections("pos", T, h, "H") + position_detections("pos", T, anon, "N")
+    scen = write_scenario(
+        tmp_path / "s.jsonl",
+        [sensor("pos", "position"), sensor("rid-1", "remoteid")],
+        [zone("Z1", 0.0, -400.0, 1_000.0, 0.0), zone("Z2", -600.0, 0.0, -200.0, 400.0)],
+        recs,
+    )
+    out = track_lines("TH", T, h, cls="drone") + track_lines("TR", T, rid, cls="drone")
+    out += track_lines("TN", T, anon, cls="drone")
+    out += [
+        alert(T0 + 10.0, "A1", "TH", "Z2"),  # wrong zone: H never enters Z2 ...
+        alert(T0 + 45.0, "A1", "TH", "Z2", state="cleared"),  # ... cleared 5 s after passing
+        alert(T0 + 12.0, "A2", "TH", "Z1"),
+        alert(T0 + 50.0, "A3", "TH", "Z1"),  # a second raise for (H, Z1)
+        alert(T0 + 20.0, "A4", "TR", "Z1"),
+        alert(T0 + 21.0, "A5", "TN", "Z1"),
+    ]
+    d = evaluate_files(scen, write_output(tmp_path / "o.jsonl", out), c=50.0).to_dict()
+    w = d["warning"]
+    assert w["false_alerts"] == 0
+    assert w["hostile_alerts"] == 3
+    assert w["nonhostile_drone_alerts"] == {"identified": 1, "anonymous": 1}
+    assert w["wrong_zone_alerts"] == 1 and w["wrong_zone_fraction"] == pytest.approx(1 / 3)
+    assert [a["alert_id"] for a in w["wrong_zone"]] == ["A1"]
+    # Closest approach to Z2 (east edge e = -200) is when H is at e = -200, t = 40 s.
+    assert w["wrong_zone_clear_delay_max_s"] == pytest.approx(5.0, abs=1.0)
+    assert w["max_raises_per_object_zone_per_hour"] == 2
+    assert w["worst_object_zone"] == ["H", "Z1"]

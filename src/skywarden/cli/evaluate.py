@@ -116,8 +116,9 @@ def _render(report: EvalReport, doc: dict[str, Any]) -> None:
         title=f"Warnings: {w['n_entered']} hostile drones entered a zone, "
         f"{w['missed_warnings']} missed"
     )
-    for col in ("drone", "zone", "entry (UTC)", "first alert (UTC)", "lead s", "warned"):
-        wt.add_column(col, justify="right" if col == "lead s" else "left")
+    for col in ("drone", "zone", "entry (UTC)", "first alert (UTC)", "lead s", "warning lead s"):
+        wt.add_column(col, justify="right" if col.endswith(" s") else "left")
+    wt.add_column("warned")
     for d in w["drones"]:
         wt.add_row(
             d["id"],
@@ -125,6 +126,7 @@ def _render(report: EvalReport, doc: dict[str, Any]) -> None:
             iso(d["entry_t_s"]),
             iso(d["first_alert_t_s"] if d["first_alert_t_s"] is not None else math.nan),
             _f(d["lead_time_s"]),
+            _f(d["warning_lead_time_s"]),
             "yes" if d["warned"] else "[red]no[/]",
         )
     console.print(wt)
@@ -132,6 +134,24 @@ def _render(report: EvalReport, doc: dict[str, Any]) -> None:
         f"lead time min {_f(w['lead_time_min_s'])} s, median {_f(w['lead_time_median_s'])} s; "
         f"false alerts {w['false_alerts']} of {w['n_raised_alerts']} raised "
         f"({_f(w['false_alerts_per_hour'], 2)} per hour)"
+    )
+    at = Table(title="Raised alerts by what they were for")
+    at.add_column("for")
+    at.add_column("alerts", justify="right")
+    for cls_name, n in sorted(w["false_by_class"].items()):
+        at.add_row(f"false: {cls_name}", str(n))
+    at.add_row("hostile drone", str(w["hostile_alerts"]))
+    at.add_row("  of which wrong zone", str(w["wrong_zone_alerts"]))
+    at.add_row("non-hostile drone, identified", str(w["nonhostile_drone_alerts"]["identified"]))
+    at.add_row("non-hostile drone, anonymous", str(w["nonhostile_drone_alerts"]["anonymous"]))
+    console.print(at)
+    worst = w["worst_object_zone"]
+    console.print(
+        f"most raises per (object, zone) in an hour: {w['max_raises_per_object_zone_per_hour']}"
+        + (f" ({worst[0]}, {worst[1]})" if worst else "")
+        + f"; wrong-zone alerts open after turning away: max "
+        f"{_f(w['wrong_zone_clear_delay_max_s'])} s; first warning-or-higher lead: min "
+        f"{_f(w['warning_lead_time_min_s'])} s, median {_f(w['warning_lead_time_median_s'])} s"
     )
 
     cl = report.classification
@@ -146,3 +166,9 @@ def _render(report: EvalReport, doc: dict[str, Any]) -> None:
     for i, lab in enumerate(cl.truth_labels):
         ct.add_row(lab, *(str(int(v)) for v in cl.confusion[i]))
     console.print(ct)
+    by_class = doc["classification"]["accuracy_settled_by_class"]
+    console.print(
+        "settled accuracy by class: "
+        + ", ".join(f"{k} {_f(v, 3)}" for k, v in by_class.items())
+        + f"; hostile drones read as aircraft {_f(doc['classification']['hostile_drones_as_aircraft'], 3)}"
+    )

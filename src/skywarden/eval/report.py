@@ -26,13 +26,25 @@ in seconds (``*_t_s`` UTC seconds since the epoch).
   ``first_confirmed_match_t_s``, ``latency_s``}.
 - ``warning``: ``n_hostile``, ``n_entered``, ``missed_warnings``,
   ``lead_time_min_s``, ``lead_time_median_s``, ``n_raised_alerts``,
-  ``false_alerts``, ``false_alerts_per_hour``, ``drones``: list of {``id``,
-  ``zone``, ``entry_t_s``, ``first_alert_t_s``, ``alert_id``, ``lead_time_s``,
-  ``warned``}.
+  ``false_alerts`` (raised alerts on birds, aircraft, helicopters and clutter),
+  ``false_alerts_per_hour``, ``false_by_class``, ``hostile_alerts``,
+  ``nonhostile_drone_alerts`` ({``identified``, ``anonymous``}: alerts on drones
+  not hostile in truth, by whether they gave a Remote ID / ADS-B identity),
+  ``wrong_zone_alerts`` (hostile drone alerted for a zone it never enters),
+  ``wrong_zone_fraction`` (of ``hostile_alerts``), ``wrong_zone_clear_delay_max_s``
+  (open time after the drone's closest approach), ``wrong_zone`` (list),
+  ``max_raises_per_object_zone_per_hour``, ``worst_object_zone``,
+  ``warning_lead_time_min_s``, ``warning_lead_time_median_s`` (first
+  warning-or-higher event), ``drones``: list of {``id``, ``zone``,
+  ``entry_t_s``, ``first_alert_t_s``, ``alert_id``, ``lead_time_s``,
+  ``warning_lead_time_s``, ``warned``}.
 - ``classification``: ``truth_labels``, ``track_labels``, ``confusion`` (rows
   truth, columns track class; counts of matched confirmed track-scans), ``n``,
   ``accuracy``, ``n_settled``, ``accuracy_settled`` (scans >= 30 s after each
-  track's first confirmed line).
+  track's first confirmed line), ``confusion_settled``,
+  ``accuracy_settled_by_class``, ``hostile_drones_as_aircraft`` (fraction of
+  hostile-drone track-scans read as aircraft), ``per_object_settled`` (object id
+  -> [settled scans, correct]).
 """
 
 from __future__ import annotations
@@ -104,6 +116,8 @@ class EvalReport:
             for i, sid in enumerate(scen.raw.sensor_ids)
         }
         leads = w.lead_times_s()
+        wleads = w.warning_lead_times_s()
+        wz_delay = np.array([a.clear_delay_s for a in w.wrong_zone], dtype=float)
         return {
             "params": {
                 "c_m": self.c_m,
@@ -156,6 +170,30 @@ class EvalReport:
                 "n_raised_alerts": w.n_raised,
                 "false_alerts": w.false_alerts,
                 "false_alerts_per_hour": _num(w.false_alerts_per_hour),
+                "false_by_class": dict(w.false_by_class),
+                "hostile_alerts": w.hostile_alerts,
+                "nonhostile_drone_alerts": {
+                    "identified": w.nonhostile_identified,
+                    "anonymous": w.nonhostile_anonymous,
+                },
+                "wrong_zone_alerts": len(w.wrong_zone),
+                "wrong_zone_fraction": _num(w.wrong_zone_fraction),
+                "wrong_zone_clear_delay_max_s": _num(_stat(wz_delay, np.max)),
+                "wrong_zone": [
+                    {
+                        "alert_id": a.alert_id,
+                        "object": a.object_id,
+                        "zone": a.zone,
+                        "raised_t_s": a.raised_t_s,
+                        "cleared_t_s": _num(a.cleared_t_s),
+                        "clear_delay_s": _num(a.clear_delay_s),
+                    }
+                    for a in w.wrong_zone
+                ],
+                "max_raises_per_object_zone_per_hour": w.raises_per_object_zone,
+                "worst_object_zone": list(w.worst_object_zone) if w.worst_object_zone else None,
+                "warning_lead_time_min_s": _num(_stat(wleads, np.min)),
+                "warning_lead_time_median_s": _num(_stat(wleads, np.median)),
                 "drones": [
                     {
                         "id": d.id,
@@ -164,6 +202,7 @@ class EvalReport:
                         "first_alert_t_s": _num(d.first_alert_t_s),
                         "alert_id": d.alert_id,
                         "lead_time_s": _num(d.lead_time_s),
+                        "warning_lead_time_s": _num(d.warning_lead_time_s),
                         "warned": d.warned,
                     }
                     for d in w.drones
@@ -177,6 +216,10 @@ class EvalReport:
                 "accuracy": _num(cl.accuracy),
                 "n_settled": cl.n_settled,
                 "accuracy_settled": _num(cl.accuracy_settled),
+                "confusion_settled": cl.confusion_settled.tolist(),
+                "accuracy_settled_by_class": cl.class_accuracy_settled(),
+                "hostile_drones_as_aircraft": _num(cl.hostile_as_aircraft),
+                "per_object_settled": {k: list(v) for k, v in cl.per_object.items()},
             },
         }
 

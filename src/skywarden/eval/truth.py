@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 #: How coverage is decided: "in_coverage" (skywarden.coverage) or "max_range".
 COVERAGE_RULE = "in_coverage" if _in_coverage is not None else "max_range"
 POSITION_KINDS: tuple[str, ...] = ("position", "remoteid", "adsb")
+#: Sensors whose reports carry the object's own identity.
+COOPERATIVE_KINDS: tuple[str, ...] = ("remoteid", "adsb")
 #: Truth samples further apart than this are not interpolated across (the object is absent).
 MAX_TRUTH_GAP_S = 5.0
 #: With ``truth`` keys, a truth object counts at a scan only once sensors have
@@ -132,7 +134,9 @@ class ScenarioData:
     """What evaluation needs from a scenario file.
 
     ``first_detection_t_s`` (k,) per truth object, NaN when no detection names it;
-    ``has_truth_keys`` whether any detection carried a ``truth`` key.
+    ``has_truth_keys`` whether any detection carried a ``truth`` key;
+    ``identified`` (k,) whether a Remote ID or ADS-B detection named the object
+    (it gave an identity).
     ``t_min_s``/``t_max_s`` span of detection and truth times.
     """
 
@@ -148,6 +152,7 @@ class ScenarioData:
     t_min_s: float
     t_max_s: float
     n_rejected: int
+    identified: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def seen_recently(
         self,
@@ -196,6 +201,7 @@ def read_scenario(path: str | os.PathLike[str]) -> ScenarioData:
     truth_cls: dict[str, str] = {}
     truth_hostile: dict[str, bool] = {}
     first_det: dict[str, float] = {}
+    identified: set[str] = set()
     det_truth: list[tuple[str, float]] = []
     pos_rows: list[tuple[float, str, float, float, float]] = []
     radar_rows: list[tuple[float, str, float, float, float]] = []
@@ -206,6 +212,8 @@ def read_scenario(path: str | os.PathLike[str]) -> ScenarioData:
                 if rec.truth not in first_det:
                     first_det[rec.truth] = rec.t
             kind = kinds[rec.sensor]
+            if rec.truth is not None and kind in COOPERATIVE_KINDS:
+                identified.add(rec.truth)
             if kind in POSITION_KINDS:
                 pos_rows.append((rec.t, rec.sensor, rec.lat, rec.lon, rec.alt_m))  # type: ignore[arg-type]
             elif kind == "radar":
@@ -247,6 +255,7 @@ def read_scenario(path: str | os.PathLike[str]) -> ScenarioData:
         t_min_s=t_min,
         t_max_s=t_max,
         n_rejected=stats.n_rejected,
+        identified=np.array([n in identified for n in truth.ids], dtype=bool),
     )
 
 

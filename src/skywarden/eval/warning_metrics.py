@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import shapely
 
 from ..threat.zones import ZoneSet
 from ..types import TRUTH_CLASSES
@@ -36,7 +37,8 @@ class DroneWarning:
 
     ``lead_time_s`` = ``entry_t_s`` - first raised alert for that zone on a
     track matched to the drone (NaN when none); ``warned`` when that alert came
-    before the entry.
+    before the entry. ``warning_lead_time_s`` the same for the first event
+    (raised or updated) at ``warning`` or ``critical`` level.
     """
 
     id: str
@@ -45,6 +47,7 @@ class DroneWarning:
     first_alert_t_s: float
     alert_id: str | None
     lead_time_s: float
+    warning_lead_time_s: float = math.nan
 
     @property
     def warned(self) -> bool:
@@ -52,14 +55,47 @@ class DroneWarning:
 
 
 @dataclass(frozen=True, slots=True)
+class WrongZoneAlert:
+    """A raised alert on a hostile drone for a zone that drone never entered.
+
+    ``clear_delay_s`` = time the alert was cleared - the drone's closest approach
+    to the zone after the raise (when it turned away); the end of the scenario
+    stands for the clear time of an alert never cleared.
+    """
+
+    alert_id: str
+    object_id: str
+    zone: str
+    raised_t_s: float
+    cleared_t_s: float
+    clear_delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class WarningMetrics:
-    """Per hostile drone that entered a zone, plus false alerts over the scenario."""
+    """Per hostile drone that entered a zone, plus every raised alert sorted by whom it was for.
+
+    ``false_alerts`` are raised alerts on what is no drone at all: birds,
+    aircraft, helicopters and tracks matched to nothing (clutter), counted per
+    class in ``false_by_class``. Alerts on drones that are not hostile in truth
+    are counted apart, split by whether the drone gave an identity (Remote ID
+    or ADS-B): for an anonymous drone an alert is right, for an identified one
+    it is noise. ``raises_per_object_zone``: the most raised alerts for one
+    (object, zone) pair in any hour.
+    """
 
     drones: tuple[DroneWarning, ...]
     n_hostile: int
     n_raised: int
     false_alerts: int
     duration_s: float
+    false_by_class: dict[str, int] = field(default_factory=dict)
+    hostile_alerts: int = 0
+    nonhostile_identified: int = 0
+    nonhostile_anonymous: int = 0
+    wrong_zone: tuple[WrongZoneAlert, ...] = ()
+    raises_per_object_zone: int = 0
+    worst_object_zone: tuple[str, str] | None = None
 
     @property
     def missed_warnings(self) -> int:
@@ -71,9 +107,19 @@ class WarningMetrics:
             return math.nan
         return self.false_alerts / (self.duration_s / 3600.0)
 
+    @property
+    def wrong_zone_fraction(self) -> float:
+        """Wrong-zone alerts as a fraction of raised alerts on hostile drones."""
+        return len(self.wrong_zone) / self.hostile_alerts if self.hostile_alerts else 0.0
+
     def lead_times_s(self) -> np.ndarray:
         """Finite lead times (n,), seconds."""
         a = np.array([d.lead_time_s for d in self.drones], dtype=float)
+        return a[np.isfinite(a)]
+
+    def warning_lead_times_s(self) -> np.ndarray:
+        """Finite lead times of the first warning-or-higher event (n,), seconds."""
+        a = np.array([d.warning_lead_time_s for d in self.drones], dtype=float)
         return a[np.isfinite(a)]
 
 
@@ -89,6 +135,16 @@ def zone_entries(scen: ScenarioData, zones: ZoneSet) -> list[tuple[int, str, flo
         if hit.shape[0]:
             j = int(hit[0])
             out.append((int(i), zones.ids[int(np.argmax(inside[j]))], float(t[j])))
+    return out
+
+
+def entered_zones(scen: ScenarioData, zones: ZoneSet) -> set[tuple[int, str]]:
+    """Every (hostile object index, zone id) such that the object was ever inside the zone."""
+    out: set[tuple[int, str]] = set()
+    for i in np.flatnonzero(scen.truth.hostile):
+        _, pos = scen.truth.samples(int(i))
+        inside = zones.contains(pos).any(axis=0)
+        out.update((int(i), zones.ids[j]) for j in np.flatnonzero(inside))
     return out
 
 
@@ -122,18 +178,41 @@ class AlertAttribution:
 def warning_metrics(
     scen: ScenarioData, out: OutputData, m: TrackMatching, window_scans: float = 2.0
 ) -> WarningMetrics:
-    """Lead time per hostile drone that entered a zone, missed warnings, false alerts."""
+    """Lead time per hostile drone that entered a zone, and every raised alert sorted by its object."""
     raised: list[Alert] = [a for a in out.alerts if a.state == "raised"]
     attr = AlertAttribution(out, m, window_scans * m.step_s + 1e-6)
     owner = np.array([attr.object_of(a.track, a.t_s) for a in raised], dtype=np.int64)
+    # Every event of an alert belongs to the object its raise was attributed to.
+    owner_of = {a.id: int(o) for a, o in zip(raised, owner, strict=True)}
     hostile = scen.truth.hostile
-    false = int(np.sum((owner < 0) | ~hostile[np.maximum(owner, 0)])) if raised else 0
-    drones = []
+    cls = scen.truth.cls
+    identified = scen.identified if scen.identified.shape[0] == len(scen.truth) else None
+    false_by: dict[str, int] = {}
+    hostile_n = nh_id = nh_anon = 0
+    for o in owner:
+        if o < 0:
+            false_by["clutter"] = false_by.get("clutter", 0) + 1
+        elif cls[o] != "drone":
+            false_by[str(cls[o])] = false_by.get(str(cls[o]), 0) + 1
+        elif hostile[o]:
+            hostile_n += 1
+        elif identified is not None and identified[o]:
+            nh_id += 1
+        else:
+            nh_anon += 1
+    drones: list[DroneWarning] = []
+    wrong: list[WrongZoneAlert] = []
     if scen.header.zones:
         zones = ZoneSet(scen.header.zones, scen.frame)
+        level_events = [
+            a for a in out.alerts if a.state != "cleared" and a.level in ("warning", "critical")
+        ]
         for i, zone, t_entry in zone_entries(scen, zones):
             first = next(
                 (a for a, o in zip(raised, owner, strict=True) if o == i and a.zone == zone), None
+            )
+            first_w = next(
+                (a for a in level_events if owner_of.get(a.id) == i and a.zone == zone), None
             )
             drones.append(
                 DroneWarning(
@@ -143,15 +222,78 @@ def warning_metrics(
                     first_alert_t_s=first.t_s if first else math.nan,
                     alert_id=first.id if first else None,
                     lead_time_s=t_entry - first.t_s if first else math.nan,
+                    warning_lead_time_s=t_entry - first_w.t_s if first_w else math.nan,
                 )
             )
+        wrong = _wrong_zone(scen, zones, out, raised, owner)
+    worst, worst_pair = _raises_per_object_zone(scen, raised, owner)
     return WarningMetrics(
         drones=tuple(drones),
         n_hostile=int(hostile.sum()),
         n_raised=len(raised),
-        false_alerts=false,
+        false_alerts=sum(false_by.values()),
         duration_s=scen.t_max_s - scen.t_min_s,
+        false_by_class=false_by,
+        hostile_alerts=hostile_n,
+        nonhostile_identified=nh_id,
+        nonhostile_anonymous=nh_anon,
+        wrong_zone=tuple(wrong),
+        raises_per_object_zone=worst,
+        worst_object_zone=worst_pair,
     )
+
+
+def _wrong_zone(
+    scen: ScenarioData, zones: ZoneSet, out: OutputData, raised: list[Alert], owner: np.ndarray
+) -> list[WrongZoneAlert]:
+    """Raised alerts on hostile drones for zones they never entered, with how long each
+    stayed open after the drone's closest approach to the zone."""
+    entered = entered_zones(scen, zones)
+    cleared = {a.id: a.t_s for a in out.alerts if a.state == "cleared"}
+    polys = {z.id: z.polygon_enu for z in zones}
+    t_end = scen.t_max_s
+    found = []
+    for a, o in zip(raised, owner, strict=True):
+        if o < 0 or not scen.truth.hostile[o] or (int(o), a.zone) in entered:
+            continue
+        if a.zone not in polys:
+            continue
+        t_clear = cleared.get(a.id, t_end)
+        ts, pos = scen.truth.samples(int(o))
+        during = (ts >= a.t_s) & (ts <= t_clear)
+        if not during.any():
+            t_ca = a.t_s
+        else:
+            d = shapely.distance(polys[a.zone], shapely.points(pos[during, :2]))
+            t_ca = float(ts[during][int(np.argmin(d))])
+        found.append(
+            WrongZoneAlert(
+                alert_id=a.id,
+                object_id=scen.truth.ids[int(o)],
+                zone=a.zone,
+                raised_t_s=a.t_s,
+                cleared_t_s=t_clear,
+                clear_delay_s=max(0.0, t_clear - t_ca),
+            )
+        )
+    return found
+
+
+def _raises_per_object_zone(
+    scen: ScenarioData, raised: list[Alert], owner: np.ndarray, window_s: float = 3600.0
+) -> tuple[int, tuple[str, str] | None]:
+    """The most raised alerts for one (object, zone) in any ``window_s``, and that pair."""
+    times: dict[tuple[int, str], list[float]] = {}
+    for a, o in zip(raised, owner, strict=True):
+        if o >= 0:
+            times.setdefault((int(o), a.zone), []).append(a.t_s)
+    worst, pair = 0, None
+    for (o, zone), ts in times.items():
+        t = np.sort(np.array(ts))
+        n = int((np.searchsorted(t, t + window_s, side="left") - np.arange(t.shape[0])).max())
+        if n > worst:
+            worst, pair = n, (scen.truth.ids[o], zone)
+    return worst, pair
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +301,10 @@ class Classification:
     """Confusion counts of confirmed tracks matched to truth, rows truth class, columns track class.
 
     ``accuracy`` over all matched confirmed track-scans; ``accuracy_settled``
-    over those at least ``SETTLE_S`` after the track's first confirmed line.
+    over those at least ``SETTLE_S`` after the track's first confirmed line,
+    whose counts are ``confusion_settled``. ``per_object`` maps each truth object
+    id to (settled track-scans, of which correct); ``hostile_as_aircraft`` is the
+    fraction of hostile-drone track-scans read as ``aircraft``.
     """
 
     truth_labels: tuple[str, ...]
@@ -169,6 +314,18 @@ class Classification:
     accuracy: float
     n_settled: int
     accuracy_settled: float
+    confusion_settled: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+    per_object: dict[str, tuple[int, int]] = field(default_factory=dict)
+    hostile_as_aircraft: float = math.nan
+
+    def class_accuracy_settled(self) -> dict[str, float]:
+        """Settled accuracy per truth class that has settled track-scans."""
+        out = {}
+        for r, name in enumerate(self.truth_labels):
+            n = int(self.confusion_settled[r].sum()) if self.confusion_settled.size else 0
+            if n and name in self.track_labels:
+                out[name] = float(self.confusion_settled[r, self.track_labels.index(name)]) / n
+        return out
 
 
 def classification(scen: ScenarioData, out: OutputData, m: TrackMatching) -> Classification:
@@ -195,6 +352,14 @@ def classification(scen: ScenarioData, out: OutputData, m: TrackMatching) -> Cla
     settled = m.pair_t_s[conf] >= first[out.track[rows]] + SETTLE_S
     correct = np.array(truth_labels)[ti] == np.array(track_labels)[ki]
     n, n_s = int(rows.shape[0]), int(settled.sum())
+    matrix_s = np.zeros_like(matrix)
+    np.add.at(matrix_s, (ti[settled], ki[settled]), 1)
+    objs = m.pair_obj[conf]
+    per_n = np.bincount(objs[settled], minlength=len(scen.truth))
+    per_ok = np.bincount(objs[settled & correct], minlength=len(scen.truth))
+    per_object = {scen.truth.ids[i]: (int(per_n[i]), int(per_ok[i])) for i in np.flatnonzero(per_n)}
+    hostile = scen.truth.hostile[objs]
+    as_air = np.array(track_labels)[ki] == "aircraft" if n else np.zeros(0, bool)
     return Classification(
         truth_labels=truth_labels,
         track_labels=track_labels,
@@ -203,4 +368,7 @@ def classification(scen: ScenarioData, out: OutputData, m: TrackMatching) -> Cla
         accuracy=float(correct.mean()) if n else math.nan,
         n_settled=n_s,
         accuracy_settled=float(correct[settled].mean()) if n_s else math.nan,
+        confusion_settled=matrix_s,
+        per_object=per_object,
+        hostile_as_aircraft=float(as_air[hostile].mean()) if hostile.any() else math.nan,
     )
