@@ -19,6 +19,14 @@ export function classColour(cls) {
   return CLASS_COLOURS[cls] || CLASS_COLOURS.unknown;
 }
 
+// Leaflet renders a string given to a tooltip as HTML: every label built from
+// data goes in as an element holding plain text instead.
+export function textLabel(text) {
+  const span = document.createElement("span");
+  span.textContent = String(text);
+  return span;
+}
+
 // One simple shape per class, so that class reads without colour too.
 const SYMBOLS = {
   drone: '<path d="M0,-9 L9,0 L0,9 L-9,0 Z"/>',
@@ -32,7 +40,8 @@ function symbolIcon(cls, headingDeg, selected) {
   const c = classColour(cls);
   const shape = SYMBOLS[cls] || SYMBOLS.unknown;
   const ring = selected ? '<circle r="15" fill="none" stroke="#fff" stroke-width="2"/>' : "";
-  const rot = cls === "aircraft" ? ` transform="rotate(${headingDeg})"` : "";
+  // Only constants and a number reach this markup (the class picks from SYMBOLS).
+  const rot = cls === "aircraft" ? ` transform="rotate(${Number(headingDeg) || 0})"` : "";
   return L.divIcon({
     className: "sym",
     iconSize: [32, 32],
@@ -102,7 +111,7 @@ export class AirMap {
     L.geoJSON(fc, {
       style: { color: "#ffd480", weight: 2, dashArray: "6 4", fillColor: "#ffd480", fillOpacity: 0.08 },
       onEachFeature: (f, layer) =>
-        layer.bindTooltip(f.properties.name || String(f.id), {
+        layer.bindTooltip(textLabel((f.properties && f.properties.name) || f.id), {
           permanent: true,
           direction: "center",
           className: "label zone-label",
@@ -133,7 +142,7 @@ export class AirMap {
         }
       }
       L.circleMarker([s.lat, s.lon], { radius: 6, color: "#000", weight: 1, fillColor: c, fillOpacity: 1 })
-        .bindTooltip(`${s.id} (${s.kind}) — ${s.status}`, { className: "label" })
+        .bindTooltip(textLabel(`${s.id} (${s.kind}) — ${s.status}`), { className: "label" })
         .addTo(this.sensorLayer);
     }
     if (!this.fitted && sensors.length) {
@@ -161,7 +170,7 @@ export class AirMap {
           trail: L.polyline(trail, { color: colour, weight: 2, opacity: 0.6, interactive: false }).addTo(this.trackLayer),
           heading: L.polyline([[t.lat, t.lon], head], { color: colour, weight: 2, interactive: false }).addTo(this.trackLayer),
           marker: L.marker([t.lat, t.lon], { icon: symbolIcon(t.class, hdg, false), keyboard: false })
-            .bindTooltip("", { permanent: true, direction: "top", offset: [0, -14], className: "label" })
+            .bindTooltip(textLabel(""), { permanent: true, direction: "top", offset: [0, -14], className: "label" })
             .on("click", () => this.onTrackClick(g.id))
             .addTo(this.trackLayer),
         };
@@ -170,7 +179,7 @@ export class AirMap {
       }
       g.marker.setLatLng([t.lat, t.lon]);
       g.marker.setIcon(symbolIcon(t.class, hdg, this.selected === t.id));
-      g.marker.setTooltipContent(`${t.id} ${t.class} ${Math.round(t.alt_m)} m`);
+      g.marker.setTooltipContent(textLabel(`${t.id} ${t.class} ${Math.round(t.alt_m)} m`));
       g.heading.setLatLngs([[t.lat, t.lon], head]).setStyle({ color: colour });
       g.trail.setLatLngs(trail).setStyle({ color: colour });
       g.last = t;
