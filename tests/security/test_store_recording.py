@@ -15,7 +15,7 @@ from skywarden.service import Service
 from skywarden.sinks.base import ScanOutput
 from skywarden.sinks.store import Store, StoreWriter
 from skywarden.types import AlertLine, Site
-from tests.web.webhelpers import T0, alert, moving_scans
+from tests.web.webhelpers import T0, alert, bearer, moving_scans, web_site
 
 
 def _lock(db) -> sqlite3.Connection:
@@ -150,3 +150,19 @@ def test_service_raises_and_clears_a_recording_alert_and_metrics_show_it(tmp_pat
     # The threat alert and the recording alert's whole lifecycle reached the disk.
     assert ("A1", "raised") in events
     assert (raised.id, "raised") in events and (raised.id, "cleared") in events
+
+
+def test_an_ack_while_another_process_locks_the_store_gets_503_then_works(tmp_path):
+    site = web_site(tmp_path / "site.db")
+    site.store.set_busy_timeout(0.05)
+    site.live.apply(ScanOutput(t_s=T0, tracks=(), alerts=(alert("A1", T0),)))
+    c = TestClient(site.app)
+    locker = _lock(tmp_path / "site.db")
+    r = c.post("/api/alerts/A1/ack", headers=bearer(site.tokens["operator"]))
+    assert r.status_code == 503 and "try again" in r.json()["detail"]
+    assert r.headers["retry-after"] == "1"
+    locker.execute("ROLLBACK")
+    locker.close()
+    r = c.post("/api/alerts/A1/ack", headers=bearer(site.tokens["operator"]))
+    assert r.status_code == 200 and site.store.acknowledged_ids() == {"A1"}
+    site.store.close()

@@ -98,7 +98,9 @@ export class AirMap {
   addUserTiles() {
     const url = config.tilesUrl;
     if (!url) return;
-    const opts = { attribution: config.tilesAttribution, maxZoom: config.tilesMaxZoom };
+    // Leaflet writes attributions as HTML: the configured one goes in escaped, as text.
+    const attribution = textLabel(config.tilesAttribution).innerHTML;
+    const opts = { attribution, maxZoom: config.tilesMaxZoom };
     if (url.startsWith("pmtiles://")) {
       pmtiles.leafletRasterLayer(new pmtiles.PMTiles(url.slice("pmtiles://".length)), opts).addTo(this.map);
     } else {
