@@ -78,7 +78,9 @@ def _hostile_scan() -> ScanOutput:
         t=T0, id="S-1", level="warning", state="raised", kind="sensor", sensor=SENSOR_ID,
         reason=REASON,
     )  # fmt: skip
-    return ScanOutput(t_s=T0, tracks=(tl,), alerts=(threat, sensor))
+    # A class naming an inherited property draws as "unknown", not as Object's constructor.
+    proto = track_line("T8", T0, 300.0, 200.0, cls="constructor")
+    return ScanOutput(t_s=T0, tracks=(tl, proto), alerts=(threat, sensor))
 
 
 def test_hostile_names_are_shown_as_text_and_never_run(hostile):
@@ -128,6 +130,10 @@ def test_hostile_names_are_shown_as_text_and_never_run(hostile):
             texts = alerts.all_text_contents()
             assert any(f"{CLASS} {TRACK_ID} → ZX" in t and ALERT_ID in t for t in texts), texts
             assert any(f"Sensor {SENSOR_ID}: {REASON}" in t for t in texts), texts
+
+            page.wait_for_selector(".leaflet-tooltip:has-text('T8 constructor')")
+            assert page.locator(".sym svg g[fill='#a0a8b4']").count() == 2  # both odd classes
+            assert page.locator(".sym svg g[fill*='function']").count() == 0
 
             # Hover the sensor: its tooltip shows the id as text.
             page.hover("path.leaflet-interactive[stroke='#000']")

@@ -15,8 +15,14 @@ const STATUS_COLOURS = { ok: "#3ddc84", degraded: "#ffb020", silent: "#ff4d4f", 
 const HEADING_LOOKAHEAD_S = 30;
 const EARTH_R_M = 6371008.8;
 
+// A table's own entry for `key`, else `fallback`: a name from data such as
+// "constructor" must not reach an inherited property.
+function pick(table, key, fallback) {
+  return Object.hasOwn(table, key) ? table[key] : fallback;
+}
+
 export function classColour(cls) {
-  return CLASS_COLOURS[cls] || CLASS_COLOURS.unknown;
+  return pick(CLASS_COLOURS, cls, CLASS_COLOURS.unknown);
 }
 
 // Leaflet renders a string given to a tooltip as HTML: every label built from
@@ -38,7 +44,7 @@ const SYMBOLS = {
 
 function symbolIcon(cls, headingDeg, selected) {
   const c = classColour(cls);
-  const shape = SYMBOLS[cls] || SYMBOLS.unknown;
+  const shape = pick(SYMBOLS, cls, SYMBOLS.unknown);
   const ring = selected ? '<circle r="15" fill="none" stroke="#fff" stroke-width="2"/>' : "";
   // Only constants and a number reach this markup (the class picks from SYMBOLS).
   const rot = cls === "aircraft" ? ` transform="rotate(${Number(headingDeg) || 0})"` : "";
@@ -124,7 +130,7 @@ export class AirMap {
   setSensors(sensors) {
     this.sensorLayer.clearLayers();
     for (const s of sensors) {
-      const c = STATUS_COLOURS[s.status] || STATUS_COLOURS.unknown;
+      const c = pick(STATUS_COLOURS, s.status, STATUS_COLOURS.unknown);
       if (s.max_range_m) {
         const fov = s.fov;
         const full = !fov || ((fov.az_min_deg ?? 0) === 0 && (fov.az_max_deg ?? 360) === 360);
@@ -200,7 +206,7 @@ export class AirMap {
     for (const a of alerts) {
       const g = this.tracks.get(a.track);
       if (!g || a.entry_lat == null || a.entry_lon == null) continue;
-      const c = LEVEL_COLOURS[a.level] || LEVEL_COLOURS.info;
+      const c = pick(LEVEL_COLOURS, a.level, LEVEL_COLOURS.info);
       L.polyline([[g.last.lat, g.last.lon], [a.entry_lat, a.entry_lon]], {
         color: c, weight: 3, dashArray: "8 6", interactive: false,
       }).addTo(this.pathLayer);
