@@ -221,6 +221,11 @@ class Service:
             m[f'skywarden_rejected_messages_total{{source="{src_name}"}}'] = n
         if lat:
             m["skywarden_output_latency_p99_s"] = lat[int(0.99 * (len(lat) - 1))]
+        # Recording: 0 while the store cannot be written (a "recording stopped" alert is open).
+        m["skywarden_recording_ok"] = float(self.writer.recording)
+        m["skywarden_store_pending_rows"] = self.writer.pending
+        m["skywarden_store_dropped_track_lines_total"] = self.writer.dropped_tracks
+        m["skywarden_store_dropped_detections_total"] = self.writer.dropped_detections
         for s in self.sinks:
             m[f'skywarden_sink_dropped_total{{sink="{s.name}"}}'] = s.dropped
             m[f'skywarden_sink_ok{{sink="{s.name}"}}'] = float(s.name not in self._failing_sinks)

@@ -22,6 +22,8 @@ from .webhelpers import T0, alert, bearer, moving_scans, zone_a
 
 # What may load without a token: the page, its static files, and the API's own docs.
 PUBLIC = {"/", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/static"}
+# Any valid token may sign a page in or out.
+SESSION = {("POST", "/api/session"), ("DELETE", "/api/session")}
 
 
 def _concrete(path: str) -> str:
@@ -64,7 +66,7 @@ def test_viewer_reads_but_cannot_write(app, tokens):
         if path in PUBLIC:
             continue
         r = c.request(method, _concrete(path), headers=bearer(tokens["viewer"]), json={})
-        if method == "GET":
+        if method == "GET" or (method, path) in SESSION:
             assert r.status_code not in (401, 403), (method, path, r.status_code)
         else:
             assert r.status_code == 403, (method, path, r.status_code)
@@ -73,7 +75,10 @@ def test_viewer_reads_but_cannot_write(app, tokens):
 def test_public_routes_hold_no_data(app):
     c = TestClient(app)
     assert c.get("/").status_code == 200
-    assert 'name="skywarden-token" content=""' in c.get("/").text
+    page = c.get("/")
+    assert 'name="skywarden-token"' not in page.text
+    assert not re.search(r"swk_[A-Za-z0-9_-]{16}", page.text)
+    assert "set-cookie" not in page.headers
     assert c.get("/static/vendor/leaflet/leaflet.js").status_code == 200
     assert c.get("/openapi.json").status_code == 200
 
@@ -89,15 +94,18 @@ def test_websocket_refuses_without_token(app, tokens):
     assert e.value.code == 1008
 
 
-def test_local_session_injects_a_viewer_token(live, store):
+def test_local_session_signs_the_page_in_by_cookie_only(live, store):
     app = create_app(live, store, WebConfig(local_session=True))
     c = TestClient(app)
-    m = re.search(r'name="skywarden-token" content="([^"]+)"', c.get("/").text)
-    assert m
-    tok = m.group(1)
-    assert c.get("/api/me", headers=bearer(tok)).json()["role"] == "viewer"
-    assert c.post("/api/alerts/A1/ack", headers=bearer(tok)).status_code == 403
-    assert c.get("/api/tracks").status_code == 401
+    page = c.get("/")
+    # The token is in an HttpOnly, SameSite=Strict cookie, never in the page itself.
+    cookie = page.headers["set-cookie"]
+    assert "skywarden_session=swk_" in cookie and "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
+    assert not re.search(r"swk_[A-Za-z0-9_-]{16}", page.text)
+    assert c.get("/api/me").json() == {"name": "local-session", "role": "viewer"}
+    assert c.post("/api/alerts/A1/ack", headers={"X-Skywarden-Request": "1"}).status_code == 403
+    assert TestClient(app).get("/api/tracks").status_code == 401
 
 
 def _receive_until(ws, pred, limit=20):

@@ -74,14 +74,14 @@ def test_retention_prune_keeps_open_alerts(tmp_path):
 
 def test_store_writer_batches_and_keeps_alerts(store):
     async def run():
-        w = StoreWriter(store, maxsize=2)
+        w = StoreWriter(store, max_pending_tracks=4)
         scans = moving_scans(6)
-        # Queue overflows (no consumer yet): oldest scans drop, their alerts must not.
+        # No consumer yet: beyond 4 pending track lines the oldest drop; alerts never.
         for k, s in enumerate(scans):
             alerts = (alert(f"A{k}", s.t_s),) if k in (0, 1) else ()
             w.offer(ScanOutput(t_s=s.t_s, tracks=s.tracks, alerts=alerts))
         w.add_detections([Detection(t=T0, sensor="radar1", range_m=50.0)])
-        assert w.dropped == 4
+        assert w.dropped_tracks == 8 and w.dropped == 0
         task = asyncio.create_task(w.run())
         await w.queue.join()
         task.cancel()
@@ -89,9 +89,9 @@ def test_store_writer_batches_and_keeps_alerts(store):
         return w
 
     w = asyncio.run(run())
-    assert w.handled == 2
+    assert w.handled == 1  # one write took everything pending
     assert {a.id for a in store.open_alerts()} == {"A0", "A1"}
-    # The two scans that survived the drop are the newest.
+    # The track lines that survived the drop are the newest.
     assert sorted({t.t for t in store.range(0, T0 + 100).tracks}) == [T0 + 4.0, T0 + 5.0]
     assert len(store.detections(0.0, T0 + 1.0)) == 1
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
+from fastapi import FastAPI
 
 from skywarden.geodesy import LocalFrame
 from skywarden.sinks.base import ScanOutput
+from skywarden.sinks.live import LiveState
+from skywarden.sinks.store import Store
+from skywarden.sinks.web import WebConfig, create_app
 from skywarden.types import AlertLine, Sensor, Site, TrackLine, Zone
 
 SITE = Site(name="test", lat=51.5, lon=-0.12, alt_m=40.0)
@@ -117,3 +124,24 @@ def loopback_only(page, blocked: list[str]) -> None:
             route.abort()
 
     page.route("**/*", gate)
+
+
+@dataclass
+class WebSite:
+    """A store, a live picture, a viewer and an operator token, and the app over them."""
+
+    store: Store
+    live: LiveState
+    tokens: dict[str, str]
+    app: FastAPI
+
+
+def web_site(db: Path, config: WebConfig | None = None) -> WebSite:
+    """A :class:`WebSite` on a new store at ``db`` (the caller closes ``.store``)."""
+    store = Store(db)
+    live = LiveState(sensors(), [zone_a()])
+    tokens = {
+        "viewer": store.create_token("viewer", "vera"),
+        "operator": store.create_token("operator", "otto"),
+    }
+    return WebSite(store, live, tokens, create_app(live, store, config or WebConfig()))

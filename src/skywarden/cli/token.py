@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..sinks.store import ROLES, Store
+from ..sinks.store import MIN_REVOKE_PREFIX, ROLES, NotAStoreError, Store
 from ._common import console, fail, iso, print_json
 
 app = typer.Typer(
@@ -19,9 +19,26 @@ app = typer.Typer(
 )
 
 DbOption = Annotated[
-    Path, typer.Option("--db", help="The site's store (SQLite file); created if missing.")
+    Path,
+    typer.Option(
+        "--db",
+        help="The site's store (SQLite file). 'create' makes a new one (owner-only) if the "
+        "path does not exist; a file that is not a skywarden store is refused, never changed.",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print only JSON.")]
+
+
+def _open(db: Path, *, create: bool = False) -> Store:
+    """The store at ``db``; a missing file only when ``create``, never a file of something else."""
+    if not create and not db.is_file():
+        fail(f"no such store: {db}")
+    if create and not db.parent.is_dir():
+        fail(f"no such directory: {db.parent}")
+    try:
+        return Store(db)
+    except NotAStoreError as e:
+        fail(str(e))
 
 
 @app.command("create")
@@ -36,9 +53,7 @@ def create(
     """Create a token and print it once; only its SHA-256 digest is kept."""
     if role not in ROLES:
         fail(f"--role must be one of {', '.join(ROLES)}, not '{role}'")
-    if not db.parent.is_dir():
-        fail(f"no such directory: {db.parent}")
-    store = Store(db)
+    store = _open(db, create=True)
     try:
         token = store.create_token(role, name or role)  # type: ignore[arg-type]
         info = store.verify_token(token)
@@ -61,9 +76,7 @@ def create(
 @app.command("list")
 def list_(db: DbOption = Path("skywarden.db"), json_out: JsonOption = False) -> None:
     """List tokens (holder, role, id, created, revoked); never the tokens themselves."""
-    if not db.is_file():
-        fail(f"no such store: {db}")
-    store = Store(db)
+    store = _open(db)
     try:
         rows = store.tokens()
     finally:
@@ -92,14 +105,18 @@ def list_(db: DbOption = Path("skywarden.db"), json_out: JsonOption = False) -> 
 
 @app.command("revoke")
 def revoke(
-    token_id: Annotated[str, typer.Argument(help="The id shown by 'token list' (8+ hex digits).")],
+    token_id: Annotated[
+        str,
+        typer.Argument(
+            help=f"The id shown by 'token list' ({MIN_REVOKE_PREFIX}+ hex digits; "
+            "matched as a prefix, exactly)."
+        ),
+    ],
     db: DbOption = Path("skywarden.db"),
     json_out: JsonOption = False,
 ) -> None:
     """Revoke a token at once (the web service checks the store on every request)."""
-    if not db.is_file():
-        fail(f"no such store: {db}")
-    store = Store(db)
+    store = _open(db)
     try:
         n = store.revoke_token(token_id)
     except ValueError as e:

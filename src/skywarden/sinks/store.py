@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import os
 import secrets
 import sqlite3
 import threading
@@ -66,7 +67,21 @@ CREATE TABLE IF NOT EXISTS tokens (
     hash TEXT PRIMARY KEY, role TEXT NOT NULL, name TEXT NOT NULL, t_created REAL NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('skywarden_store', '1');
 """
+#: Tables every skywarden store has had since tokens were added: an existing file
+#: without the marker row (made by an older version) is a store when it has them all.
+_TABLES = frozenset(
+    {"detections", "tracks", "alert_events", "alerts", "acks", "zones", "tokens", "meta"}
+)
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+#: Fewest hex digits of a token's hash that ``revoke_token`` accepts (32 bits).
+MIN_REVOKE_PREFIX = 8
+_HEX = frozenset("0123456789abcdef")
+
+
+class NotAStoreError(ValueError):
+    """The file exists but is not a skywarden store (it is left untouched)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,12 +210,64 @@ def feature_to_zone(feature: Any, zone_id: str | None = None) -> Zone | Rejected
 # --- The store ---
 
 
+def check_store_file(path: Path) -> None:
+    """Raise :class:`NotAStoreError` unless ``path`` is a skywarden store (read-only check)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except OSError as e:
+        raise NotAStoreError(f"{path}: cannot read it: {e.strerror}") from e
+    if head != _SQLITE_MAGIC:
+        raise NotAStoreError(f"{path} is not a skywarden store (not an SQLite database)")
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {
+                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            marked = "meta" in tables and bool(
+                con.execute("SELECT 1 FROM meta WHERE key = 'skywarden_store'").fetchall()
+            )
+        finally:
+            con.close()
+    except sqlite3.Error as e:
+        raise NotAStoreError(f"{path} is not a skywarden store: {e}") from e
+    if not marked and not tables >= _TABLES:
+        raise NotAStoreError(f"{path} is an SQLite database but not a skywarden store")
+
+
+def _prepare_file(path: Path) -> None:
+    """Create a new store file readable by its owner only, or check that an existing one is a store.
+
+    SQLite makes the ``-wal`` and ``-shm`` files with the database file's mode,
+    so they are owner-only too.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        check_store_file(path)
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            log.warning(
+                "store %s is readable by others (mode %o): it holds token digests and the "
+                "site's record; chmod 600 it",
+                path, mode,
+            )  # fmt: skip
+        return
+    os.close(fd)
+
+
 class Store:
     """One site's SQLite database (WAL). Thread-safe: one write and one read connection.
 
     ``retention_s``: :meth:`prune` drops track lines, detections, alert events and
     closed alerts older than this (``None`` keeps everything). ``clock`` gives
-    wall-clock UTC seconds for acknowledgements and tokens.
+    wall-clock UTC seconds for acknowledgements and tokens. ``busy_timeout_s``: how
+    long a statement waits for another process's lock before it fails with
+    ``sqlite3.OperationalError`` (the store writer then retries).
+
+    A new file is created readable by its owner only; an existing file that is
+    not a skywarden store raises :class:`NotAStoreError` and is left untouched.
     """
 
     def __init__(
@@ -209,14 +276,17 @@ class Store:
         retention_s: float | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        busy_timeout_s: float = 5.0,
     ) -> None:
         self.path = Path(path)
         self.retention_s = retention_s
         self.clock = clock
+        self.busy_timeout_s = busy_timeout_s
         self._enc = msgspec.json.Encoder()
         self._dec_track = msgspec.json.Decoder(TrackLine)
         self._dec_alert = msgspec.json.Decoder(AlertLine)
         self._dec_det = msgspec.json.Decoder(Detection)
+        _prepare_file(self.path)
         self._w = self._connect()
         self._w.executescript(_SCHEMA)
         self._r = self._connect()
@@ -230,8 +300,15 @@ class Store:
         # FULL: every commit is fsynced, so a committed alert or ack survives
         # power loss too; commits are one per scan at most, so this is cheap.
         con.execute("PRAGMA synchronous=FULL")
-        con.execute("PRAGMA busy_timeout=5000")
+        con.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
         return con
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        """Change how long statements wait for another process's lock."""
+        self.busy_timeout_s = seconds
+        with self._wlock, self._rlock:
+            for con in (self._w, self._r):
+                con.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
 
     def close(self) -> None:
         """Close both connections (everything written is already committed)."""
@@ -509,15 +586,21 @@ class Store:
         ]
 
     def revoke_token(self, hash_prefix: str) -> int:
-        """Revoke the tokens whose hash starts with ``hash_prefix`` (at least 8 hex digits)."""
-        if len(hash_prefix) < 8:
-            raise ValueError("give at least 8 hex digits of the token hash")
+        """Revoke the tokens whose hash starts with ``hash_prefix``: hex digits only,
+        at least :data:`MIN_REVOKE_PREFIX` of them (compared exactly, no wildcards)."""
+        prefix = hash_prefix.lower()
+        if len(prefix) < MIN_REVOKE_PREFIX or not set(prefix) <= _HEX:
+            raise ValueError(
+                f"give at least {MIN_REVOKE_PREFIX} hex digits (0-9, a-f) of the token id, "
+                f"not {hash_prefix!r}"
+            )
         return int(
             self._tx(
                 lambda c: (
                     c.execute(
-                        "UPDATE tokens SET revoked = 1 WHERE hash LIKE ? AND revoked = 0",
-                        (hash_prefix.lower() + "%",),
+                        "UPDATE tokens SET revoked = 1 "
+                        "WHERE substr(hash, 1, ?) = ? AND revoked = 0",
+                        (len(prefix), prefix),
                     ).rowcount
                 )
             )
@@ -525,12 +608,20 @@ class Store:
 
 
 class StoreWriter(QueueWorker):
-    """The store as a pipeline sink: writes each scan off the event loop.
+    """The store as a pipeline sink: writes what the pipeline produced, off the event loop.
 
-    Alert events are never dropped: :meth:`offer` takes them out of the scan
-    before it enters the drop-oldest queue, and :meth:`handle` commits them on
-    their own, before the track lines. Detections given to :meth:`add_detections`
-    are written with the next scan's track lines, in the same transaction.
+    :meth:`offer` moves a scan's track lines and alert events into pending buffers
+    and wakes the worker, which writes everything pending at once: alert events
+    committed on their own first, then track lines and detections in one
+    transaction. When the database cannot be written (another process holds a
+    lock, the disk is full) nothing is thrown away: the worker keeps it pending
+    and retries with backoff (``retry_initial_s`` doubling up to ``retry_max_s``),
+    and :meth:`health` says ``failing`` ("recording stopped") until a write
+    succeeds, which the service raises as a ``sensor`` alert and ``/metrics`` shows.
+
+    Bounds while it cannot write: the newest ``max_pending_tracks`` track lines and
+    ``max_pending_detections`` detections wait; older ones are dropped and counted
+    (``dropped_tracks``, ``dropped_detections``). Alert events are never dropped.
     ``prune_interval_s`` (scan time) is how often retention runs.
     """
 
@@ -539,63 +630,159 @@ class StoreWriter(QueueWorker):
     def __init__(
         self,
         store: Store,
-        maxsize: int = 64,
         *,
+        max_pending_tracks: int = 200_000,
         max_pending_detections: int = 200_000,
         prune_interval_s: float = 60.0,
+        retry_initial_s: float = 0.1,
+        retry_max_s: float = 5.0,
     ) -> None:
-        super().__init__(maxsize)
+        # The queue carries only wake-ups; the data waits in the pending buffers,
+        # which are bounded by rows rather than by scans.
+        super().__init__(maxsize=1)
         self.store = store
+        self.max_pending_tracks = max_pending_tracks
+        self.max_pending_detections = max_pending_detections
         self.prune_interval_s = prune_interval_s
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
         self._alerts: list[AlertLine] = []
-        self._detections: deque[Detection] = deque(maxlen=max_pending_detections)
-        self.dropped_detections = 0
+        self._tracks: deque[TrackLine] = deque()
+        self._detections: deque[Detection] = deque()
+        self._t_s = -float("inf")
         self._last_prune_t = -float("inf")
+        self.dropped_tracks = 0
+        self.dropped_detections = 0
+        self.write_failures = 0
+        #: Why the last write failed; ``None`` while recording works.
+        self.last_error: str | None = None
+
+    @property
+    def pending(self) -> int:
+        """Alert events, track lines and detections waiting to be written."""
+        return len(self._alerts) + len(self._tracks) + len(self._detections)
+
+    @property
+    def recording(self) -> bool:
+        """``False`` from a failed write until the next write succeeds."""
+        return self.last_error is None
+
+    def health(self) -> dict[str, Any]:
+        """``state`` ``ok``/``failing``, ``last_error``, ``queued`` and drop counters."""
+        return {
+            "state": "ok" if self.recording else "failing",
+            "last_error": self.last_error,
+            "queued": self.pending,
+            "dropped_tracks": self.dropped_tracks,
+            "dropped_detections": self.dropped_detections,
+        }
 
     def offer(self, item: ScanOutput) -> None:
-        """Queue a scan; its alerts go to a queue of their own that is never dropped."""
-        if item.alerts:
-            self._alerts.extend(item.alerts)
-            item = ScanOutput(t_s=item.t_s, tracks=item.tracks, alerts=())
-        super().offer(item)
+        """Take a scan's alerts and track lines (no I/O, no waiting) and wake the worker."""
+        self._take(item)
+        if self.queue.empty():
+            self.queue.put_nowait(ScanOutput(t_s=self._t_s, tracks=(), alerts=()))
+
+    def _take(self, item: ScanOutput) -> None:
+        self._alerts.extend(item.alerts)
+        self._tracks.extend(item.tracks)
+        self.dropped_tracks += _trim(self._tracks, self.max_pending_tracks)
+        self._t_s = max(self._t_s, item.t_s)
 
     def add_detections(self, detections: Iterable[Detection]) -> None:
         """Hold detections for the next write; the oldest go when too many wait."""
-        for d in detections:
-            if len(self._detections) == self._detections.maxlen:
-                self.dropped_detections += 1
-            self._detections.append(d)
+        self._detections.extend(detections)
+        self.dropped_detections += _trim(self._detections, self.max_pending_detections)
 
     async def handle(self, item: ScanOutput) -> None:
+        """Write ``item`` and everything pending; on a database error keep it all and
+        retry with backoff until it is written."""
+        self._take(item)
+        delay = self.retry_initial_s
+        while not await self._flush_once():
+            await asyncio.sleep(delay)
+            delay = min(2.0 * delay, self.retry_max_s)
+
+    async def _flush_once(self) -> bool:
         alerts, self._alerts = self._alerts, []
-        alerts.extend(item.alerts)
-        dets = list(self._detections)
-        self._detections.clear()
+        tracks, self._tracks = list(self._tracks), deque()
+        dets, self._detections = list(self._detections), deque()
+        done: list[str] = []
+        fut = asyncio.ensure_future(
+            asyncio.to_thread(self._write, alerts, tracks, dets, self._t_s, done)
+        )
         try:
-            await asyncio.to_thread(self._write, alerts, item.tracks, dets, item.t_s)
-        except BaseException:
-            # Keep the alerts for the next try; they must reach the disk.
-            self._alerts[:0] = alerts
+            await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            # The thread cannot be stopped: wait for it, so that what it wrote is known.
+            await asyncio.gather(fut, return_exceptions=True)
+            self._put_back(alerts, tracks, dets, done)
             raise
+        except sqlite3.Error as e:
+            self._put_back(alerts, tracks, dets, done)
+            self.write_failures += 1
+            if self.last_error is None:
+                log.error("store: recording stopped (%s); keeping data and retrying", e)
+            self.last_error = f"recording stopped ({e})"
+            return False
+        if self.last_error is not None:
+            log.warning("store: recording resumed after %d failed writes", self.write_failures)
+            self.last_error = None
+        return True
+
+    def _put_back(
+        self,
+        alerts: list[AlertLine],
+        tracks: list[TrackLine],
+        dets: list[Detection],
+        done: list[str],
+    ) -> None:
+        """Return an unwritten batch to the front of the buffers (what came meanwhile follows)."""
+        if "alerts" not in done:
+            self._alerts[:0] = alerts
+        if "tracks" not in done:
+            self._tracks.extendleft(reversed(tracks))
+            self._detections.extendleft(reversed(dets))
+            self.dropped_tracks += _trim(self._tracks, self.max_pending_tracks)
+            self.dropped_detections += _trim(self._detections, self.max_pending_detections)
 
     def _write(
         self,
         alerts: list[AlertLine],
-        tracks: tuple[TrackLine, ...],
+        tracks: list[TrackLine],
         dets: list[Detection],
         t_s: float,
+        done: list[str],
     ) -> None:
         self.store.write_alerts(alerts)
+        done.append("alerts")
         self.store.write_tracks(tracks, dets)
+        done.append("tracks")
         if self.store.retention_s is not None and t_s - self._last_prune_t >= self.prune_interval_s:
             self._last_prune_t = t_s
-            self.store.prune(now_s=t_s)
+            try:
+                self.store.prune(now_s=t_s)
+            except sqlite3.Error as e:
+                log.warning("store: retention pruning failed (retried later): %s", e)
 
     async def aclose(self) -> None:
-        """Write the scans, alerts and detections still waiting."""
-        while not self.queue.empty():
-            item = self.queue.get_nowait()
-            self.queue.task_done()
-            await self.handle(item)
-        if self._alerts or self._detections:
-            await self.handle(ScanOutput(t_s=-float("inf"), tracks=(), alerts=()))
+        """Write what is still pending (a few tries), else log what could not be written."""
+        delay = self.retry_initial_s
+        for _ in range(3):
+            if await self._flush_once():
+                return
+            await asyncio.sleep(delay)
+            delay = min(2.0 * delay, self.retry_max_s)
+        log.error(
+            "store: at shutdown %d alert events, %d track lines and %d detections could not "
+            "be written: %s",
+            len(self._alerts), len(self._tracks), len(self._detections), self.last_error,
+        )  # fmt: skip
+
+
+def _trim(buf: deque, maxlen: int) -> int:
+    """Drop the oldest items of ``buf`` beyond ``maxlen``; returns how many went."""
+    n = max(0, len(buf) - maxlen)
+    for _ in range(n):
+        buf.popleft()
+    return n

@@ -4,8 +4,10 @@ A thin sink: it serialises what :class:`~skywarden.sinks.live.LiveState` and
 :class:`~skywarden.sinks.store.Store` hold and keeps no tracking logic.
 Everything under ``/api/``, ``/ws`` and ``/metrics`` needs a token (see
 :mod:`.auth`); the page, its static files, user basemap tiles and the OpenAPI
-docs (``/docs``, ``/openapi.json``) load without one. Store reads run in
-FastAPI's thread pool (plain ``def`` routes), so the event loop never waits on disk.
+docs (``/docs``, ``/openapi.json``) load without one. Every response carries a
+strict Content-Security-Policy and anti-framing headers, and request bodies are
+bounded (see :mod:`.middleware`). Store reads run in FastAPI's thread pool
+(plain ``def`` routes), so the event loop never waits on disk.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ import html
 import logging
 import math
 import re
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 import uvicorn
-from fastapi import Body, Depends, FastAPI, HTTPException, Query, Response, status
-from fastapi.responses import HTMLResponse
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -33,8 +36,21 @@ from ...types import Rejected, Zone
 from ..live import LiveState
 from ..store import Store, feature_to_zone, zone_to_feature
 from . import export
-from .auth import WS_SUBPROTOCOL, Principal, TokenAuth, require_operator, require_viewer
+from .auth import (
+    WS_SUBPROTOCOL,
+    AuthGuard,
+    Principal,
+    TokenAuth,
+    bearer_token,
+    clear_session_cookie,
+    cookie_token,
+    require_operator,
+    require_viewer,
+    same_origin,
+    set_session_cookie,
+)
 from .config import WebConfig
+from .middleware import BodyLimit, SecurityHeaders, page_csp
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +113,9 @@ def _check_range(t0: float, t1: float, config: WebConfig) -> None:
         )
 
 
-def _index_html(config: WebConfig, token: str | None) -> str:
+def _index_html(config: WebConfig) -> str:
     page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     meta = {
-        "skywarden-token": token or "",
         "skywarden-tiles-url": config.tiles_url or "",
         "skywarden-tiles-attribution": config.tiles_attribution,
         "skywarden-tiles-max-zoom": str(config.tiles_max_zoom),
@@ -125,6 +140,21 @@ def create_app(live: LiveState, store: Store, config: WebConfig | None = None) -
     app.state.auth = TokenAuth(store, local_session=config.local_session)
     app.state.live = live
     app.state.store = store
+    # Outermost last: headers on every response, then the token check, then the
+    # body limit, so that an anonymous request is refused before any body is read.
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(AuthGuard, auth=app.state.auth)
+    app.add_middleware(SecurityHeaders, csp=page_csp(config.tiles_url), docs_path=app.docs_url)
+
+    @app.exception_handler(sqlite3.OperationalError)
+    def store_busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
+        log.warning("store busy on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": f"the store cannot be written now ({exc}); try again"},
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "1"},
+        )
+
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_LiveCollector(live))  # type: ignore[arg-type]
 
@@ -137,6 +167,30 @@ def create_app(live: LiveState, store: Store, config: WebConfig | None = None) -
     @app.get("/api/me", summary="Who the token belongs to", dependencies=viewer)
     def me(who: Principal = Depends(require_viewer)) -> dict[str, str]:
         return {"name": who.name, "role": who.role}
+
+    @app.post(
+        "/api/session",
+        summary="Sign the page in: the bearer token moves into an HttpOnly session cookie",
+        dependencies=viewer,
+    )
+    def sign_in(
+        request: Request, response: Response, who: Principal = Depends(require_viewer)
+    ) -> dict[str, str]:
+        token = bearer_token(request.headers)
+        if token is not None:
+            set_session_cookie(response, token, secure=request.url.scheme == "https")
+        return {"name": who.name, "role": who.role}
+
+    @app.delete(
+        "/api/session",
+        status_code=status.HTTP_204_NO_CONTENT,
+        summary="Sign the page out (drops the session cookie)",
+        dependencies=viewer,
+    )
+    def sign_out(request: Request) -> Response:
+        r = Response(status_code=status.HTTP_204_NO_CONTENT)
+        clear_session_cookie(r, secure=request.url.scheme == "https")
+        return r
 
     @app.get("/api/tracks", summary="Current tracks with short trails", dependencies=viewer)
     def tracks() -> dict[str, Any]:
@@ -302,15 +356,23 @@ def create_app(live: LiveState, store: Store, config: WebConfig | None = None) -
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
-        """Live updates. Token: subprotocols ``["bearer", token]`` or ``?token=``; 1008 if invalid."""
+        """Live updates. Token: subprotocols ``["bearer", token]``, ``?token=`` or the
+        page's session cookie (from this host's origin only); 1008 if invalid."""
         offered = websocket.scope.get("subprotocols") or []
         token = websocket.query_params.get("token")
         if len(offered) >= 2 and offered[0] == WS_SUBPROTOCOL:
             token = offered[1]
+        via_cookie = not token
+        if via_cookie:
+            token = cookie_token(websocket.headers)
         sub = WS_SUBPROTOCOL if WS_SUBPROTOCOL in offered else None
         # Accept first so that the client sees the close code (a refused
         # handshake only shows 1006 to a browser); nothing is sent before it.
         await websocket.accept(subprotocol=sub)
+        if via_cookie and token and not same_origin(websocket.headers, required=True):
+            # Another site's page would send the cookie along (cross-site WebSocket hijacking).
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="foreign origin")
+            return
         who = await asyncio.to_thread(app.state.auth.verify, token)
         if who is None:
             await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="invalid token")
@@ -322,12 +384,13 @@ def create_app(live: LiveState, store: Store, config: WebConfig | None = None) -
         await _stream(websocket, live, config.push_interval_s, still_valid, config.token_recheck_s)
 
     @app.get("/", include_in_schema=False)
-    def index() -> HTMLResponse:
-        token = app.state.auth.local_token if config.local_session else None
-        return HTMLResponse(
-            _index_html(config, token),
-            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
-        )
+    def index(request: Request) -> HTMLResponse:
+        r = HTMLResponse(_index_html(config), headers={"Cache-Control": "no-store"})
+        auth: TokenAuth = app.state.auth
+        # A demo's local session signs the page in through the cookie, never in the page.
+        if auth.local_token and auth.verify(cookie_token(request.headers)) is None:
+            set_session_cookie(r, auth.local_token, secure=request.url.scheme == "https")
+        return r
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if config.tiles_dir:

@@ -14,8 +14,8 @@ class WebConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     or a ``pmtiles://`` URL of a raster PMTiles archive (served by any static
     server, or put it under ``tiles_dir``); without it the map draws only the
     bundled Natural Earth outlines. ``tiles_dir``: a folder served at ``/tiles/``
-    without a token, like the page's static files (a basemap, not site data). ``local_session``: demo only — the page is
-    handed a viewer token so a newcomer sees data at once. ``docs``: serve the
+    without a token, like the page's static files (a basemap, not site data). ``local_session``: demo only — loading the page
+    signs it in as a viewer (session cookie) so a newcomer sees data at once. ``docs``: serve the
     OpenAPI docs at ``/docs`` (the schema, not data; open to all).
     """
 
@@ -33,3 +33,5 @@ class WebConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     push_interval_s: Annotated[float, msgspec.Meta(gt=0, le=1.0)] = 1.0
     #: An open WebSocket's token is checked again this often: a revoked token is cut off.
     token_recheck_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    #: Largest request body accepted, bytes (413 beyond; checked before the body is read).
+    max_body_bytes: Annotated[int, msgspec.Meta(gt=0)] = 1_048_576

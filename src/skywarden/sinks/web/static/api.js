@@ -1,6 +1,11 @@
-// Talking to the skywarden service: token, REST calls and the live WebSocket.
+// Talking to the skywarden service: sign-in, REST calls and the live WebSocket.
+//
+// The page never keeps the token: signing in hands it to the server once, which
+// puts it in an HttpOnly cookie that no script (ours or an injected one) can read.
 
-const TOKEN_KEY = "skywarden-token";
+// Every request says it comes from this page: the server refuses a
+// cookie-authenticated write without it (a cross-site form cannot set headers).
+const PAGE_HEADER = { "X-Skywarden-Request": "1" };
 
 function meta(name) {
   const el = document.querySelector(`meta[name="${name}"]`);
@@ -13,29 +18,16 @@ export const config = {
   tilesMaxZoom: Number(meta("skywarden-tiles-max-zoom") || 19),
 };
 
-// A token injected by a demo's local session wins; else the one the user gave.
-export function getToken() {
-  return meta("skywarden-token") || sessionStorage.getItem(TOKEN_KEY) || "";
-}
-
-export function setToken(token) {
-  sessionStorage.setItem(TOKEN_KEY, token);
-}
-
-export function clearToken() {
-  sessionStorage.removeItem(TOKEN_KEY);
-}
-
 export class AuthError extends Error {}
 
 export async function api(path, options = {}) {
-  const headers = { ...(options.headers || {}), Authorization: `Bearer ${getToken()}` };
+  const headers = { ...(options.headers || {}), ...PAGE_HEADER };
   if (options.json !== undefined) {
     headers["Content-Type"] = "application/json";
     options = { ...options, body: JSON.stringify(options.json) };
   }
-  const res = await fetch(path, { ...options, headers });
-  if (res.status === 401) throw new AuthError("token refused");
+  const res = await fetch(path, { ...options, headers, credentials: "same-origin" });
+  if (res.status === 401) throw new AuthError("not signed in");
   if (!res.ok) {
     const text = await res.text();
     throw new Error(`${res.status}: ${text}`);
@@ -47,15 +39,24 @@ export async function apiJson(path, options) {
   return (await api(path, options)).json();
 }
 
-// Live updates. The token travels as the second subprotocol, never in the URL,
-// so it stays out of access logs. `onMessage(msg)` gets each parsed message;
+// Exchange a token for the session cookie; resolves to {name, role}.
+export async function signIn(token) {
+  return apiJson("/api/session", { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+}
+
+export async function signOut() {
+  await api("/api/session", { method: "DELETE" });
+}
+
+// Live updates, authenticated by the session cookie (the token stays out of the
+// URL and out of the page). `onMessage(msg)` gets each parsed message;
 // `onState("up"|"down"|"refused")` the connection's state.
 export function connectLive(onMessage, onState) {
   let ws = null;
   let stopped = false;
   const open = () => {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    ws = new WebSocket(`${proto}//${location.host}/ws`, ["bearer", getToken()]);
+    ws = new WebSocket(`${proto}//${location.host}/ws`);
     ws.onopen = () => onState("up");
     ws.onmessage = (ev) => onMessage(JSON.parse(ev.data));
     ws.onclose = (ev) => {

@@ -1,6 +1,6 @@
 // The page: wires the live connection, the map, the panels, replay and export.
 
-import { api, apiJson, AuthError, clearToken, connectLive, getToken, setToken } from "./api.js";
+import { api, apiJson, AuthError, connectLive, signIn, signOut } from "./api.js";
 import { AirMap } from "./map.js";
 import { fmtTime, renderAlerts, renderTrack, tickCountdowns } from "./panels.js";
 
@@ -21,6 +21,12 @@ const state = {
 };
 
 let airMap = null;
+let stopLive = null;
+
+// Problems go to a line in the bar (as text), not to blocking dialogs.
+function report(message) {
+  document.getElementById("status").textContent = message;
+}
 
 // Data time now: the latest scan time advanced by the wall clock since it came.
 function dataNow() {
@@ -125,7 +131,7 @@ async function acknowledge(alertId) {
     if (a) a.ack = { by: ack.by, t: ack.t };
     drawAlerts();
   } catch (e) {
-    alert(`Acknowledge failed: ${e.message}`);
+    report(`Acknowledge failed: ${e.message}`);
   }
 }
 
@@ -220,7 +226,7 @@ async function exportRange(format) {
 function wireControls() {
   document.getElementById("replay-toggle").addEventListener("click", () => {
     if (state.replay) stopReplay();
-    else startReplay().catch((e) => alert(e.message));
+    else startReplay().catch((e) => report(`Replay failed: ${e.message}`));
   });
   document.getElementById("replay-slider").addEventListener("input", (ev) => showReplayFrame(Number(ev.target.value)));
   document.getElementById("replay-play").addEventListener("click", () => {
@@ -234,7 +240,7 @@ function wireControls() {
     }, 250);
   });
   for (const b of document.querySelectorAll(".export button")) {
-    b.addEventListener("click", () => exportRange(b.dataset.format).catch((e) => alert(e.message)));
+    b.addEventListener("click", () => exportRange(b.dataset.format).catch((e) => report(`Export failed: ${e.message}`)));
   }
   document.getElementById("track-close").addEventListener("click", () => {
     state.selected = null;
@@ -242,35 +248,43 @@ function wireControls() {
     renderTrack(null);
     drawTracks();
   });
-  document.getElementById("login-form").addEventListener("submit", (ev) => {
+  document.getElementById("login-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    setToken(document.getElementById("login-token").value.trim());
+    const input = document.getElementById("login-token");
+    const token = input.value.trim();
+    input.value = "";
+    try {
+      await signIn(token);
+    } catch (e) {
+      showLogin(e instanceof AuthError ? "That token was refused." : e.message);
+      return;
+    }
     document.getElementById("login").hidden = true;
     start();
+  });
+  document.getElementById("signout").addEventListener("click", async () => {
+    if (stopLive) stopLive();
+    stopLive = null;
+    await signOut().catch((e) => report(`Sign-out failed: ${e.message}`));
+    document.getElementById("who").textContent = "";
+    showLogin("Signed out.");
   });
 }
 
 async function start() {
-  if (!getToken()) return showLogin();
   try {
     const me = await apiJson("/api/me");
     state.role = me.role;
     document.getElementById("who").textContent = `${me.name} (${me.role})`;
   } catch (e) {
-    if (e instanceof AuthError) {
-      clearToken();
-      return showLogin("That token was refused.");
-    }
+    if (e instanceof AuthError) return showLogin();
     throw e;
   }
-  connectLive(onMessage, (s) => {
+  stopLive = connectLive(onMessage, (s) => {
     const c = document.getElementById("conn");
     c.textContent = s === "up" ? "live" : s === "refused" ? "refused" : "offline";
     c.className = `conn ${s === "up" ? "up" : "down"}`;
-    if (s === "refused") {
-      clearToken();
-      showLogin("The live feed refused the token.");
-    }
+    if (s === "refused") showLogin("The live feed refused the sign-in.");
   });
 }
 

@@ -15,8 +15,22 @@ const STATUS_COLOURS = { ok: "#3ddc84", degraded: "#ffb020", silent: "#ff4d4f", 
 const HEADING_LOOKAHEAD_S = 30;
 const EARTH_R_M = 6371008.8;
 
+// A table's own entry for `key`, else `fallback`: a name from data such as
+// "constructor" must not reach an inherited property.
+function pick(table, key, fallback) {
+  return Object.hasOwn(table, key) ? table[key] : fallback;
+}
+
 export function classColour(cls) {
-  return CLASS_COLOURS[cls] || CLASS_COLOURS.unknown;
+  return pick(CLASS_COLOURS, cls, CLASS_COLOURS.unknown);
+}
+
+// Leaflet renders a string given to a tooltip as HTML: every label built from
+// data goes in as an element holding plain text instead.
+export function textLabel(text) {
+  const span = document.createElement("span");
+  span.textContent = String(text);
+  return span;
 }
 
 // One simple shape per class, so that class reads without colour too.
@@ -30,9 +44,10 @@ const SYMBOLS = {
 
 function symbolIcon(cls, headingDeg, selected) {
   const c = classColour(cls);
-  const shape = SYMBOLS[cls] || SYMBOLS.unknown;
+  const shape = pick(SYMBOLS, cls, SYMBOLS.unknown);
   const ring = selected ? '<circle r="15" fill="none" stroke="#fff" stroke-width="2"/>' : "";
-  const rot = cls === "aircraft" ? ` transform="rotate(${headingDeg})"` : "";
+  // Only constants and a number reach this markup (the class picks from SYMBOLS).
+  const rot = cls === "aircraft" ? ` transform="rotate(${Number(headingDeg) || 0})"` : "";
   return L.divIcon({
     className: "sym",
     iconSize: [32, 32],
@@ -89,7 +104,9 @@ export class AirMap {
   addUserTiles() {
     const url = config.tilesUrl;
     if (!url) return;
-    const opts = { attribution: config.tilesAttribution, maxZoom: config.tilesMaxZoom };
+    // Leaflet writes attributions as HTML: the configured one goes in escaped, as text.
+    const attribution = textLabel(config.tilesAttribution).innerHTML;
+    const opts = { attribution, maxZoom: config.tilesMaxZoom };
     if (url.startsWith("pmtiles://")) {
       pmtiles.leafletRasterLayer(new pmtiles.PMTiles(url.slice("pmtiles://".length)), opts).addTo(this.map);
     } else {
@@ -102,7 +119,7 @@ export class AirMap {
     L.geoJSON(fc, {
       style: { color: "#ffd480", weight: 2, dashArray: "6 4", fillColor: "#ffd480", fillOpacity: 0.08 },
       onEachFeature: (f, layer) =>
-        layer.bindTooltip(f.properties.name || String(f.id), {
+        layer.bindTooltip(textLabel((f.properties && f.properties.name) || f.id), {
           permanent: true,
           direction: "center",
           className: "label zone-label",
@@ -113,7 +130,7 @@ export class AirMap {
   setSensors(sensors) {
     this.sensorLayer.clearLayers();
     for (const s of sensors) {
-      const c = STATUS_COLOURS[s.status] || STATUS_COLOURS.unknown;
+      const c = pick(STATUS_COLOURS, s.status, STATUS_COLOURS.unknown);
       if (s.max_range_m) {
         const fov = s.fov;
         const full = !fov || ((fov.az_min_deg ?? 0) === 0 && (fov.az_max_deg ?? 360) === 360);
@@ -133,7 +150,7 @@ export class AirMap {
         }
       }
       L.circleMarker([s.lat, s.lon], { radius: 6, color: "#000", weight: 1, fillColor: c, fillOpacity: 1 })
-        .bindTooltip(`${s.id} (${s.kind}) — ${s.status}`, { className: "label" })
+        .bindTooltip(textLabel(`${s.id} (${s.kind}) — ${s.status}`), { className: "label" })
         .addTo(this.sensorLayer);
     }
     if (!this.fitted && sensors.length) {
@@ -161,7 +178,7 @@ export class AirMap {
           trail: L.polyline(trail, { color: colour, weight: 2, opacity: 0.6, interactive: false }).addTo(this.trackLayer),
           heading: L.polyline([[t.lat, t.lon], head], { color: colour, weight: 2, interactive: false }).addTo(this.trackLayer),
           marker: L.marker([t.lat, t.lon], { icon: symbolIcon(t.class, hdg, false), keyboard: false })
-            .bindTooltip("", { permanent: true, direction: "top", offset: [0, -14], className: "label" })
+            .bindTooltip(textLabel(""), { permanent: true, direction: "top", offset: [0, -14], className: "label" })
             .on("click", () => this.onTrackClick(g.id))
             .addTo(this.trackLayer),
         };
@@ -170,7 +187,7 @@ export class AirMap {
       }
       g.marker.setLatLng([t.lat, t.lon]);
       g.marker.setIcon(symbolIcon(t.class, hdg, this.selected === t.id));
-      g.marker.setTooltipContent(`${t.id} ${t.class} ${Math.round(t.alt_m)} m`);
+      g.marker.setTooltipContent(textLabel(`${t.id} ${t.class} ${Math.round(t.alt_m)} m`));
       g.heading.setLatLngs([[t.lat, t.lon], head]).setStyle({ color: colour });
       g.trail.setLatLngs(trail).setStyle({ color: colour });
       g.last = t;
@@ -189,7 +206,7 @@ export class AirMap {
     for (const a of alerts) {
       const g = this.tracks.get(a.track);
       if (!g || a.entry_lat == null || a.entry_lon == null) continue;
-      const c = LEVEL_COLOURS[a.level] || LEVEL_COLOURS.info;
+      const c = pick(LEVEL_COLOURS, a.level, LEVEL_COLOURS.info);
       L.polyline([[g.last.lat, g.last.lon], [a.entry_lat, a.entry_lon]], {
         color: c, weight: 3, dashArray: "8 6", interactive: false,
       }).addTo(this.pathLayer);
