@@ -245,6 +245,9 @@ class AlertLine(_Record, tag="alert"):
     class_: str | None = msgspec.field(name="class", default=None)
     reason: str | None = None
     sensor: Ident | None = None
+    #: Seconds since the object was first alerted for this zone, on an alert that
+    #: stays open because the object keeps coming back (loitering).
+    dwell_s: NonNeg | None = None
 
 
 OutputRecord = TrackLine | AlertLine

@@ -75,15 +75,110 @@ def test_drone_lifecycle_raised_escalated_cleared_on_turn_away():
     assert ev[0].entry_lat is not None and ev[0].class_ == "drone"
 
 
-def test_track_lost_clears_at_once():
-    a = ThreatAssessor(zones(), ThreatConfig(raise_hold_s=0.0))
+def test_track_lost_clears_once_no_successor_came():
+    cfg = ThreatConfig(raise_hold_s=0.0)
+    a = ThreatAssessor(zones(), cfg)
     x = np.array([0, -600, 100, 0, 10, 0.0])
     assert [e.state for e in a.assess(table(T0, [7], x), classes([DRONE]))] == ["raised"]
-    ev = a.assess(table(T0 + 1, [7], x, status=[DELETED]), classes([DRONE]))
-    assert [(e.state, e.track) for e in ev] == [("cleared", "T7")]
-    a.assess(table(T0 + 1, [7], x), classes([DRONE]))
-    ev = a.assess(table(T0 + 2, [], np.empty((0, 6))), classes(np.empty((0, 5))))
-    assert [(e.state, e.reason) for e in ev] == [("cleared", "cleared: track lost")]
+    # Deleted: the alert waits handover_s for a successor track ...
+    assert a.assess(table(T0 + 1, [7], x, status=[DELETED]), classes([DRONE])) == []
+    empty = (np.empty((0, 6)), classes(np.empty((0, 5))))
+    k = 2
+    while k < 1 + cfg.handover_s:
+        assert a.assess(table(T0 + k, [], empty[0]), empty[1]) == []
+        k += 1
+    # ... then clears with the reason.
+    ev = a.assess(table(T0 + k, [], empty[0]), empty[1])
+    assert [(e.state, e.track, e.reason) for e in ev] == [("cleared", "T7", "cleared: track lost")]
+    assert not a.open_alerts()
+
+
+def test_successor_track_carries_the_alert_on():
+    """The tracker loses a drone and starts a new track on it: the alert moves to the
+    new track as an update (same id), never a second raise."""
+    a = ThreatAssessor(zones(), ThreatConfig(raise_hold_s=0.0))
+    x = straight([0, -5000, 100], [0, 20, 0], 40)
+    ev = run(a, x[:10, None, :], DRONE, ids=[7])
+    assert [e.state for e in ev] == ["raised"]
+    aid = ev[0].id
+    ev = a.assess(table(T0 + 10, [7], x[10], status=[DELETED]), classes([DRONE]))
+    assert ev == []
+    # Two seconds later a new track starts where the old one predicted the drone.
+    ev = []
+    for k in range(12, 30):
+        ev += a.assess(table(T0 + k, [42], x[k]), classes([DRONE]))
+    assert [e.state for e in ev][:1] == ["updated"]
+    assert all(e.id == aid and e.state != "raised" for e in ev)
+    assert ev[0].track == "T42" and a.open_alerts()[0].track == "T42"
+
+
+def test_far_new_track_is_not_a_successor():
+    a = ThreatAssessor(zones(), ThreatConfig(raise_hold_s=0.0))
+    x = straight([0, -5000, 100], [0, 20, 0], 40)
+    run(a, x[:10, None, :], DRONE, ids=[7])
+    a.assess(table(T0 + 10, [7], x[10], status=[DELETED]), classes([DRONE]))
+    other = straight([2500, -5000, 100], [-10, 20, 0], 20)
+    ev = []
+    for k in range(12, 20):
+        ev += a.assess(table(T0 + k, [43], other[k - 12]), classes([DRONE]))
+    states = [(e.state, e.track) for e in ev]
+    assert ("raised", "T43") in states and ("cleared", "T7") in states
+
+
+def test_duplicate_track_on_a_coasting_one_raises_nothing_new():
+    from skywarden.types import COASTING
+
+    a = ThreatAssessor(zones(), ThreatConfig(raise_hold_s=0.0))
+    x = straight([0, -5000, 100], [0, 20, 0], 40)
+    ev = run(a, x[:10, None, :], DRONE, ids=[7])
+    for k in range(10, 30):
+        both = np.stack([x[k], x[k] + [30, 0, 0, 0, 0, 0]])
+        ev += a.assess(table(T0 + k, [7, 9], both, status=[COASTING, 1]), classes([DRONE] * 2))
+    assert [e.state for e in ev].count("raised") == 1
+
+
+def _loiter_path(n_passes: int, radius_m: float, centre=(0.0, -2500.0)) -> np.ndarray:
+    """A drone circling at 15 m/s around ``centre``: each lap passes near the zone."""
+    w = 15.0 / radius_m
+    t = np.arange(int(n_passes * 2 * np.pi / w))
+    ph = w * t
+    pos = np.column_stack(
+        [
+            centre[0] + radius_m * np.sin(ph),
+            centre[1] - radius_m * np.cos(ph),
+            np.full(t.shape, 100.0),
+        ]
+    )
+    vel = np.column_stack([15 * np.cos(ph), 15 * np.sin(ph), np.zeros(t.shape)])
+    return np.concatenate([pos, vel], axis=1)
+
+
+def test_loitering_drone_keeps_one_alert_per_zone_with_dwell():
+    a = ThreatAssessor(zones())
+    x = _loiter_path(5, 900.0)
+    ev = run(a, x[:, None, :], DRONE)
+    raised = [e for e in ev if e.state == "raised"]
+    assert len(raised) == 2, [(e.t - T0, e.state, e.level) for e in ev]
+    # The second alert is the loiter alert: open to the end, with a growing dwell time.
+    loiter = [e for e in ev if e.id == raised[1].id]
+    assert all(e.state != "cleared" for e in loiter)
+    assert loiter[0].dwell_s is not None and loiter[0].dwell_s > 60.0
+    assert "loitering" in loiter[0].reason
+    assert [x.id for x in a.open_alerts()] == [raised[1].id]
+
+
+def test_transit_drone_second_pass_is_not_loitering():
+    """A drone that is alerted, turns away and comes back from far away is not
+    loitering: its second alert clears when it turns away again."""
+    a = ThreatAssessor(zones())
+    leg = lambda p0, v, n: straight(p0, v, n)  # noqa: E731
+    inbound = leg([0, -6000, 100], [0, 40, 0], 60)
+    away = leg(inbound[-1, :3], [40, -5, 0], 80)
+    back = leg(away[-1, :3], [-40, 30, 0], 50)
+    out = leg(back[-1, :3], [40, 0, 0], 80)
+    ev = run(a, np.concatenate([inbound, away, back, out])[:, None, :], DRONE)
+    assert all(e.dwell_s is None for e in ev)
+    assert ev[-1].state == "cleared"
 
 
 def test_noisy_track_along_the_critical_horizon_does_not_flap():

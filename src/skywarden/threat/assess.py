@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 import msgspec
 import numpy as np
+import shapely
 
 from ..types import CLASSES, COASTING, CONFIRMED, AlertLine, TrackTable, track_label
 from .geometry import arrival, closing_time, position_sigma, possible_arrival
@@ -112,6 +113,25 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     max_allowance_m: float = 400.0
     #: Step of the possible-arrival samples along the predicted path.
     sample_step_s: float = 5.0
+    #: An alert whose track is lost waits this long for a successor track (the
+    #: tracker lost and re-found the object) before it is cleared. Most successors
+    #: start while the old track still coasts, which needs no wait.
+    handover_s: float = 5.0
+    #: A successor is within this many sigmas of the lost track's prediction ...
+    handover_n_sigma: float = 3.0
+    #: ... and within these limits (metres) whatever the covariance says.
+    handover_min_gate_m: float = 150.0
+    handover_max_gate_m: float = 600.0
+    #: An object raised again for a zone within ``loiter_window_s`` of its first
+    #: alert there, at least ``loiter_min_s`` later and less than
+    #: ``loiter_max_displacement_m`` from where that first alert found it, is
+    #: loitering (it stays around instead of passing through): its alert then stays
+    #: open, ``info`` at least, with its dwell time, while it stays within
+    #: ``loiter_range_m`` of the zone — one alert, not a fresh one every pass.
+    loiter_window_s: float = 3600.0
+    loiter_min_s: float = 60.0
+    loiter_max_displacement_m: float = 2000.0
+    loiter_range_m: float = 5000.0
 
 
 @dataclass
@@ -125,15 +145,38 @@ class _Alert:
     was_inside: bool = False
     quiet_since: float | None = None  # no threat since
     lower_since: float | None = None  # a lower level since
+    track: int = 0  # the track that carries the alert now (its object may change tracks)
+    orphan_since: float | None = None  # the track was lost then; waiting for a successor
+    loiter: bool = False  # raised again for the same zone: stays open while near
+    dwell_from_t: float = math.nan  # first raise for this (object, zone) in the window
+
+
+@dataclass
+class _Lost:
+    """The last state of a lost track, for a successor to take over its object."""
+
+    t_s: float
+    x: np.ndarray
+    P: np.ndarray
 
 
 class ThreatAssessor:
-    """Turns tracks and their classes into alert lifecycle events, one alert per (track, zone)."""
+    """Turns tracks and their classes into alert lifecycle events, one alert per (object, zone).
+
+    An object is a chain of tracks: when a track is lost and a new one starts
+    where its prediction says the object is (within ``handover_s``), the new
+    track continues the object, and its open alerts move with it (an update,
+    not a fresh alarm).
+    """
 
     def __init__(self, zones: ZoneSet, config: ThreatConfig | None = None) -> None:
         self.config = config or ThreatConfig()
-        self._open: dict[tuple[int, str], _Alert] = {}
+        self._open: dict[tuple[int, str], _Alert] = {}  # keyed by (object, zone)
         self._pending: dict[tuple[int, str], float] = {}  # since when a new alert qualifies
+        # Raises per (object, zone): time and where the object was (e, n).
+        self._raises: dict[tuple[int, str], list[tuple[float, float, float]]] = {}
+        self._object: dict[int, int] = {}  # live track id -> object id (its first track's id)
+        self._lost: dict[int, _Lost] = {}  # object id -> last state of its lost track
         self._next = 1
         self.set_zones(zones)
 
@@ -166,24 +209,41 @@ class ThreatAssessor:
                 if line.state == "cleared" and tm and line.zone:
                     self._open.pop((int(tm.group(1)), line.zone), None)
                 continue
+            tid = int(tm.group(1))
+            self._object[tid] = tid
             tta = line.tta_s if line.tta_s is not None else math.inf
-            self._open[(int(tm.group(1)), line.zone)] = _Alert(
+            self._open[(tid, line.zone)] = _Alert(
                 line=line,
                 raised_t=line.t,
                 level=line.level,
                 tta_s=tta,
                 last_emit_t=line.t,
                 arrival_t=line.t + tta,
+                track=tid,
+                dwell_from_t=line.t,
             )
 
     # --- per scan ----------------------------------------------------------------
 
     def levels(
-        self, table: TrackTable, classes
+        self, table: TrackTable, classes, keep: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per (row, zone): level index (n, Z) int (-1 none, 0 info, 1 warning, 2 critical)
         with entry thresholds, the same with exit thresholds, time to arrival (n, Z)
-        seconds and entry points (n, Z, 3) ENU metres."""
+        seconds and entry points (n, Z, 3) ENU metres.
+
+        Zone geometry is worked out only for tracks that could get a level (by
+        their class) and for rows ``keep`` (n,) bool (those carrying open
+        alerts); others keep level -1 and an infinite time to arrival: birds
+        and airliners, most of a busy sky, cost nothing here.
+
+        The looser signs (a possible arrival within the uncertainty allowance,
+        closing on a zone off the straight path) count for every zone: with
+        neighbouring zones a few kilometres apart, an attack drone's doglegs
+        do not show which one it is heading for until its final run, and
+        warning only the likeliest one cost minutes of lead time and raised
+        more alerts as the likeliest zone changed (measured on ``swarm``).
+        """
         cfg = self.config
         n, nz = len(table), len(self.zones)
         lvl_in = np.full((n, nz), -1, np.int64)
@@ -192,9 +252,19 @@ class ThreatAssessor:
         entry = np.full((n, nz, 3), np.nan)
         located = np.sqrt((table.P[:, 0, 0] + table.P[:, 1, 1]) / 2.0) <= cfg.max_pos_sigma_m
         live = (table.status == CONFIRMED) | (table.status == COASTING)
-        rows = np.flatnonzero(live & located)
+        pa = classes.p
+        coop_all = np.asarray(classes.cooperative, bool) & ~np.asarray(classes.spoof, bool)
+        pd_all = pa[:, CLASSES.index("drone")]
+        could = (
+            (pd_all >= min(cfg.drone_p, cfg.drone_p_exit))
+            | (pd_all + pa[:, CLASSES.index("unknown")] >= cfg.info_p)
+        ) & (~coop_all | cfg.cooperative_info)
+        if keep is not None:
+            could |= keep
+        rows = np.flatnonzero(live & located & could)
         if rows.shape[0] == 0 or nz == 0:
             return lvl_in, lvl_out, tta, entry
+        m = rows.shape[0]
         p = classes.p[rows]
         coop = np.asarray(classes.cooperative[rows], bool) & ~np.asarray(classes.spoof[rows], bool)
         p_drone = p[:, CLASSES.index("drone")]
@@ -208,56 +278,92 @@ class ThreatAssessor:
             0.0, cfg.critical_horizon_s * cfg.horizon_exit_factor * 2.0 + 1e-9, cfg.sample_step_s
         )
         sig = position_sigma(P, t_samp, cfg.manoeuvre_sigma_mps * p_drone)
+        vh = cfg.vertical_horizon_s
+        t_str = np.full((m, nz), np.inf)
+        t_pos = np.full((m, nz), np.inf)
+        t_cl = np.full((m, nz), np.inf)
         for j, z in enumerate(self.zones):
-            vh = cfg.vertical_horizon_s
-            t_j, e_j = arrival(z, x[:, :3], x[:, 3:], h_max, vh)
-            t_pos = possible_arrival(
+            t_str[:, j], entry[rows, j] = arrival(z, x[:, :3], x[:, 3:], h_max, vh)
+            t_pos[:, j] = possible_arrival(
                 z, x[:, :3], x[:, 3:], sig, t_samp, cfg.n_sigma, cfg.max_allowance_m, vh
             )
-            t_cl = closing_time(z, x[:, :3], x[:, 3:], cfg.closing_min_cos)
-            # Off the straight-line path, the time to arrival reported is the
-            # earliest one a manoeuvre or a turn towards the zone allows.
-            tta[rows, j] = np.where(np.isfinite(t_j), t_j, np.minimum(t_pos, t_cl))
-            entry[rows, j] = e_j
-            for out, dp, hx in (
-                (lvl_in, cfg.drone_p, 1.0),
-                (lvl_out, cfg.drone_p_exit, cfg.horizon_exit_factor),
-            ):
-                hc = cfg.critical_horizon_s * self._factor[j] * hx
-                hw = cfg.warning_horizon_s * self._factor[j] * hx
-                drone = (p_drone >= dp) & ~coop
-                lv = np.full(rows.shape[0], -1)
-                info = (maybe & ~coop) | (coop & (p_drone >= dp) & cfg.cooperative_info)
-                lv[info & (t_j <= hw)] = 0
-                lv[drone & ((t_j <= hw) | (t_pos <= hc) | (t_cl <= hw))] = 1
-                lv[drone & (t_j <= hc)] = 2
-                # A believed cooperative drone is known and accountable: info at most.
-                lv = np.where(coop, np.minimum(lv, 0 if cfg.cooperative_info else -1), lv)
-                out[rows, j] = lv
+            t_cl[:, j] = closing_time(z, x[:, :3], x[:, 3:], cfg.closing_min_cos)
+        # Off the straight-line path, the time to arrival reported is the
+        # earliest one a manoeuvre or a turn towards the zone allows.
+        loose_t = np.minimum(t_pos, t_cl)
+        tta[rows] = np.where(np.isfinite(t_str), t_str, loose_t)
+        drone = (p_drone >= cfg.drone_p, p_drone >= cfg.drone_p_exit)
+        for k, (out, hx) in enumerate(((lvl_in, 1.0), (lvl_out, cfg.horizon_exit_factor))):
+            hc = cfg.critical_horizon_s * self._factor[None, :] * hx
+            hw = cfg.warning_horizon_s * self._factor[None, :] * hx
+            straight = t_str <= hw
+            loose = (t_pos <= hc) | (t_cl <= hw)
+            dr = (drone[k] & ~coop)[:, None]
+            info = ((maybe & ~coop) | (coop & drone[k] & cfg.cooperative_info))[:, None]
+            lv = np.full((m, nz), -1)
+            lv[info & straight] = 0
+            lv[dr & (straight | loose)] = 1
+            lv[dr & (t_str <= hc)] = 2
+            # A believed cooperative drone is known and accountable: info at most.
+            lv = np.where(coop[:, None], np.minimum(lv, 0 if cfg.cooperative_info else -1), lv)
+            out[rows] = lv
         return lvl_in, lvl_out, tta, entry
 
     def assess(self, table: TrackTable, classes) -> list[AlertLine]:
         """Alert lifecycle events of this scan (raised, updated, cleared), in a stable order."""
         cfg = self.config
         t = table.t_s
-        lvl_in, lvl_out, tta, entry = self.levels(table, classes)
-        row_of = {int(tid): i for i, tid in enumerate(table.id)}
         live = (table.status == CONFIRMED) | (table.status == COASTING)
+        obj = self._objects(table, live)
+        self._ids, self._pos = table.id, table.x[:, :2]
+        # One row per object: its most recently updated track.
+        row_of: dict[int, int] = {}
+        for i in np.argsort(table.t_last_update_s, kind="stable"):
+            if obj[i] >= 0:
+                row_of[int(obj[i])] = int(i)
+        keep = np.zeros(len(table), bool)
+        for oid, _ in self._open:
+            if oid in row_of:
+                keep[row_of[oid]] = True
+        lvl_in, lvl_out, tta, entry = self.levels(table, classes, keep)
         events: list[AlertLine] = []
 
-        # Existing alerts first: keep, update, downgrade or clear.
+        # Existing alerts first: hand over, keep, update, downgrade or clear.
         for key in sorted(self._open, key=lambda k: self._open[k].line.id):
             a = self._open[key]
-            tid, zid = key
-            i = row_of.get(tid)
+            oid, zid = key
+            i = row_of.get(oid)
             j = self.zones.ids.index(zid) if zid in self.zones.ids else None
-            if i is None or j is None or not live[i]:
-                why = "track lost" if i is None or not live[i] else "zone removed"
-                events.append(self._clear(key, t, why, classes, i))
+            if j is None:
+                events.append(self._clear(key, t, "zone removed", classes, i))
                 continue
+            if i is None:
+                a.orphan_since = a.orphan_since if a.orphan_since is not None else t
+                if t - a.orphan_since >= cfg.handover_s or oid not in self._lost:
+                    events.append(self._clear(key, t, "track lost", classes, None))
+                continue
+            a.orphan_since = None
             lv = int(lvl_out[i, j])
             cur = _LEVELS.index(a.level)
             self._smooth(a, tta[i, j], t)
+            if int(table.id[i]) != a.track:
+                # The object's new track carries the alert on, at its current level.
+                a.track = int(table.id[i])
+                events.append(
+                    self._emit(
+                        key,
+                        t,
+                        "updated",
+                        cur,
+                        tta[i, j],
+                        entry[i, j],
+                        classes,
+                        i,
+                    )
+                )
+                continue
+            if lv < 0 and a.loiter and self._near(i, j, table):
+                lv = 0  # loitering near the zone: the alert stays open at info level
             if lv < 0:
                 a.lower_since = None
                 if a.quiet_since is None:
@@ -265,6 +371,8 @@ class ThreatAssessor:
                 if t - a.quiet_since >= cfg.clear_delay_s and t - a.raised_t >= cfg.min_hold_s:
                     if a.was_inside:
                         why = "left the zone"
+                    elif a.loiter:
+                        why = "left the area"
                     elif not np.isfinite(tta[i, j]):
                         why = "turned away"
                     else:
@@ -298,8 +406,8 @@ class ThreatAssessor:
         # New alerts, with the entry thresholds, once they have held for raise_hold_s.
         pending: dict[tuple[int, str], float] = {}
         for i, j in zip(*np.nonzero(lvl_in >= 0), strict=True):
-            key = (int(table.id[i]), self.zones.zones[j].id)
-            if key in self._open:
+            key = (int(obj[i]), self.zones.zones[j].id)
+            if key in self._open or key[0] < 0:
                 continue
             since = pending[key] = self._pending.get(key, t)
             hold = cfg.info_raise_hold_s if lvl_in[i, j] == 0 else cfg.raise_hold_s
@@ -311,6 +419,80 @@ class ThreatAssessor:
             )
         self._pending = pending
         return events
+
+    def _objects(self, table: TrackTable, live: np.ndarray) -> np.ndarray:
+        """Object id (n,) of every live track (-1 for others), continuing lost objects.
+
+        A live track seen for the first time continues the lost object whose
+        predicted position is nearest to it within the handover gate; lost
+        objects are forgotten after ``handover_s``.
+        """
+        cfg = self.config
+        t = table.t_s
+        ids = table.id.astype(np.int64)
+        obj = np.full(ids.shape[0], -1, np.int64)
+        new = []
+        for i in np.flatnonzero(live):
+            o = self._object.get(int(ids[i]))
+            if o is None:
+                new.append(i)
+            else:
+                obj[i] = o
+        # Candidates: lost objects, and objects whose only track is coasting (the
+        # tracker may start a second track on an object before it drops the first).
+        cands = [(o, s.t_s, s.x, s.P) for o, s in self._lost.items()]
+        coasting = table.status == COASTING
+        cands += [
+            (int(obj[i]), t, table.x[i], table.P[i]) for i in np.flatnonzero(coasting & (obj >= 0))
+        ]
+        if new and cands:
+            lx = np.array([c[2] for c in cands])
+            lp = np.array([c[3] for c in cands])
+            dt = t - np.array([c[1] for c in cands])
+            pred = lx[:, :2] + lx[:, 3:5] * dt[:, None]
+            var = (
+                (lp[:, 0, 0] + lp[:, 1, 1]) / 2.0
+                + dt * (lp[:, 0, 3] + lp[:, 1, 4])
+                + dt**2 * (lp[:, 3, 3] + lp[:, 4, 4]) / 2.0
+            )
+            gate = np.clip(
+                cfg.handover_n_sigma * np.sqrt(np.maximum(var, 0.0)),
+                cfg.handover_min_gate_m,
+                cfg.handover_max_gate_m,
+            )
+            taken = np.zeros(len(cands), bool)
+            for i in new:
+                d = np.hypot(*(pred - table.x[i, :2]).T)
+                d = np.where(taken | ~(d <= gate), np.inf, d)
+                k = int(np.argmin(d))
+                if np.isfinite(d[k]):
+                    taken[k] = True
+                    obj[i] = cands[k][0]
+                    self._lost.pop(cands[k][0], None)
+        for i in new:
+            if obj[i] < 0:
+                obj[i] = ids[i]
+        seen = {int(ids[i]): int(obj[i]) for i in np.flatnonzero(live)}
+        # Tracks gone from the live set: their objects, if no other track carries
+        # them, wait for a successor.
+        alive = set(seen.values())
+        for tid, o in self._object.items():
+            if tid not in seen and o not in alive:
+                rows = np.flatnonzero(ids == tid)
+                if rows.shape[0]:
+                    r = int(rows[0])
+                    self._lost[o] = _Lost(t, table.x[r].copy(), table.P[r].copy())
+                elif o not in self._lost:
+                    self._lost[o] = _Lost(t, np.full(6, np.nan), np.full((6, 6), np.nan))
+        self._lost = {o: s for o, s in self._lost.items() if t - s.t_s <= cfg.handover_s}
+        self._object = seen
+        return obj
+
+    def _near(self, i: int, j: int, table: TrackTable) -> bool:
+        """Whether track row ``i`` is within ``loiter_range_m`` of zone ``j`` horizontally."""
+        z = self.zones.zones[j]
+        d = shapely.distance(z.polygon_enu, shapely.points(table.x[i, 0], table.x[i, 1]))
+        return bool(d <= self.config.loiter_range_m)
 
     # --- helpers -------------------------------------------------------------------
 
@@ -347,13 +529,26 @@ class ThreatAssessor:
         return d_arr > thr and d_tta > thr
 
     def _emit(self, key, t, state, level, tta, entry, classes, i) -> AlertLine:
-        tid, zid = key
+        zid = key[1]
         a = self._open.get(key)
         if a is None:
             aid = f"A{self._next}"
             self._next += 1
+            # Raises of this object for this zone within the window: a second
+            # one means it keeps coming back (loitering).
+            cfg = self.config
+            e, n = float(self._pos[i, 0]), float(self._pos[i, 1])
+            prev = [r for r in self._raises.get(key, []) if t - r[0] <= cfg.loiter_window_s]
+            self._raises[key] = [*prev, (t, e, n)]
+            loiter = bool(prev) and (
+                t - prev[0][0] >= cfg.loiter_min_s
+                and math.hypot(e - prev[0][1], n - prev[0][2]) < cfg.loiter_max_displacement_m
+            )
+            dwell_from = prev[0][0] if loiter else t
+            tid = int(self._ids[i])
         else:
             aid = a.line.id
+            loiter, dwell_from, tid = a.loiter, a.dwell_from_t, a.track
         lvl = _LEVELS[level]
         lat = lon = None
         if np.all(np.isfinite(entry)) and tta > 0:
@@ -368,15 +563,24 @@ class ThreatAssessor:
             track=track_label(tid),
             zone=zid,
             tta_s=float(tta) if np.isfinite(tta) else None,
+            dwell_s=float(t - dwell_from) if loiter else None,
             entry_lat=lat,
             entry_lon=lon,
             class_=str(classes.label[i]),
-            reason=self._reason(lvl, tta, zid, classes, i),
+            reason=self._reason(lvl, tta, zid, classes, i, t - dwell_from if loiter else None),
         )
         tta_f = float(tta)
         if a is None:
             self._open[key] = _Alert(
-                line=line, raised_t=t, level=lvl, tta_s=tta_f, last_emit_t=t, arrival_t=t + tta_f
+                line=line,
+                raised_t=t,
+                level=lvl,
+                tta_s=tta_f,
+                last_emit_t=t,
+                arrival_t=t + tta_f,
+                track=tid,
+                loiter=loiter,
+                dwell_from_t=dwell_from,
             )
         else:
             a.line, a.level, a.tta_s, a.last_emit_t, a.arrival_t = line, lvl, tta_f, t, t + tta_f
@@ -398,8 +602,15 @@ class ThreatAssessor:
         log.info("alert %s cleared (%s)", a.line.id, why)
         return line
 
-    def _reason(self, level: str, tta: float, zid: str, classes, i: int) -> str:
+    def _reason(
+        self, level: str, tta: float, zid: str, classes, i: int, dwell_s: float | None = None
+    ) -> str:
         name = self._zone_name(zid)
+        if dwell_s is not None:
+            mins = dwell_s / 60.0
+            return f"{classes.label[i]} object loitering near {name} for {mins:.0f} min" + (
+                f", arrival in {tta:.0f} s" if np.isfinite(tta) and tta > 0 else ""
+            )
         pd_ = float(classes.p[i, 0])
         what = {
             "critical": f"likely hostile drone (p={pd_:.2f})",
