@@ -370,6 +370,156 @@ def build(originals: Path, out: Path) -> list[dict[str, str]]:
     return rows
 
 
+SCENARIO_DURATION_S = 1200.0
+SITE = {"name": "Real-flight test site", "lat": 53.9, "lon": 8.7, "alt_m": 10.0}
+ZONES = [
+    {
+        "id": "Z1",
+        "name": "Main site",
+        "circle": {"east_m": 0.0, "north_m": 0.0, "radius_m": 400.0},
+        "floor_m": 10.0,
+        "ceiling_m": 610.0,
+        "priority": 1,
+    },
+    {
+        "id": "Z2",
+        "name": "Fuel depot",
+        "circle": {"east_m": 2500.0, "north_m": 1500.0, "radius_m": 300.0},
+        "floor_m": 10.0,
+        "ceiling_m": 410.0,
+        "priority": 2,
+    },
+]
+ZONE_CENTRES = {"Z1": (0.0, 0.0), "Z2": (2500.0, 1500.0)}
+# The issue's setup: radar with range/azimuth/elevation only, RF direction
+# finders that hear only emitting drones, a camera, cooperative receivers.
+SENSORS = [
+    {
+        "id": "radar-1",
+        "kind": "radar",
+        "pos_enu_m": [0.0, 0.0, 20.0],
+        "max_range_m": 12000.0,
+        "ref_range_m": 6000.0,
+        "pd": 0.9,
+        "pfa": 1.0e-6,
+        "update_s": 1.0,
+        "fov": {"az_min_deg": 0.0, "az_max_deg": 360.0, "el_min_deg": -1.0, "el_max_deg": 60.0},
+        "clutter_per_scan": 2.0,
+        "report_range_rate": False,
+        "report_rcs": False,
+    },
+    {"id": "rf-1", "kind": "rf", "pos_enu_m": [100.0, -50.0, 10.0], "max_range_m": 6000.0},
+    {"id": "rf-2", "kind": "rf", "pos_enu_m": [-1500.0, 800.0, 10.0], "max_range_m": 6000.0},
+    {
+        "id": "cam-1",
+        "kind": "camera",
+        "pos_enu_m": [0.0, 50.0, 15.0],
+        "max_range_m": 4000.0,
+        "update_s": 0.5,
+        "pd": 0.8,
+    },
+    {"id": "adsb-1", "kind": "adsb", "pos_enu_m": [0.0, 0.0, 10.0], "max_range_m": 80000.0},
+    {"id": "rid-1", "kind": "remoteid", "pos_enu_m": [0.0, 0.0, 10.0], "max_range_m": 3000.0},
+]
+#: Objects per scenario by corpus class (at most; fewer when the split has fewer flights).
+PER_SCENARIO = {"bird": 12, "glider": 2}
+N_SCENARIOS = {"train": 6, "eval": 3}
+
+
+def _launch(rng: np.random.Generator, duration_s: float) -> float:
+    """Scenario time of the log's start: a long log is already under way at the start."""
+    if duration_s > SCENARIO_DURATION_S:
+        return -float(round(rng.uniform(0.0, duration_s - SCENARIO_DURATION_S)))
+    return float(round(rng.uniform(0.0, SCENARIO_DURATION_S - duration_s)))
+
+
+def _bird(rng: np.random.Generator, row: dict[str, str], track: str) -> dict:
+    dt_fix = float(row["median_dt_s"])
+    obj = {
+        "kind": "recorded",
+        "track": track,
+        "truth_class": "bird",
+        "alt_mode": "constant",
+        "agl_m": float(round(rng.uniform(15.0, 200.0))),
+        "max_gap_s": float(max(10.0, round(3.0 * dt_fix))),
+        "launch_s": _launch(rng, float(row["duration_s"])),
+    }
+    if rng.random() < 0.5:
+        # Near and across a zone: the track's centre on the zone, any heading.
+        obj["aim_zone"] = str(rng.choice(list(ZONE_CENTRES)))
+        obj["anchor"] = "centroid"
+        obj["east_m"], obj["north_m"] = (float(round(v)) for v in rng.uniform(-800, 800, 2))
+    else:
+        obj["anchor"] = "centroid"
+        obj["east_m"], obj["north_m"] = (float(round(v)) for v in rng.uniform(-5000, 5000, 2))
+    obj["rotate_deg"] = float(round(rng.uniform(0.0, 360.0)))
+    return obj
+
+
+def _glider(rng: np.random.Generator, row: dict[str, str], track: str) -> dict:
+    a = rng.uniform(0.0, 2.0 * np.pi)
+    r = rng.uniform(3000.0, 8000.0)
+    return {
+        "kind": "recorded",
+        "track": track,
+        "truth_class": "aircraft",
+        "anchor": "centroid",
+        "east_m": float(round(r * np.sin(a))),
+        "north_m": float(round(r * np.cos(a))),
+        "rotate_deg": float(round(rng.uniform(0.0, 360.0))),
+        "alt_mode": "lowest",
+        "agl_m": 0.0,
+        "max_gap_s": 30.0,
+        "launch_s": _launch(rng, float(row["duration_s"])),
+        "adsb": bool(rng.random() < 0.5),
+    }
+
+
+MAKERS = {"bird": _bird, "glider": _glider}
+
+
+def write_scenarios(flights: Path, out: Path) -> list[Path]:
+    """Scenario specs per split from the corpus manifest, each using only flights of its split."""
+    import yaml
+
+    with (flights / "manifest.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    written = []
+    for split, n in N_SCENARIOS.items():
+        d = out / split
+        d.mkdir(parents=True, exist_ok=True)
+        for old in d.glob("*.yaml"):
+            old.unlink()
+        for k in range(n):
+            rng = np.random.default_rng([17, k, 0 if split == "train" else 1])
+            objects = []
+            for cls, per in PER_SCENARIO.items():
+                pool = [r for r in rows if r["split"] == split and r["class"] == cls]
+                if not pool:
+                    continue
+                pick = rng.choice(len(pool), size=min(per, len(pool)), replace=False)
+                for i in sorted(pick.tolist()):
+                    rel = Path("..") / ".." / ".." / "data" / "flights" / pool[i]["file"]
+                    objects.append(MAKERS[cls](rng, pool[i], rel.as_posix()))
+            name = f"real-{split}-{k + 1:02d}"
+            spec = {
+                "name": name,
+                "description": (
+                    f"Recorded real flights of the {split} split relocated to one site "
+                    "(generated by scripts/build_corpus.py --scenarios)."
+                ),
+                "duration_s": SCENARIO_DURATION_S,
+                "site": SITE,
+                "zones": ZONES,
+                "sensors": SENSORS,
+                "objects": objects,
+            }
+            path = d / f"{name}.yaml"
+            path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+            written.append(path)
+    return written
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -377,7 +527,16 @@ def main() -> None:
     )
     ap.add_argument("--out", type=Path, default=ROOT / "data" / "flights")
     ap.add_argument("--hashes", action="store_true", help="print the originals' sha256 and exit")
+    ap.add_argument(
+        "--scenarios",
+        action="store_true",
+        help="only (re)write scenarios/real/{train,eval}/*.yaml from the corpus manifest",
+    )
     a = ap.parse_args()
+    if a.scenarios:
+        paths = write_scenarios(a.out, ROOT / "scenarios" / "real")
+        print(f"{len(paths)} scenario specs")
+        return
     if a.hashes:
         for src in SOURCES:
             print(f"{src.file}  {sha256_file(a.originals / src.file)}")
