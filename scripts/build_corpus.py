@@ -53,6 +53,270 @@ class Source:
     reader: str
 
 
+#: IGC flight-recorder files of gliders in Turbo87/igc-parser (MIT): (commit, path, sha256).
+IGC_PARSER_FILES: tuple[tuple[str, str, str], ...] = (
+    (
+        "29672f82c87b93cc2c44b567421a97c05383ea4c",
+        "fixtures/2016-11-08-xcs-aaa-02.igc",
+        "62a3995ee8df49fd9ca474b9bc8ae7038f79a714d6edd2be53f50e7bbea62b36",
+    ),
+    (
+        "29672f82c87b93cc2c44b567421a97c05383ea4c",
+        "fixtures/20180427.igc",
+        "ec74823f734cf78e5525c0735df461a3991e70de624bf5cb394cb8150b60865c",
+    ),
+    (
+        "29672f82c87b93cc2c44b567421a97c05383ea4c",
+        "fixtures/20211015.igc",
+        "e261da7fda0a7a50334013952c2ad9d9d6cdb7a31eeab4281557d531672eaa6e",
+    ),
+    (
+        "29672f82c87b93cc2c44b567421a97c05383ea4c",
+        "fixtures/20241007TZN.igc",
+        "8449a9713ab070434ed0121c262b5dacf847b9de9d91aa6ad0277721976f9422",
+    ),
+    (
+        "29672f82c87b93cc2c44b567421a97c05383ea4c",
+        "fixtures/654G6NG1.IGC",
+        "44ea446c8762222cf9a12d826925e25f9494c93aba2298a50b6b6d01ad540635",
+    ),
+    (
+        "29672f82c87b93cc2c44b567421a97c05383ea4c",
+        "fixtures/MD_85ugkjj1.IGC",
+        "c4589f4d62d567a1285ce87ff0186c8b11a9e7594821035b94d30b67279c8b64",
+    ),
+    (
+        "29672f82c87b93cc2c44b567421a97c05383ea4c",
+        "fixtures/lad_lod_extensions.igc",
+        "176ccd3a5fc645cb5cfcd8c72050f7a3ffbde289774fa8f82e9bebb628cc8f20",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/1G_77fv6m71.igc",
+        "ae31c0035d3a8001cfa4d0f9f6203197c0d3918ed1e2d43a47a90d32415dc3be",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/1R_77fv39a1.igc",
+        "ce17d746711e58b0c5ec7bcb8dd96e6d7fadfb51e949d0109462cc7a68ec069c",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/1_77fv6kh1.igc",
+        "46620afca5b488a30d7c2933d80810f6305b2449459a938937553670bc997d50",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/33_77fv2tp1.igc",
+        "a3671708fb420298f3ad4ef31df289f5f5317e014d0c520ff83a6dbf854b9f24",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/999_77fg8bt1.IGC",
+        "806981da032cccbb3a9abba0f488a1dc5e605f0b9749e3a364c2d1c671ca9f62",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/E1_77ff85b1.igc",
+        "772192a76770c731e3821798df36c9919eaec864832f305b6a987236fb9024ec",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/EI_77fv6e71.igc",
+        "cbf13804f4a656e77d76c712863171b28b6ffdf6eff59135cbc6f38a0c563a04",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/FR_77fv14x1.igc",
+        "b70bb0a115d7745a6842d2e5568fe85fa18ad0854a88a40ec060777a98cf3bd0",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/H1_77flne21.IGC",
+        "4e744b1b5a77117750de6979ed5dcd3337926126d47a92d8824771741fccae23",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/IGP_77fg7sd1.IGC",
+        "5f07c03f82c96d2cf5b117103e0287ee2097f73aaacfe35dd6aa0569e725869b",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/JM_77fg1bg1.IGC",
+        "5719f5b48360c4c81668429634b1d1c6abbe3888d4894716445252be8241138e",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/LC_77fg9ej1_1.igc",
+        "b7f8050a34f63a6663994ab1a3f5da6d4c2d1e46973dffc501875f187f5ca239",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/MI_77fv2xk1.igc",
+        "6a0e5379f4b8cbf0a92a987dc7ccbcb70efb62d2aad58d167a0ef357bf283ccf",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/MS_77fg4wg1.IGC",
+        "5819b8bde8972944b38e1ceeca8fa1006c73a6db30cfd59a32503ede7775b930",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/P9_77fl1kd1.IGC",
+        "37f36dabd94b87e225dd285e6b37d6c4a0edf260af3c71ab26fadf46483c5605",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/SW_77flqgg1.IGC",
+        "38681071113f522d5493ce3ca0479765febd42393ce84ff45c8bb15064fd3dc8",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/T1_77fg4th1.IGC",
+        "46f5159f4d90c230fa9e4d7af5e0f116551311792e615516f0d53dbe6a7fc423",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/TA_77fv38w1.igc",
+        "72f11cbbfcca0bc305fad9c84adbc3348471987a55e09a0471ca2b9b4125e9f7",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/T_77fv4np1.igc",
+        "bb98ee00294bace25bd08ef935bf00e056d06d200699cfa5101f61a8aae29cb7",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/WJ_77flnsk1.IGC",
+        "f6b76d99886ed571b5715368b8f2140c1cf4d6d7ee2ea4f56a1e7e9fb7bd8fc7",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/XN_77fg9ow1.IGC",
+        "e7e0cb484c8222184e8edc16c3041bd79895993ff3be4f8b546dc504b53f67a2",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/ZG_77fv6ci1.igc",
+        "004527feb094b6593b39d9f1ad546e5b737c940013c6eb6cdf89ad6be6b405e4",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/sq_2017-07-15-fla-3jv-01.igc",
+        "056cc0068e3e86dc14877191f71d47a0ca63e1ddf79a5af1d2a4171630863870",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/1G_77hv6m71.igc",
+        "379edced4c571687d85139bc06f8c2df964c2e6c1624821464b3d5538a7d17e3",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/1R_2017-07-17-xcs-aaa-01.igc",
+        "e412f51fc48bd8c731207f713f723b8341b1c6a207d06280248777ad9616ea69",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/1_77hv6kh1.igc",
+        "d6b56a451c72621617e8c61df0be6700462cf11527b8979e209290f7bc181df3",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/33_77hv2tp1.igc",
+        "884fa61de7815fafca75d361ce7c65665057b5f4981e1c97bb7f4174f2c45505",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/999_77hg8bt1.IGC",
+        "80c33e2169a1a63956ed1b98f77a3299866b4c01de6cfdc079151d5fb396fd8b",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/E1_77hf85b1.igc",
+        "f3874e330a8937d2f5e9ebfe1d5bd091fc107e1f209359c1117d99cce27f43d4",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/EI_77hv6e71.igc",
+        "4f2cbf48e870e748de2319194be045e8300411eba42faee44b054167c288d477",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/FR_77hv14x1.igc",
+        "5e261a11266f7ebcfd36abb2d0bb72d238bea237688bbdfdc892cb263afd69eb",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/H1_77hlne21.IGC",
+        "caaf427e69a6cf90e61652dc2b26b447edc811b5febe88c82318fc67dd547e0b",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/IGP_77hg7sd1.IGC",
+        "03b8e860f36e122c5c34d5e1b08d6fe49fa590881240ecbf4cb1584f5fbf2f8b",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/JM_77hg1bg1.IGC",
+        "165292bf1cb6713b554acdfc2d67997de20b1b12c2f6fe06ea5b1a984262de8b",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/LC_77hg9ej1.IGC",
+        "c28c2afc2c84b42cbea20a65e4cfd389341effd20bf404c82b338eaaac207f3c",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/MI_77hv2xk1.igc",
+        "f3ab561b07c4ee8973cbda8c9c909de117fa2aa6366e0f9b03ad1bc46032ffa3",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/MS_77hg4wg1.IGC",
+        "0d2d9eedab711bfdf6bf9f3b753d4be33d037f63b526959b24cead5569ff00c5",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/P9_77hl1kd1.IGC",
+        "248faf23ce6715e963326450d96a10ac46383dea2454146b923ff5c8ec63cb82",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/SW_77hlqgg1.IGC",
+        "bd9f721c9519ad16eaf9df4fda998d024922c19bdd178756c5988682d0bf6ae9",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/T1_77hg4th1.IGC",
+        "98176c0982a0e012fc7f8a8b650276979293d673eef8bdf3b54b45d5ce10589e",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/WJ_tag2_elenamascus.igc",
+        "93da12b0dc186ff4862a6bb3502c3605e55020a1e39312f7270f74cf69b084a6",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/XN_77hg9ow1.IGC",
+        "04d95da4a0eec39b646feaee0bcfa45de2cf0aa747fc81d08c2e03f173825959",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/ZG_77hv6ci1.igc",
+        "b8194de9464595d0561f5f8323b27a1ad92f804b20125d0ea1c0db111716a1e5",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/sq_2017-07-17-fla-3jv-01.igc",
+        "55a05d18fa24bd332a1d0ddc95afaa3582dbedd19c6de0fcdada4f7fe2f69709",
+    ),
+)
+
+
+def _igcparser_file(path: str) -> str:
+    return "igcparser_" + path.removeprefix("fixtures/").replace("/", "_")
+
+
 SOURCES: tuple[Source, ...] = (
     Source(
         id="sula-rapanui",
@@ -106,6 +370,20 @@ SOURCES: tuple[Source, ...] = (
             ("flight_with_middle_landing", "glider"),
         )
     ),
+    *(
+        Source(
+            id="igcparser-" + Path(path).stem.lower().replace("_", "-"),
+            file=_igcparser_file(path),
+            repo="Turbo87/igc-parser",
+            commit=commit,
+            path=path,
+            licence="MIT",
+            cls="glider",
+            kind="glider (competition flight recorder)",
+            reader="igc",
+        )
+        for commit, path, _ in IGC_PARSER_FILES
+    ),
 )
 
 #: sha256 of each original, by file name (checked before anything is read).
@@ -119,6 +397,7 @@ ORIGINAL_SHA256: dict[str, str] = {
     "igclib_flight_with_middle_landing.igc": (
         "406ff3ce3a912bf231980ee3a5f9767affcd027cbfb66ad1491082f6442aeaca"
     ),
+    **{_igcparser_file(path): sha for _, path, sha in IGC_PARSER_FILES},
 }
 
 Flight = tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # id suffix, t, lat, lon, alt
@@ -280,7 +559,27 @@ def read_igc(path: Path) -> Iterator[Flight]:
     if fast.size < 2:
         return
     sl = slice(int(fast[0]), int(fast[-1]) + 2)
-    yield "flight", ta[sl], la[sl], lo[sl], al[sl]
+    ta, la, lo, al = ta[sl], la[sl], lo[sl], al[sl]
+    # Keep the committed corpus small: at most one fix per IGC_MIN_DT_S, first IGC_MAX_S of flight.
+    keep = _thin(ta, IGC_MIN_DT_S) & (ta - ta[0] <= IGC_MAX_S)
+    if ta[keep][-1] - ta[0] < 600.0:
+        return  # a test snippet, not a flight
+    yield "flight", ta[keep], la[keep], lo[keep], al[keep]
+
+
+IGC_MIN_DT_S = 2.0
+IGC_MAX_S = 2 * 3600.0
+
+
+def _thin(t: np.ndarray, min_dt_s: float) -> np.ndarray:
+    """Mask keeping a sample only if at least ``min_dt_s`` after the last kept one."""
+    keep = np.zeros(t.size, bool)
+    last = -np.inf
+    for i, ti in enumerate(t.tolist()):
+        if ti - last >= min_dt_s - 1e-9:
+            keep[i] = True
+            last = ti
+    return keep
 
 
 READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
