@@ -77,5 +77,6 @@ def test_eval_scenarios_simulate_to_valid_files(path, tmp_path):
     for _ in reader:
         pass
     assert reader.stats.n_rejected == 0
-    assert summary.objects == len(spec.objects)
+    assert summary.objects == sum(g.count for g in spec.objects)
+    assert summary.hostile >= 1
     assert sum(summary.detections_by_sensor.values()) > summary.clutter_by_sensor["radar-1"]
