@@ -267,3 +267,21 @@ def test_relative_track_paths_resolve_against_the_spec_file(tmp_path):
     )
     spec = load_spec(spec_file)
     assert spec.objects[0].track == str((tmp_path / "tracks" / "a.csv").resolve())
+
+
+def test_smoothing_damps_jitter_within_each_stretch(tmp_path):
+    # Northward at 10 m/s with +-5 m of east-west jitter, and a 30 s gap in the middle.
+    t = np.concatenate([np.arange(0.0, 40.0), np.arange(70.0, 110.0)])
+    e = np.where(np.arange(t.size) % 2 == 0, 5.0, -5.0)
+    lat, lon, _ = pymap3d.enu2geodetic(e, 10.0 * t, 0.0, SITE["lat"], SITE["lon"], 0.0)
+    rows = [
+        (f"{a:.1f}", f"{b:.9f}", f"{c:.9f}", "100.0") for a, b, c in zip(t, lat, lon, strict=True)
+    ]
+    path = _write(tmp_path / "jitter.csv", rows)
+    raw, ok_raw = _flat(_sim({"track": str(path)}, 110.0))
+    smooth, ok = _flat(_sim({"track": str(path), "smooth_s": 2.0}, 110.0))
+    assert np.array_equal(ok, ok_raw) and not ok[50]
+    inner = ok & (np.abs(np.arange(ok.size) - 55) > 20)
+    assert np.std(smooth[inner, 0]) < 0.2 * np.std(raw[inner, 0])
+    # Along-track motion is kept: still about 10 m/s north.
+    assert np.median(np.diff(smooth[:39, 1])) == pytest.approx(10.0, abs=0.1)
