@@ -431,6 +431,10 @@ def _split(t: np.ndarray, keep: np.ndarray, max_gap_s: float) -> Iterator[np.nda
         start = b + 1
 
 
+BOUT_MIN_SPEED_MPS = 4.0
+BOUT_MIN_STEPS = 3
+
+
 def _trips(
     ids: np.ndarray,
     t: np.ndarray,
@@ -441,7 +445,14 @@ def _trips(
     min_fixes: int,
     min_range_m: float,
 ) -> Iterator[Flight]:
-    """Trips of each individual: runs of fixes away from its colony without long gaps."""
+    """Flight bouts of each individual's trips away from its colony.
+
+    A trip is a run of fixes away from the colony without a gap over
+    ``max_gap_s`` (at least ``min_fixes`` fixes, reaching ``min_range_m``
+    out); a flight bout is a run of at least ``BOUT_MIN_STEPS`` consecutive
+    steps of the trip faster than ``BOUT_MIN_SPEED_MPS`` (slower steps are
+    resting on the water or the ground, which no radar sees as flight).
+    """
     for ind in sorted(set(ids.tolist())):
         sel = np.flatnonzero(ids == ind)
         sel = sel[np.argsort(t[sel], kind="stable")]
@@ -454,8 +465,17 @@ def _trips(
                 continue
             if _dist_m(la[run], lo[run], la[run[0]], lo[run[0]]).max() < min_range_m:
                 continue
-            k += 1
-            yield f"{ind}-{k:02d}".lower(), ts[run], la[run], lo[run], np.full(run.size, np.nan)
+            e, n, _ = pymap3d.geodetic2enu(la[run], lo[run], 0.0, la[run[0]], lo[run[0]], 0.0)
+            fast = np.hypot(np.diff(e), np.diff(n)) / np.diff(ts[run]) >= BOUT_MIN_SPEED_MPS
+            edges = np.diff(np.concatenate([[0], fast.astype(np.int8), [0]]))
+            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+                if b - a < BOUT_MIN_STEPS:
+                    continue
+                bout = run[a : b + 1]
+                k += 1
+                nan = np.full(bout.size, np.nan)
+                yield f"{ind}-{k:02d}".lower(), ts[bout], la[bout], lo[bout], nan
 
 
 def read_sula(path: Path) -> Iterator[Flight]:
@@ -589,7 +609,7 @@ READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
     "igc": read_igc,
 }
 #: At most this many flights per source (keeps the committed corpus small).
-MAX_PER_SOURCE = 40
+MAX_PER_SOURCE = 50
 
 
 def _round_robin(flights: list[Flight]) -> list[Flight]:
