@@ -84,6 +84,8 @@ def sensor_record(spec: SensorSpec, frame: LocalFrame) -> Sensor:
     for key in _SIGMA_KEYS:
         if getattr(spec, key) is not None:
             sigmas[key] = getattr(spec, key)
+    if not spec.report_range_rate:
+        sigmas.pop("sigma_range_rate_mps", None)
     return Sensor(
         id=spec.id,
         kind=spec.kind,
@@ -225,14 +227,15 @@ class SensorModel:
         truth: list[str] | None,
     ) -> list[Detection]:
         sid = self.spec.id
+        absent: list[float | None] = [None] * t_s.size
         cols = (
             self._t(t_s),
             np.round(r_m, 2).tolist(),
             np.round(az_deg, 4).tolist(),
             np.round(el_deg, 4).tolist(),
-            np.round(rr_mps, 2).tolist(),
-            np.round(snr_db, 2).tolist(),
-            np.round(rcs_dbsm, 2).tolist(),
+            np.round(rr_mps, 2).tolist() if self.spec.report_range_rate else absent,
+            np.round(snr_db, 2).tolist() if self.spec.report_rcs else absent,
+            np.round(rcs_dbsm, 2).tolist() if self.spec.report_rcs else absent,
             truth if truth is not None else [None] * t_s.size,
         )
         return [

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 import yaml
@@ -100,7 +100,8 @@ class SensorSpec(_Spec, kw_only=True):
     ``lat``/``lon``/``alt_m``. Unset noise sigmas take the kind's defaults.
     Radar only: ``ref_range_m`` is the range at which a 0 dBsm target is
     detected with probability ``pd``; ``pfa`` the false-alarm probability of
-    the Swerling-1 detector. ``clutter_per_scan`` is the Poisson mean of false
+    the Swerling-1 detector; ``report_range_rate``/``report_rcs`` false make
+    it report range, azimuth and elevation only (no range rate, SNR or RCS). ``clutter_per_scan`` is the Poisson mean of false
     detections per scan (radar, rf, camera, position); ``phase_s`` offsets the
     first scan from the start.
     """
@@ -125,8 +126,12 @@ class SensorSpec(_Spec, kw_only=True):
     clutter_per_scan: NonNeg = 0.0
     phase_s: NonNeg = 0.0
     dropouts: list[Dropout] = msgspec.field(default_factory=list)
+    report_range_rate: bool = True
+    report_rcs: bool = True
 
     def __post_init__(self) -> None:
+        if self.kind != "radar" and not (self.report_range_rate and self.report_rcs):
+            raise ValueError("report_range_rate/report_rcs: radar only")
         geo = (self.lat, self.lon, self.alt_m)
         if self.pos_enu_m is None and None in geo:
             raise ValueError("give 'pos_enu_m' or all of 'lat', 'lon', 'alt_m'")
@@ -292,8 +297,84 @@ class Target(_Spec, kw_only=True, tag="target", tag_field="kind"):
         _check_intervals(self, "speed_mps", "agl_m", "rcs_dbsm")
 
 
+_HEX6 = "^[0-9a-f]{6}$"
+
+
+class Recorded(_Spec, kw_only=True, tag="recorded", tag_field="kind"):
+    """One recorded flight (a track file) relocated to the site (``sim.recorded``).
+
+    The window [``from_s``, ``to_s``] of the log (s from its first sample) is
+    flown from scenario time ``launch_s``. Its ``anchor`` point (first,
+    centroid or last point of the window) is put at ``east_m``/``north_m``, or
+    that far from the centre of ``aim_zone``; the track is turned clockwise by
+    ``rotate_deg`` about it, or so that its start lies on the bearing
+    ``approach_from_deg`` from its end. Heights: ``lowest`` puts the window's
+    lowest point ``agl_m`` above the ground, ``ground`` subtracts the log's
+    ground altitude ``log_ground_m``, ``constant`` flies at ``agl_m`` (2-D
+    tracks). The object is absent inside log gaps longer than ``max_gap_s``.
+    """
+
+    track: str
+    truth_class: TruthClass
+    anchor: Literal["first", "centroid", "last"] | None = None
+    east_m: float = 0.0
+    north_m: float = 0.0
+    aim_zone: str | None = None
+    rotate_deg: float = 0.0
+    approach_from_deg: Annotated[float, msgspec.Meta(ge=0.0, lt=360.0)] | None = None
+    launch_s: Annotated[float, msgspec.Meta(ge=-86_400.0, le=86_400.0)] = 0.0
+    from_s: NonNeg = 0.0
+    to_s: Positive | None = None
+    alt_mode: Literal["lowest", "ground", "constant"] = "lowest"
+    agl_m: NonNeg = 0.0
+    log_ground_m: Alt | None = None
+    max_gap_s: Positive = 10.0
+    smooth_s: Annotated[float, msgspec.Meta(ge=0.0, le=60.0)] = 0.0
+    hostile: bool = False
+    radio: bool = False
+    remote_id: bool = False
+    adsb: bool = False
+    icao24: Annotated[str, msgspec.Meta(pattern=_HEX6)] | None = None
+    callsign: Annotated[str, msgspec.Meta(pattern="^[A-Z0-9]{1,8}$")] | None = None
+    rcs_dbsm: Interval | None = None
+
+    @property
+    def count(self) -> int:
+        """A recorded entry is always one object."""
+        return 1
+
+    @property
+    def anchor_point(self) -> str:
+        """The anchor actually used: ``last`` when aiming at a zone, else ``first``, unless given."""
+        if self.anchor is not None:
+            return self.anchor
+        return "last" if self.aim_zone is not None else "first"
+
+    def __post_init__(self) -> None:
+        if self.to_s is not None and self.to_s <= self.from_s:
+            raise ValueError("to_s: must be after from_s")
+        if self.alt_mode == "ground" and self.log_ground_m is None:
+            raise ValueError("log_ground_m: required with alt_mode 'ground'")
+        if self.alt_mode != "ground" and self.log_ground_m is not None:
+            raise ValueError("log_ground_m: only with alt_mode 'ground'")
+        if self.rcs_dbsm is not None:
+            _check_intervals(self, "rcs_dbsm")
+        if (self.icao24 is not None or self.callsign is not None) and not self.adsb:
+            raise ValueError("icao24/callsign: only with adsb: true")
+        if self.approach_from_deg is not None and self.rotate_deg != 0.0:
+            raise ValueError("give 'rotate_deg' or 'approach_from_deg', not both")
+
+
 ObjectGroup = (
-    HostileDrone | Quadcopter | Bird | Glider | Airliner | LightAircraft | Helicopter | Target
+    HostileDrone
+    | Quadcopter
+    | Bird
+    | Glider
+    | Airliner
+    | LightAircraft
+    | Helicopter
+    | Target
+    | Recorded
 )
 
 
@@ -322,6 +403,8 @@ class ScenarioSpec(_Spec, kw_only=True):
                     raise ValueError(f"objects[{i}]: a hostile_drone needs a zone")
                 if g.zone is not None and g.zone not in zone_ids:
                     raise ValueError(f"objects[{i}].zone: no zone {g.zone!r}")
+            if isinstance(g, Recorded) and g.aim_zone is not None and g.aim_zone not in zone_ids:
+                raise ValueError(f"objects[{i}].aim_zone: no zone {g.aim_zone!r}")
 
 
 _BUILTIN_NAMES = ("single-drone", "swarm", "birds", "airport", "coastal", "mass-raid", "bench")
@@ -332,12 +415,36 @@ def builtin_names() -> tuple[str, ...]:
     return _BUILTIN_NAMES
 
 
-def spec_from_dict(data: object, source: str = "spec") -> ScenarioSpec:
-    """Validate plain data (as parsed from YAML/JSON) into a spec; SpecError names the field."""
+def spec_from_dict(
+    data: object, source: str = "spec", base_dir: str | Path | None = None
+) -> ScenarioSpec:
+    """Validate plain data (as parsed from YAML/JSON) into a spec; SpecError names the field.
+
+    Relative ``track`` paths of recorded flights are taken from ``base_dir``
+    (the spec file's folder; the working directory if None) and made
+    absolute; each track file is read and checked here.
+    """
     try:
-        return msgspec.convert(data, ScenarioSpec)
+        spec = msgspec.convert(data, ScenarioSpec)
     except msgspec.ValidationError as e:
         raise SpecError(f"{source}: {e}") from None
+    return _resolve_tracks(spec, source, None if base_dir is None else Path(base_dir))
+
+
+def _resolve_tracks(spec: ScenarioSpec, source: str, base_dir: Path | None) -> ScenarioSpec:
+    from .recorded import TrackError, check_recorded, read_track, resolve_track_path
+
+    groups: list[ObjectGroup] = []
+    for i, g in enumerate(spec.objects):
+        if isinstance(g, Recorded):
+            path = resolve_track_path(g.track, base_dir).resolve()
+            try:
+                check_recorded(g, read_track(path))
+            except (TrackError, ValueError) as e:
+                raise SpecError(f"{source}: {e} - at `$.objects[{i}].track`") from None
+            g = msgspec.structs.replace(g, track=str(path))
+        groups.append(g)
+    return msgspec.structs.replace(spec, objects=groups)
 
 
 def load_spec(name_or_path: str | Path) -> ScenarioSpec:
@@ -356,7 +463,7 @@ def load_spec(name_or_path: str | Path) -> ScenarioSpec:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as e:
         raise SpecError(f"{path}: not valid YAML/JSON: {e}") from None
-    return spec_from_dict(data, str(path))
+    return spec_from_dict(data, str(path), path.parent)
 
 
 def kind_of(group: ObjectGroup) -> str:

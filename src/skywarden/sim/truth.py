@@ -23,6 +23,7 @@ import shapely
 from scipy.signal import lfilter
 
 from ..threat.zones import ZoneSet
+from .recorded import DEFAULT_RCS_DBSM, fly, read_track
 from .spec import (
     Airliner,
     Bird,
@@ -33,6 +34,7 @@ from .spec import (
     LightAircraft,
     ObjectGroup,
     Quadcopter,
+    Recorded,
     Target,
 )
 
@@ -513,6 +515,41 @@ def _airliners(g: Airliner, rng: np.random.Generator, n_t: int) -> _Group:
     )
 
 
+_RECORDED_PREFIX = {
+    "drone": "drone",
+    "bird": "bird",
+    "aircraft": "aircraft",
+    "helicopter": "heli",
+    "unknown": "target",
+}
+
+
+def _recorded(g: Recorded, rng: np.random.Generator, zones: ZoneSet, n_t: int) -> _Group:
+    pos, vel, exists = fly(read_track(g.track), g, zones, n_t, DT_S)
+    operator = np.full((1, 3), np.nan)
+    if g.remote_id and exists.any():
+        # The pilot stands where the recorded flight starts (on the ground).
+        operator[0, :2] = pos[np.argmax(exists), :2]
+        operator[0, 2] = 0.0
+    rcs = g.rcs_dbsm if g.rcs_dbsm is not None else DEFAULT_RCS_DBSM[g.truth_class]
+    return _group(
+        _RECORDED_PREFIX[g.truth_class],
+        g.truth_class,
+        "recorded",
+        pos[None],
+        vel[None],
+        exists[None],
+        _uniform(rng, rcs, 1),
+        hostile=np.array([g.hostile]),
+        radio=np.array([g.radio]),
+        icao24=[(g.icao24 or _icao24(rng)) if g.adsb else None],
+        callsign=[(g.callsign or f"N{int(rng.integers(100, 99999))}") if g.adsb else None],
+        uas_id=[_cta2063(rng) if g.remote_id else None],
+        operator=operator,
+        zone=[g.aim_zone if g.hostile else None],
+    )
+
+
 def _targets(g: Target, rng: np.random.Generator, n_t: int) -> _Group:
     n = g.count
     p0 = np.column_stack([_in_disc(rng, g.area, n), _uniform(rng, g.agl_m, n)])
@@ -559,6 +596,8 @@ def build_population(
             built.append(_transit(g, rng, n_t, "aircraft"))
         elif isinstance(g, Helicopter):
             built.append(_transit(g, rng, n_t, "helicopter"))
+        elif isinstance(g, Recorded):
+            built.append(_recorded(g, rng, zones, n_t))
         else:
             built.append(_targets(g, rng, n_t))
     if not built:

@@ -1,0 +1,911 @@
+#!/usr/bin/env python3
+"""Rebuild the real-flight corpus (data/flights/) from its original source files.
+
+Nothing is downloaded. The originals are files from public repositories and
+packages listed in docs/data-sources.md (repository, commit, path, licence and
+sha256 of each); put them in one folder (``--originals``, default
+``~/.cache/skywarden-corpus-originals``) under the file names of ``SOURCES`` below, then run
+
+    python scripts/build_corpus.py [--originals DIR] [--out data/flights]
+
+Every original is checked against its sha256 first. Each flight is written as
+``<flight_id>.csv.gz`` with the columns ``t_s,lat_deg,lon_deg,alt_m`` (s from
+the first sample, WGS-84 degrees, metres; ``alt_m`` empty for 2-D tracks), and
+``manifest.csv`` lists every flight with its class, type, source, licence,
+split (train/eval, by flight) and the sha256 of its file. The output is byte
+for byte reproducible (gzip without time stamp).
+
+Needs ``rdata`` (R data files of the bird sources): ``pip install rdata``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import gzip
+import hashlib
+import io
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pymap3d
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One original file: where it came from, its licence and how to read it."""
+
+    id: str
+    file: str
+    repo: str
+    commit: str
+    path: str
+    licence: str
+    cls: str
+    kind: str
+    reader: str
+
+
+#: IGC flight-recorder files of gliders in Turbo87/igc-parser (MIT): (commit, path, sha256).
+IGC_PARSER_FILES: tuple[tuple[str, str, str], ...] = (
+    (
+        "29672f82c87b93cc2c44b567421a97c05383ea4c",
+        "fixtures/2016-11-08-xcs-aaa-02.igc",
+        "62a3995ee8df49fd9ca474b9bc8ae7038f79a714d6edd2be53f50e7bbea62b36",
+    ),
+    (
+        "29672f82c87b93cc2c44b567421a97c05383ea4c",
+        "fixtures/20180427.igc",
+        "ec74823f734cf78e5525c0735df461a3991e70de624bf5cb394cb8150b60865c",
+    ),
+    (
+        "29672f82c87b93cc2c44b567421a97c05383ea4c",
+        "fixtures/20211015.igc",
+        "e261da7fda0a7a50334013952c2ad9d9d6cdb7a31eeab4281557d531672eaa6e",
+    ),
+    (
+        "29672f82c87b93cc2c44b567421a97c05383ea4c",
+        "fixtures/20241007TZN.igc",
+        "8449a9713ab070434ed0121c262b5dacf847b9de9d91aa6ad0277721976f9422",
+    ),
+    (
+        "29672f82c87b93cc2c44b567421a97c05383ea4c",
+        "fixtures/654G6NG1.IGC",
+        "44ea446c8762222cf9a12d826925e25f9494c93aba2298a50b6b6d01ad540635",
+    ),
+    (
+        "29672f82c87b93cc2c44b567421a97c05383ea4c",
+        "fixtures/MD_85ugkjj1.IGC",
+        "c4589f4d62d567a1285ce87ff0186c8b11a9e7594821035b94d30b67279c8b64",
+    ),
+    (
+        "29672f82c87b93cc2c44b567421a97c05383ea4c",
+        "fixtures/lad_lod_extensions.igc",
+        "176ccd3a5fc645cb5cfcd8c72050f7a3ffbde289774fa8f82e9bebb628cc8f20",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/1G_77fv6m71.igc",
+        "ae31c0035d3a8001cfa4d0f9f6203197c0d3918ed1e2d43a47a90d32415dc3be",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/1R_77fv39a1.igc",
+        "ce17d746711e58b0c5ec7bcb8dd96e6d7fadfb51e949d0109462cc7a68ec069c",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/1_77fv6kh1.igc",
+        "46620afca5b488a30d7c2933d80810f6305b2449459a938937553670bc997d50",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/33_77fv2tp1.igc",
+        "a3671708fb420298f3ad4ef31df289f5f5317e014d0c520ff83a6dbf854b9f24",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/999_77fg8bt1.IGC",
+        "806981da032cccbb3a9abba0f488a1dc5e605f0b9749e3a364c2d1c671ca9f62",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/E1_77ff85b1.igc",
+        "772192a76770c731e3821798df36c9919eaec864832f305b6a987236fb9024ec",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/EI_77fv6e71.igc",
+        "cbf13804f4a656e77d76c712863171b28b6ffdf6eff59135cbc6f38a0c563a04",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/FR_77fv14x1.igc",
+        "b70bb0a115d7745a6842d2e5568fe85fa18ad0854a88a40ec060777a98cf3bd0",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/H1_77flne21.IGC",
+        "4e744b1b5a77117750de6979ed5dcd3337926126d47a92d8824771741fccae23",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/IGP_77fg7sd1.IGC",
+        "5f07c03f82c96d2cf5b117103e0287ee2097f73aaacfe35dd6aa0569e725869b",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/JM_77fg1bg1.IGC",
+        "5719f5b48360c4c81668429634b1d1c6abbe3888d4894716445252be8241138e",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/LC_77fg9ej1_1.igc",
+        "b7f8050a34f63a6663994ab1a3f5da6d4c2d1e46973dffc501875f187f5ca239",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/MI_77fv2xk1.igc",
+        "6a0e5379f4b8cbf0a92a987dc7ccbcb70efb62d2aad58d167a0ef357bf283ccf",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/MS_77fg4wg1.IGC",
+        "5819b8bde8972944b38e1ceeca8fa1006c73a6db30cfd59a32503ede7775b930",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/P9_77fl1kd1.IGC",
+        "37f36dabd94b87e225dd285e6b37d6c4a0edf260af3c71ab26fadf46483c5605",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/SW_77flqgg1.IGC",
+        "38681071113f522d5493ce3ca0479765febd42393ce84ff45c8bb15064fd3dc8",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/T1_77fg4th1.IGC",
+        "46f5159f4d90c230fa9e4d7af5e0f116551311792e615516f0d53dbe6a7fc423",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/TA_77fv38w1.igc",
+        "72f11cbbfcca0bc305fad9c84adbc3348471987a55e09a0471ca2b9b4125e9f7",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/T_77fv4np1.igc",
+        "bb98ee00294bace25bd08ef935bf00e056d06d200699cfa5101f61a8aae29cb7",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/WJ_77flnsk1.IGC",
+        "f6b76d99886ed571b5715368b8f2140c1cf4d6d7ee2ea4f56a1e7e9fb7bd8fc7",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/XN_77fg9ow1.IGC",
+        "e7e0cb484c8222184e8edc16c3041bd79895993ff3be4f8b546dc504b53f67a2",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/ZG_77fv6ci1.igc",
+        "004527feb094b6593b39d9f1ad546e5b737c940013c6eb6cdf89ad6be6b405e4",
+    ),
+    (
+        "3ac02ac913b7a6dc79b2b022a3b0f9e580d5051e",
+        "fixtures/2017-07-15-lev/sq_2017-07-15-fla-3jv-01.igc",
+        "056cc0068e3e86dc14877191f71d47a0ca63e1ddf79a5af1d2a4171630863870",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/1G_77hv6m71.igc",
+        "379edced4c571687d85139bc06f8c2df964c2e6c1624821464b3d5538a7d17e3",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/1R_2017-07-17-xcs-aaa-01.igc",
+        "e412f51fc48bd8c731207f713f723b8341b1c6a207d06280248777ad9616ea69",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/1_77hv6kh1.igc",
+        "d6b56a451c72621617e8c61df0be6700462cf11527b8979e209290f7bc181df3",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/33_77hv2tp1.igc",
+        "884fa61de7815fafca75d361ce7c65665057b5f4981e1c97bb7f4174f2c45505",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/999_77hg8bt1.IGC",
+        "80c33e2169a1a63956ed1b98f77a3299866b4c01de6cfdc079151d5fb396fd8b",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/E1_77hf85b1.igc",
+        "f3874e330a8937d2f5e9ebfe1d5bd091fc107e1f209359c1117d99cce27f43d4",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/EI_77hv6e71.igc",
+        "4f2cbf48e870e748de2319194be045e8300411eba42faee44b054167c288d477",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/FR_77hv14x1.igc",
+        "5e261a11266f7ebcfd36abb2d0bb72d238bea237688bbdfdc892cb263afd69eb",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/H1_77hlne21.IGC",
+        "caaf427e69a6cf90e61652dc2b26b447edc811b5febe88c82318fc67dd547e0b",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/IGP_77hg7sd1.IGC",
+        "03b8e860f36e122c5c34d5e1b08d6fe49fa590881240ecbf4cb1584f5fbf2f8b",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/JM_77hg1bg1.IGC",
+        "165292bf1cb6713b554acdfc2d67997de20b1b12c2f6fe06ea5b1a984262de8b",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/LC_77hg9ej1.IGC",
+        "c28c2afc2c84b42cbea20a65e4cfd389341effd20bf404c82b338eaaac207f3c",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/MI_77hv2xk1.igc",
+        "f3ab561b07c4ee8973cbda8c9c909de117fa2aa6366e0f9b03ad1bc46032ffa3",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/MS_77hg4wg1.IGC",
+        "0d2d9eedab711bfdf6bf9f3b753d4be33d037f63b526959b24cead5569ff00c5",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/P9_77hl1kd1.IGC",
+        "248faf23ce6715e963326450d96a10ac46383dea2454146b923ff5c8ec63cb82",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/SW_77hlqgg1.IGC",
+        "bd9f721c9519ad16eaf9df4fda998d024922c19bdd178756c5988682d0bf6ae9",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/T1_77hg4th1.IGC",
+        "98176c0982a0e012fc7f8a8b650276979293d673eef8bdf3b54b45d5ce10589e",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/WJ_tag2_elenamascus.igc",
+        "93da12b0dc186ff4862a6bb3502c3605e55020a1e39312f7270f74cf69b084a6",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/XN_77hg9ow1.IGC",
+        "04d95da4a0eec39b646feaee0bcfa45de2cf0aa747fc81d08c2e03f173825959",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/ZG_77hv6ci1.igc",
+        "b8194de9464595d0561f5f8323b27a1ad92f804b20125d0ea1c0db111716a1e5",
+    ),
+    (
+        "5c78c2b7230bc3819dc4f452f4e31334bdde5746",
+        "fixtures/2017-07-17-lev/sq_2017-07-17-fla-3jv-01.igc",
+        "55a05d18fa24bd332a1d0ddc95afaa3582dbedd19c6de0fcdada4f7fe2f69709",
+    ),
+)
+
+
+def _igcparser_file(path: str) -> str:
+    return "igcparser_" + path.removeprefix("fixtures/").replace("/", "_")
+
+
+SOURCES: tuple[Source, ...] = (
+    Source(
+        id="sula-rapanui",
+        file="sula_GPS_raw.rda",
+        repo="MiriamLL/sula",
+        commit="14b2c683be683bb3282832401b94b53583d51922",
+        path="data/GPS_raw.rda",
+        licence="MIT",
+        cls="bird",
+        kind="Sula dactylatra (masked booby)",
+        reader="sula",
+    ),
+    Source(
+        id="larus-lapaz",
+        file="larus_GSM_locs.RData",
+        repo="MiriamLL/larus",
+        commit="900397e2f9b58d090b924f05209a134099c1a438",
+        path="data/GSM_locs.RData",
+        licence="MIT",
+        cls="bird",
+        kind="Larus livens (yellow-footed gull)",
+        reader="larus",
+    ),
+    Source(
+        id="m2b-capegannet",
+        file="m2b_track_CAGA_005.rdata",
+        repo="ldbk/m2b",
+        commit="9fc5404d1de8410953d792b817b02882a9925d5c",
+        path="data/track_CAGA_005.rdata",
+        licence="CC0-1.0",
+        cls="bird",
+        kind="Morus capensis (cape gannet)",
+        reader="m2b",
+    ),
+    *(
+        Source(
+            id=f"igclib-{name.replace('_', '-')}",
+            file=f"igclib_{name}.igc",
+            repo="marcin-osowski/igc_lib",
+            commit="14d683768e5f970abf612e978ed8ad98013d6d0d",
+            path=f"testfiles/{name}.igc",
+            licence="MIT",
+            cls="glider",
+            kind=kind,
+            reader="igc",
+        )
+        for name, kind in (
+            ("olsztyn", "sailplane (LX8000 flight recorder)"),
+            ("new_zealand", "glider"),
+            ("napret", "glider"),
+            ("flight_with_middle_landing", "glider"),
+        )
+    ),
+    *(
+        Source(
+            id="igcparser-" + Path(path).stem.lower().replace("_", "-"),
+            file=_igcparser_file(path),
+            repo="Turbo87/igc-parser",
+            commit=commit,
+            path=path,
+            licence="MIT",
+            cls="glider",
+            kind="glider (competition flight recorder)",
+            reader="igc",
+        )
+        for commit, path, _ in IGC_PARSER_FILES
+    ),
+)
+
+#: sha256 of each original, by file name (checked before anything is read).
+ORIGINAL_SHA256: dict[str, str] = {
+    "sula_GPS_raw.rda": "a2156b2ea7cb14a96ca1043079dedab9d39b0e9a192496319248d4be7f1293f2",
+    "larus_GSM_locs.RData": "c58ecf4857fe8e3f8cbdae90f46f268ee3883086375878ad0ca2b5f45d68aa10",
+    "m2b_track_CAGA_005.rdata": "008ffda9550b07c122f12c15caa81cdf54052a8cb722aa274198878567d2561e",
+    "igclib_olsztyn.igc": "0063e46f8e4d1b912833fdc0a4e7e3bb18d70cb90a1f1df94675a80654ba5efa",
+    "igclib_new_zealand.igc": "91a67e9283fdb6d5bdecd37250f2cbb9173f88f279881f95267310e22f3c2299",
+    "igclib_napret.igc": "6f46e8550907b45e321702c79ec508112f7a31e2733ff39962bf4976fe966c13",
+    "igclib_flight_with_middle_landing.igc": (
+        "406ff3ce3a912bf231980ee3a5f9767affcd027cbfb66ad1491082f6442aeaca"
+    ),
+    **{_igcparser_file(path): sha for _, path, sha in IGC_PARSER_FILES},
+}
+
+Flight = tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # id suffix, t, lat, lon, alt
+
+
+def _read_rda(path: Path) -> dict:
+    try:
+        import rdata
+    except ImportError:
+        sys.exit("build_corpus: needs the 'rdata' package (pip install rdata)")
+    with warnings.catch_warnings():
+        # rdata warns about R classes it maps onto plain data frames.
+        warnings.simplefilter("ignore")
+        return rdata.read_rda(str(path))
+
+
+def _dist_m(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) -> np.ndarray:
+    e, n, _ = pymap3d.geodetic2enu(lat, lon, 0.0, lat0, lon0, 0.0)
+    return np.hypot(e, n)
+
+
+def _split(t: np.ndarray, keep: np.ndarray, max_gap_s: float) -> Iterator[np.ndarray]:
+    """Index arrays of runs where ``keep`` holds and no step exceeds ``max_gap_s``."""
+    brk = np.flatnonzero(~keep | np.append(np.diff(t) > max_gap_s, False))
+    start = 0
+    for b in [*brk.tolist(), t.size]:
+        idx = np.arange(start, b + 1 if b < t.size and keep[b] else b)
+        idx = idx[keep[idx]]
+        if idx.size:
+            yield idx
+        start = b + 1
+
+
+BOUT_MIN_SPEED_MPS = 4.0
+BOUT_MIN_STEPS = 3
+
+
+def _trips(
+    ids: np.ndarray,
+    t: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    away: Callable[[np.ndarray], np.ndarray],
+    max_gap_s: float,
+    min_fixes: int,
+    min_range_m: float,
+) -> Iterator[Flight]:
+    """Flight bouts of each individual's trips away from its colony.
+
+    A trip is a run of fixes away from the colony without a gap over
+    ``max_gap_s`` (at least ``min_fixes`` fixes, reaching ``min_range_m``
+    out); a flight bout is a run of at least ``BOUT_MIN_STEPS`` consecutive
+    steps of the trip faster than ``BOUT_MIN_SPEED_MPS`` (slower steps are
+    resting on the water or the ground, which no radar sees as flight).
+    """
+    for ind in sorted(set(ids.tolist())):
+        sel = np.flatnonzero(ids == ind)
+        sel = sel[np.argsort(t[sel], kind="stable")]
+        ts, la, lo = t[sel], lat[sel], lon[sel]
+        ok = np.append(np.diff(ts) > 0, True)
+        ts, la, lo, sub = ts[ok], la[ok], lo[ok], sel[ok]
+        k = 0
+        for run in _split(ts, away(sub), max_gap_s):
+            if run.size < min_fixes:
+                continue
+            if _dist_m(la[run], lo[run], la[run[0]], lo[run[0]]).max() < min_range_m:
+                continue
+            e, n, _ = pymap3d.geodetic2enu(la[run], lo[run], 0.0, la[run[0]], lo[run[0]], 0.0)
+            fast = np.hypot(np.diff(e), np.diff(n)) / np.diff(ts[run]) >= BOUT_MIN_SPEED_MPS
+            edges = np.diff(np.concatenate([[0], fast.astype(np.int8), [0]]))
+            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+                if b - a < BOUT_MIN_STEPS:
+                    continue
+                bout = run[a : b + 1]
+                k += 1
+                nan = np.full(bout.size, np.nan)
+                yield f"{ind}-{k:02d}".lower(), ts[bout], la[bout], lo[bout], nan
+
+
+def read_sula(path: Path) -> Iterator[Flight]:
+    df = _read_rda(path)["GPS_raw"]
+    stamp = (df["DateGMT"].astype(str) + " " + df["TimeGMT"].astype(str)).tolist()
+    t = np.array(
+        [
+            dt.datetime.strptime(s, "%d/%m/%Y %H:%M:%S").replace(tzinfo=dt.UTC).timestamp()
+            for s in stamp
+        ]
+    )
+    lat, lon = df["Latitude"].to_numpy(float), df["Longitude"].to_numpy(float)
+    ids = df["IDs"].astype(str).to_numpy()
+    # The colony: each bird's first fix; a trip is a run of fixes more than 1 km from it.
+    first = {i: np.flatnonzero(ids == i)[0] for i in set(ids.tolist())}
+    far = np.array(
+        [_dist_m(lat[j], lon[j], lat[first[i]], lon[first[i]]) for j, i in enumerate(ids)]
+    )
+
+    def away(idx: np.ndarray) -> np.ndarray:
+        return far[idx] > 1_000.0
+
+    yield from _trips(ids, t, lat, lon, away, 30 * 60.0, 10, 3_000.0)
+
+
+def read_larus(path: Path) -> Iterator[Flight]:
+    df = _read_rda(path)["GSM_locs"]
+    t = df["daytime"].to_numpy(float)
+    lat, lon = df["Latitude"].to_numpy(float), df["Longitude"].to_numpy(float)
+    ids = df["ID"].astype(str).to_numpy()
+    outside = (df["central_base"].astype(str) != "inside_colony").to_numpy()
+    good = np.isfinite(t) & np.isfinite(lat) & np.isfinite(lon)
+
+    def away(idx: np.ndarray) -> np.ndarray:
+        return outside[idx]
+
+    yield from _trips(
+        ids[good],
+        t[good],
+        lat[good],
+        lon[good],
+        lambda i: away(np.flatnonzero(good)[i]),
+        90 * 60.0,
+        6,
+        5_000.0,
+    )
+
+
+def read_m2b(path: Path) -> Iterator[Flight]:
+    df = _read_rda(path)["track_CAGA_005"]
+    t = df["t"].to_numpy(float)
+    lat, lon = df["y"].to_numpy(float), df["x"].to_numpy(float)
+    flying = (df["b"].astype(str) == "3").to_numpy()
+    # Flight bouts (observed on video) of at least 2 minutes at 5 s steps.
+    k = 0
+    for run in _split(t, flying, 30.0):
+        if run.size < 24:
+            continue
+        k += 1
+        yield f"bout-{k:02d}", t[run], lat[run], lon[run], np.full(run.size, np.nan)
+
+
+def _igc_coord(s: str, deg_digits: int) -> float:
+    deg = int(s[:deg_digits])
+    minutes = int(s[deg_digits : deg_digits + 5]) / 1000.0
+    v = deg + minutes / 60.0
+    return -v if s[-1] in "SW" else v
+
+
+def read_igc(path: Path) -> Iterator[Flight]:
+    text = path.read_text(encoding="latin-1")
+    date = None
+    t, lat, lon, alt = [], [], [], []
+    day = 0
+    last = -1.0
+    for line in text.splitlines():
+        if line.startswith("HFDTE"):
+            digits = "".join(ch for ch in line[5:] if ch.isdigit())[:6]
+            date = dt.datetime.strptime(digits, "%d%m%y").replace(tzinfo=dt.UTC)
+        elif line.startswith("B") and len(line) >= 35 and line[24] == "A":
+            sod = int(line[1:3]) * 3600 + int(line[3:5]) * 60 + int(line[5:7])
+            if last >= 0 and sod + day < last - 3600:
+                day += 86_400  # past midnight UTC
+            ts = sod + day
+            if ts <= last:
+                continue
+            last = ts
+            p_alt, g_alt = int(line[25:30]), int(line[30:35])
+            t.append(ts)
+            lat.append(_igc_coord(line[7:15], 2))
+            lon.append(_igc_coord(line[15:24], 3))
+            alt.append(g_alt if g_alt != 0 else p_alt)
+    if date is None or len(t) < 2:
+        return
+    ta = np.asarray(t, float) + date.timestamp()
+    la, lo, al = np.asarray(lat), np.asarray(lon), np.asarray(alt, float)
+    e, n, _ = pymap3d.geodetic2enu(la, lo, 0.0, la[0], lo[0], 0.0)
+    speed = np.hypot(np.diff(e), np.diff(n)) / np.diff(ta)
+    # Airborne part only: from the first to the last step faster than 8 m/s.
+    fast = np.flatnonzero(speed > 8.0)
+    if fast.size < 2:
+        return
+    sl = slice(int(fast[0]), int(fast[-1]) + 2)
+    ta, la, lo, al = ta[sl], la[sl], lo[sl], al[sl]
+    # Keep the committed corpus small: at most one fix per IGC_MIN_DT_S, first IGC_MAX_S of flight.
+    keep = _thin(ta, IGC_MIN_DT_S) & (ta - ta[0] <= IGC_MAX_S)
+    if ta[keep][-1] - ta[0] < 600.0:
+        return  # a test snippet, not a flight
+    yield "flight", ta[keep], la[keep], lo[keep], al[keep]
+
+
+IGC_MIN_DT_S = 2.0
+IGC_MAX_S = 2 * 3600.0
+
+
+def _thin(t: np.ndarray, min_dt_s: float) -> np.ndarray:
+    """Mask keeping a sample only if at least ``min_dt_s`` after the last kept one."""
+    keep = np.zeros(t.size, bool)
+    last = -np.inf
+    for i, ti in enumerate(t.tolist()):
+        if ti - last >= min_dt_s - 1e-9:
+            keep[i] = True
+            last = ti
+    return keep
+
+
+READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
+    "sula": read_sula,
+    "larus": read_larus,
+    "m2b": read_m2b,
+    "igc": read_igc,
+}
+#: At most this many flights per source (keeps the committed corpus small).
+MAX_PER_SOURCE = 50
+
+
+def _round_robin(flights: list[Flight]) -> list[Flight]:
+    """Flights ordered so that a cap takes some of every individual (``<individual>-<nn>``)."""
+    rank: dict[str, int] = {}
+    keyed = []
+    for f in flights:
+        ind = f[0].rsplit("-", 1)[0]
+        rank[ind] = rank.get(ind, 0) + 1
+        keyed.append((rank[ind], f[0]))
+    order = sorted(range(len(flights)), key=lambda i: keyed[i])
+    return [flights[i] for i in order]
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def flight_bytes(t: np.ndarray, lat: np.ndarray, lon: np.ndarray, alt: np.ndarray) -> bytes:
+    """A flight as gzipped CSV, reproducible byte for byte."""
+    buf = io.StringIO()
+    buf.write("t_s,lat_deg,lon_deg,alt_m\n")
+    t0 = t[0]
+    for ti, la, lo, al in zip(t.tolist(), lat.tolist(), lon.tolist(), alt.tolist(), strict=True):
+        a = "" if al != al else f"{al:.1f}"
+        buf.write(f"{ti - t0:.3f},{la:.7f},{lo:.7f},{a}\n")
+    return gzip.compress(buf.getvalue().encode(), compresslevel=9, mtime=0)
+
+
+def split_of(i: int, n: int) -> str:
+    """Every fourth flight of a class (in source order) is held out for evaluation."""
+    if n < 2:
+        return "train"
+    return "eval" if i % 4 == 3 or (n < 4 and i == n - 1) else "train"
+
+
+def build(originals: Path, out: Path) -> list[dict[str, str]]:
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, str]] = []
+    for src in SOURCES:
+        path = originals / src.file
+        if not path.is_file():
+            sys.exit(f"build_corpus: missing original {path} ({src.repo}@{src.commit}:{src.path})")
+        want = ORIGINAL_SHA256[src.file]
+        got = sha256_file(path)
+        if got != want:
+            sys.exit(f"build_corpus: {path}: sha256 {got} is not the recorded {want}")
+        flights = _round_robin(list(READERS[src.reader](path)))[:MAX_PER_SOURCE]
+        for suffix, t, lat, lon, alt in flights:
+            fid = f"{src.id}-{suffix}"
+            data = flight_bytes(t, lat, lon, alt)
+            (out / f"{fid}.csv.gz").write_bytes(data)
+            rows.append(
+                {
+                    "flight_id": fid,
+                    "file": f"{fid}.csv.gz",
+                    "class": src.cls,
+                    "type": src.kind,
+                    "source": src.id,
+                    "licence": src.licence,
+                    "split": "",
+                    "n_points": str(t.size),
+                    "duration_s": f"{t[-1] - t[0]:.0f}",
+                    "median_dt_s": f"{float(np.median(np.diff(t))):.1f}",
+                    "has_alt": "yes" if np.isfinite(alt).all() else "no",
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                }
+            )
+    for cls in {r["class"] for r in rows}:
+        mine = [r for r in rows if r["class"] == cls]
+        for i, r in enumerate(mine):
+            r["split"] = split_of(i, len(mine))
+    with (out / "manifest.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    return rows
+
+
+SCENARIO_DURATION_S = 1200.0
+SITE = {"name": "Real-flight test site", "lat": 53.9, "lon": 8.7, "alt_m": 10.0}
+ZONES = [
+    {
+        "id": "Z1",
+        "name": "Main site",
+        "circle": {"east_m": 0.0, "north_m": 0.0, "radius_m": 400.0},
+        "floor_m": 10.0,
+        "ceiling_m": 610.0,
+        "priority": 1,
+    },
+    {
+        "id": "Z2",
+        "name": "Fuel depot",
+        "circle": {"east_m": 2500.0, "north_m": 1500.0, "radius_m": 300.0},
+        "floor_m": 10.0,
+        "ceiling_m": 410.0,
+        "priority": 2,
+    },
+]
+ZONE_CENTRES = {"Z1": (0.0, 0.0), "Z2": (2500.0, 1500.0)}
+# The issue's setup: radar with range/azimuth/elevation only, RF direction
+# finders that hear only emitting drones, a camera, cooperative receivers.
+SENSORS = [
+    {
+        "id": "radar-1",
+        "kind": "radar",
+        "pos_enu_m": [0.0, 0.0, 20.0],
+        "max_range_m": 12000.0,
+        "ref_range_m": 6000.0,
+        "pd": 0.9,
+        "pfa": 1.0e-6,
+        "update_s": 1.0,
+        "fov": {"az_min_deg": 0.0, "az_max_deg": 360.0, "el_min_deg": -1.0, "el_max_deg": 60.0},
+        "clutter_per_scan": 2.0,
+        "report_range_rate": False,
+        "report_rcs": False,
+    },
+    {"id": "rf-1", "kind": "rf", "pos_enu_m": [100.0, -50.0, 10.0], "max_range_m": 6000.0},
+    {"id": "rf-2", "kind": "rf", "pos_enu_m": [-1500.0, 800.0, 10.0], "max_range_m": 6000.0},
+    {
+        "id": "cam-1",
+        "kind": "camera",
+        "pos_enu_m": [0.0, 50.0, 15.0],
+        "max_range_m": 4000.0,
+        "update_s": 0.5,
+        "pd": 0.8,
+    },
+    {"id": "adsb-1", "kind": "adsb", "pos_enu_m": [0.0, 0.0, 10.0], "max_range_m": 80000.0},
+    {"id": "rid-1", "kind": "remoteid", "pos_enu_m": [0.0, 0.0, 10.0], "max_range_m": 3000.0},
+]
+#: Objects per scenario by corpus class (at most; fewer when the split has fewer flights).
+PER_SCENARIO = {"bird": 12, "glider": 2}
+N_SCENARIOS = {"train": 6, "eval": 3}
+
+
+def _launch(rng: np.random.Generator, duration_s: float) -> float:
+    """Scenario time of the log's start: a long log is already under way at the start."""
+    if duration_s > SCENARIO_DURATION_S:
+        return -float(round(rng.uniform(0.0, duration_s - SCENARIO_DURATION_S)))
+    return float(round(rng.uniform(0.0, SCENARIO_DURATION_S - duration_s)))
+
+
+def _bird(rng: np.random.Generator, row: dict[str, str], track: str) -> dict:
+    dt_fix = float(row["median_dt_s"])
+    obj = {
+        "kind": "recorded",
+        "track": track,
+        "truth_class": "bird",
+        "alt_mode": "constant",
+        "agl_m": float(round(rng.uniform(15.0, 200.0))),
+        "max_gap_s": float(max(10.0, round(3.0 * dt_fix))),
+        "launch_s": _launch(rng, float(row["duration_s"])),
+    }
+    if rng.random() < 0.5:
+        # Near and across a zone: the track's centre on the zone, any heading.
+        obj["aim_zone"] = str(rng.choice(list(ZONE_CENTRES)))
+        obj["anchor"] = "centroid"
+        obj["east_m"], obj["north_m"] = (float(round(v)) for v in rng.uniform(-800, 800, 2))
+    else:
+        obj["anchor"] = "centroid"
+        obj["east_m"], obj["north_m"] = (float(round(v)) for v in rng.uniform(-5000, 5000, 2))
+    obj["rotate_deg"] = float(round(rng.uniform(0.0, 360.0)))
+    return obj
+
+
+def _glider(rng: np.random.Generator, row: dict[str, str], track: str) -> dict:
+    a = rng.uniform(0.0, 2.0 * np.pi)
+    r = rng.uniform(3000.0, 8000.0)
+    return {
+        "kind": "recorded",
+        "track": track,
+        "truth_class": "aircraft",
+        "anchor": "centroid",
+        "east_m": float(round(r * np.sin(a))),
+        "north_m": float(round(r * np.cos(a))),
+        "rotate_deg": float(round(rng.uniform(0.0, 360.0))),
+        "alt_mode": "lowest",
+        "agl_m": 0.0,
+        "max_gap_s": 30.0,
+        "launch_s": _launch(rng, float(row["duration_s"])),
+        "adsb": bool(rng.random() < 0.5),
+    }
+
+
+MAKERS = {"bird": _bird, "glider": _glider}
+
+#: No openly licensed drone logs were found (docs/data-sources.md): until there are, the
+#: threats in the real-flight scenarios are the simulator's own synthetic drones.
+SYNTHETIC_DRONES = [
+    {
+        "kind": "hostile_drone",
+        "count": 1,
+        "zone": "Z1",
+        "start_range_m": [16000.0, 20000.0],
+        "speed_mps": [25.0, 45.0],
+        "cruise_agl_m": [50.0, 300.0],
+        "launch_s": [0.0, 400.0],
+        "radio_fraction": 0.5,
+    },
+    {
+        "kind": "hostile_drone",
+        "count": 1,
+        "zone": "Z2",
+        "start_range_m": [16000.0, 20000.0],
+        "speed_mps": [25.0, 45.0],
+        "cruise_agl_m": [50.0, 300.0],
+        "launch_s": [0.0, 400.0],
+        "radio_fraction": 0.5,
+    },
+    {
+        "kind": "quadcopter",
+        "count": 1,
+        "hostile": True,
+        "area": {"east_m": 800.0, "north_m": 600.0, "radius_m": 1000.0},
+        "agl_m": [30.0, 120.0],
+    },
+    {
+        "kind": "quadcopter",
+        "count": 1,
+        "remote_id": True,
+        "area": {"east_m": -2000.0, "north_m": -1500.0, "radius_m": 1000.0},
+    },
+]
+
+
+def write_scenarios(flights: Path, out: Path) -> list[Path]:
+    """Scenario specs per split from the corpus manifest, each using only flights of its split."""
+    import yaml
+
+    with (flights / "manifest.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    written = []
+    for split, n in N_SCENARIOS.items():
+        d = out / split
+        d.mkdir(parents=True, exist_ok=True)
+        for old in d.glob("*.yaml"):
+            old.unlink()
+        for k in range(n):
+            rng = np.random.default_rng([17, k, 0 if split == "train" else 1])
+            objects = []
+            for cls, per in PER_SCENARIO.items():
+                pool = [r for r in rows if r["split"] == split and r["class"] == cls]
+                if not pool:
+                    continue
+                pick = rng.choice(len(pool), size=min(per, len(pool)), replace=False)
+                for i in sorted(pick.tolist()):
+                    rel = Path("..") / ".." / ".." / "data" / "flights" / pool[i]["file"]
+                    objects.append(MAKERS[cls](rng, pool[i], rel.as_posix()))
+            objects.extend(SYNTHETIC_DRONES)
+            name = f"real-{split}-{k + 1:02d}"
+            spec = {
+                "name": name,
+                "description": (
+                    f"Recorded real flights (birds, gliders) of the {split} split relocated "
+                    "to one site, with synthetic drones (no open drone logs yet); generated "
+                    "by scripts/build_corpus.py --scenarios."
+                ),
+                "duration_s": SCENARIO_DURATION_S,
+                "site": SITE,
+                "zones": ZONES,
+                "sensors": SENSORS,
+                "objects": objects,
+            }
+            path = d / f"{name}.yaml"
+            path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+            written.append(path)
+    return written
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--originals", type=Path, default=Path.home() / ".cache" / "skywarden-corpus-originals"
+    )
+    ap.add_argument("--out", type=Path, default=ROOT / "data" / "flights")
+    ap.add_argument("--hashes", action="store_true", help="print the originals' sha256 and exit")
+    ap.add_argument(
+        "--scenarios",
+        action="store_true",
+        help="only (re)write scenarios/real/{train,eval}/*.yaml from the corpus manifest",
+    )
+    a = ap.parse_args()
+    if a.scenarios:
+        paths = write_scenarios(a.out, ROOT / "scenarios" / "real")
+        print(f"{len(paths)} scenario specs")
+        return
+    if a.hashes:
+        for src in SOURCES:
+            print(f"{src.file}  {sha256_file(a.originals / src.file)}")
+        return
+    rows = build(a.originals, a.out)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["class"]] = counts.get(r["class"], 0) + 1
+    print(f"{len(rows)} flights: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+if __name__ == "__main__":
+    main()
