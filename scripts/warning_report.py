@@ -1,0 +1,106 @@
+"""Warning quality of every acceptance scenario, as one table (the README's figures).
+
+    .venv/bin/python scripts/warning_report.py [--seeds 1 2] [--jobs 2] [--json]
+
+Simulates every built-in and every real-flight evaluation scenario with each
+seed, runs the whole engine on it and scores it with ``skywarden eval``'s
+metrics, in parallel processes. The same runs as ``tests/acceptance``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from skywarden.eval import evaluate_files
+from skywarden.runner import run_file
+from skywarden.sim import load_spec, simulate_to_file
+from skywarden.sim.recorded import real_scenarios
+
+BUILTINS = ("single-drone", "swarm", "birds", "airport", "coastal", "mass-raid")
+console = Console(stderr=True)
+
+
+def _one(job: tuple[str, str, int]) -> dict:
+    name, spec, seed = job
+    with tempfile.TemporaryDirectory() as d:
+        scen, out = Path(d) / "s.jsonl", Path(d) / "o.jsonl"
+        simulate_to_file(load_spec(spec), scen, seed=seed)
+        run_file(scen, out)
+        doc = evaluate_files(scen, out).to_dict()
+    w, c = doc["warning"], doc["classification"]
+    leads = [x["lead_time_s"] for x in w["drones"]]
+    return {
+        "scenario": name,
+        "seed": seed,
+        "hours": doc["scenario"]["duration_s"] / 3600.0,
+        "entered": w["n_entered"],
+        "late_or_missed": sum(v is None or v < 60.0 for v in leads),
+        "lead_min_s": w["lead_time_min_s"],
+        "lead_median_s": w["lead_time_median_s"],
+        "false_alerts": w["false_alerts"],
+        "false_by_class": w["false_by_class"],
+        "hostile_alerts": w["hostile_alerts"],
+        "nonhostile_drone_alerts": w["nonhostile_drone_alerts"],
+        "wrong_zone_fraction": w["wrong_zone_fraction"],
+        "wrong_zone_open_max_s": w["wrong_zone_clear_delay_max_s"],
+        "raises_per_object_zone": w["max_raises_per_object_zone_per_hour"],
+        "accuracy_settled": c["accuracy_settled"],
+        "accuracy_by_class": c["accuracy_settled_by_class"],
+        "hostile_as_aircraft": c["hostile_drones_as_aircraft"],
+    }
+
+
+def main(
+    seeds: list[int] = typer.Option([1, 2], help="Simulation seeds (evaluation seeds: 1, 2)."),
+    jobs: int = typer.Option(2, help="Parallel processes."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Run and score every acceptance scenario; print one row per (scenario, seed)."""
+    specs = [(n, n) for n in BUILTINS] + [(p.stem, str(p)) for p in real_scenarios("eval")]
+    work = [(n, s, seed) for n, s in specs for seed in seeds]
+    with ProcessPoolExecutor(jobs) as pool:
+        rows = list(pool.map(_one, work))
+    hours = sum(r["hours"] for r in rows)
+    false = sum(r["false_alerts"] for r in rows)
+    if as_json:
+        print(json.dumps({"rows": rows, "false_per_hour_all": false / hours}, indent=1))
+        return
+    t = Table(title=f"Warning quality ({hours:.1f} h; false alerts {false / hours:.2f}/h over all)")
+    for col in (
+        "scenario", "seed", "entered", "<60 s", "lead min", "lead med", "false/h",
+        "non-hostile drone", "wrong zone", "raises/obj-zone", "accuracy", "hostile→aircraft",
+    ):  # fmt: skip
+        t.add_column(col, justify="left" if col == "scenario" else "right")
+
+    def f(x, d=0):
+        return "-" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{d}f}"
+
+    for r in rows:
+        nh = r["nonhostile_drone_alerts"]
+        t.add_row(
+            r["scenario"],
+            str(r["seed"]),
+            str(r["entered"]),
+            str(r["late_or_missed"]),
+            f(r["lead_min_s"]),
+            f(r["lead_median_s"]),
+            f(r["false_alerts"] / r["hours"], 1),
+            f"{nh['anonymous']}+{nh['identified']} id",
+            f(r["wrong_zone_fraction"], 2),
+            str(r["raises_per_object_zone"]),
+            f(r["accuracy_settled"], 3),
+            f(r["hostile_as_aircraft"], 3),
+        )
+    Console().print(t)
+
+
+if __name__ == "__main__":
+    typer.run(main)
