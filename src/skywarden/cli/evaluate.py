@@ -30,17 +30,33 @@ def evaluate(
     for path in (scenario, output):
         if not path.is_file():
             fail(f"no such file: {path}")
-    if not c > 0.0 or not p >= 1.0:
-        fail("--c must be > 0 and --p must be >= 1")
+    if not (math.isfinite(c) and c > 0.0 and math.isfinite(p) and p >= 1.0):
+        fail("--c must be a finite number > 0 and --p a finite number >= 1")
+    _check_complete(output)
     try:
         report = evaluate_files(scenario, output, c=c, p=p, all_truth=all_truth)
-    except ValueError as e:
+    except (ValueError, OSError) as e:
         fail(str(e))
     doc = report.to_dict()
     if json_out:
         print_json(doc)
         return
     _render(report, doc)
+
+
+def _check_complete(output: Path) -> None:
+    """Refuse an output that is empty or whose last line was cut off (a run that did not finish)."""
+    try:
+        with open(output, "rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(0, size - 65_536))
+            tail = f.read()
+    except OSError as e:
+        fail(f"cannot read {output}: {e.strerror or e}")
+    if not tail.strip():
+        fail(f"{output} is empty: it holds no track or alert lines (did skywarden track finish?)")
+    if not tail.endswith(b"\n"):
+        fail(f"{output} is truncated: its last line is cut off (did skywarden track finish?)")
 
 
 def _f(x: Any, nd: int = 1) -> str:

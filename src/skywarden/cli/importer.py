@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ..scenario import ScenarioWriter
 from ..types import Detection, Rejected, Sensor, Site
-from ._common import console, fail, iso, print_json
+from ._common import atomic_output, console, fail, iso, print_json
 
 
 class ImportKind(enum.StrEnum):
@@ -56,6 +56,20 @@ def _position(
     if lat is None or lon is None:
         fail(f"{kind} needs the receiver's position: give --lat and --lon (and --alt-m)", 2)
     return lat, lon, 0.0 if alt_m is None else alt_m
+
+
+def _check_position(
+    lat: float | None, lon: float | None, alt_m: float | None, default_alt_m: float | None
+) -> None:
+    """Geodetic options in range (the same ranges as scenario lines)."""
+    for flag, v, lo, hi in (
+        ("--lat", lat, -90.0, 90.0),
+        ("--lon", lon, -180.0, 180.0),
+        ("--alt-m", alt_m, -1_000.0, 100_000.0),
+        ("--default-alt-m", default_alt_m, -1_000.0, 100_000.0),
+    ):
+        if v is not None and not lo <= v <= hi:
+            fail(f"{flag} must be within {lo:g}..{hi:g}, not {v}", 2)
 
 
 def _day_start(date: str | None, kind: str, required: bool) -> float:
@@ -119,6 +133,7 @@ def import_(
     """Import recorded SAPIENT, ASTERIX CAT048, Remote ID or ADS-B data as a scenario file."""
     if not file.is_file():
         fail(f"no such file: {file}")
+    _check_position(lat, lon, alt_m, default_alt_m)
     sid = sensor_id or ("adsb" if _KIND_OF.get(kind) == "adsb" else kind.value)
     res = _Result()
     site_pos: tuple[float, float, float] | None = None
@@ -166,7 +181,7 @@ def import_(
             fail("no sensor position known: give --lat, --lon and --alt-m for the site", 2)
         site_pos = (first.lat, first.lon, first.alt_m)
     site = Site(name=file.stem or "import", lat=site_pos[0], lon=site_pos[1], alt_m=site_pos[2])
-    with ScenarioWriter(out) as w:
+    with atomic_output(out, file) as tmp, ScenarioWriter(tmp) as w:
         w.write(site)
         w.write_all(res.sensors.values())
         w.write_all(res.detections)

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..sim import SpecError, builtin_names, load_spec, simulate_to_file, with_targets
-from ._common import console, fail, print_json
+from ._common import atomic_output, console, fail, finite_positive, print_json
 
 
 def simulate(
@@ -39,22 +39,27 @@ def simulate(
             spec = with_targets(spec, targets)
     except (SpecError, ValueError) as e:
         fail(str(e))
-    if duration is not None and duration <= 0:
-        fail("--duration must be positive")
-    with Progress(
-        TextColumn(f"[bold]simulating {spec.name}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=json_out,
-        transient=True,
-    ) as progress:
+    if duration is not None:
+        finite_positive(duration, "--duration")
+    spec_file = Path(name)
+    inputs = (spec_file,) if spec_file.is_file() else ()
+    with (
+        atomic_output(out, *inputs) as tmp,
+        Progress(
+            TextColumn(f"[bold]simulating {spec.name}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=json_out,
+            transient=True,
+        ) as progress,
+    ):
         task = progress.add_task("simulate", total=1.0)
         try:
             summary = simulate_to_file(
                 spec,
-                out,
+                tmp,
                 seed,
                 duration,
                 progress=lambda done, total: progress.update(task, completed=done / total),

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..pipeline import EngineConfig
 from ..runner import count_lines, run_file
-from ._common import console, fail, print_json
+from ._common import atomic_output, console, fail, finite_positive, print_json
 
 
 def track(
@@ -33,22 +33,26 @@ def track(
         fail("--association must be gnn or jpda")
     if motion not in ("imm", "cv"):
         fail("--motion must be imm or cv")
+    finite_positive(output_interval, "--output-interval")
     size = count_lines(scenario)
     t0 = time.perf_counter()
-    with Progress(
-        TextColumn("[bold]tracking"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=json_out,
-        transient=True,
-    ) as progress:
+    with (
+        atomic_output(out, scenario) as tmp,
+        Progress(
+            TextColumn("[bold]tracking"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=json_out,
+            transient=True,
+        ) as progress,
+    ):
         task = progress.add_task("track", total=size)
         try:
             result = run_file(
                 scenario,
-                out,
+                tmp,
                 engine_config=EngineConfig(output_interval_s=output_interval, tentative=tentative),
                 association=association,
                 motion=motion,
