@@ -173,7 +173,11 @@ def import_(
     except (OSError, ValueError) as e:
         fail(f"cannot read {file}: {e}")
     if not res.detections:
-        fail(f"no usable {kind.value} data in {file} ({sum(res.rejected.values())} rejected)")
+        top = "; ".join(f"{n} × {r}" for r, n in res.rejected.most_common(3))
+        fail(
+            f"no usable {kind.value} data in {file} ({sum(res.rejected.values())} rejected"
+            + (f": {top})" if top else ")")
+        )
     res.detections.sort(key=lambda d: d.t)
     if site_pos is None:
         first = next(iter(res.sensors.values()), None)
