@@ -79,7 +79,9 @@ def check_zone(zone: Zone) -> None:
     lat0 = math.radians(float(pts[:, 1].mean()))
     plane = np.column_stack((lon * _M_PER_DEG * math.cos(lat0), pts[:, 1] * _M_PER_DEG))
     poly = Polygon(plane)
-    if poly.area < _MIN_AREA_M2:
+    # A bow-tie's signed areas cancel: tell it from a flat polygon by its repaired area.
+    area = poly.area if poly.is_valid else shapely.make_valid(poly).area
+    if area < _MIN_AREA_M2:
         raise ZoneError(f"zone '{zone.id}': polygon has no area")
     if not poly.is_valid:
         raise ZoneError(
