@@ -16,6 +16,7 @@ connection's reader is dropped when the connection closes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import io
 import logging
@@ -251,6 +252,7 @@ class JsonlTcpServer(_Listener):
         self.connections = 0
         self.open_connections = 0
         self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int) -> int:
         """Listen; returns the bound port (useful with port 0)."""
@@ -264,6 +266,9 @@ class JsonlTcpServer(_Listener):
             return
         self.connections += 1
         self.open_connections += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         splitter = LineSplitter(self.config.max_line_bytes)
         bucket = TokenBucket(self.config.max_lines_per_s, max(1.0, self.config.max_lines_per_s))
         try:
@@ -277,6 +282,7 @@ class JsonlTcpServer(_Listener):
             log.info("jsonl tcp client went away: %s", e)
         finally:
             self.open_connections -= 1
+            self._tasks.discard(task)  # type: ignore[arg-type]
             w.close()
 
     @staticmethod
@@ -305,9 +311,15 @@ class JsonlTcpServer(_Listener):
         return True
 
     async def close(self) -> None:
+        """Stop listening and close every open connection."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 class _Udp(asyncio.DatagramProtocol):
