@@ -106,7 +106,12 @@ def load_config(path: str | os.PathLike[str]) -> SiteConfig:
     p = Path(path)
     try:
         raw = yaml.safe_load(p.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as e:
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or "not valid YAML"
+        raise ConfigError(f"cannot read {p}: {problem}{where}") from e
+    except (OSError, UnicodeDecodeError, RecursionError) as e:
         raise ConfigError(f"cannot read {p}: {e}") from e
     try:
         cfg = msgspec.convert(raw, SiteConfig)

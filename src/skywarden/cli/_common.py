@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -32,8 +33,9 @@ def print_json(obj: Any) -> None:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """One clear sentence on stderr and a non-zero exit."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    """One clear sentence on stderr and a non-zero exit (a multi-line message is joined)."""
+    # The message may quote user input: never read it as markup.
+    err_console.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", highlight=False)
     raise typer.Exit(code)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..eval.report import EvalReport, evaluate_files
@@ -117,8 +118,8 @@ def _render(report: EvalReport, doc: dict[str, Any]) -> None:
             o.add_column(col, justify="left" if col in ("object", "class") else "right")
         for r in worst:
             o.add_row(
-                r["id"],
-                r["class"],
+                escape(r["id"]),
+                escape(r["class"]),
                 str(r["n_scans"]),
                 str(r["n_matched"]),
                 str(r["switches"]),
@@ -136,8 +137,8 @@ def _render(report: EvalReport, doc: dict[str, Any]) -> None:
         wt.add_column(col, justify="right" if col == "lead s" else "left")
     for d in w["drones"]:
         wt.add_row(
-            d["id"],
-            d["zone"],
+            escape(d["id"]),
+            escape(d["zone"]),
             iso(d["entry_t_s"]),
             iso(d["first_alert_t_s"] if d["first_alert_t_s"] is not None else math.nan),
             _f(d["lead_time_s"]),
@@ -158,7 +159,7 @@ def _render(report: EvalReport, doc: dict[str, Any]) -> None:
     )
     ct.add_column("truth \\ track")
     for lab in cl.track_labels:
-        ct.add_column(lab, justify="right")
+        ct.add_column(escape(lab), justify="right")
     for i, lab in enumerate(cl.truth_labels):
-        ct.add_row(lab, *(str(int(v)) for v in cl.confusion[i]))
+        ct.add_row(escape(lab), *(str(int(v)) for v in cl.confusion[i]))
     console.print(ct)

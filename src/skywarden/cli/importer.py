@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..scenario import ScenarioWriter
@@ -211,16 +212,16 @@ def _report(kind: ImportKind, file: Path, out: Path, res: _Result, json_out: boo
             }
         )
         return
-    t = Table(title=f"{file} ({kind.value}) → {out}")
+    t = Table(title=escape(f"{file} ({kind.value}) → {out}"))
     t.add_column("")
     t.add_column("count", justify="right")
     t.add_row("decoded detections", str(len(res.detections)))
     t.add_row("sensors", str(len(res.sensors)))
     for reason, n in res.rejected.most_common():
-        t.add_row(f"[red]rejected[/]: {reason}", str(n))
+        t.add_row(f"[red]rejected[/]: {escape(reason)}", str(n))
     for what, n in res.ignored.most_common():
-        t.add_row(f"[dim]ignored[/]: {what}", str(n))
+        t.add_row(f"[dim]ignored[/]: {escape(what)}", str(n))
     console.print(t)
     console.print(f"time span: {iso(t0)} → {iso(t1)}")
     for note in sorted(set(res.notes)):
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}")

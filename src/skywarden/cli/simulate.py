@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -69,11 +70,11 @@ def simulate(
     if json_out:
         print_json(summary.to_dict())
         return
-    objects = Table(title=f"{spec.name} (seed {seed}, {summary.duration_s:.0f} s)")
+    objects = Table(title=escape(f"{spec.name} (seed {seed}, {summary.duration_s:.0f} s)"))
     objects.add_column("class")
     objects.add_column("objects", justify="right")
     for cls, n in summary.objects_by_class.items():
-        objects.add_row(cls, str(n))
+        objects.add_row(escape(cls), str(n))
     objects.add_row("of which hostile", str(summary.hostile))
     console.print(objects)
     sensors = Table(title="detections by sensor")
@@ -81,8 +82,9 @@ def simulate(
     sensors.add_column("detections", justify="right")
     sensors.add_column("clutter", justify="right")
     for sid, n in summary.detections_by_sensor.items():
-        sensors.add_row(sid, str(n), str(summary.clutter_by_sensor[sid]))
+        sensors.add_row(escape(sid), str(n), str(summary.clutter_by_sensor[sid]))
     console.print(sensors)
     console.print(
-        f"{summary.lines} lines ({summary.truth_lines} truth) → {out} in {summary.wall_s:.2f} s"
+        escape(f"{summary.lines} lines ({summary.truth_lines} truth) → {out}")
+        + f" in {summary.wall_s:.2f} s"
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -60,13 +61,18 @@ def track(
             )
         except ValueError as e:
             fail(str(e))
+        bad_zones = [r for r in result.rejected_by_reason if r.startswith("zone '")]
+        if bad_zones:
+            fail(f"{bad_zones[0]}; no alert could be raised for it")
+        if not result.engine.stats.detections_in:
+            fail(f"{scenario} has no usable detection lines ({result.lines_rejected} rejected)")
     wall = time.perf_counter() - t0
     summary = result.summary()
     summary["wall_s"] = round(wall, 3)
     if json_out:
         print_json(summary)
         return
-    t = Table(title=f"skywarden track: {scenario} → {out}")
+    t = Table(title=escape(f"skywarden track: {scenario} → {out}"))
     t.add_column("measure")
     t.add_column("value", justify="right")
     for k, v in summary.items():
@@ -79,5 +85,5 @@ def track(
         r.add_column("reason")
         r.add_column("count", justify="right")
         for k, v in summary["rejected_by_reason"].items():
-            r.add_row(k, str(v))
+            r.add_row(escape(k), str(v))
         console.print(r)

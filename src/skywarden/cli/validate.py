@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..scenario import ScenarioReader
@@ -56,11 +57,11 @@ def validate(
             }
         )
     else:
-        t = Table(title=f"{file}: {st.lines} lines")
+        t = Table(title=escape(f"{file}: {st.lines} lines"))
         t.add_column("type")
         t.add_column("count", justify="right")
         for k, v in sorted(st.by_type.items()):
-            t.add_row(k, str(v))
+            t.add_row(escape(k), str(v))
         console.print(t)
         if st.by_sensor:
             s = Table(title="detections by sensor")
@@ -68,22 +69,22 @@ def validate(
             s.add_column("kind")
             s.add_column("count", justify="right")
             for k, v in sorted(st.by_sensor.items()):
-                s.add_row(k, reader.header.sensors[k].kind, str(v))
+                s.add_row(escape(k), reader.header.sensors[k].kind, str(v))
             console.print(s)
         console.print(f"time span: {iso(st.t_min)} → {iso(st.t_max)} ({span:.1f} s)")
         for w in st.warnings:
-            console.print(f"[yellow]warning:[/] {w}")
+            console.print(f"[yellow]warning:[/] {escape(w)}")
         if st.rejected:
             r = Table(title=f"{st.n_rejected} rejected lines")
             r.add_column("line", justify="right")
             r.add_column("reason")
             for rej in list(st.rejected)[:max_shown]:
-                r.add_row(str(rej.line), rej.reason)
+                r.add_row(str(rej.line), escape(rej.reason))
             console.print(r)
             if st.n_rejected > max_shown:
                 console.print(f"… and {st.n_rejected - max_shown} more")
         elif problem is None:
             console.print("[green]no rejected lines[/]")
     if problem is not None:
-        err_console.print(f"[bold red]invalid:[/] {file}: {problem}")
+        err_console.print(f"[bold red]invalid:[/] {escape(str(file))}: {problem}")
         raise typer.Exit(1)
