@@ -23,6 +23,7 @@ from skywarden.geodesy import LocalFrame, SensorGeometry
 from skywarden.scenario import ScenarioReader, encode_line
 from skywarden.service import Service
 from skywarden.sim import generate, load_spec
+from skywarden.sources.jsonl import ListenerConfig
 from skywarden.types import Detection, Sensor, Site, TruthPoint, Zone
 
 SITE = Site(name="test-site", lat=51.0, lon=1.0, alt_m=20.0)
@@ -98,7 +99,7 @@ def test_jsonl_tcp_detections_become_tracks_in_live_state_and_store(tmp_path):
             await service.stop()
 
     service, tracks = asyncio.run(main())
-    assert sum(r.stats.n_rejected for r in service.jsonl_tcp.readers) == 1
+    assert service.jsonl_tcp.stats.n_rejected == 1
     assert len(tracks) == 1
     p = FRAME.to_enu(tracks[0].lat, tracks[0].lon, tracks[0].alt_m)
     assert p[0] > -4000 and abs(p[2] - 300.0) < 50.0
@@ -362,7 +363,10 @@ def test_a_dead_webhook_endpoint_raises_a_sink_alert_not_silence(tmp_path):
 
 def test_sensor_declared_on_one_connection_is_known_to_every_transport(tmp_path):
     async def main():
-        cfg = _config(tmp_path, [], jsonl_tcp_port=0, jsonl_udp_port=0)
+        cfg = _config(
+            tmp_path, [], jsonl_tcp_port=0, jsonl_udp_port=0,
+            jsonl_tcp=ListenerConfig(allow_register=True),
+        )  # fmt: skip
         service = Service(cfg)
         await service.start()
         try:

@@ -6,8 +6,10 @@ field (``$.sensors[2].kind``). Example: ``examples/site.yaml``.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
+from typing import Annotated, Any
 
 import msgspec
 import yaml
@@ -15,11 +17,15 @@ import yaml
 from .pipeline import EngineConfig
 from .sinks.config import SinksConfig
 from .sinks.web.config import WebConfig
+from .sources.jsonl import ListenerConfig
 from .sources.live import AdsbInput, AsterixInput, RemoteIdInput
 from .threat import ThreatConfig
-from .threat.zones import load_geojson
+from .threat.zones import ZoneError, check_zones, load_geojson
 from .tracking.config import TrackerConfig
 from .types import Sensor, Site, Zone
+
+#: A listening port (0: any free port, which the service reports).
+ListenPort = Annotated[int, msgspec.Meta(ge=0, le=65_535)]
 
 
 class SourcesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -27,20 +33,23 @@ class SourcesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     host: str = "127.0.0.1"
     #: JSON Lines over TCP (CONVENTIONS format).
-    jsonl_tcp_port: int | None = 4100
+    jsonl_tcp_port: ListenPort | None = 4100
     #: JSON Lines over UDP, one or more lines per datagram.
-    jsonl_udp_port: int | None = 4101
+    jsonl_udp_port: ListenPort | None = 4101
+    #: Who may speak on each JSON Lines listener, and how much (see ``ListenerConfig``).
+    jsonl_tcp: ListenerConfig = msgspec.field(default_factory=ListenerConfig)
+    jsonl_udp: ListenerConfig = msgspec.field(default_factory=ListenerConfig)
     #: SAPIENT (BSI Flex 335 v2.0) sensor nodes connect here.
-    sapient_port: int | None = None
+    sapient_port: ListenPort | None = None
     #: ASTERIX CAT048 monoradars (UDP), Mode-S receivers (TCP), Remote ID receivers (UDP).
     asterix48: list[AsterixInput] = msgspec.field(default_factory=list)
     adsb: list[AdsbInput] = msgspec.field(default_factory=list)
     remoteid: list[RemoteIdInput] = msgspec.field(default_factory=list)
     #: A scenario file replayed in real time, re-timed to the clock.
     replay: str | None = None
-    replay_speed: float = 1.0
+    replay_speed: Annotated[float, msgspec.Meta(gt=0.0, le=1_000.0)] = 1.0
     #: Bounded detection queue between sources and the tracker (drop-oldest when full).
-    queue_size: int = 50_000
+    queue_size: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 50_000
 
 
 class StoreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -48,14 +57,16 @@ class StoreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
     path: str = "skywarden.db"
     #: Keep detections and track history this long (seconds); alerts are kept.
-    retention_s: float | None = 7 * 24 * 3600.0
+    retention_s: Annotated[float, msgspec.Meta(gt=0.0, le=100 * 365 * 86_400.0)] | None = (
+        7 * 24 * 3600.0
+    )
 
 
 class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Where the web map and API listen (loopback unless told otherwise)."""
 
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: Annotated[int, msgspec.Meta(ge=1, le=65_535)] = 8000
 
 
 class SiteConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -91,22 +102,120 @@ class ConfigError(ValueError):
 
 
 def load_config(path: str | os.PathLike[str]) -> SiteConfig:
-    """Read and validate a site YAML (or JSON) file."""
+    """Read and validate a site YAML (or JSON) file: types, ranges, zones, sources."""
     p = Path(path)
     try:
         raw = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as e:
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or "not valid YAML"
+        raise ConfigError(f"cannot read {p}: {problem}{where}") from e
+    except (OSError, UnicodeDecodeError, RecursionError) as e:
         raise ConfigError(f"cannot read {p}: {e}") from e
     try:
         cfg = msgspec.convert(raw, SiteConfig)
     except msgspec.ValidationError as e:
         raise ConfigError(f"{p}: {e}") from e
-    check_sources(cfg)
+    try:
+        check_config(cfg, base=p.parent)
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from e
     return cfg
 
 
+def check_config(cfg: SiteConfig, base: Path | None = None) -> None:
+    """Everything msgspec's types cannot say: finite numbers, ranges, unique ids, zones, sources."""
+    _check_numbers(cfg, "$")
+    for key, (lo, hi, open_lo) in _RANGES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        for v in value if isinstance(value, tuple) else (value,):
+            if not ((lo < v) if open_lo else (lo <= v)) or not v <= hi:
+                lo_b = "(" if open_lo else "["
+                raise ConfigError(f"$.{key}: must be in {lo_b}{lo:g}, {hi:g}], not {v!r}")
+    if cfg.threat.warning_horizon_s < cfg.threat.critical_horizon_s:
+        raise ConfigError("$.threat.warning_horizon_s: must not be below critical_horizon_s")
+    seen: set[str] = set()
+    for i, s in enumerate(cfg.sensors):
+        if s.id in seen:
+            raise ConfigError(f"$.sensors[{i}].id: sensor '{s.id}' is declared twice")
+        seen.add(s.id)
+    try:
+        check_zones(cfg.all_zones(base))
+    except ZoneError as e:
+        raise ConfigError(f"zones: {e}") from e
+    check_sources(cfg)
+
+
+def _check_numbers(obj: Any, path: str) -> None:
+    """Every number in the tree is finite (YAML's .nan and .inf are not settings)."""
+    if isinstance(obj, msgspec.Struct):
+        for f in msgspec.structs.fields(obj):
+            _check_numbers(getattr(obj, f.name), f"{path}.{f.encode_name}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            _check_numbers(v, f"{path}[{i}]")
+    elif isinstance(obj, float) and not math.isfinite(obj):
+        raise ConfigError(f"{path}: must be a finite number, not {obj}")
+
+
+#: Ranges of the settings whose structs live with their stage: (low, high, low excluded).
+_RANGES: dict[str, tuple[float, float, bool]] = {
+    "engine.output_interval_s": (0.0, 86_400.0, True),
+    "tracker.sigma_a_mps2": (0.0, 1_000.0, True),
+    "tracker.tau_s": (0.0, 1.0e6, True),
+    "tracker.mode_p0": (0.0, 1.0, False),
+    "tracker.init_speed_sigma_mps": (0.0, 1_000.0, True),
+    "tracker.init_vspeed_sigma_mps": (0.0, 1_000.0, True),
+    "tracker.range_margin": (1.0, 10.0, False),
+    "tracker.gate_p": (0.0, 0.999999999, True),
+    "tracker.jpda_pd": (0.0, 1.0, True),
+    "tracker.jpda_clutter_density": (0.0, 1.0, True),
+    "tracker.confirm_hits": (1, 100, False),
+    "tracker.confirm_max_vel_std_mps": (0.0, 1_000.0, True),
+    "tracker.confirm_min_span_s": (0.0, 600.0, False),
+    "tracker.confirm_window_s": (0.0, 600.0, True),
+    "tracker.tentative_timeout_s": (0.0, 600.0, True),
+    "tracker.coast_after_s": (0.0, 3_600.0, True),
+    "tracker.delete_after_s": (0.0, 3_600.0, True),
+    "tracker.bearing_fix_window_s": (0.0, 600.0, True),
+    "tracker.max_pos_std_m": (0.0, 1.0e6, True),
+    "tracker.min_alt_m": (-1_000.0, 100_000.0, False),
+    "tracker.reorder_window_s": (0.0, 10.0, False),
+    "tracker.triangulation_window_s": (0.0, 60.0, True),
+    "tracker.triangulation_min_angle_deg": (0.0, 90.0, True),
+    "tracker.triangulation_default_up_m": (-1_000.0, 100_000.0, False),
+    "threat.critical_horizon_s": (0.0, 3_600.0, True),
+    "threat.warning_horizon_s": (0.0, 7_200.0, True),
+    "threat.drone_p": (0.0, 1.0, False),
+    "threat.drone_p_exit": (0.0, 1.0, False),
+    "threat.info_p": (0.0, 1.0, False),
+    "threat.info_min_age_s": (0.0, 3_600.0, False),
+    "threat.closing_min_cos": (-1.0, 1.0, False),
+    "threat.raise_hold_s": (0.0, 600.0, False),
+    "threat.info_raise_hold_s": (0.0, 3_600.0, False),
+    "threat.max_pos_sigma_m": (0.0, 100_000.0, True),
+    "threat.horizon_exit_factor": (1.0, 10.0, False),
+    "threat.priority_boost": (0.0, 10.0, False),
+    "threat.reference_priority": (1, 100, False),
+    "threat.min_hold_s": (0.0, 3_600.0, False),
+    "threat.clear_delay_s": (0.0, 3_600.0, False),
+    "threat.downgrade_hold_s": (0.0, 3_600.0, False),
+    "threat.min_update_interval_s": (0.0, 3_600.0, False),
+    "threat.update_tta_rel": (0.0, 10.0, False),
+    "threat.update_tta_abs_s": (0.0, 3_600.0, False),
+    "threat.vertical_horizon_s": (0.0, 3_600.0, False),
+    "threat.arrival_smoothing": (0.0, 1.0, True),
+    "threat.manoeuvre_sigma_mps": (0.0, 100.0, False),
+    "threat.n_sigma": (0.0, 10.0, True),
+    "threat.max_allowance_m": (0.0, 100_000.0, False),
+    "threat.sample_step_s": (0.0, 600.0, True),
+}
+
+
 def check_sources(cfg: SiteConfig) -> None:
-    """Every interface input names a declared sensor of the right kind."""
+    """Every interface input and listener names declared sensors; secrets are set."""
     kinds = {s.id: s.kind for s in cfg.sensors}
     src = cfg.sources
     for section, items, kind in (
@@ -119,3 +228,15 @@ def check_sources(cfg: SiteConfig) -> None:
                 raise ConfigError(
                     f"$.sources.{section}[{i}].sensor: '{item.sensor}' is not a declared {kind} sensor"
                 )
+    for name, listener in (("jsonl_tcp", src.jsonl_tcp), ("jsonl_udp", src.jsonl_udp)):
+        for i, sid in enumerate(listener.sensors or ()):
+            if sid not in kinds and not listener.allow_register:
+                raise ConfigError(
+                    f"$.sources.{name}.sensors[{i}]: '{sid}' is not a declared sensor "
+                    "(declare it under sensors, or set allow_register to take it live)"
+                )
+    if src.jsonl_udp.secret_env is not None:
+        raise ConfigError("$.sources.jsonl_udp.secret_env: UDP cannot check a secret; use TCP")
+    env = src.jsonl_tcp.secret_env
+    if env is not None and src.jsonl_tcp_port is not None and not os.environ.get(env):
+        raise ConfigError(f"$.sources.jsonl_tcp.secret_env: environment variable {env} is not set")

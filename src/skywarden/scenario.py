@@ -17,15 +17,18 @@ import io
 import logging
 import math
 import os
-from collections import Counter
-from collections.abc import Iterable, Iterator
+import re
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 import msgspec
+import numpy as np
 import orjson
 
+from .threat.zones import ZoneError, check_zone
 from .types import (
     RECORD_TYPES,
     REQUIRED_BY_KIND,
@@ -41,6 +44,16 @@ from .types import (
 log = logging.getLogger(__name__)
 
 _DECODER = msgspec.json.Decoder(Record)
+#: Deepest nesting of objects and arrays a line may have (records need 3: a zone's polygon).
+MAX_DEPTH = 16
+#: Longest line a file may have; a longer one is rejected alone (zones with many vertices fit).
+MAX_LINE_BYTES = 1 << 20
+#: Rejections kept as examples (every one is counted): files keep the first ones.
+FILE_REJECTED_SAMPLES = 100_000
+#: Distinct reasons and warnings remembered; beyond that they are only counted.
+_MAX_REASONS = 1_000
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = bytes(range(256)).translate(None, b"{}[]")
 _ENCODER = msgspec.json.Encoder()
 _KNOWN_KEYS: dict[str, frozenset[str]] = {
     name: frozenset(f.encode_name for f in msgspec.structs.fields(cls)) | {"type"}
@@ -73,29 +86,62 @@ _KIND_KEYS: dict[str, frozenset[str]] = {
 }
 
 
+def too_deep(raw: bytes) -> bool:
+    """Whether a JSON text nests objects/arrays deeper than ``MAX_DEPTH`` (strings not counted).
+
+    Cheap for ordinary lines (two byte counts); only a line with many brackets
+    is scanned exactly.
+    """
+    if raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
+        return False
+    brackets = _STRING.sub(b"", raw).translate(None, _BRACKETS)
+    if not brackets:
+        return False
+    b = np.frombuffer(brackets, dtype=np.uint8)
+    steps = np.where((b == ord("{")) | (b == ord("[")), 1, -1)
+    return int(np.cumsum(steps).max()) > MAX_DEPTH
+
+
+def reason_kind(reason: str) -> str:
+    """A reason without its particulars (quoted names, where), to count by."""
+    return re.sub(r"'[^']*'", "'…'", reason.split(" at ")[0])[:120]
+
+
 @dataclass
 class ReadStats:
-    """What a read saw: counts, time span, rejections and warnings."""
+    """What a read saw: counts, time span, rejections and warnings.
+
+    Memory stays bounded whatever arrives: ``rejected`` keeps at most
+    ``max_samples`` examples (the first ones for a file, the latest for a live
+    stream), ``by_reason`` counts every rejection by :func:`reason_kind`, and
+    warnings stop being remembered after a thousand distinct ones.
+    """
 
     lines: int = 0
     by_type: Counter[str] = field(default_factory=Counter)
     by_sensor: Counter[str] = field(default_factory=Counter)
-    rejected: list[Rejected] = field(default_factory=list)
+    rejected: list[Rejected] | deque[Rejected] = field(default_factory=list)
+    by_reason: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
     ignored: int = 0
     out_of_order: int = 0
     t_min: float = math.inf
     t_max: float = -math.inf
     quiet: bool = False
+    max_samples: int = FILE_REJECTED_SAMPLES
+    live: bool = False
+    n_rejected: int = 0
+    #: Called with every rejection (a live listener counts them site-wide).
+    on_reject: Callable[[Rejected], None] | None = None
     _warned: set[tuple[str, str]] = field(default_factory=set)
 
-    @property
-    def n_rejected(self) -> int:
-        return len(self.rejected)
+    def __post_init__(self) -> None:
+        if self.live:
+            self.rejected = deque(maxlen=self.max_samples)
 
     def warn_once(self, kind: str, what: str, message: str) -> None:
         """Record ``message`` the first time (kind, what) is seen."""
-        if (kind, what) not in self._warned:
+        if (kind, what) not in self._warned and len(self._warned) < _MAX_REASONS:
             self._warned.add((kind, what))
             self.warnings.append(message)
             if not self.quiet:
@@ -103,7 +149,16 @@ class ReadStats:
 
     def reject(self, line: int, reason: str) -> Rejected:
         r = Rejected(reason=reason, line=line)
-        self.rejected.append(r)
+        self.n_rejected += 1
+        if self.live or len(self.rejected) < self.max_samples:
+            self.rejected.append(r)
+        kind = reason_kind(reason)
+        if kind in self.by_reason or len(self.by_reason) < _MAX_REASONS:
+            self.by_reason[kind] += 1
+        else:
+            self.by_reason["other"] += 1
+        if self.on_reject is not None:
+            self.on_reject(r)
         log.debug("line %d rejected: %s", line, reason)
         return r
 
@@ -131,9 +186,16 @@ class ScenarioReader:
     allows. For a non-seekable stream, declarations must come before use.
     """
 
-    def __init__(self, source: str | os.PathLike[str] | BinaryIO, *, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | BinaryIO,
+        *,
+        quiet: bool = False,
+        live: bool = False,
+        max_samples: int = FILE_REJECTED_SAMPLES,
+    ) -> None:
         self._source = source
-        self.stats = ReadStats(quiet=quiet)
+        self.stats = ReadStats(quiet=quiet, live=live, max_samples=max_samples)
         self.header = Header()
         self._prescanned = False
         self._last_t: dict[str, float] = {}
@@ -144,9 +206,9 @@ class ScenarioReader:
     def _prescan(self, path: Path) -> None:
         scratch = ReadStats(quiet=True)
         with open(path, "rb", buffering=1 << 20) as f:
-            for n, raw in enumerate(f, 1):
+            for n, raw in enumerate(bounded_lines(f), 1):
                 # Detection and truth lines are the bulk; skip them unparsed.
-                if b'"detection"' in raw or b'"truth"' in raw:
+                if raw is None or b'"detection"' in raw or b'"truth"' in raw:
                     continue
                 rec = self._decode(raw, n, scratch)
                 if isinstance(rec, (Site, Sensor, Zone)):
@@ -165,6 +227,12 @@ class ScenarioReader:
                 return stats.reject(line, "a second, different site line")
             self.header.site = rec
         elif rec not in self.header.zones:
+            if any(z.id == rec.id for z in self.header.zones):
+                return stats.reject(line, f"zone '{rec.id}' declared twice, differently")
+            try:
+                check_zone(rec)
+            except ZoneError as e:
+                return stats.reject(line, str(e))
             self.header.zones.append(rec)
         return None
 
@@ -178,7 +246,11 @@ class ScenarioReader:
             self._seen_sensor = set()
         try:
             feed = self.feed
-            for n, raw in enumerate(f, 1):
+            for n, raw in enumerate(bounded_lines(f), 1):
+                if raw is None:
+                    self.stats.lines = n
+                    self.stats.reject(n, f"line longer than {MAX_LINE_BYTES} bytes")
+                    continue
                 rec = feed(raw, n)
                 if rec is not None:
                     yield rec
@@ -252,12 +324,17 @@ class ScenarioReader:
             return _DECODER.decode(raw)
         except msgspec.DecodeError:
             pass
+        except RecursionError:
+            # msgspec recurses per nesting level; a valid record is 3 levels deep.
+            return stats.reject(line, f"nested more than {MAX_DEPTH} levels deep")
         return self._decode_slow(raw, line, stats)
 
     def _decode_slow(self, raw: bytes, line: int, stats: ReadStats) -> Record | Rejected | None:
         text = raw.strip()
         if not text:
             return None
+        if too_deep(text):
+            return stats.reject(line, f"nested more than {MAX_DEPTH} levels deep")
         try:
             obj: Any = orjson.loads(text)
         except orjson.JSONDecodeError as e:
@@ -294,6 +371,22 @@ class ScenarioReader:
 
 
 _MEASUREMENT_KEYS = frozenset().union(*_KIND_KEYS.values())
+
+
+def bounded_lines(f: BinaryIO, max_len: int = MAX_LINE_BYTES) -> Iterator[bytes | None]:
+    """The lines of a binary stream, each at most ``max_len`` bytes; None for a longer one.
+
+    A longer line is skipped without being held in memory, and the next line is
+    read normally.
+    """
+    readline = f.readline
+    while raw := readline(max_len + 1):
+        if raw.endswith(b"\n") or len(raw) <= max_len:
+            yield raw
+            continue
+        while raw and not raw.endswith(b"\n"):
+            raw = readline(max_len + 1)
+        yield None
 
 
 def _explain(msg: str) -> str:

@@ -39,7 +39,7 @@ from .sources.asterix48 import AsterixUdpEndpoint
 from .sources.base import RejectionCounter
 from .sources.jsonl import JsonlTcpServer, JsonlUdpEndpoint, file_records, replay
 from .sources.live import RemoteIdUdpEndpoint, adsb_feed
-from .types import AlertLine, Detection, Record, Sensor, Zone
+from .types import AlertLine, Detection, Record, Rejected, Sensor, Zone
 
 if TYPE_CHECKING:
     from .sources.sapient import NodeStatus
@@ -112,7 +112,9 @@ class Service:
         self._tasks: list[asyncio.Task] = []
         self._closers: list[Callable] = []
         self.ports: dict[str, int] = {}
+        self._config_sensors = frozenset(s.id for s in config.sensors)
         self.jsonl_tcp: JsonlTcpServer | None = None
+        self.jsonl_udp: JsonlUdpEndpoint | None = None
         self._failing_sinks: dict[str, str] = {}
 
     # --- wiring -------------------------------------------------------------------
@@ -129,7 +131,17 @@ class Service:
             self.add_sensor(rec)
 
     def add_sensor(self, sensor: Sensor) -> None:
-        """Declare a sensor that appeared live (a JSON sensor line, a SAPIENT registration)."""
+        """Declare a sensor that appeared live (a JSON sensor line, a SAPIENT registration).
+
+        A sensor of the site config is never replaced from the network.
+        """
+        if sensor.id in self._config_sensors:
+            if sensor != self.header.sensors[sensor.id]:
+                reason = (
+                    f"sensor '{sensor.id}' is declared in the site config and cannot be redeclared"
+                )
+                self.rejections.add("sensor registration", Rejected(reason=reason))
+            return
         self.header.sensors[sensor.id] = sensor
         self.engine.tracker.add_sensor(sensor)
         self.live.add_sensor(sensor)
@@ -243,12 +255,17 @@ class Service:
         spawn(asyncio.create_task(self._ticker(), name="ticker"))
         for s in self.sinks:
             spawn(asyncio.create_task(s.run(), name=f"sink-{s.name}"))
+        listener = {"config_sensors": self._config_sensors, "rejections": self.rejections}
         if src.jsonl_tcp_port is not None:
-            tcp = self.jsonl_tcp = JsonlTcpServer(self.header, self._on_record)
+            tcp = self.jsonl_tcp = JsonlTcpServer(
+                self.header, self._on_record, src.jsonl_tcp, **listener
+            )
             self.ports["jsonl_tcp"] = await tcp.start(src.host, src.jsonl_tcp_port)
             self._closers.append(tcp.close)
         if src.jsonl_udp_port is not None:
-            udp = JsonlUdpEndpoint(self.header, self._on_record)
+            udp = self.jsonl_udp = JsonlUdpEndpoint(
+                self.header, self._on_record, src.jsonl_udp, **listener
+            )
             self.ports["jsonl_udp"] = await udp.start(src.host, src.jsonl_udp_port)
             self._closers.append(udp.close)
         if src.sapient_port is not None:

@@ -54,5 +54,5 @@ def main() -> None:
     except Exception as e:
         if debug:
             raise
-        sys.stderr.write(f"error: {e}\n")
+        sys.stderr.write(f"error: {str(e) or type(e).__name__}\n")
         sys.exit(2)

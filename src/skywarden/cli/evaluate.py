@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..eval.report import EvalReport, evaluate_files
@@ -30,17 +31,33 @@ def evaluate(
     for path in (scenario, output):
         if not path.is_file():
             fail(f"no such file: {path}")
-    if not c > 0.0 or not p >= 1.0:
-        fail("--c must be > 0 and --p must be >= 1")
+    if not (math.isfinite(c) and c > 0.0 and math.isfinite(p) and p >= 1.0):
+        fail("--c must be a finite number > 0 and --p a finite number >= 1")
+    _check_complete(output)
     try:
         report = evaluate_files(scenario, output, c=c, p=p, all_truth=all_truth)
-    except ValueError as e:
+    except (ValueError, OSError) as e:
         fail(str(e))
     doc = report.to_dict()
     if json_out:
         print_json(doc)
         return
     _render(report, doc)
+
+
+def _check_complete(output: Path) -> None:
+    """Refuse an output that is empty or whose last line was cut off (a run that did not finish)."""
+    try:
+        with open(output, "rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(0, size - 65_536))
+            tail = f.read()
+    except OSError as e:
+        fail(f"cannot read {output}: {e.strerror or e}")
+    if not tail.strip():
+        fail(f"{output} is empty: it holds no track or alert lines (did skywarden track finish?)")
+    if not tail.endswith(b"\n"):
+        fail(f"{output} is truncated: its last line is cut off (did skywarden track finish?)")
 
 
 def _f(x: Any, nd: int = 1) -> str:
@@ -101,8 +118,8 @@ def _render(report: EvalReport, doc: dict[str, Any]) -> None:
             o.add_column(col, justify="left" if col in ("object", "class") else "right")
         for r in worst:
             o.add_row(
-                r["id"],
-                r["class"],
+                escape(r["id"]),
+                escape(r["class"]),
                 str(r["n_scans"]),
                 str(r["n_matched"]),
                 str(r["switches"]),
@@ -121,8 +138,8 @@ def _render(report: EvalReport, doc: dict[str, Any]) -> None:
     wt.add_column("warned")
     for d in w["drones"]:
         wt.add_row(
-            d["id"],
-            d["zone"],
+            escape(d["id"]),
+            escape(d["zone"]),
             iso(d["entry_t_s"]),
             iso(d["first_alert_t_s"] if d["first_alert_t_s"] is not None else math.nan),
             _f(d["lead_time_s"]),
@@ -162,9 +179,9 @@ def _render(report: EvalReport, doc: dict[str, Any]) -> None:
     )
     ct.add_column("truth \\ track")
     for lab in cl.track_labels:
-        ct.add_column(lab, justify="right")
+        ct.add_column(escape(lab), justify="right")
     for i, lab in enumerate(cl.truth_labels):
-        ct.add_row(lab, *(str(int(v)) for v in cl.confusion[i]))
+        ct.add_row(escape(lab), *(str(int(v)) for v in cl.confusion[i]))
     console.print(ct)
     by_class = doc["classification"]["accuracy_settled_by_class"]
     console.print(

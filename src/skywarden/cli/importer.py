@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..scenario import ScenarioWriter
 from ..types import Detection, Rejected, Sensor, Site
-from ._common import console, fail, iso, print_json
+from ._common import atomic_output, console, fail, iso, print_json
 
 
 class ImportKind(enum.StrEnum):
@@ -56,6 +57,20 @@ def _position(
     if lat is None or lon is None:
         fail(f"{kind} needs the receiver's position: give --lat and --lon (and --alt-m)", 2)
     return lat, lon, 0.0 if alt_m is None else alt_m
+
+
+def _check_position(
+    lat: float | None, lon: float | None, alt_m: float | None, default_alt_m: float | None
+) -> None:
+    """Geodetic options in range (the same ranges as scenario lines)."""
+    for flag, v, lo, hi in (
+        ("--lat", lat, -90.0, 90.0),
+        ("--lon", lon, -180.0, 180.0),
+        ("--alt-m", alt_m, -1_000.0, 100_000.0),
+        ("--default-alt-m", default_alt_m, -1_000.0, 100_000.0),
+    ):
+        if v is not None and not lo <= v <= hi:
+            fail(f"{flag} must be within {lo:g}..{hi:g}, not {v}", 2)
 
 
 def _day_start(date: str | None, kind: str, required: bool) -> float:
@@ -119,6 +134,7 @@ def import_(
     """Import recorded SAPIENT, ASTERIX CAT048, Remote ID or ADS-B data as a scenario file."""
     if not file.is_file():
         fail(f"no such file: {file}")
+    _check_position(lat, lon, alt_m, default_alt_m)
     sid = sensor_id or ("adsb" if _KIND_OF.get(kind) == "adsb" else kind.value)
     res = _Result()
     site_pos: tuple[float, float, float] | None = None
@@ -158,7 +174,11 @@ def import_(
     except (OSError, ValueError) as e:
         fail(f"cannot read {file}: {e}")
     if not res.detections:
-        fail(f"no usable {kind.value} data in {file} ({sum(res.rejected.values())} rejected)")
+        top = "; ".join(f"{n} × {r}" for r, n in res.rejected.most_common(3))
+        fail(
+            f"no usable {kind.value} data in {file} ({sum(res.rejected.values())} rejected"
+            + (f": {top})" if top else ")")
+        )
     res.detections.sort(key=lambda d: d.t)
     if site_pos is None:
         first = next(iter(res.sensors.values()), None)
@@ -166,7 +186,7 @@ def import_(
             fail("no sensor position known: give --lat, --lon and --alt-m for the site", 2)
         site_pos = (first.lat, first.lon, first.alt_m)
     site = Site(name=file.stem or "import", lat=site_pos[0], lon=site_pos[1], alt_m=site_pos[2])
-    with ScenarioWriter(out) as w:
+    with atomic_output(out, file) as tmp, ScenarioWriter(tmp) as w:
         w.write(site)
         w.write_all(res.sensors.values())
         w.write_all(res.detections)
@@ -192,16 +212,16 @@ def _report(kind: ImportKind, file: Path, out: Path, res: _Result, json_out: boo
             }
         )
         return
-    t = Table(title=f"{file} ({kind.value}) → {out}")
+    t = Table(title=escape(f"{file} ({kind.value}) → {out}"))
     t.add_column("")
     t.add_column("count", justify="right")
     t.add_row("decoded detections", str(len(res.detections)))
     t.add_row("sensors", str(len(res.sensors)))
     for reason, n in res.rejected.most_common():
-        t.add_row(f"[red]rejected[/]: {reason}", str(n))
+        t.add_row(f"[red]rejected[/]: {escape(reason)}", str(n))
     for what, n in res.ignored.most_common():
-        t.add_row(f"[dim]ignored[/]: {what}", str(n))
+        t.add_row(f"[dim]ignored[/]: {escape(what)}", str(n))
     console.print(t)
     console.print(f"time span: {iso(t0)} → {iso(t1)}")
     for note in sorted(set(res.notes)):
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,7 @@ from typing import Annotated
 import typer
 
 from ..config import ConfigError, ServerConfig, SiteConfig, SourcesConfig, StoreConfig, load_config
-from ._common import console, fail, print_json
+from ._common import check_listen, console, fail, finite_positive, print_json
 
 
 def serve(
@@ -29,12 +30,20 @@ def serve(
     """Run a site live: sources → tracker → classifier → threat → web map, store and sinks."""
     from ..service import Service
 
+    if not config.is_file():
+        fail(f"no such file: {config}", 2)
     try:
         cfg = load_config(config)
     except ConfigError as e:
         fail(str(e))
-    service = Service(cfg, config_dir=config.parent)
-    _run(service, host or cfg.server.host, port or cfg.server.port, json_out, token=None)
+    host = host or cfg.server.host
+    port = cfg.server.port if port is None else port
+    check_listen(host, port)
+    try:
+        service = Service(cfg, config_dir=config.parent)
+    except (OSError, ValueError) as e:
+        fail(f"cannot start the site: {e}")
+    _run(service, host, port, json_out, token=None)
 
 
 def demo(
@@ -55,6 +64,8 @@ def demo(
     from ..sim import generate, load_spec
     from ..types import Sensor, Site, Zone
 
+    finite_positive(speed, "--speed")
+    check_listen(host, port)
     try:
         spec = load_spec(scenario)
     except (ValueError, OSError) as e:
@@ -69,7 +80,8 @@ def demo(
             break
         header.append(rec)
     site = next(r for r in header if isinstance(r, Site))
-    store_path = db or Path(tempfile.mkdtemp(prefix="skywarden-demo-")) / "demo.db"
+    tmp_dir = None if db is not None else Path(tempfile.mkdtemp(prefix="skywarden-demo-"))
+    store_path = db or tmp_dir / "demo.db"  # type: ignore[operator]
     cfg = SiteConfig(
         site=site,
         sensors=[r for r in header if isinstance(r, Sensor)],
@@ -84,9 +96,15 @@ def demo(
             yield first_data
         yield from records
 
-    service = Service(cfg, feed=feed(), feed_speed=speed, local_session=True)
-    token = service.store.create_token("viewer", "demo")
-    _run(service, host, port, json_out, token=token)
+    ok = False
+    try:
+        service = Service(cfg, feed=feed(), feed_speed=speed, local_session=True)
+        token = service.store.create_token("viewer", "demo")
+        _run(service, host, port, json_out, token=token)
+        ok = True
+    finally:
+        if not ok and tmp_dir is not None:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def _run(service, host: str, port: int, json_out: bool, token: str | None) -> None:
@@ -100,4 +118,7 @@ def _run(service, host: str, port: int, json_out: bool, token: str | None) -> No
             console.print(f"viewer token: [bold]{token}[/]  (the demo page is already signed in)")
         console.print(f"record: {facts['store']}   stop with Ctrl-C")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(service.serve(host, port))
+        try:
+            asyncio.run(service.serve(host, port))
+        except OSError as e:
+            fail(f"cannot start the site: {e.strerror or e}")

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..sim import SpecError, builtin_names, load_spec, simulate_to_file, with_targets
-from ._common import console, fail, print_json
+from ._common import atomic_output, console, fail, finite_positive, print_json
 
 
 def simulate(
@@ -39,22 +40,27 @@ def simulate(
             spec = with_targets(spec, targets)
     except (SpecError, ValueError) as e:
         fail(str(e))
-    if duration is not None and duration <= 0:
-        fail("--duration must be positive")
-    with Progress(
-        TextColumn(f"[bold]simulating {spec.name}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=json_out,
-        transient=True,
-    ) as progress:
+    if duration is not None:
+        finite_positive(duration, "--duration")
+    spec_file = Path(name)
+    inputs = (spec_file,) if spec_file.is_file() else ()
+    with (
+        atomic_output(out, *inputs) as tmp,
+        Progress(
+            TextColumn(f"[bold]simulating {spec.name}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=json_out,
+            transient=True,
+        ) as progress,
+    ):
         task = progress.add_task("simulate", total=1.0)
         try:
             summary = simulate_to_file(
                 spec,
-                out,
+                tmp,
                 seed,
                 duration,
                 progress=lambda done, total: progress.update(task, completed=done / total),
@@ -64,11 +70,11 @@ def simulate(
     if json_out:
         print_json(summary.to_dict())
         return
-    objects = Table(title=f"{spec.name} (seed {seed}, {summary.duration_s:.0f} s)")
+    objects = Table(title=escape(f"{spec.name} (seed {seed}, {summary.duration_s:.0f} s)"))
     objects.add_column("class")
     objects.add_column("objects", justify="right")
     for cls, n in summary.objects_by_class.items():
-        objects.add_row(cls, str(n))
+        objects.add_row(escape(cls), str(n))
     objects.add_row("of which hostile", str(summary.hostile))
     console.print(objects)
     sensors = Table(title="detections by sensor")
@@ -76,8 +82,9 @@ def simulate(
     sensors.add_column("detections", justify="right")
     sensors.add_column("clutter", justify="right")
     for sid, n in summary.detections_by_sensor.items():
-        sensors.add_row(sid, str(n), str(summary.clutter_by_sensor[sid]))
+        sensors.add_row(escape(sid), str(n), str(summary.clutter_by_sensor[sid]))
     console.print(sensors)
     console.print(
-        f"{summary.lines} lines ({summary.truth_lines} truth) → {out} in {summary.wall_s:.2f} s"
+        escape(f"{summary.lines} lines ({summary.truth_lines} truth) → {out}")
+        + f" in {summary.wall_s:.2f} s"
     )

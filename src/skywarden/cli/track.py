@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..pipeline import EngineConfig
 from ..runner import count_lines, run_file
-from ._common import console, fail, print_json
+from ._common import atomic_output, console, fail, finite_positive, print_json
 
 
 def track(
@@ -33,22 +34,26 @@ def track(
         fail("--association must be gnn or jpda")
     if motion not in ("imm", "cv"):
         fail("--motion must be imm or cv")
+    finite_positive(output_interval, "--output-interval")
     size = count_lines(scenario)
     t0 = time.perf_counter()
-    with Progress(
-        TextColumn("[bold]tracking"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=json_out,
-        transient=True,
-    ) as progress:
+    with (
+        atomic_output(out, scenario) as tmp,
+        Progress(
+            TextColumn("[bold]tracking"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=json_out,
+            transient=True,
+        ) as progress,
+    ):
         task = progress.add_task("track", total=size)
         try:
             result = run_file(
                 scenario,
-                out,
+                tmp,
                 engine_config=EngineConfig(output_interval_s=output_interval, tentative=tentative),
                 association=association,
                 motion=motion,
@@ -56,13 +61,18 @@ def track(
             )
         except ValueError as e:
             fail(str(e))
+        bad_zones = [r for r in result.rejected_by_reason if r.startswith("zone '")]
+        if bad_zones:
+            fail(f"{bad_zones[0]}; no alert could be raised for it")
+        if not result.engine.stats.detections_in:
+            fail(f"{scenario} has no usable detection lines ({result.lines_rejected} rejected)")
     wall = time.perf_counter() - t0
     summary = result.summary()
     summary["wall_s"] = round(wall, 3)
     if json_out:
         print_json(summary)
         return
-    t = Table(title=f"skywarden track: {scenario} → {out}")
+    t = Table(title=escape(f"skywarden track: {scenario} → {out}"))
     t.add_column("measure")
     t.add_column("value", justify="right")
     for k, v in summary.items():
@@ -75,5 +85,5 @@ def track(
         r.add_column("reason")
         r.add_column("count", justify="right")
         for k, v in summary["rejected_by_reason"].items():
-            r.add_row(k, str(v))
+            r.add_row(escape(k), str(v))
         console.print(r)

@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
-import shapely
-from shapely.geometry import Polygon
 
+from ..threat.zones import feature_to_zone
 from ..types import AlertLine, Detection, Rejected, TrackLine, Zone
 from .base import QueueWorker, ScanOutput
 
@@ -140,71 +139,6 @@ def zone_to_feature(zone: Zone) -> dict[str, Any]:
         "geometry": {"type": "Polygon", "coordinates": [ring]},
         "properties": props,
     }
-
-
-class _Geometry(msgspec.Struct):
-    type: Literal["Polygon"]
-    coordinates: list[list[list[float]]]
-
-
-class _ZoneProps(msgspec.Struct):
-    name: str
-    floor_m: float
-    ceiling_m: float
-    priority: int | None = None
-
-
-class _Feature(msgspec.Struct):
-    type: Literal["Feature"]
-    geometry: _Geometry
-    properties: _ZoneProps
-    id: str | None = None
-
-
-def feature_to_zone(feature: Any, zone_id: str | None = None) -> Zone | Rejected:
-    """A GeoJSON Feature (Polygon, no holes) -> :class:`Zone`, or a rejection with the reason.
-
-    ``zone_id`` overrides the Feature's ``id`` (as in ``PUT /api/zones/{id}``);
-    one of the two must be given.
-    """
-    try:
-        f = msgspec.convert(feature, _Feature)
-    except msgspec.ValidationError as e:
-        return Rejected(reason=f"not a zone Feature: {e}")
-    zid = zone_id if zone_id is not None else f.id
-    if not zid:
-        return Rejected(reason="zone has no id")
-    rings = f.geometry.coordinates
-    if len(rings) != 1:
-        return Rejected(reason="zone polygons have one ring and no holes")
-    ring = [(p[0], p[1]) for p in rings[0] if len(p) >= 2]
-    if len(ring) != len(rings[0]):
-        return Rejected(reason="every vertex needs [lon, lat]")
-    if len(ring) > 1 and ring[0] == ring[-1]:
-        ring = ring[:-1]
-    if len(ring) < 3:
-        return Rejected(reason="a zone polygon needs at least 3 vertices")
-    p = f.properties
-    try:
-        zone = msgspec.convert(
-            {
-                "id": zid,
-                "name": p.name,
-                "polygon": ring,
-                "floor_m": p.floor_m,
-                "ceiling_m": p.ceiling_m,
-                "priority": p.priority,
-            },
-            Zone,
-        )
-    except msgspec.ValidationError as e:
-        return Rejected(reason=f"invalid zone: {e}")
-    if zone.ceiling_m <= zone.floor_m:
-        return Rejected(reason="ceiling_m must be above floor_m")
-    poly = Polygon(ring)
-    if not shapely.is_valid(poly):
-        return Rejected(reason=f"invalid polygon: {shapely.is_valid_reason(poly)}")
-    return zone
 
 
 # --- The store ---

@@ -408,6 +408,14 @@ class AsterixUdpEndpoint(asyncio.DatagramProtocol):
             self.transport.close()
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            self._take(data)
+        except Exception as e:  # a bug must cost one datagram, never the endpoint
+            log.debug("asterix48 datagram failed", exc_info=True)
+            reason = f"internal error on a datagram: {type(e).__name__}"
+            self.rejections.add(f"asterix48 {self.sensor.id}", Rejected(reason=reason))
+
+    def _take(self, data: bytes) -> None:
         t_s = self.clock()
         day = math.floor(t_s / DAY_S) * DAY_S
         for out in decode_block(data, t_s, self.sensor, day, default_alt_m=self.default_alt_m):

@@ -57,6 +57,16 @@ class _RidProtocol(asyncio.DatagramProtocol):
         self.owner = owner
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            self._take(data, addr)
+        except Exception as e:  # a bug must cost one datagram, never the endpoint
+            log.debug("remoteid datagram failed", exc_info=True)
+            reason = f"internal error on a datagram: {type(e).__name__}"
+            self.owner.rejections.add(
+                f"remoteid {self.owner.assembler.sensor_id}", Rejected(reason=reason)
+            )
+
+    def _take(self, data: bytes, addr: tuple[str, int]) -> None:
         o = self.owner
         for raw in data.splitlines():
             line = raw.decode("ascii", errors="replace").strip()

@@ -294,19 +294,63 @@ def is_capture(path: Path) -> bool:
     return head in _PCAP_MAGICS or head == _PCAPNG_MAGIC
 
 
+class CaptureTruncated(ValueError):
+    """A capture file that ends part-way through a block or record; the frames before it were read."""
+
+
 def iter_capture(path: str | Path) -> Iterator[tuple[float, str, bytes]]:
     """``(t_s, link, frame)`` for every frame of a pcap/pcapng file, capture time UTC s.
 
-    Raises ``ValueError`` when the capture's link type is not one of ``DLT_TO_LINK``.
+    Raises ``ValueError`` when the capture's link type is not one of ``DLT_TO_LINK``,
+    and :class:`CaptureTruncated` after the last whole frame of a file that is
+    cut short (or damaged) part-way.
     """
     path = Path(path)
+    size = path.stat().st_size
     with path.open("rb") as fh:
         is_ng = fh.read(4) == _PCAPNG_MAGIC
         fh.seek(0)
-        reader = dpkt.pcapng.Reader(fh) if is_ng else dpkt.pcap.Reader(fh)
+        try:
+            reader = dpkt.pcapng.Reader(fh) if is_ng else dpkt.pcap.Reader(fh)
+        except (dpkt.Error, struct.error, ValueError) as e:
+            raise CaptureTruncated(f"{path}: capture header is cut short or damaged ({e!r})") from e
         dlt = reader.datalink()
         link = DLT_TO_LINK.get(dlt)
         if link is None:
             raise ValueError(f"{path}: capture link type {dlt} is not a Remote ID transport")
-        for t_s, frame in reader:
-            yield float(t_s), link, bytes(frame)
+        frames = _ng_frames(reader) if is_ng else _pcap_frames(fh)
+        n, good_end = 0, fh.tell()
+        try:
+            for t_s, frame in frames:
+                n, good_end = n + 1, fh.tell()
+                yield float(t_s), link, bytes(frame)
+        except (dpkt.Error, struct.error, ValueError, _Short) as e:
+            raise CaptureTruncated(
+                f"file cut short or damaged after frame {n}: bytes {good_end}..{size} "
+                "could not be read"
+            ) from e
+
+
+class _Short(Exception):
+    pass
+
+
+def _ng_frames(reader: dpkt.pcapng.Reader) -> Iterator[tuple[float, bytes]]:
+    yield from reader
+
+
+def _pcap_frames(fh) -> Iterator[tuple[float, bytes]]:
+    """Classic pcap records after the global header (dpkt yields a cut record as a short frame)."""
+    fh.seek(0)
+    magic = fh.read(24)[:4]
+    order = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    divisor = 1e9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e6
+    rec = struct.Struct(order + "IIII")
+    while head := fh.read(rec.size):
+        if len(head) < rec.size:
+            raise _Short("record header")
+        sec, frac, caplen, _ = rec.unpack(head)
+        frame = fh.read(caplen)
+        if len(frame) < caplen:
+            raise _Short("record body")
+        yield sec + frac / divisor, frame

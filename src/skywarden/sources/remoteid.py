@@ -674,8 +674,11 @@ def read_file(
     asm = assembler if assembler is not None else RemoteIdAssembler(sensor_id)
     path = Path(path)
     if pcap.is_capture(path):
-        for t_s, frame_link, frame in pcap.iter_capture(path):
-            yield from asm.decode_frame(frame, frame_link, t_s)
+        try:
+            for t_s, frame_link, frame in pcap.iter_capture(path):
+                yield from asm.decode_frame(frame, frame_link, t_s)
+        except pcap.CaptureTruncated as e:
+            yield Rejected(reason=f"capture: {e}")
         return
     with path.open(encoding="utf-8", errors="replace") as fh:
         for lineno, text in enumerate(fh, 1):

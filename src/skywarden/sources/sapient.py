@@ -525,7 +525,7 @@ class SapientServer:
         await self.close()
 
     def _reject(self, peer: str, r: Rejected) -> None:
-        self.rejections.add(f"sapient {peer}", r)
+        self.rejections.add(f"sapient {peer.rsplit(':', 1)[0]}", r)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -10,9 +10,12 @@ under a metre horizontally. Altitudes stay above the WGS-84 ellipsoid, as the
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -20,7 +23,7 @@ import shapely
 from shapely.geometry import Polygon
 
 from ..geodesy import LocalFrame
-from ..types import Zone
+from ..types import Rejected, Zone
 
 
 class ZoneError(ValueError):
@@ -41,10 +44,27 @@ class ZoneGeometry:
         return self.zone.id
 
 
-def _check(zone: Zone) -> None:
-    pts = np.asarray(zone.polygon, dtype=float)
-    if pts.ndim != 2 or pts.shape[0] < 3:
-        raise ZoneError(f"zone '{zone.id}': a polygon needs at least 3 vertices")
+def check_zone(zone: Zone) -> None:
+    """Raise :class:`ZoneError` unless ``zone`` is a usable prism.
+
+    The one check of a zone, used by the scenario reader (``validate``,
+    ``track``), the site config (``serve``), the GeoJSON codec and the web API:
+    finite values, at least 3 distinct vertices, a simple (not self-intersecting)
+    polygon of non-zero area that does not cross the antimeridian, and a
+    ceiling above the floor.
+    """
+    try:
+        pts = np.asarray(zone.polygon, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ZoneError(f"zone '{zone.id}': vertices must be [lon, lat] numbers") from exc
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise ZoneError(f"zone '{zone.id}': vertices must be [lon, lat] numbers")
+    if not (
+        np.isfinite(pts).all() and math.isfinite(zone.floor_m) and math.isfinite(zone.ceiling_m)
+    ):
+        raise ZoneError(f"zone '{zone.id}': NaN or infinite coordinate or altitude")
+    if len({(float(x), float(y)) for x, y in pts}) < 3:
+        raise ZoneError(f"zone '{zone.id}': a polygon needs at least 3 distinct vertices")
     if zone.ceiling_m <= zone.floor_m:
         raise ZoneError(f"zone '{zone.id}': ceiling_m must be above floor_m")
     lon = pts[:, 0]
@@ -55,6 +75,32 @@ def _check(zone: Zone) -> None:
         raise ZoneError(
             f"zone '{zone.id}': polygon crosses the antimeridian; split it into two zones"
         )
+    # Area on a local equirectangular plane: exact enough to tell zero from a zone.
+    lat0 = math.radians(float(pts[:, 1].mean()))
+    plane = np.column_stack((lon * _M_PER_DEG * math.cos(lat0), pts[:, 1] * _M_PER_DEG))
+    poly = Polygon(plane)
+    # A bow-tie's signed areas cancel: tell it from a flat polygon by its repaired area.
+    area = poly.area if poly.is_valid else shapely.make_valid(poly).area
+    if area < _MIN_AREA_M2:
+        raise ZoneError(f"zone '{zone.id}': polygon has no area")
+    if not poly.is_valid:
+        raise ZoneError(
+            f"zone '{zone.id}': polygon is self-intersecting ({shapely.is_valid_reason(poly)})"
+        )
+
+
+def check_zones(zones: Iterable[Zone]) -> None:
+    """:func:`check_zone` on each, and no two zones with one id."""
+    seen: set[str] = set()
+    for z in zones:
+        check_zone(z)
+        if z.id in seen:
+            raise ZoneError(f"zone '{z.id}' is declared twice")
+        seen.add(z.id)
+
+
+_M_PER_DEG = 111_195.0
+_MIN_AREA_M2 = 1.0
 
 
 class ZoneSet:
@@ -64,7 +110,7 @@ class ZoneSet:
         self.frame = frame
         geoms: list[ZoneGeometry] = []
         for z in zones:
-            _check(z)
+            check_zone(z)
             pts = np.asarray(z.polygon, dtype=float)
             enu = frame.to_enu(pts[:, 1], pts[:, 0], np.full(len(pts), z.floor_m))
             poly = Polygon(enu[:, :2])
@@ -102,15 +148,13 @@ class ZoneSet:
 def load_geojson(path: str | os.PathLike[str]) -> list[Zone]:
     """Zones from a GeoJSON file: a FeatureCollection (or one Feature) of Polygons.
 
-    Each feature's ``properties`` give ``name``, ``floor_m`` and ``ceiling_m``
-    (metres above the WGS-84 ellipsoid), optional ``priority`` (1 highest) and
-    ``id`` (else the feature's own ``id``, else ``zone<k>``). A MultiPolygon
-    gives one zone per part (``<id>-<k>``). Holes are refused: a zone is a
-    simple prism. Raises :class:`ZoneError` naming the feature that is wrong.
+    Each feature is read by :func:`feature_to_zones`; ids default to
+    ``zone<k>`` for the k-th feature. Raises :class:`ZoneError` naming the
+    feature that is wrong, or two features with one id.
     """
     try:
         doc = msgspec.json.decode(Path(path).read_bytes())
-    except (OSError, msgspec.DecodeError) as exc:
+    except (OSError, msgspec.DecodeError, RecursionError) as exc:
         raise ZoneError(f"{path}: cannot read GeoJSON ({exc})") from exc
     if not isinstance(doc, dict):
         raise ZoneError(f"{path}: not a GeoJSON object")
@@ -119,40 +163,104 @@ def load_geojson(path: str | os.PathLike[str]) -> list[Zone]:
         raise ZoneError(f"{path}: FeatureCollection without a features list")
     zones: list[Zone] = []
     for k, f in enumerate(feats):
-        where = f"{path}: feature {k}"
-        if not isinstance(f, dict) or f.get("type") != "Feature":
-            raise ZoneError(f"{where}: not a Feature")
-        props = f.get("properties") or {}
-        geom = f.get("geometry") or {}
-        zid = str(props.get("id") or f.get("id") or f"zone{k + 1}")
-        if geom.get("type") == "Polygon":
-            parts = [geom.get("coordinates")]
-        elif geom.get("type") == "MultiPolygon":
-            parts = geom.get("coordinates") or []
-        else:
-            raise ZoneError(f"{where} ('{zid}'): geometry must be a Polygon or MultiPolygon")
-        for m, rings in enumerate(parts):
-            if not isinstance(rings, list) or not rings:
-                raise ZoneError(f"{where} ('{zid}'): empty polygon")
-            if len(rings) > 1:
-                raise ZoneError(f"{where} ('{zid}'): polygons with holes are not supported")
-            ring = [tuple(pt[:2]) for pt in rings[0]]
-            if len(ring) > 1 and ring[0] == ring[-1]:
-                ring = ring[:-1]  # GeoJSON rings repeat the first vertex
-            data = {
-                "type": "zone",
-                "id": zid if len(parts) == 1 else f"{zid}-{m + 1}",
-                "name": str(props.get("name") or zid),
-                "polygon": ring,
-                "floor_m": props.get("floor_m"),
-                "ceiling_m": props.get("ceiling_m"),
-            }
-            if props.get("priority") is not None:
-                data["priority"] = props["priority"]
-            try:
-                z = msgspec.convert(data, Zone)
-            except msgspec.ValidationError as exc:
-                raise ZoneError(f"{where} ('{zid}'): {exc}") from exc
-            _check(z)
-            zones.append(z)
+        try:
+            zones += feature_to_zones(f, default_id=f"zone{k + 1}")
+        except ZoneError as exc:
+            raise ZoneError(f"{path}: feature {k}: {exc}") from exc
+    try:
+        check_zones(zones)
+    except ZoneError as exc:
+        raise ZoneError(f"{path}: {exc}") from exc
     return zones
+
+
+class _Props(msgspec.Struct):
+    floor_m: float
+    ceiling_m: float
+    name: str | None = None
+    priority: int | None = None
+    id: str | int | None = None
+
+
+def feature_to_zones(
+    feature: Any, zone_id: str | None = None, *, default_id: str | None = None
+) -> list[Zone]:
+    """A GeoJSON Feature -> its zones: the one codec of zones from GeoJSON.
+
+    ``properties`` give ``floor_m`` and ``ceiling_m`` (metres above the WGS-84
+    ellipsoid), optional ``name`` (default: the id) and ``priority`` (1
+    highest). The id is ``zone_id`` if given, else ``properties.id``, else the
+    Feature's ``id``, else ``default_id``. A Polygon gives one zone; a
+    MultiPolygon one per part (``<id>-<k>``, or just ``<id>`` for one part).
+    Holes are refused: a zone is a simple prism. Every zone passes
+    :func:`check_zone`. Raises :class:`ZoneError` with the reason.
+    """
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        raise ZoneError("not a GeoJSON Feature")
+    geom = feature.get("geometry")
+    try:
+        props = msgspec.convert(feature.get("properties") or {}, _Props)
+    except msgspec.ValidationError as exc:
+        raise ZoneError(f"zone properties: {exc}") from exc
+    zid = zone_id or props.id or feature.get("id") or default_id
+    if zid is None or zid == "":
+        raise ZoneError("zone has no id")
+    zid = str(zid)
+    gtype = geom.get("type") if isinstance(geom, dict) else None
+    coords = geom.get("coordinates") if isinstance(geom, dict) else None
+    if gtype == "Polygon":
+        parts = [coords]
+    elif gtype == "MultiPolygon" and isinstance(coords, list):
+        parts = coords
+    else:
+        raise ZoneError(f"zone '{zid}': geometry must be a Polygon or MultiPolygon")
+    if not parts:
+        raise ZoneError(f"zone '{zid}': empty polygon")
+    zones = []
+    for m, rings in enumerate(parts):
+        if not isinstance(rings, list) or not rings:
+            raise ZoneError(f"zone '{zid}': empty polygon")
+        if len(rings) > 1:
+            raise ZoneError(f"zone '{zid}': polygons with holes are not supported")
+        ring = rings[0]
+        if not isinstance(ring, list) or not all(
+            isinstance(pt, list) and len(pt) >= 2 for pt in ring
+        ):
+            raise ZoneError(f"zone '{zid}': every vertex needs [lon, lat]")
+        ring = [pt[:2] for pt in ring]
+        if len(ring) > 1 and ring[0] == ring[-1]:
+            ring = ring[:-1]  # GeoJSON rings repeat the first vertex
+        part_id = zid if len(parts) == 1 else f"{zid}-{m + 1}"
+        try:
+            z = msgspec.convert(
+                {
+                    "id": part_id,
+                    "name": props.name if props.name is not None else zid,
+                    "polygon": ring,
+                    "floor_m": props.floor_m,
+                    "ceiling_m": props.ceiling_m,
+                    "priority": props.priority,
+                },
+                Zone,
+            )
+        except msgspec.ValidationError as exc:
+            raise ZoneError(f"zone '{part_id}': {exc}") from exc
+        check_zone(z)
+        zones.append(z)
+    return zones
+
+
+def feature_to_zone(feature: Any, zone_id: str | None = None) -> Zone | Rejected:
+    """One zone from a GeoJSON Feature (as the web API and the store take it), or the rejection.
+
+    The same codec as :func:`feature_to_zones`; a Feature that makes more
+    than one zone (a MultiPolygon of several parts) is refused here.
+    """
+    try:
+        zones = feature_to_zones(feature, zone_id)
+    except ZoneError as exc:
+        return Rejected(reason=str(exc))
+    if len(zones) != 1:
+        return Rejected(reason=f"a MultiPolygon of {len(zones)} parts is {len(zones)} zones; "
+                        "send one Polygon per zone")  # fmt: skip
+    return zones[0]
