@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -150,3 +151,103 @@ def test_remote_id_time_running_backwards_is_flagged():
     clf = Classifier(frame=FRAME, sensors={"r": RADAR, "rid": RID})
     flags = [bool(_rid_scan(clf, k, t_jump=3.0 * (k % 2)).spoof[0]) for k in range(12)]
     assert flags[-1]
+
+
+RF1 = Sensor(id="rf1", kind="rf", lat=52.0, lon=5.0, alt_m=10.0, max_range_m=6000.0)
+RF2_POS = FRAME.to_geodetic(np.array([-3000.0, 0.0, 10.0]))
+RF2 = Sensor(
+    id="rf2", kind="rf", lat=float(RF2_POS[0]), lon=float(RF2_POS[1]), alt_m=10.0,
+    max_range_m=6000.0,
+)  # fmt: skip
+
+
+def _bearing(sensor: Sensor, p) -> float:
+    d = np.asarray(p, float) - FRAME.to_enu(sensor.lat, sensor.lon, sensor.alt_m).reshape(3)
+    return math.degrees(math.atan2(d[0], d[1])) % 360
+
+
+def _rf_run(sensors, hits, tracks, n=40):
+    """Feed ``n`` scans; ``tracks`` {id: (p0, v)}; ``hits`` [(track id, sensor, emitter id)]:
+    each scan the sensor's bearing to the emitter is associated with the track. Returns
+    the last result, the row order and, per scan, which rows' RF hits counted as their own."""
+    clf = Classifier(frame=FRAME, sensors=sensors)
+    res, own = None, []
+    for k in range(n):
+        t = 3000.0 + k
+        pos = {i: np.asarray(p0) + k * np.asarray(v) for i, (p0, v) in tracks.items()}
+        ids = list(tracks)
+        x = [[*pos[i], *tracks[i][1]] for i in ids]
+        dets = tuple(Detection(t=t, sensor=s.id, az_deg=_bearing(s, pos[e])) for _, s, e in hits)
+        assoc = Association(
+            track_id=np.array([h[0] for h in hits], np.int64),
+            detections=dets,
+            kinds=("rf",) * len(hits),
+        )
+        table = _table(t, ids, x, t_first=[3000.0] * len(ids))
+        rf = np.array([float(any(h[0] == i for h in hits)) for i in ids])
+        own.append(clf.own_emission(table, assoc, rf))
+        res = clf.update(table, assoc)
+    return res, ids, np.array(own)
+
+
+def test_a_bird_on_an_emitters_bearing_is_not_an_emitter():
+    """A direction finder's bearing to a drone passes through a bird in between. The drone
+    has been the emitter on that bearing; when the tracker gives the next hits to the
+    bird, they lift nothing: the likelier emitter on the bearing keeps the credit."""
+    drone = ([0.0, 3000.0, 80.0], [0.0, 0.0, 0.0])  # hovering
+    bird = ([0.0, 1500.0, 60.0], [0.0, 0.0, 0.0])  # on the same bearing
+    tracks = {1: drone, 2: bird}
+    clf = Classifier(frame=FRAME, sensors={"rf1": RF1})
+    own = []
+    for k in range(60):
+        t = 3000.0 + k
+        to = 1 if k < 30 else 2
+        det = Detection(t=t, sensor="rf1", az_deg=_bearing(RF1, drone[0]))
+        assoc = Association(track_id=np.array([to]), detections=(det,), kinds=("rf",))
+        x = [[*p0, *v] for p0, v in tracks.values()]
+        table = _table(t, list(tracks), x, t_first=[3000.0, 3000.0])
+        rf = np.array([float(to == 1), float(to == 2)])
+        own.append(clf.own_emission(table, assoc, rf))
+        clf.update(table, assoc)
+    own = np.array(own)
+    assert own[:30, 0].all()
+    # For as long as the drone stays the likelier emitter (its RF evidence fades over
+    # the feature window once no hit reaches it), the bird's hits count for nothing.
+    assert not own[30:45, 1].any()
+    # Alone on its bearing, a track's hits count as its own.
+    _, _, alone = _rf_run({"rf1": RF1}, [(1, RF1, 1)], {1: drone})
+    assert alone[:, 0].all()
+
+
+def test_an_emitter_in_range_of_two_direction_finders_must_be_heard_by_both():
+    target = ([-1500.0, 2000.0, 100.0], [0.0, 8.0, 0.0])
+    _, _, one = _rf_run({"rf1": RF1, "rf2": RF2}, [(1, RF1, 1)], {1: target})
+    _, _, both = _rf_run({"rf1": RF1, "rf2": RF2}, [(1, RF1, 1), (1, RF2, 1)], {1: target})
+    assert not one.any() and both.all()
+    # Out of the second one's range, the first one's hits count on their own.
+    far = ([3000.0, 2000.0, 100.0], [0.0, 8.0, 0.0])
+    _, _, alone = _rf_run({"rf1": RF1, "rf2": RF2}, [(1, RF1, 1)], {1: far})
+    assert alone.all()
+
+
+def test_slow_track_without_any_signature_is_never_a_likely_drone():
+    """Within bird speeds and with no radar cross-section, RF or Remote ID, flight style
+    alone gives a drone at most ``drone_p_max_unsigned``, below the threat stage's
+    ``drone_p`` (0.6): a hovering object reads as a drone, but is never warned of on that."""
+    p = ClassifierParams.load()
+    hover = {1: ([0.0, 2000.0, 60.0], [0.3, 0.0, 0.0])}
+    capped, _, _ = _rf_run({}, [], hover)
+    lifted = msgspec.structs.replace(p, drone_p_max_unsigned=1.0)
+    orig = Classifier.__init__
+
+    def with_params(self, params=None, **kw):
+        orig(self, lifted, **kw)
+
+    try:
+        Classifier.__init__ = with_params
+        uncapped, _, _ = _rf_run({}, [], hover)
+    finally:
+        Classifier.__init__ = orig
+    assert uncapped.p[0, 0] > p.drone_p_max_unsigned
+    assert capped.p[0, 0] == pytest.approx(p.drone_p_max_unsigned)
+    assert p.drone_p_max_unsigned < 0.6

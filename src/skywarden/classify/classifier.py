@@ -32,8 +32,9 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from ..geodesy import LocalFrame
-from ..types import CLASSES, DELETED, Association, Sensor, TrackTable
+from ..geodesy import LocalFrame, SensorGeometry
+from ..tracking.measure import DEFAULT_SIGMA
+from ..types import CLASSES, COASTING, CONFIRMED, DELETED, Association, Sensor, TrackTable
 from .features import EXTRA_DEPTH, FEATURES, TrackHistory, scan_inputs
 from .spoof import SpoofConfig, SpoofMonitor
 
@@ -69,6 +70,21 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: (a bearing-only direction finder's hits go to anything on the bearing, birds
     #: included), and to 1 by a believed Remote ID.
     drone_p_max_rf: float = 0.9
+    #: Highest drone probability of a track slower than ``bird_speed_max_mps`` with no
+    #: signature at all (no radar cross-section, no RF emitter, no Remote ID): within a
+    #: bird's speeds, flight style alone cannot tell a drone, and real birds fly long
+    #: straight legs at steady speed. Below the threat stage's ``drone_p`` (0.6), so
+    #: such a track is never warned of as a drone on kinematics alone.
+    drone_p_max_unsigned: float = 0.5
+    bird_speed_max_mps: float = 25.0
+    #: An RF bearing counts as the track's own emission only when no other track lies
+    #: within this many sigmas of it (a direction finder's bearing passes through every
+    #: bird between it and the drone).
+    rf_ambiguity_n_sigma: float = 3.0
+    #: Where a second direction finder covers the track (within its range), the hit
+    #: counts only if that one also had the track within this long: an emitter is
+    #: heard by every direction finder in range, a bird on one bearing by one only.
+    rf_cross_window_s: float = 5.0
     identity_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
     spoof: SpoofConfig = msgspec.field(default_factory=SpoofConfig)
     #: Free-form description of the training run (data, seeds, measured accuracy).
@@ -149,6 +165,81 @@ class Classifier:
         nc = len(CLASSES)
         self._id_rid = np.asarray(p.identity_log_lik.get("remoteid", [0.0] * nc), float)
         self._id_icao = np.asarray(p.identity_log_lik.get("icao24", [0.0] * nc), float)
+        self._frame = frame
+        self._sensors = sensors if sensors is not None else {}
+        self._rf_geom: dict[str, tuple[SensorGeometry, float, float]] = {}
+        self._rf_last: dict[int, dict[str, float]] = {}  # track -> RF sensor -> last hit
+        self._last_pd: dict[int, float] = {}  # track -> drone probability at the last scan
+
+    def own_emission(self, table: TrackTable, assoc: Association, rf: np.ndarray) -> np.ndarray:
+        """RF flags (n,) without the hits whose bearing (and elevation, when given) fits
+        another confirmed track that was more drone-like at the last scan: a bearing says
+        "something on it emits", not which; the likeliest emitter on it keeps the credit,
+        so a bird between a direction finder and a drone gains none. (Tentative tracks,
+        mostly clutter, do not compete.)"""
+        if self._frame is None or not rf.any():
+            return rf
+        row_of = {int(t): i for i, t in enumerate(table.id)}
+        others = (table.status == CONFIRMED) | (table.status == COASTING)
+        pos = table.x[:, :3]
+        out = rf.copy()
+        t = table.t_s
+        last_pd = np.array([self._last_pd.get(int(tid), 0.0) for tid in table.id])
+        hits = [
+            (int(tid), det)
+            for tid, det, kind in zip(assoc.track_id, assoc.detections, assoc.kinds, strict=True)
+            if kind == "rf"
+        ]
+        for tid, det in hits:
+            self._rf_last.setdefault(tid, {})[det.sensor] = t
+        for tid, det, kind in zip(assoc.track_id, assoc.detections, assoc.kinds, strict=True):
+            i = row_of.get(int(tid))
+            if kind != "rf" or i is None or det.az_deg is None:
+                continue
+            g = self._geometry(det.sensor)
+            if g is None:
+                continue
+            geom, s_az, s_el = g
+            _, az, el = geom.to_aer(pos)
+            n = self.params.rf_ambiguity_n_sigma
+            near = np.abs(np.angle(np.exp(1j * (az - np.radians(det.az_deg))))) <= n * s_az
+            if det.el_deg is not None:
+                near &= np.abs(el - np.radians(det.el_deg)) <= n * s_el
+            near &= others & (last_pd > last_pd[i])
+            near[i] = False
+            if near.any() or not self._cross_heard(int(tid), det.sensor, pos[i], t):
+                out[i] = 0.0
+        self._rf_last = {k: v for k, v in self._rf_last.items() if k in row_of}
+        return out
+
+    def _cross_heard(self, tid: int, sensor_id: str, pos: np.ndarray, t: float) -> bool:
+        """Whether every other RF sensor whose range covers ``pos`` had the track too,
+        within ``rf_cross_window_s``."""
+        last = self._rf_last.get(tid, {})
+        for sid, s in self._sensors.items():
+            if sid == sensor_id or s.kind != "rf" or s.max_range_m is None:
+                continue
+            g = self._geometry(sid)
+            if g is None or np.linalg.norm(pos - g[0].pos_enu_m) > s.max_range_m:
+                continue
+            if t - last.get(sid, -np.inf) > self.params.rf_cross_window_s:
+                return False
+        return True
+
+    def _geometry(self, sensor_id: str) -> tuple[SensorGeometry, float, float] | None:
+        """The sensor's geometry and one-sigma azimuth/elevation errors (rad), cached."""
+        g = self._rf_geom.get(sensor_id)
+        if g is None:
+            s = self._sensors.get(sensor_id)
+            if s is None or self._frame is None:
+                return None
+            g = (
+                SensorGeometry.from_sensor(self._frame, s),
+                np.radians(s.sigma_az_deg or DEFAULT_SIGMA["rf_az_deg"]),
+                np.radians(s.sigma_el_deg or DEFAULT_SIGMA["rf_el_deg"]),
+            )
+            self._rf_geom[sensor_id] = g
+        return g
 
     def log_likelihood(self, feats: np.ndarray) -> np.ndarray:
         """Per-scan log-likelihoods (n, 5) of feature rows (n, len(FEATURES)); NaN skipped.
@@ -176,6 +267,7 @@ class Classifier:
             return ClassResult.empty()
         p = self.params
         rcs, rf, by_track = scan_inputs(table, assoc)
+        rf = self.own_emission(table, assoc, rf)
         h = self.history
         slots = h.slots(table.id)
         h.push(slots, table.t_s, table.x, rcs, rf)
@@ -207,10 +299,19 @@ class Classifier:
         # training birds are simulated, real ones are more varied. An RF emitter
         # on the track's bearing lifts the cap a little, a believed Remote ID fully.
         emitter = feats[:, FEATURES.index("rf_frac")] >= p.rf_emitter_frac
-        cap = np.where(emitter, p.drone_p_max_rf, p.drone_p_max_kinematic)
+        unsigned = ~np.isfinite(feats[:, FEATURES.index("rcs_dbsm")]) & (
+            np.hypot(table.x[:, 3], table.x[:, 4]) < p.bird_speed_max_mps
+        )
+        cap = np.where(
+            emitter,
+            p.drone_p_max_rf,
+            np.where(unsigned, p.drone_p_max_unsigned, p.drone_p_max_kinematic),
+        )
         prob = _cap_drone(prob, np.where(rid, 1.0, cap))
         label = np.asarray(CLASSES, dtype=object)[np.argmax(prob, axis=1)]
         h.forget(table.id[table.status == DELETED])
+        live = table.status != DELETED
+        self._last_pd = dict(zip(table.id[live].tolist(), prob[live, 0].tolist(), strict=True))
         return ClassResult(p=prob, label=label, cooperative=rid | icao, spoof=spoof)
 
 
