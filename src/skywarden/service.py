@@ -229,6 +229,7 @@ class Service:
             "skywarden_detection_queue_depth": self._queue.qsize(),
             "skywarden_scan_ms_mean": e.stats.ms_per_scan,
         }
+        m["skywarden_rejected_messages_total"] = self.rejections.total
         for src_name, n in self.rejections.by_source().items():
             m[f'skywarden_rejected_messages_total{{source="{src_name}"}}'] = n
         if lat:
