@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Sensors that may appear live (SAPIENT registrations, JSON sensor lines) besides the config's.
+MAX_LIVE_SENSORS = 1_000
+
 
 @dataclass
 class ServiceMetrics:
@@ -141,6 +144,11 @@ class Service:
                     f"sensor '{sensor.id}' is declared in the site config and cannot be redeclared"
                 )
                 self.rejections.add("sensor registration", Rejected(reason=reason))
+            return
+        live = len(self.header.sensors) - len(self._config_sensors)
+        if sensor.id not in self.header.sensors and live >= MAX_LIVE_SENSORS:
+            reason = f"sensor '{sensor.id}': {MAX_LIVE_SENSORS} sensors registered live already"
+            self.rejections.add("sensor registration", Rejected(reason=reason))
             return
         self.header.sensors[sensor.id] = sensor
         self.engine.tracker.add_sensor(sensor)

@@ -311,3 +311,19 @@ def test_mutual_tls_takes_only_clients_with_a_certificate_of_the_site_ca(tmp_pat
 
     s = run(tmp_path, body, tcp=tls)
     assert s.metrics.detections_received == 2
+
+
+def test_live_registrations_are_bounded(tmp_path, monkeypatch):
+    import skywarden.service as service_module
+
+    monkeypatch.setattr(service_module, "MAX_LIVE_SENSORS", 5)
+
+    async def body(s: Service):
+        for k in range(8):  # as SAPIENT registrations of ever new node ids would
+            s.add_sensor(Sensor(id=f"node-{k}", kind="rf", lat=51.0, lon=1.0, alt_m=0.0))
+        return s
+
+    s = run(tmp_path, body)
+    assert sorted(s.header.sensors) == ["node-0", "node-1", "node-2", "node-3", "node-4",
+                                        "radar-1", "rf-1"]  # fmt: skip
+    assert s.rejections.by_source() == {"sensor registration": 3}
