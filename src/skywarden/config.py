@@ -17,7 +17,7 @@ import yaml
 from .pipeline import EngineConfig
 from .sinks.config import SinksConfig
 from .sinks.web.config import WebConfig
-from .sources.jsonl import ListenerConfig
+from .sources.jsonl import ListenerConfig, tls_context
 from .sources.live import AdsbInput, AsterixInput, RemoteIdInput
 from .threat import ThreatConfig
 from .threat.zones import ZoneError, check_zones, load_geojson
@@ -237,6 +237,13 @@ def check_sources(cfg: SiteConfig) -> None:
                 )
     if src.jsonl_udp.secret_env is not None:
         raise ConfigError("$.sources.jsonl_udp.secret_env: UDP cannot check a secret; use TCP")
+    udp = src.jsonl_udp
+    if udp.tls_cert_file or udp.tls_key_file or udp.tls_client_ca_file:
+        raise ConfigError("$.sources.jsonl_udp: UDP cannot use TLS; use TCP")
+    try:
+        tls_context(src.jsonl_tcp)
+    except ValueError as e:
+        raise ConfigError(f"$.sources.jsonl_tcp: {e}") from e
     env = src.jsonl_tcp.secret_env
     if env is not None and src.jsonl_tcp_port is not None and not os.environ.get(env):
         raise ConfigError(f"$.sources.jsonl_tcp.secret_env: environment variable {env} is not set")

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Sensors that may appear live (SAPIENT registrations, JSON sensor lines) besides the config's.
+MAX_LIVE_SENSORS = 1_000
+
 
 @dataclass
 class ServiceMetrics:
@@ -142,6 +145,11 @@ class Service:
                 )
                 self.rejections.add("sensor registration", Rejected(reason=reason))
             return
+        live = len(self.header.sensors) - len(self._config_sensors)
+        if sensor.id not in self.header.sensors and live >= MAX_LIVE_SENSORS:
+            reason = f"sensor '{sensor.id}': {MAX_LIVE_SENSORS} sensors registered live already"
+            self.rejections.add("sensor registration", Rejected(reason=reason))
+            return
         self.header.sensors[sensor.id] = sensor
         self.engine.tracker.add_sensor(sensor)
         self.live.add_sensor(sensor)
@@ -229,6 +237,7 @@ class Service:
             "skywarden_detection_queue_depth": self._queue.qsize(),
             "skywarden_scan_ms_mean": e.stats.ms_per_scan,
         }
+        m["skywarden_rejected_messages_total"] = self.rejections.total
         for src_name, n in self.rejections.by_source().items():
             m[f'skywarden_rejected_messages_total{{source="{src_name}"}}'] = n
         if lat:

@@ -147,6 +147,15 @@ def test_one_codec_reads_polygon_and_multipolygon_features():
         (setter("sources.jsonl_tcp.sensors", ["radar-9"]), "'radar-9' is not a declared sensor"),
         (setter("sources.jsonl_udp.secret_env", "X"), "UDP cannot check a secret"),
         (setter("sources.jsonl_tcp.secret_env", "SKYWARDEN_NO_SUCH_VAR"), "is not set"),
+        (setter("sources.jsonl_tcp.tls_cert_file", "cert.pem"), "go together"),
+        (setter("sources.jsonl_tcp.tls_client_ca_file", "ca.pem"), "needs tls_cert_file"),
+        (setter("sources.jsonl_udp.tls_cert_file", "cert.pem"), "UDP cannot use TLS"),
+        (
+            lambda d: d["sources"].update(
+                jsonl_tcp={"tls_cert_file": "/nonexistent.pem", "tls_key_file": "/nonexistent.key"}
+            ),
+            "cannot load the TLS files",
+        ),
     ],
 )
 def test_listener_rules_are_checked(tmp_path, change, reason):

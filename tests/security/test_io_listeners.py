@@ -275,3 +275,55 @@ def test_a_bug_in_handling_one_line_costs_that_line_only(tmp_path, listener):
     s = run(tmp_path, body)
     stats = getattr(s, listener).stats
     assert [r.reason for r in stats.rejected] == ["internal error on this line: RuntimeError"]
+
+
+def test_mutual_tls_takes_only_clients_with_a_certificate_of_the_site_ca(tmp_path):
+    import ssl
+
+    import tests.sinks.test_cot as cot  # its throwaway PKI (module import: no tests collected)
+
+    pki = cot._make_pki(tmp_path)
+    tls = ListenerConfig(
+        tls_cert_file=str(pki["server_cert"]), tls_key_file=str(pki["server_key"]),
+        tls_client_ca_file=str(pki["ca"]), handshake_timeout_s=2.0,
+    )  # fmt: skip
+    with_cert = ssl.create_default_context(cafile=str(pki["ca"]))
+    with_cert.load_cert_chain(pki["client_cert"], pki["client_key"])
+    without_cert = ssl.create_default_context(cafile=str(pki["ca"]))
+
+    async def body(s: Service):
+        port = s.ports["jsonl_tcp"]
+        _, w = await asyncio.open_connection("127.0.0.1", port, ssl=with_cert)
+        w.write(det() + det())
+        await w.drain()
+        await until(lambda: s.metrics.detections_received == 2)
+        w.close()
+        for attempt in (without_cert, None):  # no client certificate; plain TCP
+            try:
+                r, w = await asyncio.open_connection("127.0.0.1", port, ssl=attempt)
+                w.write(det())
+                await w.drain()
+                assert await closed_by_server(r)
+            except (ssl.SSLError, ConnectionError):
+                pass
+        await asyncio.sleep(0.3)
+        return s
+
+    s = run(tmp_path, body, tcp=tls)
+    assert s.metrics.detections_received == 2
+
+
+def test_live_registrations_are_bounded(tmp_path, monkeypatch):
+    import skywarden.service as service_module
+
+    monkeypatch.setattr(service_module, "MAX_LIVE_SENSORS", 5)
+
+    async def body(s: Service):
+        for k in range(8):  # as SAPIENT registrations of ever new node ids would
+            s.add_sensor(Sensor(id=f"node-{k}", kind="rf", lat=51.0, lon=1.0, alt_m=0.0))
+        return s
+
+    s = run(tmp_path, body)
+    assert sorted(s.header.sensors) == ["node-0", "node-1", "node-2", "node-3", "node-4",
+                                        "radar-1", "rf-1"]  # fmt: skip
+    assert s.rejections.by_source() == {"sensor registration": 3}

@@ -312,12 +312,18 @@ def parse_avr(line: str) -> tuple[bytes, float | None, int | None] | Rejected | 
         try:
             t_s = float(head)
         except ValueError:
-            return Rejected(reason="avr-syntax: not an AVR line", raw=line.encode()[:64])
+            return Rejected(
+                reason="avr-syntax: not an AVR line", raw=line.encode(errors="replace")[:64]
+            )
         if not (0.0 <= t_s <= 1e11):  # also false for NaN
-            return Rejected(reason="avr-time: time out of range", raw=line.encode()[:64])
+            return Rejected(
+                reason="avr-time: time out of range", raw=line.encode(errors="replace")[:64]
+            )
         text = text.strip()
     if len(text) < 2 or text[0] not in "*@" or not text.endswith(";"):
-        return Rejected(reason="avr-syntax: not an AVR line", raw=line.encode()[:64])
+        return Rejected(
+            reason="avr-syntax: not an AVR line", raw=line.encode(errors="replace")[:64]
+        )
     body = text[1:-1]
     ticks: int | None = None
     try:
@@ -325,7 +331,7 @@ def parse_avr(line: str) -> tuple[bytes, float | None, int | None] | Rejected | 
             ticks, body = int(body[:12], 16), body[12:]
         frame = bytes.fromhex(body)
     except ValueError:
-        return Rejected(reason="avr-hex: not hexadecimal", raw=line.encode()[:64])
+        return Rejected(reason="avr-hex: not hexadecimal", raw=line.encode(errors="replace")[:64])
     return frame, t_s, ticks
 
 

@@ -21,6 +21,7 @@ import hmac
 import io
 import logging
 import os
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated
@@ -51,7 +52,12 @@ class ListenerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     #: TCP only: environment variable holding a shared secret that each
     #: connection must send first, as ``{"type": "auth", "secret": "..."}``.
     secret_env: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
-    #: Seconds a TCP peer has to send the secret line.
+    #: TCP only: serve TLS with this certificate and key (PEM files) ...
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    #: ... and require a client certificate signed by this CA (mutual TLS).
+    tls_client_ca_file: str | None = None
+    #: Seconds a TCP peer has to finish the TLS handshake and send the secret line.
     handshake_timeout_s: Annotated[float, msgspec.Meta(gt=0.0, le=300.0)] = 10.0
     #: Simultaneous TCP connections; more are closed at once.
     max_connections: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 64
@@ -59,6 +65,29 @@ class ListenerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_line_bytes: Annotated[int, msgspec.Meta(ge=1_024, le=1 << 20)] = 65_536
     #: Lines per second per TCP connection (per UDP listener), with one second of burst.
     max_lines_per_s: Annotated[float, msgspec.Meta(gt=0.0, le=1.0e6)] = 5_000.0
+
+
+def tls_context(config: ListenerConfig) -> ssl.SSLContext | None:
+    """The server TLS context a listener's settings ask for (None: plain TCP).
+
+    Raises ``ValueError`` naming what is missing or unreadable.
+    """
+    if config.tls_cert_file is None and config.tls_key_file is None:
+        if config.tls_client_ca_file is not None:
+            raise ValueError("tls_client_ca_file needs tls_cert_file and tls_key_file")
+        return None
+    if config.tls_cert_file is None or config.tls_key_file is None:
+        raise ValueError("tls_cert_file and tls_key_file go together")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(config.tls_cert_file, config.tls_key_file)
+        if config.tls_client_ca_file is not None:
+            ctx.load_verify_locations(config.tls_client_ca_file)
+            ctx.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as e:
+        raise ValueError(f"cannot load the TLS files: {e}") from e
+    return ctx
 
 
 class _Auth(msgspec.Struct, tag="auth", tag_field="type", forbid_unknown_fields=True):
@@ -249,6 +278,7 @@ class JsonlTcpServer(_Listener):
             if not secret:
                 raise ValueError(f"environment variable {self.config.secret_env} is not set")
         self._secret = secret.encode() if secret else None
+        self._tls = tls_context(self.config)
         self.connections = 0
         self.open_connections = 0
         self._server: asyncio.base_events.Server | None = None
@@ -256,7 +286,10 @@ class JsonlTcpServer(_Listener):
 
     async def start(self, host: str, port: int) -> int:
         """Listen; returns the bound port (useful with port 0)."""
-        self._server = await asyncio.start_server(self._handle, host, port)
+        self._server = await asyncio.start_server(
+            self._handle, host, port, ssl=self._tls,
+            ssl_handshake_timeout=self.config.handshake_timeout_s if self._tls else None,
+        )  # fmt: skip
         return self._server.sockets[0].getsockname()[1]
 
     async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
@@ -346,8 +379,8 @@ class JsonlUdpEndpoint(_Listener):
         rejections: RejectionCounter | None = None,
     ) -> None:
         super().__init__("jsonl-udp", header, on_record, config, config_sensors, rejections)
-        if self.config.secret_env is not None:
-            raise ValueError("a UDP listener cannot check a secret (secret_env is for TCP)")
+        if self.config.secret_env is not None or tls_context(self.config) is not None:
+            raise ValueError("a UDP listener cannot check a secret or use TLS (they are for TCP)")
         self.reader = _LiveReader(self)
         self.bucket = TokenBucket(
             self.config.max_lines_per_s, max(1.0, self.config.max_lines_per_s)
