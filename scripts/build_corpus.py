@@ -15,7 +15,7 @@ the first sample, WGS-84 degrees, metres; ``alt_m`` empty for 2-D tracks), and
 split (train/eval, by flight) and the sha256 of its file. The output is byte
 for byte reproducible (gzip without time stamp).
 
-Needs ``rdata`` (R data files of the bird sources): ``pip install rdata``.
+Needs ``rdata`` (R data files of the bird sources): ``pip install -e ".[corpus]"``.
 """
 
 from __future__ import annotations
