@@ -309,3 +309,16 @@ def test_young_unknown_track_gives_no_info():
         tab = table(T0 + k, [1], x[k])
         tab.t_first_s[:] = T0 - 5.0  # tracked for 5..14 s: still being classified
         assert a.assess(tab, classes([UNKNOWN])) == []
+
+
+def test_fast_object_that_may_be_a_drone_gets_info_slow_one_nothing():
+    """Without a radar cross-section or RF, a fixed-wing drone and a helicopter fly alike:
+    an object faster than any bird that may be a drone (p 0.3) heading in gets ``info``;
+    the same evidence at a bird's speed gets nothing."""
+    maybe_drone = [0.3, 0.05, 0.05, 0.55, 0.05]
+    fast = straight([0, -15000, 200], [0, 35, 0], 200)
+    slow = straight([0, -3000, 100], [0, 12, 0], 200)
+    ev_fast = run(ThreatAssessor(zones()), fast[:, None, :], maybe_drone)
+    ev_slow = run(ThreatAssessor(zones()), slow[:, None, :], maybe_drone)
+    assert [(e.state, e.level) for e in ev_fast][:1] == [("raised", "info")]
+    assert ev_slow == []

@@ -11,7 +11,8 @@ Level of a confirmed or coasting track against a zone, from its time to arrival
   that would reach it within ``warning_horizon_s`` at its closing speed (attack
   drones fly doglegs whose straight-line extension misses the zone);
 * ``info``: an object that may be a drone or is unidentified (drone + unknown
-  probability >= ``info_p``) and has been tracked for ``info_min_age_s``, or
+  probability >= ``info_p``, or faster than a bird with drone probability >=
+  ``info_fast_drone_p``) and has been tracked for ``info_min_age_s``, or
   (only with ``cooperative_info``) a believed cooperative drone, arriving
   within ``warning_horizon_s``;
 * nothing for anything else (birds, manned aircraft, objects still being
@@ -71,6 +72,11 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     info_p: float = 0.5
     #: ... tracked at least this long (a new track reads "unknown" until classified).
     info_min_age_s: float = 30.0
+    #: Also ``info``: an object faster than any bird (``info_fast_speed_mps``) that may
+    #: be a drone (``info_fast_drone_p``) — without a radar cross-section or RF a
+    #: fixed-wing drone and a helicopter fly alike, and a drone must not pass unseen.
+    info_fast_drone_p: float = 0.25
+    info_fast_speed_mps: float = 25.0
     #: A closing drone's heading is within acos(this) of the zone's nearest point.
     closing_min_cos: float = 0.7
     #: Whether a believed cooperative (Remote ID) drone heading for a zone raises ``info``;
@@ -256,7 +262,7 @@ class ThreatAssessor:
         coop_all = np.asarray(classes.cooperative, bool) & ~np.asarray(classes.spoof, bool)
         pd_all = pa[:, CLASSES.index("drone")]
         could = (
-            (pd_all >= min(cfg.drone_p, cfg.drone_p_exit))
+            (pd_all >= min(cfg.drone_p, cfg.drone_p_exit, cfg.info_fast_drone_p))
             | (pd_all + pa[:, CLASSES.index("unknown")] >= cfg.info_p)
         ) & (~coop_all | cfg.cooperative_info)
         if keep is not None:
@@ -269,9 +275,11 @@ class ThreatAssessor:
         coop = np.asarray(classes.cooperative[rows], bool) & ~np.asarray(classes.spoof[rows], bool)
         p_drone = p[:, CLASSES.index("drone")]
         age = table.t_s - table.t_first_s[rows]
-        maybe = (p_drone + p[:, CLASSES.index("unknown")] >= cfg.info_p) & (
-            age >= cfg.info_min_age_s
-        )
+        fast = np.hypot(table.x[rows, 3], table.x[rows, 4]) >= cfg.info_fast_speed_mps
+        maybe = (
+            (p_drone + p[:, CLASSES.index("unknown")] >= cfg.info_p)
+            | (fast & (p_drone >= cfg.info_fast_drone_p))
+        ) & (age >= cfg.info_min_age_s)
         x, P = table.x[rows], table.P[rows]
         h_max = cfg.warning_horizon_s * cfg.horizon_exit_factor * float(self._factor.max())
         t_samp = np.arange(
