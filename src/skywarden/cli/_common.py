@@ -20,6 +20,7 @@ import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -123,3 +124,16 @@ def check_listen(host: str, port: int) -> None:
             if e.errno == errno.EADDRINUSE:
                 fail(f"port {port} on {host} is already in use", 2)
             fail(f"cannot listen on {host}:{port}: {e.strerror or e}", 2)
+
+
+def progress_bar(label: str, console: Console, hidden: bool) -> Progress:
+    """A transient progress bar for long work (hidden when only JSON is printed)."""
+    return Progress(
+        TextColumn(f"[bold]{escape(label)}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=hidden,
+        transient=True,
+    )

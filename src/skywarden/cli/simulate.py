@@ -7,11 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..sim import SpecError, builtin_names, load_spec, simulate_to_file, with_targets
-from ._common import atomic_output, console, fail, finite_positive, print_json
+from ._common import atomic_output, console, fail, finite_positive, print_json, progress_bar
 
 
 def simulate(
@@ -46,15 +45,7 @@ def simulate(
     inputs = (spec_file,) if spec_file.is_file() else ()
     with (
         atomic_output(out, *inputs) as tmp,
-        Progress(
-            TextColumn(f"[bold]simulating {spec.name}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeRemainingColumn(),
-            console=console,
-            disable=json_out,
-            transient=True,
-        ) as progress,
+        progress_bar(f"simulating {spec.name}", console, json_out) as progress,
     ):
         task = progress.add_task("simulate", total=1.0)
         try:

@@ -8,12 +8,11 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..pipeline import EngineConfig
 from ..runner import count_lines, run_file
-from ._common import atomic_output, console, fail, finite_positive, print_json
+from ._common import atomic_output, console, fail, finite_positive, print_json, progress_bar
 
 
 def track(
@@ -39,15 +38,7 @@ def track(
     t0 = time.perf_counter()
     with (
         atomic_output(out, scenario) as tmp,
-        Progress(
-            TextColumn("[bold]tracking"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeRemainingColumn(),
-            console=console,
-            disable=json_out,
-            transient=True,
-        ) as progress,
+        progress_bar("tracking", console, json_out) as progress,
     ):
         task = progress.add_task("track", total=size)
         try:
