@@ -322,3 +322,13 @@ def test_fast_object_that_may_be_a_drone_gets_info_slow_one_nothing():
     ev_slow = run(ThreatAssessor(zones()), slow[:, None, :], maybe_drone)
     assert [(e.state, e.level) for e in ev_fast][:1] == [("raised", "info")]
     assert ev_slow == []
+
+
+def test_exit_thresholds_hold_a_level_but_never_raise_one():
+    """An info alert on an object whose drone probability sits between the exit (0.45)
+    and entry (0.6) thresholds stays info: it never becomes critical on hysteresis."""
+    cfg = ThreatConfig()
+    doubtful = [0.5, 0.3, 0.02, 0.03, 0.15]  # drone + unknown >= info_p: info
+    x = straight([0, -500, 100], [0, 3, 0], 200)  # creeping into the zone
+    ev = run(ThreatAssessor(zones(), cfg), x[:, None, :], doubtful)
+    assert ev and {e.level for e in ev} == {"info"}, [(e.state, e.level) for e in ev]

@@ -388,8 +388,10 @@ class ThreatAssessor:
                     events.append(self._clear(key, t, why, classes, i))
                 continue
             a.quiet_since = None
-            # Rise with the entry thresholds at once; fall with the exit ones after a hold.
-            new = max(lv, int(lvl_in[i, j]))
+            # Rise with the entry thresholds at once (the looser exit thresholds only
+            # hold a level, never raise one); fall with the exit ones after a hold.
+            up = int(lvl_in[i, j])
+            new = up if up > cur else min(cur, max(lv, up))
             if new > cur:
                 a.lower_since = None
                 events.append(
