@@ -122,6 +122,11 @@ def scored(request, tmp_path_factory):
     return _run(*request.param, tmp_path_factory)
 
 
+@pytest.fixture(scope="module", params=[(n, s) for n in REAL for s in SEEDS], ids=str)
+def real_scored(request, tmp_path_factory):
+    return _run(*request.param, tmp_path_factory)
+
+
 def test_false_alerts_across_all_scenarios(tmp_path_factory):
     """False alerts (no drone at all) per hour over every scenario and seed together."""
     reps = [_run(n, s, tmp_path_factory)[2] for n in SCENARIOS for s in SEEDS]
@@ -165,11 +170,9 @@ def test_wrong_zone_alerts_few_and_cleared_after_the_turn(scored):
     assert not late, late
 
 
-def test_no_warning_on_real_birds(scored):
+def test_no_warning_on_real_birds(real_scored):
     """No raised or updated alert at ``warning`` or above on a recorded bird."""
-    name, _seed, _rep, out_path, scen_path = scored
-    if name not in REAL:
-        pytest.skip("real-flight scenarios only")
+    _name, _seed, _rep, out_path, scen_path = real_scored
     scen = read_scenario(scen_path)
     out = read_output(out_path, scen.frame)
     m = match_tracks(scen, out, 100.0, 2.0, False)
