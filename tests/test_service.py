@@ -322,9 +322,8 @@ def test_jsonl_udp_datagrams_become_tracks(tmp_path):
 
 
 def test_a_dead_webhook_endpoint_raises_a_sink_alert_not_silence(tmp_path):
-    from skywarden.sinks.base import ScanOutput
     from skywarden.sinks.config import SinksConfig, WebhookConfig
-    from skywarden.types import AlertLine
+    from skywarden.types import AlertLine, ScanOutput, SinkState
 
     dead = f"http://127.0.0.1:{_free_port()}/alerts"  # nothing listens there
     cfg = msgspec.structs.replace(
@@ -347,7 +346,7 @@ def test_a_dead_webhook_endpoint_raises_a_sink_alert_not_silence(tmp_path):
             service._dispatch(ScanOutput(t_s=threat.t, tracks=(), alerts=(threat,)))
             hook = next(s for s in service.sinks if s.name.startswith("webhook:"))
             async with asyncio.timeout(20):
-                while hook.health()["state"] != "failing":
+                while hook.health().state is not SinkState.FAILING:
                     await asyncio.sleep(0.05)  # a real connection must fail first
             service._check_sinks(time.time())
             return service, hook

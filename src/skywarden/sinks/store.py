@@ -31,8 +31,8 @@ import msgspec
 import shapely
 from shapely.geometry import Polygon
 
-from ..types import AlertLine, Detection, Rejected, TrackLine, Zone
-from .base import QueueWorker, ScanOutput
+from ..types import AlertLine, Detection, Rejected, ScanOutput, TrackLine, Zone, track_number
+from .base import QueueWorker
 
 log = logging.getLogger(__name__)
 
@@ -377,6 +377,19 @@ class Store:
     def open_alerts(self) -> list[AlertLine]:
         """Alerts not cleared: what a restarted service must show again."""
         return self.alerts(open_only=True)
+
+    def next_track_number(self) -> int:
+        """One above the highest track number (``T<n>``) the store has seen in track
+        lines or alerts: a restarted service numbers its tracks from here, so that no
+        number in the record ever names two objects."""
+        row = self._read(
+            "SELECT MAX(CAST(SUBSTR(id, 2) AS INTEGER)) FROM tracks WHERE id GLOB 'T[0-9]*'"
+        )
+        top = int(row[0][0] or 0) if row else 0
+        for a in self.alerts():
+            n = track_number(a.track) if a.track is not None else None
+            top = max(top, n or 0)
+        return top + 1
 
     def alert_events(self, alert_id: str) -> list[AlertLine]:
         """Every lifecycle event of one alert, in time order."""
