@@ -1,6 +1,6 @@
 """Typed messages that travel between stages, and the scenario-file records.
 
-Field names match the JSON Lines keys of ``CONVENTIONS.md`` exactly, so that a
+Field names match the JSON Lines keys of ``docs/format.md`` exactly, so that a
 record encodes to a scenario line and back with no mapping table. Units are in
 the names: ``*_m`` metres, ``*_deg`` degrees (geodetic and human-facing angles
 only), ``*_mps`` metres per second, ``t`` UTC seconds since the POSIX epoch.
@@ -40,7 +40,7 @@ SENSOR_KINDS: tuple[str, ...] = ("radar", "rf", "camera", "remoteid", "adsb", "p
 TruthClass = Literal["drone", "bird", "aircraft", "helicopter", "unknown"]
 TRUTH_CLASSES: tuple[str, ...] = ("drone", "bird", "aircraft", "helicopter", "unknown")
 
-#: Detection keys that each sensor kind must give (CONVENTIONS.md).
+#: Detection keys that each sensor kind must give (docs/format.md).
 REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
     "radar": ("range_m", "az_deg", "el_deg"),
     "rf": ("az_deg",),
@@ -197,7 +197,7 @@ class DetectionBatch:
         return int(self.t_s.shape[0])
 
 
-# --- Output lines (CONVENTIONS.md "The output format") -----------------------
+# --- Output lines (docs/format.md "Output files") -----------------------
 
 TrackStatus = Literal["tentative", "confirmed", "coasting", "deleted"]
 TRACK_STATUSES: tuple[str, ...] = ("tentative", "confirmed", "coasting", "deleted")

@@ -3,7 +3,7 @@
 Body (UTF-8 JSON)::
 
     {"site": "<site name>", "sent_at": <unix seconds>, "delivery": "<alert id>:<state>:<t>",
-     "alert": {<the alert line, CONVENTIONS.md output format>}}
+     "alert": {<the alert line, docs/format.md>}}
 
 Headers: ``X-Skywarden-Timestamp: <sent_at>`` and
 ``X-Skywarden-Signature: sha256=<hex HMAC-SHA256 of the raw body with the shared secret>``.
