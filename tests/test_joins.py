@@ -18,6 +18,7 @@ from skywarden.types import (
     AlertLine,
     Association,
     Detection,
+    Identity,
     Rejected,
     Sensor,
     Site,
@@ -56,7 +57,7 @@ def _rid_and_radar(engine, k: int, offset_m: float) -> bool:
     x = np.array([[*p, 0.0, 12.0, 0.0]])
     table = TrackTable(
         t_s=t, id=np.array([1]), status=np.array([1], np.int8), x=x,
-        P=np.eye(6)[None] * 25.0, identity=np.array(["remoteid:SN1"], dtype=object),
+        P=np.eye(6)[None] * 25.0, identity=np.array([Identity("remoteid", "SN1")], dtype=object),
         n_updates=np.array([10]), t_first_s=np.array([2000.0]),
         t_last_update_s=np.array([t]), mode_p=np.array([[0.95, 0.05]]),
     )  # fmt: skip

@@ -66,15 +66,19 @@ def _radar_dets(t0: float, n: int, start=(-4000.0, 2000.0, 300.0), vel=(40.0, -1
 
 
 async def _wait_for_tracks(service: Service, timeout_s: float = 20.0, confirmed: int = 1) -> list:
-    """Await the live picture's own updates until it shows ``confirmed`` tracks."""
+    """Await the live picture's own updates until it shows ``confirmed`` tracks (or
+    coasting ones: the engine runs on its own thread and the clock moves on, so a
+    track of past detections may be coasting by the time the test looks)."""
     q = service.live.subscribe()
     try:
         async with asyncio.timeout(timeout_s):
             while True:
-                await q.get()
-                tracks = [t for t in service.live.tracks.values() if t.status == "confirmed"]
+                tracks = [
+                    t for t in service.live.tracks.values() if t.status in ("confirmed", "coasting")
+                ]
                 if len(tracks) >= confirmed:
                     return tracks
+                await q.get()
     finally:
         service.live.unsubscribe(q)
 
