@@ -175,10 +175,11 @@ async def flood(site: Site, seconds: float, connections: int = 6) -> dict[str, A
     )
     async with httpx.AsyncClient(base_url=site.base, headers=site.headers) as c:
         metrics = (await c.get("/metrics", timeout=10.0)).text
-    rejected = next(
+    # One series per (source, reason); their sum is every rejection.
+    rejected = sum(
         float(line.rsplit(" ", 1)[1])
         for line in metrics.splitlines()
-        if line.startswith("skywarden_rejected_messages_total ")
+        if line.startswith("skywarden_rejected_messages_total")
     )
     return {**sent, "api": api, "rss_mb": rss, "rejected": rejected}
 

@@ -5,7 +5,13 @@ fast as the machine allows) and the live service (which adds transports,
 clocks and queues around it). It takes detections in arrival order, puts them
 in measurement-time order, runs the tracker per batch, and at every output
 tick classifies the tracks, assesses the threat and returns a
-:class:`~skywarden.sinks.base.ScanOutput`.
+:class:`~skywarden.types.ScanOutput`.
+
+:class:`SiteRegistry` is the one table of the site's sensors and zones. Every
+stage reads the same table (never a copy) and hears of changes as typed
+events (:data:`~skywarden.types.SiteEvent`), registry to stage, one way.
+:func:`build_engine` builds the full engine (tracker, classifier, threat) on one
+registry.
 """
 
 from __future__ import annotations
@@ -13,15 +19,18 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 import numpy as np
 
+from .classify import Classifier
 from .geodesy import LocalFrame
 from .scenario import Header
-from .sinks.base import ScanOutput
+from .threat import ThreatAssessor, ThreatConfig
 from .threat.zones import ZoneSet
 from .tracking.config import TrackerConfig
 from .tracking.reorder import ReorderBuffer
@@ -33,19 +42,76 @@ from .types import (
     DELETED,
     TENTATIVE,
     TRACK_STATUSES,
+    Association,
     Detection,
+    ScanOutput,
+    Sensor,
+    SensorDeclared,
     Site,
+    SiteEvent,
     TrackLine,
     TrackTable,
     Zone,
+    ZonesReplaced,
     track_label,
 )
 
 if TYPE_CHECKING:
-    from .classify import Classifier, ClassResult
-    from .threat import ThreatAssessor
+    from .classify import ClassResult
 
 log = logging.getLogger(__name__)
+
+
+class SiteRegistry:
+    """The site's sensors and zones, owned here and shared by every stage.
+
+    ``sensors`` is a read-only view of the one table; stages keep that view, not a
+    copy. Changes go through :meth:`declare_sensor` and :meth:`replace_zones`,
+    which tell every subscriber with a typed event, in subscription order.
+    """
+
+    def __init__(
+        self, site: Site, sensors: Iterable[Sensor] = (), zones: Iterable[Zone] = ()
+    ) -> None:
+        self.site = site
+        self._sensors: dict[str, Sensor] = {s.id: s for s in sensors}
+        self.sensors: Mapping[str, Sensor] = MappingProxyType(self._sensors)
+        self.zones: tuple[Zone, ...] = tuple(zones)
+        self._subscribers: list[Callable[[SiteEvent], None]] = []
+
+    @classmethod
+    def from_header(cls, header: Header) -> SiteRegistry:
+        """The registry of a scenario's declarations (the frame origin: see :func:`site_of`)."""
+        return cls(site_of(header), header.sensors.values(), header.zones)
+
+    def header(self) -> Header:
+        """A scenario header over this registry's own sensor table, for line readers.
+
+        The JSON Lines readers record sensor lines into the header's table as they
+        check them and then hand the line to the pipeline, which declares it here;
+        the table they share is this one, so no reader ever holds a stale copy.
+        """
+        return Header(site=self.site, sensors=self._sensors, zones=list(self.zones))
+
+    def subscribe(self, fn: Callable[[SiteEvent], None]) -> None:
+        """Call ``fn`` with every later change."""
+        self._subscribers.append(fn)
+
+    def declare_sensor(self, sensor: Sensor) -> None:
+        """Add or replace a sensor (a sensor line, a SAPIENT registration)."""
+        self._sensors[sensor.id] = sensor
+        self._publish(SensorDeclared(sensor))
+
+    def replace_zones(self, zones: Iterable[Zone]) -> None:
+        """Replace the protected zones; a subscriber raising ``ValueError`` (e.g.
+        ``ZoneError`` from the threat stage) refuses the change before later ones hear it."""
+        new = tuple(zones)
+        self._publish(ZonesReplaced(new))
+        self.zones = new
+
+    def _publish(self, event: SiteEvent) -> None:
+        for fn in self._subscribers:
+            fn(event)
 
 
 class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -81,24 +147,37 @@ class Engine:
 
     def __init__(
         self,
-        header: Header,
+        site: Header | SiteRegistry,
         *,
         tracker_config: TrackerConfig | None = None,
         config: EngineConfig | None = None,
         classifier: Classifier | None = None,
         assessor: ThreatAssessor | None = None,
+        first_track_id: int = 1,
+        on_tracks: Callable[[TrackTable, Association], None] | None = None,
     ) -> None:
-        site = site_of(header)
-        self.frame = LocalFrame.from_site(site)
-        self.header = header
+        """``site``: the registry every stage shares (a scenario header makes a new one).
+        ``on_tracks`` sees each output tick's track table and associations before
+        classification (classifier training reads the real tracker's output through it)."""
+        self.site = site if isinstance(site, SiteRegistry) else SiteRegistry.from_header(site)
+        self.frame = LocalFrame.from_site(self.site.site)
         self.config = config or EngineConfig()
         tcfg = tracker_config or TrackerConfig()
-        self.tracker = Tracker(self.frame, header.sensors, tcfg)
+        self.tracker = Tracker(self.frame, self.site.sensors, tcfg, first_id=first_track_id)
         self.reorder = ReorderBuffer(tcfg.reorder_window_s)
         self.classifier = classifier
         self.assessor = assessor
+        self.on_tracks = on_tracks
         self.stats = EngineStats()
         self._next_out = -math.inf
+        self.site.subscribe(self._on_site_event)
+
+    def _on_site_event(self, event: SiteEvent) -> None:
+        self.tracker.on_site_event(event)
+        if self.classifier is not None:
+            self.classifier.spoof.on_site_event(event)
+        if isinstance(event, ZonesReplaced) and self.assessor is not None:
+            self.assessor.set_zones(ZoneSet(list(event.zones), self.frame))
 
     def push(self, det: Detection) -> list[ScanOutput]:
         """Take one detection (any order within the reorder window)."""
@@ -116,9 +195,8 @@ class Engine:
         return self._run(self.reorder.pop_ready(now_s))
 
     def set_zones(self, zones: list[Zone]) -> None:
-        """Replace the protected zones (live edits); raises ZoneError for an unusable zone."""
-        if self.assessor is not None:
-            self.assessor.set_zones(ZoneSet(zones, self.frame))
+        """Replace the site's zones through the registry; raises ZoneError for an unusable zone."""
+        self.site.replace_zones(zones)
 
     def tick(self, now_s: float) -> list[ScanOutput]:
         """Live: release what the window holds at clock time ``now_s`` and keep the
@@ -151,6 +229,8 @@ class Engine:
     def _output(self, t: float) -> ScanOutput:
         table = self.tracker.table(t)
         assoc = self.tracker.take_association()
+        if self.on_tracks is not None:
+            self.on_tracks(table, assoc)
         classes = self.classifier.update(table, assoc) if self.classifier else None
         alerts = self.assessor.assess(table, classes) if self.assessor and classes else []
         lines = self._track_lines(table, classes)
@@ -178,10 +258,7 @@ class Engine:
             else:
                 cls, class_p = "unknown", {"unknown": 1.0}
             ident = table.identity[i]
-            identity = None
-            if ident:
-                k, _, v = str(ident).partition(":")
-                identity = {k: v}
+            identity = None if ident is None else {ident.kind: ident.value}
             out.append(
                 TrackLine(
                     t=table.t_s,
@@ -208,3 +285,27 @@ def site_of(header: Header) -> Site:
         raise ValueError("scenario declares neither a site nor any sensor")
     s = next(iter(header.sensors.values()))
     return Site(name=s.id, lat=s.lat, lon=s.lon, alt_m=s.alt_m)
+
+
+def build_engine(
+    site: Header | SiteRegistry,
+    *,
+    engine_config: EngineConfig | None = None,
+    tracker_config: TrackerConfig | None = None,
+    threat_config: ThreatConfig | None = None,
+    association: Literal["gnn", "jpda"] = "gnn",
+    motion: Literal["imm", "cv"] = "imm",
+    first_track_id: int = 1,
+) -> Engine:
+    """The full engine (tracker, classifier, threat) on one site registry."""
+    reg = site if isinstance(site, SiteRegistry) else SiteRegistry.from_header(site)
+    tcfg = tracker_config or TrackerConfig(association=association, motion=motion)
+    frame = LocalFrame.from_site(reg.site)
+    return Engine(
+        reg,
+        tracker_config=tcfg,
+        config=engine_config,
+        classifier=Classifier(frame=frame, sensors=reg.sensors),
+        assessor=ThreatAssessor(ZoneSet(list(reg.zones), frame), threat_config),
+        first_track_id=first_track_id,
+    )

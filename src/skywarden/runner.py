@@ -12,19 +12,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
-from .classify import Classifier
-from .geodesy import LocalFrame
-from .pipeline import Engine, EngineConfig, site_of
-from .scenario import Header, ScenarioReader, ScenarioWriter
-from .sinks.base import ScanOutput
-from .threat import ThreatAssessor, ThreatConfig
-from .threat.zones import ZoneSet
+from .pipeline import Engine, EngineConfig, build_engine
+from .scenario import ScenarioReader, ScenarioWriter
 from .tracking.config import TrackerConfig
-from .types import Detection, OutputRecord
+from .types import Detection, OutputRecord, ScanOutput, Sensor
 
 log = logging.getLogger(__name__)
 
@@ -59,35 +54,14 @@ class RunResult:
         }
 
 
-def build_engine(
-    header: Header,
-    *,
-    engine_config: EngineConfig | None = None,
-    tracker_config: TrackerConfig | None = None,
-    threat_config: ThreatConfig | None = None,
-    association: str = "gnn",
-    motion: str = "imm",
-) -> Engine:
-    """The full engine (tracker, classifier, threat) for a scenario header."""
-    tcfg = tracker_config or TrackerConfig(association=association, motion=motion)  # type: ignore[arg-type]
-    frame = LocalFrame.from_site(site_of(header))
-    return Engine(
-        header,
-        tracker_config=tcfg,
-        config=engine_config,
-        classifier=Classifier(frame=frame, sensors=header.sensors),
-        assessor=ThreatAssessor(ZoneSet(header.zones, frame), threat_config),
-    )
-
-
 def run_file(
     scenario: str | os.PathLike[str],
     out: str | os.PathLike[str] | None,
     *,
     engine_config: EngineConfig | None = None,
     tracker_config: TrackerConfig | None = None,
-    association: str = "gnn",
-    motion: str = "imm",
+    association: Literal["gnn", "jpda"] = "gnn",
+    motion: Literal["imm", "cv"] = "imm",
     progress: Callable[[int], None] | None = None,
     on_output: Callable[[ScanOutput], None] | None = None,
 ) -> RunResult:
@@ -116,6 +90,8 @@ def run_file(
         for rec in reader:
             if isinstance(rec, Detection):
                 emit(engine.push(rec))
+            elif isinstance(rec, Sensor):
+                engine.site.declare_sensor(rec)
             n += 1
             if progress is not None and n % 20_000 == 0:
                 progress(reader.stats.lines)

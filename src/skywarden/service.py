@@ -19,18 +19,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from .config import SiteConfig
 from .health import SensorHealth, sensor_alert, sensor_alert_id
-from .runner import build_engine
-from .scenario import Header
-from .sinks.base import QueueWorker, ScanOutput
+from .pipeline import SiteRegistry, build_engine
+from .sinks.base import QueueWorker
 from .sinks.config import build_sinks
 from .sinks.live import LiveState
 from .sinks.store import Store, StoreWriter
@@ -39,7 +39,7 @@ from .sources.asterix48 import AsterixUdpEndpoint
 from .sources.base import RejectionCounter
 from .sources.jsonl import JsonlTcpServer, JsonlUdpEndpoint, file_records, replay
 from .sources.live import RemoteIdUdpEndpoint, adsb_feed
-from .types import AlertLine, Detection, Record, Rejected, Sensor, Zone
+from .types import AlertLine, Detection, Record, Rejected, ScanOutput, Sensor, SinkState, Zone
 
 if TYPE_CHECKING:
     from .sources.sapient import NodeStatus
@@ -64,6 +64,95 @@ class ServiceMetrics:
             del self.latency_s[:5_000]
 
 
+class ServiceCollector:
+    """Prometheus collector of the pipeline's counters, read at scrape time, with
+    labels for what there are many of (sources, rejection reasons, sinks)."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    def collect(self) -> Iterator[Metric]:
+        svc = self.service
+        e, m = svc.engine, svc.metrics
+        for name, doc, value in (
+            ("detections_received", "Detections accepted from every source.",
+             m.detections_received),
+            ("detections_dropped_queue", "Detections dropped from the full input queue.",
+             m.detections_dropped_queue),
+            ("detections_late", "Detections older than the reorder window.", e.stats.late),
+            ("detections_unknown_sensor", "Detections of undeclared sensors.",
+             e.stats.unknown_sensor),
+            ("scans", "Scans processed by the tracker.", e.stats.scans),
+        ):  # fmt: skip
+            yield CounterMetricFamily(f"skywarden_{name}", doc, value)
+        yield GaugeMetricFamily(
+            "skywarden_tracks_live", "Tracks held by the tracker.", len(e.tracker)
+        )
+        yield GaugeMetricFamily(
+            "skywarden_detection_queue_depth",
+            "Detections waiting for the engine.",
+            svc._queue.qsize(),
+        )
+        yield GaugeMetricFamily(
+            "skywarden_scan_ms_mean", "Mean tracker time per scan, ms.", e.stats.ms_per_scan
+        )
+        lat = sorted(m.latency_s[-2000:])
+        if lat:
+            yield GaugeMetricFamily(
+                "skywarden_output_latency_p99_s",
+                "99th percentile of wall time minus scan time at output, s.",
+                lat[int(0.99 * (len(lat) - 1))],
+            )
+        rej = CounterMetricFamily(
+            "skywarden_rejected_messages",
+            "Messages refused by a source, by source and reason.",
+            labels=["source", "reason"],
+        )
+        for (source, reason), n in sorted(svc.rejections.counts.items()):
+            rej.add_metric([source, reason], n)
+        yield rej
+        dropped = CounterMetricFamily(
+            "skywarden_sink_dropped", "Scans a sink dropped under back-pressure.", labels=["sink"]
+        )
+        depth = GaugeMetricFamily(
+            "skywarden_sink_queue_depth", "Scans waiting in a sink's queue.", labels=["sink"]
+        )
+        pending = GaugeMetricFamily(
+            "skywarden_sink_alerts_pending",
+            "Alert events a sink holds until its link delivers (never dropped).",
+            labels=["sink"],
+        )
+        ok = GaugeMetricFamily(
+            "skywarden_sink_ok", "1 while a sink delivers, else 0.", labels=["sink"]
+        )
+        for sink in svc.sinks:
+            h = sink.health()
+            dropped.add_metric([sink.name], sink.dropped)
+            depth.add_metric([sink.name], sink.queue.qsize())
+            pending.add_metric([sink.name], h.alerts_pending)
+            ok.add_metric([sink.name], 1.0 if h.state is SinkState.OK else 0.0)
+        yield from (dropped, depth, pending, ok)
+        w = svc.writer
+        yield GaugeMetricFamily(
+            "skywarden_recording_ok",
+            "0 while the store cannot be written (a 'recording stopped' alert is open).",
+            float(w.recording),
+        )
+        yield GaugeMetricFamily(
+            "skywarden_store_pending_rows", "Rows waiting for the store writer.", w.pending
+        )
+        yield CounterMetricFamily(
+            "skywarden_store_dropped_track_lines",
+            "Track lines dropped past the store writer's bound.",
+            w.dropped_tracks,
+        )
+        yield CounterMetricFamily(
+            "skywarden_store_dropped_detections",
+            "Detections dropped past the store writer's bound.",
+            w.dropped_detections,
+        )
+
+
 class Service:
     """One site's live picture: sources → engine → live state, store and sinks."""
 
@@ -85,21 +174,19 @@ class Service:
         self.rejections = RejectionCounter()
         self.store = Store(config.store.path, retention_s=config.store.retention_s)
         zones = self.store.load_zones(config.all_zones(config_dir))
-        self.header = Header(
-            site=config.site, sensors={s.id: s for s in config.sensors}, zones=list(zones)
-        )
+        #: The one table of sensors and zones every stage shares (see SiteRegistry).
+        self.site = SiteRegistry(config.site, config.sensors, zones)
+        self.header = self.site.header()
         self.engine = build_engine(
-            self.header, engine_config=config.engine, tracker_config=config.tracker,
-            threat_config=config.threat,
+            self.site, engine_config=config.engine, tracker_config=config.tracker,
+            threat_config=config.threat, first_track_id=self.store.next_track_number(),
         )  # fmt: skip
-        open_alerts = self.store.open_alerts()
-        if self.engine.assessor is not None:
-            self.engine.assessor.restore([a for a in open_alerts if a.kind != "sensor"])
-        self.live = LiveState(list(self.header.sensors.values()), list(zones))
-        self.live.restore(open_alerts, self.store.acks())
+        self._restart_clears = self._close_restored_alerts(clock())
+        self.live = LiveState(list(self.site.sensors.values()), list(zones))
+        self.live.restore(self.store.open_alerts(), self.store.acks())
         self.live.on_zones_changed = self._zones_changed
-        self.live.metrics_provider = self._metrics
-        self.health = SensorHealth(self.header.sensors, start_s=clock())
+        self.site.subscribe(self.live.on_site_event)
+        self.health = SensorHealth(self.site.sensors, start_s=clock())
         self.writer = StoreWriter(self.store)
         self.sinks: list[QueueWorker] = [
             self.writer,
@@ -107,6 +194,10 @@ class Service:
                 config.sinks, self.engine.frame, site_name=config.site.name, zones=list(zones)
             ),
         ]
+        for sink in self.sinks:
+            on_site_event = getattr(sink, "on_site_event", None)
+            if on_site_event is not None:
+                self.site.subscribe(on_site_event)
         web_cfg = config.web
         if local_session and not web_cfg.local_session:
             web_cfg = msgspec.structs.replace(web_cfg, local_session=True)
@@ -119,6 +210,31 @@ class Service:
         self.jsonl_tcp: JsonlTcpServer | None = None
         self.jsonl_udp: JsonlUdpEndpoint | None = None
         self._failing_sinks: dict[str, str] = {}
+        self.metrics_collector = ServiceCollector(self)
+        self.app.state.metrics.register(self.metrics_collector)
+
+    def _close_restored_alerts(self, now_s: float) -> list[AlertLine]:
+        """Clear the threat alerts a previous run left open, committed at once.
+
+        Track numbers never repeat across runs and no track outlives the process,
+        so no new track is the object such an alert was about: it is cleared with
+        that reason (and its acknowledgement goes with it), and a drone seen after
+        the restart raises an alert of its own. The assessor is seeded with every
+        stored alert id, so none is reused. Sensor alerts stay open.
+        """
+        stale = [
+            msgspec.structs.replace(
+                a, t=max(now_s, a.t), state="cleared", reason="restart: object not reacquired"
+            )
+            for a in self.store.open_alerts()
+            if a.kind != "sensor"
+        ]
+        self.store.write_alerts(stale)
+        if self.engine.assessor is not None:
+            self.engine.assessor.restore(self.store.alerts())
+        if stale:
+            log.info("cleared %d alert(s) left open by the previous run", len(stale))
+        return stale
 
     # --- wiring -------------------------------------------------------------------
 
@@ -138,30 +254,25 @@ class Service:
 
         A sensor of the site config is never replaced from the network.
         """
+        known = self.site.sensors
         if sensor.id in self._config_sensors:
-            if sensor != self.header.sensors[sensor.id]:
+            if sensor != known[sensor.id]:
                 reason = (
                     f"sensor '{sensor.id}' is declared in the site config and cannot be redeclared"
                 )
                 self.rejections.add("sensor registration", Rejected(reason=reason))
             return
-        live = len(self.header.sensors) - len(self._config_sensors)
-        if sensor.id not in self.header.sensors and live >= MAX_LIVE_SENSORS:
+        live = len(known) - len(self._config_sensors)
+        if sensor.id not in known and live >= MAX_LIVE_SENSORS:
             reason = f"sensor '{sensor.id}': {MAX_LIVE_SENSORS} sensors registered live already"
             self.rejections.add("sensor registration", Rejected(reason=reason))
             return
-        self.header.sensors[sensor.id] = sensor
-        self.engine.tracker.add_sensor(sensor)
-        self.live.add_sensor(sensor)
+        self.site.declare_sensor(sensor)
 
     def _zones_changed(self, zones: list[Zone]) -> None:
-        """An operator edited the zones: the threat stage and the TAK drawings follow."""
-        self.engine.set_zones(zones)
-        self.header.zones[:] = zones
-        for s in self.sinks:
-            set_zones = getattr(s, "set_zones", None)
-            if set_zones is not None:
-                set_zones(zones)
+        """An operator edited the zones: the registry tells the threat stage (which may
+        refuse with ZoneError) and then the sinks (TAK drawings)."""
+        self.site.replace_zones(zones)
 
     def _dispatch(self, out: ScanOutput) -> None:
         self.live.apply(out)
@@ -205,16 +316,13 @@ class Service:
         ``sensor`` alert naming it, cleared when it delivers again: never silent."""
         alerts = []
         for s in self.sinks:
-            health = getattr(s, "health", None)
-            if health is None:
-                continue
-            h = health()
-            failing = h.get("state") == "failing"
+            h = s.health()
+            failing = h.state is SinkState.FAILING
             if failing == (s.name in self._failing_sinks):
                 continue
             if failing:
                 aid = self._failing_sinks[s.name] = sensor_alert_id(s.name, now)
-                reason = f"{s.name} failing: {h.get('last_error') or 'no delivery'}"
+                reason = f"{s.name} failing: {h.last_error or 'no delivery'}"
                 alerts.append(sensor_alert(now, aid, s.name, "raised", reason))
             else:
                 aid = self._failing_sinks.pop(s.name)
@@ -223,35 +331,6 @@ class Service:
                 )
         if alerts:
             self._dispatch(ScanOutput(t_s=now, tracks=(), alerts=tuple(alerts)))
-
-    def _metrics(self) -> dict[str, float]:
-        e = self.engine
-        lat = sorted(self.metrics.latency_s[-2000:])
-        m = {
-            "skywarden_detections_received_total": self.metrics.detections_received,
-            "skywarden_detections_dropped_queue_total": self.metrics.detections_dropped_queue,
-            "skywarden_detections_late_total": e.stats.late,
-            "skywarden_detections_unknown_sensor_total": e.stats.unknown_sensor,
-            "skywarden_scans_total": e.stats.scans,
-            "skywarden_tracks_live": len(e.tracker),
-            "skywarden_detection_queue_depth": self._queue.qsize(),
-            "skywarden_scan_ms_mean": e.stats.ms_per_scan,
-        }
-        m["skywarden_rejected_messages_total"] = self.rejections.total
-        for src_name, n in self.rejections.by_source().items():
-            m[f'skywarden_rejected_messages_total{{source="{src_name}"}}'] = n
-        if lat:
-            m["skywarden_output_latency_p99_s"] = lat[int(0.99 * (len(lat) - 1))]
-        # Recording: 0 while the store cannot be written (a "recording stopped" alert is open).
-        m["skywarden_recording_ok"] = float(self.writer.recording)
-        m["skywarden_store_pending_rows"] = self.writer.pending
-        m["skywarden_store_dropped_track_lines_total"] = self.writer.dropped_tracks
-        m["skywarden_store_dropped_detections_total"] = self.writer.dropped_detections
-        for s in self.sinks:
-            m[f'skywarden_sink_dropped_total{{sink="{s.name}"}}'] = s.dropped
-            m[f'skywarden_sink_ok{{sink="{s.name}"}}'] = float(s.name not in self._failing_sinks)
-            m[f'skywarden_sink_queue_depth{{sink="{s.name}"}}'] = s.queue.qsize()
-        return m
 
     # --- running ------------------------------------------------------------------
 
@@ -265,6 +344,12 @@ class Service:
         for s in self.sinks:
             spawn(asyncio.create_task(s.run(), name=f"sink-{s.name}"))
         listener = {"config_sensors": self._config_sensors, "rejections": self.rejections}
+        if self._restart_clears:
+            # Already in the store; the live map and the outbound links hear of them now.
+            clears, self._restart_clears = tuple(self._restart_clears), []
+            self.live.apply(ScanOutput(t_s=clears[0].t, tracks=(), alerts=clears))
+            for s in self.sinks[1:]:
+                s.offer(ScanOutput(t_s=clears[0].t, tracks=(), alerts=clears))
         if src.jsonl_tcp_port is not None:
             tcp = self.jsonl_tcp = JsonlTcpServer(
                 self.header, self._on_record, src.jsonl_tcp, **listener

@@ -1,6 +1,6 @@
 """Typed messages that travel between stages, and the scenario-file records.
 
-Field names match the JSON Lines keys of ``CONVENTIONS.md`` exactly, so that a
+Field names match the JSON Lines keys of ``docs/format.md`` exactly, so that a
 record encodes to a scenario line and back with no mapping table. Units are in
 the names: ``*_m`` metres, ``*_deg`` degrees (geodetic and human-facing angles
 only), ``*_mps`` metres per second, ``t`` UTC seconds since the POSIX epoch.
@@ -13,6 +13,7 @@ of these structs has validated it.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -39,7 +40,7 @@ SENSOR_KINDS: tuple[str, ...] = ("radar", "rf", "camera", "remoteid", "adsb", "p
 TruthClass = Literal["drone", "bird", "aircraft", "helicopter", "unknown"]
 TRUTH_CLASSES: tuple[str, ...] = ("drone", "bird", "aircraft", "helicopter", "unknown")
 
-#: Detection keys that each sensor kind must give (CONVENTIONS.md).
+#: Detection keys that each sensor kind must give (docs/format.md).
 REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
     "radar": ("range_m", "az_deg", "el_deg"),
     "rf": ("az_deg",),
@@ -196,12 +197,44 @@ class DetectionBatch:
         return int(self.t_s.shape[0])
 
 
-# --- Output lines (CONVENTIONS.md "The output format") -----------------------
+# --- Output lines (docs/format.md "Output files") -----------------------
 
 TrackStatus = Literal["tentative", "confirmed", "coasting", "deleted"]
 TRACK_STATUSES: tuple[str, ...] = ("tentative", "confirmed", "coasting", "deleted")
 AlertLevel = Literal["info", "warning", "critical"]
 AlertState = Literal["raised", "updated", "cleared"]
+
+
+class Level(enum.IntEnum):
+    """Alert levels in rising severity; the one ordering every stage uses."""
+
+    INFO = 0
+    WARNING = 1
+    CRITICAL = 2
+
+    @classmethod
+    def of(cls, name: str) -> Level:
+        """The level named ``name`` (``"info"``, ``"warning"``, ``"critical"``)."""
+        return cls[name.upper()]
+
+    @property
+    def label(self) -> AlertLevel:
+        """The name written in alert lines."""
+        return self.name.lower()  # type: ignore[return-value]
+
+
+class Identity(msgspec.Struct, frozen=True):
+    """A cooperative identity: what kind of broadcast names the object, and the name.
+
+    ``kind`` is ``"remoteid"`` (a UAS serial) or ``"icao24"`` (a lower-case hex
+    address). ``str()`` gives ``"kind:value"``, the key the classifier matches on.
+    """
+
+    kind: Literal["remoteid", "icao24"]
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
 
 
 class TrackLine(_Record, tag="track"):
@@ -253,6 +286,55 @@ class AlertLine(_Record, tag="alert"):
 OutputRecord = TrackLine | AlertLine
 
 
+@dataclass(frozen=True, slots=True)
+class ScanOutput:
+    """Everything one scan produced: the tracks to show and the alert lifecycle events.
+
+    The message from the engine to every consumer (live state, store, sinks).
+    """
+
+    t_s: float
+    tracks: tuple[TrackLine, ...]
+    alerts: tuple[AlertLine, ...]
+
+
+class SinkState(enum.Enum):
+    """Whether an outbound link delivers."""
+
+    OK = "ok"
+    FAILING = "failing"
+
+
+@dataclass(frozen=True, slots=True)
+class SinkHealth:
+    """An outbound link's health: ``state``, the last error, and how many alert
+    events wait for delivery (they are kept, never dropped)."""
+
+    state: SinkState
+    last_error: str | None = None
+    alerts_pending: int = 0
+
+
+# --- The site registry's change events (registry -> stages, one way) ---------
+
+
+@dataclass(frozen=True, slots=True)
+class SensorDeclared:
+    """A sensor was declared or redeclared (config, a sensor line, a SAPIENT registration)."""
+
+    sensor: Sensor
+
+
+@dataclass(frozen=True, slots=True)
+class ZonesReplaced:
+    """The protected zones were replaced as a whole (an operator's edit)."""
+
+    zones: tuple[Zone, ...]
+
+
+SiteEvent = SensorDeclared | ZonesReplaced
+
+
 # --- Between tracker, classifier and threat stages (in memory) ---------------
 
 #: Integer codes of ``TrackTable.status``, index into TRACK_STATUSES.
@@ -268,8 +350,8 @@ class TrackTable:
     ``status`` (n,) int8 codes TENTATIVE/CONFIRMED/COASTING/DELETED (a deleted
     track appears once, in the scan where it is deleted).
     ``x`` (n, 6) state in the site ENU frame: ``[e_m, n_m, u_m, ve_mps, vn_mps, vu_mps]``.
-    ``P`` (n, 6, 6) its covariance. ``identity`` (n,) object: ``"remoteid:<serial>"``,
-    ``"icao24:<hex>"`` or ``""``. ``n_updates`` (n,) measurements used so far;
+    ``P`` (n, 6, 6) its covariance. ``identity`` (n,) object: an :class:`Identity`,
+    or ``None`` for a non-cooperative track. ``n_updates`` (n,) measurements used so far;
     ``t_first_s`` / ``t_last_update_s`` (n,) first and latest update times.
     ``mode_p`` (n, m) IMM mode probabilities (m = 1 when the tracker has no IMM).
     """
@@ -306,6 +388,14 @@ class Association:
 def track_label(track_id: int) -> str:
     """The external id of a track number, as written in output lines (``T<n>``)."""
     return f"T{int(track_id)}"
+
+
+def track_number(label: str) -> int | None:
+    """The track number of an external id ``T<n>`` (``None`` for anything else)."""
+    digits = label[1:]
+    if label[:1] != "T" or not digits.isascii() or not digits.isdigit():
+        return None
+    return int(digits)
 
 
 #: Classifier output classes, in the column order of class-probability arrays.

@@ -14,7 +14,7 @@ from skywarden.config import SiteConfig, SourcesConfig, StoreConfig
 from skywarden.service import Service
 from skywarden.sinks.base import ScanOutput
 from skywarden.sinks.store import Store, StoreWriter
-from skywarden.types import AlertLine, Site
+from skywarden.types import AlertLine, SinkState, Site
 from tests.web.webhelpers import T0, alert, bearer, moving_scans, web_site
 
 
@@ -42,9 +42,9 @@ def test_writer_retries_through_a_lock_and_loses_nothing(tmp_path):
         locker = _lock(db)
         w.offer(ScanOutput(t_s=T0, tracks=scans[0].tracks, alerts=(alert("A1", T0),)))
         await _until(lambda: not w.recording)
-        assert w.health()["state"] == "failing"
-        assert "recording stopped" in w.health()["last_error"]
-        assert "locked" in w.health()["last_error"]
+        assert w.health().state is SinkState.FAILING
+        assert "recording stopped" in w.health().last_error
+        assert "locked" in w.health().last_error
         for k, s in enumerate(scans[1:], start=1):
             alerts = (alert("A1", s.t_s, state="updated"),) if k == 5 else ()
             w.offer(ScanOutput(t_s=s.t_s, tracks=s.tracks, alerts=alerts))
@@ -62,7 +62,7 @@ def test_writer_retries_through_a_lock_and_loses_nothing(tmp_path):
     h = store.range(0, T0 + 100)
     assert [(t.t, t.id) for t in h.tracks] == [(t.t, t.id) for s in scans for t in s.tracks]
     assert [(a.id, a.state) for a in h.alerts] == [("A1", "raised"), ("A1", "updated")]
-    assert w.dropped_tracks == 0 and w.health()["state"] == "ok"
+    assert w.dropped_tracks == 0 and w.health().state is SinkState.OK
     store.close()
 
 

@@ -35,8 +35,8 @@ class C2Node:
         self.connections = 0
         self.changed = asyncio.Event()
 
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._on_conn, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> int:
+        self.server = await asyncio.start_server(self._on_conn, "127.0.0.1", port)
         return self.server.sockets[0].getsockname()[1]
 
     async def _on_conn(self, reader, writer) -> None:

@@ -14,18 +14,11 @@ import uvicorn
 from skywarden.sinks.base import ScanOutput
 from skywarden.sinks.web import WebConfig, create_app
 
-from .webhelpers import T0, alert, launch_chromium, loopback_only, moving_scans
+from .webhelpers import T0, alert, launch_chromium, loopback_only, moving_scans, require_browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)",
-    ),
-]
+pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture
@@ -49,7 +42,7 @@ def server(live, store):
 
 
 def test_map_shows_track_and_alert_and_acknowledges(server, live, store, tokens):
-    playwright = pytest.importorskip("playwright.sync_api")
+    playwright = require_browser()
     blocked: list[str] = []
     with playwright.sync_playwright() as p:
         browser = launch_chromium(p)

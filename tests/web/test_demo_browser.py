@@ -12,18 +12,11 @@ from urllib.parse import urlparse
 
 import pytest
 
-from .webhelpers import launch_chromium, loopback_only
+from .webhelpers import launch_chromium, loopback_only, require_browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)",
-    ),
-]
+pytestmark = [pytest.mark.slow]
 
 
 def _free_port() -> int:
@@ -33,7 +26,7 @@ def _free_port() -> int:
 
 
 def test_demo_shows_moving_tracks_and_an_alert_within_60_s(tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api")
+    playwright = require_browser()
     port = _free_port()
     exe = Path(sys.executable).with_name("skywarden")
     proc = subprocess.Popen(

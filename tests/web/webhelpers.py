@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
+import pytest
 from fastapi import FastAPI
 
 from skywarden.geodesy import LocalFrame
@@ -94,7 +97,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-CHROMIUM_PATH = "/usr/bin/chromium"
+CHROMIUM_PATH = os.environ.get("SKYWARDEN_TEST_CHROMIUM", "/usr/bin/chromium")
 #: Debian's Chromium, headless, with nothing of its own reaching out to the network.
 CHROMIUM_ARGS = [
     "--headless",
@@ -105,6 +108,23 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def require_browser() -> ModuleType:
+    """Playwright's sync API with Debian's Chromium present, else skip the test; under
+    CI (the ``CI`` environment variable set) fail instead: a CI run must not go green
+    without its browser tests."""
+    in_ci = bool(os.environ.get("CI"))
+    if not Path(CHROMIUM_PATH).exists():
+        msg = f"needs Debian's Chromium at {CHROMIUM_PATH} (apt-get install -y chromium)"
+        if in_ci:
+            pytest.fail(msg + "; CI is set, so this is a failure, not a skip")
+        pytest.skip(msg)
+    if in_ci:
+        import playwright.sync_api
+
+        return playwright.sync_api
+    return pytest.importorskip("playwright.sync_api")
 
 
 def launch_chromium(p):

@@ -33,7 +33,7 @@ import msgspec
 import numpy as np
 
 from ..geodesy import LocalFrame, SensorGeometry
-from ..tracking.measure import DEFAULT_SIGMA
+from ..tracking.measure import sigma_of
 from ..types import CLASSES, COASTING, CONFIRMED, DELETED, Association, Sensor, TrackTable
 from .features import EXTRA_DEPTH, FEATURES, TrackHistory, scan_inputs
 from .spoof import SpoofConfig, SpoofMonitor
@@ -235,8 +235,8 @@ class Classifier:
                 return None
             g = (
                 SensorGeometry.from_sensor(self._frame, s),
-                np.radians(s.sigma_az_deg or DEFAULT_SIGMA["rf_az_deg"]),
-                np.radians(s.sigma_el_deg or DEFAULT_SIGMA["rf_el_deg"]),
+                np.radians(sigma_of(s, "sigma_az_deg")),
+                np.radians(sigma_of(s, "sigma_el_deg")),
             )
             self._rf_geom[sensor_id] = g
         return g

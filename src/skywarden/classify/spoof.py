@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 
 import msgspec
 import numpy as np
 
 from ..geodesy import LocalFrame, SensorGeometry, wrap_angle
-from ..types import Detection, Sensor
+from ..tracking.measure import sigma_of
+from ..types import Detection, Sensor, SensorDeclared, SiteEvent
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,6 @@ class SpoofConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 
 _COOP = ("remoteid", "adsb")
-_DEFAULT_SIGMA = {
-    "sigma_range_m": 20.0,
-    "sigma_az_deg": 1.0,
-    "sigma_el_deg": 1.0,
-    "sigma_pos_m": 10.0,
-}
 
 
 class SpoofMonitor:
@@ -65,16 +61,25 @@ class SpoofMonitor:
     def __init__(
         self,
         frame: LocalFrame | None = None,
-        sensors: dict[str, Sensor] | None = None,
+        sensors: Mapping[str, Sensor] | None = None,
         config: SpoofConfig | None = None,
     ) -> None:
+        """``sensors`` is the site's table, shared (not copied): a sensor declared
+        live is known here at once; :meth:`on_site_event` drops stale geometry."""
         self.frame = frame
-        self.sensors = dict(sensors or {})
+        self.sensors: Mapping[str, Sensor] = sensors if sensors is not None else {}
         self.config = config or SpoofConfig()
         self._geoms: dict[str, SensorGeometry] = {}
+        #: Detections of sensors missing from the table (their check is skipped).
+        self.unknown_sensor = 0
         self._score: dict[int, float] = {}
         # Latest cooperative report per track: (t_s, enu (3,) or None, kind).
         self._last: dict[int, tuple[float, np.ndarray | None, str]] = {}
+
+    def on_site_event(self, event: SiteEvent) -> None:
+        """A sensor (re)declared: its geometry is rebuilt from the table when next needed."""
+        if isinstance(event, SensorDeclared):
+            self._geoms.pop(event.sensor.id, None)
 
     def _geom(self, sensor_id: str) -> SensorGeometry | None:
         g = self._geoms.get(sensor_id)
@@ -144,6 +149,10 @@ class SpoofMonitor:
                 continue
             g = self._geom(d.sensor)
             if g is None:
+                if d.sensor not in self.sensors:
+                    self.unknown_sensor += 1
+                    if self.unknown_sensor == 1:
+                        log.warning("spoof check: sensor %r is not in the site table", d.sensor)
                 continue
             c, _ = min(ref, key=lambda dk: abs(dk[0].t - d.t))
             # The cooperative position moved to the other detection's time along the track.
@@ -167,17 +176,17 @@ class SpoofMonitor:
         if kind == "radar" and d.range_m is not None and d.az_deg is not None:
             el = d.el_deg if d.el_deg is not None else 0.0
             q = g.from_aer(d.range_m, math.radians(d.az_deg), math.radians(el)).reshape(3)
-            sr = s.sigma_range_m or _DEFAULT_SIGMA["sigma_range_m"]
-            sa = math.radians(s.sigma_az_deg or _DEFAULT_SIGMA["sigma_az_deg"])
+            sr = sigma_of(s, "sigma_range_m")
+            sa = math.radians(sigma_of(s, "sigma_az_deg"))
             sigma = math.hypot(sr, d.range_m * sa)
             return float(np.linalg.norm(q - p)) <= max(cfg.max_offset_m, cfg.n_sigma * sigma)
         if kind == "position" and d.lat is not None and self.frame is not None:
             q = self._enu(d)
-            sigma = s.sigma_pos_m or _DEFAULT_SIGMA["sigma_pos_m"]
+            sigma = sigma_of(s, "sigma_pos_m")
             return float(np.linalg.norm(q - p)) <= max(cfg.max_offset_m, cfg.n_sigma * sigma)
         if kind in ("rf", "camera") and d.az_deg is not None:
             _, az, _ = g.to_aer(p)
             miss = abs(float(wrap_angle(math.radians(d.az_deg) - float(az))))
-            sa = math.radians(s.sigma_az_deg or _DEFAULT_SIGMA["sigma_az_deg"])
+            sa = math.radians(sigma_of(s, "sigma_az_deg"))
             return miss <= max(math.radians(cfg.min_bearing_deg), cfg.n_sigma * sa)
         return None

@@ -36,6 +36,7 @@ from ..types import (
     TENTATIVE,
     Association,
     Detection,
+    Identity,
     Record,
     Sensor,
     Site,
@@ -361,7 +362,7 @@ def pseudo_scans(
     hits = np.zeros(n, np.int64)
     t_first = np.full(n, np.nan)
     t_last = np.full(n, np.nan)
-    identity = np.full(n, "", dtype=object)
+    identity = np.full(n, None, dtype=object)
     alive = np.zeros(n, bool)
     R = sigma_m**2
     q = sigma_a_mps2**2
@@ -408,9 +409,9 @@ def pseudo_scans(
                 adets.append(d)
                 kinds.append(kind)
                 if kind == "remoteid" and d.uas_id:
-                    identity[i] = f"remoteid:{d.uas_id}"
-                elif kind == "adsb" and d.icao24 and not identity[i]:
-                    identity[i] = f"icao24:{d.icao24.lower()}"
+                    identity[i] = Identity("remoteid", d.uas_id)
+                elif kind == "adsb" and d.icao24 and identity[i] is None:
+                    identity[i] = Identity("icao24", d.icao24.lower())
         rows = np.flatnonzero(alive | gone)
         status = np.where(hits[rows] >= confirm_hits, CONFIRMED, TENTATIVE).astype(np.int8)
         status[gone[rows]] = DELETED
@@ -448,13 +449,7 @@ def tracker_scans(
     from ..pipeline import Engine
 
     out: list[tuple[TrackTable, Association]] = []
-
-    class _Tap:
-        def update(self, table: TrackTable, assoc: Association):
-            out.append((table, assoc))
-            return None
-
-    engine = Engine(header, classifier=_Tap())  # type: ignore[arg-type]
+    engine = Engine(header, on_tracks=lambda table, assoc: out.append((table, assoc)))
     for r in records:
         if isinstance(r, Detection):
             engine.push(r)

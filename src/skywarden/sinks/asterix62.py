@@ -32,7 +32,6 @@ import ipaddress
 import logging
 import math
 import multiprocessing
-import re
 import socket
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -43,8 +42,9 @@ from typing import Any
 import numpy as np
 
 from ..geodesy import LocalFrame
-from ..types import TrackLine
-from .base import QueueWorker, ScanOutput
+from ..types import ScanOutput, TrackLine
+from ..types import track_number as parse_track_label
+from .base import QueueWorker
 from .config import Asterix62Config
 
 log = logging.getLogger(__name__)
@@ -55,14 +55,13 @@ SECONDS_PER_DAY = 86_400.0
 TURN_RATE_MIN_DPS = 3.0
 ACCEL_MIN_MPS2 = 0.5
 CLIMB_MIN_MPS = 0.5
-_TRACK_NUMBER = re.compile(r"^T(\d+)$")
 
 
 def track_number(track_id: str) -> int:
     """I062/040 track number of a skywarden track id: ``T<n>`` -> n mod 2^16, else a CRC."""
-    m = _TRACK_NUMBER.match(track_id)
-    if m:
-        return int(m.group(1)) % 65536
+    n = parse_track_label(track_id)
+    if n is not None:
+        return n % 65536
     return zlib.crc32(track_id.encode()) % 65536
 
 

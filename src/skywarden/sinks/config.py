@@ -128,10 +128,13 @@ class WebhookConfig(_Cfg):
     #: Levels to send; all by default.
     levels: list[Level] = msgspec.field(default_factory=lambda: ["info", "warning", "critical"])
     timeout_s: PosFloat = 5.0
+    #: An alert still undelivered after this many attempts is logged at error level
+    #: (it is kept and retried: alerts are never given up on).
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 8
     backoff_initial_s: PosFloat = 1.0
     backoff_max_s: PosFloat = 300.0
-    #: Alerts waiting for delivery; beyond it the oldest is dropped, counted and logged.
+    #: Accepted for older site files and ignored: waiting alerts are bounded by the
+    #: number of alerts (one event each), never dropped.
     retry_queue_size: QueueSize = 10_000
     queue_size: QueueSize = 1024
 

@@ -52,13 +52,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from ..types import AlertLine, TrackLine, Zone
-from .base import QueueWorker, ScanOutput
+from ..types import AlertLine, Level, ScanOutput, SiteEvent, TrackLine, Zone, ZonesReplaced
+from .base import QueueWorker
 from .config import TakConfig, secret_from
 
 log = logging.getLogger(__name__)
 
-LEVEL_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
 #: Unknown circular / linear error, as the CoT schema spells it.
 UNKNOWN_ERROR_M = 9_999_999.0
 
@@ -134,7 +133,7 @@ class CotEventBuilder:
         if (
             track.class_ == "drone"
             and alert_level is not None
-            and LEVEL_RANK[alert_level] >= LEVEL_RANK[self.cfg.hostile_level]
+            and Level.of(alert_level) >= Level.of(self.cfg.hostile_level)
         ):
             return "h"
         if track.class_ == "bird" or (
@@ -280,8 +279,11 @@ class CotSink(QueueWorker):
 
     Connection loss is not fatal: the sink reconnects with exponential backoff
     and meanwhile drops track events (a newer picture supersedes them) while
-    counting them in ``dropped_events``.
+    counting them in ``dropped_events``; alert events wait in the alert lane and
+    go out first once connected (see :mod:`.base`).
     """
+
+    carries_alerts = True
 
     def __init__(
         self,
@@ -301,6 +303,8 @@ class CotSink(QueueWorker):
         self._tracks: dict[str, _TrackState] = {}
         self._open_alerts: dict[str, AlertLine] = {}  # by track id, the highest level
         self._alerts_by_id: dict[str, AlertLine] = {}
+        # The alert's track as of its latest event: where its CoT alert is drawn.
+        self._alert_track: dict[str, TrackLine] = {}
         self._reader: Any = None
         self._writer: Any = None
         self._drain_task: asyncio.Task | None = None
@@ -319,6 +323,11 @@ class CotSink(QueueWorker):
         self.zones = list(zones)
         self._zones_due_s = -math.inf
 
+    def on_site_event(self, event: SiteEvent) -> None:
+        """The site's zones were replaced: draw the new ones."""
+        if isinstance(event, ZonesReplaced):
+            self.set_zones(event.zones)
+
     # --- what to send -------------------------------------------------------------
 
     def _update_alerts(self, alerts: Iterable[AlertLine]) -> None:
@@ -332,16 +341,32 @@ class CotSink(QueueWorker):
             if a.track is None:
                 continue
             cur = self._open_alerts.get(a.track)
-            if cur is None or LEVEL_RANK[a.level] > LEVEL_RANK[cur.level]:
+            if cur is None or Level.of(a.level) > Level.of(cur.level):
                 self._open_alerts[a.track] = a
+
+    def note_scan(self, item: ScanOutput) -> None:
+        """Track which tracks carry which alerts, and where each alert's track is."""
+        self._update_alerts(item.alerts)
+        by_id = {t.id: t for t in item.tracks}
+        for a in item.alerts:
+            tr = by_id.get(a.track or "")
+            if tr is not None:
+                self._alert_track[a.id] = tr
+
+    def alert_events(self, alerts: Iterable[AlertLine]) -> list[bytes]:
+        """The CoT events (XML) of alert events; they spend link tokens but are never limited."""
+        out = [self.builder.alert_event(a, self._alert_track.get(a.id)) for a in alerts]
+        self.bucket.take(len(out))
+        return out
 
     def events_for(self, item: ScanOutput) -> list[bytes]:
         """The CoT events (XML) to send for one scan, after rate limiting, alerts first."""
-        self._update_alerts(item.alerts)
-        by_id = {t.id: t for t in item.tracks}
-        out = [self.builder.alert_event(a, by_id.get(a.track or "")) for a in item.alerts]
-        for _ in out:
-            self.bucket.take()
+        self.note_scan(item)
+        return self.alert_events(item.alerts) + self.track_events(item)
+
+    def track_events(self, item: ScanOutput) -> list[bytes]:
+        """The CoT events of one scan's tracks, rate limited, threats and drones first."""
+        out: list[bytes] = []
         due: list[tuple[tuple[int, int, float], TrackLine, _TrackState]] = []
         for tr in item.tracks:
             st = self._tracks.get(tr.id)
@@ -423,6 +448,7 @@ class CotSink(QueueWorker):
                 pytak.protocol_factory(self._pytak_config()), self.cfg.connect_timeout_s
             )
         except (OSError, TimeoutError, SyntaxError, ValueError) as e:
+            self.failing, self.last_error = True, f"connect failed: {e}"
             self._next_connect_s = now + self._backoff_s
             log.warning("%s: connect failed (%s); retry in %.0f s", self.name, e, self._backoff_s)
             self._backoff_s = min(self._backoff_s * 2, self.cfg.backoff_max_s)
@@ -448,7 +474,8 @@ class CotSink(QueueWorker):
 
         return bytes(takproto.xml2proto(xml, takproto.TAKProtoVer[self._proto_kind]))
 
-    async def _send(self, events: list[bytes]) -> None:
+    async def _send(self, events: list[bytes]) -> bool:
+        """Write events; False (and disconnected) when the link failed."""
         w = self._writer
         try:
             for ev in events:
@@ -460,10 +487,13 @@ class CotSink(QueueWorker):
             if hasattr(w, "drain"):
                 await w.drain()
             self.sent_events += len(events)
+            self.failing, self.last_error = False, None
+            return True
         except (OSError, ConnectionError) as e:
-            self.dropped_events += len(events)
+            self.failing, self.last_error = True, f"send failed: {e}"
             log.warning("%s: send failed (%s); reconnecting", self.name, e)
             await self._disconnect()
+            return False
 
     async def _disconnect(self) -> None:
         w, self._writer, self._reader = self._writer, None, None
@@ -479,8 +509,26 @@ class CotSink(QueueWorker):
             if asyncio.iscoroutine(r):
                 await r
 
+    def offer(self, item: ScanOutput) -> None:
+        self.note_scan(item)
+        super().offer(item)
+
+    async def send_alerts(self, alerts: list[AlertLine]) -> bool:
+        if not await self._connect():
+            return False
+        if not await self._send(self.alert_events(alerts)):
+            return False
+        for a in alerts:
+            if a.state == "cleared":
+                self._alert_track.pop(a.id, None)
+        return True
+
     async def handle(self, item: ScanOutput) -> None:
-        events = self.events_for(item)
+        if item.alerts:  # called directly, not through the worker: alerts take the lane too
+            self.note_scan(item)
+            self.alerts.add(item.alerts)
+        await self.flush_alerts()
+        events = self.track_events(item)
         if not await self._connect():
             self.dropped_events += len(events)
             return
@@ -488,8 +536,8 @@ class CotSink(QueueWorker):
         if now >= self._zones_due_s and self.zones:
             events = self.zone_events(self.wall_clock()) + events
             self._zones_due_s = now + self.cfg.zones_period_s
-        if events:
-            await self._send(events)
+        if events and not await self._send(events):
+            self.dropped_events += len(events)
 
     async def aclose(self) -> None:
         await self._disconnect()

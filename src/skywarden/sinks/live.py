@@ -28,14 +28,12 @@ from typing import Any, Literal
 import msgspec
 import orjson
 
-from ..types import AlertLine, Sensor, TrackLine, Zone
-from .base import ScanOutput
+from ..types import AlertLine, Level, ScanOutput, Sensor, SensorDeclared, SiteEvent, TrackLine, Zone
 from .store import Ack, zone_to_feature
 
 log = logging.getLogger(__name__)
 
 SensorStatusName = Literal["ok", "silent", "degraded", "unknown"]
-LEVEL_RANK: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +62,9 @@ class DropOldestQueue(asyncio.Queue):
 def alert_sort_key(alert: Mapping[str, Any]) -> tuple[int, float, float]:
     """Urgency order: critical first, then soonest time to arrival, then newest."""
     tta = alert.get("tta_s")
+    level = str(alert.get("level"))
     return (
-        LEVEL_RANK.get(str(alert.get("level")), 3),
+        -Level.of(level) if level.upper() in Level.__members__ else 1,
         float(tta) if tta is not None else float("inf"),
         -float(alert.get("t", 0.0)),
     )
@@ -203,6 +202,12 @@ class LiveState:
         with self._lock:
             self.sensor_status[sensor_id] = SensorStatus(status, t)
         self._publish({"type": "sensor", "sensor": self._sensor_dict(sensor_id)})
+
+    def on_site_event(self, event: SiteEvent) -> None:
+        """The site registry declared a sensor: show it. (Zone edits start here, in
+        :meth:`set_zones`, so the registry's zone events need nothing more.)"""
+        if isinstance(event, SensorDeclared):
+            self.add_sensor(event.sensor)
 
     def add_sensor(self, sensor: Sensor) -> None:
         """Declare a sensor that appeared while running (e.g. a SAPIENT registration)."""

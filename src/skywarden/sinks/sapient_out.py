@@ -11,8 +11,9 @@ SAPIENT-Proto-Files for v2.0; the same module the SAPIENT source uses).
 - Every scan: one ``DetectionReport`` per track (WGS-84 location, ENU
   velocity, classification with confidence; ``object_id`` stable per track)
   and one ``Alert`` per alert lifecycle event.
-- Reconnects with exponential backoff; while down, reports are dropped (the
-  next scan supersedes them) and counted.
+- Reconnects with exponential backoff; while down, detection reports are
+  dropped (the next scan supersedes them) and counted, and alert events wait in
+  the alert lane (:mod:`.base`) and go out right after the next registration.
 
 skywarden commands no sensor or effector: this sink never sends a ``Task``,
 and any ``Task`` it receives is refused with a ``TaskAck`` of status rejected
@@ -42,8 +43,8 @@ from sapient_msg.bsi_flex_335_v2_0 import (
 )
 
 from ..geodesy import LocalFrame
-from ..types import AlertLine, TrackLine
-from .base import QueueWorker, ScanOutput
+from ..types import AlertLine, ScanOutput, TrackLine
+from .base import QueueWorker
 from .config import SapientOutConfig
 
 log = logging.getLogger(__name__)
@@ -247,6 +248,8 @@ class SapientEncoder:
 class SapientOutSink(QueueWorker):
     """Reports tracks and alerts to one higher-level SAPIENT node; see the module doc."""
 
+    carries_alerts = True
+
     def __init__(
         self,
         config: SapientOutConfig,
@@ -267,6 +270,8 @@ class SapientOutSink(QueueWorker):
         self.sent_messages = 0
         self.dropped_reports = 0
         self.tasks_refused = 0
+        # The alert's track as of its latest event: where its SAPIENT alert is located.
+        self._alert_track: dict[str, TrackLine] = {}
 
     async def run(self) -> None:
         """Keep the link up in the background while consuming the scan queue."""
@@ -286,6 +291,7 @@ class SapientOutSink(QueueWorker):
                 if await self._session():
                     backoff_s = self.cfg.backoff_initial_s
             except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError) as e:
+                self.failing, self.last_error = True, f"link down: {e}"
                 log.warning("%s: link down (%s)", self.name, e)
             finally:
                 self.registered.clear()
@@ -310,6 +316,8 @@ class SapientOutSink(QueueWorker):
             return False
         log.info("%s: registered as %s", self.name, self.encoder.node_id)
         self.registered.set()
+        self.failing, self.last_error = False, None
+        self.wake()  # alerts that waited for the link go now
         status = asyncio.create_task(self._status_loop())
         try:
             while True:
@@ -362,10 +370,37 @@ class SapientOutSink(QueueWorker):
             with contextlib.suppress(OSError, ConnectionError):
                 await w.wait_closed()
 
-    async def handle(self, item: ScanOutput) -> None:
+    def note_scan(self, item: ScanOutput) -> None:
+        """Remember each alert's track as of the alert's latest event."""
         by_id = {t.id: t for t in item.tracks}
-        msgs = [self.encoder.alert(a, by_id.get(a.track or "")) for a in item.alerts]
-        msgs += [self.encoder.detection_report(t) for t in item.tracks]
+        for a in item.alerts:
+            tr = by_id.get(a.track or "")
+            if tr is not None:
+                self._alert_track[a.id] = tr
+
+    def offer(self, item: ScanOutput) -> None:
+        self.note_scan(item)
+        super().offer(item)
+
+    async def send_alerts(self, alerts: list[AlertLine]) -> bool:
+        if not self.registered.is_set():
+            return False
+        try:
+            await self._write([self.encoder.alert(a, self._alert_track.get(a.id)) for a in alerts])
+        except (OSError, ConnectionError) as e:
+            log.warning("%s: alert send failed, kept for the next link: %s", self.name, e)
+            return False
+        for a in alerts:
+            if a.state == "cleared":
+                self._alert_track.pop(a.id, None)
+        return True
+
+    async def handle(self, item: ScanOutput) -> None:
+        if item.alerts:  # called directly, not through the worker: alerts take the lane too
+            self.note_scan(item)
+            self.alerts.add(item.alerts)
+        await self.flush_alerts()
+        msgs = [self.encoder.detection_report(t) for t in item.tracks]
         if not msgs:
             return
         if not self.registered.is_set():

@@ -31,8 +31,18 @@ from typing import Any, Literal
 import msgspec
 
 from ..threat.zones import feature_to_zone
-from ..types import AlertLine, Detection, Rejected, TrackLine, Zone
-from .base import QueueWorker, ScanOutput
+from ..types import (
+    AlertLine,
+    Detection,
+    Rejected,
+    ScanOutput,
+    SinkHealth,
+    SinkState,
+    TrackLine,
+    Zone,
+    track_number,
+)
+from .base import QueueWorker
 
 log = logging.getLogger(__name__)
 
@@ -389,6 +399,19 @@ class Store:
         """Alerts not cleared: what a restarted service must show again."""
         return self.alerts(open_only=True)
 
+    def next_track_number(self) -> int:
+        """One above the highest track number (``T<n>``) the store has seen in track
+        lines or alerts: a restarted service numbers its tracks from here, so that no
+        number in the record ever names two objects."""
+        row = self._read(
+            "SELECT MAX(CAST(SUBSTR(id, 2) AS INTEGER)) FROM tracks WHERE id GLOB 'T[0-9]*'"
+        )
+        top = int(row[0][0] or 0) if row else 0
+        for a in self.alerts():
+            n = track_number(a.track) if a.track is not None else None
+            top = max(top, n or 0)
+        return top + 1
+
     def alert_events(self, alert_id: str) -> list[AlertLine]:
         """Every lifecycle event of one alert, in time order."""
         rows = self._read("SELECT line FROM alert_events WHERE id = ? ORDER BY t, seq", (alert_id,))
@@ -601,15 +624,14 @@ class StoreWriter(QueueWorker):
         """``False`` from a failed write until the next write succeeds."""
         return self.last_error is None
 
-    def health(self) -> dict[str, Any]:
-        """``state`` ``ok``/``failing``, ``last_error``, ``queued`` and drop counters."""
-        return {
-            "state": "ok" if self.recording else "failing",
-            "last_error": self.last_error,
-            "queued": self.pending,
-            "dropped_tracks": self.dropped_tracks,
-            "dropped_detections": self.dropped_detections,
-        }
+    def health(self) -> SinkHealth:
+        """Whether recording works, its last error, and the alert events waiting.
+        (Queued rows and drops: ``pending``, ``dropped_tracks``, ``dropped_detections``.)"""
+        return SinkHealth(
+            state=SinkState.OK if self.recording else SinkState.FAILING,
+            last_error=self.last_error,
+            alerts_pending=len(self._alerts),
+        )
 
     def offer(self, item: ScanOutput) -> None:
         """Take a scan's alerts and track lines (no I/O, no waiting) and wake the worker."""

@@ -27,15 +27,35 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     init_speed_sigma_mps: float = 80.0
     #: The same for the vertical speed: air objects climb and sink far slower than they fly.
     init_vspeed_sigma_mps: float = 25.0
-    #: A sensor's detections only pair with tracks within this factor of its max range.
+    #: A sensor's detections only pair with (and bearings only triangulate into) tracks
+    #: within this factor of its max range. [1, 10]
     range_margin: float = 1.2
     #: Gate: probability mass of the chi-square validation region.
     gate_p: float = 0.9997
+    #: The k-d tree prefilter looks for detections within this many gates of a track
+    #: (in chi-square units, over a ball that bounds the gate ellipsoid): a margin for
+    #: radar plots, whose converted position covariance only approximates the gate. [1, 100]
+    prefilter_gate_factor: float = 4.0
+    #: A detection carrying a track's own cooperative identity associates with it within
+    #: this many gates (a different identity never does). [1, 1e4]
+    identity_gate_factor: float = 100.0
+    #: Cost added to a tentative track's pairs, so that a detection goes to an
+    #: established track first (negative log-likelihood units). [0, 100]
+    tentative_cost: float = 10.0
+    #: One-sigma speed error of a new track started from a Remote ID / ADS-B report
+    #: that gives speed and course, m/s. (0, 50]
+    cooperative_speed_sigma_mps: float = 5.0
     #: Association: global nearest neighbour, or JPDA in clusters with several tracks.
     association: Literal["gnn", "jpda"] = "gnn"
     #: Detection probability and clutter density assumed by JPDA (per m^dim).
     jpda_pd: float = 0.9
     jpda_clutter_density: float = 1e-9
+    #: JPDA: a track whose detections carry more than this total probability counts
+    #: as updated (hits, identity, classification evidence). (0, 1)
+    jpda_update_p: float = 0.5
+    #: JPDA: a detection with more than this probability on some track is used (starts
+    #: no new track). (0, 1)
+    jpda_used_p: float = 0.1
     #: A tentative track is confirmed after this many updates ...
     confirm_hits: int = 3
     #: ... once its speed is known this well (one sigma, RMS over axes): three
@@ -67,3 +87,5 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     triangulation_min_angle_deg: float = 5.0
     #: Altitude assumed (with a wide sigma) for a triangulation without elevation.
     triangulation_default_up_m: float = 150.0
+    #: ... and its one-sigma, metres. (0, 5000]
+    triangulation_default_up_sigma_m: float = 500.0

@@ -15,6 +15,7 @@ Measurement vectors, SI units:
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 
@@ -23,20 +24,37 @@ import numpy as np
 from ..geodesy import SensorGeometry, aer_to_enu
 from ..types import Sensor
 
-#: One-sigma defaults when a sensor line gives none (metres, degrees, m/s).
-DEFAULT_SIGMA = {
-    "position": 10.0,
-    "remoteid": 5.0,
-    "adsb": 30.0,
-    "range_m": 10.0,
-    "radar_az_deg": 0.5,
-    "radar_el_deg": 0.5,
-    "range_rate_mps": 1.0,
-    "rf_az_deg": 2.0,
-    "rf_el_deg": 4.0,
-    "camera_az_deg": 0.2,
-    "camera_el_deg": 0.2,
+#: One-sigma noise assumed when a sensor line gives none (or gives 0), by sensor kind
+#: and ``Sensor`` field (metres, degrees, m/s). The tracker and the spoof check both
+#: read it through :func:`sigma_of`. (The simulator's own sensor noise is a different
+#: thing: it writes its sigmas into every sensor line it makes.)
+DEFAULT_SIGMAS: dict[str, dict[str, float]] = {
+    "position": {"sigma_pos_m": 10.0},
+    "remoteid": {"sigma_pos_m": 5.0},
+    "adsb": {"sigma_pos_m": 30.0},
+    "radar": {
+        "sigma_range_m": 10.0,
+        "sigma_az_deg": 0.5,
+        "sigma_el_deg": 0.5,
+        "sigma_range_rate_mps": 1.0,
+    },
+    "rf": {"sigma_az_deg": 2.0, "sigma_el_deg": 4.0},
+    "camera": {"sigma_az_deg": 0.2, "sigma_el_deg": 0.2},
 }
+
+
+def sigma_of(sensor: Sensor, field: str) -> float:
+    """The sensor's one-sigma ``field`` (e.g. ``"sigma_az_deg"``), else its kind's default."""
+    v = getattr(sensor, field)
+    return float(v) if v else DEFAULT_SIGMAS[sensor.kind][field]
+
+
+class ModelKind(enum.StrEnum):
+    """Measurement spaces: site ENU position, radar range/azimuth/elevation(/rate), bearings."""
+
+    POSITION = "pos"
+    RADAR = "radar"
+    BEARING = "bearing"
 
 
 @dataclass(frozen=True)
@@ -47,7 +65,7 @@ class MeasurementModel:
     components whose residuals wrap to [-pi, pi).
     """
 
-    kind: str
+    kind: ModelKind
     R: np.ndarray
     angles: np.ndarray
     geom: SensorGeometry | None = None
@@ -60,7 +78,7 @@ class MeasurementModel:
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predicted measurements zhat (k, m) and Jacobians H (k, m, 6) for states x (k, 6)."""
-        if self.kind == "pos":
+        if self.kind is ModelKind.POSITION:
             k = x.shape[0]
             H = np.zeros((k, 3, 6))
             H[:, 0, 0] = H[:, 1, 1] = H[:, 2, 2] = 1.0
@@ -80,7 +98,7 @@ class MeasurementModel:
         d_el = np.stack([-ve * vu, -vn * vu, rh2], axis=1) / (r * r * rh)[:, None]
         rows_z = []
         rows_h = []
-        if self.kind == "radar":
+        if self.kind is ModelKind.RADAR:
             d_r = v / r[:, None]
             rows_z.append(r)
             rows_h.append(np.concatenate([d_r @ rot, np.zeros((k, 3))], axis=1))
@@ -109,16 +127,16 @@ class MeasurementModel:
 
     def to_position(self, z: np.ndarray) -> np.ndarray | None:
         """Site-ENU positions (k, 3) implied by full-position measurements, else None."""
-        if self.kind == "pos":
+        if self.kind is ModelKind.POSITION:
             return z[:, :3]
-        if self.kind == "radar":
+        if self.kind is ModelKind.RADAR:
             assert self.geom is not None
             return self.geom.from_aer(z[:, 0], z[:, 1], z[:, 2])
         return None
 
     def position_cov(self, z: np.ndarray) -> np.ndarray | None:
         """Covariance (k, 3, 3) of ``to_position`` by first-order propagation, else None."""
-        if self.kind == "pos":
+        if self.kind is ModelKind.POSITION:
             return np.broadcast_to(self.R[:3, :3], (z.shape[0], 3, 3)).copy()
         if self.kind != "radar":
             return None
@@ -142,25 +160,25 @@ def model_for(
     """The measurement model of ``sensor`` (noise from its sigmas, else defaults)."""
     kind = sensor.kind
     if kind in ("position", "remoteid", "adsb"):
-        s = sensor.sigma_pos_m if sensor.sigma_pos_m is not None else DEFAULT_SIGMA[kind]
-        return MeasurementModel("pos", np.eye(3) * s * s, np.zeros(3, bool))
+        s = sigma_of(sensor, "sigma_pos_m")
+        return MeasurementModel(ModelKind.POSITION, np.eye(3) * s * s, np.zeros(3, bool))
     if kind == "radar":
-        sr = sensor.sigma_range_m or DEFAULT_SIGMA["range_m"]
-        sa = math.radians(sensor.sigma_az_deg or DEFAULT_SIGMA["radar_az_deg"])
-        se = math.radians(sensor.sigma_el_deg or DEFAULT_SIGMA["radar_el_deg"])
+        sr = sigma_of(sensor, "sigma_range_m")
+        sa = math.radians(sigma_of(sensor, "sigma_az_deg"))
+        se = math.radians(sigma_of(sensor, "sigma_el_deg"))
         sig = [sr, sa, se]
         ang = [False, True, True]
         if with_rate:
-            sig.append(sensor.sigma_range_rate_mps or DEFAULT_SIGMA["range_rate_mps"])
+            sig.append(sigma_of(sensor, "sigma_range_rate_mps"))
             ang.append(False)
         return MeasurementModel(
-            "radar", np.diag(np.square(sig)), np.array(ang), geom, with_rate=with_rate
+            ModelKind.RADAR, np.diag(np.square(sig)), np.array(ang), geom, with_rate=with_rate
         )
-    sa = math.radians(sensor.sigma_az_deg or DEFAULT_SIGMA[f"{kind}_az_deg"])
-    se = math.radians(sensor.sigma_el_deg or DEFAULT_SIGMA[f"{kind}_el_deg"])
+    sa = math.radians(sigma_of(sensor, "sigma_az_deg"))
+    se = math.radians(sigma_of(sensor, "sigma_el_deg"))
     sig = [sa, se] if with_el else [sa]
     return MeasurementModel(
-        "bearing", np.diag(np.square(sig)), np.ones(len(sig), bool), geom, with_el=with_el
+        ModelKind.BEARING, np.diag(np.square(sig)), np.ones(len(sig), bool), geom, with_el=with_el
     )
 
 

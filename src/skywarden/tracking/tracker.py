@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,12 +30,15 @@ from ..types import (
     TENTATIVE,
     Association,
     Detection,
+    Identity,
     Sensor,
+    SensorDeclared,
+    SiteEvent,
     TrackTable,
 )
 from .associate import Gated, assign_gnn, candidate_pairs, jpda_weights, mahalanobis
 from .config import TrackerConfig
-from .measure import MeasurementModel, bearing_rays, model_for
+from .measure import MeasurementModel, ModelKind, bearing_rays, model_for
 from .motion import imm_combine, imm_predict, predict_cv
 
 log = logging.getLogger(__name__)
@@ -79,13 +83,19 @@ class Tracker:
     def __init__(
         self,
         frame: LocalFrame,
-        sensors: dict[str, Sensor],
+        sensors: Mapping[str, Sensor],
         config: TrackerConfig | None = None,
+        *,
+        first_id: int = 1,
     ) -> None:
+        """``sensors`` is the site's table, shared and not copied (the pipeline's
+        registry keeps it and tells :meth:`on_site_event` of changes). Track numbers
+        start at ``first_id``: a live service seeds it from its store, so that no
+        number is used for two objects."""
         self.frame = frame
         self.config = cfg = config or TrackerConfig()
-        self.sensors = dict(sensors)
-        self.geoms = {sid: SensorGeometry.from_sensor(frame, s) for sid, s in sensors.items()}
+        self.sensors: Mapping[str, Sensor] = sensors
+        self.geoms: dict[str, SensorGeometry] = {}
         m = 1 if cfg.motion == "cv" else len(cfg.sigma_a_mps2)
         self._sigma_a = np.asarray(cfg.sigma_a_mps2[:m], dtype=float)
         self._tau = np.asarray(cfg.tau_s[:m], dtype=float)
@@ -94,7 +104,7 @@ class Tracker:
         self._gate = {d: float(chi2.ppf(cfg.gate_p, d)) for d in (1, 2, 3, 4)}
         self.stats = TrackerStats()
         self.t_s = -math.inf
-        self._next_id = 1
+        self._next_id = first_id
         self._bearings: deque[_Bearing] = deque()
         self._assoc = _Assoc()
         self._deleted: list[tuple[int, np.ndarray, np.ndarray, str, int, float, float]] = []
@@ -123,10 +133,18 @@ class Tracker:
     def __len__(self) -> int:
         return int(self.id.shape[0])
 
-    def add_sensor(self, sensor: Sensor) -> None:
-        """Declare (or redeclare) a sensor, e.g. when a live node registers."""
-        self.sensors[sensor.id] = sensor
-        self.geoms[sensor.id] = SensorGeometry.from_sensor(self.frame, sensor)
+    def on_site_event(self, event: SiteEvent) -> None:
+        """A sensor (re)declared in the site table: rebuild its geometry when next used."""
+        if isinstance(event, SensorDeclared):
+            self.geoms.pop(event.sensor.id, None)
+
+    def _geom(self, sensor_id: str) -> SensorGeometry:
+        g = self.geoms.get(sensor_id)
+        if g is None:
+            g = self.geoms[sensor_id] = SensorGeometry.from_sensor(
+                self.frame, self.sensors[sensor_id]
+            )
+        return g
 
     # --- the batch step ---------------------------------------------------------
 
@@ -135,7 +153,7 @@ class Tracker:
         if not dets:
             return
         sensor = self.sensors[dets[0].sensor]
-        geom = self.geoms[sensor.id]
+        geom = self._geom(sensor.id)
         t = max(d.t for d in dets)
         self.stats.batches += 1
         self.stats.detections += len(dets)
@@ -212,7 +230,8 @@ class Tracker:
     def _update_with(
         self, model: MeasurementModel, z: np.ndarray, dets: list[Detection], sensor: Sensor
     ) -> None:
-        geom = self.geoms[sensor.id]
+        cfg = self.config
+        geom = self._geom(sensor.id)
         k = z.shape[0]
         n = len(self)
         det_ident = np.array([_identity(d, sensor.kind) for d in dets], dtype=object)
@@ -226,7 +245,10 @@ class Tracker:
             else:
                 det_var = np.zeros(k)
             pos_var = np.trace(P[:, :3, :3], axis1=1, axis2=2)
-            ti, di = candidate_pairs(x[:, :3], pos_var, det_pos, det_var, gate * 4)
+            ti, di = candidate_pairs(
+                x[:, :3], pos_var, det_pos, det_var, gate * cfg.prefilter_gate_factor
+            )
+            ti, di = _with_identity_pairs(ti, di, self.identity, det_ident)
             if sensor.max_range_m is not None and ti.shape[0]:
                 # A sensor cannot see a track far beyond its range. Without this, a
                 # camera's bearing to a nearby bird can pull a radar track of a
@@ -240,12 +262,13 @@ class Tracker:
             # gate, so a reused id far away does not), a different id never.
             ti_id = self.identity[ti]
             di_id = det_ident[di]
-            same = (ti_id != "") & (ti_id == di_id)
-            differ = (ti_id != "") & (di_id != "") & (ti_id != di_id)
-            keep = ((d2 < gate) | (same & (d2 < gate * 100))) & ~differ
+            ti_has, di_has = _present(ti_id), _present(di_id)
+            same = ti_has & (ti_id == di_id)
+            differ = ti_has & di_has & (ti_id != di_id)
+            keep = ((d2 < gate) | (same & (d2 < gate * cfg.identity_gate_factor))) & ~differ
             cost = np.where(same, 0.0, d2 + logdet)
             # Tentative tracks come second to established ones for a detection.
-            cost = cost + np.where(self.status[ti] == TENTATIVE, 10.0, 0.0)
+            cost = cost + np.where(self.status[ti] == TENTATIVE, cfg.tentative_cost, 0.0)
             g = Gated(ti[keep], di[keep], d2[keep], cost[keep])
             if self.config.association == "jpda":
                 used |= self._update_jpda(model, z, dets, sensor, g, n)
@@ -265,7 +288,7 @@ class Tracker:
             self.stats.unassociated += k
             fresh = ~used
         self.stats.used += int(used.sum())
-        if model.kind == "bearing":
+        if model.kind is ModelKind.BEARING:
             self._triangulate(sensor, model, z, dets, fresh)
         else:
             self._initiate(model, z, dets, det_ident, fresh, sensor)
@@ -316,14 +339,14 @@ class Tracker:
         best = {}
         for p in np.argsort(-beta):
             t_, d_ = int(g.ti[p]), int(g.di[p])
-            if t_ not in best and beta[p] > 0.5:
+            if t_ not in best and beta[p] > cfg.jpda_update_p:
                 best[t_] = d_
-        upd = np.array([t_ for t_ in tracks if bsum[t_] > 0.5], dtype=np.int64)
+        upd = np.array([t_ for t_ in tracks if bsum[t_] > cfg.jpda_update_p], dtype=np.int64)
         if upd.shape[0]:
             dd = [best.get(int(t_), int(g.di[g.ti == t_][0])) for t_ in upd]
             ident = np.array([_identity(dets[j], sensor.kind) for j in dd], dtype=object)
             self._after_update(upd, [dets[j] for j in dd], ident, sensor)
-        used[np.unique(g.di[beta > 0.1])] = True
+        used[np.unique(g.di[beta > cfg.jpda_used_p])] = True
         return used
 
     def _kalman_update(self, model: MeasurementModel, ti: np.ndarray, z: np.ndarray) -> None:
@@ -372,7 +395,7 @@ class Tracker:
         self.t_fix[fixed] = self.t_s
         coasting = self.status[fixed] == COASTING
         self.status[fixed[coasting]] = CONFIRMED
-        set_id = (ident != "") & (self.identity[ti] == "")
+        set_id = _present(ident) & ~_present(self.identity[ti])
         self.identity[ti[set_id]] = ident[set_id]
         self._assoc.track_id.extend(self.id[ti].tolist())
         self._assoc.dets.extend(dets)
@@ -407,7 +430,7 @@ class Tracker:
                     d.speed_mps * math.cos(tr),
                     d.vrate_mps or 0.0,
                 )
-                vvar[j] = 5.0**2
+                vvar[j] = self.config.cooperative_speed_sigma_mps**2
         self._spawn(pos, pcov, vel, vvar, ident[idx], [dets[i] for i in idx], sensor.kind)
 
     def _spawn(
@@ -463,7 +486,7 @@ class Tracker:
         die as tentatives for want of confirmation.
         """
         cfg = self.config
-        geom = self.geoms[sensor.id]
+        geom = self._geom(sensor.id)
         while self._bearings and self._bearings[0].t_s < self.t_s - cfg.triangulation_window_s:
             self._bearings.popleft()
         idx = np.flatnonzero(fresh)
@@ -480,7 +503,7 @@ class Tracker:
                 if b.sensor == sensor.id or b_i in consumed:
                     continue
                 hit = _closest_approach(
-                    geom.pos_enu_m, rays[j], self.geoms[b.sensor].pos_enu_m, b.ray, has_el, b.has_el
+                    geom.pos_enu_m, rays[j], self._geom(b.sensor).pos_enu_m, b.ray, has_el, b.has_el
                 )
                 if hit is None:
                     continue
@@ -489,14 +512,14 @@ class Tracker:
                     continue
                 max1 = self.sensors[sensor.id].max_range_m or math.inf
                 max2 = self.sensors[b.sensor].max_range_m or math.inf
-                if r1 > max1 * 1.2 or r2 > max2 * 1.2:
+                if r1 > max1 * cfg.range_margin or r2 > max2 * cfg.range_margin:
                     continue
                 if not (has_el or b.has_el):
                     p[2] = cfg.triangulation_default_up_m
                 s_az = math.sqrt(model.R[0, 0])
                 # Cross-range error of each ray over the angle between them.
                 s_h = max(r1, r2) * s_az / sin_a
-                s_u = s_h if (has_el or b.has_el) else 500.0
+                s_u = s_h if (has_el or b.has_el) else cfg.triangulation_default_up_sigma_m
                 new_pos.append(p)
                 new_cov.append(np.diag([s_h**2, s_h**2, s_u**2]))
                 new_dets.append(dets[i])
@@ -519,7 +542,7 @@ class Tracker:
                     ],
                     (k, 1),
                 ),
-                np.full(k, "", dtype=object),
+                np.full(k, None, dtype=object),
                 new_dets,
                 sensor.kind,
             )
@@ -559,7 +582,7 @@ class Tracker:
                         int(self.id[i]),
                         x[i].copy(),
                         P[i].copy(),
-                        str(self.identity[i]),
+                        self.identity[i],
                         int(self.n_upd[i]),
                         float(self.t_first[i]),
                         float(self.t_last[i]),
@@ -625,12 +648,37 @@ class Tracker:
         )
 
 
-def _identity(d: Detection, kind: str) -> str:
+def _identity(d: Detection, kind: str) -> Identity | None:
     if kind == "remoteid" and d.uas_id:
-        return f"remoteid:{d.uas_id}"
+        return Identity("remoteid", d.uas_id)
     if kind == "adsb" and d.icao24:
-        return f"icao24:{d.icao24.lower()}"
-    return ""
+        return Identity("icao24", d.icao24.lower())
+    return None
+
+
+def _with_identity_pairs(
+    ti: np.ndarray, di: np.ndarray, track_ident: np.ndarray, det_ident: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add (track, detection) pairs that share a cooperative identity to the spatial
+    candidates: the identity gate is far wider than any spatial prefilter."""
+    has_t, has_d = np.flatnonzero(_present(track_ident)), np.flatnonzero(_present(det_ident))
+    if has_t.shape[0] == 0 or has_d.shape[0] == 0:
+        return ti, di
+    rows: dict[Identity, list[int]] = {}
+    for i in has_t:
+        rows.setdefault(track_ident[i], []).append(int(i))
+    pairs = [(i, int(j)) for j in has_d for i in rows.get(det_ident[j], ())]
+    if not pairs:
+        return ti, di
+    et, ed = np.array(pairs, dtype=np.int64).T
+    k = int(max(det_ident.shape[0], 1))
+    new = ~np.isin(et * k + ed, ti * k + di)
+    return np.concatenate([ti, et[new]]), np.concatenate([di, ed[new]])
+
+
+def _present(ident: np.ndarray) -> np.ndarray:
+    """Which entries of an object array of identities are set (not ``None``)."""
+    return np.not_equal(ident, None)
 
 
 def _closest_approach(

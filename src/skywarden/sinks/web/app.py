@@ -157,6 +157,7 @@ def create_app(live: LiveState, store: Store, config: WebConfig | None = None) -
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_LiveCollector(live))  # type: ignore[arg-type]
+    app.state.metrics = registry  # the pipeline registers its own collectors here
 
     # Every data route names its check; tests/web enumerate app.routes so that a
     # route without one fails the suite. (An APIRouter-level dependency would

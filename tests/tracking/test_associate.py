@@ -1,0 +1,118 @@
+"""Association against brute force: k-d tree gating, GNN assignment, JPDA marginals."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from skywarden.tracking.associate import Gated, assign_gnn, candidate_pairs, jpda_weights
+
+
+def _random_gated(rng: np.random.Generator, n: int, k: int, p_edge: float) -> Gated:
+    """A random gated graph over n tracks and k detections with random costs."""
+    ti, di = np.nonzero(rng.random((n, k)) < p_edge)
+    cost = rng.normal(5.0, 4.0, ti.shape[0])  # log det S can make costs negative
+    return Gated(ti.astype(np.int64), di.astype(np.int64), np.abs(cost), cost)
+
+
+def _brute_gnn(g: Gated) -> tuple[int, float]:
+    """Most pairs, then least total cost, over every one-to-one subset of gated pairs."""
+    best = (0, 0.0)
+    pairs = range(g.ti.shape[0])
+    for r in range(1, len(pairs) + 1):
+        for sub in itertools.combinations(pairs, r):
+            t = [int(g.ti[p]) for p in sub]
+            d = [int(g.di[p]) for p in sub]
+            if len(set(t)) < r or len(set(d)) < r:
+                continue
+            c = float(sum(g.cost[p] for p in sub))
+            if r > best[0] or (r == best[0] and c < best[1] - 1e-9):
+                best = (r, c)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_gnn_matches_brute_force_on_small_random_clusters(seed):
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    g = _random_gated(rng, n, k, p_edge=0.5)
+    at, ad = assign_gnn(g, n, k)
+    # One-to-one, and only gated pairs.
+    assert len(set(at.tolist())) == at.shape[0] and len(set(ad.tolist())) == ad.shape[0]
+    gated = {(int(a), int(b)): float(c) for a, b, c in zip(g.ti, g.di, g.cost, strict=True)}
+    assert all((int(a), int(b)) in gated for a, b in zip(at, ad, strict=True))
+    n_pairs, cost = _brute_gnn(g)
+    assert at.shape[0] == n_pairs
+    total = sum(gated[(int(a), int(b))] for a, b in zip(at, ad, strict=True))
+    assert total == pytest.approx(cost, abs=1e-9)
+
+
+def _brute_jpda(g: Gated, n: int, pd: float, clutter: float, dim: int) -> np.ndarray:
+    """Marginals from every feasible joint event over all tracks (no cluster split)."""
+    lr = pd * np.exp(-0.5 * g.cost - 0.5 * dim * math.log(2 * math.pi)) / clutter
+    options = [[None, *np.flatnonzero(g.ti == t).tolist()] for t in range(n)]
+    marg = np.zeros(g.ti.shape[0])
+    total = 0.0
+    for event in itertools.product(*options):
+        chosen = [p for p in event if p is not None]
+        dets = [int(g.di[p]) for p in chosen]
+        if len(set(dets)) < len(dets):
+            continue  # one detection to two tracks: infeasible
+        w = (1.0 - pd) ** (n - len(chosen)) * float(np.prod(lr[chosen]))
+        total += w
+        marg[chosen] += w
+    return marg / total
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_jpda_marginals_match_brute_force_joint_events(seed):
+    rng = np.random.default_rng(100 + seed)
+    n, k = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    g = _random_gated(rng, n, k, p_edge=0.45)
+    if g.ti.shape[0] == 0:
+        return
+    g = Gated(g.ti, g.di, g.d2, np.abs(g.cost))
+    pd, clutter, dim = 0.9, 1e-4, 3
+    beta = jpda_weights(g, n, k, pd, clutter, dim)
+    np.testing.assert_allclose(beta, _brute_jpda(g, n, pd, clutter, dim), rtol=1e-9, atol=1e-12)
+    # A track's association probabilities and its miss probability sum to one.
+    for t in np.unique(g.ti):
+        assert beta[g.ti == t].sum() <= 1.0 + 1e-12
+
+
+def test_jpda_large_cluster_falls_back_to_per_track_normalisation():
+    # Nine tracks all gating one of two detections: beyond exact enumeration (8).
+    n, k = 9, 2
+    ti = np.repeat(np.arange(n), k)
+    di = np.tile(np.arange(k), n)
+    cost = np.linspace(1.0, 9.0, ti.shape[0])
+    g = Gated(ti, di, cost, cost)
+    pd, clutter, dim = 0.9, 1e-4, 3
+    beta = jpda_weights(g, n, k, pd, clutter, dim)
+    lr = pd * np.exp(-0.5 * cost - 0.5 * dim * math.log(2 * math.pi)) / clutter
+    for t in range(n):
+        j = ti == t
+        np.testing.assert_allclose(beta[j], lr[j] / (lr[j].sum() + 1 - pd))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_kd_tree_candidates_contain_every_pair_inside_the_gate(seed):
+    rng = np.random.default_rng(200 + seed)
+    n, k = 60, 80
+    tpos = rng.uniform(-2000, 2000, (n, 3))
+    dpos = rng.uniform(-2000, 2000, (k, 3))
+    tvar = rng.uniform(10.0, 400.0, n) ** 2  # per-axis variances, isotropic
+    dvar = np.full(k, 15.0**2)
+    gate = 16.27  # chi-square 3 dof, p = 0.999
+    ti, di = candidate_pairs(tpos, 3 * tvar, dpos, 3 * dvar, gate)
+    got = set(zip(ti.tolist(), di.tolist(), strict=True))
+    # Exact position-model Mahalanobis distance of every pair.
+    d2 = ((tpos[:, None, :] - dpos[None, :, :]) ** 2).sum(-1) / (tvar[:, None] + dvar[None, :])
+    inside = set(zip(*np.nonzero(d2 < gate), strict=True))
+    assert inside and inside <= got
+    # Bearing-only detections (no position): every pair is a candidate.
+    ti, di = candidate_pairs(tpos, tvar, None, np.zeros(5), gate)
+    assert ti.shape[0] == n * 5
