@@ -143,6 +143,7 @@ class Service:
                 self.rejections.add("sensor registration", Rejected(reason=reason))
             return
         self.header.sensors[sensor.id] = sensor
+        self.health.declared(sensor.id, self.clock())
         self.engine.tracker.add_sensor(sensor)
         self.live.add_sensor(sensor)
 
@@ -269,12 +270,13 @@ class Service:
             self.ports["jsonl_udp"] = await udp.start(src.host, src.jsonl_udp_port)
             self._closers.append(udp.close)
         if src.sapient_port is not None:
-            from .sources.sapient import SapientServer
+            from .sources.sapient import SapientServer, default_node_id
 
             sap = SapientServer(
                 src.host, src.sapient_port,
                 on_detection=lambda report: self._on_record(report.detection),
                 on_sensor=self.add_sensor, on_status=self._on_sapient_status,
+                fusion_node_id=src.sapient_node_id or default_node_id(f"{cfg.site.name}.skywarden"),
                 clock=self.clock, rejections=self.rejections,
             )  # fmt: skip
             await sap.start()
@@ -311,9 +313,21 @@ class Service:
             )
 
     def _on_sapient_status(self, status: NodeStatus) -> None:
-        """A SAPIENT node's own health report (or its disconnection) -> sensor status."""
+        """A SAPIENT node's own health report (or its disconnection) -> sensor status.
+
+        A node that reports is alive, whether or not it detects anything: each
+        status report counts as hearing from its sensors (range-bearing and ``/pos``).
+        """
+        now = self.clock()
+        if status.system != "disconnected":
+            for sid in (status.node_id, f"{status.node_id}/pos"):
+                if sid in self.header.sensors:
+                    self.health.expect_status(sid, status.interval_s)
+                    self._dispatch_sensor_alerts(self.health.heard(sid, now))
+            for sid in self.health.take_newly_ok():
+                self.live.set_sensor_status(sid, "ok", now)
         state = {"ok": "ok", "disconnected": "silent"}.get(status.system, "degraded")
-        self.live.set_sensor_status(status.node_id, state, self.clock())  # type: ignore[arg-type]
+        self.live.set_sensor_status(status.node_id, state, now)  # type: ignore[arg-type]
 
     async def serve(self, host: str | None = None, port: int | None = None) -> None:
         """Start everything and serve the web map and API until cancelled."""

@@ -23,10 +23,10 @@ from skywarden.sinks.config import SapientOutConfig
 from skywarden.sinks.sapient_out import (
     SapientEncoder,
     SapientOutSink,
-    default_node_id,
     frame_message,
     read_message,
 )
+from skywarden.sources.sapient import default_node_id
 
 from ..sinks.helpers import T0_S, alert, frame, make_track, scan
 from .sapient_rules import ULID, violations

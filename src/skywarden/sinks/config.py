@@ -175,7 +175,8 @@ def build_sinks(
 
         sinks += [CotSink(c, zones=zones) for c in config.tak]
     if config.sapient:
-        from .sapient_out import SapientOutSink, default_node_id
+        from ..sources.sapient import default_node_id
+        from .sapient_out import SapientOutSink
 
         for c in config.sapient:
             node_id = c.node_id or default_node_id(f"{site_name}.skywarden")

@@ -34,7 +34,6 @@ import hashlib
 import itertools
 import logging
 import math
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -52,6 +51,7 @@ from sapient_msg.bsi_flex_335_v2_0 import (
 
 from .. import __version__
 from ..geodesy import LocalFrame
+from ..sources.sapient import check_node_id
 from ..types import AlertLine, TrackLine
 from .base import QueueWorker, ScanOutput
 from .config import SapientOutConfig
@@ -84,7 +84,6 @@ ALERT_PRIORITY = {
 }
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
 def ulid(t_s: float, rand80: int) -> str:
@@ -95,22 +94,6 @@ def ulid(t_s: float, rand80: int) -> str:
 
 def _hash_int(text: str, n_bytes: int) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=n_bytes).digest())
-
-
-def is_uuid4(text: str) -> bool:
-    """Whether ``text`` is a canonical (lower-case, hyphenated) UUID of version 4."""
-    return _UUID4.fullmatch(text) is not None
-
-
-def default_node_id(site_name: str) -> str:
-    """This node's UUID when the configuration gives none: version 4 in layout.
-
-    Its 122 free bits are a hash of the site name instead of fresh random bits,
-    so the id is the same on every start without a state file.
-    """
-    return str(
-        uuid.UUID(bytes=hashlib.blake2b(site_name.encode(), digest_size=16).digest(), version=4)
-    )
 
 
 def frame_message(msg: Any) -> bytes:
@@ -136,8 +119,7 @@ class SapientEncoder:
     """Builds SAPIENT messages for one node (pure apart from its id counters)."""
 
     def __init__(self, config: SapientOutConfig, frame: LocalFrame, node_id: str) -> None:
-        if not is_uuid4(node_id):
-            raise ValueError(f"SAPIENT node_id {node_id!r} is not a lower-case UUID version 4")
+        check_node_id(node_id)
         if config.destination_id is not None:
             uuid.UUID(config.destination_id)  # ValueError when it is no UUID
         self.cfg = config
