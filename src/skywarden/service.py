@@ -297,9 +297,10 @@ class Service:
             self._closers.append(rid.close)
         site = cfg.site
         for b in src.adsb:
-            feed = adsb_feed(
-                b, site.lat, site.lon, self._on_record, rejections=self.rejections, clock=self.clock
-            )
+            # Local CPR decoding is referenced to the receiver, wherever it stands.
+            rx = self.header.sensors.get(b.sensor)
+            ref = (rx.lat, rx.lon) if rx is not None else (site.lat, site.lon)
+            feed = adsb_feed(b, *ref, self._on_record, rejections=self.rejections, clock=self.clock)
             spawn(asyncio.create_task(feed, name=f"adsb-{b.sensor}"))
         records = self._feed
         if records is None and src.replay:
