@@ -65,7 +65,8 @@ def test_import_asterix(tmp_path: Path) -> None:
         (1714564800.5, 37966.0, 90.0),
         (1714564802.0, 1852.0, 359.9945068359375),
     ]
-    assert summary["n_rejected"] == 3
+    assert summary["n_rejected"] == 2  # the CAT034 north marker is ignored, not rejected
+    assert summary["ignored"] == {"CAT034 service message": 1}
     _, _, dets2 = run(tmp_path, *args, "--default-alt-m", "450")
     assert [d.az_deg for d in dets2] == [45.0, 90.0, 270.0, 359.9945068359375]
 
@@ -75,6 +76,15 @@ def test_import_asterix(tmp_path: Path) -> None:
     [
         ("adsb-avr", "book.avr", [], [1457996400.0, 1457996402.0]),
         ("adsb-beast", "book.beast", ["--date", "2016-03-14"], [1457913601.0, 1457913603.0]),
+        # The book's own time of the odd frame (book.avr), given as the first frame's time:
+        # Beast ticks then count from it, not from midnight of --date.
+        (
+            "adsb-beast",
+            "book.beast",
+            ["--start", "2016-03-14T23:00:00Z"],
+            [1457996400.0 + 1.0, 1457996400.0 + 3.0],
+        ),
+        ("adsb-beast", "book.beast", ["--start", "1457996400"], [1457996401.0, 1457996403.0]),
     ],
 )
 def test_import_adsb(
@@ -90,6 +100,17 @@ def test_import_adsb(
         ("40621d", 52.2572021484375, 3.91937255859375, 38000 * 0.3048),
     ]
     assert summary["rejected"] == {"adsb-crc: parity check failed": 1}
+
+
+def test_import_asterix_capture_without_date(tmp_path: Path) -> None:
+    from .test_asterix48 import DAY, _blocks, _udp_capture
+
+    cap = tmp_path / "feed.pcap"
+    _udp_capture(cap, [(DAY + 43210.0 + 0.1 * k, b) for k, b in enumerate(_blocks())], ng=False)
+    args = ["asterix48", str(cap), "--lat", "46.0", "--lon", "14.5", "--alt-m", "300"]
+    summary, _, dets = run(tmp_path, *args)
+    assert [d.t for d in dets] == [1714564800.0, 1714564800.5, 1714564802.0]
+    assert summary["ignored"] == {"CAT034 service message": 1}
 
 
 def test_import_remoteid(tmp_path: Path) -> None:
