@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -117,6 +118,9 @@ def _run(service, host: str, port: int, json_out: bool, token: str | None) -> No
         if token:
             console.print(f"viewer token: [bold]{token}[/]  (the demo page is already signed in)")
         console.print(f"record: {facts['store']}   stop with Ctrl-C")
+    # SIGTERM stops the site as Ctrl-C does: sinks closed (the CAT062 encoder process
+    # joined), the store committed. Its default action would end the process at once.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
         try:
             asyncio.run(service.serve(host, port))
