@@ -365,6 +365,19 @@ def test_two_drones_from_one_address_keep_their_own_ids() -> None:
     assert isinstance(r, Rejected) and r.reason.startswith("uas_id_ambiguous:")
 
 
+def test_one_drone_with_packs_of_some_of_its_ids_keeps_one_identity() -> None:
+    caa = enc.encode_basic_id(
+        rid.BasicId(version=2, id_type=rid.ID_TYPE_CAA, ua_type=2, uas_id="GBR-UAS-00042ABCDEF")
+    )
+    asm = rid.RemoteIdAssembler("rid-1")
+    (a,) = asm.feed_payload("aa", _pack(BASIC_ID_V2, caa, LOCATION_V2), T0 + 1234.6)
+    loc_b = enc.encode_location(_loc(t_hour_s=1235.5))
+    (b,) = asm.feed_payload("aa", _pack(caa, loc_b), T0 + 1235.6)  # CAA id only this time
+    assert a.uas_id == b.uas_id == "1596F3C5A1000001"
+    (c,) = asm.feed_payload("aa", enc.encode_location(_loc(t_hour_s=1236.5)), T0 + 1236.6)
+    assert isinstance(c, Detection) and c.uas_id == "1596F3C5A1000001"  # one drone: not ambiguous
+
+
 def test_two_drones_sending_single_messages_from_one_address() -> None:
     caa_a = enc.encode_basic_id(
         rid.BasicId(version=2, id_type=rid.ID_TYPE_CAA, ua_type=2, uas_id="GBR-UAS-A")

@@ -61,6 +61,8 @@ ID_TYPE_CAA = 2  # civil aviation authority registration
 ID_TYPE_UTM_UUID = 3
 ID_TYPE_SESSION = 4  # specific session id; first byte is the ICAO-managed type
 
+#: Drones told apart behind one transmitter address (a relay); the oldest is forgotten.
+MAX_DRONES_PER_ADDRESS = 64
 #: Which Basic ID the assembler prefers as ``uas_id`` when a UA sends several.
 ID_TYPE_PREFERENCE = (ID_TYPE_SERIAL, ID_TYPE_CAA, ID_TYPE_UTM_UUID, ID_TYPE_SESSION, ID_TYPE_NONE)
 
@@ -452,6 +454,8 @@ class _Transmitter:
     last_location_raw: bytes = b""
     t_last_location_s: float = -math.inf
     pending: tuple[Location, float] | None = None
+    #: UAS ids seen together in one pack (one drone each: uas_id -> id type) and when.
+    groups: list[tuple[dict[str, int], float]] = field(default_factory=list)
     #: Last time this address was seen carrying two different UAS ids (two drones).
     t_conflict_s: float = -math.inf
     #: Last time a Location from this address was reported anonymous.
@@ -470,8 +474,8 @@ class RemoteIdAssembler:
     before UTM UUID before session id), never an id stored from another pack. A
     Location sent alone (BLE 4 legacy adverts rotate single messages) takes the
     address's Basic IDs of the last ``id_ttl_s`` seconds, unless the address
-    carried two different drones in that time (packs with different ids, or two
-    ids of one type): then it cannot be attributed and is
+    carried two different drones in that time (packs whose ids never travel
+    together, or two ids of one type): then it cannot be attributed and is
     ``Rejected("uas_id_ambiguous: ...")``.
 
     A Location with no Basic ID at all is held (one per address) for up to
@@ -588,16 +592,28 @@ class RemoteIdAssembler:
         return out
 
     def _pack_identity(self, st: _Transmitter, ids: list[BasicId], t_rx_s: float) -> str | None:
-        """The pack's own UAS id; the address's stored ids become the pack's."""
-        ids = [m for m in ids if m.uas_id]
-        if not ids:
+        """The pack's own UAS id; the address's stored ids become those of its drone.
+
+        Ids sent together in one pack belong to one drone, so a pack with only some
+        of them (a serial one time, serial and CAA another) still names that drone
+        by its preferred id. Two drones at one address are two groups of ids.
+        """
+        own = {m.uas_id: m.id_type for m in ids if m.uas_id}
+        if not own:
             return None
-        best = min(ids, key=lambda m: ID_TYPE_PREFERENCE.index(m.id_type))
-        previous = self._uas_id(st, t_rx_s)
-        if previous is not None and previous not in {m.uas_id for m in ids}:
+        live = [g for g in st.groups if t_rx_s - g[1] <= self.id_ttl_s]
+        merged = dict(own)
+        rest = []
+        for ids_g, t_g in live:
+            if ids_g.keys() & own.keys():
+                merged = ids_g | merged
+            else:
+                rest.append((ids_g, t_g))
+        st.groups = [*rest[-(MAX_DRONES_PER_ADDRESS - 1) :], (merged, t_rx_s)]
+        if rest:
             st.t_conflict_s = t_rx_s
-        st.ids = {m.id_type: (m.uas_id, t_rx_s) for m in ids}
-        return best.uas_id
+        st.ids = {id_type: (uas_id, t_rx_s) for uas_id, id_type in merged.items()}
+        return min(merged, key=lambda u: ID_TYPE_PREFERENCE.index(merged[u]))
 
     def _feed(
         self, address: str, st: _Transmitter, msg: RidMessage | Rejected, t_rx_s: float
