@@ -338,7 +338,14 @@ class Service:
                 self.app, host or self.config.server.host, port or self.config.server.port
             )
         finally:
-            await self.stop()
+            # A second cancellation (another signal) must not cut the stop short:
+            # sinks closed and the store committed are what a clean stop is for.
+            stopping = asyncio.ensure_future(self.stop())
+            try:
+                await asyncio.shield(stopping)
+            except asyncio.CancelledError:
+                await stopping
+                raise
 
     async def stop(self) -> None:
         for t in self._tasks:
