@@ -41,6 +41,9 @@ class SourcesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     jsonl_udp: ListenerConfig = msgspec.field(default_factory=ListenerConfig)
     #: SAPIENT (BSI Flex 335 v2.0) sensor nodes connect here.
     sapient_port: ListenPort | None = None
+    #: skywarden's node id in its RegistrationAcks: a lower-case UUID version 4;
+    #: derived from the site name when not given (the SAPIENT out sink's default too).
+    sapient_node_id: str | None = None
     #: ASTERIX CAT048 monoradars (UDP), Mode-S receivers (TCP), Remote ID receivers (UDP).
     asterix48: list[AsterixInput] = msgspec.field(default_factory=list)
     adsb: list[AdsbInput] = msgspec.field(default_factory=list)

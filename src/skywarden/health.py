@@ -25,6 +25,12 @@ class SensorHealth:
     every scan (a radar always has some clutter), whereas an RF direction finder,
     a camera or a Remote ID / ADS-B receiver is rightly silent when nothing flies;
     their health comes from status reports (SAPIENT) instead.
+
+    A sensor declared while running (a SAPIENT node registering) is given its
+    full silence limit from the moment it was declared (:meth:`declared`), not
+    from the start of the run. A sensor that sends status reports at a known
+    pace (:meth:`expect_status`) is alive as long as they come: it is silent only
+    after ``factor`` times the longer of its update period and status interval.
     """
 
     sensors: dict[str, Sensor]
@@ -35,6 +41,7 @@ class SensorHealth:
     watch_kinds: tuple[str, ...] = ("radar", "position")
     last_heard: dict[str, float] = field(default_factory=dict)
     status: dict[str, str] = field(default_factory=dict)
+    status_interval_s: dict[str, float] = field(default_factory=dict)
     _alert_ids: dict[str, str] = field(default_factory=dict)
     #: Sensors heard for the first time since the last ``take_newly_ok``.
     newly_ok: list[str] = field(default_factory=list)
@@ -46,7 +53,19 @@ class SensorHealth:
     def limit_s(self, sensor_id: str) -> float:
         s = self.sensors.get(sensor_id)
         period = (s.update_s if s and s.update_s else None) or self.default_update_s
+        period = max(period, self.status_interval_s.get(sensor_id, 0.0))
         return max(self.factor * period, self.min_silence_s)
+
+    def declared(self, sensor_id: str, now_s: float) -> None:
+        """A sensor appeared at ``now_s``: its silence is counted from then."""
+        self.last_heard.setdefault(sensor_id, now_s)
+
+    def expect_status(self, sensor_id: str, interval_s: float | None) -> None:
+        """The sensor reports its status every ``interval_s`` (None: not told)."""
+        if interval_s is None:
+            self.status_interval_s.pop(sensor_id, None)
+        else:
+            self.status_interval_s[sensor_id] = interval_s
 
     def heard(self, sensor_id: str, now_s: float) -> list[AlertLine]:
         """Note a message from a sensor; returns a ``cleared`` alert if it was silent."""

@@ -267,6 +267,7 @@ class Service:
             reason = f"sensor '{sensor.id}': {MAX_LIVE_SENSORS} sensors registered live already"
             self.rejections.add("sensor registration", Rejected(reason=reason))
             return
+        self.health.declared(sensor.id, self.clock())
         self.site.declare_sensor(sensor)
 
     def _zones_changed(self, zones: list[Zone]) -> None:
@@ -363,12 +364,13 @@ class Service:
             self.ports["jsonl_udp"] = await udp.start(src.host, src.jsonl_udp_port)
             self._closers.append(udp.close)
         if src.sapient_port is not None:
-            from .sources.sapient import SapientServer
+            from .sources.sapient import SapientServer, default_node_id
 
             sap = SapientServer(
                 src.host, src.sapient_port,
                 on_detection=lambda report: self._on_record(report.detection),
                 on_sensor=self.add_sensor, on_status=self._on_sapient_status,
+                fusion_node_id=src.sapient_node_id or default_node_id(f"{cfg.site.name}.skywarden"),
                 clock=self.clock, rejections=self.rejections,
             )  # fmt: skip
             await sap.start()
@@ -389,9 +391,10 @@ class Service:
             self._closers.append(rid.close)
         site = cfg.site
         for b in src.adsb:
-            feed = adsb_feed(
-                b, site.lat, site.lon, self._on_record, rejections=self.rejections, clock=self.clock
-            )
+            # Local CPR decoding is referenced to the receiver, wherever it stands.
+            rx = self.header.sensors.get(b.sensor)
+            ref = (rx.lat, rx.lon) if rx is not None else (site.lat, site.lon)
+            feed = adsb_feed(b, *ref, self._on_record, rejections=self.rejections, clock=self.clock)
             spawn(asyncio.create_task(feed, name=f"adsb-{b.sensor}"))
         records = self._feed
         if records is None and src.replay:
@@ -405,9 +408,21 @@ class Service:
             )
 
     def _on_sapient_status(self, status: NodeStatus) -> None:
-        """A SAPIENT node's own health report (or its disconnection) -> sensor status."""
+        """A SAPIENT node's own health report (or its disconnection) -> sensor status.
+
+        A node that reports is alive, whether or not it detects anything: each
+        status report counts as hearing from its sensors (range-bearing and ``/pos``).
+        """
+        now = self.clock()
+        if status.system != "disconnected":
+            for sid in (status.node_id, f"{status.node_id}/pos"):
+                if sid in self.header.sensors:
+                    self.health.expect_status(sid, status.interval_s)
+                    self._dispatch_sensor_alerts(self.health.heard(sid, now))
+            for sid in self.health.take_newly_ok():
+                self.live.set_sensor_status(sid, "ok", now)
         state = {"ok": "ok", "disconnected": "silent"}.get(status.system, "degraded")
-        self.live.set_sensor_status(status.node_id, state, self.clock())  # type: ignore[arg-type]
+        self.live.set_sensor_status(status.node_id, state, now)  # type: ignore[arg-type]
 
     async def serve(self, host: str | None = None, port: int | None = None) -> None:
         """Start everything and serve the web map and API until cancelled."""
@@ -417,7 +432,14 @@ class Service:
                 self.app, host or self.config.server.host, port or self.config.server.port
             )
         finally:
-            await self.stop()
+            # A second cancellation (another signal) must not cut the stop short:
+            # sinks closed and the store committed are what a clean stop is for.
+            stopping = asyncio.ensure_future(self.stop())
+            try:
+                await asyncio.shield(stopping)
+            except asyncio.CancelledError:
+                await stopping
+                raise
 
     async def stop(self) -> None:
         for t in self._tasks:

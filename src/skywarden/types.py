@@ -45,7 +45,8 @@ REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
     "radar": ("range_m", "az_deg", "el_deg"),
     "rf": ("az_deg",),
     "camera": ("az_deg", "el_deg"),
-    "remoteid": ("uas_id", "lat", "lon", "alt_m"),
+    # A Location broadcast without any Basic ID is reported without ``uas_id`` (anonymous).
+    "remoteid": ("lat", "lon", "alt_m"),
     "adsb": ("icao24", "lat", "lon", "alt_m"),
     "position": ("lat", "lon", "alt_m"),
 }

@@ -167,7 +167,10 @@ def test_registration_reports_alerts_and_task_refusal():
     assert raised.alert_type == alert_pb2.Alert.ALERT_TYPE_CRITICAL
     assert raised.status == alert_pb2.Alert.ALERT_STATUS_ACTIVE
     assert cleared.status == alert_pb2.Alert.ALERT_STATUS_CLEAR
-    assert raised.region_id == "Z1"
+    # ULIDs, the same for one alert's events (rules: tests/conformance).
+    assert raised.region_id == cleared.region_id == sink.encoder.region_ulid("Z1")
+    assert raised.alert_id == cleared.alert_id and len(raised.alert_id) == 26
+    assert "skywarden_alert=A-T1; zone=Z1" in raised.additional_information
     assert "42 s" in raised.description
     assert raised.associated_detection[0].object_id == r1.object_id
     assert (raised.location.y, raised.location.x) == pytest.approx((SITE_LAT + 0.004, SITE_LON))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,10 @@ def test_other_items_are_skipped_by_length(extra: set[str], p: ax.Plot) -> None:
 
 
 def test_fixture_matches_readme() -> None:
-    out = list(ax.read_file(DATA / "plots.ast", sensor=SENSOR, ref_day_start_s=DAY))
+    ignored: Counter[str] = Counter()
+    out = list(
+        ax.read_file(DATA / "plots.ast", sensor=SENSOR, ref_day_start_s=DAY, ignored=ignored)
+    )
     dets = [o for o in out if isinstance(o, Detection)]
     reasons = [o.reason.split(":")[0] for o in out if isinstance(o, Rejected)]
     assert [(d.t, d.range_m, d.az_deg) for d in dets] == [
@@ -130,7 +134,10 @@ def test_fixture_matches_readme() -> None:
         (1714564800.5, 37966.0, 90.0),
         (1714564802.0, 1852.0, 359.9945068359375),
     ]
-    assert reasons == ["asterix-cat", "asterix-el", "asterix-sim"]
+    # Regression: the CAT034 north marker between the CAT048 blocks was counted as
+    # a rejection; it is a valid service message and is ignored.
+    assert reasons == ["asterix-el", "asterix-sim"]
+    assert ignored == {"CAT034 service message": 1}
     # Elevation check, independent of the module's formula: the target put
     # back along (az, el, range) lies at the flight-level altitude.
     for d, fl in zip(dets, (35.25, 100.0, 5.0), strict=True):
@@ -171,6 +178,62 @@ def test_unvalidated_flight_level_and_impossible_geometry() -> None:
 
 
 # --- Fuzzing -----------------------------------------------------------------------
+
+
+def _blocks() -> list[bytes]:
+    data = (DATA / "plots.ast").read_bytes()
+    out, i = [], 0
+    while i < len(data):
+        size = int.from_bytes(data[i + 1 : i + 3], "big")
+        out.append(data[i : i + size])
+        i += size
+    return out
+
+
+def _udp_capture(path: Path, datagrams: list[tuple[float, bytes]], *, ng: bool) -> None:
+    """Ethernet/IPv4/UDP frames to port 8600, as tcpdump records a radar feed."""
+    import dpkt
+
+    with path.open("wb") as fh:
+        w = dpkt.pcapng.Writer(fh) if ng else dpkt.pcap.Writer(fh)
+        for t, payload in datagrams:
+            udp = dpkt.udp.UDP(sport=40000, dport=8600, data=payload)
+            udp.ulen = len(udp)
+            ip = dpkt.ip.IP(
+                src=bytes([10, 0, 0, 7]), dst=bytes([10, 0, 0, 1]), p=dpkt.ip.IP_PROTO_UDP,
+                data=udp, ttl=64,
+            )  # fmt: skip
+            ip.len = len(ip)
+            eth = dpkt.ethernet.Ethernet(
+                src=b"\x02\x00\x00\x00\x00\x07", dst=b"\x02\x00\x00\x00\x00\x01",
+                type=dpkt.ethernet.ETH_TYPE_IP, data=ip,
+            )  # fmt: skip
+            w.writepkt(bytes(eth), ts=t)
+
+
+@pytest.mark.parametrize("ng", [False, True])
+def test_capture_of_the_udp_feed_is_read_and_timed_by_it(tmp_path: Path, ng: bool) -> None:
+    """CAT048 usually arrives as a UDP capture: no --date needed, the capture gives the day."""
+    path = tmp_path / ("feed.pcapng" if ng else "feed.pcap")
+    # One datagram per block, received 10 s after plot 1's time of day.
+    _udp_capture(path, [(DAY + 43210.0 + 0.1 * k, b) for k, b in enumerate(_blocks())], ng=ng)
+    ignored: Counter[str] = Counter()
+    out = list(ax.read_file(path, sensor=SENSOR, ref_day_start_s=None, ignored=ignored))
+    dets = [o for o in out if isinstance(o, Detection)]
+    assert [(d.t, d.range_m, d.az_deg) for d in dets] == [
+        (1714564800.0, 18520.0, 45.0),
+        (1714564800.5, 37966.0, 90.0),
+        (1714564802.0, 1852.0, 359.9945068359375),
+    ]
+    assert [o.reason.split(":")[0] for o in out if isinstance(o, Rejected)] == [
+        "asterix-el", "asterix-sim",
+    ]  # fmt: skip
+    assert ignored == {"CAT034 service message": 1}
+
+
+def test_raw_blocks_still_need_the_day(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="day"):
+        list(ax.read_file(DATA / "plots.ast", sensor=SENSOR, ref_day_start_s=None))
 
 
 @settings(max_examples=200, deadline=None)
@@ -216,6 +279,7 @@ def test_udp_endpoint_receives_datagrams() -> None:
             for b in blocks:
                 s.sendto(b, (host, port))
         dets = [await asyncio.wait_for(got.get(), 5.0) for _ in range(3)]
+        await asyncio.sleep(0.1)  # the last datagram's rejections too
         ep.close()
         return dets, ep
 
@@ -225,4 +289,4 @@ def test_udp_endpoint_receives_datagrams() -> None:
         (1714564800.5, 37966.0),
         (1714564802.0, 1852.0),
     ]
-    assert ep.rejections.total == 3
+    assert ep.rejections.total == 2 and ep.ignored == {"CAT034 service message": 1}

@@ -65,7 +65,8 @@ def test_import_asterix(tmp_path: Path) -> None:
         (1714564800.5, 37966.0, 90.0),
         (1714564802.0, 1852.0, 359.9945068359375),
     ]
-    assert summary["n_rejected"] == 3
+    assert summary["n_rejected"] == 2  # the CAT034 north marker is ignored, not rejected
+    assert summary["ignored"] == {"CAT034 service message": 1}
     _, _, dets2 = run(tmp_path, *args, "--default-alt-m", "450")
     assert [d.az_deg for d in dets2] == [45.0, 90.0, 270.0, 359.9945068359375]
 
@@ -75,6 +76,15 @@ def test_import_asterix(tmp_path: Path) -> None:
     [
         ("adsb-avr", "book.avr", [], [1457996400.0, 1457996402.0]),
         ("adsb-beast", "book.beast", ["--date", "2016-03-14"], [1457913601.0, 1457913603.0]),
+        # The book's own time of the odd frame (book.avr), given as the first frame's time:
+        # Beast ticks then count from it, not from midnight of --date.
+        (
+            "adsb-beast",
+            "book.beast",
+            ["--start", "2016-03-14T23:00:00Z"],
+            [1457996400.0 + 1.0, 1457996400.0 + 3.0],
+        ),
+        ("adsb-beast", "book.beast", ["--start", "1457996400"], [1457996401.0, 1457996403.0]),
     ],
 )
 def test_import_adsb(
@@ -92,6 +102,17 @@ def test_import_adsb(
     assert summary["rejected"] == {"adsb-crc: parity check failed": 1}
 
 
+def test_import_asterix_capture_without_date(tmp_path: Path) -> None:
+    from .test_asterix48 import DAY, _blocks, _udp_capture
+
+    cap = tmp_path / "feed.pcap"
+    _udp_capture(cap, [(DAY + 43210.0 + 0.1 * k, b) for k, b in enumerate(_blocks())], ng=False)
+    args = ["asterix48", str(cap), "--lat", "46.0", "--lon", "14.5", "--alt-m", "300"]
+    summary, _, dets = run(tmp_path, *args)
+    assert [d.t for d in dets] == [1714564800.0, 1714564800.5, 1714564802.0]
+    assert summary["ignored"] == {"CAT034 service message": 1}
+
+
 def test_import_remoteid(tmp_path: Path) -> None:
     cap = DATA / "remoteid" / "odid_wifi_bcn_sample.pcap"
     if not cap.is_file():
@@ -99,6 +120,14 @@ def test_import_remoteid(tmp_path: Path) -> None:
     _, reader, dets = run(tmp_path, "remoteid", str(cap), "--lat", "45.55", "--lon", "-122.97")
     assert reader.header.sensors["remoteid"].kind == "remoteid"
     assert dets and {d.uas_id for d in dets} == {"MFG1A0123456789"}
+
+
+def test_import_remoteid_without_basic_id_gives_anonymous_detections(tmp_path: Path) -> None:
+    """The public NAN capture has no Basic ID: its Locations import as anonymous detections."""
+    cap = DATA / "remoteid" / "odid_wifi_sample.pcap"
+    _, _, dets = run(tmp_path, "remoteid", str(cap), "--lat", "45.55", "--lon", "-122.97")
+    assert dets and all(d.uas_id is None for d in dets)
+    assert {d.id for d in dets} == {"rid-anon:84:cc:a8:60:43:24"}
 
 
 def test_unusable_input_exits_non_zero(tmp_path: Path) -> None:

@@ -297,14 +297,30 @@ def test_location_before_id_is_held_then_emitted() -> None:
     assert det.t == T0 + 1234.5
 
 
-def test_pending_location_superseded_or_stale_is_rejected() -> None:
+def test_location_without_basic_id_is_reported_anonymous() -> None:
     asm = rid.RemoteIdAssembler("rid-1", max_pending_s=3.0)
     loc2 = enc.encode_location(_loc(t_hour_s=1235.5))
+    loc3 = enc.encode_location(_loc(t_hour_s=1236.5))
+    assert asm.feed_payload("aa", LOCATION_V2, T0 + 1234.6) == []  # held: the id may follow
+    # A second Location and still no id: both are reported, without a UAS id.
+    first, second = asm.feed_payload("aa", loc2, T0 + 1235.6)
+    (third,) = asm.feed_payload("aa", loc3, T0 + 1236.6)  # no longer held
+    for d, t in ((first, 1234.5), (second, 1235.5), (third, 1236.5)):
+        assert isinstance(d, Detection)
+        assert d.uas_id is None and d.id == "rid-anon:aa" and d.t == T0 + t
+        assert (d.lat, d.lon, d.alt_m) == (51.4778, -0.0015, 167.0)
+    assert asm.anonymous == {"aa": 3}
+
+
+def test_held_location_stale_before_id_is_anonymous_and_flushed() -> None:
+    asm = rid.RemoteIdAssembler("rid-1", max_pending_s=3.0)
     assert asm.feed_payload("aa", LOCATION_V2, T0 + 1234.6) == []
-    (r,) = asm.feed_payload("aa", loc2, T0 + 1235.6)
-    assert isinstance(r, Rejected) and r.reason.startswith("no_uas_id:")
-    (r,) = asm.feed_payload("aa", BASIC_ID_V2, T0 + 1240.0)  # 4.4 s later: stale
-    assert isinstance(r, Rejected) and r.reason.startswith("no_uas_id:")
+    (d,) = asm.feed_payload("aa", BASIC_ID_V2, T0 + 1240.0)  # 5.4 s later: stale
+    assert isinstance(d, Detection) and d.uas_id is None and d.t == T0 + 1234.5
+    assert asm.feed_payload("bb", LOCATION_V2, T0 + 1234.6) == []
+    (d,) = asm.flush()  # end of the file: the held Location is not lost
+    assert d.id == "rid-anon:bb" and d.uas_id is None
+    assert asm.flush() == []
 
 
 def test_ids_are_per_transmitter_and_serial_preferred() -> None:
@@ -319,6 +335,63 @@ def test_ids_are_per_transmitter_and_serial_preferred() -> None:
     (b,) = asm.feed_payload("bb", LOCATION_V2, T0 + 1234.6)
     assert a.uas_id == "1596F3C5A1000001" and b.uas_id == "GBR-RP-1"
     assert asm.feed_payload("cc", LOCATION_V2, T0 + 1234.6) == []  # no id from cc
+
+
+def _pack(*msgs: bytes) -> bytes:
+    return h("f2") + bytes([25, len(msgs)]) + b"".join(msgs)
+
+
+def test_two_drones_from_one_address_keep_their_own_ids() -> None:
+    """Regression: packs of two drones relayed from one address (a hex file, a UDP peer).
+
+    The second pack's Location used to take the stored serial of the first pack,
+    merging both drones under one UAS id.
+    """
+    serial = BASIC_ID_V2.replace(b"1596F3C5A1000001", b"1581F5FJD228500D0123")[:25]
+    caa = enc.encode_basic_id(
+        rid.BasicId(version=2, id_type=rid.ID_TYPE_CAA, ua_type=2, uas_id="GBR-UAS-00042ABCDEF")
+    )
+    loc_b = enc.encode_location(_loc(lat=51.48, t_hour_s=1234.6))
+    asm = rid.RemoteIdAssembler("rid-1")
+    (a,) = asm.feed_payload("udp:10.0.0.5:4000", _pack(serial, LOCATION_V2), T0 + 1234.6)
+    (b,) = asm.feed_payload("udp:10.0.0.5:4000", _pack(caa, loc_b), T0 + 1234.7)
+    assert (a.uas_id, a.lat) == ("1581F5FJD228500D0123", 51.4778)
+    assert (b.uas_id, b.lat) == ("GBR-UAS-00042ABCDEF", 51.48)
+    (a2,) = asm.feed_payload("udp:10.0.0.5:4000", _pack(serial, LOCATION_V2), T0 + 1236.0)
+    assert a2.uas_id == "1581F5FJD228500D0123"
+    # A Location sent alone from that address cannot be attributed to either drone.
+    loc_c = enc.encode_location(_loc(t_hour_s=1236.5))
+    (r,) = asm.feed_payload("udp:10.0.0.5:4000", loc_c, T0 + 1236.6)
+    assert isinstance(r, Rejected) and r.reason.startswith("uas_id_ambiguous:")
+
+
+def test_one_drone_with_packs_of_some_of_its_ids_keeps_one_identity() -> None:
+    caa = enc.encode_basic_id(
+        rid.BasicId(version=2, id_type=rid.ID_TYPE_CAA, ua_type=2, uas_id="GBR-UAS-00042ABCDEF")
+    )
+    asm = rid.RemoteIdAssembler("rid-1")
+    (a,) = asm.feed_payload("aa", _pack(BASIC_ID_V2, caa, LOCATION_V2), T0 + 1234.6)
+    loc_b = enc.encode_location(_loc(t_hour_s=1235.5))
+    (b,) = asm.feed_payload("aa", _pack(caa, loc_b), T0 + 1235.6)  # CAA id only this time
+    assert a.uas_id == b.uas_id == "1596F3C5A1000001"
+    (c,) = asm.feed_payload("aa", enc.encode_location(_loc(t_hour_s=1236.5)), T0 + 1236.6)
+    assert isinstance(c, Detection) and c.uas_id == "1596F3C5A1000001"  # one drone: not ambiguous
+
+
+def test_two_drones_sending_single_messages_from_one_address() -> None:
+    caa_a = enc.encode_basic_id(
+        rid.BasicId(version=2, id_type=rid.ID_TYPE_CAA, ua_type=2, uas_id="GBR-UAS-A")
+    )
+    caa_b = enc.encode_basic_id(
+        rid.BasicId(version=2, id_type=rid.ID_TYPE_CAA, ua_type=2, uas_id="GBR-UAS-B")
+    )
+    asm = rid.RemoteIdAssembler("rid-1")
+    asm.feed_payload("hex", caa_a, T0 + 1234.0)
+    (a,) = asm.feed_payload("hex", LOCATION_V2, T0 + 1234.6)
+    assert a.uas_id == "GBR-UAS-A"
+    asm.feed_payload("hex", caa_b, T0 + 1235.0)  # a second id of the same type: another drone
+    (r,) = asm.feed_payload("hex", enc.encode_location(_loc(t_hour_s=1235.5)), T0 + 1235.6)
+    assert isinstance(r, Rejected) and r.reason.startswith("uas_id_ambiguous:")
 
 
 def test_invalid_position_and_altitude_rejected() -> None:

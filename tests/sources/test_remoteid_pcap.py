@@ -70,9 +70,16 @@ def test_wifi_nan_and_beacon_capture_without_basic_id() -> None:
     assert frames == {"wifi_nan": 21, "wifi_beacon": 21}
     msgs = _messages(path)
     assert not any(isinstance(m, rid.BasicId) for _, m in msgs)
-    # No UAS id was ever sent, so no detection may be made.
-    out = list(rid.read_file(path, sensor_id="rid-1"))
-    assert out and all(isinstance(r, Rejected) and r.reason.startswith("no_uas_id:") for r in out)
+    locs = [m for _, m in msgs if isinstance(m, rid.Location)]
+    assert len(locs) == 31
+    # Regression: no Basic ID was ever sent, and this used to give no detection at
+    # all. Every distinct Location is reported, as an anonymous Remote ID drone.
+    asm = rid.RemoteIdAssembler("rid-1")
+    out = list(rid.read_file(path, sensor_id="rid-1", assembler=asm))
+    assert out and all(isinstance(d, Detection) for d in out)
+    assert all(d.uas_id is None and d.id == "rid-anon:84:cc:a8:60:43:24" for d in out)
+    assert {(d.lat, d.lon, d.alt_m) for d in out} == {(m.lat, m.lon, m.alt_m) for m in locs}
+    assert asm.anonymous == {"84:cc:a8:60:43:24": len(out)}
 
 
 def test_ble5_long_range_capture() -> None:

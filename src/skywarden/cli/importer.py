@@ -86,6 +86,23 @@ def _day_start(date: str | None, kind: str, required: bool) -> float:
         fail(f"--date must be YYYY-MM-DD, not {date!r}", 2)
 
 
+def _start_time(text: str) -> float:
+    """``--start`` as POSIX seconds: a number, or an ISO 8601 time (UTC unless it says otherwise)."""
+    try:
+        t = float(text)
+    except ValueError:
+        try:
+            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            fail(f"--start must be an ISO 8601 time or POSIX seconds, not {text!r}", 2)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        t = when.timestamp()
+    if not 0.0 <= t <= 1.0e11:
+        fail(f"--start {text!r} is out of range", 2)
+    return t
+
+
 def _sapient(file: Path, res: _Result) -> None:
     from ..sources import sapient
 
@@ -129,6 +146,13 @@ def import_(
             "without it such plots are rejected.",
         ),
     ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="adsb-beast/adsb-avr: UTC time of the first frame (ISO 8601, or POSIX seconds); "
+            "Beast ticks count from it. Default: midnight of --date.",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print only JSON.")] = False,
 ) -> None:
     """Import recorded SAPIENT, ASTERIX CAT048, Remote ID or ADS-B data as a scenario file."""
@@ -148,14 +172,18 @@ def import_(
             sensor = Sensor(id=sid, kind=_KIND_OF[kind], lat=pos[0], lon=pos[1], alt_m=pos[2])  # type: ignore[arg-type]
             res.sensors[sid] = sensor
             if kind is ImportKind.asterix48:
-                from ..sources import asterix48
+                from ..sources import asterix48, pcap
 
-                day = _day_start(date, kind.value, required=True)
+                capture = pcap.is_capture(file)
+                if capture and date is not None:
+                    res.notes.append("a capture is timed by its own timestamps; --date not used")
+                day = None if capture else _day_start(date, kind.value, required=True)
                 res.take(
                     asterix48.read_file(
-                        file, sensor=sensor, ref_day_start_s=day, default_alt_m=default_alt_m
+                        file, sensor=sensor, ref_day_start_s=day, default_alt_m=default_alt_m,
+                        ignored=res.ignored,
                     )
-                )
+                )  # fmt: skip
             elif kind is ImportKind.remoteid:
                 from ..sources import remoteid
 
@@ -167,7 +195,10 @@ def import_(
                     dec = adsb.AdsbDecoder(sid, pos[0], pos[1])
                 except adsb.AdsbUnavailable as e:
                     fail(str(e))
-                t0 = _day_start(date, kind.value, required=kind is ImportKind.adsb_beast)
+                if start is not None:
+                    t0 = _start_time(start)
+                else:
+                    t0 = _day_start(date, kind.value, required=kind is ImportKind.adsb_beast)
                 reader = adsb.read_avr if kind is ImportKind.adsb_avr else adsb.read_beast
                 res.take(reader(file, decoder=dec, t0_s=t0))
                 res.ignored.update(dec.ignored)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -117,8 +118,20 @@ def _run(service, host: str, port: int, json_out: bool, token: str | None) -> No
         if token:
             console.print(f"viewer token: [bold]{token}[/]  (the demo page is already signed in)")
         console.print(f"record: {facts['store']}   stop with Ctrl-C")
+
+    async def main() -> None:
+        # SIGTERM stops the site cleanly: sinks closed (the CAT062 encoder process
+        # joined), the store committed; its default action would end the process at
+        # once. While uvicorn serves it takes the signal first, shuts the web server
+        # down and raises it again, which lands here.
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await service.serve(host, port)
+
     with contextlib.suppress(KeyboardInterrupt):
         try:
-            asyncio.run(service.serve(host, port))
+            asyncio.run(main())
         except OSError as e:
             fail(f"cannot start the site: {e.strerror or e}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -86,7 +85,7 @@ class SapientOutConfig(_Cfg):
 
     host: str
     port: Port
-    #: This node's UUID; derived from the site name when not given.
+    #: This node's UUID (version 4, lower case); derived from the site name when not given.
     node_id: str | None = None
     #: The C2 node's id, put in ``destination_id`` when given.
     destination_id: str | None = None
@@ -179,10 +178,11 @@ def build_sinks(
 
         sinks += [CotSink(c, zones=zones) for c in config.tak]
     if config.sapient:
+        from ..sources.sapient import default_node_id
         from .sapient_out import SapientOutSink
 
         for c in config.sapient:
-            node_id = c.node_id or str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{site_name}.skywarden"))
+            node_id = c.node_id or default_node_id(f"{site_name}.skywarden")
             sinks.append(SapientOutSink(c, frame, node_id=node_id))
     if config.asterix62:
         from .asterix62 import Asterix62Sink

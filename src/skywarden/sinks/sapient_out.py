@@ -5,8 +5,15 @@ length and a protobuf ``SapientMessage``. The bindings are ``sapient-py``
 (module ``sapient_msg.bsi_flex_335_v2_0``, generated from the Dstl
 SAPIENT-Proto-Files for v2.0; the same module the SAPIENT source uses).
 
-- On connect: ``Registration`` (node type fusion node, tracking with re-id),
-  then wait for ``RegistrationAck``; refused or no answer -> reconnect later.
+- On connect: ``Registration`` (node type fusion node, tracking with re-id,
+  capabilities, configuration data, one permanent mode that takes no task), then
+  wait for ``RegistrationAck``; refused or no answer -> reconnect later.
+- Identifiers follow the ICD's validation rules (the ``is_uuid`` / ``is_ulid`` /
+  ``is_mandatory`` options of the v2.0 .proto files, as Dstl's Apex middleware
+  checks them): ``node_id`` is a UUID version 4; report, object, alert and
+  region ids are ULIDs. An alert keeps its ULID across all its events, a zone
+  its region ULID for the whole run; skywarden's own alert and zone names go in
+  the text fields.
 - Every ``status_period_s``: ``StatusReport`` (system OK, node location).
 - Every scan: one ``DetectionReport`` per track (WGS-84 location, ENU
   velocity, classification with confidence; ``object_id`` stable per track)
@@ -29,6 +36,7 @@ import itertools
 import logging
 import math
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,7 +50,9 @@ from sapient_msg.bsi_flex_335_v2_0 import (
     task_ack_pb2,
 )
 
+from .. import __version__
 from ..geodesy import LocalFrame
+from ..sources.sapient import check_node_id
 from ..types import AlertLine, ScanOutput, TrackLine
 from .base import QueueWorker
 from .config import SapientOutConfig
@@ -83,6 +93,10 @@ def ulid(t_s: float, rand80: int) -> str:
     return "".join(_CROCKFORD[(v >> (5 * i)) & 31] for i in range(25, -1, -1))
 
 
+def _hash_int(text: str, n_bytes: int) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=n_bytes).digest())
+
+
 def frame_message(msg: Any) -> bytes:
     """A message with its 4-byte little-endian length prefix."""
     payload = msg.SerializeToString()
@@ -106,12 +120,17 @@ class SapientEncoder:
     """Builds SAPIENT messages for one node (pure apart from its id counters)."""
 
     def __init__(self, config: SapientOutConfig, frame: LocalFrame, node_id: str) -> None:
+        check_node_id(node_id)
+        if config.destination_id is not None:
+            uuid.UUID(config.destination_id)  # ValueError when it is no UUID
         self.cfg = config
         self.frame = frame
         self.node_id = node_id
         self._seq = itertools.count(1)
-        self._node_hash = int.from_bytes(hashlib.blake2b(node_id.encode(), digest_size=4).digest())
+        self._node_hash = _hash_int(node_id, 4)
         self._object_ids: dict[str, str] = {}
+        self._alert_ids: dict[str, str] = {}
+        self._region_ids: dict[str, str] = {}
 
     def _msg(self, t_s: float) -> Any:
         m = sapient_message_pb2.SapientMessage(node_id=self.node_id)
@@ -131,6 +150,23 @@ class SapientEncoder:
             h = hashlib.blake2b(f"{self.node_id}/{track_id}".encode(), digest_size=10).digest()
             oid = self._object_ids[track_id] = ulid(t_s, int.from_bytes(h))
         return oid
+
+    def alert_ulid(self, alert_id: str, t_s: float) -> str:
+        """The ULID of an alert: made at its first event, kept until it is cleared."""
+        aid = self._alert_ids.get(alert_id)
+        if aid is None:
+            aid = self._alert_ids[alert_id] = ulid(
+                t_s, _hash_int(f"{self.node_id}/alert/{alert_id}", 10)
+            )
+        return aid
+
+    def region_ulid(self, zone_id: str) -> str:
+        """The ULID of a zone: all 128 bits from the node and zone ids, so the same on every run."""
+        rid = self._region_ids.get(zone_id)
+        if rid is None:
+            v = _hash_int(f"{self.node_id}/zone/{zone_id}", 16)
+            rid = self._region_ids[zone_id] = ulid((v >> 80) / 1000.0, v)
+        return rid
 
     def _location(
         self, loc: Any, lat: float, lon: float, alt_m: float, std_m: float | None
@@ -164,6 +200,24 @@ class SapientEncoder:
         mode.mode_description = "warning only; accepts no tasking"
         mode.tracking_type = registration_pb2.Registration.TRACKING_TYPE_TRACK_WITH_RE_ID
         mode.scan_type = registration_pb2.Registration.SCAN_TYPE_FIXED
+        mode.settle_time.units = registration_pb2.Registration.TIME_UNITS_SECONDS
+        mode.settle_time.value = 0.0
+        # The mandatory task definition states that no task is taken: no concurrent
+        # task, no command; the region definition says what the alerts are about.
+        task = mode.task
+        task.concurrent_tasks = 0
+        region = task.region_definition
+        region.region_type.append(registration_pb2.Registration.REGION_TYPE_AREA_OF_INTEREST)
+        area = region.region_area.add()
+        area.location_units = location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M
+        area.location_datum = location_pb2.LOCATION_DATUM_WGS84_E
+        for category, typ in (("Detection", "Fused track"), ("Alert", "Zone arrival warning")):
+            cap = r.capabilities.add()
+            cap.category, cap.type = category, typ
+        cfg = r.config_data.add()
+        cfg.manufacturer = "skywarden project"
+        cfg.model = "skywarden"
+        cfg.software_version = __version__
         return m
 
     def status_report(self, t_s: float) -> Any:
@@ -207,7 +261,9 @@ class SapientEncoder:
     def alert(self, a: AlertLine, track: TrackLine | None) -> Any:
         m = self._msg(a.t)
         al = m.alert
-        al.alert_id = a.id
+        al.alert_id = self.alert_ulid(a.id, a.t)
+        if a.state == "cleared":
+            self._alert_ids.pop(a.id, None)
         al.alert_type = ALERT_TYPE[a.level]
         al.priority = ALERT_PRIORITY[a.level]
         al.status = (
@@ -223,7 +279,7 @@ class SapientEncoder:
                 f" ({a.reason})" if a.reason else ""
             )
             if a.zone is not None:
-                al.region_id = a.zone
+                al.region_id = self.region_ulid(a.zone)
         if a.entry_lat is not None and a.entry_lon is not None:
             self._location(al.location, a.entry_lat, a.entry_lon, 0.0, None)
         elif track is not None:
@@ -233,8 +289,10 @@ class SapientEncoder:
             ad.node_id = self.node_id
             ad.object_id = self.object_id(a.track, a.t)
             ad.timestamp.FromNanoseconds(round(a.t * 1e9))
+        info = f"skywarden_alert={a.id}" + (f"; zone={a.zone}" if a.zone is not None else "")
         if a.tta_s is not None:
-            al.additional_information = f"tta_s={a.tta_s:.1f}"
+            info += f"; tta_s={a.tta_s:.1f}"
+        al.additional_information = info
         return m
 
     def task_refusal(self, task_id: str, t_s: float) -> Any:

@@ -27,6 +27,14 @@ an assumed target altitude (above the ellipsoid) to compute the elevation
 from: feeding an invented elevation silently would pull tracks to the radar's
 horizon, so assuming a height must be a visible choice of the operator.
 
+CAT034 (monoradar service messages: north markers, sector crossings) travels
+with CAT048 on the same feed; its blocks are valid and carry no target, so they
+are counted as ignored, not rejected. Other categories are rejected.
+
+Files: concatenated raw data blocks, or a pcap/pcapng capture of the UDP feed
+(Ethernet, Linux cooked v1/v2, raw IP or BSD loopback link types); in a capture
+each datagram is timed by the capture, which also gives the day of I048/140.
+
 Why a hand-written parser: libasterix (MIT), which this module uses to
 encode, parses about 8,000 CAT048 records/s in pure Python; a radar feed of
 several radars needs tens of thousands per second on one core. The parser
@@ -41,13 +49,18 @@ import datetime as dt
 import logging
 import math
 import os
+import struct
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dpkt
+
 from ..types import Detection, Rejected, Sensor
+from . import pcap
 from .base import RejectionCounter
 
 log = logging.getLogger(__name__)
@@ -58,6 +71,8 @@ EARTH_R_M = 6_371_008.8
 DAY_S = 86_400.0
 #: Largest data block or record stream accepted in one call, bytes.
 MAX_BLOCK = 65_535
+#: Monoradar service messages: not targets, not errors.
+CAT_SERVICE = 34
 
 # Fixed item lengths by FRN (field reference number, 1-based) of the CAT048 UAP.
 _FIXED: dict[int, int] = {
@@ -225,10 +240,11 @@ def _records(data: bytes, start: int, end: int) -> Iterator[Plot | Rejected]:
         yield Plot(**out)
 
 
-def decode_plots(data: bytes) -> list[Plot | Rejected]:
+def decode_plots(data: bytes, ignored: Counter[str] | None = None) -> list[Plot | Rejected]:
     """Raw ASTERIX bytes (one or more data blocks) -> CAT048 Plots and Rejections.
 
-    Never raises. Other categories are rejected ("asterix-cat"), one per block.
+    Never raises. CAT034 blocks are counted in ``ignored``; other categories are
+    rejected ("asterix-cat"), one per block.
     """
     out: list[Plot | Rejected] = []
     n = len(data)
@@ -243,7 +259,10 @@ def decode_plots(data: bytes) -> list[Plot | Rejected]:
                 Rejected(reason=f"asterix-len: block length {size} of {n - i}", raw=data[i:][:64])
             )
             break  # the stream cannot be resynchronised without a valid length
-        if cat != 48:
+        if cat == CAT_SERVICE:
+            if ignored is not None:
+                ignored["CAT034 service message"] += 1
+        elif cat != 48:
             out.append(Rejected(reason=f"asterix-cat: category {cat} is not decoded"))
         else:
             out.extend(_records(data, i + 3, i + size))
@@ -313,6 +332,7 @@ def decode_block(
     ref_day_start_s: float,
     *,
     default_alt_m: float | None = None,
+    ignored: Counter[str] | None = None,
 ) -> list[Detection | Rejected]:
     """Raw ASTERIX bytes received at ``t_rx_s`` -> radar Detections and Rejections.
 
@@ -321,7 +341,7 @@ def decode_block(
     when there is no receive time). Plots without I048/140 take ``t_rx_s``.
     """
     out: list[Detection | Rejected] = []
-    for p in decode_plots(data):
+    for p in decode_plots(data, ignored):
         if isinstance(p, Rejected):
             out.append(p)
             continue
@@ -345,15 +365,24 @@ def read_file(
     path: str | os.PathLike[str],
     *,
     sensor: Sensor,
-    ref_day_start_s: float,
+    ref_day_start_s: float | None,
     default_alt_m: float | None = None,
+    ignored: Counter[str] | None = None,
 ) -> Iterator[Detection | Rejected]:
-    """Detections and rejections from a file of concatenated raw data blocks.
+    """Detections and rejections from a file of raw data blocks or a pcap/pcapng capture.
 
-    Plot times are resolved on the reference day and carried over midnight by
-    anchoring each block on the previous plot's time.
+    Raw blocks: plot times are resolved on the reference day (required) and
+    carried over midnight by anchoring each block on the previous plot's time.
+    Capture: each datagram is timed by the capture and its plots resolved on
+    the UTC day nearest that time (``ref_day_start_s`` is not needed).
     """
-    data = Path(path).read_bytes()
+    path = Path(path)
+    if pcap.is_capture(path):
+        yield from _read_capture(path, sensor, default_alt_m, ignored)
+        return
+    if ref_day_start_s is None:
+        raise ValueError("raw ASTERIX blocks carry only the time of day: the day is needed")
+    data = path.read_bytes()
     anchor = math.nan
     i, n = 0, len(data)
     while i < n:
@@ -362,12 +391,64 @@ def read_file(
             yield Rejected(reason=f"asterix-len: block length {size} of {n - i}", raw=data[i:][:64])
             return
         for item in decode_block(
-            data[i : i + size], anchor, sensor, ref_day_start_s, default_alt_m=default_alt_m
-        ):
+            data[i : i + size], anchor, sensor, ref_day_start_s,
+            default_alt_m=default_alt_m, ignored=ignored,
+        ):  # fmt: skip
             if isinstance(item, Detection):
                 anchor = item.t
             yield item
         i += size
+
+
+#: Capture link types that can carry the UDP feed -> how to unwrap a frame to IP.
+_IP_LINKS: dict[int, Callable[[bytes], Any]] = {
+    0: lambda b: dpkt.loopback.Loopback(b).data,  # BSD loopback
+    1: lambda b: dpkt.ethernet.Ethernet(b).data,
+    12: lambda b: dpkt.ip.IP(b) if b[:1] and b[0] >> 4 == 4 else dpkt.ip6.IP6(b),  # raw IP
+    101: lambda b: dpkt.ip.IP(b) if b[:1] and b[0] >> 4 == 4 else dpkt.ip6.IP6(b),
+    113: lambda b: dpkt.sll.SLL(b).data,  # Linux cooked
+    228: lambda b: dpkt.ip.IP(b),
+    229: lambda b: dpkt.ip6.IP6(b),
+    276: lambda b: dpkt.sll2.SLL2(b).data,  # Linux cooked v2
+}
+
+
+def _read_capture(
+    path: Path, sensor: Sensor, default_alt_m: float | None, ignored: Counter[str] | None
+) -> Iterator[Detection | Rejected]:
+    with path.open("rb") as fh:
+        is_ng = fh.read(4) == b"\x0a\x0d\x0d\x0a"
+        fh.seek(0)
+        try:
+            reader = dpkt.pcapng.Reader(fh) if is_ng else dpkt.pcap.Reader(fh)
+        except (dpkt.Error, struct.error, ValueError) as e:
+            yield Rejected(reason=f"capture: header cut short or damaged ({type(e).__name__})")
+            return
+        unwrap = _IP_LINKS.get(reader.datalink())
+        if unwrap is None:
+            raise ValueError(f"{path}: capture link type {reader.datalink()} carries no UDP feed")
+        try:
+            for t_s, frame in reader:
+                try:
+                    ip = unwrap(bytes(frame))
+                except (dpkt.Error, struct.error, ValueError, IndexError):
+                    yield Rejected(reason="capture: frame is not a readable IP packet")
+                    continue
+                udp = getattr(ip, "data", None)
+                if not isinstance(udp, dpkt.udp.UDP):
+                    if ignored is not None:
+                        ignored["capture: not a UDP datagram"] += 1
+                    continue
+                if isinstance(ip, dpkt.ip.IP) and (ip.mf or ip.offset):
+                    yield Rejected(reason="capture: fragmented IP datagram (not reassembled)")
+                    continue
+                t = float(t_s)
+                day = math.floor(t / DAY_S) * DAY_S
+                yield from decode_block(
+                    bytes(udp.data), t, sensor, day, default_alt_m=default_alt_m, ignored=ignored
+                )
+        except (dpkt.Error, struct.error, ValueError) as e:
+            yield Rejected(reason=f"capture: file cut short or damaged ({type(e).__name__})")
 
 
 # --- Live: UDP ----------------------------------------------------------------------
@@ -394,6 +475,8 @@ class AsterixUdpEndpoint(asyncio.DatagramProtocol):
         self.rejections = rejections if rejections is not None else RejectionCounter()
         self.clock = clock
         self.default_alt_m = default_alt_m
+        #: Valid input that carries no target (CAT034 service messages), by kind.
+        self.ignored: Counter[str] = Counter()
         self.transport: asyncio.DatagramTransport | None = None
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
@@ -418,7 +501,9 @@ class AsterixUdpEndpoint(asyncio.DatagramProtocol):
     def _take(self, data: bytes) -> None:
         t_s = self.clock()
         day = math.floor(t_s / DAY_S) * DAY_S
-        for out in decode_block(data, t_s, self.sensor, day, default_alt_m=self.default_alt_m):
+        for out in decode_block(
+            data, t_s, self.sensor, day, default_alt_m=self.default_alt_m, ignored=self.ignored
+        ):
             if isinstance(out, Rejected):
                 self.rejections.add(f"asterix48 {self.sensor.id}", out)
             else:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import struct
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +61,8 @@ ID_TYPE_CAA = 2  # civil aviation authority registration
 ID_TYPE_UTM_UUID = 3
 ID_TYPE_SESSION = 4  # specific session id; first byte is the ICAO-managed type
 
+#: Drones told apart behind one transmitter address (a relay); the oldest is forgotten.
+MAX_DRONES_PER_ADDRESS = 64
 #: Which Basic ID the assembler prefers as ``uas_id`` when a UA sends several.
 ID_TYPE_PREFERENCE = (ID_TYPE_SERIAL, ID_TYPE_CAA, ID_TYPE_UTM_UUID, ID_TYPE_SESSION, ID_TYPE_NONE)
 
@@ -444,7 +446,7 @@ def decode_payload(data: bytes) -> list[RidMessage | Rejected]:
 
 @dataclass(slots=True)
 class _Transmitter:
-    """What one transmitter has told us so far (times are receive times, UTC s)."""
+    """What one transmitter address has told us so far (times are receive times, UTC s)."""
 
     ids: dict[int, tuple[str, float]] = field(default_factory=dict)
     system: System | None = None
@@ -452,22 +454,43 @@ class _Transmitter:
     last_location_raw: bytes = b""
     t_last_location_s: float = -math.inf
     pending: tuple[Location, float] | None = None
+    #: UAS ids seen together in one pack (one drone each: uas_id -> id type) and when.
+    groups: list[tuple[dict[str, int], float]] = field(default_factory=list)
+    #: Last time this address was seen carrying two different UAS ids (two drones).
+    t_conflict_s: float = -math.inf
+    #: Last time a Location from this address was reported anonymous.
+    t_anonymous_s: float = -math.inf
 
 
 class RemoteIdAssembler:
     """Joins one transmitter's Basic ID, Location and System messages into Detections.
 
-    State is kept per transmitter address (BLE advertiser address or Wi-Fi source
-    address) for at most ``max_transmitters`` addresses (least recently heard
-    dropped first). A Basic ID or System message is used for ``id_ttl_s`` seconds
-    after it was received. A Location heard before any id is held (one per
-    transmitter) and emitted when the id arrives within ``max_pending_s``; if it is
-    superseded or goes stale first, it is returned as ``Rejected("no_uas_id: ...")``.
-    An identical repeat of the last Location message within ``dup_window_s`` (the
-    same advertisement caught on several channels) is dropped silently.
+    State is kept per transmitter address (BLE advertiser address, Wi-Fi source
+    address, or the UDP peer / file of a receiver's hex lines) for at most
+    ``max_transmitters`` addresses (least recently heard dropped first).
 
-    The detection time ``t`` is the Location timestamp resolved against the
-    receive time's hour when ``use_message_time`` is set and it lies within
+    Identity comes from the broadcast that carries it: a Location in a message pack
+    that holds a Basic ID takes that pack's id (serial before CAA registration
+    before UTM UUID before session id), never an id stored from another pack. A
+    Location sent alone (BLE 4 legacy adverts rotate single messages) takes the
+    address's Basic IDs of the last ``id_ttl_s`` seconds, unless the address
+    carried two different drones in that time (packs whose ids never travel
+    together, or two ids of one type): then it cannot be attributed and is
+    ``Rejected("uas_id_ambiguous: ...")``.
+
+    A Location with no Basic ID at all is held (one per address) for up to
+    ``max_pending_s`` in case the id follows; when it does not, the Location is
+    reported anyway as an *anonymous* Remote ID detection: ``uas_id`` None (no
+    cooperative identity, so the track is not excused as a known drone) and ``id``
+    ``"rid-anon:<address>"``. A broadcast without a Basic ID does not comply with
+    F3411 / EN 4709-002; :attr:`anonymous` counts such detections per address and
+    a warning is logged once per address. :meth:`flush` releases held Locations
+    at the end of a file.
+
+    An identical repeat of the last Location message within ``dup_window_s`` (the
+    same advertisement caught on several channels) is dropped silently. The
+    detection time ``t`` is the Location timestamp resolved against the receive
+    time's hour when ``use_message_time`` is set and it lies within
     ``max_time_offset_s`` of the receive time; otherwise the receive time.
     """
 
@@ -490,6 +513,8 @@ class RemoteIdAssembler:
         self.max_time_offset_s = max_time_offset_s
         self.max_transmitters = max_transmitters
         self._tx: OrderedDict[str, _Transmitter] = OrderedDict()
+        #: Anonymous detections (Location without any Basic ID) per transmitter address.
+        self.anonymous: Counter[str] = Counter()
 
     def __len__(self) -> int:
         return len(self._tx)
@@ -511,6 +536,7 @@ class RemoteIdAssembler:
         if not math.isfinite(t_rx_s):
             return [_reject(f"time: receive time {t_rx_s} is not finite", payload)]
         st = self._state(address)
+        pack_id: str | None = None
         if payload and payload[0] >> 4 == TYPE_PACK:
             decoded = decode_pack(payload)
             if isinstance(decoded, Rejected):
@@ -520,11 +546,15 @@ class RemoteIdAssembler:
                 for i in range(3, 3 + MESSAGE_SIZE * len(decoded), MESSAGE_SIZE)
             ]
             pairs = list(zip(decoded, raws, strict=True))
-            # Identity and operator first, so that the pack's own Location finds them.
+            basic = [m for m in decoded if isinstance(m, BasicId)]
+            pack_id = self._pack_identity(st, basic, t_rx_s)
+            # System first, so that the pack's own Location finds the operator position.
             pairs.sort(key=lambda p: isinstance(p[0], Location))
         else:
             pairs = [(decode_message(payload), payload)]
         out: list[Detection | Rejected] = []
+        if pack_id is not None:
+            out.extend(self._release(address, st, t_rx_s, pack_id))
         for msg, raw in pairs:
             if isinstance(msg, Location):
                 if (
@@ -533,7 +563,11 @@ class RemoteIdAssembler:
                 ):
                     continue
                 st.last_location_raw, st.t_last_location_s = bytes(raw), t_rx_s
-            out.extend(self._feed(st, msg, t_rx_s))
+                out.extend(self._location(address, st, msg, t_rx_s, pack_id))
+            elif isinstance(msg, BasicId) and pack_id is not None:
+                continue  # already taken as the pack's identity
+            else:
+                out.extend(self._feed(address, st, msg, t_rx_s))
         return out
 
     def feed(
@@ -542,30 +576,77 @@ class RemoteIdAssembler:
         """One decoded message from ``address``; returns the detections/rejections it completes."""
         if not math.isfinite(t_rx_s):
             return [_reject(f"time: receive time {t_rx_s} is not finite", b"")]
-        return self._feed(self._state(address), msg, t_rx_s)
-
-    def _feed(
-        self, st: _Transmitter, msg: RidMessage | Rejected, t_rx_s: float
-    ) -> list[Detection | Rejected]:
+        st = self._state(address)
         if isinstance(msg, Location):
-            return self._location(st, msg, t_rx_s)
-        if isinstance(msg, BasicId):
-            if not msg.uas_id:
-                return []
-            st.ids[msg.id_type] = (msg.uas_id, t_rx_s)
+            return self._location(address, st, msg, t_rx_s, None)
+        return self._feed(address, st, msg, t_rx_s)
+
+    def flush(self) -> list[Detection]:
+        """Report every held Location as anonymous (call at the end of a file)."""
+        out: list[Detection] = []
+        for address, st in self._tx.items():
             if st.pending is not None:
                 loc, t_loc = st.pending
                 st.pending = None
-                if t_rx_s - t_loc <= self.max_pending_s:
-                    return [self._detection(st, loc, t_loc)]
-                return [_reject("no_uas_id: location went stale before the UAS id arrived", b"")]
-            return []
+                out.append(self._anonymous(address, st, loc, t_loc))
+        return out
+
+    def _pack_identity(self, st: _Transmitter, ids: list[BasicId], t_rx_s: float) -> str | None:
+        """The pack's own UAS id; the address's stored ids become those of its drone.
+
+        Ids sent together in one pack belong to one drone, so a pack with only some
+        of them (a serial one time, serial and CAA another) still names that drone
+        by its preferred id. Two drones at one address are two groups of ids.
+        """
+        own = {m.uas_id: m.id_type for m in ids if m.uas_id}
+        if not own:
+            return None
+        live = [g for g in st.groups if t_rx_s - g[1] <= self.id_ttl_s]
+        merged = dict(own)
+        rest = []
+        for ids_g, t_g in live:
+            if ids_g.keys() & own.keys():
+                merged = ids_g | merged
+            else:
+                rest.append((ids_g, t_g))
+        st.groups = [*rest[-(MAX_DRONES_PER_ADDRESS - 1) :], (merged, t_rx_s)]
+        if rest:
+            st.t_conflict_s = t_rx_s
+        st.ids = {id_type: (uas_id, t_rx_s) for uas_id, id_type in merged.items()}
+        return min(merged, key=lambda u: ID_TYPE_PREFERENCE.index(merged[u]))
+
+    def _feed(
+        self, address: str, st: _Transmitter, msg: RidMessage | Rejected, t_rx_s: float
+    ) -> list[Detection | Rejected]:
+        if isinstance(msg, BasicId):
+            if not msg.uas_id:
+                return []
+            held = st.ids.get(msg.id_type)
+            if held is not None and held[0] != msg.uas_id and t_rx_s - held[1] <= self.id_ttl_s:
+                # One drone has one id of each type: a second one is another drone.
+                st.t_conflict_s = t_rx_s
+                st.ids = {}
+            st.ids[msg.id_type] = (msg.uas_id, t_rx_s)
+            return self._release(address, st, t_rx_s, self._uas_id(st, t_rx_s))
         if isinstance(msg, System):
             st.system, st.t_system_s = msg, t_rx_s
             return []
         if isinstance(msg, Rejected):
             return [msg]
         return []
+
+    def _release(
+        self, address: str, st: _Transmitter, t_rx_s: float, uas_id: str | None
+    ) -> list[Detection | Rejected]:
+        """A Basic ID arrived: the held Location takes it, or is anonymous if it went stale."""
+        st.t_anonymous_s = -math.inf
+        if st.pending is None:
+            return []
+        loc, t_loc = st.pending
+        st.pending = None
+        if uas_id is not None and t_rx_s - t_loc <= self.max_pending_s:
+            return [self._detection(st, loc, t_loc, uas_id)]
+        return [self._anonymous(address, st, loc, t_loc)]
 
     def _uas_id(self, st: _Transmitter, t_rx_s: float) -> str | None:
         for id_type in ID_TYPE_PREFERENCE:
@@ -575,19 +656,52 @@ class RemoteIdAssembler:
         return None
 
     def _location(
-        self, st: _Transmitter, loc: Location, t_rx_s: float
+        self,
+        address: str,
+        st: _Transmitter,
+        loc: Location,
+        t_rx_s: float,
+        pack_id: str | None,
     ) -> list[Detection | Rejected]:
         if loc.lat is None or loc.lon is None:
             return [_reject("position_unknown: location message without a position", b"")]
         if loc.alt_m is None:
             return [_reject("altitude_unknown: location message without geodetic altitude", b"")]
-        if self._uas_id(st, t_rx_s) is None:
-            superseded = st.pending
+        if pack_id is not None:
+            return [self._detection(st, loc, t_rx_s, pack_id)]
+        if t_rx_s - st.t_conflict_s <= self.id_ttl_s:
+            return [
+                _reject(
+                    "uas_id_ambiguous: location without a Basic ID from an address "
+                    "that carried more than one UAS id",
+                    b"",
+                )
+            ]
+        uas_id = self._uas_id(st, t_rx_s)
+        if uas_id is not None:
+            return [self._detection(st, loc, t_rx_s, uas_id)]
+        out: list[Detection | Rejected] = []
+        if st.pending is not None:
+            held, t_held = st.pending
+            st.pending = None
+            out.append(self._anonymous(address, st, held, t_held))
+        if t_rx_s - st.t_anonymous_s <= self.id_ttl_s:
+            out.append(self._anonymous(address, st, loc, t_rx_s))
+        else:
             st.pending = (loc, t_rx_s)
-            if superseded is not None:
-                return [_reject("no_uas_id: location superseded before the UAS id arrived", b"")]
-            return []
-        return [self._detection(st, loc, t_rx_s)]
+        return out
+
+    def _anonymous(self, address: str, st: _Transmitter, loc: Location, t_rx_s: float) -> Detection:
+        if not self.anonymous[address]:
+            log.warning(
+                "Remote ID from %s has no Basic ID (not compliant): reported as anonymous",
+                address,
+            )
+        self.anonymous[address] += 1
+        st.t_anonymous_s = t_rx_s
+        return msgspec.structs.replace(
+            self._detection(st, loc, t_rx_s, None), id=f"rid-anon:{address}"[:128]
+        )
 
     def _time(self, loc: Location, t_rx_s: float) -> float:
         if not self.use_message_time or loc.t_hour_s is None:
@@ -600,12 +714,14 @@ class RemoteIdAssembler:
             t += 3600.0
         return t if abs(t - t_rx_s) <= self.max_time_offset_s else t_rx_s
 
-    def _detection(self, st: _Transmitter, loc: Location, t_rx_s: float) -> Detection:
+    def _detection(
+        self, st: _Transmitter, loc: Location, t_rx_s: float, uas_id: str | None
+    ) -> Detection:
         sysm = st.system if t_rx_s - st.t_system_s <= self.id_ttl_s else None
         return Detection(
             t=self._time(loc, t_rx_s),
             sensor=self.sensor_id,
-            uas_id=self._uas_id(st, t_rx_s),
+            uas_id=uas_id,
             lat=loc.lat,
             lon=loc.lon,
             alt_m=loc.alt_m,
@@ -679,6 +795,7 @@ def read_file(
                 yield from asm.decode_frame(frame, frame_link, t_s)
         except pcap.CaptureTruncated as e:
             yield Rejected(reason=f"capture: {e}")
+        yield from asm.flush()
         return
     with path.open(encoding="utf-8", errors="replace") as fh:
         for lineno, text in enumerate(fh, 1):
@@ -697,3 +814,4 @@ def read_file(
                     if isinstance(item, Rejected)
                     else item
                 )
+    yield from asm.flush()

@@ -19,6 +19,11 @@ Handled, from a sensor node:
   ``<node id>/pos``. Reported errors, confidence and classes travel beside
   the Detection in a :class:`SapientReport`.
 
+skywarden answers as a node with its own UUID (version 4, ``sources.sapient_node_id``
+or derived from the site name, see :func:`default_node_id`). The status interval a
+node registers (``status_definition.status_interval``) travels with its
+``NodeStatus`` so that health can expect its reports at that pace.
+
 skywarden never sends ``Task`` messages: it does not command sensors or
 effectors. Tasks, alerts and anything else from a node are rejected with a
 reason. Bearings must be true (or unspecified, taken as true); magnetic, grid
@@ -31,10 +36,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import os
+import re
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -74,6 +82,43 @@ _LCS = location_pb2.LocationCoordinateSystem
 _RBCS = range_bearing_pb2.RangeBearingCoordinateSystem
 _RBD = range_bearing_pb2.RangeBearingDatum
 _SYSTEM = status_report_pb2.StatusReport.System
+_TIME_UNITS_S = {
+    registration_pb2.Registration.TIME_UNITS_NANOSECONDS: 1e-9,
+    registration_pb2.Registration.TIME_UNITS_MICROSECONDS: 1e-6,
+    registration_pb2.Registration.TIME_UNITS_MILLISECONDS: 1e-3,
+    registration_pb2.Registration.TIME_UNITS_SECONDS: 1.0,
+    registration_pb2.Registration.TIME_UNITS_MINUTES: 60.0,
+    registration_pb2.Registration.TIME_UNITS_HOURS: 3600.0,
+    registration_pb2.Registration.TIME_UNITS_DAYS: 86_400.0,
+}
+#: Longest status interval taken from a registration (a day); longer is ignored.
+MAX_STATUS_INTERVAL_S = 86_400.0
+_UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def is_uuid4(text: str) -> bool:
+    """Whether ``text`` is a canonical (lower-case, hyphenated) UUID of version 4."""
+    return _UUID4.fullmatch(text) is not None
+
+
+def default_node_id(name: str) -> str:
+    """skywarden's SAPIENT node UUID when the configuration gives none: version 4 in layout.
+
+    Its 122 free bits are a hash of ``name`` (the site name) instead of fresh
+    random bits, so the id is the same on every start without a state file.
+    """
+    return str(uuid.UUID(bytes=hashlib.blake2b(name.encode(), digest_size=16).digest(), version=4))
+
+
+def check_node_id(node_id: str) -> str:
+    """``node_id`` if it is a UUID version 4 (strict BSI Flex 335 v2.0 validation); else ValueError."""
+    if not is_uuid4(node_id):
+        raise ValueError(f"SAPIENT node_id {node_id!r} is not a lower-case UUID version 4")
+    return node_id
+
+
+#: The node id used when none is given (decoding a recorded file sends no reply).
+DEFAULT_FUSION_NODE_ID = default_node_id("skywarden")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +132,7 @@ class NodeInfo:
     lon: float | None = None
     alt_m: float | None = None
     pos_declared: bool = False
+    status_interval_s: float | None = None
 
     @property
     def registered(self) -> bool:
@@ -111,13 +157,17 @@ class SapientReport:
 
 @dataclass(frozen=True, slots=True)
 class NodeStatus:
-    """A node's health at ``t``: ``system`` is ok, warning, error, goodbye, unspecified or disconnected."""
+    """A node's health at ``t``: ``system`` is ok, warning, error, goodbye, unspecified or disconnected.
+
+    ``interval_s`` is the status interval the node registered, when it gave one.
+    """
 
     node_id: str
     t: float
     system: str
     mode: str | None = None
     messages: tuple[str, ...] = ()
+    interval_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +297,14 @@ def _registration(msg: Any, node: NodeInfo, t_s: float, fusion_node_id: str) -> 
     if reg.node_definition:
         node_type = reg.node_definition[0].node_type
     name = _name(_NodeType, node_type, "NODE_TYPE_")
-    node = replace(node, node_type=name, kind=_KIND_BY_NODE_TYPE.get(node_type))
+    interval = reg.status_definition.status_interval
+    interval_s = _TIME_UNITS_S.get(interval.units, math.nan) * interval.value
+    node = replace(
+        node,
+        node_type=name,
+        kind=_KIND_BY_NODE_TYPE.get(node_type),
+        status_interval_s=interval_s if 0.0 < interval_s <= MAX_STATUS_INTERVAL_S else None,
+    )
     ack = sapient_message_pb2.SapientMessage(
         node_id=fusion_node_id,
         destination_id=node.node_id,
@@ -267,15 +324,8 @@ def _status(msg: Any, node: NodeInfo, t_s: float) -> Decoded:
         _name(_SYSTEM, rep.system, "SYSTEM_").lower() if rep.HasField("system") else "unspecified"
     )
     texts = tuple(s.status_value for s in rep.status if s.status_value)
-    outputs: list[Output] = [
-        NodeStatus(
-            node_id=node.node_id,
-            t=t_s,
-            system=system,
-            mode=rep.mode if rep.HasField("mode") else None,
-            messages=texts,
-        )
-    ]
+    # The sensor declaration goes first: its health then applies to the status.
+    outputs: list[Output] = []
     if rep.HasField("node_location"):
         loc = _location(rep.node_location)
         if isinstance(loc, str):
@@ -287,6 +337,16 @@ def _status(msg: Any, node: NodeInfo, t_s: float) -> Decoded:
                 outputs.append(
                     s if isinstance(s, Sensor) else Rejected(reason=f"sapient-sensor: {s}")
                 )
+    outputs.append(
+        NodeStatus(
+            node_id=node.node_id,
+            t=t_s,
+            system=system,
+            mode=rep.mode if rep.HasField("mode") else None,
+            messages=texts,
+            interval_s=node.status_interval_s,
+        )
+    )
     return Decoded(node, tuple(outputs))
 
 
@@ -397,7 +457,7 @@ def decode_message(
     t_rx_s: float,
     nodes: Mapping[str, NodeInfo],
     *,
-    fusion_node_id: str = "skywarden",
+    fusion_node_id: str = DEFAULT_FUSION_NODE_ID,
 ) -> Decoded:
     """One SapientMessage payload (no length prefix) received at ``t_rx_s`` (UTC s).
 
@@ -440,7 +500,7 @@ def iter_payloads(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Iterator[b
 
 
 def read_file(
-    path: str | os.PathLike[str], *, fusion_node_id: str = "skywarden"
+    path: str | os.PathLike[str], *, fusion_node_id: str = DEFAULT_FUSION_NODE_ID
 ) -> Iterator[SapientReport | Sensor | NodeStatus | Rejected]:
     """Reports, sensor declarations, statuses and rejections from a recorded session.
 
@@ -483,7 +543,7 @@ class SapientServer:
         on_sensor: OnSensor,
         on_status: OnStatus,
         *,
-        fusion_node_id: str = "skywarden",
+        fusion_node_id: str = DEFAULT_FUSION_NODE_ID,
         clock: Callable[[], float] = time.time,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         rejections: RejectionCounter | None = None,
@@ -493,7 +553,7 @@ class SapientServer:
         self.on_detection = on_detection
         self.on_sensor = on_sensor
         self.on_status = on_status
-        self.fusion_node_id = fusion_node_id
+        self.fusion_node_id = check_node_id(fusion_node_id)
         self.clock = clock
         self.max_message_bytes = max_message_bytes
         self.rejections = rejections if rejections is not None else RejectionCounter()
