@@ -638,6 +638,7 @@ class StoreWriter(QueueWorker):
         self._take(item)
         if self.queue.empty():
             self.queue.put_nowait(ScanOutput(t_s=self._t_s, tracks=(), alerts=()))
+        self._wakeup.set()
 
     def _take(self, item: ScanOutput) -> None:
         self._alerts.extend(item.alerts)
