@@ -251,3 +251,27 @@ def test_slow_track_without_any_signature_is_never_a_likely_drone():
     assert uncapped.p[0, 0] > p.drone_p_max_unsigned
     assert capped.p[0, 0] == pytest.approx(p.drone_p_max_unsigned)
     assert p.drone_p_max_unsigned < 0.6
+
+
+def test_slow_flyer_without_signature_needs_strong_evidence_to_read_drone():
+    """Slow flyers without any signature are mostly birds: weak drone-like kinematics
+    (a steady 3 m/s at 60 m) no longer read ``drone`` at the cap (the real-flight
+    scenarios' gulls did, in 16 % of their lines); a hovering object still does."""
+    p = ClassifierParams.load()
+    slow = {1: ([0.0, 2000.0, 60.0], [3.0, 0.0, 0.0])}
+    hover = {1: ([0.0, 2000.0, 60.0], [0.3, 0.0, 0.0])}
+    with_base_rate, _, _ = _rf_run({}, [], slow)
+    hovering, _, _ = _rf_run({}, [], hover)
+    orig = Classifier.__init__
+
+    def without(self, params=None, **kw):
+        orig(self, msgspec.structs.replace(p, unsigned_drone_llr=0.0), **kw)
+
+    try:
+        Classifier.__init__ = without
+        no_base_rate, _, _ = _rf_run({}, [], slow)
+    finally:
+        Classifier.__init__ = orig
+    assert no_base_rate.label[0] == "drone"
+    assert with_base_rate.label[0] != "drone" and with_base_rate.p[0, 0] < 0.3
+    assert hovering.label[0] == "drone"

@@ -77,6 +77,11 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: such a track is never warned of as a drone on kinematics alone.
     drone_p_max_unsigned: float = 0.5
     bird_speed_max_mps: float = 25.0
+    #: Log-likelihood added to ``drone`` for such a track, before the cap: slow flyers
+    #: with no signature are birds far more often than drones (the base rate the
+    #: simulated training set, with as many drones as birds, does not carry). Without
+    #: it a bird whose flight style looks drone-like reads ``drone`` at the cap.
+    unsigned_drone_llr: float = -1.5
     #: An RF bearing counts as the track's own emission only when no other track lies
     #: within this many sigmas of it (a direction finder's bearing passes through every
     #: bird between it and the drone).
@@ -286,26 +291,28 @@ class Classifier:
         ident = table.identity.astype(str)
         rid = np.char.startswith(ident, "remoteid:") & ~spoof
         icao = np.char.startswith(ident, "icao24:") & ~spoof
+        # Kinematics and radar signature alone never make a drone certain: the
+        # training birds are simulated, real ones are more varied. An RF emitter
+        # on the track's bearing lifts the cap a little, a believed Remote ID fully.
+        emitter = feats[:, FEATURES.index("rf_frac")] >= p.rf_emitter_frac
+        rcs_none = ~np.isfinite(feats[:, FEATURES.index("rcs_dbsm")])
+        slow = np.hypot(table.x[:, 3], table.x[:, 4]) < p.bird_speed_max_mps
+        # "No signature" is itself evidence only once the track has been watched.
+        unsigned = (table.t_s >= t_start) & rcs_none & slow & ~emitter & ~rid
         logits = (
             self._prior[None]
             + p.evidence_weight * h.evidence[slots]
             + rid[:, None] * self._id_rid[None]
             + icao[:, None] * self._id_icao[None]
         )
+        logits[:, 0] += unsigned * p.unsigned_drone_llr
         logits -= logits.max(axis=1, keepdims=True)
         prob = np.exp(logits)
         prob /= prob.sum(axis=1, keepdims=True)
-        # Kinematics and radar signature alone never make a drone certain: the
-        # training birds are simulated, real ones are more varied. An RF emitter
-        # on the track's bearing lifts the cap a little, a believed Remote ID fully.
-        emitter = feats[:, FEATURES.index("rf_frac")] >= p.rf_emitter_frac
-        unsigned = ~np.isfinite(feats[:, FEATURES.index("rcs_dbsm")]) & (
-            np.hypot(table.x[:, 3], table.x[:, 4]) < p.bird_speed_max_mps
-        )
         cap = np.where(
             emitter,
             p.drone_p_max_rf,
-            np.where(unsigned, p.drone_p_max_unsigned, p.drone_p_max_kinematic),
+            np.where(rcs_none & slow, p.drone_p_max_unsigned, p.drone_p_max_kinematic),
         )
         prob = _cap_drone(prob, np.where(rid, 1.0, cap))
         label = np.asarray(CLASSES, dtype=object)[np.argmax(prob, axis=1)]
