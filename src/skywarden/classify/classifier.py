@@ -82,6 +82,10 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: simulated training set, with as many drones as birds, does not carry). Without
     #: it a bird whose flight style looks drone-like reads ``drone`` at the cap.
     unsigned_drone_llr: float = -1.5
+    #: A mean radar cross-section at least this large is a signature. Smaller echoes
+    #: overlap between large birds (and flocks, whose tracks hop between members)
+    #: and small multirotors, and tell neither.
+    rcs_signature_min_dbsm: float = -15.0
     #: An RF bearing counts as the track's own emission only when no other track lies
     #: within this many sigmas of it (a direction finder's bearing passes through every
     #: bird between it and the drone).
@@ -295,7 +299,8 @@ class Classifier:
         # training birds are simulated, real ones are more varied. An RF emitter
         # on the track's bearing lifts the cap a little, a believed Remote ID fully.
         emitter = feats[:, FEATURES.index("rf_frac")] >= p.rf_emitter_frac
-        rcs_none = ~np.isfinite(feats[:, FEATURES.index("rcs_dbsm")])
+        rcs = feats[:, FEATURES.index("rcs_dbsm")]
+        rcs_none = ~(rcs >= p.rcs_signature_min_dbsm)  # NaN (no radar RCS) included
         slow = np.hypot(table.x[:, 3], table.x[:, 4]) < p.bird_speed_max_mps
         # "No signature" is itself evidence only once the track has been watched.
         unsigned = (table.t_s >= t_start) & rcs_none & slow & ~emitter & ~rid
