@@ -202,6 +202,10 @@ class Service:
         if local_session and not web_cfg.local_session:
             web_cfg = msgspec.structs.replace(web_cfg, local_session=True)
         self.app = create_app(self.live, self.store, web_cfg)
+        if config.sinks.cap is not None:
+            from .sinks.cap import add_cap_routes
+
+            add_cap_routes(self.app, self.sinks)
         self._queue: asyncio.Queue[Detection] = asyncio.Queue(config.sources.queue_size)
         self._tasks: list[asyncio.Task] = []
         self._closers: list[Callable] = []
