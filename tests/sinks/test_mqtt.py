@@ -1,0 +1,249 @@
+"""MQTT sink against a real mosquitto broker (Debian package ``mosquitto``, started here)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import aiomqtt
+import msgspec
+import pytest
+
+from skywarden.sinks.cap_config import MqttConfig
+from skywarden.sinks.mqtt import MqttSink, topic_part
+from skywarden.types import AlertLine, Zone
+
+from .helpers import T0_S, alert, scan, zone
+
+MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
+pytestmark = pytest.mark.skipif(
+    MOSQUITTO is None,
+    reason="mosquitto is not installed: 'apt-get install mosquitto' (make test installs it)",
+)
+SITE = "heathrow/t5"  # a '/' in the site name must not add a topic level
+BASE = "skywarden/heathrow%2Ft5"
+
+
+def _free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Broker:
+    """A mosquitto on 127.0.0.1:``port`` without persistence (a restart forgets retained)."""
+
+    def __init__(self, tmp: Path, port: int) -> None:
+        self.port = port
+        self.conf = tmp / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        )
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not listen: {self.proc.stderr.read()!r}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path, _free_port())
+    b.start()
+    yield b
+    b.stop()
+
+
+def z2() -> Zone:
+    return Zone(id="Z2/north", name="North gate", polygon=zone().polygon, floor_m=0, ceiling_m=90)
+
+
+def ev(t: float, track: str, z: str, level: str, state: str = "raised", tta: float = 30.0):
+    a = alert(t, track, level=level, state=state, tta_s=tta)
+    return msgspec.structs.replace(a, zone=z)
+
+
+#: A scenario's alert events, one scan each, over two zones.
+SCENARIO: list[list[AlertLine]] = [
+    [ev(T0_S, "T1", "Z1", "info", tta=200.0)],
+    [ev(T0_S + 1, "T2", "Z1", "warning", tta=90.0)],
+    [ev(T0_S + 2, "T1", "Z1", "critical", "updated", tta=20.0), ev(T0_S + 2, "T3", "Z2/north", "info")],
+    [ev(T0_S + 3, "T2", "Z1", "warning", "cleared")],
+    [ev(T0_S + 4, "T1", "Z1", "critical", "updated", tta=0.0)],
+    [ev(T0_S + 5, "T3", "Z2/north", "warning", "updated", tta=10.0)],
+    [ev(T0_S + 6, "T1", "Z1", "critical", "cleared")],
+]  # fmt: skip
+
+
+def expected_states() -> list[dict[str, tuple]]:
+    """After each scan: zone -> (state, earliest tta, alert ids), from the events alone."""
+    order = {"info": 0, "warning": 1, "critical": 2}
+    open_: dict[str, AlertLine] = {}
+    out = []
+    for events in SCENARIO:
+        for a in events:
+            if a.state == "cleared":
+                open_.pop(a.id, None)
+            else:
+                open_[a.id] = a
+        step = {}
+        for z in ("Z1", "Z2/north"):
+            mine = [a for a in open_.values() if a.zone == z]
+            if not mine:
+                step[z] = ("clear", None, ())
+                continue
+            top = max(order[a.level] for a in mine)
+            state = next(k for k, v in order.items() if v == top)
+            step[z] = (state, min(a.tta_s for a in mine), {a.id for a in mine})
+        out.append(step)
+    return out
+
+
+def _key(doc: dict) -> tuple:
+    return (doc["state"], doc["tta_s"], set(doc["alerts"]) if doc["alerts"] else ())
+
+
+class Subscriber:
+    """Collects zone-state and alert messages (with their retain flags) in the background."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.states: dict[str, list[dict]] = {}
+        self.retained: dict[str, dict] = {}
+        self.alerts: list[dict] = []
+        self._task: asyncio.Task | None = None
+        self._ready = asyncio.Event()
+
+    async def __aenter__(self) -> Subscriber:
+        self._task = asyncio.create_task(self._run())
+        await asyncio.wait_for(self._ready.wait(), 10)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        async with aiomqtt.Client("127.0.0.1", self.port) as c:
+            await c.subscribe(f"{BASE}/zone/+/state", qos=1)
+            await c.subscribe(f"{BASE}/alert/#", qos=1)
+            self._ready.set()
+            async for m in c.messages:
+                doc = json.loads(m.payload)
+                topic = str(m.topic)
+                if "/zone/" in topic:
+                    zid = doc["zone"]
+                    assert topic == f"{BASE}/zone/{topic_part(zid)}/state"
+                    self.states.setdefault(zid, []).append(doc)
+                    if m.retain:
+                        self.retained[zid] = doc
+                else:
+                    self.alerts.append(doc)
+
+    async def wait_for(self, cond, timeout: float = 10.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not cond():
+            assert asyncio.get_running_loop().time() < deadline, "broker did not deliver in time"
+            await asyncio.sleep(0.02)
+
+
+def _sink(port: int) -> MqttSink:
+    cfg = MqttConfig(host="127.0.0.1", port=port, qos=1, backoff_initial_s=0.05, backoff_max_s=0.2)
+    return MqttSink(cfg, site_name=SITE, zones=[zone(), z2()])
+
+
+def test_zone_states_follow_the_scenario_exactly_and_a_reconnecting_subscriber_gets_them(broker):
+    want = expected_states()
+
+    async def main():
+        sink = _sink(broker.port)
+        async with Subscriber(broker.port) as sub:
+            for events, step in zip(SCENARIO, want, strict=True):
+                sink.offer(scan(events[0].t, [], events))
+                assert await sink.sync()
+                await sub.wait_for(
+                    lambda step=step: all(
+                        sub.states.get(z) and _key(sub.states[z][-1]) == s for z, s in step.items()
+                    )
+                )
+            # Every published state, in order, and nothing else: one per change.
+            for z in ("Z1", "Z2/north"):
+                seen = [_key(d) for d in sub.states[z]]
+                changes = [s[z] for i, s in enumerate(want) if i == 0 or s[z] != want[i - 1][z]]
+                assert seen == changes
+            n_events = sum(len(e) for e in SCENARIO)
+            await sub.wait_for(lambda: len(sub.alerts) == n_events)
+            assert [(a["id"], a["state"]) for a in sub.alerts] == [
+                (a.id, a.state) for e in SCENARIO for a in e
+            ]
+        # A dashboard that reconnects gets every zone's current state, retained.
+        async with Subscriber(broker.port) as late:
+            await late.wait_for(lambda: len(late.retained) == 2)
+            assert {z: _key(d) for z, d in late.retained.items()} == want[-1]
+            assert late.retained["Z2/north"]["name"] == "North gate"
+            assert late.alerts == []  # alert events are not retained
+        await sink.aclose()
+
+    asyncio.run(main())
+
+
+def test_link_down_keeps_alert_state_and_resends_it_on_reconnect(broker):
+    async def main():
+        sink = _sink(broker.port)
+        task = asyncio.create_task(sink.run())
+        sink.offer(scan(T0_S, [], [ev(T0_S, "T1", "Z1", "warning")]))
+        async with Subscriber(broker.port) as sub:
+            await sub.wait_for(lambda: sub.states.get("Z1", [{}])[-1].get("state") == "warning")
+        broker.stop()
+        # While the broker is down: a critical alert in Z2, and T1 clears.
+        sink.offer(scan(T0_S + 1, [], [ev(T0_S + 1, "T9", "Z2/north", "critical", tta=5.0)]))
+        sink.offer(scan(T0_S + 2, [], [ev(T0_S + 2, "T1", "Z1", "warning", "cleared")]))
+        deadline = time.monotonic() + 10
+        while not sink.failing:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        assert sink.health().alerts_pending >= 2
+        broker.start()  # a fresh broker: it has lost every retained message
+        async with Subscriber(broker.port) as sub:
+            await sub.wait_for(lambda: not sink.failing and sink.health().alerts_pending == 0)
+            await sub.wait_for(lambda: len(sub.retained) == 2 or len(sub.states) == 2)
+            await sub.wait_for(
+                lambda: (
+                    [(a["id"], a["state"]) for a in sub.alerts][-2:]
+                    == [("A-T9", "raised"), ("A-T1", "cleared")]
+                )
+            )
+        async with Subscriber(broker.port) as late:
+            await late.wait_for(lambda: len(late.retained) == 2)
+            assert late.retained["Z1"]["state"] == "clear"
+            assert late.retained["Z2/north"]["state"] == "critical"
+            assert late.retained["Z2/north"]["alerts"] == ["A-T9"]
+        assert sink.connects == 2
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await sink.aclose()
+
+    asyncio.run(main())
