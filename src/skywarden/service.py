@@ -194,7 +194,21 @@ class Service:
                 config.sinks, self.engine.frame, site_name=config.site.name, zones=list(zones)
             ),
         ]
-        for sink in self.sinks:
+        esc = config.sinks.escalation
+        channels: list[QueueWorker] = []
+        if esc is not None:
+            from .sinks.config import SinksConfig
+            from .sinks.escalation import Escalator
+
+            channels = build_sinks(
+                SinksConfig(
+                    webhooks=esc.webhooks, mqtt=esc.mqtt,
+                    cap=esc.cap and msgspec.structs.replace(esc.cap, feed=False),
+                ),
+                self.engine.frame, site_name=config.site.name, zones=list(zones),
+            )  # fmt: skip
+            self.sinks.append(Escalator(esc, channels, store=self.store, live=self.live))
+        for sink in [*self.sinks, *channels]:
             on_site_event = getattr(sink, "on_site_event", None)
             if on_site_event is not None:
                 self.site.subscribe(on_site_event)

@@ -112,6 +112,14 @@ function onMessage(msg) {
       }
       break;
     }
+    case "escalation": {
+      const a = state.alerts.get(msg.alert_id);
+      if (a) {
+        a.escalated = msg.escalated;
+        drawAlerts();
+      }
+      break;
+    }
     case "sensor":
       state.sensors.set(msg.sensor.id, msg.sensor);
       airMap.setSensors([...state.sensors.values()]);
