@@ -136,8 +136,11 @@ class AuthGuard:
         self.auth = auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"]
-        if scope["type"] != "http" or is_public(path) or path.startswith(self.auth.public_prefixes):
+        if (
+            scope["type"] != "http"
+            or is_public(scope["path"])
+            or scope["path"].startswith(self.auth.public_prefixes)
+        ):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
