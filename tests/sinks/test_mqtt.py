@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import json
 import shutil
 import socket
@@ -247,3 +248,93 @@ def test_link_down_keeps_alert_state_and_resends_it_on_reconnect(broker):
         await sink.aclose()
 
     asyncio.run(main())
+
+
+def _certs(tmp: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 (made here with cryptography)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        .public_key(ca_key.public_key()).serial_number(1)
+        .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
+        .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    pem = serialization.Encoding.PEM
+    paths = tmp / "ca.pem", tmp / "server.pem", tmp / "server.key"
+    paths[0].write_bytes(ca.public_bytes(pem))
+    paths[1].write_bytes(cert.public_bytes(pem))
+    paths[2].write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
+
+
+@pytest.mark.skipif(shutil.which("mosquitto_passwd") is None, reason="mosquitto_passwd missing")
+def test_tls_and_credentials(tmp_path, monkeypatch):
+    import ssl
+
+    ca, cert, key = _certs(tmp_path)
+    pw = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), "siren", "s3cret"], check=True)
+    b = Broker(tmp_path, _free_port())
+    b.conf.write_text(
+        f"listener {b.port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
+        f"allow_anonymous false\npassword_file {pw}\npersistence false\n"
+        # Run as root, mosquitto drops to user 'mosquitto', who cannot read pytest's tmp dir.
+        f"user {getpass.getuser()}\n"
+    )
+    b.start()
+    try:
+        ctx = ssl.create_default_context(cafile=str(ca))
+
+        async def main(password: str) -> tuple[MqttSink, dict | None]:
+            monkeypatch.setenv("MQTT_PASSWORD", password)
+            cfg = MqttConfig(
+                host="127.0.0.1", port=b.port, tls=True, tls_ca_file=str(ca),
+                username="siren", password_env="MQTT_PASSWORD",
+            )  # fmt: skip
+            sink = MqttSink(cfg, site_name=SITE, zones=[zone()])
+            sink.offer(scan(T0_S, [], [ev(T0_S, "T1", "Z1", "critical")]))
+            ok = await sink.sync()
+            got = None
+            if ok:
+                async with aiomqtt.Client(
+                    "127.0.0.1", b.port, username="siren", password="s3cret", tls_context=ctx
+                ) as c:
+                    await c.subscribe(f"{BASE}/zone/Z1/state", qos=1)
+                    async for m in c.messages:
+                        got = json.loads(m.payload)
+                        break
+            await sink.aclose()
+            return sink, got
+
+        sink, got = asyncio.run(main("wrong"))
+        assert sink.failing and sink.health().alerts_pending == 1  # refused, nothing lost
+        assert "Not authorized" in sink.last_error
+        sink, got = asyncio.run(main("s3cret"))
+        assert not sink.failing and got["state"] == "critical" and got["alerts"] == ["A-T1"]
+    finally:
+        b.stop()
