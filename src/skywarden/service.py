@@ -207,7 +207,9 @@ class Service:
                 ),
                 self.engine.frame, site_name=config.site.name, zones=list(zones),
             )  # fmt: skip
-            self.sinks.append(Escalator(esc, channels, store=self.store, live=self.live))
+            self.sinks.append(
+                Escalator(esc, channels, store=self.store, live=self.live, clock=clock)
+            )
         for sink in [*self.sinks, *channels]:
             on_site_event = getattr(sink, "on_site_event", None)
             if on_site_event is not None:

@@ -97,3 +97,21 @@ def test_acknowledged_or_cleared_alerts_do_not_escalate_and_rising_level_shorten
         assert [x.alert_id for x in store.escalations()] == ["A-T3"]
     finally:
         store.close()
+
+
+def test_prune_drops_escalations_of_old_cleared_alerts_only(tmp_path):
+    store = Store(tmp_path / "p.db", retention_s=3600.0)
+    live = LiveState([], [zone()])
+    clock = Clock(1_800_000_000.0)
+    esc = Escalator(
+        EscalationConfig(after_s={"critical": 1.0}), [], store=store, live=live, clock=clock
+    )
+    try:
+        _feed(live, esc, scan(T0_S, [], [alert(T0_S, "T1"), alert(T0_S, "T2")]), store)
+        clock.t += 2.0
+        assert len(esc.check(clock.t)) == 2
+        _feed(live, esc, scan(T0_S + 5, [], [alert(T0_S + 5, "T1", state="cleared")]), store)
+        store.prune(T0_S + 7200.0)
+        assert [e.alert_id for e in store.escalations()] == ["A-T2"]
+    finally:
+        store.close()

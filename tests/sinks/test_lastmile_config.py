@@ -82,7 +82,6 @@ def test_service_serves_the_feed_and_escalates(tmp_path):
     svc = Service(cfg, clock=lambda: now[0])
     try:
         (esc,) = [s for s in svc.sinks if isinstance(s, Escalator)]
-        esc.clock = svc.clock
         assert [type(c) for c in esc.channels] == [WebhookSink]
         token = svc.store.create_token("viewer", "vera")
         svc._dispatch(scan(T0_S, [], [alert(T0_S, "T1")]))

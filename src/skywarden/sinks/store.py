@@ -353,7 +353,7 @@ class Store:
         return ack
 
     def prune(self, now_s: float | None = None) -> int:
-        """Drop rows older than ``now_s - retention_s`` (open alerts and their acks stay).
+        """Drop rows older than ``now_s - retention_s`` (open alerts, their acks and escalations stay).
 
         ``now_s`` defaults to the clock; pass the scan time when replaying old data.
         Returns the number of rows deleted.
@@ -368,6 +368,11 @@ class Store:
             n += c.execute("DELETE FROM alert_events WHERE t < ?", (cut,)).rowcount
             n += c.execute(
                 "DELETE FROM acks WHERE alert_id IN "
+                "(SELECT id FROM alerts WHERE state = 'cleared' AND t < ?)",
+                (cut,),
+            ).rowcount
+            n += c.execute(
+                "DELETE FROM escalations WHERE alert_id IN "
                 "(SELECT id FROM alerts WHERE state = 'cleared' AND t < ?)",
                 (cut,),
             ).rowcount
