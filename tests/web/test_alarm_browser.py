@@ -155,7 +155,7 @@ def test_alarm_rings_notifies_stops_on_ack_mutes_and_escalates(server, live, sto
 
             # Mute (this operator, this browser): no tones, still flagged; kept over a reload.
             page.click("#mute")
-            page.wait_for_selector("#mute[aria-pressed='true']:has-text('Sound off')")
+            page.wait_for_selector("#mute[aria-pressed='true']:has-text('Unmute')")
             n2 = len(_tones(page))
             page.wait_for_timeout(4500)  # longer than the warning repeat period
             assert len(_tones(page)) == n2

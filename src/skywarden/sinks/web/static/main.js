@@ -25,7 +25,7 @@ let airMap = null;
 let stopLive = null;
 const alarm = new Alarm((muted) => {
   const b = document.getElementById("mute");
-  b.textContent = muted ? "Sound off" : "Sound on";
+  b.textContent = muted ? "Unmute" : "Mute";
   b.setAttribute("aria-pressed", muted ? "true" : "false");
   b.classList.toggle("active", muted);
 });
