@@ -277,3 +277,15 @@ def test_feed_route_needs_a_viewer_token_unless_configured_public(tmp_path):
             assert c.get("/api/tracks").status_code == 401  # nothing else opened
     finally:
         store.close()
+
+
+def test_feed_orders_most_severe_first_then_newest_and_sender_is_safe():
+    feed = CapFeed(settings_of(CapConfig(), "Port, <Example> & Co"), zones=[zone()])
+    feed.offer(scan(T0_S, [], [alert(T0_S, "T1", level="warning")]))
+    feed.offer(scan(T0_S + 1, [], [alert(T0_S + 1, "T2", level="critical")]))
+    feed.offer(scan(T0_S + 2, [], [alert(T0_S + 2, "T3", level="warning")]))
+    feed.offer(scan(T0_S + 3, [], [alert(T0_S + 3, "T4", level="critical")]))
+    assert [m.alert_id for m in feed.active()] == ["A-T4", "A-T2", "A-T3", "A-T1"]
+    doc = valid(feed.active()[0].xml)
+    sender = doc.findtext("cap:sender", namespaces=NS)
+    assert sender.startswith("skywarden@Port") and not any(c in sender for c in " ,<&")

@@ -97,3 +97,8 @@ def test_service_serves_the_feed_and_escalates(tmp_path):
         assert a["escalated"]["to"] == "webhook:http://127.0.0.1:9/duty"
     finally:
         svc.store.close()
+
+
+def test_mqtt_topic_prefix_cannot_hold_wildcards():
+    with pytest.raises(msgspec.ValidationError, match="topic_prefix"):
+        msgspec.convert({"mqtt": [{"host": "h", "topic_prefix": "a/#"}]}, SinksConfig)

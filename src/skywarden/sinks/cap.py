@@ -29,7 +29,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from ..types import AlertLine, Level, ScanOutput, SiteEvent, Zone, ZonesReplaced
 from .base import QueueWorker
 from .cap_config import CapConfig, CapReceiverConfig
-from .cap_encode import CapMessage, CapRef, CapSettings, atom_feed, encode
+from .cap_encode import CapMessage, CapRef, CapSettings, atom_feed, cap_token, encode
 from .config import secret_from
 from .http_retry import HttpAlertPoster
 
@@ -42,7 +42,7 @@ MAX_REMEMBERED = 10_000
 def settings_of(config: CapConfig, site_name: str) -> CapSettings:
     """The message settings of a site's CAP config."""
     return CapSettings(
-        sender=config.sender or f"skywarden@{site_name}".replace(" ", "_").replace(",", "_"),
+        sender=config.sender or cap_token(f"skywarden@{site_name}"),
         sender_name=config.sender_name,
         language=config.language,
         expires_s=config.expires_s,
@@ -220,7 +220,8 @@ class CapFeed(QueueWorker):
         """The latest message of each open alert, most severe first, then newest."""
         with self._lock:
             msgs = list(self._active.values())
-        return sorted(msgs, key=lambda m: (-Level.of(m.level), m.ref.sent), reverse=False)
+        msgs.sort(key=lambda m: m.ref.sent, reverse=True)
+        return sorted(msgs, key=lambda m: -Level.of(m.level))
 
     def message(self, identifier: str) -> CapMessage | None:
         """An active message by its CAP identifier."""

@@ -73,7 +73,9 @@ class MqttConfig(_Cfg):
     host: str
     port: Port = 1883
     #: Topics start ``<topic_prefix>/<site name>/``.
-    topic_prefix: str = "skywarden"
+    topic_prefix: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[^#+\x00]+$")
+    ] = "skywarden"
     qos: Literal[0, 1, 2] = 1
     #: TLS: on with ``tls: true``; CA bundle, client certificate and key (PEM).
     tls: bool = False
