@@ -153,9 +153,15 @@ class MqttSink(QueueWorker):
 
     async def _drop(self) -> None:
         client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                await client.__aexit__(None, None, None)
+        if client is None:
+            return
+        with contextlib.suppress(Exception):
+            await client.__aexit__(None, None, None)
+        # aiomqtt keeps a lost connection's error in a future nobody awaits once the
+        # client is dropped; reading it here keeps asyncio from logging it at exit.
+        lost = getattr(client, "_disconnected", None)
+        if isinstance(lost, asyncio.Future) and lost.done() and not lost.cancelled():
+            lost.exception()
 
     async def sync(self) -> bool:
         """Connect if needed, publish the waiting events and every changed zone state.
