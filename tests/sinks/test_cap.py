@@ -17,19 +17,16 @@ from urllib.parse import unquote
 
 import httpx
 import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
 
-from skywarden.runner import run_file
-from skywarden.sim import load_spec, simulate_to_file
 from skywarden.sinks.cap import CapFeed, CapReceiverSink, add_cap_routes, settings_of
 from skywarden.sinks.cap_config import CapConfig, CapReceiverConfig
 from skywarden.sinks.cap_encode import CAP_NS, CapSettings, encode
 from skywarden.sinks.live import LiveState
 from skywarden.sinks.store import Store
 from skywarden.sinks.web import WebConfig, create_app
-from skywarden.types import ScanOutput, Zone
+from skywarden.types import Zone
 
 from .helpers import SITE_LAT, SITE_LON, T0_S, alert, frame, make_track, scan, zone
 
@@ -103,18 +100,6 @@ def test_hostile_strings_are_escaped_and_still_valid():
     ident = doc.findtext("cap:identifier", namespaces=NS)
     assert not any(c in ident for c in " ,<&")
     assert cap(doc, "cap:info/cap:certainty") == ["Unknown"]  # no class probability
-
-
-@pytest.fixture(scope="module")
-def mass_raid(tmp_path_factory) -> tuple[list[ScanOutput], tuple[Zone, ...]]:
-    """A short mass-raid run through the whole engine."""
-    path = tmp_path_factory.mktemp("raid") / "raid.jsonl"
-    simulate_to_file(load_spec("mass-raid"), path, seed=1, duration_s=240.0)
-    outs: list[ScanOutput] = []
-    res = run_file(path, None, on_output=outs.append)
-    outs.append(ScanOutput(t_s=outs[-1].t_s, tracks=(), alerts=()))
-    assert res.engine.stats.alert_lines > 0
-    return outs, res.engine.site.zones
 
 
 def test_mass_raid_messages_validate_reference_the_original_and_feed_lists_open(mass_raid):

@@ -338,3 +338,58 @@ def test_tls_and_credentials(tmp_path, monkeypatch):
         assert not sink.failing and got["state"] == "critical" and got["alerts"] == ["A-T1"]
     finally:
         b.stop()
+
+
+def test_zone_states_follow_a_mass_raid_run(broker, mass_raid):
+    """Every scan of a mass-raid run through the engine: after each, every zone's
+    retained state is what that scan's alert events make it."""
+    outs, zones = mass_raid
+    order = {"info": 0, "warning": 1, "critical": 2}
+    open_: dict[str, AlertLine] = {}
+
+    def expected() -> dict[str, tuple]:
+        step = {}
+        for z in zones:
+            mine = [a for a in open_.values() if a.zone == z.id]
+            if not mine:
+                step[z.id] = ("clear", None, ())
+                continue
+            # Most urgent first: highest level, then soonest arrival (ties: oldest alert).
+            mine.sort(key=lambda a: (-order[a.level], a.tta_s if a.tta_s is not None else 1e12))
+            ttas = [a.tta_s for a in mine if a.tta_s is not None]
+            step[z.id] = (mine[0].level, min(ttas) if ttas else None, tuple(a.id for a in mine))
+        return step
+
+    async def main():
+        sink = MqttSink(
+            MqttConfig(host="127.0.0.1", port=broker.port, qos=1), site_name=SITE, zones=zones
+        )
+        want_seq: dict[str, list[tuple]] = {z.id: [] for z in zones}
+        async with Subscriber(broker.port) as sub:
+            for out in outs:
+                if not out.alerts:
+                    continue
+                for a in out.alerts:
+                    if a.kind != "sensor":
+                        if a.state == "cleared":
+                            open_.pop(a.id, None)
+                        else:
+                            open_[a.id] = a
+                step = expected()
+                for zid, s in step.items():
+                    if not want_seq[zid] or want_seq[zid][-1] != s:
+                        want_seq[zid].append(s)
+                sink.offer(out)
+                assert await sink.sync()
+                await sub.wait_for(
+                    lambda: all(len(sub.states.get(z, ())) == len(w) for z, w in want_seq.items())
+                )
+            got = {
+                z: [(d["state"], d["tta_s"], tuple(d["alerts"])) for d in sub.states[z]]
+                for z in want_seq
+            }
+            assert got == want_seq
+        assert sum(len(w) for w in want_seq.values()) > 2 * len(zones)  # states really changed
+        await sink.aclose()
+
+    asyncio.run(main())
