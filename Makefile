@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Browser tests drive Debian's Chromium; never a downloaded browser build.
 CHROMIUM := /usr/bin/chromium
+# The MQTT sink's tests run against Debian's mosquitto broker, started by the tests.
+MOSQUITTO := /usr/sbin/mosquitto
 
-.PHONY: demo test lint bench browser clean
+.PHONY: demo test lint bench browser broker clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +25,19 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+$(MOSQUITTO):
+	@if [ "$$(id -u)" = "0" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; \
+	else \
+		echo "mosquitto is missing: run 'sudo apt-get install mosquitto' (MQTT tests will be skipped)"; \
+	fi
+
+broker: $(MOSQUITTO)
+
 demo: $(STAMP)
 	$(BIN)/skywarden demo
 
-test: $(STAMP) browser
+test: $(STAMP) browser broker
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -q
 

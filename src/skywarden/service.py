@@ -194,7 +194,23 @@ class Service:
                 config.sinks, self.engine.frame, site_name=config.site.name, zones=list(zones)
             ),
         ]
-        for sink in self.sinks:
+        esc = config.sinks.escalation
+        channels: list[QueueWorker] = []
+        if esc is not None:
+            from .sinks.config import SinksConfig
+            from .sinks.escalation import Escalator
+
+            channels = build_sinks(
+                SinksConfig(
+                    webhooks=esc.webhooks, mqtt=esc.mqtt,
+                    cap=esc.cap and msgspec.structs.replace(esc.cap, feed=False),
+                ),
+                self.engine.frame, site_name=config.site.name, zones=list(zones),
+            )  # fmt: skip
+            self.sinks.append(
+                Escalator(esc, channels, store=self.store, live=self.live, clock=clock)
+            )
+        for sink in [*self.sinks, *channels]:
             on_site_event = getattr(sink, "on_site_event", None)
             if on_site_event is not None:
                 self.site.subscribe(on_site_event)
@@ -202,6 +218,10 @@ class Service:
         if local_session and not web_cfg.local_session:
             web_cfg = msgspec.structs.replace(web_cfg, local_session=True)
         self.app = create_app(self.live, self.store, web_cfg)
+        if config.sinks.cap is not None:
+            from .sinks.cap import add_cap_routes
+
+            add_cap_routes(self.app, self.sinks)
         self._queue: asyncio.Queue[Detection] = asyncio.Queue(config.sources.queue_size)
         self._tasks: list[asyncio.Task] = []
         self._closers: list[Callable] = []

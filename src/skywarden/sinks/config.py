@@ -19,6 +19,7 @@ import msgspec
 import numpy as np
 
 from ..types import Zone
+from .cap_config import CapConfig, MqttConfig
 
 if TYPE_CHECKING:
     from ..geodesy import LocalFrame
@@ -138,6 +139,23 @@ class WebhookConfig(_Cfg):
     queue_size: QueueSize = 1024
 
 
+class EscalationConfig(_Cfg):
+    """Alerts nobody acknowledged in time are sent again, to channels of their own.
+
+    ``after_s``: how long an open alert of each level may stay unacknowledged;
+    a level not named is never escalated. The channels are sinks of their own
+    (a duty officer's webhook, a CAP receiver, an MQTT broker) that get only
+    escalated alerts.
+    """
+
+    after_s: dict[Level, PosFloat] = msgspec.field(
+        default_factory=lambda: {"critical": 60.0, "warning": 300.0}
+    )
+    webhooks: list[WebhookConfig] = msgspec.field(default_factory=list)
+    cap: CapConfig | None = None
+    mqtt: list[MqttConfig] = msgspec.field(default_factory=list)
+
+
 class SinksConfig(_Cfg):
     """Every outbound sink of a site. Empty lists: no sink of that kind."""
 
@@ -145,6 +163,12 @@ class SinksConfig(_Cfg):
     sapient: list[SapientOutConfig] = msgspec.field(default_factory=list)
     asterix62: list[Asterix62Config] = msgspec.field(default_factory=list)
     webhooks: list[WebhookConfig] = msgspec.field(default_factory=list)
+    #: CAP 1.2 public-warning messages: receivers and the Atom feed (see .cap).
+    cap: CapConfig | None = None
+    #: MQTT brokers for sirens, building systems and dashboards (see .mqtt).
+    mqtt: list[MqttConfig] = msgspec.field(default_factory=list)
+    #: Re-sending of alerts nobody acknowledged (see .escalation).
+    escalation: EscalationConfig | None = None
 
 
 def secret_from(inline: str | None, env: str | None) -> str | None:
@@ -193,6 +217,15 @@ def build_sinks(
 
         rng = rng if rng is not None else np.random.default_rng()
         sinks += [WebhookSink(c, site_name=site_name, rng=rng) for c in config.webhooks]
+    if config.cap is not None:
+        from .cap import build_cap_sinks
+
+        rng = rng if rng is not None else np.random.default_rng()
+        sinks += build_cap_sinks(config.cap, site_name=site_name, zones=zones, rng=rng)
+    if config.mqtt:
+        from .mqtt import MqttSink
+
+        sinks += [MqttSink(c, site_name=site_name, zones=zones) for c in config.mqtt]
     for s in sinks:
         log.info("sink %s configured", s.name)
     return sinks

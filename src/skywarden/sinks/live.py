@@ -29,7 +29,7 @@ import msgspec
 import orjson
 
 from ..types import AlertLine, Level, ScanOutput, Sensor, SensorDeclared, SiteEvent, TrackLine, Zone
-from .store import Ack, zone_to_feature
+from .store import Ack, Escalation, zone_to_feature
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ class LiveState:
         self.trails: dict[str, deque[tuple[float, float, float, float]]] = {}
         self.alerts: dict[str, AlertLine] = {}
         self.acks: dict[str, Ack] = {}
+        self.escalations: dict[str, Escalation] = {}
         self.t_s: float | None = None
         self.trail_len = trail_len
         self.queue_size = queue_size
@@ -152,10 +153,12 @@ class LiveState:
                 if a.state == "cleared":
                     self.alerts.pop(a.id, None)
                     ack = self.acks.pop(a.id, None)
+                    esc = self.escalations.pop(a.id, None)
                 else:
                     self.alerts[a.id] = a
                     ack = self.acks.get(a.id)
-            self._publish({"type": "alert", "alert": _alert_dict(a, ack)})
+                    esc = self.escalations.get(a.id)
+            self._publish({"type": "alert", "alert": _alert_dict(a, ack, esc)})
         with self._lock:
             old = set(self.tracks)
             tracks: dict[str, TrackLine] = {}
@@ -197,6 +200,14 @@ class LiveState:
             self.acks[ack.alert_id] = ack
         self._publish({"type": "ack", "alert_id": ack.alert_id, "ack": {"by": ack.by, "t": ack.t}})
 
+    def escalate(self, esc: Escalation) -> None:
+        """Mark an open alert escalated (already committed to the store) and tell clients."""
+        with self._lock:
+            if esc.alert_id not in self.alerts:
+                return
+            self.escalations[esc.alert_id] = esc
+        self._publish({"type": "escalation", "alert_id": esc.alert_id, "escalated": _esc_dict(esc)})
+
     def set_sensor_status(self, sensor_id: str, status: SensorStatusName, t: float) -> None:
         """Record a sensor's health (``ok``, ``silent`` or ``degraded``) at UTC time ``t``."""
         with self._lock:
@@ -237,7 +248,10 @@ class LiveState:
     def alerts_view(self) -> list[dict[str, Any]]:
         """Open alerts with their acknowledgement, most urgent first."""
         with self._lock:
-            out = [_alert_dict(a, self.acks.get(a.id)) for a in self.alerts.values()]
+            out = [
+                _alert_dict(a, self.acks.get(a.id), self.escalations.get(a.id))
+                for a in self.alerts.values()
+            ]
         return sorted(out, key=alert_sort_key)
 
     def ack_of(self, alert_id: str) -> Ack | None:
@@ -290,8 +304,15 @@ def _track_dict(tl: TrackLine) -> dict[str, Any]:
     return d
 
 
-def _alert_dict(a: AlertLine, ack: Ack | None) -> dict[str, Any]:
+def _esc_dict(esc: Escalation) -> dict[str, Any]:
+    return {"t": esc.t, "after_s": esc.after_s, "to": esc.channels}
+
+
+def _alert_dict(a: AlertLine, ack: Ack | None, esc: Escalation | None = None) -> dict[str, Any]:
     d = msgspec.to_builtins(a)
     d.pop("type", None)
     d["ack"] = None if ack is None else {"by": ack.by, "t": ack.t}
+    if esc is not None:
+        # Only when escalated, so the alert messages of earlier versions stay as they were.
+        d["escalated"] = _esc_dict(esc)
     return d

@@ -70,6 +70,9 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE TABLE IF NOT EXISTS acks (
     seq INTEGER PRIMARY KEY, alert_id TEXT NOT NULL, by TEXT NOT NULL, t REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS acks_alert ON acks(alert_id);
+CREATE TABLE IF NOT EXISTS escalations (
+    seq INTEGER PRIMARY KEY, alert_id TEXT NOT NULL, t REAL NOT NULL, level TEXT NOT NULL,
+    after_s REAL NOT NULL, channels TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS zones (
     id TEXT PRIMARY KEY, feature BLOB NOT NULL, t REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (
@@ -100,6 +103,18 @@ class Ack:
     alert_id: str
     by: str
     t: float
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """An alert sent to the escalation channels because nobody acknowledged it within
+    ``after_s``; ``t`` wall-clock UTC seconds, ``channels`` the sinks it went to."""
+
+    alert_id: str
+    t: float
+    level: str
+    after_s: float
+    channels: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +353,7 @@ class Store:
         return ack
 
     def prune(self, now_s: float | None = None) -> int:
-        """Drop rows older than ``now_s - retention_s`` (open alerts and their acks stay).
+        """Drop rows older than ``now_s - retention_s`` (open alerts, their acks and escalations stay).
 
         ``now_s`` defaults to the clock; pass the scan time when replaying old data.
         Returns the number of rows deleted.
@@ -353,6 +368,11 @@ class Store:
             n += c.execute("DELETE FROM alert_events WHERE t < ?", (cut,)).rowcount
             n += c.execute(
                 "DELETE FROM acks WHERE alert_id IN "
+                "(SELECT id FROM alerts WHERE state = 'cleared' AND t < ?)",
+                (cut,),
+            ).rowcount
+            n += c.execute(
+                "DELETE FROM escalations WHERE alert_id IN "
                 "(SELECT id FROM alerts WHERE state = 'cleared' AND t < ?)",
                 (cut,),
             ).rowcount
@@ -421,6 +441,22 @@ class Store:
         """Every acknowledgement, oldest first."""
         rows = self._read("SELECT alert_id, by, t FROM acks ORDER BY seq")
         return [Ack(alert_id=a, by=b, t=t) for a, b, t in rows]
+
+    def record_escalation(self, e: Escalation) -> None:
+        """Record an escalation; committed before returning."""
+        self._tx(
+            lambda c: c.execute(
+                "INSERT INTO escalations (alert_id, t, level, after_s, channels) VALUES (?,?,?,?,?)",
+                (e.alert_id, e.t, e.level, e.after_s, e.channels),
+            )
+        )
+
+    def escalations(self) -> list[Escalation]:
+        """Every escalation, oldest first."""
+        rows = self._read(
+            "SELECT alert_id, t, level, after_s, channels FROM escalations ORDER BY seq"
+        )
+        return [Escalation(*r) for r in rows]
 
     def acknowledged_ids(self) -> set[str]:
         """Ids of alerts acknowledged at least once."""

@@ -13,7 +13,8 @@ minutes) refuses replays; ``delivery`` lets it drop the duplicates that
 retries can cause.
 
 Delivery never holds up the pipeline: :meth:`WebhookSink.offer` only queues,
-into the alert lane (:mod:`.base`), which never drops. A separate task posts in
+into the alert lane (:mod:`.base`), which never drops. A separate task
+(:class:`~.http_retry.HttpAlertPoster`, shared with the CAP receivers) posts in
 order, retrying every failure (connection errors, any non-2xx answer) with
 exponential backoff and jitter, capped at ``backoff_max_s``, for as long as it
 takes: an alert is never given up on. While the endpoint fails, :meth:`health`
@@ -28,20 +29,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 import msgspec
 import numpy as np
 
 from ..types import AlertLine
-from .base import QueueWorker, ScanOutput
+from .base import ScanOutput
 from .config import WebhookConfig, secret_from
-
-log = logging.getLogger(__name__)
+from .http_retry import HttpAlertPoster
 
 SIGNATURE_HEADER = "X-Skywarden-Signature"
 TIMESTAMP_HEADER = "X-Skywarden-Timestamp"
@@ -70,10 +68,8 @@ def verify(
         return False
 
 
-class WebhookSink(QueueWorker):
+class WebhookSink(HttpAlertPoster):
     """Posts alert events to one URL; see the module doc for the wire format and retries."""
-
-    carries_alerts = True
 
     def __init__(
         self,
@@ -84,7 +80,11 @@ class WebhookSink(QueueWorker):
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
-        super().__init__(maxsize=config.queue_size)
+        super().__init__(
+            url=config.url, timeout_s=config.timeout_s, max_attempts=config.max_attempts,
+            backoff_initial_s=config.backoff_initial_s, backoff_max_s=config.backoff_max_s,
+            queue_size=config.queue_size, rng=rng, clock=clock, sleep=sleep,
+        )  # fmt: skip
         self.cfg = config
         self.name = f"webhook:{config.url}"
         self.site_name = site_name
@@ -92,16 +92,7 @@ class WebhookSink(QueueWorker):
         if not secret:
             raise ValueError(f"webhook {config.url}: no secret (give secret or secret_env)")
         self._secret = secret.encode()
-        self.rng = rng
-        self.clock, self.sleep = clock, sleep
         self._levels = frozenset(config.levels)
-        self.delivered = 0
-        self.attempts = 0
-        self.last_success_s: float | None = None
-        # The alert at the head of the lane and how often it has been tried.
-        self._head_id: str | None = None
-        self._head_attempts = 0
-        self._due_s = 0.0
 
     # --- the pipeline side: never waits ------------------------------------------------
 
@@ -132,56 +123,11 @@ class WebhookSink(QueueWorker):
             }
         )
 
-    def backoff_s(self, attempts: int) -> float:
-        """Delay before retry number ``attempts`` (1-based): doubling, capped, half of it jittered."""
-        d = min(self.cfg.backoff_max_s, self.cfg.backoff_initial_s * 2.0 ** min(attempts - 1, 60))
-        return d * (0.5 + 0.5 * float(self.rng.random()))
-
-    async def run(self) -> None:
-        """Deliver until cancelled (scans carry nothing for a webhook)."""
-        async with httpx.AsyncClient(timeout=self.cfg.timeout_s) as client:
-            while True:
-                await self.deliver_once(client)
-
-    async def deliver_once(self, client: httpx.AsyncClient) -> None:
-        """Wait for the head alert to be due, try it once, and retire it or schedule a retry."""
-        while not len(self.alerts):
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        head = self.alerts.peek()[0]
-        if head.id != self._head_id:
-            self._head_id, self._head_attempts, self._due_s = head.id, 0, self.clock()
-        wait_s = self._due_s - self.clock()
-        if wait_s > 0:
-            await self.sleep(wait_s)
-            head = self.alerts.peek()[0]  # a newer event of it may have come meanwhile
-        sent_at = int(self.clock())
-        body = self.body(head, sent_at)
+    def request(self, alert: AlertLine, sent_at: int) -> tuple[bytes, dict[str, str]]:
+        body = self.body(alert, sent_at)
         headers = {
             "Content-Type": "application/json",
             TIMESTAMP_HEADER: str(sent_at),
             SIGNATURE_HEADER: sign(self._secret, body),
         }
-        self._head_attempts += 1
-        self.attempts += 1
-        try:
-            r = await client.post(self.cfg.url, content=body, headers=headers)
-            if r.is_success:
-                self.alerts.done([head])
-                self.delivered += 1
-                self.alerts_sent += 1
-                self.last_success_s = self.clock()
-                self.failing, self.last_error = False, None
-                self._head_id = None
-                return
-            err = f"HTTP {r.status_code}"
-        except httpx.HTTPError as e:
-            err = f"{type(e).__name__}: {e}"
-        self.failing, self.last_error = True, err
-        if self._head_attempts == self.cfg.max_attempts:
-            log.error(
-                "%s: alert %s (%s) still undelivered after %d attempts (%s); kept, retrying",
-                self.name, head.id, head.state, self._head_attempts, err,
-            )  # fmt: skip
-        self._due_s = self.clock() + self.backoff_s(self._head_attempts)
-        log.warning("%s: attempt %d failed (%s); retrying", self.name, self._head_attempts, err)
+        return body, headers

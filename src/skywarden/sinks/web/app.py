@@ -224,12 +224,15 @@ def create_app(live: LiveState, store: Store, config: WebConfig | None = None) -
         if open:
             return {"alerts": live.alerts_view()}
         acks = {k.alert_id: k for k in store.acks()}
+        escs = {e.alert_id: e for e in store.escalations()}
         out = []
         for a in store.alerts():
             d = msgspec.to_builtins(a)
             d.pop("type", None)
             k = acks.get(a.id)
             d["ack"] = None if k is None else {"by": k.by, "t": k.t}
+            if (e := escs.get(a.id)) is not None:
+                d["escalated"] = {"t": e.t, "after_s": e.after_s, "to": e.channels}
             out.append(d)
         return {"alerts": out}
 

@@ -61,6 +61,8 @@ class TokenAuth:
 
     def __init__(self, store: Store, local_session: bool = False) -> None:
         self.store = store
+        #: Paths opened by configuration (a public CAP feed); empty by default.
+        self.public_prefixes: tuple[str, ...] = ()
         self._local_hash: str | None = None
         self.local_token: str | None = None
         if local_session:
@@ -134,7 +136,11 @@ class AuthGuard:
         self.auth = auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_public(scope["path"]):
+        if (
+            scope["type"] != "http"
+            or is_public(scope["path"])
+            or scope["path"].startswith(self.auth.public_prefixes)
+        ):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

@@ -1,6 +1,7 @@
 // The page: wires the live connection, the map, the panels, replay and export.
 
 import { api, apiJson, AuthError, connectLive, signIn, signOut } from "./api.js";
+import { Alarm } from "./alarm.js";
 import { AirMap } from "./map.js";
 import { fmtTime, renderAlerts, renderTrack, tickCountdowns } from "./panels.js";
 
@@ -22,6 +23,12 @@ const state = {
 
 let airMap = null;
 let stopLive = null;
+const alarm = new Alarm((muted) => {
+  const b = document.getElementById("mute");
+  b.textContent = muted ? "Unmute" : "Mute";
+  b.setAttribute("aria-pressed", muted ? "true" : "false");
+  b.classList.toggle("active", muted);
+});
 
 // Problems go to a line in the bar (as text), not to blocking dialogs.
 function report(message) {
@@ -48,6 +55,7 @@ function drawAlerts() {
     onSelect: selectTrack,
   });
   if (!state.replay) airMap.setPredictedPaths(alerts);
+  alarm.update(alerts);
 }
 
 function drawTracks() {
@@ -108,6 +116,14 @@ function onMessage(msg) {
       const a = state.alerts.get(msg.alert_id);
       if (a) {
         a.ack = msg.ack;
+        drawAlerts();
+      }
+      break;
+    }
+    case "escalation": {
+      const a = state.alerts.get(msg.alert_id);
+      if (a) {
+        a.escalated = msg.escalated;
         drawAlerts();
       }
       break;
@@ -260,8 +276,10 @@ function wireControls() {
       return;
     }
     document.getElementById("login").hidden = true;
+    alarm.askNotifications();
     start();
   });
+  document.getElementById("mute").addEventListener("click", () => alarm.toggleMute());
   document.getElementById("signout").addEventListener("click", async () => {
     if (stopLive) stopLive();
     stopLive = null;
@@ -276,6 +294,7 @@ async function start() {
     const me = await apiJson("/api/me");
     state.role = me.role;
     document.getElementById("who").textContent = `${me.name} (${me.role})`;
+    alarm.setOperator(me.name);
   } catch (e) {
     if (e instanceof AuthError) return showLogin();
     throw e;

@@ -70,6 +70,9 @@ export function renderAlerts(alerts, { dataNowS, canAck, onAck, onSelect }) {
           "div",
           { class: "head" },
           el("span", { class: "level" }, `${a.level} · ${a.state}`),
+          a.escalated
+            ? el("span", { class: "escalated", title: `escalated to ${a.escalated.to} at ${fmtTime(a.escalated.t)}` }, "ESCALATED")
+            : "",
           el("span", { class: "tta", "data-tta": a.id }, fmtCountdown(ttaNow(a, dataNowS))),
         ),
         el("div", { class: "what" }, what),

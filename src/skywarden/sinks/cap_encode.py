@@ -1,0 +1,268 @@
+"""Pure encoding of alert events as OASIS CAP 1.2 ``alert`` documents and an Atom feed.
+
+Built with :mod:`xml.etree.ElementTree`, so every string from data is escaped
+by the serializer; characters XML 1.0 cannot carry at all (control characters)
+are removed first. The mapping of level, time to arrival and class probability
+to urgency, severity and certainty is documented in ``docs/cap.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from ..types import AlertLine, Zone
+
+CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+ET.register_namespace("cap", CAP_NS)
+ET.register_namespace("atom", ATOM_NS)
+
+_MSG_TYPE = {"raised": "Alert", "updated": "Update", "cleared": "Cancel"}
+_SEVERITY = {"critical": "Extreme", "warning": "Severe", "info": "Minor"}
+_RESPONSE = {"critical": "Shelter", "warning": "Prepare", "info": "Monitor"}
+#: Default ``instruction`` per level (a site may word its own: ``cap.instructions``).
+INSTRUCTIONS = {
+    "critical": "Take cover now, indoors and away from windows. Do not approach the drone.",
+    "warning": "Be ready to take cover. Follow the instructions of site security.",
+    "info": "A drone is near. No action is needed now; stay alert for further messages.",
+}
+ALL_CLEAR = "The drone threat has ended. Resume normal activity."
+#: Seconds to arrival up to which urgency is Immediate, then Expected (docs/cap.md).
+IMMEDIATE_S = 120.0
+EXPECTED_S = 900.0
+# XML 1.0 forbids these code points anywhere in a document.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+@dataclass(frozen=True, slots=True)
+class CapRef:
+    """What names one CAP message in a ``references`` list."""
+
+    sender: str
+    identifier: str
+    sent: str
+
+    def __str__(self) -> str:
+        return f"{self.sender},{self.identifier},{self.sent}"
+
+
+@dataclass(frozen=True, slots=True)
+class CapSettings:
+    """The site-wide parts of every message."""
+
+    sender: str
+    sender_name: str | None = None
+    language: str = "en"
+    expires_s: float = 900.0
+    entry_radius_m: float = 100.0
+    web: str | None = None
+    contact: str | None = None
+    instructions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CapMessage:
+    """One encoded message: its reference, XML document and the headline (for the feed)."""
+
+    ref: CapRef
+    xml: bytes
+    headline: str
+    alert_id: str
+    level: str
+    zone: str | None
+
+
+def text(s: object) -> str:
+    """``s`` as a string XML 1.0 can carry (control characters removed)."""
+    return _XML_ILLEGAL.sub("", str(s))
+
+
+def cap_time(t_s: float) -> str:
+    """UTC seconds as a CAP date-time, ``2026-09-21T12:00:00+00:00`` (no fraction, no Z)."""
+    return datetime.fromtimestamp(math.floor(t_s), UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def cap_token(s: str) -> str:
+    """``s`` made safe as (part of) a CAP identifier: no spaces, commas, ``<`` or ``&``."""
+    return quote(text(s), safe="-._~:@!$'()*+;=/")
+
+
+def identifier(sender: str, alert: AlertLine) -> str:
+    """The message id of one alert event (the same on every retry and receiver)."""
+    return f"{cap_token(sender)}.{cap_token(alert.id)}.{alert.state}.{round(alert.t * 1000)}"
+
+
+def urgency(alert: AlertLine) -> str:
+    """Immediate / Expected / Future from time to arrival (Past once cleared)."""
+    if alert.state == "cleared":
+        return "Past"
+    if alert.level == "critical" or alert.tta_s is None or alert.tta_s <= IMMEDIATE_S:
+        return "Immediate"
+    return "Expected" if alert.tta_s <= EXPECTED_S else "Future"
+
+
+def certainty(alert: AlertLine, class_p: float | None) -> str:
+    """Observed / Likely / Possible from the probability of the alert's class."""
+    if alert.state == "cleared":
+        return "Observed"
+    if class_p is None:
+        return "Unknown"
+    if class_p >= 0.8:
+        return "Observed"
+    return "Likely" if class_p >= 0.5 else "Possible"
+
+
+def severity(alert: AlertLine) -> str:
+    """Extreme / Severe / Minor from the alert level."""
+    return _SEVERITY[alert.level]
+
+
+def polygon(zone: Zone) -> str | None:
+    """The zone's ring as CAP wants it: ``lat,lon`` pairs, closed, at least four."""
+    pts = [(lat, lon) for lon, lat in zone.polygon]
+    if pts and pts[0] != pts[-1]:
+        pts.append(pts[0])
+    if len(pts) < 4:
+        return None
+    return " ".join(f"{lat:.6f},{lon:.6f}" for lat, lon in pts)
+
+
+def _sub(parent: ET.Element, tag: str, value: object) -> ET.Element:
+    e = ET.SubElement(parent, f"{{{CAP_NS}}}{tag}")
+    e.text = text(value)
+    return e
+
+
+def _texts(alert: AlertLine, zone_name: str, class_p: float | None) -> tuple[str, str]:
+    cls = text(alert.class_ or "drone")
+    if alert.state == "cleared":
+        return f"All clear: {zone_name}", f"The {cls} alert for {zone_name} has ended."
+    tta = alert.tta_s
+    if tta is None or tta <= 0:
+        where = f"inside {zone_name}"
+        headline = f"Drone inside {zone_name}"
+    else:
+        minutes = max(1, math.ceil(tta / 60.0))
+        where = f"predicted to enter {zone_name} in about {minutes} min"
+        headline = f"Drone approaching {zone_name}: about {minutes} min"
+    prob = "" if class_p is None else f" (probability {class_p:.0%})"
+    desc = f"A {cls}{prob}, track {text(alert.track or '?')}, is {where}. Level {alert.level}."
+    return headline, desc
+
+
+def encode(
+    alert: AlertLine,
+    settings: CapSettings,
+    *,
+    zone: Zone | None,
+    class_p: float | None,
+    refs: Sequence[CapRef] = (),
+) -> CapMessage:
+    """One alert event as a CAP 1.2 document.
+
+    ``refs`` are the messages sent before about this alert: with none, the event
+    is the first news (msgType ``Alert``, even for an update); a ``cleared``
+    event is a ``Cancel`` referencing them.
+    """
+    sent = cap_time(alert.t)
+    ref = CapRef(settings.sender, identifier(settings.sender, alert), sent)
+    msg_type = _MSG_TYPE[alert.state] if refs else "Alert"
+    root = ET.Element(f"{{{CAP_NS}}}alert")
+    _sub(root, "identifier", ref.identifier)
+    _sub(root, "sender", settings.sender)
+    _sub(root, "sent", sent)
+    _sub(root, "status", "Actual")
+    _sub(root, "msgType", msg_type)
+    _sub(root, "scope", "Public")
+    if refs:
+        _sub(root, "references", " ".join(str(r) for r in refs))
+    _sub(root, "incidents", cap_token(alert.id))
+    info = ET.SubElement(root, f"{{{CAP_NS}}}info")
+    _sub(info, "language", settings.language)
+    _sub(info, "category", "Security")
+    _sub(info, "event", "Drone threat")
+    response = "AllClear" if alert.state == "cleared" else _RESPONSE[alert.level]
+    _sub(info, "responseType", response)
+    _sub(info, "urgency", urgency(alert))
+    _sub(info, "severity", severity(alert))
+    _sub(info, "certainty", certainty(alert, class_p))
+    _sub(info, "onset", sent)
+    expires = alert.t if alert.state == "cleared" else alert.t + settings.expires_s
+    _sub(info, "expires", cap_time(expires))
+    if settings.sender_name:
+        _sub(info, "senderName", settings.sender_name)
+    zone_name = text(zone.name if zone is not None else (alert.zone or "the protected area"))
+    headline, desc = _texts(alert, zone_name, class_p)
+    _sub(info, "headline", headline)
+    _sub(info, "description", desc)
+    if alert.state == "cleared":
+        instruction = ALL_CLEAR
+    else:
+        instruction = settings.instructions.get(alert.level) or INSTRUCTIONS[alert.level]
+    _sub(info, "instruction", instruction)
+    if settings.web:
+        _sub(info, "web", settings.web)
+    if settings.contact:
+        _sub(info, "contact", settings.contact)
+    params: list[tuple[str, object]] = [
+        ("skywarden:alertId", alert.id),
+        ("skywarden:level", alert.level),
+    ]
+    if alert.track is not None:
+        params.append(("skywarden:track", alert.track))
+    if alert.tta_s is not None:
+        params.append(("skywarden:ttaSeconds", f"{alert.tta_s:.0f}"))
+    if alert.class_ is not None:
+        params.append(("skywarden:class", alert.class_))
+    if class_p is not None:
+        params.append(("skywarden:classProbability", f"{class_p:.2f}"))
+    for name, value in params:
+        p = ET.SubElement(info, f"{{{CAP_NS}}}parameter")
+        _sub(p, "valueName", name)
+        _sub(p, "value", value)
+    area = ET.SubElement(info, f"{{{CAP_NS}}}area")
+    _sub(area, "areaDesc", zone_name)
+    ring = polygon(zone) if zone is not None else None
+    if ring is not None:
+        _sub(area, "polygon", ring)
+    if alert.entry_lat is not None and alert.entry_lon is not None:
+        r_km = settings.entry_radius_m / 1000.0
+        _sub(area, "circle", f"{alert.entry_lat:.6f},{alert.entry_lon:.6f} {r_km:g}")
+    xml = ET.tostring(root, encoding="utf-8", xml_declaration=True, default_namespace=CAP_NS)
+    return CapMessage(ref, xml, headline, alert.id, alert.level, alert.zone)
+
+
+def atom_feed(
+    messages: Sequence[CapMessage], *, feed_id: str, title: str, self_url: str, now_s: float
+) -> bytes:
+    """An Atom feed with one entry per message, each carrying its CAP document inline."""
+    a = f"{{{ATOM_NS}}}"
+    feed = ET.Element(f"{a}feed")
+    ET.SubElement(feed, f"{a}id").text = text(feed_id)
+    ET.SubElement(feed, f"{a}title").text = text(title)
+    newest = max((m.ref.sent for m in messages), default=cap_time(now_s))
+    ET.SubElement(feed, f"{a}updated").text = newest
+    ET.SubElement(feed, f"{a}link", rel="self", href=self_url)
+    author = ET.SubElement(feed, f"{a}author")
+    ET.SubElement(author, f"{a}name").text = text(
+        messages[0].ref.sender if messages else "skywarden"
+    )
+    base = self_url.rsplit("/", 1)[0]
+    for m in messages:
+        e = ET.SubElement(feed, f"{a}entry")
+        ET.SubElement(e, f"{a}id").text = f"urn:skywarden:cap:{m.ref.identifier}"
+        ET.SubElement(e, f"{a}title").text = m.headline
+        ET.SubElement(e, f"{a}updated").text = m.ref.sent
+        ET.SubElement(
+            e, f"{a}link", rel="alternate", type="application/cap+xml",
+            href=f"{base}/alerts/{quote(m.ref.identifier, safe='')}",
+        )  # fmt: skip
+        content = ET.SubElement(e, f"{a}content", type="application/cap+xml")
+        content.append(ET.fromstring(m.xml))
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
