@@ -232,7 +232,7 @@ def test_sigkill_and_restart_keep_raised_alerts_and_acks(tmp_path):
     store.close()
     proc = start()
     try:
-        after = get("/api/alerts", 30.0, lambda d: any(a["id"] == target for a in d["alerts"]))
+        after = get("/api/alerts", 90.0, lambda d: any(a["id"] == target for a in d["alerts"]))
         again = next(a for a in after["alerts"] if a["id"] == target)
         assert again["ack"] is not None
     finally:
