@@ -332,3 +332,37 @@ def test_exit_thresholds_hold_a_level_but_never_raise_one():
     x = straight([0, -500, 100], [0, 3, 0], 200)  # creeping into the zone
     ev = run(ThreatAssessor(zones(), cfg), x[:, None, :], doubtful)
     assert ev and {e.level for e in ev} == {"info"}, [(e.state, e.level) for e in ev]
+
+
+def test_loiterer_coming_back_near_a_later_raise_keeps_its_alert():
+    """Loitering is judged against every earlier raise, not only the first: a drone
+    raised once from the south, then twice from the same spot in the east, is
+    loitering at its third raise (more than 2 km from the first)."""
+    a = ThreatAssessor(zones())
+    leg = lambda p0, v, n: straight(p0, v, n)  # noqa: E731
+    legs = [leg([0, -5600, 100], [0, 15, 0], 60)]  # raise 1 near (0, -4700)
+    legs.append(leg(legs[-1][-1, :3], [15, 0, 0], 330))  # away, east
+    legs.append(leg(legs[-1][-1, :3], [0, 15, 0], 300))  # north, passing the zone's east
+    legs.append(leg(legs[-1][-1, :3], [-15, 0, 0], 30))  # raise 2 near (4950, -200)
+    legs.append(leg(legs[-1][-1, :3], [15, 0, 0], 60))  # away
+    legs.append(leg(legs[-1][-1, :3], [-15, 0, 0], 40))  # raise 3, near raise 2
+    legs.append(leg(legs[-1][-1, :3], [15, 0, 0], 40))  # away again: stays open
+    ev = run(a, np.concatenate(legs)[:, None, :], DRONE)
+    raised = [e for e in ev if e.state == "raised"]
+    assert len(raised) == 3, [(e.t - T0, e.state, e.level) for e in ev]
+    assert all(e.dwell_s is None for e in ev if e.id in (raised[0].id, raised[1].id))
+    third = [e for e in ev if e.id == raised[2].id]
+    assert third[0].dwell_s is not None and all(e.state != "cleared" for e in third)
+
+
+def test_class_wavering_while_heading_in_does_not_clear_and_reraise():
+    """A drone flying at the zone whose class falls for 40 s (clutter, a flock) keeps
+    its alert (``class_clear_delay_s``); one that turns away is cleared as before."""
+    a = ThreatAssessor(zones())
+    x = straight([0, -500 - 4200, 100], [0, 15, 0], 200)
+    p = [DRONE] * 60 + [BIRD] * 40 + [DRONE] * 100
+    ev = []
+    for k in range(x.shape[0]):
+        ev += a.assess(table(T0 + k, [1], x[k]), classes([p[k]]))
+    assert [e.state for e in ev].count("raised") == 1
+    assert not any(e.state == "cleared" for e in ev)

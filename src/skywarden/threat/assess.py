@@ -100,6 +100,10 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     min_hold_s: float = 15.0
     #: ... and is cleared after this long with no threat.
     clear_delay_s: float = 10.0
+    #: ... or this long when only its class fell (it still flies at the zone within
+    #: the warning horizon): a drone's class wavers for tens of seconds in clutter,
+    #: and clearing at once raised the same drone again and again.
+    class_clear_delay_s: float = 60.0
     #: A lower level must persist this long before the alert is downgraded.
     downgrade_hold_s: float = 10.0
     #: Time-to-arrival updates no more often than this ...
@@ -128,9 +132,9 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: ... and within these limits (metres) whatever the covariance says.
     handover_min_gate_m: float = 150.0
     handover_max_gate_m: float = 600.0
-    #: An object raised again for a zone within ``loiter_window_s`` of its first
+    #: An object raised again for a zone within ``loiter_window_s`` of an earlier
     #: alert there, at least ``loiter_min_s`` later and less than
-    #: ``loiter_max_displacement_m`` from where that first alert found it, is
+    #: ``loiter_max_displacement_m`` from where that alert found it, is
     #: loitering (it stays around instead of passing through): its alert then stays
     #: open, ``info`` at least, with its dwell time, while it stays within
     #: ``loiter_range_m`` of the zone — one alert, not a fresh one every pass.
@@ -376,7 +380,11 @@ class ThreatAssessor:
                 a.lower_since = None
                 if a.quiet_since is None:
                     a.quiet_since = t
-                if t - a.quiet_since >= cfg.clear_delay_s and t - a.raised_t >= cfg.min_hold_s:
+                heading_in = bool(
+                    tta[i, j] <= cfg.warning_horizon_s * cfg.horizon_exit_factor * self._factor[j]
+                )
+                delay = cfg.class_clear_delay_s if heading_in else cfg.clear_delay_s
+                if t - a.quiet_since >= delay and t - a.raised_t >= cfg.min_hold_s:
                     if a.was_inside:
                         why = "left the zone"
                     elif a.loiter:
@@ -550,9 +558,12 @@ class ThreatAssessor:
             e, n = float(self._pos[i, 0]), float(self._pos[i, 1])
             prev = [r for r in self._raises.get(key, []) if t - r[0] <= cfg.loiter_window_s]
             self._raises[key] = [*prev, (t, e, n)]
-            loiter = bool(prev) and (
-                t - prev[0][0] >= cfg.loiter_min_s
-                and math.hypot(e - prev[0][1], n - prev[0][2]) < cfg.loiter_max_displacement_m
+            # Any earlier raise counts: a loiterer wanders further than the limit from
+            # its first raise over an hour, but comes back near one of them.
+            loiter = any(
+                t - r[0] >= cfg.loiter_min_s
+                and math.hypot(e - r[1], n - r[2]) < cfg.loiter_max_displacement_m
+                for r in prev
             )
             dwell_from = prev[0][0] if loiter else t
             tid = int(self._ids[i])
