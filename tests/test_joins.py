@@ -13,7 +13,7 @@ import numpy as np
 from skywarden.geodesy import LocalFrame
 from skywarden.pipeline import SiteRegistry, build_engine
 from skywarden.service import Service
-from skywarden.sinks.store import Store
+from skywarden.store import Store
 from skywarden.types import (
     AlertLine,
     Association,

@@ -16,13 +16,13 @@ import yaml
 
 from .pipeline import EngineConfig
 from .sinks.config import SinksConfig
-from .sinks.web.config import WebConfig
 from .sources.jsonl import ListenerConfig, tls_context
 from .sources.live import AdsbInput, AsterixInput, RemoteIdInput
 from .threat import ThreatConfig
 from .threat.zones import ZoneError, check_zones, load_geojson
 from .tracking.config import TrackerConfig
 from .types import Sensor, Site, Zone
+from .web.config import WebConfig
 
 #: A listening port (0: any free port, which the service reports).
 ListenPort = Annotated[int, msgspec.Meta(ge=0, le=65_535)]

@@ -32,14 +32,14 @@ from .health import SensorHealth, sensor_alert, sensor_alert_id
 from .pipeline import SiteRegistry, build_engine
 from .sinks.base import QueueWorker
 from .sinks.config import build_sinks
-from .sinks.live import LiveState
-from .sinks.store import Store, StoreWriter
-from .sinks.web import create_app, serve_app
 from .sources.asterix48 import AsterixUdpEndpoint
 from .sources.base import RejectionCounter
 from .sources.jsonl import JsonlTcpServer, JsonlUdpEndpoint, file_records, replay
 from .sources.live import RemoteIdUdpEndpoint, adsb_feed
+from .store import Store, StoreWriter
 from .types import AlertLine, Detection, Record, Rejected, ScanOutput, Sensor, SinkState, Zone
+from .web import create_app, serve_app
+from .web.state import LiveState
 
 if TYPE_CHECKING:
     from .sources.sapient import NodeStatus

@@ -37,8 +37,8 @@ import httpx
 import msgspec
 import numpy as np
 
-from ..types import AlertLine
-from .base import QueueWorker, ScanOutput
+from ..types import AlertLine, ScanOutput
+from .base import QueueWorker
 from .config import WebhookConfig, secret_from
 
 log = logging.getLogger(__name__)
