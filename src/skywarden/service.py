@@ -37,7 +37,17 @@ from .sources.base import RejectionCounter
 from .sources.jsonl import JsonlTcpServer, JsonlUdpEndpoint, file_records, replay
 from .sources.live import RemoteIdUdpEndpoint, adsb_feed
 from .store import Store, StoreWriter
-from .types import AlertLine, Detection, Record, Rejected, ScanOutput, Sensor, SinkState, Zone
+from .types import (
+    AlertLine,
+    Detection,
+    Record,
+    RejectCode,
+    Rejected,
+    ScanOutput,
+    Sensor,
+    SinkState,
+    Zone,
+)
 from .web import create_app, serve_app
 from .web.state import LiveState
 
@@ -260,12 +270,16 @@ class Service:
                 reason = (
                     f"sensor '{sensor.id}' is declared in the site config and cannot be redeclared"
                 )
-                self.rejections.add("sensor registration", Rejected(reason=reason))
+                self.rejections.add(
+                    "sensor registration", Rejected(code=RejectCode.CONFLICT, reason=reason)
+                )
             return
         live = len(known) - len(self._config_sensors)
         if sensor.id not in known and live >= MAX_LIVE_SENSORS:
             reason = f"sensor '{sensor.id}': {MAX_LIVE_SENSORS} sensors registered live already"
-            self.rejections.add("sensor registration", Rejected(reason=reason))
+            self.rejections.add(
+                "sensor registration", Rejected(code=RejectCode.REFUSED, reason=reason)
+            )
             return
         self.health.declared(sensor.id, self.clock())
         self.site.declare_sensor(sensor)

@@ -166,10 +166,50 @@ RECORD_TYPES: dict[str, type[_Record]] = {
 }
 
 
+class RejectCode(enum.StrEnum):
+    """What kind of refusal a rejection is: the ``reason`` label of ``/metrics``.
+
+    A few stable values, so that metrics stay bounded whatever the input; the
+    particulars (which sensor, which field, which byte) are in :attr:`Rejected.reason`.
+    """
+
+    #: Not parseable as its format (JSON, hex, AVR, Beast or ASTERIX framing, a capture).
+    SYNTAX = "syntax"
+    #: Cut short: a record, message or file ends before its declared length.
+    TRUNCATED = "truncated"
+    #: Over a bound on size, length, count or nesting.
+    TOO_LARGE = "too_large"
+    #: Parsed, but a field is missing, of the wrong type or out of range.
+    INVALID = "invalid"
+    #: A checksum or parity check failed.
+    CHECKSUM = "checksum"
+    #: Refers to a sensor nobody declared.
+    UNKNOWN_SENSOR = "unknown_sensor"
+    #: Contradicts what is already declared (a sensor, site or zone redeclared differently).
+    CONFLICT = "conflict"
+    #: A well-formed message of a kind, category or version that is not decoded.
+    UNSUPPORTED = "unsupported"
+    #: Well-formed but carries nothing to track (test, simulated or field-monitor
+    #: reports, a position not yet resolvable).
+    NO_DETECTION = "no_detection"
+    #: The sender may not do this (listener policy, registration limits, connection limit).
+    REFUSED = "refused"
+    #: Over the sender's rate limit.
+    RATE_LIMIT = "rate_limit"
+    #: Missing or wrong shared secret.
+    AUTH = "auth"
+    #: A bug met this input; it cost the one message.
+    INTERNAL = "internal"
+    #: The producer gave no code (the SAPIENT and Remote ID UDP readers, zone codecs).
+    UNCLASSIFIED = "unclassified"
+
+
 class Rejected(msgspec.Struct, frozen=True, kw_only=True):
-    """A line or message that was refused, with the reason and where it came from."""
+    """A line or message that was refused: ``code`` what kind of refusal, ``reason``
+    the human-readable text with its particulars, and where it came from."""
 
     reason: str
+    code: RejectCode = RejectCode.UNCLASSIFIED
     line: int | None = None
     raw: bytes | None = None
 
