@@ -28,6 +28,7 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 # Every benchmark, side by side with its reference where it has one (about 15 minutes).

@@ -22,7 +22,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 import msgspec
 import numpy as np
@@ -378,7 +378,7 @@ class ScenarioReader:
                 stats.warn_once("key", f"fov.{k}", f"line {line}: unknown key '{k}' in fov ignored")
                 del obj["fov"][k]
         try:
-            return msgspec.convert(obj, RECORD_TYPES[kind], from_attributes=False)
+            return cast(Record, msgspec.convert(obj, RECORD_TYPES[kind], from_attributes=False))
         except msgspec.ValidationError as e:
             return stats.reject(line, _explain(str(e)), RejectCode.INVALID)
 

@@ -358,7 +358,6 @@ class Service:
         spawn(asyncio.create_task(self._ticker(), name="ticker"))
         for s in self.sinks:
             spawn(asyncio.create_task(s.run(), name=f"sink-{s.name}"))
-        listener = {"config_sensors": self._config_sensors, "rejections": self.rejections}
         if self._restart_clears:
             # Already in the store; the live map and the outbound links hear of them now.
             clears, self._restart_clears = tuple(self._restart_clears), []
@@ -367,13 +366,21 @@ class Service:
                 s.offer(ScanOutput(t_s=clears[0].t, tracks=(), alerts=clears))
         if src.jsonl_tcp_port is not None:
             tcp = self.jsonl_tcp = JsonlTcpServer(
-                self.header, self._on_record, src.jsonl_tcp, **listener
+                self.header,
+                self._on_record,
+                src.jsonl_tcp,
+                config_sensors=self._config_sensors,
+                rejections=self.rejections,
             )
             self.ports["jsonl_tcp"] = await tcp.start(src.host, src.jsonl_tcp_port)
             self._closers.append(tcp.close)
         if src.jsonl_udp_port is not None:
             udp = self.jsonl_udp = JsonlUdpEndpoint(
-                self.header, self._on_record, src.jsonl_udp, **listener
+                self.header,
+                self._on_record,
+                src.jsonl_udp,
+                config_sensors=self._config_sensors,
+                rejections=self.rejections,
             )
             self.ports["jsonl_udp"] = await udp.start(src.host, src.jsonl_udp_port)
             self._closers.append(udp.close)

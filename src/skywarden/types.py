@@ -38,7 +38,7 @@ Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 SensorKind = Literal["radar", "rf", "camera", "remoteid", "adsb", "position"]
 SENSOR_KINDS: tuple[str, ...] = ("radar", "rf", "camera", "remoteid", "adsb", "position")
 TruthClass = Literal["drone", "bird", "aircraft", "helicopter", "unknown"]
-TRUTH_CLASSES: tuple[str, ...] = ("drone", "bird", "aircraft", "helicopter", "unknown")
+TRUTH_CLASSES: tuple[TruthClass, ...] = ("drone", "bird", "aircraft", "helicopter", "unknown")
 
 #: Detection keys that each sensor kind must give (docs/format.md).
 REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
@@ -63,7 +63,7 @@ class _Record(
     """Base of every scenario line; ``type`` is the tag."""
 
 
-class Site(_Record, tag="site"):
+class Site(_Record, frozen=True, tag="site"):
     """Origin of the site's local East-North-Up frame."""
 
     name: Ident
@@ -81,7 +81,7 @@ class FieldOfView(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     el_max_deg: ElDeg = 90.0
 
 
-class Sensor(_Record, tag="sensor"):
+class Sensor(_Record, frozen=True, tag="sensor"):
     """A sensor's position, kind, coverage and noise (one-sigma values)."""
 
     id: Ident
@@ -100,7 +100,7 @@ class Sensor(_Record, tag="sensor"):
     sigma_pos_m: NonNeg | None = None
 
 
-class Zone(_Record, tag="zone"):
+class Zone(_Record, frozen=True, tag="zone"):
     """A protected volume: a polygon of ``[lon, lat]`` vertices between two altitudes."""
 
     id: Ident
@@ -111,7 +111,7 @@ class Zone(_Record, tag="zone"):
     priority: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
 
 
-class Detection(_Record, tag="detection"):
+class Detection(_Record, frozen=True, tag="detection"):
     """One measurement by one sensor at the time ``t`` it was made.
 
     Which fields are set depends on the sensor's kind (``REQUIRED_BY_KIND``).
@@ -143,7 +143,7 @@ class Detection(_Record, tag="detection"):
     truth: Ident | None = None
 
 
-class TruthPoint(_Record, tag="truth"):
+class TruthPoint(_Record, frozen=True, tag="truth"):
     """Where a real object was at time ``t`` (for evaluation only)."""
 
     t: Time
@@ -278,7 +278,7 @@ class Identity(msgspec.Struct, frozen=True):
         return f"{self.kind}:{self.value}"
 
 
-class TrackLine(_Record, tag="track"):
+class TrackLine(_Record, frozen=True, tag="track"):
     """One track at one processed scan time, as written by ``skywarden track``.
 
     ``identity`` is ``{"remoteid": serial}`` or ``{"icao24": address}`` when
@@ -299,7 +299,7 @@ class TrackLine(_Record, tag="track"):
     pos_std_m: NonNeg | None = None
 
 
-class AlertLine(_Record, tag="alert"):
+class AlertLine(_Record, frozen=True, tag="alert"):
     """An alert lifecycle event. ``kind`` is ``"threat"`` (the default) or ``"sensor"``.
 
     Threat alerts name ``track``, ``zone`` and ``tta_s`` (0 when inside); sensor

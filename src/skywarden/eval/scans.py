@@ -132,7 +132,7 @@ def pseudo_scans(
         gone = was & ~alive
 
         track_id, adets, kinds = [], [], []
-        for i in np.flatnonzero(alive):
+        for i in np.flatnonzero(alive).tolist():
             for d in dets.get((ids[i], k), ()):
                 kind = kind_of.get(d.sensor, "position")
                 track_id.append(i + 1)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
 from ..geodesy import LocalFrame, SensorGeometry
 from ..scenario import Header
-from ..types import CLASSES, Detection, Record, Sensor, Site, TruthPoint
+from ..types import CLASSES, Detection, Record, Sensor, Site, TruthClass, TruthPoint
 
 T0_S = 1_767_225_600.0
 SITE = Site(name="training", lat=52.0, lon=5.0, alt_m=10.0)
@@ -184,8 +185,8 @@ def synthetic_scenario(
                     TruthPoint(
                         t=float(t[k]),
                         id=oid,
-                        class_=cls,
-                        lat=float(lat[k]),  # type: ignore[arg-type]
+                        class_=cast(TruthClass, cls),  # one of CLASSES
+                        lat=float(lat[k]),
                         lon=float(lon[k]),
                         alt_m=float(alt[k]),
                         hostile=cls == "drone",

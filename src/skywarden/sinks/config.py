@@ -36,7 +36,7 @@ class _Cfg(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Base of every sink's settings."""
 
 
-class TakConfig(_Cfg):
+class TakConfig(_Cfg, frozen=True):
     """A TAK server or TAK network that gets Cursor-on-Target events.
 
     ``url``: ``tcp://host:8087``, ``udp://host:port`` (unicast),
@@ -80,7 +80,7 @@ class TakConfig(_Cfg):
     queue_size: QueueSize = 64
 
 
-class SapientOutConfig(_Cfg):
+class SapientOutConfig(_Cfg, frozen=True):
     """A higher-level SAPIENT fusion / C2 node that skywarden reports to over TCP."""
 
     host: str
@@ -99,7 +99,7 @@ class SapientOutConfig(_Cfg):
     queue_size: QueueSize = 64
 
 
-class Asterix62Config(_Cfg):
+class Asterix62Config(_Cfg, frozen=True):
     """ASTERIX CAT062 system tracks over UDP (unicast or multicast)."""
 
     host: str
@@ -117,7 +117,7 @@ class Asterix62Config(_Cfg):
     queue_size: QueueSize = 64
 
 
-class WebhookConfig(_Cfg):
+class WebhookConfig(_Cfg, frozen=True):
     """An HTTP endpoint that gets every alert lifecycle event as signed JSON."""
 
     url: str
@@ -138,7 +138,7 @@ class WebhookConfig(_Cfg):
     queue_size: QueueSize = 1024
 
 
-class SinksConfig(_Cfg):
+class SinksConfig(_Cfg, frozen=True):
     """Every outbound sink of a site. Empty lists: no sink of that kind."""
 
     tak: list[TakConfig] = msgspec.field(default_factory=list)

@@ -173,7 +173,8 @@ class AdsbDecoder:
                 ac.callsign = (t_rx_s, cs)
             return None
         if tc == 19:
-            return self._velocity(ac, msg, t_rx_s)
+            self._velocity(ac, msg, t_rx_s)
+            return None
         if 9 <= tc <= 18 or 20 <= tc <= 22:
             return self._position(icao, ac, msg, t_rx_s, frame, geometric=tc >= 20)
         self.ignored[f"TC{tc}"] += 1

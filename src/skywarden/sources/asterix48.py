@@ -603,7 +603,8 @@ def encode_plots(plots: Iterable[Plot], *, per_block: int = 64) -> bytes:
             items["090"] = (v, 0, ("FL", (p.fl, "FL")))
         if p.icao24 is not None:
             items["220"] = int(p.icao24, 16)
-        recs.append(cat.cv_record.create(items))
+        # libasterix types each category's items as one TypedDict; these are built item by item.
+        recs.append(cat.cv_record.create(items))  # type: ignore[arg-type]
         if len(recs) == per_block:
             blocks.append(cat.create(recs).unparse().to_bytes())
             recs = []

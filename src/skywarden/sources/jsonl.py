@@ -169,7 +169,7 @@ class LineSplitter:
 
     def end(self) -> list[bytes | None]:
         """The last line if the stream ended without a newline."""
-        tail = [] if self._skipping or not self._buf else [bytes(self._buf)]
+        tail: list[bytes | None] = [] if self._skipping or not self._buf else [bytes(self._buf)]
         self._buf.clear()
         return tail
 
@@ -345,7 +345,7 @@ class JsonlTcpServer(_Listener):
             log.info("jsonl tcp client went away: %s", e)
         finally:
             self.open_connections -= 1
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             w.close()
 
     @staticmethod
@@ -422,7 +422,7 @@ class JsonlUdpEndpoint(_Listener):
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _Udp(self), local_addr=(host, port)
         )
-        self._transport = transport  # type: ignore[assignment]
+        self._transport = transport
         return transport.get_extra_info("sockname")[1]
 
     def close(self) -> None:

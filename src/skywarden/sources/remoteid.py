@@ -121,7 +121,7 @@ class _Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="msg"):
     version: int
 
 
-class BasicId(_Message, tag="basic_id"):
+class BasicId(_Message, frozen=True, tag="basic_id"):
     """Basic ID (0x0). ``uas_id`` is the text id; binary ids (UTM UUID, session id) as hex."""
 
     id_type: int
@@ -129,7 +129,7 @@ class BasicId(_Message, tag="basic_id"):
     uas_id: str
 
 
-class Location(_Message, tag="location"):
+class Location(_Message, frozen=True, tag="location"):
     """Location/Vector (0x1). Unknown values are ``None``.
 
     ``track_deg`` true course [0, 360); ``speed_mps`` ground speed; ``vrate_mps``
@@ -157,7 +157,7 @@ class Location(_Message, tag="location"):
     t_acc_s: float | None
 
 
-class AuthPage(_Message, tag="auth"):
+class AuthPage(_Message, frozen=True, tag="auth"):
     """One Authentication page (0x2). Page 0 also has the header fields; data is kept raw.
 
     ``t_s`` is POSIX seconds (UTC), ``None`` on pages other than 0.
@@ -171,14 +171,14 @@ class AuthPage(_Message, tag="auth"):
     data: bytes
 
 
-class SelfId(_Message, tag="self_id"):
+class SelfId(_Message, frozen=True, tag="self_id"):
     """Self-ID (0x3): free text and its description type."""
 
     desc_type: int
     text: str
 
 
-class System(_Message, tag="system"):
+class System(_Message, frozen=True, tag="system"):
     """System (0x4). Operator position (degrees, metres HAE) and the operating area.
 
     ``t_s`` POSIX seconds (UTC) of the message, ``None`` when not sent (version < 2).
@@ -198,7 +198,7 @@ class System(_Message, tag="system"):
     t_s: float | None
 
 
-class OperatorId(_Message, tag="operator_id"):
+class OperatorId(_Message, frozen=True, tag="operator_id"):
     """Operator ID (0x5)."""
 
     id_type: int

@@ -157,7 +157,7 @@ def create_app(live: LiveState, store: Store, config: WebConfig | None = None) -
         )
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_LiveCollector(live))  # type: ignore[arg-type]
+    registry.register(_LiveCollector(live))
     app.state.metrics = registry  # the pipeline registers its own collectors here
 
     # Every data route names its check; tests/web enumerate app.routes so that a
