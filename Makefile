@@ -41,4 +41,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/latency.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache test-artifacts
