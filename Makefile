@@ -39,6 +39,7 @@ demo: $(STAMP)
 
 test: $(STAMP) browser broker
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 # Every benchmark, side by side with its reference where it has one (about 15 minutes).
@@ -51,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/latency.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache test-artifacts

@@ -31,7 +31,7 @@ import httpx
 import orjson
 import yaml
 
-from skywarden.sinks.store import Store
+from skywarden.store import Store
 
 SITE = {"name": "flood", "lat": 51.0, "lon": 1.0, "alt_m": 20.0}
 RADAR = {"id": "radar-1", "kind": "radar", "lat": 51.0, "lon": 1.0, "alt_m": 30.0,

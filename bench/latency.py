@@ -38,7 +38,7 @@ from rich.table import Table
 
 from skywarden.geodesy import LocalFrame, SensorGeometry
 from skywarden.scenario import encode_line
-from skywarden.sinks.store import Store
+from skywarden.store import Store
 from skywarden.types import Detection
 
 console = Console()

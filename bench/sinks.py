@@ -25,7 +25,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from skywarden.geodesy import LocalFrame
-from skywarden.sinks.base import QueueWorker, ScanOutput
+from skywarden.sinks.base import QueueWorker
 from skywarden.sinks.config import (
     Asterix62Config,
     SapientOutConfig,
@@ -35,7 +35,7 @@ from skywarden.sinks.config import (
     build_sinks,
 )
 from skywarden.sinks.sapient_out import frame_message, read_message
-from skywarden.types import AlertLine, TrackLine, Zone
+from skywarden.types import AlertLine, ScanOutput, TrackLine, Zone
 
 FRAME = LocalFrame(51.47, -0.4543, 80.0)
 

@@ -29,17 +29,10 @@ import typer
 from rich.console import Console
 
 from skywarden.classify.classifier import Classifier
-from skywarden.classify.training import (
-    Samples,
-    collect,
-    evaluate,
-    fit,
-    pseudo_scans,
-    synthetic_scenario,
-    tracker_scans,
-    truth_classes,
-)
+from skywarden.classify.training import Samples, collect, evaluate, fit, truth_classes
+from skywarden.eval.scans import pseudo_scans, tracker_scans
 from skywarden.scenario import Header, ScenarioReader
+from skywarden.sim.synthetic import synthetic_scenario
 
 log = logging.getLogger(__name__)
 console = Console(stderr=True)

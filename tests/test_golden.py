@@ -17,9 +17,9 @@ import orjson
 
 from skywarden.sinks.config import TakConfig, WebhookConfig
 from skywarden.sinks.cot import CotSink
-from skywarden.sinks.live import LiveState
-from skywarden.sinks.store import Ack
 from skywarden.sinks.webhook import WebhookSink
+from skywarden.store import Ack
+from skywarden.web.state import LiveState
 
 from .sinks.helpers import T0_S, alert, frame, make_track, scan, zone
 

@@ -13,12 +13,13 @@ import numpy as np
 from skywarden.geodesy import LocalFrame
 from skywarden.pipeline import SiteRegistry, build_engine
 from skywarden.service import Service
-from skywarden.sinks.store import Store
+from skywarden.store import Store
 from skywarden.types import (
     AlertLine,
     Association,
     Detection,
     Identity,
+    RejectCode,
     Rejected,
     Sensor,
     Site,
@@ -132,7 +133,9 @@ def test_metrics_have_real_labels_and_scrape_without_warnings(tmp_path, caplog):
         await service.start()
         try:
             # What a decoder hands over for a bad message (the sources' own path).
-            service.rejections.add("asterix48:r1", Rejected(reason="bad length: 3 bytes"))
+            service.rejections.add(
+                "asterix48:r1", Rejected(code=RejectCode.SYNTAX, reason="bad length: 3 bytes")
+            )
             token = service.store.create_token("viewer", "t")
             transport = httpx.ASGITransport(app=service.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
@@ -152,8 +155,6 @@ def test_metrics_have_real_labels_and_scrape_without_warnings(tmp_path, caplog):
     assert 'skywarden_sink_queue_depth{sink="store"}' in text
     assert 'skywarden_sink_ok{sink="store"} 1.0' in text
     assert 'skywarden_sink_alerts_pending{sink="store"} 0.0' in text
-    assert (
-        'skywarden_rejected_messages_total{reason="bad length",source="asterix48:r1"} 1.0' in text
-    )
+    assert 'skywarden_rejected_messages_total{reason="syntax",source="asterix48:r1"} 1.0' in text
     assert "skywarden_detections_received_total" in text
     assert not [r for r in caplog.records if "metrics" in r.getMessage()]

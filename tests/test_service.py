@@ -108,7 +108,7 @@ def test_jsonl_tcp_detections_become_tracks_in_live_state_and_store(tmp_path):
     p = FRAME.to_enu(tracks[0].lat, tracks[0].lon, tracks[0].alt_m)
     assert p[0] > -4000 and abs(p[2] - 300.0) < 50.0
     # The record holds the track.
-    from skywarden.sinks.store import Store
+    from skywarden.store import Store
 
     store = Store(tmp_path / "site.db")
     assert store.time_span() is not None
@@ -157,7 +157,7 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_sigkill_and_restart_keep_raised_alerts_and_acks(tmp_path):
     """`skywarden serve` killed with SIGKILL and restarted keeps its alerts and acks."""
-    from skywarden.sinks.store import Store
+    from skywarden.store import Store
 
     scen = tmp_path / "s.jsonl"
     exe = Path(sys.executable).with_name("skywarden")

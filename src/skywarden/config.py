@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,13 +17,13 @@ import yaml
 
 from .pipeline import EngineConfig
 from .sinks.config import SinksConfig
-from .sinks.web.config import WebConfig
 from .sources.jsonl import ListenerConfig, tls_context
 from .sources.live import AdsbInput, AsterixInput, RemoteIdInput
 from .threat import ThreatConfig
 from .threat.zones import ZoneError, check_zones, load_geojson
 from .tracking.config import TrackerConfig
 from .types import Sensor, Site, Zone
+from .web.config import WebConfig
 
 #: A listening port (0: any free port, which the service reports).
 ListenPort = Annotated[int, msgspec.Meta(ge=0, le=65_535)]
@@ -221,11 +222,12 @@ def check_sources(cfg: SiteConfig) -> None:
     """Every interface input and listener names declared sensors; secrets are set."""
     kinds = {s.id: s.kind for s in cfg.sensors}
     src = cfg.sources
-    for section, items, kind in (
+    inputs: tuple[tuple[str, Sequence[AsterixInput | AdsbInput | RemoteIdInput], str], ...] = (
         ("asterix48", src.asterix48, "radar"),
         ("adsb", src.adsb, "adsb"),
         ("remoteid", src.remoteid, "remoteid"),
-    ):
+    )
+    for section, items, kind in inputs:
         for i, item in enumerate(items):
             if kinds.get(item.sensor) != kind:
                 raise ConfigError(

@@ -19,6 +19,9 @@ import pymap3d
 
 from .types import Sensor, Site
 
+#: An array, or one number where a function takes scalars too.
+Floats = np.ndarray | float
+
 
 class LocalFrame:
     """The site's local East-North-Up frame, origin at (lat0, lon0, alt0)."""
@@ -32,7 +35,7 @@ class LocalFrame:
     def from_site(cls, site: Site) -> LocalFrame:
         return cls(site.lat, site.lon, site.alt_m)
 
-    def to_enu(self, lat_deg: np.ndarray, lon_deg: np.ndarray, alt_m: np.ndarray) -> np.ndarray:
+    def to_enu(self, lat_deg: Floats, lon_deg: Floats, alt_m: Floats) -> np.ndarray:
         """Geodetic points -> ENU positions, shape (n, 3) metres (or (3,) for scalars)."""
         e, n, u = pymap3d.geodetic2enu(
             lat_deg, lon_deg, alt_m, self.lat_deg, self.lon_deg, self.alt_m
@@ -64,7 +67,7 @@ def enu_to_aer(enu_m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(rng), np.asarray(az), np.asarray(el)
 
 
-def aer_to_enu(range_m: np.ndarray, az_rad: np.ndarray, el_rad: np.ndarray) -> np.ndarray:
+def aer_to_enu(range_m: Floats, az_rad: Floats, el_rad: Floats) -> np.ndarray:
     """(range_m, az_rad, el_rad) -> vectors (..., 3) in the same local ENU frame."""
     e, n, u = pymap3d.aer2enu(az_rad, el_rad, range_m, deg=False)
     return np.stack(np.broadcast_arrays(e, n, u), axis=-1).astype(float)
@@ -102,7 +105,7 @@ class SensorGeometry:
         """Site-ENU points (..., 3) -> (range_m, az_rad, el_rad) as this sensor sees them."""
         return enu_to_aer(self.to_local(pos_enu_m))
 
-    def from_aer(self, range_m: np.ndarray, az_rad: np.ndarray, el_rad: np.ndarray) -> np.ndarray:
+    def from_aer(self, range_m: Floats, az_rad: Floats, el_rad: Floats) -> np.ndarray:
         """(range_m, az_rad, el_rad) seen by this sensor -> site-ENU points (..., 3)."""
         return self.from_local(aer_to_enu(range_m, az_rad, el_rad))
 
@@ -113,6 +116,6 @@ class SensorGeometry:
         return np.einsum("...i,...i->...", d, vel_enu_mps) / np.maximum(r, 1e-9)
 
 
-def wrap_angle(a_rad: np.ndarray) -> np.ndarray:
+def wrap_angle(a_rad: Floats) -> np.ndarray:
     """Wrap angles to [-pi, pi)."""
     return (np.asarray(a_rad) + np.pi) % (2.0 * np.pi) - np.pi

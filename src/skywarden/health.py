@@ -7,6 +7,7 @@ Time is injected (``now_s`` arguments), so the monitor is exact in tests.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,7 +34,7 @@ class SensorHealth:
     after ``factor`` times the longer of its update period and status interval.
     """
 
-    sensors: dict[str, Sensor]
+    sensors: Mapping[str, Sensor]
     start_s: float
     factor: float = 3.0
     min_silence_s: float = 5.0

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import msgspec
 import numpy as np
@@ -305,7 +305,8 @@ def build_engine(
         reg,
         tracker_config=tcfg,
         config=engine_config,
-        classifier=Classifier(frame=frame, sensors=reg.sensors),
+        # The registry's live table, shared and never copied; the classifier only reads it.
+        classifier=Classifier(frame=frame, sensors=cast(dict[str, Sensor], reg.sensors)),
         assessor=ThreatAssessor(ZoneSet(list(reg.zones), frame), threat_config),
         first_track_id=first_track_id,
     )

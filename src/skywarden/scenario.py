@@ -22,7 +22,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 import msgspec
 import numpy as np
@@ -34,6 +34,7 @@ from .types import (
     REQUIRED_BY_KIND,
     Detection,
     Record,
+    RejectCode,
     Rejected,
     Sensor,
     Site,
@@ -147,8 +148,8 @@ class ReadStats:
             if not self.quiet:
                 log.warning("%s", message)
 
-    def reject(self, line: int, reason: str) -> Rejected:
-        r = Rejected(reason=reason, line=line)
+    def reject(self, line: int, reason: str, code: RejectCode) -> Rejected:
+        r = Rejected(reason=reason, code=code, line=line)
         self.n_rejected += 1
         if self.live or len(self.rejected) < self.max_samples:
             self.rejected.append(r)
@@ -219,20 +220,24 @@ class ScenarioReader:
         if isinstance(rec, Sensor):
             known = self.header.sensors.get(rec.id)
             if known is not None and known != rec and rec.id in self._seen_sensor:
-                return stats.reject(line, f"sensor '{rec.id}' declared twice, differently")
+                return stats.reject(
+                    line, f"sensor '{rec.id}' declared twice, differently", RejectCode.CONFLICT
+                )
             self.header.sensors[rec.id] = rec
             self._seen_sensor.add(rec.id)
         elif isinstance(rec, Site):
             if self.header.site is not None and self.header.site != rec:
-                return stats.reject(line, "a second, different site line")
+                return stats.reject(line, "a second, different site line", RejectCode.CONFLICT)
             self.header.site = rec
         elif rec not in self.header.zones:
             if any(z.id == rec.id for z in self.header.zones):
-                return stats.reject(line, f"zone '{rec.id}' declared twice, differently")
+                return stats.reject(
+                    line, f"zone '{rec.id}' declared twice, differently", RejectCode.CONFLICT
+                )
             try:
                 check_zone(rec)
             except ZoneError as e:
-                return stats.reject(line, str(e))
+                return stats.reject(line, str(e), RejectCode.INVALID)
             self.header.zones.append(rec)
         return None
 
@@ -249,7 +254,9 @@ class ScenarioReader:
             for n, raw in enumerate(bounded_lines(f), 1):
                 if raw is None:
                     self.stats.lines = n
-                    self.stats.reject(n, f"line longer than {MAX_LINE_BYTES} bytes")
+                    self.stats.reject(
+                        n, f"line longer than {MAX_LINE_BYTES} bytes", RejectCode.TOO_LARGE
+                    )
                     continue
                 rec = feed(raw, n)
                 if rec is not None:
@@ -298,12 +305,12 @@ class ScenarioReader:
     def _check_detection(self, det: Detection, line: int, stats: ReadStats) -> Detection | None:
         sensor = self.header.sensors.get(det.sensor)
         if sensor is None:
-            stats.reject(line, f"unknown sensor '{det.sensor}'")
+            stats.reject(line, f"unknown sensor '{det.sensor}'", RejectCode.UNKNOWN_SENSOR)
             return None
         kind = sensor.kind
         for key in REQUIRED_BY_KIND[kind]:
             if getattr(det, key) is None:
-                stats.reject(line, f"{kind} detection is missing '{key}'")
+                stats.reject(line, f"{kind} detection is missing '{key}'", RejectCode.INVALID)
                 return None
         for key in _MEASUREMENT_KEYS - _KIND_KEYS[kind]:
             if getattr(det, key) is not None:
@@ -326,7 +333,9 @@ class ScenarioReader:
             pass
         except RecursionError:
             # msgspec recurses per nesting level; a valid record is 3 levels deep.
-            return stats.reject(line, f"nested more than {MAX_DEPTH} levels deep")
+            return stats.reject(
+                line, f"nested more than {MAX_DEPTH} levels deep", RejectCode.TOO_LARGE
+            )
         return self._decode_slow(raw, line, stats)
 
     def _decode_slow(self, raw: bytes, line: int, stats: ReadStats) -> Record | Rejected | None:
@@ -334,20 +343,24 @@ class ScenarioReader:
         if not text:
             return None
         if too_deep(text):
-            return stats.reject(line, f"nested more than {MAX_DEPTH} levels deep")
+            return stats.reject(
+                line, f"nested more than {MAX_DEPTH} levels deep", RejectCode.TOO_LARGE
+            )
         try:
             obj: Any = orjson.loads(text)
         except orjson.JSONDecodeError as e:
             if b"NaN" in text or b"Infinity" in text:
-                return stats.reject(line, "NaN or Infinity is not a number in JSON")
-            return stats.reject(line, f"invalid JSON: {e.args[0].split(':')[0]}")
+                return stats.reject(
+                    line, "NaN or Infinity is not a number in JSON", RejectCode.SYNTAX
+                )
+            return stats.reject(line, f"invalid JSON: {e.args[0].split(':')[0]}", RejectCode.SYNTAX)
         if not isinstance(obj, dict):
-            return stats.reject(line, "line is not a JSON object")
+            return stats.reject(line, "line is not a JSON object", RejectCode.INVALID)
         kind = obj.get("type")
         if kind is None:
-            return stats.reject(line, "missing key 'type'")
+            return stats.reject(line, "missing key 'type'", RejectCode.INVALID)
         if not isinstance(kind, str):
-            return stats.reject(line, "'type' is not a string")
+            return stats.reject(line, "'type' is not a string", RejectCode.INVALID)
         if kind not in RECORD_TYPES:
             stats.ignored += 1
             stats.warn_once("type", kind, f"line {line}: unknown line type '{kind}' ignored")
@@ -365,9 +378,9 @@ class ScenarioReader:
                 stats.warn_once("key", f"fov.{k}", f"line {line}: unknown key '{k}' in fov ignored")
                 del obj["fov"][k]
         try:
-            return msgspec.convert(obj, RECORD_TYPES[kind], from_attributes=False)
+            return cast(Record, msgspec.convert(obj, RECORD_TYPES[kind], from_attributes=False))
         except msgspec.ValidationError as e:
-            return stats.reject(line, _explain(str(e)))
+            return stats.reject(line, _explain(str(e)), RejectCode.INVALID)
 
 
 _MEASUREMENT_KEYS = frozenset().union(*_KIND_KEYS.values())

@@ -32,14 +32,24 @@ from .health import SensorHealth, sensor_alert, sensor_alert_id
 from .pipeline import SiteRegistry, build_engine
 from .sinks.base import QueueWorker
 from .sinks.config import build_sinks
-from .sinks.live import LiveState
-from .sinks.store import Store, StoreWriter
-from .sinks.web import create_app, serve_app
 from .sources.asterix48 import AsterixUdpEndpoint
 from .sources.base import RejectionCounter
 from .sources.jsonl import JsonlTcpServer, JsonlUdpEndpoint, file_records, replay
 from .sources.live import RemoteIdUdpEndpoint, adsb_feed
-from .types import AlertLine, Detection, Record, Rejected, ScanOutput, Sensor, SinkState, Zone
+from .store import Store, StoreWriter
+from .types import (
+    AlertLine,
+    Detection,
+    Record,
+    RejectCode,
+    Rejected,
+    ScanOutput,
+    Sensor,
+    SinkState,
+    Zone,
+)
+from .web import create_app, serve_app
+from .web.state import LiveState
 
 if TYPE_CHECKING:
     from .sources.sapient import NodeStatus
@@ -280,12 +290,16 @@ class Service:
                 reason = (
                     f"sensor '{sensor.id}' is declared in the site config and cannot be redeclared"
                 )
-                self.rejections.add("sensor registration", Rejected(reason=reason))
+                self.rejections.add(
+                    "sensor registration", Rejected(code=RejectCode.CONFLICT, reason=reason)
+                )
             return
         live = len(known) - len(self._config_sensors)
         if sensor.id not in known and live >= MAX_LIVE_SENSORS:
             reason = f"sensor '{sensor.id}': {MAX_LIVE_SENSORS} sensors registered live already"
-            self.rejections.add("sensor registration", Rejected(reason=reason))
+            self.rejections.add(
+                "sensor registration", Rejected(code=RejectCode.REFUSED, reason=reason)
+            )
             return
         self.health.declared(sensor.id, self.clock())
         self.site.declare_sensor(sensor)
@@ -364,7 +378,6 @@ class Service:
         spawn(asyncio.create_task(self._ticker(), name="ticker"))
         for s in self.sinks:
             spawn(asyncio.create_task(s.run(), name=f"sink-{s.name}"))
-        listener = {"config_sensors": self._config_sensors, "rejections": self.rejections}
         if self._restart_clears:
             # Already in the store; the live map and the outbound links hear of them now.
             clears, self._restart_clears = tuple(self._restart_clears), []
@@ -373,13 +386,21 @@ class Service:
                 s.offer(ScanOutput(t_s=clears[0].t, tracks=(), alerts=clears))
         if src.jsonl_tcp_port is not None:
             tcp = self.jsonl_tcp = JsonlTcpServer(
-                self.header, self._on_record, src.jsonl_tcp, **listener
+                self.header,
+                self._on_record,
+                src.jsonl_tcp,
+                config_sensors=self._config_sensors,
+                rejections=self.rejections,
             )
             self.ports["jsonl_tcp"] = await tcp.start(src.host, src.jsonl_tcp_port)
             self._closers.append(tcp.close)
         if src.jsonl_udp_port is not None:
             udp = self.jsonl_udp = JsonlUdpEndpoint(
-                self.header, self._on_record, src.jsonl_udp, **listener
+                self.header,
+                self._on_record,
+                src.jsonl_udp,
+                config_sensors=self._config_sensors,
+                rejections=self.rejections,
             )
             self.ports["jsonl_udp"] = await udp.start(src.host, src.jsonl_udp_port)
             self._closers.append(udp.close)

@@ -38,7 +38,7 @@ Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 SensorKind = Literal["radar", "rf", "camera", "remoteid", "adsb", "position"]
 SENSOR_KINDS: tuple[str, ...] = ("radar", "rf", "camera", "remoteid", "adsb", "position")
 TruthClass = Literal["drone", "bird", "aircraft", "helicopter", "unknown"]
-TRUTH_CLASSES: tuple[str, ...] = ("drone", "bird", "aircraft", "helicopter", "unknown")
+TRUTH_CLASSES: tuple[TruthClass, ...] = ("drone", "bird", "aircraft", "helicopter", "unknown")
 
 #: Detection keys that each sensor kind must give (docs/format.md).
 REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
@@ -63,7 +63,7 @@ class _Record(
     """Base of every scenario line; ``type`` is the tag."""
 
 
-class Site(_Record, tag="site"):
+class Site(_Record, frozen=True, tag="site"):
     """Origin of the site's local East-North-Up frame."""
 
     name: Ident
@@ -81,7 +81,7 @@ class FieldOfView(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     el_max_deg: ElDeg = 90.0
 
 
-class Sensor(_Record, tag="sensor"):
+class Sensor(_Record, frozen=True, tag="sensor"):
     """A sensor's position, kind, coverage and noise (one-sigma values)."""
 
     id: Ident
@@ -100,7 +100,7 @@ class Sensor(_Record, tag="sensor"):
     sigma_pos_m: NonNeg | None = None
 
 
-class Zone(_Record, tag="zone"):
+class Zone(_Record, frozen=True, tag="zone"):
     """A protected volume: a polygon of ``[lon, lat]`` vertices between two altitudes."""
 
     id: Ident
@@ -111,7 +111,7 @@ class Zone(_Record, tag="zone"):
     priority: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
 
 
-class Detection(_Record, tag="detection"):
+class Detection(_Record, frozen=True, tag="detection"):
     """One measurement by one sensor at the time ``t`` it was made.
 
     Which fields are set depends on the sensor's kind (``REQUIRED_BY_KIND``).
@@ -143,7 +143,7 @@ class Detection(_Record, tag="detection"):
     truth: Ident | None = None
 
 
-class TruthPoint(_Record, tag="truth"):
+class TruthPoint(_Record, frozen=True, tag="truth"):
     """Where a real object was at time ``t`` (for evaluation only)."""
 
     t: Time
@@ -166,10 +166,50 @@ RECORD_TYPES: dict[str, type[_Record]] = {
 }
 
 
+class RejectCode(enum.StrEnum):
+    """What kind of refusal a rejection is: the ``reason`` label of ``/metrics``.
+
+    A few stable values, so that metrics stay bounded whatever the input; the
+    particulars (which sensor, which field, which byte) are in :attr:`Rejected.reason`.
+    """
+
+    #: Not parseable as its format (JSON, hex, AVR, Beast or ASTERIX framing, a capture).
+    SYNTAX = "syntax"
+    #: Cut short: a record, message or file ends before its declared length.
+    TRUNCATED = "truncated"
+    #: Over a bound on size, length, count or nesting.
+    TOO_LARGE = "too_large"
+    #: Parsed, but a field is missing, of the wrong type or out of range.
+    INVALID = "invalid"
+    #: A checksum or parity check failed.
+    CHECKSUM = "checksum"
+    #: Refers to a sensor nobody declared.
+    UNKNOWN_SENSOR = "unknown_sensor"
+    #: Contradicts what is already declared (a sensor, site or zone redeclared differently).
+    CONFLICT = "conflict"
+    #: A well-formed message of a kind, category or version that is not decoded.
+    UNSUPPORTED = "unsupported"
+    #: Well-formed but carries nothing to track (test, simulated or field-monitor
+    #: reports, a position not yet resolvable).
+    NO_DETECTION = "no_detection"
+    #: The sender may not do this (listener policy, registration limits, connection limit).
+    REFUSED = "refused"
+    #: Over the sender's rate limit.
+    RATE_LIMIT = "rate_limit"
+    #: Missing or wrong shared secret.
+    AUTH = "auth"
+    #: A bug met this input; it cost the one message.
+    INTERNAL = "internal"
+    #: The producer gave no code (the SAPIENT and Remote ID UDP readers, zone codecs).
+    UNCLASSIFIED = "unclassified"
+
+
 class Rejected(msgspec.Struct, frozen=True, kw_only=True):
-    """A line or message that was refused, with the reason and where it came from."""
+    """A line or message that was refused: ``code`` what kind of refusal, ``reason``
+    the human-readable text with its particulars, and where it came from."""
 
     reason: str
+    code: RejectCode = RejectCode.UNCLASSIFIED
     line: int | None = None
     raw: bytes | None = None
 
@@ -238,7 +278,7 @@ class Identity(msgspec.Struct, frozen=True):
         return f"{self.kind}:{self.value}"
 
 
-class TrackLine(_Record, tag="track"):
+class TrackLine(_Record, frozen=True, tag="track"):
     """One track at one processed scan time, as written by ``skywarden track``.
 
     ``identity`` is ``{"remoteid": serial}`` or ``{"icao24": address}`` when
@@ -259,7 +299,7 @@ class TrackLine(_Record, tag="track"):
     pos_std_m: NonNeg | None = None
 
 
-class AlertLine(_Record, tag="alert"):
+class AlertLine(_Record, frozen=True, tag="alert"):
     """An alert lifecycle event. ``kind`` is ``"threat"`` (the default) or ``"sensor"``.
 
     Threat alerts name ``track``, ``zone`` and ``tta_s`` (0 when inside); sensor

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from skywarden.classify import Classifier, ClassifierParams
-from skywarden.classify.training import evaluate, pseudo_scans, truth_classes
+from skywarden.classify.training import evaluate, truth_classes
+from skywarden.eval.scans import pseudo_scans
 from skywarden.geodesy import LocalFrame
 from skywarden.scenario import Header
 from skywarden.sim import generate, load_spec

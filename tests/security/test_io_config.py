@@ -9,8 +9,7 @@ import pytest
 import yaml
 
 from skywarden.config import ConfigError, load_config
-from skywarden.sinks.store import feature_to_zone
-from skywarden.threat.zones import ZoneError, feature_to_zones, load_geojson
+from skywarden.threat.zones import ZoneError, feature_to_zone, feature_to_zones, load_geojson
 from skywarden.types import Rejected
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "site.yaml"

@@ -12,9 +12,8 @@ from starlette.testclient import TestClient
 
 from skywarden.config import SiteConfig, SourcesConfig, StoreConfig
 from skywarden.service import Service
-from skywarden.sinks.base import ScanOutput
-from skywarden.sinks.store import Store, StoreWriter
-from skywarden.types import AlertLine, SinkState, Site
+from skywarden.store import Store, StoreWriter
+from skywarden.types import AlertLine, ScanOutput, SinkState, Site
 from tests.web.webhelpers import T0, alert, bearer, moving_scans, web_site
 
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from skywarden.cli.token import app
-from skywarden.sinks.store import MIN_REVOKE_PREFIX, NotAStoreError, Store
+from skywarden.store import MIN_REVOKE_PREFIX, NotAStoreError, Store
 
 
 def _mode(path) -> int:

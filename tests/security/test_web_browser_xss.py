@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from skywarden.sinks.base import ScanOutput
-from skywarden.types import AlertLine, Sensor, Zone
+from skywarden.types import AlertLine, ScanOutput, Sensor, Zone
 from tests.web.webhelpers import T0, launch_chromium, loopback_only, track_line, web_site
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -13,8 +13,8 @@ import pytest
 import uvicorn
 from starlette.testclient import TestClient
 
-from skywarden.sinks.store import zone_to_feature
-from skywarden.sinks.web import WebConfig, create_app
+from skywarden.store import zone_to_feature
+from skywarden.web import WebConfig, create_app
 from tests.web.webhelpers import bearer, web_site, zone_a
 
 
@@ -66,7 +66,7 @@ def test_every_kind_of_response_carries_the_security_headers(site):
 
 
 def test_the_page_has_no_inline_script_or_style():
-    from skywarden.sinks.web.app import STATIC_DIR
+    from skywarden.web.app import STATIC_DIR
 
     page = (STATIC_DIR / "index.html").read_text()
     assert "<script>" not in page and "<style" not in page and "style=" not in page

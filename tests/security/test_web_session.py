@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from skywarden.sinks.web import WebConfig
+from skywarden.web import WebConfig
 from tests.web.webhelpers import bearer, web_site
 
 PAGE = {"X-Skywarden-Request": "1"}

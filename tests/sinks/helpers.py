@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from skywarden.geodesy import LocalFrame
-from skywarden.sinks.base import ScanOutput
-from skywarden.types import AlertLine, TrackLine, Zone
+from skywarden.types import AlertLine, ScanOutput, TrackLine, Zone
 
 SITE_LAT, SITE_LON, SITE_ALT_M = 51.4700, -0.4543, 80.0
 T0_S = 1_790_000_000.0  # 2026-09-21, an arbitrary UTC time

@@ -21,7 +21,7 @@ from skywarden.sinks.base import AlertLane
 from skywarden.sinks.config import Asterix62Config, SapientOutConfig, TakConfig
 from skywarden.sinks.cot import CotSink
 from skywarden.sinks.sapient_out import SapientOutSink
-from skywarden.sinks.store import Store, StoreWriter
+from skywarden.store import Store, StoreWriter
 from skywarden.types import ScanOutput, SinkState
 
 from .helpers import T0_S, alert, frame, scan, swarm

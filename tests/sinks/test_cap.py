@@ -23,10 +23,10 @@ from lxml import etree
 from skywarden.sinks.cap import CapFeed, CapReceiverSink, add_cap_routes, settings_of
 from skywarden.sinks.cap_config import CapConfig, CapReceiverConfig
 from skywarden.sinks.cap_encode import CAP_NS, CapSettings, encode
-from skywarden.sinks.live import LiveState
-from skywarden.sinks.store import Store
-from skywarden.sinks.web import WebConfig, create_app
+from skywarden.store import Store
 from skywarden.types import Zone
+from skywarden.web import WebConfig, create_app
+from skywarden.web.state import LiveState
 
 from .helpers import SITE_LAT, SITE_LON, T0_S, alert, frame, make_track, scan, zone
 

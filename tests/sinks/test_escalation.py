@@ -7,10 +7,10 @@ from fastapi.testclient import TestClient
 
 from skywarden.sinks.config import EscalationConfig, WebhookConfig
 from skywarden.sinks.escalation import Escalator
-from skywarden.sinks.live import LiveState
-from skywarden.sinks.store import Store
-from skywarden.sinks.web import WebConfig, create_app
 from skywarden.sinks.webhook import WebhookSink
+from skywarden.store import Store
+from skywarden.web import WebConfig, create_app
+from skywarden.web.state import LiveState
 
 from .helpers import T0_S, alert, scan, zone
 

@@ -273,7 +273,7 @@ def test_live_feed_from_a_receiver(fmt: str) -> None:
     dets, rej = asyncio.run(main())
     assert [d.icao24 for d in dets] == ["40621d", "40621d"]
     assert (dets[1].lat, dets[1].lon) == (52.2572021484375, 3.91937255859375)
-    assert dict(rej.counts) == {(f"adsb 127.0.0.1:{_port_of(rej)}", "adsb-crc"): 1}
+    assert dict(rej.counts) == {(f"adsb 127.0.0.1:{_port_of(rej)}", "checksum"): 1}
 
 
 def _port_of(rej) -> str:

@@ -222,7 +222,7 @@ def test_live_session_with_reconnect() -> None:
     )
     assert [s.system for s in statuses].count("disconnected") == 3
     assert {s.system for s in statuses} == {"ok", "disconnected"}
-    reasons = sorted(k for (_, k) in server.rejections.counts)
+    reasons = sorted({r.split(":")[0] for (_, _, r) in server.rejections.samples})
     assert reasons == ["sapient-location", "sapient-protobuf", "sapient-value"]
 
 

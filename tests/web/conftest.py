@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from skywarden.sinks.live import LiveState
-from skywarden.sinks.store import Store
-from skywarden.sinks.web import WebConfig, create_app
+from skywarden.store import Store
+from skywarden.web import WebConfig, create_app
+from skywarden.web.state import LiveState
 
 from .webhelpers import sensors, zone_a
 

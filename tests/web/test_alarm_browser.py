@@ -14,7 +14,7 @@ import uvicorn
 from skywarden.sinks.base import ScanOutput
 from skywarden.sinks.config import EscalationConfig
 from skywarden.sinks.escalation import Escalator
-from skywarden.sinks.web import WebConfig, create_app
+from skywarden.web import WebConfig, create_app
 
 from .webhelpers import T0, alert, launch_chromium, loopback_only, moving_scans, require_browser
 

@@ -14,9 +14,9 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from skywarden.sinks.base import ScanOutput
-from skywarden.sinks.store import StoreWriter, zone_to_feature
-from skywarden.sinks.web import WebConfig, create_app
+from skywarden.store import StoreWriter, zone_to_feature
+from skywarden.types import ScanOutput
+from skywarden.web import WebConfig, create_app
 
 from .webhelpers import T0, alert, bearer, moving_scans, zone_a
 
@@ -297,7 +297,7 @@ def test_store_writer_feeds_replay(live, store, tokens):
 
 
 def test_websocket_of_a_revoked_token_is_cut_off(live, store, tokens):
-    from skywarden.sinks.store import hash_token
+    from skywarden.store import hash_token
 
     app = create_app(live, store, WebConfig(token_recheck_s=0.2))
     with TestClient(app) as c, c.websocket_connect(f"/ws?token={tokens['viewer']}") as ws:

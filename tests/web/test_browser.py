@@ -11,8 +11,8 @@ from urllib.parse import urlparse
 import pytest
 import uvicorn
 
-from skywarden.sinks.base import ScanOutput
-from skywarden.sinks.web import WebConfig, create_app
+from skywarden.types import ScanOutput
+from skywarden.web import WebConfig, create_app
 
 from .webhelpers import T0, alert, launch_chromium, loopback_only, moving_scans, require_browser
 

@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from skywarden.cli.token import app
-from skywarden.sinks.store import Store
+from skywarden.store import Store
 
 
 def test_token_create_list_revoke(tmp_path):

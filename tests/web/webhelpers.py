@@ -12,11 +12,10 @@ import pytest
 from fastapi import FastAPI
 
 from skywarden.geodesy import LocalFrame
-from skywarden.sinks.base import ScanOutput
-from skywarden.sinks.live import LiveState
-from skywarden.sinks.store import Store
-from skywarden.sinks.web import WebConfig, create_app
-from skywarden.types import AlertLine, Sensor, Site, TrackLine, Zone
+from skywarden.store import Store
+from skywarden.types import AlertLine, ScanOutput, Sensor, Site, TrackLine, Zone
+from skywarden.web import WebConfig, create_app
+from skywarden.web.state import LiveState
 
 SITE = Site(name="test", lat=51.5, lon=-0.12, alt_m=40.0)
 T0 = 1_700_000_000.0

@@ -141,7 +141,7 @@ class SpoofMonitor:
             if prev is None or d.t >= prev[0]:
                 self._last[tid] = (d.t, enu, kind)
         # Cross-check against the non-cooperative sensors of the same tick.
-        ref = [(d, k) for d, k in coop if self._enu(d) is not None]
+        ref = [(d, e) for d, _ in coop if (e := self._enu(d)) is not None]
         if not ref:
             return bad, good
         for d, kind in pairs:
@@ -154,9 +154,9 @@ class SpoofMonitor:
                     if self.unknown_sensor == 1:
                         log.warning("spoof check: sensor %r is not in the site table", d.sensor)
                 continue
-            c, _ = min(ref, key=lambda dk: abs(dk[0].t - d.t))
+            c, c_enu = min(ref, key=lambda de: abs(de[0].t - d.t))
             # The cooperative position moved to the other detection's time along the track.
-            p = self._enu(c) + vel * (d.t - c.t)
+            p = c_enu + vel * (d.t - c.t)
             verdict = self._consistent(d, kind, g, p)
             if verdict is None:
                 continue
@@ -181,9 +181,11 @@ class SpoofMonitor:
             sigma = math.hypot(sr, d.range_m * sa)
             return float(np.linalg.norm(q - p)) <= max(cfg.max_offset_m, cfg.n_sigma * sigma)
         if kind == "position" and d.lat is not None and self.frame is not None:
-            q = self._enu(d)
+            at = self._enu(d)
+            if at is None:
+                return None
             sigma = sigma_of(s, "sigma_pos_m")
-            return float(np.linalg.norm(q - p)) <= max(cfg.max_offset_m, cfg.n_sigma * sigma)
+            return float(np.linalg.norm(at - p)) <= max(cfg.max_offset_m, cfg.n_sigma * sigma)
         if kind in ("rf", "camera") and d.az_deg is not None:
             _, az, _ = g.to_aer(p)
             miss = abs(float(wrap_angle(math.radians(d.az_deg) - float(az))))

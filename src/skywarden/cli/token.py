@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..sinks.store import MIN_REVOKE_PREFIX, ROLES, NotAStoreError, Store
+from ..store import MIN_REVOKE_PREFIX, ROLES, NotAStoreError, Store
 from ._common import console, fail, iso, print_json
 
 app = typer.Typer(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
 import typer
 from rich.markup import escape
@@ -46,8 +46,8 @@ def track(
                 scenario,
                 tmp,
                 engine_config=EngineConfig(output_interval_s=output_interval, tentative=tentative),
-                association=association,
-                motion=motion,
+                association=cast(Literal["gnn", "jpda"], association),  # checked above
+                motion=cast(Literal["imm", "cv"], motion),
                 progress=lambda done: progress.update(task, completed=done),
             )
         except ValueError as e:

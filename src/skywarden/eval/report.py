@@ -110,7 +110,7 @@ class EvalReport:
         counted = self.counted
         lat = ob.latency_s[counted]
         lat = lat[np.isfinite(lat)]
-        raw = self.raw_gospa.summary()
+        raw: dict[str, Any] = self.raw_gospa.summary()
         raw["by_sensor"] = {
             sid: _num(_stat(self.raw_gospa.value_m[self.raw_gospa_sensor == i], np.mean))
             for i, sid in enumerate(scen.raw.sensor_ids)

@@ -20,19 +20,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..coverage import in_coverage
 from ..geodesy import LocalFrame, SensorGeometry
 from ..scenario import Header, ScenarioReader
 from ..types import Detection, Sensor, Site, TruthPoint
 
-try:  # Written by another engineer; fall back to range-only coverage until it lands.
-    from ..coverage import in_coverage as _in_coverage  # type: ignore[import-not-found]
-except ImportError:
-    _in_coverage = None
-
 log = logging.getLogger(__name__)
 
-#: How coverage is decided: "in_coverage" (skywarden.coverage) or "max_range".
-COVERAGE_RULE = "in_coverage" if _in_coverage is not None else "max_range"
+#: How coverage is decided: :func:`skywarden.coverage.in_coverage`.
+COVERAGE_RULE = "in_coverage"
 POSITION_KINDS: tuple[str, ...] = ("position", "remoteid", "adsb")
 #: Sensors whose reports carry the object's own identity.
 COOPERATIVE_KINDS: tuple[str, ...] = ("remoteid", "adsb")
@@ -181,12 +177,7 @@ class ScenarioData:
 
 def sensor_covers(sensor: Sensor, geom: SensorGeometry, pos_enu_m: np.ndarray) -> np.ndarray:
     """Whether ``sensor`` covers each point (n, 3) of site ENU: bool (n,)."""
-    if _in_coverage is not None:
-        return np.asarray(_in_coverage(sensor, geom, pos_enu_m), dtype=bool).reshape(-1)
-    if sensor.max_range_m is None:
-        return np.ones(pos_enu_m.shape[0], dtype=bool)
-    d = pos_enu_m - geom.pos_enu_m
-    return np.einsum("ij,ij->i", d, d) <= sensor.max_range_m**2
+    return np.asarray(in_coverage(sensor, geom, pos_enu_m), dtype=bool).reshape(-1)
 
 
 def read_scenario(path: str | os.PathLike[str]) -> ScenarioData:

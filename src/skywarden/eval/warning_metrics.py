@@ -125,7 +125,7 @@ class WarningMetrics:
 
 def zone_entries(scen: ScenarioData, zones: ZoneSet) -> list[tuple[int, str, float]]:
     """First zone entry ``(object index, zone id, t_s)`` of every hostile truth object that has one."""
-    out = []
+    out: list[tuple[int, str, float]] = []
     if len(zones) == 0:
         return out
     for i in np.flatnonzero(scen.truth.hostile):

@@ -153,12 +153,12 @@ class Simulation:
             TruthPoint(
                 t=t,
                 id=ids[i],
-                class_=cls[i],  # type: ignore[arg-type]
+                class_=cls[i],
                 lat=la,
                 lon=lo,
                 alt_m=al,
                 hostile=hostile[i],
-                vel_enu_mps=tuple(v),  # type: ignore[arg-type]
+                vel_enu_mps=tuple(v),
             )
             for t, i, la, lo, al, v in zip(
                 (EPOCH_S + kk * 1.0).tolist(),

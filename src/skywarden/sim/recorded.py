@@ -120,7 +120,10 @@ def _read_cached(path: str, _mtime_ns: int, size: int) -> Track:
     if missing:
         raise TrackError(f"{path}:1: header lacks column(s) {', '.join(missing)}")
     idx = [header.index(c) for c in TRACK_COLUMNS]
-    t, lat, lon, alt = [], [], [], []
+    t: list[float] = []
+    lat: list[float] = []
+    lon: list[float] = []
+    alt: list[float] = []
     for line, row in enumerate(rows, start=2):
         if not row:
             continue

@@ -59,7 +59,12 @@ def snr_ref_for_pd(pd: float, pfa: float) -> float:
 
 
 def radar_snr_db(
-    range_m: np.ndarray, rcs_dbsm: np.ndarray, *, pd_ref: float, ref_range_m: float, pfa: float
+    range_m: np.ndarray,
+    rcs_dbsm: np.ndarray | float,
+    *,
+    pd_ref: float,
+    ref_range_m: float,
+    pfa: float,
 ) -> np.ndarray:
     """Mean SNR (dB) of a target at ``range_m`` with ``rcs_dbsm`` (radar equation, R^-4)."""
     snr_ref_db = 10.0 * math.log10(snr_ref_for_pd(pd_ref, pfa))

@@ -45,7 +45,7 @@ def _check_intervals(obj: msgspec.Struct, *names: str) -> None:
             raise ValueError(f"{name}: lower bound {lo} is above upper bound {hi}")
 
 
-class SiteSpec(_Spec, kw_only=True):
+class SiteSpec(_Spec, frozen=True, kw_only=True):
     """Origin of the local frame; ``alt_m`` is also the ground height used for ``*_agl_m``."""
 
     name: str
@@ -54,7 +54,7 @@ class SiteSpec(_Spec, kw_only=True):
     alt_m: Alt
 
 
-class Circle(_Spec, kw_only=True):
+class Circle(_Spec, frozen=True, kw_only=True):
     """A disc, centre in metres East/North of the site origin."""
 
     east_m: float = 0.0
@@ -62,7 +62,7 @@ class Circle(_Spec, kw_only=True):
     radius_m: Positive
 
 
-class ZoneSpec(_Spec, kw_only=True):
+class ZoneSpec(_Spec, frozen=True, kw_only=True):
     """A protected zone: either a ``polygon`` of [lon, lat] or a ``circle`` (32-gon)."""
 
     id: str
@@ -82,7 +82,7 @@ class ZoneSpec(_Spec, kw_only=True):
             raise ValueError("ceiling_m: must be above floor_m")
 
 
-class Dropout(_Spec, kw_only=True):
+class Dropout(_Spec, frozen=True, kw_only=True):
     """A period (seconds from the scenario start) in which a sensor is silent."""
 
     from_s: NonNeg
@@ -93,7 +93,7 @@ class Dropout(_Spec, kw_only=True):
             raise ValueError("to_s: must be after from_s")
 
 
-class SensorSpec(_Spec, kw_only=True):
+class SensorSpec(_Spec, frozen=True, kw_only=True):
     """One sensor: where it is, what it covers, how well it sees.
 
     Position: ``pos_enu_m`` [east, north, up] metres from the site origin, or
@@ -141,7 +141,7 @@ class SensorSpec(_Spec, kw_only=True):
             raise ValueError("clutter_per_scan: cooperative receivers have no clutter")
 
 
-class HostileDrone(_Spec, kw_only=True, tag="hostile_drone", tag_field="kind"):
+class HostileDrone(_Spec, frozen=True, kw_only=True, tag="hostile_drone", tag_field="kind"):
     """Fixed-wing one-way attack drones on scripted routes ending in a dive into ``zone``.
 
     Each starts ``start_range_m`` from its impact point, on a bearing in
@@ -177,7 +177,7 @@ class HostileDrone(_Spec, kw_only=True, tag="hostile_drone", tag_field="kind"):
             raise ValueError("cruise_agl_m: must be at least 20 m")
 
 
-class Quadcopter(_Spec, kw_only=True, tag="quadcopter", tag_field="kind"):
+class Quadcopter(_Spec, frozen=True, kw_only=True, tag="quadcopter", tag_field="kind"):
     """Small multirotors that hover and move within ``area``; ``remote_id`` ones broadcast."""
 
     count: Count = 1
@@ -192,7 +192,7 @@ class Quadcopter(_Spec, kw_only=True, tag="quadcopter", tag_field="kind"):
         _check_intervals(self, "speed_mps", "agl_m", "rcs_dbsm")
 
 
-class Bird(_Spec, kw_only=True, tag="bird", tag_field="kind"):
+class Bird(_Spec, frozen=True, kw_only=True, tag="bird", tag_field="kind"):
     """Birds wandering within ``area``; ``flock_size`` > 1 flies them as flocks."""
 
     count: Count = 1
@@ -209,7 +209,7 @@ class Bird(_Spec, kw_only=True, tag="bird", tag_field="kind"):
             raise ValueError("flock_size: must be at least 1")
 
 
-class Glider(_Spec, kw_only=True, tag="glider", tag_field="kind"):
+class Glider(_Spec, frozen=True, kw_only=True, tag="glider", tag_field="kind"):
     """Gliders circling in thermals (truth class ``aircraft``)."""
 
     count: Count = 1
@@ -223,7 +223,7 @@ class Glider(_Spec, kw_only=True, tag="glider", tag_field="kind"):
         _check_intervals(self, "speed_mps", "agl_m", "circle_radius_m", "rcs_dbsm")
 
 
-class Runway(_Spec, kw_only=True):
+class Runway(_Spec, frozen=True, kw_only=True):
     """A runway threshold (metres from the site origin) and its landing heading."""
 
     east_m: float = 0.0
@@ -231,7 +231,7 @@ class Runway(_Spec, kw_only=True):
     heading_deg: Annotated[float, msgspec.Meta(ge=0.0, lt=360.0)]
 
 
-class Airliner(_Spec, kw_only=True, tag="airliner", tag_field="kind"):
+class Airliner(_Spec, frozen=True, kw_only=True, tag="airliner", tag_field="kind"):
     """Airliners with ADS-B: overflights across ``area``, or arrivals/departures at ``runway``."""
 
     count: Count = 1
@@ -247,7 +247,7 @@ class Airliner(_Spec, kw_only=True, tag="airliner", tag_field="kind"):
             _check_intervals(self, "launch_s")
 
 
-class _Transit(_Spec, kw_only=True):
+class _Transit(_Spec, frozen=True, kw_only=True):
     """Aircraft crossing ``area`` on a route with one dogleg."""
 
     count: Count = 1
@@ -256,12 +256,12 @@ class _Transit(_Spec, kw_only=True):
     adsb_fraction: Prob = 1.0
 
     def __post_init__(self) -> None:
-        _check_intervals(self, "speed_mps", "agl_m", "rcs_dbsm")  # type: ignore[arg-type]
+        _check_intervals(self, "speed_mps", "agl_m", "rcs_dbsm")
         if self.launch_s is not None:
             _check_intervals(self, "launch_s")
 
 
-class LightAircraft(_Transit, kw_only=True, tag="light_aircraft", tag_field="kind"):
+class LightAircraft(_Transit, frozen=True, kw_only=True, tag="light_aircraft", tag_field="kind"):
     """Light aircraft in transit (ADS-B on ``adsb_fraction`` of them)."""
 
     speed_mps: Interval = (50.0, 75.0)
@@ -270,7 +270,7 @@ class LightAircraft(_Transit, kw_only=True, tag="light_aircraft", tag_field="kin
     adsb_fraction: Prob = 0.8
 
 
-class Helicopter(_Transit, kw_only=True, tag="helicopter", tag_field="kind"):
+class Helicopter(_Transit, frozen=True, kw_only=True, tag="helicopter", tag_field="kind"):
     """Helicopters flying low (some without a transponder)."""
 
     speed_mps: Interval = (30.0, 70.0)
@@ -279,7 +279,7 @@ class Helicopter(_Transit, kw_only=True, tag="helicopter", tag_field="kind"):
     adsb_fraction: Prob = 0.5
 
 
-class Target(_Spec, kw_only=True, tag="target", tag_field="kind"):
+class Target(_Spec, frozen=True, kw_only=True, tag="target", tag_field="kind"):
     """Benchmark targets on nearly-constant-velocity paths spread over ``area``.
 
     ``accel_sigma_mps2`` is the white-noise acceleration (process noise) per axis.
@@ -300,7 +300,7 @@ class Target(_Spec, kw_only=True, tag="target", tag_field="kind"):
 _HEX6 = "^[0-9a-f]{6}$"
 
 
-class Recorded(_Spec, kw_only=True, tag="recorded", tag_field="kind"):
+class Recorded(_Spec, frozen=True, kw_only=True, tag="recorded", tag_field="kind"):
     """One recorded flight (a track file) relocated to the site (``sim.recorded``).
 
     The window [``from_s``, ``to_s``] of the log (s from its first sample) is
@@ -378,7 +378,7 @@ ObjectGroup = (
 )
 
 
-class ScenarioSpec(_Spec, kw_only=True):
+class ScenarioSpec(_Spec, frozen=True, kw_only=True):
     """A whole scenario: site, zones, sensors, objects and default duration."""
 
     name: str

@@ -256,7 +256,7 @@ def _hostile(g: HostileDrone, rng: np.random.Generator, zones: ZoneSet, n_t: int
     inner = z.polygon_enu.buffer(-30.0)
     target_area = inner if not inner.is_empty and inner.area > 100.0 else z.polygon_enu
     x0, y0, x1, y1 = target_area.bounds
-    targets = []
+    targets: list[np.ndarray] = []
     while len(targets) < n:
         cand = rng.uniform((x0, y0), (x1, y1), (max(4 * n, 16), 2))
         targets.extend(cand[shapely.contains_xy(target_area, cand[:, 0], cand[:, 1])])

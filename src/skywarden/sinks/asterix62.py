@@ -158,7 +158,8 @@ def encode_datagrams(
         }
         if fl is not None:
             items["136"] = (fl, "FL")
-        rec = rec_t.create(items).unparse().to_bytes()
+        # libasterix types each category's items as one TypedDict; these are built item by item.
+        rec = rec_t.create(items).unparse().to_bytes()  # type: ignore[arg-type]
         if block and size + len(rec) > max_bytes:
             out.append(_block(block, size))
             block, size = [], 3

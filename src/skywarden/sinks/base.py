@@ -27,7 +27,7 @@ import msgspec
 
 from ..types import AlertLine, ScanOutput, SinkHealth, SinkState
 
-__all__ = ["AlertLane", "QueueWorker", "ScanOutput"]
+__all__ = ["AlertLane", "QueueWorker"]
 
 log = logging.getLogger(__name__)
 

@@ -49,7 +49,7 @@ def settings_of(config: CapConfig, site_name: str) -> CapSettings:
         entry_radius_m=config.entry_radius_m,
         web=config.web,
         contact=config.contact,
-        instructions=dict(config.instructions),
+        instructions={str(k): v for k, v in config.instructions.items()},
     )
 
 
@@ -260,7 +260,7 @@ def add_cap_routes(app: FastAPI, feeds: Sequence[QueueWorker]) -> None:
     ``/cap/alerts/{identifier}``: with the viewer token like every read route,
     or without one when the feed was configured public."""
     # Imported here: the web package imports the store, which a sink-only user need not load.
-    from .web.auth import require_viewer
+    from ..web.auth import require_viewer
 
     feed = next((f for f in feeds if isinstance(f, CapFeed)), None)
     if feed is None:

@@ -22,7 +22,7 @@ class _Cfg(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Base of every sink's settings."""
 
 
-class CapReceiverConfig(_Cfg):
+class CapReceiverConfig(_Cfg, frozen=True):
     """An HTTP endpoint that gets each alert event as a CAP 1.2 XML document (POST)."""
 
     url: str
@@ -42,7 +42,7 @@ class CapReceiverConfig(_Cfg):
     queue_size: QueueSize = 1024
 
 
-class CapConfig(_Cfg):
+class CapConfig(_Cfg, frozen=True):
     """CAP 1.2 output: message settings, HTTP receivers and the Atom feed of active alerts."""
 
     #: CAP ``sender``; ``skywarden@<site name>`` when not given.
@@ -67,7 +67,7 @@ class CapConfig(_Cfg):
     receivers: list[CapReceiverConfig] = msgspec.field(default_factory=list)
 
 
-class MqttConfig(_Cfg):
+class MqttConfig(_Cfg, frozen=True):
     """An MQTT broker: retained per-zone state topics and an event topic per alert."""
 
     host: str

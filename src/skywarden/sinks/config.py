@@ -37,7 +37,7 @@ class _Cfg(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Base of every sink's settings."""
 
 
-class TakConfig(_Cfg):
+class TakConfig(_Cfg, frozen=True):
     """A TAK server or TAK network that gets Cursor-on-Target events.
 
     ``url``: ``tcp://host:8087``, ``udp://host:port`` (unicast),
@@ -81,7 +81,7 @@ class TakConfig(_Cfg):
     queue_size: QueueSize = 64
 
 
-class SapientOutConfig(_Cfg):
+class SapientOutConfig(_Cfg, frozen=True):
     """A higher-level SAPIENT fusion / C2 node that skywarden reports to over TCP."""
 
     host: str
@@ -100,7 +100,7 @@ class SapientOutConfig(_Cfg):
     queue_size: QueueSize = 64
 
 
-class Asterix62Config(_Cfg):
+class Asterix62Config(_Cfg, frozen=True):
     """ASTERIX CAT062 system tracks over UDP (unicast or multicast)."""
 
     host: str
@@ -118,7 +118,7 @@ class Asterix62Config(_Cfg):
     queue_size: QueueSize = 64
 
 
-class WebhookConfig(_Cfg):
+class WebhookConfig(_Cfg, frozen=True):
     """An HTTP endpoint that gets every alert lifecycle event as signed JSON."""
 
     url: str
@@ -139,7 +139,7 @@ class WebhookConfig(_Cfg):
     queue_size: QueueSize = 1024
 
 
-class EscalationConfig(_Cfg):
+class EscalationConfig(_Cfg, frozen=True):
     """Alerts nobody acknowledged in time are sent again, to channels of their own.
 
     ``after_s``: how long an open alert of each level may stay unacknowledged;
@@ -156,7 +156,7 @@ class EscalationConfig(_Cfg):
     mqtt: list[MqttConfig] = msgspec.field(default_factory=list)
 
 
-class SinksConfig(_Cfg):
+class SinksConfig(_Cfg, frozen=True):
     """Every outbound sink of a site. Empty lists: no sink of that kind."""
 
     tak: list[TakConfig] = msgspec.field(default_factory=list)

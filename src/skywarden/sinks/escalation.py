@@ -20,11 +20,11 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
+from ..store import Escalation, Store
 from ..types import AlertLine, ScanOutput, SinkHealth, SinkState
+from ..web.state import LiveState
 from .base import QueueWorker
 from .config import EscalationConfig
-from .live import LiveState
-from .store import Escalation, Store
 
 #: How often open alerts are checked against their deadlines (wall clock).
 CHECK_PERIOD_S = 1.0

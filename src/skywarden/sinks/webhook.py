@@ -36,8 +36,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from ..types import AlertLine
-from .base import ScanOutput
+from ..types import AlertLine, ScanOutput
 from .config import WebhookConfig, secret_from
 from .http_retry import HttpAlertPoster
 

@@ -47,7 +47,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
-from ..types import Detection, Rejected
+from ..types import Detection, RejectCode, Rejected
 from .base import RejectionCounter
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,8 @@ def _cpr() -> ModuleType:
     return position
 
 
-def _reject(reason: str, raw: bytes) -> Rejected:
-    return Rejected(reason=reason, raw=raw[:64])
+def _reject(code: RejectCode, reason: str, raw: bytes) -> Rejected:
+    return Rejected(code=code, reason=reason, raw=raw[:64])
 
 
 @dataclass
@@ -143,22 +143,24 @@ class AdsbDecoder:
     def feed(self, frame: bytes, t_rx_s: float) -> Detection | Rejected | None:
         """One raw Mode-S frame (bytes, 7 or 14 long) -> Detection | Rejected | None."""
         if len(frame) not in (7, 14):
-            return _reject(f"adsb-length: {len(frame)} bytes is not a Mode-S frame", frame)
+            return _reject(
+                RejectCode.SYNTAX, f"adsb-length: {len(frame)} bytes is not a Mode-S frame", frame
+            )
         df = frame[0] >> 3
         if df not in (17, 18):
             self.ignored[f"DF{df}"] += 1
             return None
         if len(frame) != 14:
-            return _reject(f"adsb-length: DF{df} frame of 7 bytes", frame)
+            return _reject(RejectCode.SYNTAX, f"adsb-length: DF{df} frame of 7 bytes", frame)
         try:
             msg = self._pms.decode(frame.hex().upper())
         except self._errors as e:
-            return _reject(f"adsb-decode: {type(e).__name__}", frame)
+            return _reject(RejectCode.SYNTAX, f"adsb-decode: {type(e).__name__}", frame)
         if not msg.get("crc_valid"):
-            return _reject("adsb-crc: parity check failed", frame)
+            return _reject(RejectCode.CHECKSUM, "adsb-crc: parity check failed", frame)
         icao = str(msg.get("icao") or "").lower()
         if len(icao) != 6:
-            return _reject("adsb-icao: no address", frame)
+            return _reject(RejectCode.INVALID, "adsb-icao: no address", frame)
         ac = self._aircraft.get(icao)
         if ac is None:
             self._forget(t_rx_s)
@@ -171,7 +173,8 @@ class AdsbDecoder:
                 ac.callsign = (t_rx_s, cs)
             return None
         if tc == 19:
-            return self._velocity(ac, msg, t_rx_s)
+            self._velocity(ac, msg, t_rx_s)
+            return None
         if 9 <= tc <= 18 or 20 <= tc <= 22:
             return self._position(icao, ac, msg, t_rx_s, frame, geometric=tc >= 20)
         self.ignored[f"TC{tc}"] += 1
@@ -213,7 +216,9 @@ class AdsbDecoder:
         parity, lat_raw, lon_raw = msg.get("cpr_format"), msg.get("cpr_lat"), msg.get("cpr_lon")
         alt_ft = msg.get("altitude")
         if parity not in (0, 1) or lat_raw is None or lon_raw is None:
-            return _reject("adsb-cpr: position message without CPR fields", frame)
+            return _reject(
+                RejectCode.INVALID, "adsb-cpr: position message without CPR fields", frame
+            )
         ac.cpr[parity] = (t_rx_s, int(lat_raw), int(lon_raw))
         if alt_ft is None:
             self.ignored["no altitude"] += 1
@@ -223,17 +228,21 @@ class AdsbDecoder:
             self.ignored["awaiting CPR pair"] += 1
             return None
         if latlon is None:
-            return _reject("adsb-cpr: even/odd pair straddles a latitude zone", frame)
+            return _reject(
+                RejectCode.NO_DETECTION, "adsb-cpr: even/odd pair straddles a latitude zone", frame
+            )
         lat, lon = latlon
         if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-            return _reject("adsb-cpr: position out of range", frame)
+            return _reject(RejectCode.INVALID, "adsb-cpr: position out of range", frame)
         if self._range_m(lat, lon) > self.max_range_m:
             if how == "pair":
                 # Unambiguous and too far: receiver-referenced decoding would
                 # be wrong for this aircraft, so use only pairs from now on.
                 ac.site_ref_ok = False
                 ac.pos = None
-            return _reject("adsb-range: position beyond the receiver's range", frame)
+            return _reject(
+                RejectCode.INVALID, "adsb-range: position beyond the receiver's range", frame
+            )
         ac.pos = (t_rx_s, lat, lon)
         alt_m = float(alt_ft) * FT_TO_M
         if not geometric and ac.geo_minus_baro_ft is not None:
@@ -241,7 +250,7 @@ class AdsbDecoder:
             if t_rx_s - t_d <= GEO_DIFF_MAX_AGE_S:
                 alt_m = (float(alt_ft) + diff_ft) * FT_TO_M
         if not -1_000.0 <= alt_m <= 100_000.0:
-            return _reject("adsb-alt: altitude out of range", frame)
+            return _reject(RejectCode.INVALID, "adsb-alt: altitude out of range", frame)
         speed = track = vrate = None
         if ac.velocity is not None and t_rx_s - ac.velocity[0] <= ATTR_MAX_AGE_S:
             _, speed, track, vrate = ac.velocity
@@ -313,16 +322,22 @@ def parse_avr(line: str) -> tuple[bytes, float | None, int | None] | Rejected | 
             t_s = float(head)
         except ValueError:
             return Rejected(
-                reason="avr-syntax: not an AVR line", raw=line.encode(errors="replace")[:64]
+                code=RejectCode.SYNTAX,
+                reason="avr-syntax: not an AVR line",
+                raw=line.encode(errors="replace")[:64],
             )
         if not (0.0 <= t_s <= 1e11):  # also false for NaN
             return Rejected(
-                reason="avr-time: time out of range", raw=line.encode(errors="replace")[:64]
+                code=RejectCode.INVALID,
+                reason="avr-time: time out of range",
+                raw=line.encode(errors="replace")[:64],
             )
         text = text.strip()
     if len(text) < 2 or text[0] not in "*@" or not text.endswith(";"):
         return Rejected(
-            reason="avr-syntax: not an AVR line", raw=line.encode(errors="replace")[:64]
+            code=RejectCode.SYNTAX,
+            reason="avr-syntax: not an AVR line",
+            raw=line.encode(errors="replace")[:64],
         )
     body = text[1:-1]
     ticks: int | None = None
@@ -331,7 +346,11 @@ def parse_avr(line: str) -> tuple[bytes, float | None, int | None] | Rejected | 
             ticks, body = int(body[:12], 16), body[12:]
         frame = bytes.fromhex(body)
     except ValueError:
-        return Rejected(reason="avr-hex: not hexadecimal", raw=line.encode(errors="replace")[:64])
+        return Rejected(
+            code=RejectCode.SYNTAX,
+            reason="avr-hex: not hexadecimal",
+            raw=line.encode(errors="replace")[:64],
+        )
     return frame, t_s, ticks
 
 
@@ -359,7 +378,7 @@ def read_avr(
         if parsed is None:
             continue
         if isinstance(parsed, Rejected):
-            yield Rejected(reason=parsed.reason, raw=parsed.raw, line=lineno)
+            yield Rejected(code=parsed.code, reason=parsed.reason, raw=parsed.raw, line=lineno)
             continue
         frame, t_s, ticks = parsed
         if t_s is None:
@@ -367,7 +386,7 @@ def read_avr(
         t_last = t_s
         out = decoder.feed(frame, t_s)
         if isinstance(out, Rejected):
-            yield Rejected(reason=out.reason, raw=out.raw, line=lineno)
+            yield Rejected(code=out.code, reason=out.reason, raw=out.raw, line=lineno)
         elif out is not None:
             yield out
 
@@ -414,22 +433,40 @@ def _split_beast(data: bytes, final: bool) -> tuple[list[BeastRecord | Rejected]
     i = data.find(b"\x1a")
     if i < 0:
         if n:
-            out.append(Rejected(reason="beast-sync: no 0x1A in the data", raw=data[:64]))
+            out.append(
+                Rejected(
+                    code=RejectCode.SYNTAX, reason="beast-sync: no 0x1A in the data", raw=data[:64]
+                )
+            )
         return out, n
     if i > 0:
-        out.append(Rejected(reason="beast-sync: bytes before the first 0x1A", raw=data[:i][:64]))
+        out.append(
+            Rejected(
+                code=RejectCode.SYNTAX,
+                reason="beast-sync: bytes before the first 0x1A",
+                raw=data[:i][:64],
+            )
+        )
     while i < n:
         if i + 1 >= n:
             if not final:
                 return out, i
-            out.append(Rejected(reason="beast-truncated: record cut short", raw=data[i:]))
+            out.append(
+                Rejected(
+                    code=RejectCode.TRUNCATED,
+                    reason="beast-truncated: record cut short",
+                    raw=data[i:],
+                )
+            )
             return out, n
         kind = data[i + 1]
         size = _BEAST_LEN.get(kind)
         if size is None:
             out.append(
                 Rejected(
-                    reason=f"beast-type: unknown record type 0x{kind:02x}", raw=data[i : i + 2]
+                    code=RejectCode.UNSUPPORTED,
+                    reason=f"beast-type: unknown record type 0x{kind:02x}",
+                    raw=data[i : i + 2],
                 )
             )
             nxt = data.find(b"\x1a", i + 1)
@@ -454,17 +491,33 @@ def _split_beast(data: bytes, final: bool) -> tuple[list[BeastRecord | Rejected]
             if j >= n - 1 and not final and (j >= n or data[j] == 0x1A):
                 return out, i
             out.append(
-                Rejected(reason="beast-truncated: record cut short", raw=bytes(data[i:j][:64]))
+                Rejected(
+                    code=RejectCode.TRUNCATED,
+                    reason="beast-truncated: record cut short",
+                    raw=bytes(data[i:j][:64]),
+                )
             )
         else:
             out.append((kind, int.from_bytes(body[:6], "big"), body[6], bytes(body[7:])))
         nxt = data.find(b"\x1a", j)
         if nxt < 0:
             if j < n:
-                out.append(Rejected(reason="beast-sync: bytes after a record", raw=data[j:][:64]))
+                out.append(
+                    Rejected(
+                        code=RejectCode.SYNTAX,
+                        reason="beast-sync: bytes after a record",
+                        raw=data[j:][:64],
+                    )
+                )
             return out, n
         if nxt > j:
-            out.append(Rejected(reason="beast-sync: bytes after a record", raw=data[j:nxt][:64]))
+            out.append(
+                Rejected(
+                    code=RejectCode.SYNTAX,
+                    reason="beast-sync: bytes after a record",
+                    raw=data[j:nxt][:64],
+                )
+            )
         i = nxt
     return out, n
 
@@ -491,7 +544,13 @@ class BeastSplitter:
         out, used = _split_beast(data, final=False)
         self._buf = data[used:]
         if len(self._buf) > self.max_pending:  # no record is this long: garbage
-            out.append(Rejected(reason="beast-sync: oversized partial record", raw=self._buf[:64]))
+            out.append(
+                Rejected(
+                    code=RejectCode.TOO_LARGE,
+                    reason="beast-sync: oversized partial record",
+                    raw=self._buf[:64],
+                )
+            )
             self._buf = b""
         return out
 
@@ -558,7 +617,9 @@ async def run_feed(
             try:
                 line = await reader.readline()
             except ValueError:  # a line over the stream limit: the rest is dropped by asyncio
-                rejections.add(source, Rejected(reason="avr-syntax: overlong line"))
+                rejections.add(
+                    source, Rejected(code=RejectCode.TOO_LARGE, reason="avr-syntax: overlong line")
+                )
                 continue
             if not line:
                 return

@@ -59,7 +59,7 @@ from typing import Any
 
 import dpkt
 
-from ..types import Detection, Rejected, Sensor
+from ..types import Detection, RejectCode, Rejected, Sensor
 from . import pcap
 from .base import RejectionCounter
 
@@ -218,7 +218,11 @@ def _records(data: bytes, start: int, end: int) -> Iterator[Plot | Rejected]:
         base = 0
         while True:
             if i >= end:
-                yield Rejected(reason="asterix-truncated: FSPEC", raw=data[start:end][:64])
+                yield Rejected(
+                    code=RejectCode.TRUNCATED,
+                    reason="asterix-truncated: FSPEC",
+                    raw=data[start:end][:64],
+                )
                 return
             b = data[i]
             i += 1
@@ -227,14 +231,18 @@ def _records(data: bytes, start: int, end: int) -> Iterator[Plot | Rejected]:
             if not b & 1:
                 break
         if not frns:
-            yield Rejected(reason="asterix-fspec: empty record", raw=data[start:end][:64])
+            yield Rejected(
+                code=RejectCode.SYNTAX,
+                reason="asterix-fspec: empty record",
+                raw=data[start:end][:64],
+            )
             return
         out: dict[str, Any] = {}
         rec_start = i
         for frn in frns:
             nxt = _skip_or_read(data, i, end, frn, out)
             if isinstance(nxt, str):
-                yield Rejected(reason=nxt, raw=data[rec_start:end][:64])
+                yield Rejected(code=RejectCode.TRUNCATED, reason=nxt, raw=data[rec_start:end][:64])
                 return
             i = nxt
         yield Plot(**out)
@@ -251,19 +259,34 @@ def decode_plots(data: bytes, ignored: Counter[str] | None = None) -> list[Plot 
     i = 0
     while i < n:
         if n - i < 3:
-            out.append(Rejected(reason="asterix-truncated: data block header", raw=data[i:]))
+            out.append(
+                Rejected(
+                    code=RejectCode.TRUNCATED,
+                    reason="asterix-truncated: data block header",
+                    raw=data[i:],
+                )
+            )
             break
         cat, size = data[i], (data[i + 1] << 8) | data[i + 2]
         if size < 3 or i + size > n:
             out.append(
-                Rejected(reason=f"asterix-len: block length {size} of {n - i}", raw=data[i:][:64])
+                Rejected(
+                    code=RejectCode.SYNTAX,
+                    reason=f"asterix-len: block length {size} of {n - i}",
+                    raw=data[i:][:64],
+                )
             )
             break  # the stream cannot be resynchronised without a valid length
         if cat == CAT_SERVICE:
             if ignored is not None:
                 ignored["CAT034 service message"] += 1
         elif cat != 48:
-            out.append(Rejected(reason=f"asterix-cat: category {cat} is not decoded"))
+            out.append(
+                Rejected(
+                    code=RejectCode.UNSUPPORTED,
+                    reason=f"asterix-cat: category {cat} is not decoded",
+                )
+            )
         else:
             out.extend(_records(data, i + 3, i + size))
         i += size
@@ -302,24 +325,28 @@ def plot_to_detection(
 ) -> Detection | Rejected:
     """One Plot measured at ``t_s`` by ``sensor`` -> a ``radar`` Detection or a Rejected."""
     if plot.typ == 0:
-        return Rejected(reason="asterix-typ: no detection")
+        return Rejected(code=RejectCode.NO_DETECTION, reason="asterix-typ: no detection")
     if plot.sim:
-        return Rejected(reason="asterix-sim: simulated target report")
+        return Rejected(code=RejectCode.NO_DETECTION, reason="asterix-sim: simulated target report")
     if plot.tst:
-        return Rejected(reason="asterix-tst: test target report")
+        return Rejected(code=RejectCode.NO_DETECTION, reason="asterix-tst: test target report")
     if plot.rab:
-        return Rejected(reason="asterix-rab: field monitor report")
+        return Rejected(code=RejectCode.NO_DETECTION, reason="asterix-rab: field monitor report")
     if plot.rho_m is None or plot.theta_deg is None:
-        return Rejected(reason="asterix-040: no measured position")
+        return Rejected(code=RejectCode.NO_DETECTION, reason="asterix-040: no measured position")
     if plot.fl is not None and plot.fl_ok:
         alt_m = plot.fl * 100.0 * FT_TO_M
     elif default_alt_m is not None:
         alt_m = default_alt_m
     else:
-        return Rejected(reason="asterix-el: no Mode C height and no default altitude")
+        return Rejected(
+            code=RejectCode.INVALID, reason="asterix-el: no Mode C height and no default altitude"
+        )
     el = elevation_deg(plot.rho_m, alt_m, sensor.alt_m)
     if el is None:
-        return Rejected(reason="asterix-geom: height inconsistent with range")
+        return Rejected(
+            code=RejectCode.INVALID, reason="asterix-geom: height inconsistent with range"
+        )
     return Detection(
         t=t_s, sensor=sensor.id, range_m=plot.rho_m, az_deg=plot.theta_deg % 360.0, el_deg=el
     )
@@ -350,7 +377,12 @@ def decode_block(
         elif math.isfinite(t_rx_s):
             t = t_rx_s
         else:
-            out.append(Rejected(reason="asterix-time: no time of day and no receive time"))
+            out.append(
+                Rejected(
+                    code=RejectCode.INVALID,
+                    reason="asterix-time: no time of day and no receive time",
+                )
+            )
             continue
         out.append(plot_to_detection(p, t, sensor, default_alt_m=default_alt_m))
     return out
@@ -388,7 +420,11 @@ def read_file(
     while i < n:
         size = (data[i + 1] << 8) | data[i + 2] if n - i >= 3 else 0
         if size < 3 or i + size > n:
-            yield Rejected(reason=f"asterix-len: block length {size} of {n - i}", raw=data[i:][:64])
+            yield Rejected(
+                code=RejectCode.SYNTAX,
+                reason=f"asterix-len: block length {size} of {n - i}",
+                raw=data[i:][:64],
+            )
             return
         for item in decode_block(
             data[i : i + size], anchor, sensor, ref_day_start_s,
@@ -422,7 +458,10 @@ def _read_capture(
         try:
             reader = dpkt.pcapng.Reader(fh) if is_ng else dpkt.pcap.Reader(fh)
         except (dpkt.Error, struct.error, ValueError) as e:
-            yield Rejected(reason=f"capture: header cut short or damaged ({type(e).__name__})")
+            yield Rejected(
+                code=RejectCode.TRUNCATED,
+                reason=f"capture: header cut short or damaged ({type(e).__name__})",
+            )
             return
         unwrap = _IP_LINKS.get(reader.datalink())
         if unwrap is None:
@@ -432,7 +471,9 @@ def _read_capture(
                 try:
                     ip = unwrap(bytes(frame))
                 except (dpkt.Error, struct.error, ValueError, IndexError):
-                    yield Rejected(reason="capture: frame is not a readable IP packet")
+                    yield Rejected(
+                        code=RejectCode.SYNTAX, reason="capture: frame is not a readable IP packet"
+                    )
                     continue
                 udp = getattr(ip, "data", None)
                 if not isinstance(udp, dpkt.udp.UDP):
@@ -440,7 +481,10 @@ def _read_capture(
                         ignored["capture: not a UDP datagram"] += 1
                     continue
                 if isinstance(ip, dpkt.ip.IP) and (ip.mf or ip.offset):
-                    yield Rejected(reason="capture: fragmented IP datagram (not reassembled)")
+                    yield Rejected(
+                        code=RejectCode.UNSUPPORTED,
+                        reason="capture: fragmented IP datagram (not reassembled)",
+                    )
                     continue
                 t = float(t_s)
                 day = math.floor(t / DAY_S) * DAY_S
@@ -448,7 +492,10 @@ def _read_capture(
                     bytes(udp.data), t, sensor, day, default_alt_m=default_alt_m, ignored=ignored
                 )
         except (dpkt.Error, struct.error, ValueError) as e:
-            yield Rejected(reason=f"capture: file cut short or damaged ({type(e).__name__})")
+            yield Rejected(
+                code=RejectCode.TRUNCATED,
+                reason=f"capture: file cut short or damaged ({type(e).__name__})",
+            )
 
 
 # --- Live: UDP ----------------------------------------------------------------------
@@ -496,7 +543,9 @@ class AsterixUdpEndpoint(asyncio.DatagramProtocol):
         except Exception as e:  # a bug must cost one datagram, never the endpoint
             log.debug("asterix48 datagram failed", exc_info=True)
             reason = f"internal error on a datagram: {type(e).__name__}"
-            self.rejections.add(f"asterix48 {self.sensor.id}", Rejected(reason=reason))
+            self.rejections.add(
+                f"asterix48 {self.sensor.id}", Rejected(code=RejectCode.INTERNAL, reason=reason)
+            )
 
     def _take(self, data: bytes) -> None:
         t_s = self.clock()
@@ -554,7 +603,8 @@ def encode_plots(plots: Iterable[Plot], *, per_block: int = 64) -> bytes:
             items["090"] = (v, 0, ("FL", (p.fl, "FL")))
         if p.icao24 is not None:
             items["220"] = int(p.icao24, 16)
-        recs.append(cat.cv_record.create(items))
+        # libasterix types each category's items as one TypedDict; these are built item by item.
+        recs.append(cat.cv_record.create(items))  # type: ignore[arg-type]
         if len(recs) == per_block:
             blocks.append(cat.create(recs).unparse().to_bytes())
             recs = []

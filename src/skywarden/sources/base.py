@@ -3,13 +3,12 @@
 A decoder is a pure function ``decode(raw: bytes, t_rx_s: float, ...) ->
 Detection | Rejected`` (or a short list of them). It does no I/O, reads no clock
 and never raises into the pipeline. Transports call it and hand rejections to
-a :class:`RejectionCounter`, which counts every one and logs each kind once.
+a :class:`RejectionCounter`, which counts every one by its code and logs each kind once.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from ..types import Rejected
 
 log = logging.getLogger(__name__)
 
-#: Distinct (source, kind) pairs counted separately; more are counted as "other".
+#: Distinct (source, code) pairs counted separately; more are counted as "other".
 MAX_KINDS = 500
 #: Latest rejections kept as examples.
 SAMPLES = 100
@@ -27,18 +26,11 @@ SAMPLES = 100
 LOG_EVERY_S = 10.0
 
 
-def rejection_kind(reason: str) -> str:
-    """A reason without its particulars (quoted names, numbers, where), to count by."""
-    kind = reason.split(":", 1)[0].split(" at ", 1)[0]
-    kind = re.sub(r"'[^']*'", "'…'", kind)
-    return re.sub(r"\d+", "N", kind)[:120]
-
-
 @dataclass
 class RejectionCounter:
-    """Counts rejections by source and reason kind, in bounded memory.
+    """Counts rejections by source and :class:`~skywarden.types.RejectCode`, in bounded memory.
 
-    The first rejection of each kind is logged; after that, at most one summary
+    The first rejection of each (source, code) is logged; after that, at most one summary
     line every ``LOG_EVERY_S`` seconds, however fast rejections come. The last
     ``SAMPLES`` rejections are kept as examples.
     """
@@ -50,8 +42,7 @@ class RejectionCounter:
     _last_log: float = -1e18
 
     def add(self, source: str, rejected: Rejected) -> None:
-        kind = rejection_kind(rejected.reason)
-        key = (source, kind)
+        key = (source, rejected.code.value)
         now = self.clock()
         if key not in self.counts:
             if len(self.counts) >= MAX_KINDS:

@@ -29,7 +29,17 @@ from typing import Annotated
 import msgspec
 
 from ..scenario import Header, ReadStats, ScenarioReader
-from ..types import Detection, Ident, Record, Rejected, Sensor, Site, TruthPoint, Zone
+from ..types import (
+    Detection,
+    Ident,
+    Record,
+    RejectCode,
+    Rejected,
+    Sensor,
+    Site,
+    TruthPoint,
+    Zone,
+)
 from .base import RejectionCounter
 
 log = logging.getLogger(__name__)
@@ -159,7 +169,7 @@ class LineSplitter:
 
     def end(self) -> list[bytes | None]:
         """The last line if the stream ended without a newline."""
-        tail = [] if self._skipping or not self._buf else [bytes(self._buf)]
+        tail: list[bytes | None] = [] if self._skipping or not self._buf else [bytes(self._buf)]
         self._buf.clear()
         return tail
 
@@ -177,15 +187,19 @@ class _LiveReader(ScenarioReader):
 
     def _declare(self, rec: Site | Sensor | Zone, stats: ReadStats, line: int) -> Rejected | None:
         if isinstance(rec, Sensor):
-            reason = self._listener.may_register(rec)
-            return None if reason is None else stats.reject(line, reason)
+            refusal = self._listener.may_register(rec)
+            return None if refusal is None else stats.reject(line, *refusal)
         if isinstance(rec, Zone):
-            return stats.reject(line, "zone lines are not taken from the network")
+            return stats.reject(
+                line, "zone lines are not taken from the network", RejectCode.REFUSED
+            )
         return super()._declare(rec, stats, line)
 
     def _check_detection(self, det: Detection, line: int, stats: ReadStats) -> Detection | None:
         if not self._listener.may_send(det.sensor):
-            stats.reject(line, f"sensor '{det.sensor}' may not send on this listener")
+            stats.reject(
+                line, f"sensor '{det.sensor}' may not send on this listener", RejectCode.REFUSED
+            )
             return None
         return super()._check_detection(det, line, stats)
 
@@ -216,39 +230,53 @@ class _Listener:
         self.stats = ReadStats(quiet=True, live=True, max_samples=SAMPLES)
         self.stats.on_reject = lambda r: self.rejections.add(self.name, r)
 
-    def may_register(self, sensor: Sensor) -> str | None:
+    def may_register(self, sensor: Sensor) -> tuple[str, RejectCode] | None:
         """None if this listener may declare ``sensor``, else the reason it may not."""
         sid = sensor.id
+        refused = RejectCode.REFUSED
         if not self.config.allow_register:
-            return f"sensor '{sid}': sensor declarations are not accepted on {self.name}"
+            return f"sensor '{sid}': sensor declarations are not accepted on {self.name}", refused
         if sid in self.config_sensors:
-            return f"sensor '{sid}' is declared in the site config and cannot be redeclared"
+            return (
+                f"sensor '{sid}' is declared in the site config and cannot be redeclared",
+                refused,
+            )
         if self.allowed is not None and sid not in self.allowed:
-            return f"sensor '{sid}' is not in the sensors list of {self.name}"
+            return f"sensor '{sid}' is not in the sensors list of {self.name}", refused
         known = self.header.sensors.get(sid)
         if known is not None:
-            return None if known == sensor else f"sensor '{sid}' is already declared, differently"
+            if known == sensor:
+                return None
+            return f"sensor '{sid}' is already declared, differently", RejectCode.CONFLICT
         if len(self.registered) >= MAX_REGISTERED:
-            return f"sensor '{sid}': {self.name} has registered {MAX_REGISTERED} sensors already"
+            return (
+                f"sensor '{sid}': {self.name} has registered {MAX_REGISTERED} sensors already",
+                refused,
+            )
         self.registered.add(sid)
         return None
 
     def may_send(self, sensor_id: str) -> bool:
         return self.allowed is None or sensor_id in self.allowed
 
-    def reject(self, reason: str) -> None:
+    def reject(self, reason: str, code: RejectCode) -> None:
         self.stats.lines += 1
-        self.stats.reject(self.stats.lines, reason)
+        self.stats.reject(self.stats.lines, reason, code)
 
     def take(self, reader: _LiveReader, raw: bytes | None, bucket: TokenBucket) -> None:
         """One line off the wire: checked, counted, and handed on if good."""
         if raw is None:
-            self.reject(f"line longer than {self.config.max_line_bytes} bytes")
+            self.reject(
+                f"line longer than {self.config.max_line_bytes} bytes", RejectCode.TOO_LARGE
+            )
             return
         if not raw.strip():
             return
         if not bucket.take():
-            self.reject(f"over the rate limit of {self.config.max_lines_per_s:g} lines/s")
+            self.reject(
+                f"over the rate limit of {self.config.max_lines_per_s:g} lines/s",
+                RejectCode.RATE_LIMIT,
+            )
             return
         try:
             rec = reader.feed(raw)
@@ -256,7 +284,7 @@ class _Listener:
                 self.on_record(rec)
         except Exception as e:  # a bug must cost one line, never the listener
             log.debug("%s: line failed", self.name, exc_info=True)
-            self.reject(f"internal error on this line: {type(e).__name__}")
+            self.reject(f"internal error on this line: {type(e).__name__}", RejectCode.INTERNAL)
 
 
 class JsonlTcpServer(_Listener):
@@ -294,7 +322,9 @@ class JsonlTcpServer(_Listener):
 
     async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         if self.open_connections >= self.config.max_connections:
-            self.reject(f"more than {self.config.max_connections} connections; closed")
+            self.reject(
+                f"more than {self.config.max_connections} connections; closed", RejectCode.REFUSED
+            )
             w.close()
             return
         self.connections += 1
@@ -315,7 +345,7 @@ class JsonlTcpServer(_Listener):
             log.info("jsonl tcp client went away: %s", e)
         finally:
             self.open_connections -= 1
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             w.close()
 
     @staticmethod
@@ -331,15 +361,15 @@ class JsonlTcpServer(_Listener):
             async with asyncio.timeout(self.config.handshake_timeout_s):
                 first = await anext(lines, None)
         except TimeoutError:
-            self.reject("no secret line in time; closed")
+            self.reject("no secret line in time; closed", RejectCode.AUTH)
             return False
         try:
             given = _AUTH.decode(first or b"").secret.encode()
         except msgspec.DecodeError:
-            self.reject("first line is not the secret line; closed")
+            self.reject("first line is not the secret line; closed", RejectCode.AUTH)
             return False
         if not hmac.compare_digest(given, self._secret or b""):
-            self.reject("wrong secret; closed")
+            self.reject("wrong secret; closed", RejectCode.AUTH)
             return False
         return True
 
@@ -392,7 +422,7 @@ class JsonlUdpEndpoint(_Listener):
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _Udp(self), local_addr=(host, port)
         )
-        self._transport = transport  # type: ignore[assignment]
+        self._transport = transport
         return transport.get_extra_info("sockname")[1]
 
     def close(self) -> None:

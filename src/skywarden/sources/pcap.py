@@ -31,7 +31,7 @@ from pathlib import Path
 
 import dpkt
 
-from ..types import Rejected
+from ..types import RejectCode, Rejected
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,8 @@ def _mac(raw: bytes) -> str:
     return ":".join(f"{b:02x}" for b in raw)
 
 
-def _reject(reason: str, raw: bytes) -> Rejected:
-    return Rejected(reason=reason, raw=bytes(raw))
+def _reject(code: RejectCode, reason: str, raw: bytes) -> Rejected:
+    return Rejected(code=code, reason=reason, raw=bytes(raw))
 
 
 # --- Bluetooth LE ----------------------------------------------------------------
@@ -103,12 +103,20 @@ def _ad_structures(ad: bytes, address: str, transport: str) -> list[RidFrame | R
         is_rid = ad[i + 1 : i + 2] == b"\x16" and body[:2] == ASTM_UUID16
         if i + 1 + n > n_ad:
             if is_rid:
-                out.append(_reject("frame: truncated BLE Remote ID service data", ad[i:]))
+                out.append(
+                    _reject(
+                        RejectCode.TRUNCATED, "frame: truncated BLE Remote ID service data", ad[i:]
+                    )
+                )
             break
         if is_rid:
             if len(body) < 4 or body[2] != ODID_APP_CODE:
                 out.append(
-                    _reject("frame: ASTM service data without the Open Drone ID app code", body)
+                    _reject(
+                        RejectCode.SYNTAX,
+                        "frame: ASTM service data without the Open Drone ID app code",
+                        body,
+                    )
                 )
             else:
                 out.append(RidFrame(address, transport, body[3], bytes(body[4:])))
@@ -174,7 +182,13 @@ def _beacon(frame: bytes, body: int, address: str) -> list[RidFrame | Rejected]:
         eid, elen = frame[i], frame[i + 1]
         if eid == 0xDD and frame[i + 2 : i + 6] == WIFI_ODID_OUI + bytes((WIFI_ODID_VENDOR_TYPE,)):
             if i + 2 + elen > n or elen < 6:
-                out.append(_reject("frame: truncated Wi-Fi beacon Remote ID element", frame[i:]))
+                out.append(
+                    _reject(
+                        RejectCode.TRUNCATED,
+                        "frame: truncated Wi-Fi beacon Remote ID element",
+                        frame[i:],
+                    )
+                )
                 break
             out.append(
                 RidFrame(address, "wifi_beacon", frame[i + 6], bytes(frame[i + 7 : i + 2 + elen]))
@@ -198,7 +212,7 @@ def _nan_sda(attr: bytes, address: str) -> RidFrame | Rejected | None:
         return None
     info = attr[pos + 1 : pos + 1 + attr[pos]]
     if len(info) < attr[pos] or len(info) < 2:
-        return _reject("frame: truncated NAN Remote ID service info", attr)
+        return _reject(RejectCode.TRUNCATED, "frame: truncated NAN Remote ID service info", attr)
     return RidFrame(address, "wifi_nan", info[0], bytes(info[1:]))
 
 
@@ -272,13 +286,13 @@ def extract(frame: bytes, link: str) -> list[RidFrame | Rejected]:
     """
     parse = _BY_LINK.get(link)
     if parse is None:
-        return [_reject(f"frame: unknown link type {link!r}", b"")]
+        return [_reject(RejectCode.UNSUPPORTED, f"frame: unknown link type {link!r}", b"")]
     try:
         return parse(frame)
     except (IndexError, struct.error):
         # Length checks above cover the expected layouts; this catches the
         # remaining malformed-length corner cases without letting them escape.
-        return [_reject("frame: malformed link-layer frame", frame)]
+        return [_reject(RejectCode.SYNTAX, "frame: malformed link-layer frame", frame)]
 
 
 # --- Capture files ------------------------------------------------------------------

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import msgspec
 
-from ..types import Detection, Rejected
+from ..types import Detection, RejectCode, Rejected
 from . import pcap
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class _Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="msg"):
     version: int
 
 
-class BasicId(_Message, tag="basic_id"):
+class BasicId(_Message, frozen=True, tag="basic_id"):
     """Basic ID (0x0). ``uas_id`` is the text id; binary ids (UTM UUID, session id) as hex."""
 
     id_type: int
@@ -129,7 +129,7 @@ class BasicId(_Message, tag="basic_id"):
     uas_id: str
 
 
-class Location(_Message, tag="location"):
+class Location(_Message, frozen=True, tag="location"):
     """Location/Vector (0x1). Unknown values are ``None``.
 
     ``track_deg`` true course [0, 360); ``speed_mps`` ground speed; ``vrate_mps``
@@ -157,7 +157,7 @@ class Location(_Message, tag="location"):
     t_acc_s: float | None
 
 
-class AuthPage(_Message, tag="auth"):
+class AuthPage(_Message, frozen=True, tag="auth"):
     """One Authentication page (0x2). Page 0 also has the header fields; data is kept raw.
 
     ``t_s`` is POSIX seconds (UTC), ``None`` on pages other than 0.
@@ -171,14 +171,14 @@ class AuthPage(_Message, tag="auth"):
     data: bytes
 
 
-class SelfId(_Message, tag="self_id"):
+class SelfId(_Message, frozen=True, tag="self_id"):
     """Self-ID (0x3): free text and its description type."""
 
     desc_type: int
     text: str
 
 
-class System(_Message, tag="system"):
+class System(_Message, frozen=True, tag="system"):
     """System (0x4). Operator position (degrees, metres HAE) and the operating area.
 
     ``t_s`` POSIX seconds (UTC) of the message, ``None`` when not sent (version < 2).
@@ -198,7 +198,7 @@ class System(_Message, tag="system"):
     t_s: float | None
 
 
-class OperatorId(_Message, tag="operator_id"):
+class OperatorId(_Message, frozen=True, tag="operator_id"):
     """Operator ID (0x5)."""
 
     id_type: int
@@ -230,15 +230,15 @@ def _id_text(raw: bytes, id_type: int) -> str:
     return _text(raw)
 
 
-def _reject(reason: str, raw: bytes) -> Rejected:
-    return Rejected(reason=reason, raw=bytes(raw))
+def _reject(code: RejectCode, reason: str, raw: bytes) -> Rejected:
+    return Rejected(code=code, reason=reason, raw=bytes(raw))
 
 
 def _basic_id(msg: bytes, version: int) -> BasicId | Rejected:
     b1 = msg[1]
     id_type = b1 >> 4
     if id_type > ID_TYPE_SESSION:
-        return _reject(f"basic_id: reserved id type {id_type}", msg)
+        return _reject(RejectCode.INVALID, f"basic_id: reserved id type {id_type}", msg)
     return BasicId(
         version=version, id_type=id_type, ua_type=b1 & 0x0F, uas_id=_id_text(msg[2:22], id_type)
     )
@@ -268,7 +268,11 @@ def _location(msg: bytes, version: int) -> Location | Rejected:
     elif direction <= 360:
         track_deg = float(direction % 360)
     else:
-        return _reject(f"location: track direction {direction} deg beyond the encoding", msg)
+        return _reject(
+            RejectCode.INVALID,
+            f"location: track direction {direction} deg beyond the encoding",
+            msg,
+        )
     if flags & 0x01:
         speed_mps = None if speed_raw == _SPEED_UNKNOWN_RAW else speed_raw * 0.75 + 63.75
     else:
@@ -278,19 +282,29 @@ def _location(msg: bytes, version: int) -> Location | Rejected:
     elif -_VSPEED_MAX_RAW <= vspeed_raw <= _VSPEED_MAX_RAW:
         vrate_mps = vspeed_raw * 0.5
     else:
-        return _reject(f"location: vertical speed {vspeed_raw * 0.5} m/s beyond the encoding", msg)
+        return _reject(
+            RejectCode.INVALID,
+            f"location: vertical speed {vspeed_raw * 0.5} m/s beyond the encoding",
+            msg,
+        )
     if lat_raw == 0 and lon_raw == 0:
         lat = lon = None
     elif -900_000_000 <= lat_raw <= 900_000_000 and -1_800_000_000 <= lon_raw <= 1_800_000_000:
         lat, lon = lat_raw / 1e7, lon_raw / 1e7
     else:
-        return _reject(f"location: latitude/longitude {lat_raw * 1e-7}/{lon_raw * 1e-7} deg", msg)
+        return _reject(
+            RejectCode.INVALID,
+            f"location: latitude/longitude {lat_raw * 1e-7}/{lon_raw * 1e-7} deg",
+            msg,
+        )
     if ts_raw == _TS_UNKNOWN:
         t_hour_s = None
     elif ts_raw <= _TS_MAX:
         t_hour_s = ts_raw * 0.1
     else:
-        return _reject(f"location: timestamp {ts_raw * 0.1} s after the hour", msg)
+        return _reject(
+            RejectCode.INVALID, f"location: timestamp {ts_raw * 0.1} s after the hour", msg
+        )
     tacc = ts_acc & 0x0F
     return Location(
         version=version,
@@ -359,7 +373,9 @@ def _system(msg: bytes, version: int) -> System | Rejected:
         lat, lon = lat_raw / 1e7, lon_raw / 1e7
     else:
         return _reject(
-            f"system: operator latitude/longitude {lat_raw * 1e-7}/{lon_raw * 1e-7}", msg
+            RejectCode.INVALID,
+            f"system: operator latitude/longitude {lat_raw * 1e-7}/{lon_raw * 1e-7}",
+            msg,
         )
     return System(
         version=version,
@@ -385,11 +401,15 @@ def decode_message(msg25: bytes) -> RidMessage | Rejected:
     protocol version, an unknown type or a value the encoding cannot carry.
     """
     if len(msg25) != MESSAGE_SIZE:
-        return _reject(f"length: {len(msg25)} bytes, a message has {MESSAGE_SIZE}", msg25)
+        return _reject(
+            RejectCode.SYNTAX, f"length: {len(msg25)} bytes, a message has {MESSAGE_SIZE}", msg25
+        )
     head = msg25[0]
     version = head & 0x0F
     if version not in SUPPORTED_VERSIONS:
-        return _reject(f"version: protocol version {version} not supported", msg25)
+        return _reject(
+            RejectCode.UNSUPPORTED, f"version: protocol version {version} not supported", msg25
+        )
     mtype = head >> 4
     if mtype == TYPE_LOCATION:
         return _location(msg25, version)
@@ -404,8 +424,10 @@ def decode_message(msg25: bytes) -> RidMessage | Rejected:
     if mtype == TYPE_OPERATOR_ID:
         return OperatorId(version=version, id_type=msg25[1], operator_id=_text(msg25[2:22]))
     if mtype == TYPE_PACK:
-        return _reject("type: a message pack where a single message was expected", msg25)
-    return _reject(f"type: unknown message type {mtype:#x}", msg25)
+        return _reject(
+            RejectCode.SYNTAX, "type: a message pack where a single message was expected", msg25
+        )
+    return _reject(RejectCode.UNSUPPORTED, f"type: unknown message type {mtype:#x}", msg25)
 
 
 def decode_pack(data: bytes) -> list[RidMessage | Rejected] | Rejected:
@@ -416,20 +438,28 @@ def decode_pack(data: bytes) -> list[RidMessage | Rejected] | Rejected:
     one ``Rejected`` when the pack itself is malformed.
     """
     if len(data) < 3:
-        return _reject(f"pack: {len(data)} bytes, shorter than its header", data)
+        return _reject(
+            RejectCode.TRUNCATED, f"pack: {len(data)} bytes, shorter than its header", data
+        )
     head = data[0]
     if head >> 4 != TYPE_PACK:
-        return _reject(f"type: {head >> 4:#x} is not a message pack", data)
+        return _reject(RejectCode.SYNTAX, f"type: {head >> 4:#x} is not a message pack", data)
     if head & 0x0F not in SUPPORTED_VERSIONS:
-        return _reject(f"version: protocol version {head & 0x0F} not supported", data)
+        return _reject(
+            RejectCode.UNSUPPORTED, f"version: protocol version {head & 0x0F} not supported", data
+        )
     size, count = data[1], data[2]
     if size != MESSAGE_SIZE:
-        return _reject(f"pack: message size {size}, must be {MESSAGE_SIZE}", data)
+        return _reject(
+            RejectCode.SYNTAX, f"pack: message size {size}, must be {MESSAGE_SIZE}", data
+        )
     if count > PACK_MAX_MESSAGES:
-        return _reject(f"pack: {count} messages, at most {PACK_MAX_MESSAGES}", data)
+        return _reject(
+            RejectCode.TOO_LARGE, f"pack: {count} messages, at most {PACK_MAX_MESSAGES}", data
+        )
     end = 3 + MESSAGE_SIZE * count
     if len(data) < end:
-        return _reject(f"pack: truncated, {len(data)} of {end} bytes", data)
+        return _reject(RejectCode.TRUNCATED, f"pack: truncated, {len(data)} of {end} bytes", data)
     return [decode_message(data[i : i + MESSAGE_SIZE]) for i in range(3, end, MESSAGE_SIZE)]
 
 
@@ -534,7 +564,9 @@ class RemoteIdAssembler:
     ) -> list[Detection | Rejected]:
         """One transport payload (a message or a pack) from ``address`` received at ``t_rx_s``."""
         if not math.isfinite(t_rx_s):
-            return [_reject(f"time: receive time {t_rx_s} is not finite", payload)]
+            return [
+                _reject(RejectCode.INVALID, f"time: receive time {t_rx_s} is not finite", payload)
+            ]
         st = self._state(address)
         pack_id: str | None = None
         if payload and payload[0] >> 4 == TYPE_PACK:
@@ -575,7 +607,7 @@ class RemoteIdAssembler:
     ) -> list[Detection | Rejected]:
         """One decoded message from ``address``; returns the detections/rejections it completes."""
         if not math.isfinite(t_rx_s):
-            return [_reject(f"time: receive time {t_rx_s} is not finite", b"")]
+            return [_reject(RejectCode.INVALID, f"time: receive time {t_rx_s} is not finite", b"")]
         st = self._state(address)
         if isinstance(msg, Location):
             return self._location(address, st, msg, t_rx_s, None)
@@ -664,14 +696,27 @@ class RemoteIdAssembler:
         pack_id: str | None,
     ) -> list[Detection | Rejected]:
         if loc.lat is None or loc.lon is None:
-            return [_reject("position_unknown: location message without a position", b"")]
+            return [
+                _reject(
+                    RejectCode.NO_DETECTION,
+                    "position_unknown: location message without a position",
+                    b"",
+                )
+            ]
         if loc.alt_m is None:
-            return [_reject("altitude_unknown: location message without geodetic altitude", b"")]
+            return [
+                _reject(
+                    RejectCode.NO_DETECTION,
+                    "altitude_unknown: location message without geodetic altitude",
+                    b"",
+                )
+            ]
         if pack_id is not None:
             return [self._detection(st, loc, t_rx_s, pack_id)]
         if t_rx_s - st.t_conflict_s <= self.id_ttl_s:
             return [
                 _reject(
+                    RejectCode.NO_DETECTION,
                     "uas_id_ambiguous: location without a Basic ID from an address "
                     "that carried more than one UAS id",
                     b"",
@@ -766,7 +811,13 @@ def decode_hex_line(
     try:
         raw = bytes.fromhex(line.replace(":", "").replace(" ", "").strip())
     except ValueError:
-        return [Rejected(reason="hex: not a hex string", raw=line.encode(errors="replace")[:256])]
+        return [
+            Rejected(
+                code=RejectCode.SYNTAX,
+                reason="hex: not a hex string",
+                raw=line.encode(errors="replace")[:256],
+            )
+        ]
     if link == pcap.LINK_ODID:
         return assembler.feed_payload(address, raw, t_rx_s)
     return assembler.decode_frame(raw, link, t_rx_s)
@@ -794,7 +845,7 @@ def read_file(
             for t_s, frame_link, frame in pcap.iter_capture(path):
                 yield from asm.decode_frame(frame, frame_link, t_s)
         except pcap.CaptureTruncated as e:
-            yield Rejected(reason=f"capture: {e}")
+            yield Rejected(code=RejectCode.SYNTAX, reason=f"capture: {e}")
         yield from asm.flush()
         return
     with path.open(encoding="utf-8", errors="replace") as fh:
@@ -806,7 +857,11 @@ def read_file(
             try:
                 t_rx_s = float(t_str)
             except ValueError:
-                yield Rejected(reason="hex: line does not start with a time", line=lineno)
+                yield Rejected(
+                    code=RejectCode.SYNTAX,
+                    reason="hex: line does not start with a time",
+                    line=lineno,
+                )
                 continue
             for item in decode_hex_line(hex_str, t_rx_s, assembler=asm, link=link):
                 yield (

@@ -17,8 +17,9 @@ them with ``dpkt``.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import dpkt
 
@@ -195,7 +196,7 @@ def encode_operator_id(m: OperatorId) -> bytes:
     )
 
 
-_ENCODERS = {
+_ENCODERS: dict[type, Callable[[Any], bytes]] = {
     BasicId: encode_basic_id,
     Location: encode_location,
     AuthPage: encode_auth,

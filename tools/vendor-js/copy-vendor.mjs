@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const nm = join(here, "node_modules");
-const out = join(here, "..", "src", "skywarden", "sinks", "web", "static", "vendor");
+const out = join(here, "..", "..", "src", "skywarden", "web", "static", "vendor");
 
 // [source under node_modules (or this folder), destination under vendor/]
 const files = [
@@ -44,7 +44,7 @@ const pkg = (name) => JSON.parse(readFileSync(join(nm, name, "package.json"), "u
 const lines = [
   "# Vendored browser files",
   "",
-  "Copied by `web/copy-vendor.mjs` from npm packages; do not edit by hand.",
+  "Copied by `tools/vendor-js/copy-vendor.mjs` from npm packages; do not edit by hand.",
   "",
 ];
 for (const name of ["leaflet", "topojson-client", "pmtiles", "world-atlas"]) {

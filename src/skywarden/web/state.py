@@ -28,8 +28,8 @@ from typing import Any, Literal
 import msgspec
 import orjson
 
+from ..store import Ack, Escalation, zone_to_feature
 from ..types import AlertLine, Level, ScanOutput, Sensor, SensorDeclared, SiteEvent, TrackLine, Zone
-from .store import Ack, Escalation, zone_to_feature
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ import subprocess
 import sys
 import textwrap
 
-from skywarden.sinks.base import ScanOutput
-from skywarden.sinks.store import Store, StoreWriter, feature_to_zone, zone_to_feature
-from skywarden.types import Detection, Rejected
+from skywarden.store import Store, StoreWriter, zone_to_feature
+from skywarden.threat.zones import feature_to_zone
+from skywarden.types import Detection, Rejected, ScanOutput
 
-from .webhelpers import T0, alert, moving_scans, track_line, zone_a
+from ..web.webhelpers import T0, alert, moving_scans, track_line, zone_a
 
 
 def test_write_and_read_tracks(store):
@@ -131,7 +131,7 @@ _CHILD = textwrap.dedent(
     import sys, time
     sys.path.insert(0, {tests!r})
     from webhelpers import alert, moving_scans
-    from skywarden.sinks.store import Store
+    from skywarden.store import Store
     s = Store({db!r})
     for k, scan in enumerate(moving_scans(50)):
         s.write_scan(scan)
@@ -147,7 +147,7 @@ _CHILD = textwrap.dedent(
 
 def test_committed_alerts_and_acks_survive_sigkill(tmp_path):
     db = tmp_path / "kill.db"
-    tests_dir = os.path.dirname(__file__)
+    tests_dir = os.path.join(os.path.dirname(os.path.dirname(__file__)), "web")  # webhelpers
     proc = subprocess.Popen(
         [sys.executable, "-c", _CHILD.format(tests=tests_dir, db=str(db))],
         stdout=subprocess.PIPE,

@@ -2,7 +2,7 @@
 
 One database file per site, in WAL mode so that the web API reads while the
 writer writes. Track lines and detections are appended in one transaction per
-scan by :class:`StoreWriter`, off the event loop (``asyncio.to_thread``). Alert
+scan by :class:`~skywarden.store.writer.StoreWriter`, off the event loop (``asyncio.to_thread``). Alert
 events and acknowledgements are committed on their own, at once, with
 ``synchronous=FULL``: a committed alert or ack survives SIGKILL and power loss.
 
@@ -13,8 +13,6 @@ queries filter on. Times ``t`` are UTC seconds of measurement (scan time), excep
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import hmac
 import logging
 import os
@@ -22,11 +20,10 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
@@ -36,20 +33,13 @@ from ..types import (
     Detection,
     Rejected,
     ScanOutput,
-    SinkHealth,
-    SinkState,
     TrackLine,
     Zone,
     track_number,
 )
-from .base import QueueWorker
+from .tokens import HEX_DIGITS, MIN_REVOKE_PREFIX, ROLES, TOKEN_PREFIX, Role, TokenInfo, hash_token
 
 log = logging.getLogger(__name__)
-
-Role = Literal["viewer", "operator"]
-ROLES: tuple[str, ...] = ("viewer", "operator")
-#: Prefix of every API token, so a leaked one is recognisable in logs and scanners.
-TOKEN_PREFIX = "swk_"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS detections (
@@ -87,9 +77,6 @@ _TABLES = frozenset(
     {"detections", "tracks", "alert_events", "alerts", "acks", "zones", "tokens", "meta"}
 )
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-#: Fewest hex digits of a token's hash that ``revoke_token`` accepts (32 bits).
-MIN_REVOKE_PREFIX = 8
-_HEX = frozenset("0123456789abcdef")
 
 
 class NotAStoreError(ValueError):
@@ -118,16 +105,6 @@ class Escalation:
 
 
 @dataclass(frozen=True, slots=True)
-class TokenInfo:
-    """Who a valid token belongs to (never the token itself)."""
-
-    name: str
-    role: Role
-    t_created: float
-    hash_prefix: str
-
-
-@dataclass(frozen=True, slots=True)
 class History:
     """Everything stored over ``[t0, t1]``: track lines and alert events in time order."""
 
@@ -136,11 +113,6 @@ class History:
     tracks: list[TrackLine]
     alerts: list[AlertLine]
     truncated: bool
-
-
-def hash_token(token: str) -> str:
-    """SHA-256 hex digest of a token: what the store keeps instead of the token."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # --- Zones as GeoJSON Features (the form the store and the web API use) ---
@@ -582,7 +554,7 @@ class Store:
         """Revoke the tokens whose hash starts with ``hash_prefix``: hex digits only,
         at least :data:`MIN_REVOKE_PREFIX` of them (compared exactly, no wildcards)."""
         prefix = hash_prefix.lower()
-        if len(prefix) < MIN_REVOKE_PREFIX or not set(prefix) <= _HEX:
+        if len(prefix) < MIN_REVOKE_PREFIX or not set(prefix) <= HEX_DIGITS:
             raise ValueError(
                 f"give at least {MIN_REVOKE_PREFIX} hex digits (0-9, a-f) of the token id, "
                 f"not {hash_prefix!r}"
@@ -598,184 +570,3 @@ class Store:
                 )
             )
         )
-
-
-class StoreWriter(QueueWorker):
-    """The store as a pipeline sink: writes what the pipeline produced, off the event loop.
-
-    :meth:`offer` moves a scan's track lines and alert events into pending buffers
-    and wakes the worker, which writes everything pending at once: alert events
-    committed on their own first, then track lines and detections in one
-    transaction. When the database cannot be written (another process holds a
-    lock, the disk is full) nothing is thrown away: the worker keeps it pending
-    and retries with backoff (``retry_initial_s`` doubling up to ``retry_max_s``),
-    and :meth:`health` says ``failing`` ("recording stopped") until a write
-    succeeds, which the service raises as a ``sensor`` alert and ``/metrics`` shows.
-
-    Bounds while it cannot write: the newest ``max_pending_tracks`` track lines and
-    ``max_pending_detections`` detections wait; older ones are dropped and counted
-    (``dropped_tracks``, ``dropped_detections``). Alert events are never dropped.
-    ``prune_interval_s`` (scan time) is how often retention runs.
-    """
-
-    name = "store"
-
-    def __init__(
-        self,
-        store: Store,
-        *,
-        max_pending_tracks: int = 200_000,
-        max_pending_detections: int = 200_000,
-        prune_interval_s: float = 60.0,
-        retry_initial_s: float = 0.1,
-        retry_max_s: float = 5.0,
-    ) -> None:
-        # The queue carries only wake-ups; the data waits in the pending buffers,
-        # which are bounded by rows rather than by scans.
-        super().__init__(maxsize=1)
-        self.store = store
-        self.max_pending_tracks = max_pending_tracks
-        self.max_pending_detections = max_pending_detections
-        self.prune_interval_s = prune_interval_s
-        self.retry_initial_s = retry_initial_s
-        self.retry_max_s = retry_max_s
-        self._alerts: list[AlertLine] = []
-        self._tracks: deque[TrackLine] = deque()
-        self._detections: deque[Detection] = deque()
-        self._t_s = -float("inf")
-        self._last_prune_t = -float("inf")
-        self.dropped_tracks = 0
-        self.dropped_detections = 0
-        self.write_failures = 0
-        #: Why the last write failed; ``None`` while recording works.
-        self.last_error: str | None = None
-
-    @property
-    def pending(self) -> int:
-        """Alert events, track lines and detections waiting to be written."""
-        return len(self._alerts) + len(self._tracks) + len(self._detections)
-
-    @property
-    def recording(self) -> bool:
-        """``False`` from a failed write until the next write succeeds."""
-        return self.last_error is None
-
-    def health(self) -> SinkHealth:
-        """Whether recording works, its last error, and the alert events waiting.
-        (Queued rows and drops: ``pending``, ``dropped_tracks``, ``dropped_detections``.)"""
-        return SinkHealth(
-            state=SinkState.OK if self.recording else SinkState.FAILING,
-            last_error=self.last_error,
-            alerts_pending=len(self._alerts),
-        )
-
-    def offer(self, item: ScanOutput) -> None:
-        """Take a scan's alerts and track lines (no I/O, no waiting) and wake the worker."""
-        self._take(item)
-        if self.queue.empty():
-            self.queue.put_nowait(ScanOutput(t_s=self._t_s, tracks=(), alerts=()))
-        self._wakeup.set()
-
-    def _take(self, item: ScanOutput) -> None:
-        self._alerts.extend(item.alerts)
-        self._tracks.extend(item.tracks)
-        self.dropped_tracks += _trim(self._tracks, self.max_pending_tracks)
-        self._t_s = max(self._t_s, item.t_s)
-
-    def add_detections(self, detections: Iterable[Detection]) -> None:
-        """Hold detections for the next write; the oldest go when too many wait."""
-        self._detections.extend(detections)
-        self.dropped_detections += _trim(self._detections, self.max_pending_detections)
-
-    async def handle(self, item: ScanOutput) -> None:
-        """Write ``item`` and everything pending; on a database error keep it all and
-        retry with backoff until it is written."""
-        self._take(item)
-        delay = self.retry_initial_s
-        while not await self._flush_once():
-            await asyncio.sleep(delay)
-            delay = min(2.0 * delay, self.retry_max_s)
-
-    async def _flush_once(self) -> bool:
-        alerts, self._alerts = self._alerts, []
-        tracks, self._tracks = list(self._tracks), deque()
-        dets, self._detections = list(self._detections), deque()
-        done: list[str] = []
-        fut = asyncio.ensure_future(
-            asyncio.to_thread(self._write, alerts, tracks, dets, self._t_s, done)
-        )
-        try:
-            await asyncio.shield(fut)
-        except asyncio.CancelledError:
-            # The thread cannot be stopped: wait for it, so that what it wrote is known.
-            await asyncio.gather(fut, return_exceptions=True)
-            self._put_back(alerts, tracks, dets, done)
-            raise
-        except sqlite3.Error as e:
-            self._put_back(alerts, tracks, dets, done)
-            self.write_failures += 1
-            if self.last_error is None:
-                log.error("store: recording stopped (%s); keeping data and retrying", e)
-            self.last_error = f"recording stopped ({e})"
-            return False
-        if self.last_error is not None:
-            log.warning("store: recording resumed after %d failed writes", self.write_failures)
-            self.last_error = None
-        return True
-
-    def _put_back(
-        self,
-        alerts: list[AlertLine],
-        tracks: list[TrackLine],
-        dets: list[Detection],
-        done: list[str],
-    ) -> None:
-        """Return an unwritten batch to the front of the buffers (what came meanwhile follows)."""
-        if "alerts" not in done:
-            self._alerts[:0] = alerts
-        if "tracks" not in done:
-            self._tracks.extendleft(reversed(tracks))
-            self._detections.extendleft(reversed(dets))
-            self.dropped_tracks += _trim(self._tracks, self.max_pending_tracks)
-            self.dropped_detections += _trim(self._detections, self.max_pending_detections)
-
-    def _write(
-        self,
-        alerts: list[AlertLine],
-        tracks: list[TrackLine],
-        dets: list[Detection],
-        t_s: float,
-        done: list[str],
-    ) -> None:
-        self.store.write_alerts(alerts)
-        done.append("alerts")
-        self.store.write_tracks(tracks, dets)
-        done.append("tracks")
-        if self.store.retention_s is not None and t_s - self._last_prune_t >= self.prune_interval_s:
-            self._last_prune_t = t_s
-            try:
-                self.store.prune(now_s=t_s)
-            except sqlite3.Error as e:
-                log.warning("store: retention pruning failed (retried later): %s", e)
-
-    async def aclose(self) -> None:
-        """Write what is still pending (a few tries), else log what could not be written."""
-        delay = self.retry_initial_s
-        for _ in range(3):
-            if await self._flush_once():
-                return
-            await asyncio.sleep(delay)
-            delay = min(2.0 * delay, self.retry_max_s)
-        log.error(
-            "store: at shutdown %d alert events, %d track lines and %d detections could not "
-            "be written: %s",
-            len(self._alerts), len(self._tracks), len(self._detections), self.last_error,
-        )  # fmt: skip
-
-
-def _trim(buf: deque, maxlen: int) -> int:
-    """Drop the oldest items of ``buf`` beyond ``maxlen``; returns how many went."""
-    n = max(0, len(buf) - maxlen)
-    for _ in range(n):
-        buf.popleft()
-    return n

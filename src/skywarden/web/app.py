@@ -1,7 +1,7 @@
 """The web service: REST API, WebSocket, Prometheus metrics and the offline map page.
 
-A thin sink: it serialises what :class:`~skywarden.sinks.live.LiveState` and
-:class:`~skywarden.sinks.store.Store` hold and keeps no tracking logic.
+A thin view: it serialises what :class:`~skywarden.web.state.LiveState` and
+:class:`~skywarden.store.Store` hold and keeps no tracking logic.
 Everything under ``/api/``, ``/ws`` and ``/metrics`` needs a token (see
 :mod:`.auth`); the page, its static files, user basemap tiles and the OpenAPI
 docs (``/docs``, ``/openapi.json``) load without one. Every response carries a
@@ -32,9 +32,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ...types import Rejected, Zone
-from ..live import LiveState
-from ..store import Store, feature_to_zone, zone_to_feature
+from ..store import Store, zone_to_feature
+from ..threat.zones import feature_to_zone
+from ..types import Rejected, Zone
 from . import export
 from .auth import (
     WS_SUBPROTOCOL,
@@ -51,6 +51,7 @@ from .auth import (
 )
 from .config import WebConfig
 from .middleware import BodyLimit, SecurityHeaders, page_csp
+from .state import LiveState
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ def create_app(live: LiveState, store: Store, config: WebConfig | None = None) -
         )
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_LiveCollector(live))  # type: ignore[arg-type]
+    registry.register(_LiveCollector(live))
     app.state.metrics = registry  # the pipeline registers its own collectors here
 
     # Every data route names its check; tests/web enumerate app.routes so that a

@@ -17,8 +17,8 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from typing import Any
 
-from ...types import AlertLine, TrackLine
 from ..store import History
+from ..types import AlertLine, TrackLine
 
 CSV_COLUMNS: tuple[str, ...] = (
     "type",
