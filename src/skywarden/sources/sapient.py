@@ -62,11 +62,13 @@ from sapient_py import encode_frame
 
 from ..types import Detection, Rejected, Sensor
 from .base import RejectionCounter
+from .jsonl import TokenBucket
+from .live import SapientListenerConfig
 
 log = logging.getLogger(__name__)
 
 HEADER_BYTES = 4
-#: Largest message accepted, bytes; a longer length prefix means a broken stream.
+#: Largest message read from a file, bytes; a longer length prefix means a broken stream.
 MAX_MESSAGE_BYTES = 1 << 20
 ICD_VERSION = "BSI Flex 335 v2.0"
 
@@ -533,6 +535,9 @@ class SapientServer:
     again, or simply carries on) keeps its kind and location. A disconnect is
     reported as a ``NodeStatus`` with ``system="disconnected"``. A connection
     whose stream is broken (absurd length) is closed; others are unaffected.
+    What a peer can take is bounded by ``config`` (:class:`SapientListenerConfig`):
+    connections beyond the cap and connections idle too long are closed, and
+    messages over the rate are dropped; each is a counted rejection.
     """
 
     def __init__(
@@ -545,7 +550,7 @@ class SapientServer:
         *,
         fusion_node_id: str = DEFAULT_FUSION_NODE_ID,
         clock: Callable[[], float] = time.time,
-        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        config: SapientListenerConfig | None = None,
         rejections: RejectionCounter | None = None,
     ) -> None:
         self.host = host
@@ -555,9 +560,14 @@ class SapientServer:
         self.on_status = on_status
         self.fusion_node_id = check_node_id(fusion_node_id)
         self.clock = clock
-        self.max_message_bytes = max_message_bytes
+        self.config = config or SapientListenerConfig()
         self.rejections = rejections if rejections is not None else RejectionCounter()
         self.nodes: dict[str, NodeInfo] = {}
+        #: Connections taken since start, open now, refused over the cap, closed as idle.
+        self.connections = 0
+        self.open_connections = 0
+        self.refused = 0
+        self.idle_closed = 0
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
 
@@ -587,22 +597,47 @@ class SapientServer:
     def _reject(self, peer: str, r: Rejected) -> None:
         self.rejections.add(f"sapient {peer.rsplit(':', 1)[0]}", r)
 
+    def _idle_timeout_s(self, seen: set[str]) -> float:
+        """The configured idle timeout, stretched to three status intervals of the
+        connection's nodes: a node that reports as often as it said it would is not idle."""
+        intervals = (self.nodes[n].status_interval_s or 0.0 for n in seen if n in self.nodes)
+        return max(self.config.idle_timeout_s, 3.0 * max(intervals, default=0.0))
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = writer.get_extra_info("peername")[:2]
+        peer = f"{host}:{port}"
+        cfg = self.config
+        if self.open_connections >= cfg.max_connections:
+            self.refused += 1
+            reason = f"sapient-connections: more than {cfg.max_connections} connections; closed"
+            self._reject(peer, Rejected(reason=reason))
+            writer.close()
+            return
         task = asyncio.current_task()
         if task is not None:
             self._conns.add(task)
-        host, port = writer.get_extra_info("peername")[:2]
-        peer = f"{host}:{port}"
+        self.connections += 1
+        self.open_connections += 1
+        bucket = TokenBucket(cfg.max_messages_per_s, max(1.0, cfg.max_messages_per_s))
         seen: set[str] = set()
         try:
             while True:
+                idle_s = self._idle_timeout_s(seen)
                 try:
-                    head = await reader.readexactly(HEADER_BYTES)
-                    n = int.from_bytes(head, "little")
-                    if n == 0 or n > self.max_message_bytes:
-                        self._reject(peer, Rejected(reason=f"sapient-length: message length {n}"))
-                        break
-                    payload = await reader.readexactly(n)
+                    # The whole message must arrive in time: a trickle does not hold a slot.
+                    async with asyncio.timeout(idle_s):
+                        head = await reader.readexactly(HEADER_BYTES)
+                        n = int.from_bytes(head, "little")
+                        if n == 0 or n > cfg.max_message_bytes:
+                            reason = f"sapient-length: message length {n}"
+                            self._reject(peer, Rejected(reason=reason))
+                            break
+                        payload = await reader.readexactly(n)
+                except TimeoutError:
+                    self.idle_closed += 1
+                    reason = f"sapient-idle: no complete message for {idle_s:g} s; closed"
+                    self._reject(peer, Rejected(reason=reason))
+                    break
                 except asyncio.IncompleteReadError as e:
                     if e.partial:
                         self._reject(
@@ -610,6 +645,10 @@ class SapientServer:
                             Rejected(reason="sapient-truncated: connection closed mid-message"),
                         )
                     break
+                if not bucket.take():
+                    reason = f"sapient-rate: over {cfg.max_messages_per_s:g} messages/s"
+                    self._reject(peer, Rejected(reason=reason))
+                    continue
                 res = decode_message(
                     payload, self.clock(), self.nodes, fusion_node_id=self.fusion_node_id
                 )
@@ -620,7 +659,12 @@ class SapientServer:
                     await self._dispatch(peer, out, writer)
         except (ConnectionError, OSError) as e:
             log.info("SAPIENT connection %s lost: %s", peer, e)
+        except asyncio.CancelledError:
+            # Only close() cancels a connection; ending quietly spares the log an
+            # asyncio traceback (3.11 streams ask a cancelled handler for its exception).
+            log.debug("SAPIENT connection %s closed at shutdown", peer)
         finally:
+            self.open_connections -= 1
             t = self.clock()
             for node_id in sorted(seen):
                 self.on_status(NodeStatus(node_id=node_id, t=t, system="disconnected"))
