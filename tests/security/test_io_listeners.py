@@ -228,7 +228,7 @@ def test_more_connections_than_the_cap_at_once_are_all_refused(tmp_path):
 def test_an_idle_connection_is_closed_and_a_blank_line_keeps_one_open(tmp_path):
     async def body(s: Service):
         idle_r, idle_w = await tcp_send(s, b"", close=False)
-        busy_r, busy_w = await tcp_send(s, det(), close=False)
+        _, busy_w = await tcp_send(s, det(), close=False)
         # A partial line is not enough either: nothing more arrives, so it is idle.
         part_r, part_w = await tcp_send(s, det()[:20], close=False)
         for _ in range(8):

@@ -261,8 +261,9 @@ def test_stopping_with_connections_open_logs_no_traceback(tmp_path, caplog):
             for name in ("sapient", "jsonl_tcp")
         ]
         await until(
-            lambda: service.sapient.open_connections == 1
-            and service.jsonl_tcp.open_connections == 1
+            lambda: (
+                service.sapient.open_connections == 1 and service.jsonl_tcp.open_connections == 1
+            )
         )
         await service.stop()
         for r, w in held:

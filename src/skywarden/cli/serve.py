@@ -109,11 +109,17 @@ def demo(
 
 
 def _run(service, host: str, port: int, json_out: bool, token: str | None) -> None:
-    url = f"http://{host}:{port}/"
-    facts = {"url": url, "store": service.config.store.path, "viewer_token": token}
-    if json_out:
-        print_json(facts)
-    else:
+    """Serve until stopped; the URL is printed only once every port is bound."""
+    from ..service import ListenError
+
+    def ready(ports: dict[str, int]) -> None:
+        url = f"http://{host}:{ports['web']}/"
+        facts = {
+            "url": url, "store": service.config.store.path, "viewer_token": token, "ports": ports,
+        }  # fmt: skip
+        if json_out:
+            print_json(facts)
+            return
         console.print(f"[bold green]skywarden[/] live at [link={url}]{url}[/link]")
         if token:
             console.print(f"viewer token: [bold]{token}[/]  (the demo page is already signed in)")
@@ -128,10 +134,12 @@ def _run(service, host: str, port: int, json_out: bool, token: str | None) -> No
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
-            await service.serve(host, port)
+            await service.serve(host, port, on_ready=ready)
 
     with contextlib.suppress(KeyboardInterrupt):
         try:
             asyncio.run(main())
+        except ListenError as e:
+            fail(str(e), 2)
         except OSError as e:
             fail(f"cannot start the site: {e.strerror or e}")
