@@ -202,7 +202,10 @@ def feature_to_zones(
         props = msgspec.convert(feature.get("properties") or {}, _Props)
     except msgspec.ValidationError as exc:
         raise ZoneError(f"zone properties: {exc}") from exc
-    zid = zone_id or props.id or feature.get("id") or default_id
+    fid = feature.get("id")
+    if fid is not None and (isinstance(fid, bool) or not isinstance(fid, (str, int, float))):
+        raise ZoneError("a Feature's id must be a string or a number")
+    zid = zone_id or props.id or fid or default_id
     if zid is None or zid == "":
         raise ZoneError("zone has no id")
     zid = str(zid)
