@@ -15,6 +15,9 @@ import typer
 from ..config import ConfigError, ServerConfig, SiteConfig, SourcesConfig, StoreConfig, load_config
 from ._common import check_listen, console, fail, finite_positive, print_json
 
+#: Fastest ``demo --speed``: the bound of a site's ``sources.replay_speed``.
+MAX_SPEED = 1_000.0
+
 
 def serve(
     config: Annotated[Path, typer.Option("--config", help="Site configuration (YAML).")],
@@ -37,14 +40,24 @@ def serve(
         cfg = load_config(config)
     except ConfigError as e:
         fail(str(e))
-    host = host or cfg.server.host
+    host = cfg.server.host if host is None else host
     port = cfg.server.port if port is None else port
     check_listen(host, port)
+    store = Path(cfg.store.path)
+    fresh = not store.exists()
+    ok = False
     try:
-        service = Service(cfg, config_dir=config.parent)
-    except (OSError, ValueError) as e:
-        fail(f"cannot start the site: {e}")
-    _run(service, host, port, json_out, token=None)
+        try:
+            service = Service(cfg, config_dir=config.parent)
+        except (OSError, ValueError) as e:
+            fail(f"cannot start the site: {e}")
+        _run(service, host, port, json_out, token=None)
+        ok = True
+    finally:
+        if fresh and not ok:
+            # A site that never started leaves no new, empty store behind.
+            for p in (store, Path(f"{store}-wal"), Path(f"{store}-shm")):
+                p.unlink(missing_ok=True)
 
 
 def demo(
@@ -66,6 +79,8 @@ def demo(
     from ..types import Sensor, Site, Zone
 
     finite_positive(speed, "--speed")
+    if speed > MAX_SPEED:
+        fail(f"--speed must be at most {MAX_SPEED:g} (the replay_speed range), not {speed:g}", 2)
     check_listen(host, port)
     try:
         spec = load_spec(scenario)
