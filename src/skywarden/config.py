@@ -18,7 +18,7 @@ import yaml
 from .pipeline import EngineConfig
 from .sinks.config import SinksConfig
 from .sources.jsonl import ListenerConfig, tls_context
-from .sources.live import AdsbInput, AsterixInput, RemoteIdInput
+from .sources.live import AdsbInput, AsterixInput, RemoteIdInput, SapientListenerConfig
 from .threat import ThreatConfig
 from .threat.zones import ZoneError, check_zones, load_geojson
 from .tracking.config import TrackerConfig
@@ -42,6 +42,8 @@ class SourcesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     jsonl_udp: ListenerConfig = msgspec.field(default_factory=ListenerConfig)
     #: SAPIENT (BSI Flex 335 v2.0) sensor nodes connect here.
     sapient_port: ListenPort | None = None
+    #: Connection cap, idle timeout, message size and rate of the SAPIENT port.
+    sapient: SapientListenerConfig = msgspec.field(default_factory=SapientListenerConfig)
     #: skywarden's node id in its RegistrationAcks: a lower-case UUID version 4;
     #: derived from the site name when not given (the SAPIENT out sink's default too).
     sapient_node_id: str | None = None

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -52,12 +54,53 @@ from .web import create_app, serve_app
 from .web.state import LiveState
 
 if TYPE_CHECKING:
-    from .sources.sapient import NodeStatus
+    from .sources.sapient import NodeStatus, SapientServer
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 #: Sensors that may appear live (SAPIENT registrations, JSON sensor lines) besides the config's.
 MAX_LIVE_SENSORS = 1_000
+
+
+class ListenError(Exception):
+    """A port the site needs cannot be had; the message is one sentence naming it and why."""
+
+
+def listen_error(what: str, host: str, port: int, e: OSError | UnicodeError) -> ListenError:
+    """The one sentence for ``e``, raised binding the ``what`` to ``host``:``port``."""
+    if isinstance(e, UnicodeError):  # the IDNA codec refuses the name
+        return ListenError(f"cannot resolve the host {host!r} for the {what}: not a valid name")
+    if isinstance(e, socket.gaierror):
+        return ListenError(f"cannot resolve the host {host!r} for the {what}: {e.strerror or e}")
+    if e.errno == errno.EADDRINUSE:
+        return ListenError(f"port {port} on {host} ({what}) is already in use")
+    return ListenError(f"cannot listen on {host}:{port} for the {what}: {e.strerror or e}")
+
+
+async def _bind(what: str, host: str, port: int, bind: Awaitable[_T]) -> _T:
+    try:
+        return await bind
+    except (OSError, UnicodeError) as e:
+        raise listen_error(what, host, port, e) from None
+
+
+def bind_tcp(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (its first address), non-blocking."""
+    family, kind, proto, _, addr = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(2048)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 @dataclass
@@ -239,6 +282,7 @@ class Service:
         self._config_sensors = frozenset(s.id for s in config.sensors)
         self.jsonl_tcp: JsonlTcpServer | None = None
         self.jsonl_udp: JsonlUdpEndpoint | None = None
+        self.sapient: SapientServer | None = None
         self._failing_sinks: dict[str, str] = {}
         self.metrics_collector = ServiceCollector(self)
         self.app.state.metrics.register(self.metrics_collector)
@@ -392,8 +436,11 @@ class Service:
                 config_sensors=self._config_sensors,
                 rejections=self.rejections,
             )
-            self.ports["jsonl_tcp"] = await tcp.start(src.host, src.jsonl_tcp_port)
             self._closers.append(tcp.close)
+            self.ports["jsonl_tcp"] = await _bind(
+                "JSON Lines TCP port", src.host, src.jsonl_tcp_port,
+                tcp.start(src.host, src.jsonl_tcp_port),
+            )  # fmt: skip
         if src.jsonl_udp_port is not None:
             udp = self.jsonl_udp = JsonlUdpEndpoint(
                 self.header,
@@ -402,34 +449,41 @@ class Service:
                 config_sensors=self._config_sensors,
                 rejections=self.rejections,
             )
-            self.ports["jsonl_udp"] = await udp.start(src.host, src.jsonl_udp_port)
             self._closers.append(udp.close)
+            self.ports["jsonl_udp"] = await _bind(
+                "JSON Lines UDP port", src.host, src.jsonl_udp_port,
+                udp.start(src.host, src.jsonl_udp_port),
+            )  # fmt: skip
         if src.sapient_port is not None:
             from .sources.sapient import SapientServer, default_node_id
 
-            sap = SapientServer(
+            sap = self.sapient = SapientServer(
                 src.host, src.sapient_port,
                 on_detection=lambda report: self._on_record(report.detection),
                 on_sensor=self.add_sensor, on_status=self._on_sapient_status,
                 fusion_node_id=src.sapient_node_id or default_node_id(f"{cfg.site.name}.skywarden"),
-                clock=self.clock, rejections=self.rejections,
+                clock=self.clock, config=src.sapient, rejections=self.rejections,
             )  # fmt: skip
-            await sap.start()
-            self.ports["sapient"] = sap.port
             self._closers.append(sap.close)
+            await _bind("SAPIENT port", src.host, src.sapient_port, sap.start())
+            self.ports["sapient"] = sap.port
         for a in src.asterix48:
             ep = AsterixUdpEndpoint(
                 self.header.sensors[a.sensor], self._on_record, rejections=self.rejections,
                 clock=self.clock, default_alt_m=a.default_alt_m,
             )  # fmt: skip
-            _, self.ports[f"asterix48:{a.sensor}"] = await ep.start(src.host, a.port)
             self._closers.append(ep.close)
+            _, self.ports[f"asterix48:{a.sensor}"] = await _bind(
+                f"ASTERIX port of {a.sensor}", src.host, a.port, ep.start(src.host, a.port)
+            )
         for r in src.remoteid:
             rid = RemoteIdUdpEndpoint(
                 r.sensor, self._on_record, rejections=self.rejections, clock=self.clock, link=r.link
             )
-            self.ports[f"remoteid:{r.sensor}"] = await rid.start(src.host, r.port)
             self._closers.append(rid.close)
+            self.ports[f"remoteid:{r.sensor}"] = await _bind(
+                f"Remote ID port of {r.sensor}", src.host, r.port, rid.start(src.host, r.port)
+            )
         site = cfg.site
         for b in src.adsb:
             # Local CPR decoding is referenced to the receiver, wherever it stands.
@@ -465,14 +519,32 @@ class Service:
         state = {"ok": "ok", "disconnected": "silent"}.get(status.system, "degraded")
         self.live.set_sensor_status(status.node_id, state, now)  # type: ignore[arg-type]
 
-    async def serve(self, host: str | None = None, port: int | None = None) -> None:
-        """Start everything and serve the web map and API until cancelled."""
-        await self.start()
+    async def serve(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        on_ready: Callable[[dict[str, int]], None] | None = None,
+    ) -> None:
+        """Bind every port, call ``on_ready`` with them, and serve until cancelled.
+
+        Every listener and the web map's port are bound before ``on_ready``
+        (where the command line prints the URL); a port that cannot be had
+        raises :class:`ListenError` instead, after everything started is stopped.
+        """
+        host = host or self.config.server.host
+        port = self.config.server.port if port is None else port
+        sock: socket.socket | None = None
         try:
-            await serve_app(
-                self.app, host or self.config.server.host, port or self.config.server.port
-            )
+            await self.start()
+            sock = await _bind("web map", host, port, asyncio.to_thread(bind_tcp, host, port))
+            self.ports["web"] = sock.getsockname()[1]
+            if on_ready is not None:
+                on_ready(dict(self.ports))
+            await serve_app(self.app, sock=sock)
         finally:
+            if sock is not None:
+                sock.close()
             # A second cancellation (another signal) must not cut the stop short:
             # sinks closed and the store committed are what a clean stop is for.
             stopping = asyncio.ensure_future(self.stop())

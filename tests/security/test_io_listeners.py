@@ -206,6 +206,50 @@ def test_connections_beyond_the_cap_are_closed_and_readers_go_with_their_connect
     assert [r.reason for r in s.jsonl_tcp.stats.rejected] == ["more than 2 connections; closed"]
 
 
+def test_more_connections_than_the_cap_at_once_are_all_refused(tmp_path):
+    async def body(s: Service):
+        held = [await tcp_send(s, det(), close=False) for _ in range(3)]
+        await until(lambda: s.jsonl_tcp.open_connections == 3)
+        extra = [await tcp_send(s, det(), close=False) for _ in range(20)]
+        for r, w in extra:
+            assert await closed_by_server(r)
+            w.close()
+        assert s.jsonl_tcp.open_connections == 3
+        for _, w in held:
+            w.close()
+        await until(lambda: s.metrics.detections_received == 3)
+        return s
+
+    s = run(tmp_path, body, tcp=ListenerConfig(max_connections=3))
+    assert s.jsonl_tcp.refused == 20 and s.jsonl_tcp.connections == 3
+    assert s.rejections.counts[("jsonl-tcp", "refused")] == 20
+
+
+def test_an_idle_connection_is_closed_and_a_blank_line_keeps_one_open(tmp_path):
+    async def body(s: Service):
+        idle_r, idle_w = await tcp_send(s, b"", close=False)
+        _, busy_w = await tcp_send(s, det(), close=False)
+        # A partial line is not enough either: nothing more arrives, so it is idle.
+        part_r, part_w = await tcp_send(s, det()[:20], close=False)
+        for _ in range(8):
+            await asyncio.sleep(0.1)
+            busy_w.write(b"\n")  # a quiet sensor's keep-alive
+            await busy_w.drain()
+        assert await closed_by_server(idle_r) and await closed_by_server(part_r)
+        assert s.jsonl_tcp.open_connections == 1
+        busy_w.write(det())
+        await until(lambda: s.metrics.detections_received == 2)
+        for w in (idle_w, busy_w, part_w):
+            w.close()
+        return s
+
+    s = run(tmp_path, body, tcp=ListenerConfig(idle_timeout_s=0.4))
+    assert s.jsonl_tcp.idle_closed == 2
+    assert [r.reason for r in s.jsonl_tcp.stats.rejected] == [
+        "nothing received for 0.4 s; closed"
+    ] * 2
+
+
 def test_lines_over_the_rate_are_counted_not_taken(tmp_path):
     async def body(s: Service):
         await tcp_send(s, b"".join(det() for _ in range(50)))

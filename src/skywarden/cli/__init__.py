@@ -40,6 +40,11 @@ app.command("demo")(_serve.demo)
 app.add_typer(_token.app, name="token")
 
 
+def _is(e: BaseException, name: str) -> bool:
+    """Whether ``e`` is click's exception ``name`` (typer may vendor its own click)."""
+    return any(c.__name__ == name for c in type(e).__mro__)
+
+
 def main() -> None:
     """Console-script entry point: clean one-line errors unless ``--debug`` is given."""
     debug = "--debug" in sys.argv
@@ -50,9 +55,23 @@ def main() -> None:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.stderr.write("error: aborted\n")
+        sys.exit(1)
     except Exception as e:
+        if _is(e, "NoArgsIsHelpError"):
+            app()  # prints the help as usual, and exits
+        if _is(e, "ClickException"):
+            # A mistyped command, flag or value: one line too, naming the command's help.
+            ctx = getattr(e, "ctx", None)
+            hint = f" (see: {ctx.command_path} --help)" if _is(e, "UsageError") and ctx else ""
+            err = e
+            message = getattr(err, "format_message", lambda: str(err))()
+            sys.stderr.write(f"error: {' '.join(message.split())}{hint}\n")
+            sys.exit(int(getattr(e, "exit_code", 2)))
         if debug:
             raise
         sys.stderr.write(f"error: {str(e) or type(e).__name__}\n")
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

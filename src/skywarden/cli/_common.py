@@ -111,6 +111,8 @@ def check_listen(host: str, port: int) -> None:
     """Exit with one clear sentence unless ``host`` resolves and ``port`` is free on it."""
     if not 1 <= port <= 65_535:
         fail(f"--port must be 1..65535, not {port}", 2)
+    if not host.strip():
+        fail("--host must not be empty", 2)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as e:

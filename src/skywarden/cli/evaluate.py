@@ -34,6 +34,7 @@ def evaluate(
     if not (math.isfinite(c) and c > 0.0 and math.isfinite(p) and p >= 1.0):
         fail("--c must be a finite number > 0 and --p a finite number >= 1")
     _check_complete(output)
+    _check_truth(scenario)
     try:
         report = evaluate_files(scenario, output, c=c, p=p, all_truth=all_truth)
     except (ValueError, OSError) as e:
@@ -43,6 +44,26 @@ def evaluate(
         print_json(doc)
         return
     _render(report, doc)
+
+
+def _check_truth(scenario: Path) -> None:
+    """Refuse a scenario with rejected lines (scores on part of the truth would mislead)
+    or without truth lines (nothing to score against)."""
+    from ..scenario import ScenarioReader
+
+    try:
+        reader = ScenarioReader(scenario, quiet=True)
+        for _ in reader:
+            pass
+    except OSError as e:
+        fail(f"cannot read {scenario}: {e.strerror or e}")
+    st = reader.stats
+    if st.n_rejected:
+        first = st.rejected[0]
+        fail(f"{scenario} has {st.n_rejected} rejected lines (line {first.line}: "
+             f"{first.reason}); see skywarden validate {scenario}")  # fmt: skip
+    if not st.by_type["truth"]:
+        fail(f"{scenario} has no truth lines: there is nothing to score against")
 
 
 def _check_complete(output: Path) -> None:

@@ -159,6 +159,8 @@ def import_(
     if not file.is_file():
         fail(f"no such file: {file}")
     _check_position(lat, lon, alt_m, default_alt_m)
+    if sensor_id is not None and not 1 <= len(sensor_id) <= 128:
+        fail(f"--sensor-id must be 1 to 128 characters, not {len(sensor_id)}", 2)
     sid = sensor_id or ("adsb" if _KIND_OF.get(kind) == "adsb" else kind.value)
     res = _Result()
     site_pos: tuple[float, float, float] | None = None

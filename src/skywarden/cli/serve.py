@@ -15,6 +15,9 @@ import typer
 from ..config import ConfigError, ServerConfig, SiteConfig, SourcesConfig, StoreConfig, load_config
 from ._common import check_listen, console, fail, finite_positive, print_json
 
+#: Fastest ``demo --speed``: the bound of a site's ``sources.replay_speed``.
+MAX_SPEED = 1_000.0
+
 
 def serve(
     config: Annotated[Path, typer.Option("--config", help="Site configuration (YAML).")],
@@ -37,14 +40,24 @@ def serve(
         cfg = load_config(config)
     except ConfigError as e:
         fail(str(e))
-    host = host or cfg.server.host
+    host = cfg.server.host if host is None else host
     port = cfg.server.port if port is None else port
     check_listen(host, port)
+    store = Path(cfg.store.path)
+    fresh = not store.exists()
+    ok = False
     try:
-        service = Service(cfg, config_dir=config.parent)
-    except (OSError, ValueError) as e:
-        fail(f"cannot start the site: {e}")
-    _run(service, host, port, json_out, token=None)
+        try:
+            service = Service(cfg, config_dir=config.parent)
+        except (OSError, ValueError) as e:
+            fail(f"cannot start the site: {e}")
+        _run(service, host, port, json_out, token=None)
+        ok = True
+    finally:
+        if fresh and not ok:
+            # A site that never started leaves no new, empty store behind.
+            for p in (store, Path(f"{store}-wal"), Path(f"{store}-shm")):
+                p.unlink(missing_ok=True)
 
 
 def demo(
@@ -66,6 +79,8 @@ def demo(
     from ..types import Sensor, Site, Zone
 
     finite_positive(speed, "--speed")
+    if speed > MAX_SPEED:
+        fail(f"--speed must be at most {MAX_SPEED:g} (the replay_speed range), not {speed:g}", 2)
     check_listen(host, port)
     try:
         spec = load_spec(scenario)
@@ -109,11 +124,17 @@ def demo(
 
 
 def _run(service, host: str, port: int, json_out: bool, token: str | None) -> None:
-    url = f"http://{host}:{port}/"
-    facts = {"url": url, "store": service.config.store.path, "viewer_token": token}
-    if json_out:
-        print_json(facts)
-    else:
+    """Serve until stopped; the URL is printed only once every port is bound."""
+    from ..service import ListenError
+
+    def ready(ports: dict[str, int]) -> None:
+        url = f"http://{host}:{ports['web']}/"
+        facts = {
+            "url": url, "store": service.config.store.path, "viewer_token": token, "ports": ports,
+        }  # fmt: skip
+        if json_out:
+            print_json(facts)
+            return
         console.print(f"[bold green]skywarden[/] live at [link={url}]{url}[/link]")
         if token:
             console.print(f"viewer token: [bold]{token}[/]  (the demo page is already signed in)")
@@ -128,10 +149,12 @@ def _run(service, host: str, port: int, json_out: bool, token: str | None) -> No
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
-            await service.serve(host, port)
+            await service.serve(host, port, on_ready=ready)
 
     with contextlib.suppress(KeyboardInterrupt):
         try:
             asyncio.run(main())
+        except ListenError as e:
+            fail(str(e), 2)
         except OSError as e:
             fail(f"cannot start the site: {e.strerror or e}")

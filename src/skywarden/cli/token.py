@@ -53,6 +53,8 @@ def create(
     """Create a token and print it once; only its SHA-256 digest is kept."""
     if role not in ROLES:
         fail(f"--role must be one of {', '.join(ROLES)}, not '{role}'")
+    if name is not None and not name.strip():
+        fail("--name must not be empty")
     store = _open(db, create=True)
     try:
         token = store.create_token(role, name or role)  # type: ignore[arg-type]

@@ -16,7 +16,9 @@ from ._common import console, err_console, fail, iso, print_json
 def validate(
     file: Annotated[Path, typer.Argument(help="Scenario file (JSON Lines).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print only JSON.")] = False,
-    max_shown: Annotated[int, typer.Option(help="Rejections to list (all with --json).")] = 50,
+    max_shown: Annotated[
+        int, typer.Option(min=0, help="Rejections to list (all with --json).")
+    ] = 50,
 ) -> None:
     """Validate a scenario file: counts by type and sensor, time span, rejected lines.
 

@@ -47,7 +47,7 @@ class TakConfig(_Cfg, frozen=True):
     (TAK protocol v1: mesh framing over UDP, stream framing over TCP/TLS).
     """
 
-    url: str
+    url: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9+.-]*://[^/\s]+")]
     protocol: Literal["xml", "protobuf"] = "xml"
     #: Client certificate and key (PEM, or a .p12 with ``tls_client_password``) for ``tls://``.
     tls_client_cert: str | None = None

@@ -9,8 +9,8 @@ listener): the sensors a listener takes detections for, whether it takes
 sensor declarations at all (off by default; a declaration can never replace a
 sensor of the site config), and for TCP an optional shared secret sent as the
 first line. Everything a peer can make grow is bounded: line length, lines per
-second, simultaneous connections, the rejections kept as examples. A
-connection's reader is dropped when the connection closes.
+second, simultaneous connections, idle time, the rejections kept as examples.
+A connection's reader is dropped when the connection closes.
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ class ListenerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     handshake_timeout_s: Annotated[float, msgspec.Meta(gt=0.0, le=300.0)] = 10.0
     #: Simultaneous TCP connections; more are closed at once.
     max_connections: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 64
+    #: TCP only: seconds a connection may send nothing before it is closed
+    #: (a blank line keeps a quiet sensor's connection open).
+    idle_timeout_s: Annotated[float, msgspec.Meta(gt=0.0, le=86_400.0)] = 300.0
     #: Longest line; a longer one is rejected alone.
     max_line_bytes: Annotated[int, msgspec.Meta(ge=1_024, le=1 << 20)] = 65_536
     #: Lines per second per TCP connection (per UDP listener), with one second of burst.
@@ -307,8 +310,11 @@ class JsonlTcpServer(_Listener):
                 raise ValueError(f"environment variable {self.config.secret_env} is not set")
         self._secret = secret.encode() if secret else None
         self._tls = tls_context(self.config)
+        #: Connections taken since start, open now, refused over the cap, closed as idle.
         self.connections = 0
         self.open_connections = 0
+        self.refused = 0
+        self.idle_closed = 0
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -322,6 +328,7 @@ class JsonlTcpServer(_Listener):
 
     async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         if self.open_connections >= self.config.max_connections:
+            self.refused += 1
             self.reject(
                 f"more than {self.config.max_connections} connections; closed", RejectCode.REFUSED
             )
@@ -341,16 +348,29 @@ class JsonlTcpServer(_Listener):
             reader = _LiveReader(self)
             async for raw in lines:
                 self.take(reader, raw, bucket)
+        except TimeoutError:
+            self.idle_closed += 1
+            self.reject(
+                f"nothing received for {self.config.idle_timeout_s:g} s; closed", RejectCode.REFUSED
+            )
         except ConnectionError as e:
             log.info("jsonl tcp client went away: %s", e)
+        except asyncio.CancelledError:
+            # Only close() cancels a connection; ending quietly spares the log an
+            # asyncio traceback (3.11 streams ask a cancelled handler for its exception).
+            log.debug("jsonl tcp connection closed at shutdown")
         finally:
             self.open_connections -= 1
             self._tasks.discard(task)
             w.close()
 
-    @staticmethod
-    async def _lines(r: asyncio.StreamReader, splitter: LineSplitter):
-        while chunk := await r.read(65_536):
+    async def _lines(self, r: asyncio.StreamReader, splitter: LineSplitter):
+        """The connection's lines; TimeoutError once it has been silent for ``idle_timeout_s``."""
+        while True:
+            async with asyncio.timeout(self.config.idle_timeout_s):
+                chunk = await r.read(65_536)
+            if not chunk:
+                break
             for line in splitter.feed(chunk):
                 yield line
         for line in splitter.end():

@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
-from ..types import Detection, Rejected
+from ..types import Detection, RejectCode, Rejected
 from .base import RejectionCounter
 from .remoteid import RemoteIdAssembler, decode_hex_line
 
@@ -52,6 +52,20 @@ class RemoteIdInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     link: str = "odid"
 
 
+class SapientListenerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How much a SAPIENT sensor node may take of the fusion node (``sources.sapient``)."""
+
+    #: Simultaneous connections; more are closed at once, counted and logged.
+    max_connections: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 64
+    #: Seconds a connection may stay without a complete message before it is closed;
+    #: never less than three of the status intervals its nodes registered.
+    idle_timeout_s: Annotated[float, msgspec.Meta(gt=0.0, le=86_400.0)] = 60.0
+    #: Longest message (the length prefix); a longer one closes the connection.
+    max_message_bytes: Annotated[int, msgspec.Meta(ge=1_024, le=16 << 20)] = 1 << 20
+    #: Messages per second per connection, with one second of burst; more are counted, not taken.
+    max_messages_per_s: Annotated[float, msgspec.Meta(gt=0.0, le=1.0e6)] = 5_000.0
+
+
 class _RidProtocol(asyncio.DatagramProtocol):
     def __init__(self, owner: RemoteIdUdpEndpoint) -> None:
         self.owner = owner
@@ -63,7 +77,8 @@ class _RidProtocol(asyncio.DatagramProtocol):
             log.debug("remoteid datagram failed", exc_info=True)
             reason = f"internal error on a datagram: {type(e).__name__}"
             self.owner.rejections.add(
-                f"remoteid {self.owner.assembler.sensor_id}", Rejected(reason=reason)
+                f"remoteid {self.owner.assembler.sensor_id}",
+                Rejected(code=RejectCode.INTERNAL, reason=reason),
             )
 
     def _take(self, data: bytes, addr: tuple[str, int]) -> None:

@@ -60,13 +60,15 @@ from sapient_msg.bsi_flex_335_v2_0 import (
 )
 from sapient_py import encode_frame
 
-from ..types import Detection, Rejected, Sensor
+from ..types import Detection, RejectCode, Rejected, Sensor
 from .base import RejectionCounter
+from .jsonl import TokenBucket
+from .live import SapientListenerConfig
 
 log = logging.getLogger(__name__)
 
 HEADER_BYTES = 4
-#: Largest message accepted, bytes; a longer length prefix means a broken stream.
+#: Largest message read from a file, bytes; a longer length prefix means a broken stream.
 MAX_MESSAGE_BYTES = 1 << 20
 ICD_VERSION = "BSI Flex 335 v2.0"
 
@@ -188,8 +190,10 @@ class Decoded:
     outputs: tuple[Output, ...]
 
 
-def _reject(reason: str, raw: bytes | None = None) -> Decoded:
-    return Decoded(None, (Rejected(reason=reason, raw=None if raw is None else raw[:64]),))
+def _reject(code: RejectCode, reason: str, raw: bytes | None = None) -> Decoded:
+    return Decoded(
+        None, (Rejected(reason=reason, code=code, raw=None if raw is None else raw[:64]),)
+    )
 
 
 def _name(enum: Any, value: int, prefix: str) -> str:
@@ -228,7 +232,11 @@ class FrameSplitter:
         while len(buf) - i >= HEADER_BYTES:
             n = int.from_bytes(buf[i : i + HEADER_BYTES], "little")
             if n == 0 or n > self.max_bytes:
-                out.append(Rejected(reason=f"sapient-length: message length {n}"))
+                out.append(
+                    Rejected(
+                        code=RejectCode.TOO_LARGE, reason=f"sapient-length: message length {n}"
+                    )
+                )
                 self.broken = True
                 buf.clear()
                 return out
@@ -314,7 +322,11 @@ def _registration(msg: Any, node: NodeInfo, t_s: float, fusion_node_id: str) -> 
     outputs: list[Output] = [Reply(encode_frame(ack))]
     if node.kind is not None and node.lat is not None:
         s = _sensor(node, node.node_id, node.kind)
-        outputs.append(s if isinstance(s, Sensor) else Rejected(reason=f"sapient-sensor: {s}"))
+        outputs.append(
+            s
+            if isinstance(s, Sensor)
+            else Rejected(code=RejectCode.INVALID, reason=f"sapient-sensor: {s}")
+        )
     return Decoded(node, tuple(outputs))
 
 
@@ -329,13 +341,15 @@ def _status(msg: Any, node: NodeInfo, t_s: float) -> Decoded:
     if rep.HasField("node_location"):
         loc = _location(rep.node_location)
         if isinstance(loc, str):
-            outputs.append(Rejected(reason=loc))
+            outputs.append(Rejected(code=RejectCode.INVALID, reason=loc))
         elif loc != (node.lat, node.lon, node.alt_m):
             node = replace(node, lat=loc[0], lon=loc[1], alt_m=loc[2])
             if node.kind is not None:
                 s = _sensor(node, node.node_id, node.kind)
                 outputs.append(
-                    s if isinstance(s, Sensor) else Rejected(reason=f"sapient-sensor: {s}")
+                    s
+                    if isinstance(s, Sensor)
+                    else Rejected(code=RejectCode.INVALID, reason=f"sapient-sensor: {s}")
                 )
     outputs.append(
         NodeStatus(
@@ -370,17 +384,25 @@ def _detection(msg: Any, node: NodeInfo, t_s: float) -> Decoded:
     if which == "range_bearing":
         rb = rep.range_bearing
         if node.kind is None:
-            return _reject(f"sapient-kind: range/bearing report from a {node.node_type} node")
+            return _reject(
+                RejectCode.UNSUPPORTED,
+                f"sapient-kind: range/bearing report from a {node.node_type} node",
+            )
         if node.lat is None:
-            return _reject("sapient-location: node location unknown (no StatusReport yet)")
+            return _reject(
+                RejectCode.INVALID, "sapient-location: node location unknown (no StatusReport yet)"
+            )
         datum = rb.datum if rb.HasField("datum") else _RBD.RANGE_BEARING_DATUM_TRUE
         if datum not in (_RBD.RANGE_BEARING_DATUM_TRUE, _RBD.RANGE_BEARING_DATUM_UNSPECIFIED):
             return _reject(
-                f"sapient-datum: {_name(_RBD, datum, 'RANGE_BEARING_DATUM_')} bearings are not supported"
+                RejectCode.UNSUPPORTED,
+                f"sapient-datum: {_name(_RBD, datum, 'RANGE_BEARING_DATUM_')} bearings are not supported",
             )
         cs = rb.coordinate_system if rb.HasField("coordinate_system") else 1
         if cs not in _RB_SCALE:
-            return _reject(f"sapient-units: range/bearing coordinate system {cs}")
+            return _reject(
+                RejectCode.UNSUPPORTED, f"sapient-units: range/bearing coordinate system {cs}"
+            )
         ang, dist = _RB_SCALE[cs]
         values = {
             "az_deg": rb.azimuth * ang if rb.HasField("azimuth") else None,
@@ -389,7 +411,7 @@ def _detection(msg: Any, node: NodeInfo, t_s: float) -> Decoded:
         }
         for key, v in values.items():
             if v is not None and not math.isfinite(v):
-                return _reject(f"sapient-value: {key} is not finite")
+                return _reject(RejectCode.INVALID, f"sapient-value: {key} is not finite")
         need = {
             "radar": ("range_m", "az_deg", "el_deg"),
             "camera": ("az_deg", "el_deg"),
@@ -397,7 +419,9 @@ def _detection(msg: Any, node: NodeInfo, t_s: float) -> Decoded:
         }[node.kind]
         for key in need:
             if values[key] is None:
-                return _reject(f"sapient-missing: {node.kind} report without {key}")
+                return _reject(
+                    RejectCode.INVALID, f"sapient-missing: {node.kind} report without {key}"
+                )
         for key, v in values.items():
             if v is not None and (key in need or key == "el_deg"):
                 det[key] = v % 360.0 if key == "az_deg" else v
@@ -412,7 +436,7 @@ def _detection(msg: Any, node: NodeInfo, t_s: float) -> Decoded:
     elif which == "location":
         loc = _location(rep.location)
         if isinstance(loc, str):
-            return _reject(loc)
+            return _reject(RejectCode.INVALID, loc)
         det["lat"], det["lon"], det["alt_m"] = loc
         for name, key in (("x_error", "x"), ("y_error", "y"), ("z_error", "z_m")):
             if rep.location.HasField(name) and math.isfinite(getattr(rep.location, name)):
@@ -426,14 +450,17 @@ def _detection(msg: Any, node: NodeInfo, t_s: float) -> Decoded:
             )
             s = _sensor(at, det["sensor"], "position")
             if isinstance(s, str):
-                return _reject(f"sapient-sensor: {s}")
+                return _reject(RejectCode.INVALID, f"sapient-sensor: {s}")
             outputs.append(s)
             node = replace(node, pos_declared=True)
     else:
-        return _reject("sapient-missing: detection report without range/bearing or location")
+        return _reject(
+            RejectCode.INVALID,
+            "sapient-missing: detection report without range/bearing or location",
+        )
     d = _convert(det, Detection)
     if isinstance(d, str):
-        return _reject(f"sapient-value: {d}")
+        return _reject(RejectCode.INVALID, f"sapient-value: {d}")
     classes = tuple(
         (c.type, float(c.confidence))
         for c in rep.classification
@@ -470,25 +497,29 @@ def decode_message(
     try:
         msg.ParseFromString(payload)
     except (DecodeError, RuntimeWarning, ValueError) as e:
-        return _reject(f"sapient-protobuf: {type(e).__name__}", payload)
+        return _reject(RejectCode.SYNTAX, f"sapient-protobuf: {type(e).__name__}", payload)
     if not msg.node_id or len(msg.node_id) > 128:
-        return _reject("sapient-node: missing or overlong node_id", payload)
+        return _reject(RejectCode.INVALID, "sapient-node: missing or overlong node_id", payload)
     t_s = _time(msg, t_rx_s)
     if t_s is None:
-        return _reject("sapient-time: timestamp missing or out of range", payload)
+        return _reject(
+            RejectCode.INVALID, "sapient-time: timestamp missing or out of range", payload
+        )
     node = nodes.get(msg.node_id) or NodeInfo(node_id=msg.node_id)
     content = msg.WhichOneof("content")
     if content == "registration":
         return _registration(msg, node, t_s, fusion_node_id)
     if not node.registered:
-        return _reject(f"sapient-unregistered: {content} before registration")
+        return _reject(RejectCode.REFUSED, f"sapient-unregistered: {content} before registration")
     if content == "status_report":
         return _status(msg, node, t_s)
     if content == "detection_report":
         return _detection(msg, node, t_s)
     if content == "task":
-        return _reject("sapient-task: skywarden neither accepts nor sends tasks")
-    return _reject(f"sapient-unhandled: {content or 'no content'}")
+        return _reject(
+            RejectCode.UNSUPPORTED, "sapient-task: skywarden neither accepts nor sends tasks"
+        )
+    return _reject(RejectCode.UNSUPPORTED, f"sapient-unhandled: {content or 'no content'}")
 
 
 def iter_payloads(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Iterator[bytes | Rejected]:
@@ -496,7 +527,10 @@ def iter_payloads(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Iterator[b
     splitter = FrameSplitter(max_bytes)
     yield from splitter.feed(data)
     if splitter.pending:
-        yield Rejected(reason=f"sapient-truncated: {splitter.pending} bytes after the last message")
+        yield Rejected(
+            code=RejectCode.TRUNCATED,
+            reason=f"sapient-truncated: {splitter.pending} bytes after the last message",
+        )
 
 
 def read_file(
@@ -533,6 +567,9 @@ class SapientServer:
     again, or simply carries on) keeps its kind and location. A disconnect is
     reported as a ``NodeStatus`` with ``system="disconnected"``. A connection
     whose stream is broken (absurd length) is closed; others are unaffected.
+    What a peer can take is bounded by ``config`` (:class:`SapientListenerConfig`):
+    connections beyond the cap and connections idle too long are closed, and
+    messages over the rate are dropped; each is a counted rejection.
     """
 
     def __init__(
@@ -545,7 +582,7 @@ class SapientServer:
         *,
         fusion_node_id: str = DEFAULT_FUSION_NODE_ID,
         clock: Callable[[], float] = time.time,
-        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        config: SapientListenerConfig | None = None,
         rejections: RejectionCounter | None = None,
     ) -> None:
         self.host = host
@@ -555,9 +592,14 @@ class SapientServer:
         self.on_status = on_status
         self.fusion_node_id = check_node_id(fusion_node_id)
         self.clock = clock
-        self.max_message_bytes = max_message_bytes
+        self.config = config or SapientListenerConfig()
         self.rejections = rejections if rejections is not None else RejectionCounter()
         self.nodes: dict[str, NodeInfo] = {}
+        #: Connections taken since start, open now, refused over the cap, closed as idle.
+        self.connections = 0
+        self.open_connections = 0
+        self.refused = 0
+        self.idle_closed = 0
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
 
@@ -587,29 +629,61 @@ class SapientServer:
     def _reject(self, peer: str, r: Rejected) -> None:
         self.rejections.add(f"sapient {peer.rsplit(':', 1)[0]}", r)
 
+    def _idle_timeout_s(self, seen: set[str]) -> float:
+        """The configured idle timeout, stretched to three status intervals of the
+        connection's nodes: a node that reports as often as it said it would is not idle."""
+        intervals = (self.nodes[n].status_interval_s or 0.0 for n in seen if n in self.nodes)
+        return max(self.config.idle_timeout_s, 3.0 * max(intervals, default=0.0))
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = writer.get_extra_info("peername")[:2]
+        peer = f"{host}:{port}"
+        cfg = self.config
+        if self.open_connections >= cfg.max_connections:
+            self.refused += 1
+            reason = f"sapient-connections: more than {cfg.max_connections} connections; closed"
+            self._reject(peer, Rejected(code=RejectCode.REFUSED, reason=reason))
+            writer.close()
+            return
         task = asyncio.current_task()
         if task is not None:
             self._conns.add(task)
-        host, port = writer.get_extra_info("peername")[:2]
-        peer = f"{host}:{port}"
+        self.connections += 1
+        self.open_connections += 1
+        bucket = TokenBucket(cfg.max_messages_per_s, max(1.0, cfg.max_messages_per_s))
         seen: set[str] = set()
         try:
             while True:
+                idle_s = self._idle_timeout_s(seen)
                 try:
-                    head = await reader.readexactly(HEADER_BYTES)
-                    n = int.from_bytes(head, "little")
-                    if n == 0 or n > self.max_message_bytes:
-                        self._reject(peer, Rejected(reason=f"sapient-length: message length {n}"))
-                        break
-                    payload = await reader.readexactly(n)
+                    # The whole message must arrive in time: a trickle does not hold a slot.
+                    async with asyncio.timeout(idle_s):
+                        head = await reader.readexactly(HEADER_BYTES)
+                        n = int.from_bytes(head, "little")
+                        if n == 0 or n > cfg.max_message_bytes:
+                            reason = f"sapient-length: message length {n}"
+                            self._reject(peer, Rejected(code=RejectCode.TOO_LARGE, reason=reason))
+                            break
+                        payload = await reader.readexactly(n)
+                except TimeoutError:
+                    self.idle_closed += 1
+                    reason = f"sapient-idle: no complete message for {idle_s:g} s; closed"
+                    self._reject(peer, Rejected(code=RejectCode.REFUSED, reason=reason))
+                    break
                 except asyncio.IncompleteReadError as e:
                     if e.partial:
                         self._reject(
                             peer,
-                            Rejected(reason="sapient-truncated: connection closed mid-message"),
+                            Rejected(
+                                code=RejectCode.TRUNCATED,
+                                reason="sapient-truncated: connection closed mid-message",
+                            ),
                         )
                     break
+                if not bucket.take():
+                    reason = f"sapient-rate: over {cfg.max_messages_per_s:g} messages/s"
+                    self._reject(peer, Rejected(code=RejectCode.RATE_LIMIT, reason=reason))
+                    continue
                 res = decode_message(
                     payload, self.clock(), self.nodes, fusion_node_id=self.fusion_node_id
                 )
@@ -620,7 +694,12 @@ class SapientServer:
                     await self._dispatch(peer, out, writer)
         except (ConnectionError, OSError) as e:
             log.info("SAPIENT connection %s lost: %s", peer, e)
+        except asyncio.CancelledError:
+            # Only close() cancels a connection; ending quietly spares the log an
+            # asyncio traceback (3.11 streams ask a cancelled handler for its exception).
+            log.debug("SAPIENT connection %s closed at shutdown", peer)
         finally:
+            self.open_connections -= 1
             t = self.clock()
             for node_id in sorted(seen):
                 self.on_status(NodeStatus(node_id=node_id, t=t, system="disconnected"))

@@ -23,7 +23,7 @@ import shapely
 from shapely.geometry import Polygon
 
 from ..geodesy import LocalFrame
-from ..types import Rejected, Zone
+from ..types import RejectCode, Rejected, Zone
 
 
 class ZoneError(ValueError):
@@ -202,7 +202,10 @@ def feature_to_zones(
         props = msgspec.convert(feature.get("properties") or {}, _Props)
     except msgspec.ValidationError as exc:
         raise ZoneError(f"zone properties: {exc}") from exc
-    zid = zone_id or props.id or feature.get("id") or default_id
+    fid = feature.get("id")
+    if fid is not None and (isinstance(fid, bool) or not isinstance(fid, (str, int, float))):
+        raise ZoneError("a Feature's id must be a string or a number")
+    zid = zone_id or props.id or fid or default_id
     if zid is None or zid == "":
         raise ZoneError("zone has no id")
     zid = str(zid)
@@ -259,8 +262,8 @@ def feature_to_zone(feature: Any, zone_id: str | None = None) -> Zone | Rejected
     try:
         zones = feature_to_zones(feature, zone_id)
     except ZoneError as exc:
-        return Rejected(reason=str(exc))
+        return Rejected(code=RejectCode.INVALID, reason=str(exc))
     if len(zones) != 1:
-        return Rejected(reason=f"a MultiPolygon of {len(zones)} parts is {len(zones)} zones; "
+        return Rejected(code=RejectCode.UNSUPPORTED, reason=f"a MultiPolygon of {len(zones)} parts is {len(zones)} zones; "
                         "send one Polygon per zone")  # fmt: skip
     return zones[0]

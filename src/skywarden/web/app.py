@@ -17,6 +17,7 @@ import html
 import logging
 import math
 import re
+import socket
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -446,8 +447,12 @@ async def _stream(
         live.unsubscribe(q)
 
 
-async def serve_app(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> None:
+async def serve_app(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, sock: socket.socket | None = None
+) -> None:
     """Run ``app`` with uvicorn inside the caller's event loop until cancelled.
+
+    ``sock``: an already bound listening socket to serve on (``host`` and ``port`` unused).
 
     Cancelling shuts the server down gracefully (open connections are closed)
     before the cancellation propagates. In the main thread uvicorn catches
@@ -457,7 +462,7 @@ async def serve_app(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> 
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     )
-    task = asyncio.ensure_future(server.serve())
+    task = asyncio.ensure_future(server.serve(sockets=None if sock is None else [sock]))
     try:
         await asyncio.shield(task)
     except asyncio.CancelledError:
