@@ -16,6 +16,8 @@ from pathlib import Path
 
 import dpkt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from skywarden.cli import app
@@ -158,6 +160,25 @@ def test_every_truncation_of_a_frame_is_safe():
     for n in range(len(frame)):
         for item in dec.decode_frame(frame[:n], pcap.LINK_RADIOTAP, T0):
             assert isinstance(item, Rejected | Detection)
+
+
+@given(st.binary(max_size=160))
+def test_any_element_body_decodes_or_is_rejected(body: bytes):
+    got = droneid.decode_element(body)
+    assert isinstance(got, droneid.DjiFlight | Rejected | int)
+
+
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), min_size=1, max_size=8))
+def test_damaged_frames_give_valid_detections_or_rejections(edits):
+    frame = bytearray(beacon(flight_record(2)))
+    for pos, value in edits:
+        frame[pos % len(frame)] = value
+    for item in droneid.DroneIdDecoder("wifi").decode_frame(bytes(frame), pcap.LINK_RADIOTAP, T0):
+        if isinstance(item, Detection):
+            assert -90.0 <= item.lat <= 90.0 and -180.0 <= item.lon <= 180.0
+            assert item.operator_lat is None or -90.0 <= item.operator_lat <= 90.0
+        else:
+            assert item.reason.startswith("droneid:")
 
 
 def test_live_remote_id_wifi_path_decodes_dji_too():
