@@ -9,8 +9,10 @@ record for version 2), written by the test's own packer below, wrapped in real
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import socket
 import struct
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from typer.testing import CliRunner
 
 from skywarden.cli import app
 from skywarden.sources import droneid, pcap, remoteid
+from skywarden.sources.base import RejectionCounter
+from skywarden.sources.live import RemoteIdUdpEndpoint
 from skywarden.types import Detection, Rejected
 
 SERIAL = "0K1CF5R0A2B3C4"
@@ -187,6 +191,30 @@ def test_live_remote_id_wifi_path_decodes_dji_too():
         beacon(flight_record(2)).hex(), T0, assembler=asm, link=pcap.LINK_RADIOTAP
     )
     assert [d.uas_id for d in out if isinstance(d, Detection)] == [f"dji:{SERIAL}"]
+
+
+def test_live_udp_receiver_with_radiotap_link_reports_the_drone_and_counts_bad_frames():
+    got: list[Detection] = []
+
+    async def main() -> RejectionCounter:
+        rej = RejectionCounter()
+        ep = RemoteIdUdpEndpoint(
+            "wifi", got.append, rejections=rej, clock=lambda: T0, link="radiotap"
+        )
+        port = await ep.start("127.0.0.1", 0)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            for frame in (beacon(flight_record(2)[:40]), beacon(flight_record(2))):
+                tx.sendto(frame.hex().encode(), ("127.0.0.1", port))
+        for _ in range(200):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        ep.close()
+        return rej
+
+    rej = asyncio.run(main())
+    assert [d.uas_id for d in got] == [f"dji:{SERIAL}"]
+    assert sum(n for (_src, reason), n in rej.counts.items() if "droneid" in reason) == 1
 
 
 def test_import_cli_writes_detections_and_counts_rejections(tmp_path: Path):
