@@ -8,6 +8,7 @@ import sys
 import typer
 
 from . import evaluate as _evaluate
+from . import export as _export
 from . import importer as _importer
 from . import serve as _serve
 from . import simulate as _simulate
@@ -38,6 +39,7 @@ app.command("import")(_importer.import_)
 app.command("serve")(_serve.serve)
 app.command("demo")(_serve.demo)
 app.add_typer(_token.app, name="token")
+app.add_typer(_export.app, name="export")
 
 
 def _is(e: BaseException, name: str) -> bool:

@@ -25,6 +25,7 @@ class ImportKind(enum.StrEnum):
     remoteid = "remoteid"
     adsb_avr = "adsb-avr"
     adsb_beast = "adsb-beast"
+    dji_droneid = "dji-droneid"
 
 
 _KIND_OF = {
@@ -32,6 +33,7 @@ _KIND_OF = {
     ImportKind.remoteid: "remoteid",
     ImportKind.adsb_avr: "adsb",
     ImportKind.adsb_beast: "adsb",
+    ImportKind.dji_droneid: "remoteid",
 }
 
 
@@ -126,7 +128,7 @@ def import_(
     sensor_id: Annotated[
         str | None,
         typer.Option(
-            help="Sensor id (default: asterix48, remoteid or adsb; SAPIENT uses node ids)."
+            help="Sensor id (default: asterix48, remoteid, dji-droneid or adsb; SAPIENT uses node ids)."
         ),
     ] = None,
     lat: Annotated[float | None, typer.Option(help="Sensor/site latitude, degrees.")] = None,
@@ -155,7 +157,7 @@ def import_(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print only JSON.")] = False,
 ) -> None:
-    """Import recorded SAPIENT, ASTERIX CAT048, Remote ID or ADS-B data as a scenario file."""
+    """Import recorded SAPIENT, ASTERIX CAT048, Remote ID, DJI DroneID or ADS-B data as a scenario file."""
     if not file.is_file():
         fail(f"no such file: {file}")
     _check_position(lat, lon, alt_m, default_alt_m)
@@ -190,6 +192,12 @@ def import_(
                 from ..sources import remoteid
 
                 res.take(remoteid.read_file(file, sensor_id=sid))
+            elif kind is ImportKind.dji_droneid:
+                from ..sources import droneid
+
+                dji = droneid.DroneIdDecoder(sid)
+                res.take(droneid.read_file(file, decoder=dji))
+                res.ignored.update(dji.ignored)
             else:
                 from ..sources import adsb
 

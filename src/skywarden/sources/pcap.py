@@ -248,9 +248,10 @@ def _ieee80211(frame: bytes) -> list[RidFrame | Rejected]:
     return []
 
 
-def _radiotap(frame: bytes) -> list[RidFrame | Rejected]:
+def radiotap_payload(frame: bytes) -> bytes | None:
+    """The 802.11 frame after a radiotap header (FCS cut off); ``None`` for a bad-FCS or short frame."""
     if len(frame) < 8:
-        return []
+        return None
     rt_len = _U16.unpack_from(frame, 2)[0]
     present = _U32.unpack_from(frame, 4)[0]
     pos = 8
@@ -265,9 +266,13 @@ def _radiotap(frame: bytes) -> list[RidFrame | Rejected]:
     if present & 0x02 and pos < len(frame):
         flags = frame[pos]
     if flags & 0x40:  # bad FCS
-        return []
-    dot11 = frame[rt_len : len(frame) - 4] if flags & 0x10 else frame[rt_len:]
-    return _ieee80211(dot11)
+        return None
+    return frame[rt_len : len(frame) - 4] if flags & 0x10 else frame[rt_len:]
+
+
+def _radiotap(frame: bytes) -> list[RidFrame | Rejected]:
+    dot11 = radiotap_payload(frame)
+    return [] if dot11 is None else _ieee80211(dot11)
 
 
 _BY_LINK = {

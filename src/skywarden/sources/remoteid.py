@@ -39,6 +39,7 @@ import msgspec
 
 from ..types import Detection, RejectCode, Rejected
 from . import pcap
+from .droneid import DroneIdDecoder
 
 log = logging.getLogger(__name__)
 
@@ -545,6 +546,8 @@ class RemoteIdAssembler:
         self._tx: OrderedDict[str, _Transmitter] = OrderedDict()
         #: Anonymous detections (Location without any Basic ID) per transmitter address.
         self.anonymous: Counter[str] = Counter()
+        #: DJI DroneID beacon elements arrive on the same Wi-Fi receivers.
+        self.droneid = DroneIdDecoder(sensor_id)
 
     def __len__(self) -> int:
         return len(self._tx)
@@ -781,9 +784,12 @@ class RemoteIdAssembler:
         """One link-layer frame (``link`` one of :data:`pcap.LINKS`) received at ``t_rx_s``.
 
         Frames that carry no Remote ID give ``[]``; broken Remote ID framing gives
-        ``Rejected``.
+        ``Rejected``. 802.11 frames are also searched for DJI DroneID elements
+        (:mod:`skywarden.sources.droneid`).
         """
         out: list[Detection | Rejected] = []
+        if link in (pcap.LINK_RADIOTAP, pcap.LINK_IEEE80211):
+            out.extend(self.droneid.decode_frame(frame, link, t_rx_s))
         for item in pcap.extract(frame, link):
             if isinstance(item, Rejected):
                 out.append(item)
