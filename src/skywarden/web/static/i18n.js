@@ -100,9 +100,11 @@ export async function setLanguage(code, remember = false) {
   for (const f of listeners) f(code);
 }
 
-// The operator signed in: take their own language if they picked one in this browser.
+// The operator signed in (or out: null): take their own language if they picked one
+// in this browser.
 export async function setOperator(name) {
   operator = name;
+  if (!operator) return;
   const own = primary(localStorage.getItem(operatorKey()));
   if (known(own) && own !== lang) await setLanguage(own);
 }

@@ -306,6 +306,7 @@ function wireControls() {
     stopLive = null;
     await signOut().catch((e) => report(t("ui.error.signout", { error: e.message })));
     state.me = null;
+    await setOperator(null);
     document.getElementById("who").textContent = "";
     showLogin(t("ui.login.signed_out"));
   });
