@@ -402,13 +402,13 @@ def create_app(
 
         await _stream(websocket, live, config.push_interval_s, still_valid, config.token_recheck_s)
 
-    @app.get(
-        "/i18n/{lang}.json",
-        summary="The page's message catalogue in one language, with the site's own wording",
-    )
+    @app.get("/i18n/{lang}.json", include_in_schema=False)
     def catalogue(lang: str) -> Response:
-        # Public, like the page: the sign-in form is worded from it. Only the known
-        # languages are served; the path is never used to reach a file.
+        """The page's message catalogue in one language, with the site's own wording.
+
+        Public, like the page (the sign-in form is worded from it), and so, like the
+        page, not part of the API's schema. Only the known languages are served; the
+        path is never used to reach a file."""
         body = catalogues.get(lang)
         if body is None:
             raise HTTPException(
