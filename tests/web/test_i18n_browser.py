@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,21 +63,28 @@ def live():
     )
 
 
-@pytest.fixture
-def server(live, store):
+@contextmanager
+def serving(app):
+    """``app`` on a free 127.0.0.1 port, served by uvicorn in a background thread."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     port = sock.getsockname()[1]
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(live, store, WebConfig()), log_level="warning", lifespan="off")
-    )
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     th = threading.Thread(target=lambda: asyncio.run(srv.serve(sockets=[sock])), daemon=True)
     th.start()
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    th.join(timeout=10)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        th.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def server(live, store):
+    with serving(create_app(live, store, WebConfig())) as url:
+        yield url
 
 
 def wait_true(page, expr: str, timeout_s: float = 10.0) -> None:
@@ -202,3 +210,21 @@ def test_operator_switches_to_korean_and_back(server, live, store, tokens):
         finally:
             browser.close()
     assert all("127.0.0.1" not in u for u in blocked)
+
+
+def test_site_default_language_greets_a_new_browser_in_korean(live, store):
+    """``web.language: ko``: a browser that never chose sees the sign-in form in Korean,
+    whatever its own language."""
+    playwright = require_browser()
+    app = create_app(live, store, WebConfig(language="ko"))
+    with serving(app) as url, playwright.sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(locale="en-US")
+            loopback_only(page, [])
+            page.goto(url)
+            page.wait_for_selector("#login button[type=submit]:has-text('로그인')")
+            assert page.input_value("#login-lang") == "ko"
+            assert page.title() == "skywarden — 항공 상황도"
+        finally:
+            browser.close()
