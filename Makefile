@@ -7,8 +7,10 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 # The MQTT sink's tests run against Debian's mosquitto broker, started by the tests.
 MOSQUITTO := /usr/sbin/mosquitto
+# The map's Korean is rendered with Debian's Nanum fonts in the browser tests.
+NANUM := /usr/share/fonts/truetype/nanum/NanumGothic.ttf
 
-.PHONY: demo test lint bench browser broker clean
+.PHONY: demo test lint bench browser broker fonts clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +36,19 @@ $(MOSQUITTO):
 
 broker: $(MOSQUITTO)
 
+$(NANUM):
+	@if [ "$$(id -u)" = "0" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum; \
+	else \
+		echo "fonts-nanum is missing: run 'sudo apt-get install fonts-nanum' (the Korean font test will be skipped)"; \
+	fi
+
+fonts: $(NANUM)
+
 demo: $(STAMP)
 	$(BIN)/skywarden demo
 
-test: $(STAMP) browser broker
+test: $(STAMP) browser broker fonts
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import msgspec
 import yaml
 
+from .i18n import MessageError, Overrides, check_language, check_overrides
 from .pipeline import EngineConfig
 from .sinks.config import SinksConfig
 from .sources.jsonl import ListenerConfig, tls_context
@@ -91,6 +92,9 @@ class SiteConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     web: WebConfig = msgspec.field(default_factory=WebConfig)
     sinks: SinksConfig = msgspec.field(default_factory=SinksConfig)
+    #: The site's own wording, per language, keys as in the message catalogue
+    #: (``src/skywarden/i18n/en.json``; docs/cap.md): ``{ko: {cap.instruction.critical: ...}}``.
+    messages: Overrides = msgspec.field(default_factory=dict)
 
     def all_zones(self, base: Path | None = None) -> list[Zone]:
         """Zones given inline plus those of ``zones_geojson`` (relative to ``base``)."""
@@ -152,6 +156,40 @@ def check_config(cfg: SiteConfig, base: Path | None = None) -> None:
     except ZoneError as e:
         raise ConfigError(f"zones: {e}") from e
     check_sources(cfg)
+    try:
+        check_languages(cfg)
+    except MessageError as e:
+        raise ConfigError(str(e)) from e
+
+
+def check_languages(cfg: SiteConfig) -> None:
+    """Message overrides name known languages, keys and placeholders; every configured
+    language has a catalogue (raises :class:`~skywarden.i18n.MessageError`)."""
+    check_overrides(cfg.messages, "$.messages")
+    if cfg.web.language is not None:
+        check_language(cfg.web.language, "$.web.language")
+    esc = cfg.sinks.escalation
+    for path, cap in (
+        ("$.sinks.cap", cfg.sinks.cap),
+        ("$.sinks.escalation.cap", esc.cap if esc is not None else None),
+    ):
+        if cap is None:
+            continue
+        _check_tags(cap.language, f"{path}.language")
+        for i, r in enumerate(cap.receivers):
+            if r.language is not None:
+                _check_tags(r.language, f"{path}.receivers[{i}].language")
+
+
+def _check_tags(value: str | list[str], path: str) -> None:
+    """One language tag or a list of them: each with a catalogue, none twice."""
+    if isinstance(value, str):
+        check_language(value, path)
+        return
+    for k, tag in enumerate(value):
+        check_language(tag, f"{path}[{k}]")
+    if len({v.lower() for v in value}) < len(value):
+        raise MessageError(path, "names a language twice")
 
 
 def _check_numbers(obj: Any, path: str) -> None:

@@ -31,6 +31,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from .config import SiteConfig
 from .health import SensorHealth, sensor_alert, sensor_alert_id
+from .i18n import Messages
 from .pipeline import SiteRegistry, build_engine
 from .sinks.base import QueueWorker
 from .sinks.config import build_sinks
@@ -241,10 +242,16 @@ class Service:
         self.site.subscribe(self.live.on_site_event)
         self.health = SensorHealth(self.site.sensors, start_s=clock())
         self.writer = StoreWriter(self.store)
+        #: Every user-facing text with the site's own wording (checked with the config).
+        self.messages = Messages(config.messages)
         self.sinks: list[QueueWorker] = [
             self.writer,
             *build_sinks(
-                config.sinks, self.engine.frame, site_name=config.site.name, zones=list(zones)
+                config.sinks,
+                self.engine.frame,
+                site_name=config.site.name,
+                zones=list(zones),
+                messages=self.messages,
             ),
         ]
         esc = config.sinks.escalation
@@ -259,6 +266,7 @@ class Service:
                     cap=esc.cap and msgspec.structs.replace(esc.cap, feed=False),
                 ),
                 self.engine.frame, site_name=config.site.name, zones=list(zones),
+                messages=self.messages,
             )  # fmt: skip
             self.sinks.append(
                 Escalator(esc, channels, store=self.store, live=self.live, clock=clock)
@@ -270,7 +278,7 @@ class Service:
         web_cfg = config.web
         if local_session and not web_cfg.local_session:
             web_cfg = msgspec.structs.replace(web_cfg, local_session=True)
-        self.app = create_app(self.live, self.store, web_cfg)
+        self.app = create_app(self.live, self.store, web_cfg, messages=self.messages)
         if config.sinks.cap is not None:
             from .sinks.cap import add_cap_routes
 

@@ -127,7 +127,10 @@ def test_hostile_names_are_shown_as_text_and_never_run(hostile):
             alerts.first.wait_for()
             page.wait_for_function("document.querySelectorAll('li.alert').length === 2")
             texts = alerts.all_text_contents()
-            assert any(f"{CLASS} {TRACK_ID} → ZX" in t and ALERT_ID in t for t in texts), texts
+            # The alert list names the zone by its (hostile) name and its id, as text.
+            assert any(
+                f"{CLASS} {TRACK_ID} → {ZONE_NAME} (ZX)" in t and ALERT_ID in t for t in texts
+            ), texts
             assert any(f"Sensor {SENSOR_ID}: {REASON}" in t for t in texts), texts
 
             page.wait_for_selector(".leaflet-tooltip:has-text('T8 constructor')")

@@ -20,8 +20,8 @@ from skywarden.web import WebConfig, create_app
 
 from .webhelpers import T0, alert, bearer, moving_scans, zone_a
 
-# What may load without a token: the page, its static files, and the API's own docs.
-PUBLIC = {"/", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/static"}
+# What may load without a token: the page, its static files and catalogues, and the API's own docs.
+PUBLIC = {"/", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/static", "/i18n/{lang}.json"}
 # Any valid token may sign a page in or out.
 SESSION = {("POST", "/api/session"), ("DELETE", "/api/session")}
 

@@ -21,11 +21,13 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 
+from ..i18n import DEFAULT_LANGUAGE, Messages, language_of
 from ..types import AlertLine, Level, ScanOutput, SiteEvent, Zone, ZonesReplaced
 from .base import QueueWorker
 from .cap_config import CapConfig, CapReceiverConfig
@@ -39,17 +41,22 @@ ALERTS_PATH = "/cap/alerts/"
 MAX_REMEMBERED = 10_000
 
 
-def settings_of(config: CapConfig, site_name: str) -> CapSettings:
-    """The message settings of a site's CAP config."""
+def languages(value: str | list[str]) -> tuple[str, ...]:
+    """A configured ``language`` (one tag or a list) as a tuple of tags."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def settings_of(config: CapConfig, site_name: str, messages: Messages | None = None) -> CapSettings:
+    """The message settings of a site's CAP config, worded by ``messages``."""
     return CapSettings(
         sender=config.sender or cap_token(f"skywarden@{site_name}"),
         sender_name=config.sender_name,
-        language=config.language,
+        languages=languages(config.language),
         expires_s=config.expires_s,
         entry_radius_m=config.entry_radius_m,
         web=config.web,
         contact=config.contact,
-        instructions={str(k): v for k, v in config.instructions.items()},
+        messages=messages or Messages(),
     )
 
 
@@ -103,6 +110,8 @@ class CapReceiverSink(HttpAlertPoster):
             queue_size=config.queue_size, rng=rng, clock=clock, sleep=sleep,
         )  # fmt: skip
         self.cfg = config
+        if config.language is not None:
+            settings = replace(settings, languages=languages(config.language))
         self.settings = settings
         self.name = f"cap:{config.url}"
         self.ctx = _AlertContext(zones)
@@ -231,11 +240,16 @@ class CapFeed(QueueWorker):
                     return m
         return None
 
+    def title(self) -> str:
+        """The feed's title, in the first of its languages."""
+        lang = language_of(self.settings.languages[0]) or DEFAULT_LANGUAGE
+        return self.settings.messages.t(lang, "cap.feed.title", sender=self.settings.sender)
+
     def atom(self, self_url: str, now_s: float) -> bytes:
         """The Atom feed of the active alerts."""
         return atom_feed(
             self.active(), feed_id=f"urn:skywarden:cap-feed:{self.settings.sender}",
-            title=f"{self.settings.sender}: active drone alerts", self_url=self_url, now_s=now_s,
+            title=self.title(), self_url=self_url, now_s=now_s,
         )  # fmt: skip
 
 
@@ -245,9 +259,10 @@ def build_cap_sinks(
     site_name: str,
     zones: Sequence[Zone] = (),
     rng: np.random.Generator,
+    messages: Messages | None = None,
 ) -> list[QueueWorker]:
     """The feed (when enabled) and one sink per receiver."""
-    settings = settings_of(config, site_name)
+    settings = settings_of(config, site_name, messages)
     sinks: list[QueueWorker] = []
     if config.feed:
         sinks.append(CapFeed(settings, zones=zones, public=config.feed_public))

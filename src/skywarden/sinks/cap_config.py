@@ -16,6 +16,11 @@ Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 QueueSize = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 # CAP identifiers and senders may not hold spaces, commas, '<' or '&' (CAP 1.2, 3.2.1).
 CapToken = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[^\s,<&]+$")]
+#: A language tag (``en``, ``ko``, ``en-GB``, ``ko-KR``) whose language has a message
+#: catalogue (checked at load, :func:`skywarden.config.check_config`).
+LangTag = Annotated[str, msgspec.Meta(min_length=2, max_length=35)]
+#: One language, or several: each becomes one CAP ``info`` block, in order.
+Languages = LangTag | Annotated[list[LangTag], msgspec.Meta(min_length=1, max_length=4)]
 
 
 class _Cfg(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -31,6 +36,8 @@ class CapReceiverConfig(_Cfg, frozen=True):
     min_level: Level = "info"
     #: Zone ids sent; all zones when not given.
     zones: list[str] | None = None
+    #: The language(s) of this receiver's messages; the ``cap`` section's when not given.
+    language: Languages | None = None
     #: Bearer token for the receiver, from an environment variable.
     token_env: str | None = None
     content_type: str = "application/cap+xml"
@@ -49,7 +56,8 @@ class CapConfig(_Cfg, frozen=True):
     sender: CapToken | None = None
     #: CAP ``senderName`` (the authority people see).
     sender_name: str | None = None
-    language: str = "en"
+    #: The language(s) of the messages (the feed's, and each receiver's unless it says).
+    language: Languages = "en"
     #: ``expires`` is this long after each message's ``onset``.
     expires_s: PosFloat = 900.0
     #: Radius of the ``circle`` drawn about the predicted entry point.
@@ -57,8 +65,6 @@ class CapConfig(_Cfg, frozen=True):
     #: CAP ``web`` and ``contact`` (optional).
     web: str | None = None
     contact: str | None = None
-    #: ``instruction`` per level, replacing the defaults (docs/cap.md).
-    instructions: dict[Level, str] = msgspec.field(default_factory=dict)
     #: Serve ``/cap/feed.atom`` (and each active message under ``/cap/alerts/``).
     feed: bool = True
     #: Serve the feed without a token (public-alert aggregators poll anonymously).

@@ -3,7 +3,9 @@
 Built with :mod:`xml.etree.ElementTree`, so every string from data is escaped
 by the serializer; characters XML 1.0 cannot carry at all (control characters)
 are removed first. The mapping of level, time to arrival and class probability
-to urgency, severity and certainty is documented in ``docs/cap.md``.
+to urgency, severity and certainty is documented in ``docs/cap.md``. The texts
+(``headline``, ``description``, ``instruction``) come from the message catalogue
+(:mod:`skywarden.i18n`), one ``info`` block per configured language.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import get_args
 from urllib.parse import quote
 
-from ..types import AlertLine, Zone
+from ..i18n import Messages, cap_language, language_of
+from ..types import AlertLine, TruthClass, Zone
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -26,13 +30,8 @@ ET.register_namespace("atom", ATOM_NS)
 _MSG_TYPE = {"raised": "Alert", "updated": "Update", "cleared": "Cancel"}
 _SEVERITY = {"critical": "Extreme", "warning": "Severe", "info": "Minor"}
 _RESPONSE = {"critical": "Shelter", "warning": "Prepare", "info": "Monitor"}
-#: Default ``instruction`` per level (a site may word its own: ``cap.instructions``).
-INSTRUCTIONS = {
-    "critical": "Take cover now, indoors and away from windows. Do not approach the drone.",
-    "warning": "Be ready to take cover. Follow the instructions of site security.",
-    "info": "A drone is near. No action is needed now; stay alert for further messages.",
-}
-ALL_CLEAR = "The drone threat has ended. Resume normal activity."
+#: Classes the catalogue names (``class.<name>``); any other is shown as it came.
+_CLASSES = frozenset(get_args(TruthClass))
 #: Seconds to arrival up to which urgency is Immediate, then Expected (docs/cap.md).
 IMMEDIATE_S = 120.0
 EXPECTED_S = 900.0
@@ -58,17 +57,20 @@ class CapSettings:
 
     sender: str
     sender_name: str | None = None
-    language: str = "en"
+    #: Language tags (``en``, ``ko-KR``): one ``info`` block each, in this order.
+    languages: tuple[str, ...] = ("en",)
     expires_s: float = 900.0
     entry_radius_m: float = 100.0
     web: str | None = None
     contact: str | None = None
-    instructions: dict[str, str] = field(default_factory=dict)
+    #: The catalogue with the site's own wording (``messages:`` in the site config).
+    messages: Messages = field(default_factory=Messages)
 
 
 @dataclass(frozen=True, slots=True)
 class CapMessage:
-    """One encoded message: its reference, XML document and the headline (for the feed)."""
+    """One encoded message: its reference, XML document and the headline (for the feed),
+    in the first of its languages."""
 
     ref: CapRef
     xml: bytes
@@ -139,21 +141,113 @@ def _sub(parent: ET.Element, tag: str, value: object) -> ET.Element:
     return e
 
 
-def _texts(alert: AlertLine, zone_name: str, class_p: float | None) -> tuple[str, str]:
-    cls = text(alert.class_ or "drone")
+@dataclass(frozen=True, slots=True)
+class _Texts:
+    headline: str
+    description: str
+    instruction: str
+
+
+def _texts(
+    alert: AlertLine, lang: str, messages: Messages, zone_name: str, class_p: float | None
+) -> _Texts:
+    """The words of one alert event in ``lang``; every data string goes in as a parameter."""
+
+    def t(key: str, **params: object) -> str:
+        return messages.t(lang, key, **params)
+
+    cls = alert.class_ or "drone"
+    obj = t(f"class.{cls}") if cls in _CLASSES else text(cls)
     if alert.state == "cleared":
-        return f"All clear: {zone_name}", f"The {cls} alert for {zone_name} has ended."
+        return _Texts(
+            t("cap.headline.cleared", zone=zone_name),
+            t("cap.description.cleared", object=obj, zone=zone_name),
+            t("cap.instruction.cleared", zone=zone_name),
+        )
     tta = alert.tta_s
-    if tta is None or tta <= 0:
-        where = f"inside {zone_name}"
-        headline = f"Drone inside {zone_name}"
+    where = "inside" if tta is None or tta <= 0 else "approaching"
+    minutes = 0 if where == "inside" else max(1, math.ceil((tta or 0.0) / 60.0))
+    prob = "" if class_p is None else t("cap.probability", percent=f"{class_p:.0%}")
+    level = t(f"level.{alert.level}")
+    track = text(alert.track or "?")
+    when = t(f"cap.when.{where}", minutes=minutes)
+    return _Texts(
+        t(f"cap.headline.{where}", zone=zone_name, minutes=minutes),
+        t(
+            f"cap.description.{where}",
+            object=obj,
+            probability=prob,
+            track=track,
+            zone=zone_name,
+            minutes=minutes,
+            level=level,
+        ),
+        t(f"cap.instruction.{alert.level}", zone=zone_name, minutes=minutes, when=when),
+    )
+
+
+def _info(
+    root: ET.Element,
+    alert: AlertLine,
+    settings: CapSettings,
+    tag: str,
+    zone: Zone | None,
+    class_p: float | None,
+) -> _Texts:
+    """Append the ``info`` block of language ``tag``; returns its texts."""
+    lang = language_of(tag) or "en"
+    info = ET.SubElement(root, f"{{{CAP_NS}}}info")
+    _sub(info, "language", cap_language(tag))
+    _sub(info, "category", "Security")
+    _sub(info, "event", settings.messages.t(lang, "cap.event"))
+    response = "AllClear" if alert.state == "cleared" else _RESPONSE[alert.level]
+    _sub(info, "responseType", response)
+    _sub(info, "urgency", urgency(alert))
+    _sub(info, "severity", severity(alert))
+    _sub(info, "certainty", certainty(alert, class_p))
+    sent = cap_time(alert.t)
+    _sub(info, "onset", sent)
+    expires = alert.t if alert.state == "cleared" else alert.t + settings.expires_s
+    _sub(info, "expires", cap_time(expires))
+    if settings.sender_name:
+        _sub(info, "senderName", settings.sender_name)
+    if zone is not None:
+        zone_name = text(zone.name)
     else:
-        minutes = max(1, math.ceil(tta / 60.0))
-        where = f"predicted to enter {zone_name} in about {minutes} min"
-        headline = f"Drone approaching {zone_name}: about {minutes} min"
-    prob = "" if class_p is None else f" (probability {class_p:.0%})"
-    desc = f"A {cls}{prob}, track {text(alert.track or '?')}, is {where}. Level {alert.level}."
-    return headline, desc
+        zone_name = text(alert.zone or settings.messages.t(lang, "cap.area.unknown"))
+    words = _texts(alert, lang, settings.messages, zone_name, class_p)
+    _sub(info, "headline", words.headline)
+    _sub(info, "description", words.description)
+    _sub(info, "instruction", words.instruction)
+    if settings.web:
+        _sub(info, "web", settings.web)
+    if settings.contact:
+        _sub(info, "contact", settings.contact)
+    params: list[tuple[str, object]] = [
+        ("skywarden:alertId", alert.id),
+        ("skywarden:level", alert.level),
+    ]
+    if alert.track is not None:
+        params.append(("skywarden:track", alert.track))
+    if alert.tta_s is not None:
+        params.append(("skywarden:ttaSeconds", f"{alert.tta_s:.0f}"))
+    if alert.class_ is not None:
+        params.append(("skywarden:class", alert.class_))
+    if class_p is not None:
+        params.append(("skywarden:classProbability", f"{class_p:.2f}"))
+    for name, value in params:
+        p = ET.SubElement(info, f"{{{CAP_NS}}}parameter")
+        _sub(p, "valueName", name)
+        _sub(p, "value", value)
+    area = ET.SubElement(info, f"{{{CAP_NS}}}area")
+    _sub(area, "areaDesc", zone_name)
+    ring = polygon(zone) if zone is not None else None
+    if ring is not None:
+        _sub(area, "polygon", ring)
+    if alert.entry_lat is not None and alert.entry_lon is not None:
+        r_km = settings.entry_radius_m / 1000.0
+        _sub(area, "circle", f"{alert.entry_lat:.6f},{alert.entry_lon:.6f} {r_km:g}")
+    return words
 
 
 def encode(
@@ -183,59 +277,9 @@ def encode(
     if refs:
         _sub(root, "references", " ".join(str(r) for r in refs))
     _sub(root, "incidents", cap_token(alert.id))
-    info = ET.SubElement(root, f"{{{CAP_NS}}}info")
-    _sub(info, "language", settings.language)
-    _sub(info, "category", "Security")
-    _sub(info, "event", "Drone threat")
-    response = "AllClear" if alert.state == "cleared" else _RESPONSE[alert.level]
-    _sub(info, "responseType", response)
-    _sub(info, "urgency", urgency(alert))
-    _sub(info, "severity", severity(alert))
-    _sub(info, "certainty", certainty(alert, class_p))
-    _sub(info, "onset", sent)
-    expires = alert.t if alert.state == "cleared" else alert.t + settings.expires_s
-    _sub(info, "expires", cap_time(expires))
-    if settings.sender_name:
-        _sub(info, "senderName", settings.sender_name)
-    zone_name = text(zone.name if zone is not None else (alert.zone or "the protected area"))
-    headline, desc = _texts(alert, zone_name, class_p)
-    _sub(info, "headline", headline)
-    _sub(info, "description", desc)
-    if alert.state == "cleared":
-        instruction = ALL_CLEAR
-    else:
-        instruction = settings.instructions.get(alert.level) or INSTRUCTIONS[alert.level]
-    _sub(info, "instruction", instruction)
-    if settings.web:
-        _sub(info, "web", settings.web)
-    if settings.contact:
-        _sub(info, "contact", settings.contact)
-    params: list[tuple[str, object]] = [
-        ("skywarden:alertId", alert.id),
-        ("skywarden:level", alert.level),
-    ]
-    if alert.track is not None:
-        params.append(("skywarden:track", alert.track))
-    if alert.tta_s is not None:
-        params.append(("skywarden:ttaSeconds", f"{alert.tta_s:.0f}"))
-    if alert.class_ is not None:
-        params.append(("skywarden:class", alert.class_))
-    if class_p is not None:
-        params.append(("skywarden:classProbability", f"{class_p:.2f}"))
-    for name, value in params:
-        p = ET.SubElement(info, f"{{{CAP_NS}}}parameter")
-        _sub(p, "valueName", name)
-        _sub(p, "value", value)
-    area = ET.SubElement(info, f"{{{CAP_NS}}}area")
-    _sub(area, "areaDesc", zone_name)
-    ring = polygon(zone) if zone is not None else None
-    if ring is not None:
-        _sub(area, "polygon", ring)
-    if alert.entry_lat is not None and alert.entry_lon is not None:
-        r_km = settings.entry_radius_m / 1000.0
-        _sub(area, "circle", f"{alert.entry_lat:.6f},{alert.entry_lon:.6f} {r_km:g}")
+    words = [_info(root, alert, settings, tag, zone, class_p) for tag in settings.languages]
     xml = ET.tostring(root, encoding="utf-8", xml_declaration=True, default_namespace=CAP_NS)
-    return CapMessage(ref, xml, headline, alert.id, alert.level, alert.zone)
+    return CapMessage(ref, xml, words[0].headline, alert.id, alert.level, alert.zone)
 
 
 def atom_feed(

@@ -23,6 +23,7 @@ from .cap_config import CapConfig, MqttConfig
 
 if TYPE_CHECKING:
     from ..geodesy import LocalFrame
+    from ..i18n import Messages
     from .base import QueueWorker
 
 log = logging.getLogger(__name__)
@@ -188,12 +189,13 @@ def build_sinks(
     site_name: str = "skywarden",
     zones: Sequence[Zone] = (),
     rng: np.random.Generator | None = None,
+    messages: Messages | None = None,
 ) -> list[QueueWorker]:
     """Create one worker per configured sink (none are started; the pipeline runs them).
 
     ``frame`` is the site's ENU frame (CAT062 Cartesian items, zone centroids);
     ``site_name`` names the site in webhook bodies and SAPIENT ids; ``zones`` are
-    drawn on TAK maps; ``rng`` jitters webhook retries.
+    drawn on TAK maps; ``rng`` jitters webhook retries; ``messages`` words CAP texts.
     """
     # Imported here so that a site with no sinks does not import pytak, protobuf, httpx.
     sinks: list[QueueWorker] = []
@@ -221,7 +223,9 @@ def build_sinks(
         from .cap import build_cap_sinks
 
         rng = rng if rng is not None else np.random.default_rng()
-        sinks += build_cap_sinks(config.cap, site_name=site_name, zones=zones, rng=rng)
+        sinks += build_cap_sinks(
+            config.cap, site_name=site_name, zones=zones, rng=rng, messages=messages
+        )
     if config.mqtt:
         from .mqtt import MqttSink
 

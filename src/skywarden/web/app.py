@@ -33,6 +33,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ..i18n import LANGUAGES, Messages, language_of
 from ..store import Store, zone_to_feature
 from ..threat.zones import feature_to_zone
 from ..types import Rejected, Zone
@@ -118,6 +119,8 @@ def _check_range(t0: float, t1: float, config: WebConfig) -> None:
 def _index_html(config: WebConfig) -> str:
     page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     meta = {
+        "skywarden-language": language_of(config.language or "") or "",
+        "skywarden-languages": msgspec.json.encode(dict(LANGUAGES)).decode(),
         "skywarden-tiles-url": config.tiles_url or "",
         "skywarden-tiles-attribution": config.tiles_attribution,
         "skywarden-tiles-max-zoom": str(config.tiles_max_zoom),
@@ -128,9 +131,19 @@ def _index_html(config: WebConfig) -> str:
     return page.replace("<!--SKYWARDEN-META-->", tags)
 
 
-def create_app(live: LiveState, store: Store, config: WebConfig | None = None) -> FastAPI:
-    """The ASGI app serving ``live`` (current picture) and ``store`` (history, acks, zones, tokens)."""
+def create_app(
+    live: LiveState,
+    store: Store,
+    config: WebConfig | None = None,
+    *,
+    messages: Messages | None = None,
+) -> FastAPI:
+    """The ASGI app serving ``live`` (current picture) and ``store`` (history, acks, zones,
+    tokens); the page is worded by ``messages`` (the built-in catalogue when not given)."""
     config = config or WebConfig()
+    messages = messages or Messages()
+    # Encoded once: the catalogues change only with the site config (a restart).
+    catalogues = {lang: msgspec.json.encode(messages.catalogue(lang)) for lang in LANGUAGES}
     app = FastAPI(
         title="skywarden",
         summary="Counter-drone early warning: live air picture, alerts and history. "
@@ -388,6 +401,20 @@ def create_app(live: LiveState, store: Store, config: WebConfig | None = None) -
             return app.state.auth.verify(token) is not None
 
         await _stream(websocket, live, config.push_interval_s, still_valid, config.token_recheck_s)
+
+    @app.get("/i18n/{lang}.json", include_in_schema=False)
+    def catalogue(lang: str) -> Response:
+        """The page's message catalogue in one language, with the site's own wording.
+
+        Public, like the page (the sign-in form is worded from it), and so, like the
+        page, not part of the API's schema. Only the known languages are served; the
+        path is never used to reach a file."""
+        body = catalogues.get(lang)
+        if body is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"no catalogue; known: {', '.join(LANGUAGES)}"
+            )
+        return Response(body, media_type="application/json", headers={"Cache-Control": "no-cache"})
 
     @app.get("/", include_in_schema=False)
     def index(request: Request) -> HTMLResponse:

@@ -42,9 +42,10 @@ WS_SUBPROTOCOL = "bearer"
 SESSION_COOKIE = "skywarden_session"
 #: Header a cookie-authenticated write must carry (a cross-site form cannot set it).
 CSRF_HEADER = "X-Skywarden-Request"
-#: What loads without a token: the page, its static files, user tiles and the API docs.
+#: What loads without a token: the page, its static files, its message catalogues (the
+#: sign-in form is worded from them), user tiles and the API docs.
 PUBLIC_PATHS = frozenset({"/", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
-PUBLIC_PREFIXES = ("/static/", "/tiles/")
+PUBLIC_PREFIXES = ("/static/", "/i18n/", "/tiles/")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -19,6 +19,9 @@ class WebConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     OpenAPI docs at ``/docs`` (the schema, not data; open to all).
     """
 
+    #: The map's language until an operator picks one (``en``, ``ko``); the browser's
+    #: language when not given.
+    language: str | None = None
     tiles_url: str | None = None
     tiles_attribution: str = ""
     tiles_max_zoom: Annotated[int, msgspec.Meta(ge=0, le=24)] = 19

@@ -6,6 +6,8 @@
 // (per operator, kept in this browser) silences the tones only: the title still flashes
 // and notifications still come.
 
+import { t, term } from "./i18n.js";
+
 // [frequency Hz, duration s] steps of each pattern, and how often it repeats (ms; 0: once).
 const PATTERNS = {
   critical: { steps: [[988, 0.18], [740, 0.18], [988, 0.18], [740, 0.18]], everyMs: 2000 },
@@ -98,15 +100,22 @@ export class Alarm {
     this.timer = null;
   }
 
+  // The page's own title, in the operator's language (the flash alternates with it).
+  setBaseTitle(title) {
+    this.baseTitle = title;
+    if (!this.flashTimer) document.title = title;
+  }
+
   flash(level) {
     clearInterval(this.flashTimer);
     let on = false;
-    const text = `⚠ ${level.toUpperCase()} alert — ${this.baseTitle}`;
+    // Worded at each blink, so that a language switch shows at once.
+    const text = () => t("ui.alarm.title", { level: term("level", level).toUpperCase(), title: this.baseTitle });
     this.flashTimer = setInterval(() => {
       on = !on;
-      document.title = on ? text : this.baseTitle;
+      document.title = on ? text() : this.baseTitle;
     }, FLASH_MS);
-    document.title = text;
+    document.title = text();
   }
 
   unflash() {
@@ -118,12 +127,17 @@ export class Alarm {
   notify(alert, level) {
     if (!("Notification" in window) || Notification.permission !== "granted") return;
     if (document.visibilityState !== "hidden") return;
-    const what = alert.escalated ? "escalated, not acknowledged" : `${level} alert`;
-    const tta = alert.tta_s != null ? `, arrival in ${Math.round(alert.tta_s)} s` : "";
+    const what = alert.escalated ? t("ui.notify.escalated") : t("ui.notify.level", { level: term("level", level) });
+    const arrival = alert.tta_s != null ? t("ui.notify.arrival", { seconds: Math.round(alert.tta_s) }) : "";
     try {
       // Plain text only: the notification shows strings from data as text.
-      new Notification(`skywarden: ${what}`, {
-        body: `${alert.class || "object"} ${alert.track || ""} → ${alert.zone || ""}${tta}`,
+      new Notification(t("ui.notify.title", { what }), {
+        body: t("ui.notify.body", {
+          object: term("class", alert.class || "unknown"),
+          track: alert.track || "",
+          zone: alert.zone || "",
+          arrival,
+        }),
         tag: `skywarden-${alert.id}`,
         requireInteraction: level === "critical",
       });

@@ -12,7 +12,20 @@ function meta(name) {
   return el ? el.content : "";
 }
 
+// {code: name} of the languages the server has catalogues for; English at least.
+function languages() {
+  try {
+    const parsed = JSON.parse(meta("skywarden-languages"));
+    if (parsed && typeof parsed === "object" && Object.keys(parsed).length) return parsed;
+  } catch (e) {
+    console.warn("languages:", e);
+  }
+  return { en: "English" };
+}
+
 export const config = {
+  language: meta("skywarden-language"),
+  languages: languages(),
   tilesUrl: meta("skywarden-tiles-url"),
   tilesAttribution: meta("skywarden-tiles-attribution"),
   tilesMaxZoom: Number(meta("skywarden-tiles-max-zoom") || 19),

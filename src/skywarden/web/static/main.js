@@ -2,13 +2,17 @@
 
 import { api, apiJson, AuthError, connectLive, signIn, signOut } from "./api.js";
 import { Alarm } from "./alarm.js";
+import { initialLanguage, onLanguageChange, setLanguage, setOperator, t, term, wireSelectors } from "./i18n.js";
 import { AirMap } from "./map.js";
 import { fmtTime, renderAlerts, renderTrack, tickCountdowns } from "./panels.js";
 
 const TRAIL_LEN = 30;
 
 const state = {
+  me: null, // {name, role} once signed in
   role: null,
+  conn: "down", // "up" | "down" | "refused"
+  zoneNames: new Map(), // zone id -> name
   tracks: new Map(), // id -> track line
   trails: new Map(), // id -> [[lon, lat, alt, t], ...]
   alerts: new Map(), // id -> alert (open ones)
@@ -25,7 +29,7 @@ let airMap = null;
 let stopLive = null;
 const alarm = new Alarm((muted) => {
   const b = document.getElementById("mute");
-  b.textContent = muted ? "Unmute" : "Mute";
+  b.textContent = t(muted ? "ui.unmute" : "ui.mute");
   b.setAttribute("aria-pressed", muted ? "true" : "false");
   b.classList.toggle("active", muted);
 });
@@ -53,6 +57,7 @@ function drawAlerts() {
     canAck: state.role === "operator",
     onAck: acknowledge,
     onSelect: selectTrack,
+    zoneNames: state.zoneNames,
   });
   if (!state.replay) airMap.setPredictedPaths(alerts);
   alarm.update(alerts);
@@ -90,6 +95,14 @@ function takeTracks(tracks, t) {
   document.getElementById("clock").textContent = fmtTime(state.lastT);
 }
 
+// Zones (a GeoJSON FeatureCollection): drawn, and their names kept for the alert list.
+function takeZones(fc) {
+  state.zoneNames = new Map(
+    (fc.features || []).map((f) => [f.id, (f.properties && f.properties.name) || f.id]),
+  );
+  airMap.setZones(fc);
+}
+
 function onMessage(msg) {
   switch (msg.type) {
     case "snapshot":
@@ -97,7 +110,7 @@ function onMessage(msg) {
       state.tracks = new Map();
       takeTracks(msg.tracks, msg.t);
       state.alerts = new Map(msg.alerts.map((a) => [a.id, a]));
-      airMap.setZones(msg.zones);
+      takeZones(msg.zones);
       airMap.setSensors(msg.sensors);
       state.sensors = new Map(msg.sensors.map((s) => [s.id, s]));
       drawTracks();
@@ -133,7 +146,8 @@ function onMessage(msg) {
       airMap.setSensors([...state.sensors.values()]);
       break;
     case "zones":
-      airMap.setZones(msg.zones);
+      takeZones(msg.zones);
+      drawAlerts();
       break;
     default:
       break;
@@ -147,7 +161,7 @@ async function acknowledge(alertId) {
     if (a) a.ack = { by: ack.by, t: ack.t };
     drawAlerts();
   } catch (e) {
-    report(`Acknowledge failed: ${e.message}`);
+    report(t("ui.error.ack", { error: e.message }));
   }
 }
 
@@ -182,7 +196,7 @@ async function chosenRange() {
 function showReplayFrame(i) {
   const r = state.replay;
   if (!r || !r.frames.length) return;
-  const [t, tracks] = r.frames[i];
+  const [frameT, tracks] = r.frames[i];
   const trails = new Map();
   for (const [, frame] of r.frames.slice(Math.max(0, i - TRAIL_LEN), i + 1)) {
     for (const tr of frame) {
@@ -193,12 +207,16 @@ function showReplayFrame(i) {
   airMap.setTracks(tracks, trails);
   const open = new Map();
   for (const a of r.alerts) {
-    if (a.t > t) break;
+    if (a.t > frameT) break;
     if (a.state === "cleared") open.delete(a.id);
     else open.set(a.id, a);
   }
   airMap.setPredictedPaths([...open.values()]);
-  document.getElementById("replay-time").textContent = `${fmtTime(t)} · ${tracks.length} tracks · ${open.size} alerts`;
+  document.getElementById("replay-time").textContent = t("ui.replay.frame", {
+    time: fmtTime(frameT),
+    tracks: t("ui.replay.tracks", { count: tracks.length }),
+    alerts: t("ui.replay.alerts", { count: open.size }),
+  });
 }
 
 async function startReplay() {
@@ -216,7 +234,8 @@ async function startReplay() {
   slider.value = slider.max;
   document.getElementById("replay").hidden = false;
   document.getElementById("replay-toggle").classList.add("active");
-  document.getElementById("replay-note").textContent = data.truncated ? "(range truncated)" : "";
+  state.replay.truncated = data.truncated;
+  document.getElementById("replay-note").textContent = data.truncated ? t("ui.replay.truncated") : "";
   showReplayFrame(Number(slider.value));
 }
 
@@ -242,7 +261,7 @@ async function exportRange(format) {
 function wireControls() {
   document.getElementById("replay-toggle").addEventListener("click", () => {
     if (state.replay) stopReplay();
-    else startReplay().catch((e) => report(`Replay failed: ${e.message}`));
+    else startReplay().catch((e) => report(t("ui.error.replay", { error: e.message })));
   });
   document.getElementById("replay-slider").addEventListener("input", (ev) => showReplayFrame(Number(ev.target.value)));
   document.getElementById("replay-play").addEventListener("click", () => {
@@ -256,7 +275,9 @@ function wireControls() {
     }, 250);
   });
   for (const b of document.querySelectorAll(".export button")) {
-    b.addEventListener("click", () => exportRange(b.dataset.format).catch((e) => report(`Export failed: ${e.message}`)));
+    b.addEventListener("click", () =>
+      exportRange(b.dataset.format).catch((e) => report(t("ui.error.export", { error: e.message }))),
+    );
   }
   document.getElementById("track-close").addEventListener("click", () => {
     state.selected = null;
@@ -272,7 +293,7 @@ function wireControls() {
     try {
       await signIn(token);
     } catch (e) {
-      showLogin(e instanceof AuthError ? "That token was refused." : e.message);
+      showLogin(e instanceof AuthError ? t("ui.login.refused") : e.message);
       return;
     }
     document.getElementById("login").hidden = true;
@@ -283,31 +304,68 @@ function wireControls() {
   document.getElementById("signout").addEventListener("click", async () => {
     if (stopLive) stopLive();
     stopLive = null;
-    await signOut().catch((e) => report(`Sign-out failed: ${e.message}`));
+    await signOut().catch((e) => report(t("ui.error.signout", { error: e.message })));
+    state.me = null;
+    await setOperator(null);
     document.getElementById("who").textContent = "";
-    showLogin("Signed out.");
+    showLogin(t("ui.login.signed_out"));
   });
+  wireSelectors((e) => report(e.message));
 }
 
 async function start() {
   try {
     const me = await apiJson("/api/me");
+    state.me = me;
     state.role = me.role;
-    document.getElementById("who").textContent = `${me.name} (${me.role})`;
+    await setOperator(me.name);
+    drawWho();
     alarm.setOperator(me.name);
   } catch (e) {
     if (e instanceof AuthError) return showLogin();
     throw e;
   }
   stopLive = connectLive(onMessage, (s) => {
-    const c = document.getElementById("conn");
-    c.textContent = s === "up" ? "live" : s === "refused" ? "refused" : "offline";
-    c.className = `conn ${s === "up" ? "up" : "down"}`;
-    if (s === "refused") showLogin("The live feed refused the sign-in.");
+    state.conn = s;
+    drawConn();
+    if (s === "refused") showLogin(t("ui.login.live_refused"));
   });
 }
 
+function drawWho() {
+  const me = state.me;
+  document.getElementById("who").textContent = me ? t("ui.who", { name: me.name, role: term("role", me.role) }) : "";
+}
+
+function drawConn() {
+  const s = state.conn;
+  const c = document.getElementById("conn");
+  c.textContent = t(s === "up" ? "ui.conn.live" : s === "refused" ? "ui.conn.refused" : "ui.conn.offline");
+  c.className = `conn ${s === "up" ? "up" : "down"}`;
+}
+
+// The operator switched language: word again everything on screen that is not fixed markup.
+function relabel() {
+  alarm.setBaseTitle(t("ui.title"));
+  alarm.onMuteChange(alarm.muted);
+  drawWho();
+  drawConn();
+  airMap.retitle();
+  airMap.setSensors([...state.sensors.values()]);
+  drawAlerts();
+  drawTracks();
+  if (state.selected && state.tracks.has(state.selected)) renderTrack(state.tracks.get(state.selected), state.selectedHistory);
+  if (state.replay) {
+    showReplayFrame(Number(document.getElementById("replay-slider").value));
+    document.getElementById("replay-note").textContent = state.replay.truncated ? t("ui.replay.truncated") : "";
+  }
+}
+
 airMap = new AirMap("map", selectTrack);
+onLanguageChange(relabel);
 wireControls();
 setInterval(() => tickCountdowns([...state.alerts.values()], dataNow()), 1000);
-start();
+// Words first, so that nothing is drawn in a language the operator did not choose.
+setLanguage(initialLanguage())
+  .catch((e) => report(e.message))
+  .finally(() => start());

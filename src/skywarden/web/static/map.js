@@ -2,6 +2,7 @@
 /* global L, topojson, pmtiles */
 
 import { config } from "./api.js";
+import { t, term } from "./i18n.js";
 
 export const CLASS_COLOURS = {
   drone: "#ff3b3b",
@@ -74,7 +75,9 @@ export function destination(lat, lon, brgDeg, dM) {
 
 export class AirMap {
   constructor(elementId, onTrackClick) {
-    this.map = L.map(elementId, { worldCopyJump: true, zoomSnap: 0.5 }).setView([20, 0], 2);
+    this.map = L.map(elementId, { worldCopyJump: true, zoomSnap: 0.5, zoomControl: false }).setView([20, 0], 2);
+    this.zoom = null;
+    this.retitle();
     this.onTrackClick = onTrackClick;
     this.selected = null;
     this.fitted = false;
@@ -99,6 +102,12 @@ export class AirMap {
     this.map.attributionControl.addAttribution("Natural Earth");
     // Keep the basemap under everything else drawn later.
     this.map.eachLayer((l) => l.bringToBack && l instanceof L.GeoJSON && l.bringToBack());
+  }
+
+  // Leaflet words its zoom buttons once, when made: remake them in the page's language.
+  retitle() {
+    if (this.zoom) this.zoom.remove();
+    this.zoom = L.control.zoom({ zoomInTitle: t("ui.zoom_in"), zoomOutTitle: t("ui.zoom_out") }).addTo(this.map);
   }
 
   addUserTiles() {
@@ -150,7 +159,10 @@ export class AirMap {
         }
       }
       L.circleMarker([s.lat, s.lon], { radius: 6, color: "#000", weight: 1, fillColor: c, fillOpacity: 1 })
-        .bindTooltip(textLabel(`${s.id} (${s.kind}) — ${s.status}`), { className: "label" })
+        .bindTooltip(
+          textLabel(t("ui.sensor.label", { id: s.id, kind: term("sensor_kind", s.kind), status: term("sensor_status", s.status) })),
+          { className: "label" },
+        )
         .addTo(this.sensorLayer);
     }
     if (!this.fitted && sensors.length) {
@@ -164,33 +176,35 @@ export class AirMap {
   // tracks: [{id, lat, lon, alt_m, vel_enu_mps, class, ...}]; trails: id -> [[lon, lat, alt, t], ...]
   setTracks(tracks, trails) {
     const seen = new Set();
-    for (const t of tracks) {
-      seen.add(t.id);
-      const [ve, vn] = t.vel_enu_mps;
+    for (const tr of tracks) {
+      seen.add(tr.id);
+      const [ve, vn] = tr.vel_enu_mps;
       const speed = Math.hypot(ve, vn);
       const hdg = ((Math.atan2(ve, vn) * 180) / Math.PI + 360) % 360;
-      const head = destination(t.lat, t.lon, hdg, speed * HEADING_LOOKAHEAD_S);
-      const trail = (trails.get(t.id) || []).map((p) => [p[1], p[0]]);
-      const colour = classColour(t.class);
-      let g = this.tracks.get(t.id);
+      const head = destination(tr.lat, tr.lon, hdg, speed * HEADING_LOOKAHEAD_S);
+      const trail = (trails.get(tr.id) || []).map((p) => [p[1], p[0]]);
+      const colour = classColour(tr.class);
+      let g = this.tracks.get(tr.id);
       if (!g) {
         g = {
           trail: L.polyline(trail, { color: colour, weight: 2, opacity: 0.6, interactive: false }).addTo(this.trackLayer),
-          heading: L.polyline([[t.lat, t.lon], head], { color: colour, weight: 2, interactive: false }).addTo(this.trackLayer),
-          marker: L.marker([t.lat, t.lon], { icon: symbolIcon(t.class, hdg, false), keyboard: false })
+          heading: L.polyline([[tr.lat, tr.lon], head], { color: colour, weight: 2, interactive: false }).addTo(this.trackLayer),
+          marker: L.marker([tr.lat, tr.lon], { icon: symbolIcon(tr.class, hdg, false), keyboard: false })
             .bindTooltip(textLabel(""), { permanent: true, direction: "top", offset: [0, -14], className: "label" })
             .on("click", () => this.onTrackClick(g.id))
             .addTo(this.trackLayer),
         };
-        g.id = t.id;
-        this.tracks.set(t.id, g);
+        g.id = tr.id;
+        this.tracks.set(tr.id, g);
       }
-      g.marker.setLatLng([t.lat, t.lon]);
-      g.marker.setIcon(symbolIcon(t.class, hdg, this.selected === t.id));
-      g.marker.setTooltipContent(textLabel(`${t.id} ${t.class} ${Math.round(t.alt_m)} m`));
-      g.heading.setLatLngs([[t.lat, t.lon], head]).setStyle({ color: colour });
+      g.marker.setLatLng([tr.lat, tr.lon]);
+      g.marker.setIcon(symbolIcon(tr.class, hdg, this.selected === tr.id));
+      g.marker.setTooltipContent(
+        textLabel(t("ui.track.label", { id: tr.id, object: term("class", tr.class), alt: Math.round(tr.alt_m) })),
+      );
+      g.heading.setLatLngs([[tr.lat, tr.lon], head]).setStyle({ color: colour });
       g.trail.setLatLngs(trail).setStyle({ color: colour });
-      g.last = t;
+      g.last = tr;
     }
     for (const [id, g] of this.tracks) {
       if (!seen.has(id)) {

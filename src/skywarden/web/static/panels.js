@@ -1,8 +1,11 @@
 // Side panels: the alert list (most urgent first, live countdown) and track details.
 
+import { t, term } from "./i18n.js";
 import { classColour } from "./map.js";
 
 const LEVEL_RANK = { critical: 0, warning: 1, info: 2 };
+// The page's faces (style.css): a canvas does not inherit them, and Hangul needs one.
+const CANVAS_FONT = '"DejaVu Sans", "NanumGothic", "Noto Sans CJK KR", sans-serif';
 
 export function fmtTime(tS) {
   if (tS == null) return "—";
@@ -11,7 +14,7 @@ export function fmtTime(tS) {
 
 function fmtCountdown(s) {
   if (s == null) return "";
-  if (s <= 0) return "INSIDE";
+  if (s <= 0) return t("ui.alert.inside");
   const m = Math.floor(s / 60);
   const sec = Math.floor(s % 60);
   return `${m}:${String(sec).padStart(2, "0")}`;
@@ -44,7 +47,13 @@ export function sortAlerts(alerts, dataNowS) {
   });
 }
 
-export function renderAlerts(alerts, { dataNowS, canAck, onAck, onSelect }) {
+// A zone as the alert list names it: its name (from the site's zones) and its id.
+function zoneLabel(id, zoneNames) {
+  const name = zoneNames && zoneNames.get(id);
+  return name && name !== id ? `${name} (${id})` : String(id ?? "");
+}
+
+export function renderAlerts(alerts, { dataNowS, canAck, onAck, onSelect, zoneNames }) {
   const list = document.getElementById("alerts");
   document.getElementById("alert-count").textContent = String(alerts.length);
   document.getElementById("no-alerts").hidden = alerts.length > 0;
@@ -52,13 +61,15 @@ export function renderAlerts(alerts, { dataNowS, canAck, onAck, onSelect }) {
     ...sortAlerts(alerts, dataNowS).map((a) => {
       const sensor = a.kind === "sensor";
       const what = sensor
-        ? `Sensor ${a.sensor}${a.reason ? ": " + a.reason : ""}`
-        : `${a.class || "track"} ${a.track} → ${a.zone}`;
+        ? a.reason
+          ? t("ui.alert.sensor_reason", { sensor: a.sensor, reason: a.reason })
+          : t("ui.alert.sensor", { sensor: a.sensor })
+        : t("ui.alert.what", { object: term("class", a.class || "unknown"), track: a.track, zone: zoneLabel(a.zone, zoneNames) });
       const tail = a.ack
-        ? el("div", { class: "ackline" }, `✓ acknowledged by ${a.ack.by} at ${fmtTime(a.ack.t)}`)
+        ? el("div", { class: "ackline" }, t("ui.alert.acked", { by: a.ack.by, time: fmtTime(a.ack.t) }))
         : canAck
-          ? el("button", { class: "ack", type: "button", onclick: (ev) => { ev.stopPropagation(); onAck(a.id); } }, "Acknowledge")
-          : el("div", { class: "quiet" }, "not acknowledged");
+          ? el("button", { class: "ack", type: "button", onclick: (ev) => { ev.stopPropagation(); onAck(a.id); } }, t("ui.alert.ack"))
+          : el("div", { class: "quiet" }, t("ui.alert.not_acked"));
       return el(
         "li",
         {
@@ -69,14 +80,18 @@ export function renderAlerts(alerts, { dataNowS, canAck, onAck, onSelect }) {
         el(
           "div",
           { class: "head" },
-          el("span", { class: "level" }, `${a.level} · ${a.state}`),
+          el("span", { class: "level" }, t("ui.alert.heading", { level: term("level", a.level), state: term("state", a.state) })),
           a.escalated
-            ? el("span", { class: "escalated", title: `escalated to ${a.escalated.to} at ${fmtTime(a.escalated.t)}` }, "ESCALATED")
+            ? el(
+                "span",
+                { class: "escalated", title: t("ui.alert.escalated_to", { to: a.escalated.to, time: fmtTime(a.escalated.t) }) },
+                t("ui.alert.escalated"),
+              )
             : "",
           el("span", { class: "tta", "data-tta": a.id }, fmtCountdown(ttaNow(a, dataNowS))),
         ),
         el("div", { class: "what" }, what),
-        el("div", { class: "quiet" }, `${a.id} · since ${fmtTime(a.t)}`),
+        el("div", { class: "quiet" }, t("ui.alert.since", { id: a.id, time: fmtTime(a.t) })),
         tail,
       );
     }),
@@ -102,8 +117,8 @@ export function renderTrack(track, history) {
   const [ve, vn, vu] = track.vel_enu_mps;
   const hdg = ((Math.atan2(ve, vn) * 180) / Math.PI + 360) % 360;
   const facts = [
-    ["class", track.class],
-    ["status", track.status],
+    ["class", term("class", track.class)],
+    ["status", term("track_status", track.status)],
     ["position", `${track.lat.toFixed(5)}, ${track.lon.toFixed(5)}`],
     ["altitude", `${Math.round(track.alt_m)} m`],
     ["speed", `${Math.hypot(ve, vn).toFixed(1)} m/s`],
@@ -114,7 +129,7 @@ export function renderTrack(track, history) {
   if (track.identity) facts.push(["identity", Object.entries(track.identity).map(([k, v]) => `${k} ${v}`).join(", ")]);
   if (track.pos_std_m != null) facts.push(["accuracy", `±${track.pos_std_m.toFixed(0)} m`]);
   document.getElementById("track-facts").replaceChildren(
-    ...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]),
+    ...facts.flatMap(([k, v]) => [el("dt", {}, t(`ui.fact.${k}`)), el("dd", {}, v)]),
   );
   const probs = Object.entries(track.class_p || {}).sort((a, b) => b[1] - a[1]);
   document.getElementById("track-classes").replaceChildren(
@@ -122,7 +137,7 @@ export function renderTrack(track, history) {
       const fill = el("div", { class: "fill" });
       fill.style.width = `${(100 * p).toFixed(0)}%`;
       fill.style.background = classColour(cls);
-      return el("div", { class: "bar" }, el("span", {}, cls), el("div", { class: "track" }, fill), el("span", {}, `${(100 * p).toFixed(0)}%`));
+      return el("div", { class: "bar" }, el("span", {}, term("class", cls)), el("div", { class: "track" }, fill), el("span", {}, `${(100 * p).toFixed(0)}%`));
     }),
   );
   drawTimeline(document.getElementById("track-timeline"), history || []);
@@ -138,8 +153,8 @@ function drawTimeline(canvas, lines) {
   ctx.fillRect(0, 0, w, h);
   if (lines.length < 2) {
     ctx.fillStyle = "#8b98a8";
-    ctx.font = "13px sans-serif";
-    ctx.fillText("no stored history yet", 10, h / 2);
+    ctx.font = `13px ${CANVAS_FONT}`;
+    ctx.fillText(t("ui.track.no_history"), 10, h / 2);
     return;
   }
   const t0 = lines[0].t;
@@ -166,7 +181,7 @@ function drawTimeline(canvas, lines) {
     ctx.stroke();
   }
   ctx.fillStyle = "#8b98a8";
-  ctx.font = "11px sans-serif";
+  ctx.font = `11px ${CANVAS_FONT}`;
   ctx.fillText(fmtTime(t0), 4, h - 2);
   ctx.fillText(fmtTime(t1), w - 62, h - 2);
 }
