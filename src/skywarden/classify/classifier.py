@@ -94,6 +94,18 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: counts only if that one also had the track within this long: an emitter is
     #: heard by every direction finder in range, a bird on one bearing by one only.
     rf_cross_window_s: float = 5.0
+    #: Flight-style features that cannot tell a fixed-wing drone from a manned aircraft
+    #: or helicopter in transit: all fly straight. For a track flying straight
+    #: (``straightness`` >= ``fixed_wing_straightness_min``) faster than a bird with a
+    #: drone-sized radar echo (``rcs_signature_min_dbsm`` .. ``fixed_wing_rcs_max_dbsm``),
+    #: these give ``drone`` at least the support of the likelier of ``aircraft`` and
+    #: ``helicopter``, so that the signature (cross-section, transponder, Remote ID)
+    #: decides. Learnt mostly from wandering multirotors, they would otherwise read a
+    #: straight-flying attack drone as an aircraft. A larger echo is a manned aircraft's
+    #: or helicopter's, and circling (a glider in a thermal) is evidence as trained.
+    fixed_wing_neutral_features: tuple[str, ...] = ("turn_rate_dps", "straightness")
+    fixed_wing_rcs_max_dbsm: float = 5.0
+    fixed_wing_straightness_min: float = 0.95
     identity_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
     spoof: SpoofConfig = msgspec.field(default_factory=SpoofConfig)
     #: Free-form description of the training run (data, seeds, measured accuracy).
@@ -170,6 +182,7 @@ class Classifier:
         self._feat_idx = np.array([FEATURES.index(f) for f in p.features], np.int64)
         self._edges = [np.asarray(p.edges[f], float) for f in p.features]
         self._ll = [np.asarray(p.log_lik[f], float) for f in p.features]
+        self._style = np.array([f in p.fixed_wing_neutral_features for f in p.features])
         self._prior = np.asarray(p.log_prior, float)
         nc = len(CLASSES)
         self._id_rid = np.asarray(p.identity_log_lik.get("remoteid", [0.0] * nc), float)
@@ -254,16 +267,31 @@ class Classifier:
         """Per-scan log-likelihoods (n, 5) of feature rows (n, len(FEATURES)); NaN skipped.
 
         Each feature's term is clipped to ``max_feature_llr`` below its best
-        class, so that no single feature can rule a class out on its own.
+        class, so that no single feature can rule a class out on its own; for a
+        fast, straight track with a drone-sized radar echo, the style features
+        (``fixed_wing_neutral_features``) do not count against ``drone``.
         """
+        p = self.params
         ll = np.zeros((feats.shape[0], len(CLASSES)))
-        cap = self.params.max_feature_llr
-        for j, edges, table in zip(self._feat_idx, self._edges, self._ll, strict=True):
+        cap = p.max_feature_llr
+        rcs = feats[:, FEATURES.index("rcs_dbsm")]
+        fast_signed = (
+            (feats[:, FEATURES.index("speed_mps")] >= p.bird_speed_max_mps)
+            & (rcs >= p.rcs_signature_min_dbsm)
+            & (rcs <= p.fixed_wing_rcs_max_dbsm)
+            & (feats[:, FEATURES.index("straightness")] >= p.fixed_wing_straightness_min)
+        )
+        for j, edges, table, style in zip(
+            self._feat_idx, self._edges, self._ll, self._style, strict=True
+        ):
             v = feats[:, j]
             ok = np.isfinite(v)
             b = np.searchsorted(edges, np.where(ok, v, 0.0), side="right")
             term = table[b]
             term = np.maximum(term, term.max(axis=1, keepdims=True) - cap)
+            if style:
+                manned = np.maximum(term[:, 2], term[:, 3])
+                term[:, 0] = np.where(fast_signed, np.maximum(term[:, 0], manned), term[:, 0])
             ll += np.where(ok[:, None], term, 0.0)
         return ll
 
