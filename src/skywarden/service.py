@@ -254,6 +254,14 @@ class Service:
                 messages=self.messages,
             ),
         ]
+        if config.region is not None:
+            from .region.publish import RegionPublisher
+
+            self.sinks.append(
+                RegionPublisher(
+                    config.region, config.site, sensors=config.sensors, zones=zones, clock=clock
+                )
+            )
         esc = config.sinks.escalation
         channels: list[QueueWorker] = []
         if esc is not None:

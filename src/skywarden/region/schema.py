@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from ..types import Alt, AlertLine, Ident, Lat, Lon, NonNeg, Sensor, Time, TrackLine, Zone
+from ..types import AlertLine, Alt, Ident, Lat, Lon, NonNeg, Sensor, Time, TrackLine, Zone
 
 __all__ = [
     "KINDS",
