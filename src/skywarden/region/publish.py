@@ -105,21 +105,32 @@ class RegionPublisher(QueueWorker):
             SensorsMsg(site=self.config.site, t=self.clock(), sensors=list(self._sensors.values()))
         )
 
+    def offer(self, item: ScanOutput) -> None:
+        """Put the scan's tracks, then its alert events, in the outbox (a local SQLite
+        insert; the queue of the base class is not used: the outbox is the queue).
+
+        Tracks go first so the region knows a track before an alert names it.
+        """
+        if item.alerts:
+            self.note_alerts(item.alerts)
+        self._put_scan(item)
+
     async def handle(self, item: ScanOutput) -> None:
+        self._put_scan(item)
+
+    def _put_scan(self, item: ScanOutput) -> None:
         tracks = [t for t in item.tracks if t.status != "tentative"]
-        self._tracks_live = sum(t.status != "deleted" for t in tracks)
         if tracks:
+            self._tracks_live = sum(t.status != "deleted" for t in tracks)
             self._put(
                 TracksMsg(
                     site=self.config.site, t=item.t_s, lat=self.site.lat, lon=self.site.lon,
                     alt_m=self.site.alt_m, vel_std_mps=self.config.vel_std_mps, tracks=tracks,
                 )
             )  # fmt: skip
-
-    async def send_alerts(self, alerts: list[AlertLine]) -> bool:
-        # In the outbox the alerts are safe (it never drops them): delivered, for the lane.
-        self._put(AlertsMsg(site=self.config.site, t=alerts[-1].t, alerts=alerts))
-        return True
+        if item.alerts:
+            # Alerts are never dropped by the outbox.
+            self._put(AlertsMsg(site=self.config.site, t=item.t_s, alerts=list(item.alerts)))
 
     def note_alerts(self, alerts: tuple[AlertLine, ...]) -> None:
         changed = False
@@ -144,13 +155,7 @@ class RegionPublisher(QueueWorker):
     # --- out of the outbox ----------------------------------------------------------
 
     async def run(self) -> None:
-        drain = asyncio.create_task(self._drain(), name=f"{self.name}-drain")
-        try:
-            await super().run()
-        finally:
-            drain.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await drain
+        await self._drain()
 
     async def _connect(self) -> None:
         cfg = self.config
