@@ -158,7 +158,7 @@ class RegionService:
         """Fetch, apply and acknowledge one batch of ``site``; how many messages."""
         try:
             msgs = await self._subs[site].fetch(FETCH_BATCH, timeout=timeout_s)
-        except nats.errors.TimeoutError:
+        except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
             return 0
         self.store.begin()
         try:
