@@ -84,6 +84,7 @@ class RegionService:
         self._nc: Any = None
         self._subs: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = False
         self.app = self._make_app()
 
     # --- messages -----------------------------------------------------------------
@@ -199,7 +200,32 @@ class RegionService:
         self._tasks.append(asyncio.create_task(self._fuser(), name="region-fuser"))
         self._tasks.append(asyncio.create_task(self._lag(), name="region-lag"))
 
+    async def serve(
+        self, host: str | None = None, port: int | None = None,
+        *, on_ready: Callable[[int], None] | None = None,
+    ) -> None:  # fmt: skip
+        """Consume every site and serve the API until cancelled; ``on_ready`` gets the port."""
+        from ..service import bind_tcp
+        from ..web import serve_app
+
+        host = host or self.config.server.host
+        port = self.config.server.port if port is None else port
+        sock = None
+        try:
+            await self.start()
+            sock = await asyncio.to_thread(bind_tcp, host, port)
+            if on_ready is not None:
+                on_ready(int(sock.getsockname()[1]))
+            await serve_app(self.app, sock=sock)
+        finally:
+            if sock is not None:
+                sock.close()
+            await asyncio.shield(self.stop())
+
     async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -223,7 +249,7 @@ class RegionService:
             rows.append({
                 "site": st.site, "name": st.name,
                 "heartbeat_age_s": None if age is None else round(age, 3),
-                "consumer_lag": st.lag, "health": "ok" if healthy else "stale",
+                "consumer_lag": st.lag, "health": "ok" if healthy else ("stale" if age is not None else "unknown"),
                 "tracks": st.tracks, "outbox": st.outbox, "messages": st.messages,
                 "malformed": st.malformed, "zones": len(st.zones),
                 "sensors_silent": sum(s.state != "ok" for s in st.sensors),
