@@ -283,25 +283,25 @@ class RegionService:
             return Response(enc.encode(obj), media_type="application/json")
 
         @app.get("/api/sites")
-        def sites() -> Response:
+        async def sites() -> Response:
             return js(self.site_rows())
 
         @app.get("/api/tracks")
-        def tracks(site: str | None = None) -> Response:
+        async def tracks(site: str | None = None) -> Response:
             return js(self.track_rows(site))
 
         @app.get("/api/alerts")
-        def alerts() -> Response:
+        async def alerts() -> Response:
             return js(
                 {"open": sorted(self.book.open.values()), "events": self.store.events()[-500:]}
             )
 
         @app.get("/api/zones")
-        def zones() -> Response:
+        async def zones() -> Response:
             return js([{"site": s.site, "zone": z} for s in self.sites.values() for z in s.zones])
 
         @app.get("/healthz")
-        def healthz() -> Response:
+        async def healthz() -> Response:
             return js({"ok": True, "malformed": self.malformed})
 
         return app
