@@ -32,7 +32,7 @@ class RegionLinkConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     outbox_max_messages: Annotated[int, msgspec.Meta(ge=10, le=10_000_000)] = 100_000
     heartbeat_s: PosFloat = 1.0
     #: One-sigma velocity error announced with the tracks (a track line carries none).
-    vel_std_mps: PosFloat = 3.0
+    vel_std_mps: PosFloat = 10.0
     #: How long to wait for JetStream's acknowledgement of one message.
     ack_timeout_s: PosFloat = 2.0
     queue_size: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 64

@@ -178,6 +178,10 @@ class RegionPublisher(QueueWorker):
         self._kick.set()
 
     def _fail(self, e: BaseException) -> None:
+        # nats-py turns a cancelled request into a timeout: a stop must still stop.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
         msg = str(e) or type(e).__name__
         if not self.failing or msg != self.last_error:
             log.warning("%s: %s", self.name, msg)
@@ -189,7 +193,11 @@ class RegionPublisher(QueueWorker):
         cfg = self.config
         backoff = 0.25
         next_beat = 0.0
+        me = asyncio.current_task()
         while True:
+            # A cancellation swallowed by the client or by wait_for's race still stops us.
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError
             if self._nc is None:
                 try:
                     await self._connect()
