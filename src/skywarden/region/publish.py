@@ -24,6 +24,7 @@ import nats.errors
 from ..sinks.base import QueueWorker
 from ..types import AlertLine, ScanOutput, SensorDeclared, Site, SiteEvent, Zone, ZonesReplaced
 from ..types import Sensor as SensorT
+from .aio import raise_if_cancelling
 from .config import RegionLinkConfig
 from .outbox import Outbox
 from .schema import (
@@ -178,10 +179,7 @@ class RegionPublisher(QueueWorker):
         self._kick.set()
 
     def _fail(self, e: BaseException) -> None:
-        # nats-py turns a cancelled request into a timeout: a stop must still stop.
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise asyncio.CancelledError
+        raise_if_cancelling()
         msg = str(e) or type(e).__name__
         if not self.failing or msg != self.last_error:
             log.warning("%s: %s", self.name, msg)
@@ -193,11 +191,8 @@ class RegionPublisher(QueueWorker):
         cfg = self.config
         backoff = 0.25
         next_beat = 0.0
-        me = asyncio.current_task()
         while True:
-            # A cancellation swallowed by the client or by wait_for's race still stops us.
-            if me is not None and me.cancelling():
-                raise asyncio.CancelledError
+            raise_if_cancelling()
             if self._nc is None:
                 try:
                     await self._connect()

@@ -30,6 +30,7 @@ from nats.js.api import ConsumerConfig
 
 from ..geodesy import LocalFrame
 from ..types import AlertLine, Zone
+from .aio import raise_if_cancelling
 from .alerts import AlertBook, RegionStore
 from .config import RegionConfig
 from .picture import Picture, RegionalTrack
@@ -175,6 +176,7 @@ class RegionService:
 
     async def _consume(self, site: str) -> None:
         while True:
+            raise_if_cancelling()
             try:
                 await self.poll(site)
             except (nats.errors.Error, OSError) as e:
@@ -188,6 +190,7 @@ class RegionService:
 
     async def _lag(self) -> None:
         while True:
+            raise_if_cancelling()
             for site, sub in self._subs.items():
                 with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
                     self.sites[site].lag = int((await sub.consumer_info()).num_pending)
