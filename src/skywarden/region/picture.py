@@ -227,17 +227,18 @@ class Picture:
         assigned: dict[int, int] = {}
         if cands:
             big = 1e9
+            cx = np.array([rt.x for rt in cands])
+            cP = np.array([rt.P for rt in cands])
             cost = np.full((len(keys), len(cands)), big)
             for i, k in enumerate(keys):
                 x, P = pred[k]
-                for j, rt in enumerate(cands):
-                    d = x - rt.x
-                    try:
-                        d2 = float(d @ np.linalg.solve(P + rt.P, d))
-                    except np.linalg.LinAlgError:
-                        continue
-                    if d2 < self.gate_chi2:
-                        cost[i, j] = d2
+                d = x - cx
+                try:
+                    d2 = np.einsum("ij,ij->i", d, np.linalg.solve(P + cP, d[:, :, None])[:, :, 0])
+                except np.linalg.LinAlgError:
+                    continue
+                ok = d2 < self.gate_chi2
+                cost[i, ok] = d2[ok]
             rows, cols = linear_sum_assignment(cost)
             assigned = {int(r): int(c) for r, c in zip(rows, cols, strict=True) if cost[r, c] < big}
         for i, k in enumerate(keys):
