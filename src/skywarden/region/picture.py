@@ -68,26 +68,23 @@ class RegionalTrack:
         return sorted({s for s, _ in self.members})
 
 
-def _cv(dt: float, q: float) -> tuple[np.ndarray, np.ndarray]:
-    """Constant-velocity transition and white-acceleration process noise for ``dt``."""
-    F = np.eye(6)
-    F[:3, 3:] = dt * np.eye(3)
-    Q = np.zeros((6, 6))
-    a, b, c = dt**3 / 3, dt**2 / 2, dt
-    Q[:3, :3], Q[:3, 3:], Q[3:, :3], Q[3:, 3:] = (
-        a * np.eye(3),
-        b * np.eye(3),
-        b * np.eye(3),
-        c * np.eye(3),
-    )
-    return F, q * Q
-
-
-def predict(x: np.ndarray, P: np.ndarray, dt: float, q: float) -> tuple[np.ndarray, np.ndarray]:
-    if dt <= 0:
-        return x, P
-    F, Q = _cv(dt, q)
-    return F @ x, F @ P @ F.T + Q
+def predict_many(
+    x: np.ndarray, P: np.ndarray, dt: np.ndarray, q: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`predict` of n states (n, 6), (n, 6, 6) over their own ``dt`` (n,) at once."""
+    dt = np.maximum(dt, 0.0)
+    n = len(dt)
+    F = np.broadcast_to(np.eye(6), (n, 6, 6)).copy()
+    for i in range(3):
+        F[:, i, 3 + i] = dt
+    Q = np.zeros((n, 6, 6))
+    for i in range(3):
+        Q[:, i, i] = dt**3 / 3
+        Q[:, i, 3 + i] = Q[:, 3 + i, i] = dt**2 / 2
+        Q[:, 3 + i, 3 + i] = dt
+    xp = np.einsum("nij,nj->ni", F, x)
+    Pp = F @ P @ F.transpose(0, 2, 1) + q * Q
+    return xp, Pp
 
 
 def covariance_intersection(
@@ -183,13 +180,22 @@ class Picture:
         now = self.t if now is None else now
         for k in [k for k, r in self.reports.items() if now - r.t > self.stale_s]:
             del self.reports[k]
-        pred: dict[Key, tuple[np.ndarray, np.ndarray]] = {
-            k: predict(r.x, r.P, now - r.t, self.q) for k, r in self.reports.items()
-        }
-        for rt in self.tracks.values():
-            rt.x, rt.P = predict(rt.x, rt.P, now - rt.t, self.q)
-            rt.t = now
-            rt.members = []
+        pred: dict[Key, tuple[np.ndarray, np.ndarray]] = {}
+        if self.reports:
+            keys, reps = list(self.reports), list(self.reports.values())
+            xs, Ps = predict_many(
+                np.array([r.x for r in reps]), np.array([r.P for r in reps]),
+                now - np.array([r.t for r in reps]), self.q,
+            )  # fmt: skip
+            pred = {k: (xs[i], Ps[i]) for i, k in enumerate(keys)}
+        if self.tracks:
+            rts = list(self.tracks.values())
+            xs, Ps = predict_many(
+                np.array([rt.x for rt in rts]), np.array([rt.P for rt in rts]),
+                now - np.array([rt.t for rt in rts]), self.q,
+            )  # fmt: skip
+            for i, rt in enumerate(rts):
+                rt.x, rt.P, rt.t, rt.members = xs[i], Ps[i], now, []
         unmapped: dict[str, list[Key]] = {}
         for k in sorted(self.reports):
             rid = self.track_map.get(k)
@@ -202,9 +208,9 @@ class Picture:
         for rid in list(self.tracks):
             rt = self.tracks[rid]
             if rt.members:
-                xs = [pred[k][0] for k in rt.members]
-                Ps = [pred[k][1] for k in rt.members]
-                rt.x, rt.P = covariance_intersection(xs, Ps)
+                rt.x, rt.P = covariance_intersection(
+                    [pred[k][0] for k in rt.members], [pred[k][1] for k in rt.members]
+                )
                 rt.last_seen = now
                 reps = [self.reports[k] for k in rt.members]
                 rt.identity = next((r.identity for r in reps if r.identity), rt.identity)
