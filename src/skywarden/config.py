@@ -17,6 +17,7 @@ import yaml
 
 from .i18n import MessageError, Overrides, check_language, check_overrides
 from .pipeline import EngineConfig
+from .region.config import RegionLinkConfig
 from .sinks.config import SinksConfig
 from .sources.jsonl import ListenerConfig, tls_context
 from .sources.live import AdsbInput, AsterixInput, RemoteIdInput, SapientListenerConfig
@@ -92,6 +93,8 @@ class SiteConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     web: WebConfig = msgspec.field(default_factory=WebConfig)
     sinks: SinksConfig = msgspec.field(default_factory=SinksConfig)
+    #: Publish this site's picture to a regional service over NATS JetStream (docs/region.md).
+    region: RegionLinkConfig | None = None
     #: The site's own wording, per language, keys as in the message catalogue
     #: (``src/skywarden/i18n/en.json``; docs/cap.md): ``{ko: {cap.instruction.critical: ...}}``.
     messages: Overrides = msgspec.field(default_factory=dict)

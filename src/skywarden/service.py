@@ -217,6 +217,7 @@ class Service:
         config_dir: Path | None = None,
         feed: Iterable[Record] | None = None,
         feed_speed: float = 1.0,
+        feed_t0: float | None = None,
         clock: Callable[[], float] = time.time,
         local_session: bool = False,
     ) -> None:
@@ -224,6 +225,8 @@ class Service:
         self.clock = clock
         self._feed = feed
         self._feed_speed = feed_speed
+        #: Scenario time the feed's clock starts at (see ``replay``); its first detection's if None.
+        self._feed_t0 = feed_t0
         self.metrics = ServiceMetrics()
         self.rejections = RejectionCounter()
         self.store = Store(config.store.path, retention_s=config.store.retention_s)
@@ -254,6 +257,14 @@ class Service:
                 messages=self.messages,
             ),
         ]
+        if config.region is not None:
+            from .region.publish import RegionPublisher
+
+            self.sinks.append(
+                RegionPublisher(
+                    config.region, config.site, sensors=config.sensors, zones=zones, clock=clock
+                )
+            )
         esc = config.sinks.escalation
         channels: list[QueueWorker] = []
         if esc is not None:
@@ -506,7 +517,14 @@ class Service:
             speed = self._feed_speed if self._feed is not None else src.replay_speed
             spawn(
                 asyncio.create_task(
-                    replay(records, self._on_record, clock=self.clock, speed=speed), name="replay"
+                    replay(
+                        records,
+                        self._on_record,
+                        clock=self.clock,
+                        speed=speed,
+                        t0=self._feed_t0 if self._feed is not None else None,
+                    ),
+                    name="replay",
                 )
             )
 

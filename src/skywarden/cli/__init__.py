@@ -10,6 +10,7 @@ import typer
 from . import evaluate as _evaluate
 from . import export as _export
 from . import importer as _importer
+from . import region as _region
 from . import serve as _serve
 from . import simulate as _simulate
 from . import token as _token
@@ -38,6 +39,7 @@ app.command("eval")(_evaluate.evaluate)
 app.command("import")(_importer.import_)
 app.command("serve")(_serve.serve)
 app.command("demo")(_serve.demo)
+app.command("region")(_region.region)
 app.add_typer(_token.app, name="token")
 app.add_typer(_export.app, name="export")
 

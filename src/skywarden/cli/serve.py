@@ -72,8 +72,18 @@ def demo(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the start-up facts as JSON.")
     ] = False,
+    sites: Annotated[
+        int,
+        typer.Option(
+            help="Run N neighbouring sites, an embedded NATS server and the region "
+            "(the region's API on --port) instead of one site."
+        ),
+    ] = 0,
 ) -> None:
     """Start the live service fed by the simulator in real time, and print the map's URL and a token."""
+    if sites:
+        _demo_sites(sites, host, port, seed, speed, json_out)
+        return
     from ..service import Service
     from ..sim import generate, load_spec
     from ..types import Sensor, Site, Zone
@@ -158,3 +168,39 @@ def _run(service, host: str, port: int, json_out: bool, token: str | None) -> No
             fail(str(e), 2)
         except OSError as e:
             fail(f"cannot start the site: {e.strerror or e}")
+
+
+def _demo_sites(n: int, host: str, port: int, seed: int, speed: float, json_out: bool) -> None:
+    """``demo --sites N``: see :mod:`skywarden.region.demo`."""
+    from ..region.demo import MAX_SITES, run_demo
+    from ..region.server import NatsServerError
+
+    if not 1 <= n <= MAX_SITES:
+        fail(f"--sites must be between 1 and {MAX_SITES}, not {n}", 2)
+    finite_positive(speed, "--speed")
+    if speed > MAX_SPEED:
+        fail(f"--speed must be at most {MAX_SPEED:g} (the replay_speed range), not {speed:g}", 2)
+    check_listen(host, port)
+
+    def ready(facts: dict) -> None:
+        if json_out:
+            print_json(facts)
+            return
+        console.print(f"[bold green]skywarden region[/] of {n} sites: {facts['url']}")
+        console.print(f"regional tracks: {facts['tracks']}")
+        for sid, url in facts["sites"].items():
+            console.print(f"site {sid} map: {url}")
+        console.print("stop with Ctrl-C")
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await run_demo(n, host=host, port=port, seed=seed, speed=speed, on_ready=ready)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        try:
+            asyncio.run(main())
+        except (NatsServerError, OSError) as e:
+            fail(f"cannot start the regional demo: {e}")

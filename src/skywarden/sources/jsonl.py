@@ -458,16 +458,18 @@ async def replay(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     speed: float = 1.0,
     retime: bool = True,
+    t0: float | None = None,
 ) -> int:
     """Feed records in real time (x ``speed``), paced by their measurement times.
 
     With ``retime`` every detection is shifted by one constant so that the first
-    one is stamped with the clock's time at the start: the data look current,
-    and intervals between measurements are kept (at ``speed`` > 1 the data's
-    time runs ahead of the clock). Truth lines are skipped (the tracker never
-    reads them). Returns the number of records fed.
+    one (or the time ``t0``, when given: several feeds of one scenario then keep
+    one time line) is stamped with the clock's time at the start: the data look
+    current, and intervals between measurements are kept (at ``speed`` > 1 the
+    data's time runs ahead of the clock). Truth lines are skipped (the tracker
+    never reads them). Returns the number of records fed.
     """
-    t_file0: float | None = None
+    t_file0: float | None = t0
     t_wall0 = clock()
     n = 0
     for rec in records:

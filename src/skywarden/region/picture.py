@@ -1,0 +1,253 @@
+"""The regional picture: the tracks of every site in one frame, associated and fused.
+
+Each site reports its own tracks (``TracksMsg``). Here they are put in the
+region's East-North-Up frame, predicted to a common time with a constant-velocity
+model, associated track to track, and fused into regional tracks.
+
+- **Association** is sticky: a site track once joined to a regional track stays
+  with it (a site's own track id is stable). A new site track is gated against
+  every regional track on position *and* velocity, with the sum of both
+  covariances (squared Mahalanobis distance in 6 dimensions below ``gate_chi2``),
+  and assigned by the Hungarian method (``scipy.optimize.linear_sum_assignment``),
+  one site at a time, so two sites' new tracks of one drone meet in one regional track.
+- **Fusion** is covariance intersection with the fast trace weights
+  (w_i proportional to 1/trace(P_i)). Two sites' estimates of one drone are not
+  independent (common process noise, the same drone's past, sites that share
+  sensors), and their cross-covariance is unknown; covariance intersection is
+  consistent for *any* cross-correlation, where a Kalman-style product would be
+  over-confident.
+- **Handover**: a regional track whose members have all gone coasts (predicted)
+  for ``coast_s``; the next site's new track of the same drone is gated against
+  it and takes the same regional id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ..geodesy import LocalFrame
+from .schema import TracksMsg
+
+__all__ = ["Picture", "RegionalTrack", "Report", "covariance_intersection"]
+
+#: chi-square, 6 degrees of freedom, 0.999.
+GATE_CHI2_6 = 22.46
+
+Key = tuple[str, str]
+
+
+@dataclass(slots=True)
+class Report:
+    """A site track's latest state in the regional frame."""
+
+    site: str
+    track: str
+    t: float
+    x: np.ndarray
+    P: np.ndarray
+    class_: str
+    identity: dict[str, str] | None
+
+
+@dataclass(slots=True)
+class RegionalTrack:
+    rid: int
+    t: float
+    x: np.ndarray
+    P: np.ndarray
+    last_seen: float
+    members: list[Key] = field(default_factory=list)
+    class_: str = "unknown"
+    identity: dict[str, str] | None = None
+
+    @property
+    def sites(self) -> list[str]:
+        return sorted({s for s, _ in self.members})
+
+
+def predict_many(
+    x: np.ndarray, P: np.ndarray, dt: np.ndarray, q: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`predict` of n states (n, 6), (n, 6, 6) over their own ``dt`` (n,) at once."""
+    dt = np.maximum(dt, 0.0)
+    n = len(dt)
+    F = np.broadcast_to(np.eye(6), (n, 6, 6)).copy()
+    for i in range(3):
+        F[:, i, 3 + i] = dt
+    Q = np.zeros((n, 6, 6))
+    for i in range(3):
+        Q[:, i, i] = dt**3 / 3
+        Q[:, i, 3 + i] = Q[:, 3 + i, i] = dt**2 / 2
+        Q[:, 3 + i, 3 + i] = dt
+    xp = np.einsum("nij,nj->ni", F, x)
+    Pp = F @ P @ F.transpose(0, 2, 1) + q * Q
+    return xp, Pp
+
+
+def covariance_intersection(
+    xs: list[np.ndarray], Ps: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fuse estimates of unknown cross-correlation (fast CI: weights ~ 1/trace(P))."""
+    if len(xs) == 1:
+        return xs[0], Ps[0]
+    w = np.array([1.0 / np.trace(P) for P in Ps])
+    w /= w.sum()
+    infos = [wi * np.linalg.inv(P) for wi, P in zip(w, Ps, strict=True)]
+    P = np.linalg.inv(sum(infos))
+    x = P @ sum(info @ xi for info, xi in zip(infos, xs, strict=True))
+    return x, (P + P.T) / 2
+
+
+class Picture:
+    """Site reports in, regional tracks out. ``track_map`` (site, site track) -> regional id
+    is the picture's memory across restarts (the region store keeps it)."""
+
+    def __init__(
+        self,
+        frame: LocalFrame,
+        *,
+        gate_chi2: float = GATE_CHI2_6,
+        coast_s: float = 10.0,
+        stale_s: float = 5.0,
+        q: float = 4.0,
+        next_rid: int = 1,
+        track_map: dict[Key, int] | None = None,
+    ) -> None:
+        self.frame = frame
+        self.gate_chi2 = gate_chi2
+        self.coast_s = coast_s
+        self.stale_s = stale_s
+        self.q = q
+        self.next_rid = next_rid
+        self.track_map: dict[Key, int] = dict(track_map or {})
+        #: Mappings made since the caller last took them (to persist).
+        self.new_mappings: list[tuple[Key, int]] = []
+        self.reports: dict[Key, Report] = {}
+        self.tracks: dict[int, RegionalTrack] = {}
+        self.t = 0.0
+        self._rot: dict[tuple[float, float], np.ndarray] = {}
+
+    def add_tracks(self, msg: TracksMsg) -> None:
+        """Take one site scan: live tracks replace their last report, deleted ones go."""
+        rot = self._rot.get((msg.lat, msg.lon))
+        if rot is None:
+            rot = self._rot[(msg.lat, msg.lon)] = self.frame.rotation_from(msg.lat, msg.lon)
+        live = [t for t in msg.tracks if t.status != "deleted"]
+        for t in msg.tracks:
+            if t.status == "deleted":
+                self.reports.pop((msg.site, t.id), None)
+        if not live:
+            return
+        pos = self.frame.to_enu(
+            np.array([t.lat for t in live]), np.array([t.lon for t in live]),
+            np.array([t.alt_m for t in live]),
+        ).reshape(-1, 3)  # fmt: skip
+        vel = np.array([t.vel_enu_mps for t in live], dtype=float) @ rot.T
+        vvar = msg.vel_std_mps**2
+        for i, t in enumerate(live):
+            P = np.zeros((6, 6))
+            P[:3, :3] = np.eye(3) * max(t.pos_std_m or 10.0, 0.1) ** 2
+            P[3:, 3:] = np.eye(3) * vvar
+            self.reports[(msg.site, t.id)] = Report(
+                site=msg.site, track=t.id, t=msg.t, x=np.concatenate([pos[i], vel[i]]), P=P,
+                class_=t.class_, identity=t.identity,
+            )  # fmt: skip
+        self.t = max(self.t, msg.t)
+
+    def rid_of(self, site: str, track: str) -> int:
+        """The regional id of a site track, a new one if the track was never seen."""
+        key = (site, track)
+        rid = self.track_map.get(key)
+        if rid is None:
+            rid = self._map(key, self._new_rid())
+        return rid
+
+    def _new_rid(self) -> int:
+        rid = self.next_rid
+        self.next_rid += 1
+        return rid
+
+    def _map(self, key: Key, rid: int) -> int:
+        self.track_map[key] = rid
+        self.new_mappings.append((key, rid))
+        return rid
+
+    def fuse(self, now: float | None = None) -> list[RegionalTrack]:
+        """Predict everything to ``now`` (the latest scan time by default), associate, fuse."""
+        now = self.t if now is None else now
+        for k in [k for k, r in self.reports.items() if now - r.t > self.stale_s]:
+            del self.reports[k]
+        pred: dict[Key, tuple[np.ndarray, np.ndarray]] = {}
+        if self.reports:
+            keys, reps = list(self.reports), list(self.reports.values())
+            xs, Ps = predict_many(
+                np.array([r.x for r in reps]), np.array([r.P for r in reps]),
+                now - np.array([r.t for r in reps]), self.q,
+            )  # fmt: skip
+            pred = {k: (xs[i], Ps[i]) for i, k in enumerate(keys)}
+        if self.tracks:
+            rts = list(self.tracks.values())
+            xs, Ps = predict_many(
+                np.array([rt.x for rt in rts]), np.array([rt.P for rt in rts]),
+                now - np.array([rt.t for rt in rts]), self.q,
+            )  # fmt: skip
+            for i, rt in enumerate(rts):
+                rt.x, rt.P, rt.t, rt.members = xs[i], Ps[i], now, []
+        unmapped: dict[str, list[Key]] = {}
+        for k in sorted(self.reports):
+            rid = self.track_map.get(k)
+            if rid is None:
+                unmapped.setdefault(k[0], []).append(k)
+            else:
+                self._member(rid, k, pred[k], now)
+        for site in sorted(unmapped):
+            self._associate(site, unmapped[site], pred, now)
+        for rid in list(self.tracks):
+            rt = self.tracks[rid]
+            if rt.members:
+                rt.x, rt.P = covariance_intersection(
+                    [pred[k][0] for k in rt.members], [pred[k][1] for k in rt.members]
+                )
+                rt.last_seen = now
+                reps = [self.reports[k] for k in rt.members]
+                rt.identity = next((r.identity for r in reps if r.identity), rt.identity)
+                best = max(reps, key=lambda r: r.class_ != "unknown")
+                rt.class_ = best.class_
+            elif now - rt.last_seen > self.coast_s:
+                del self.tracks[rid]
+        return list(self.tracks.values())
+
+    def _member(self, rid: int, k: Key, xp: tuple[np.ndarray, np.ndarray], now: float) -> None:
+        rt = self.tracks.get(rid)
+        if rt is None:
+            rt = self.tracks[rid] = RegionalTrack(rid=rid, t=now, x=xp[0], P=xp[1], last_seen=now)
+        rt.members.append(k)
+
+    def _associate(
+        self, site: str, keys: list[Key], pred: dict[Key, tuple[np.ndarray, np.ndarray]], now: float
+    ) -> None:
+        cands = [rt for rt in self.tracks.values() if site not in {s for s, _ in rt.members}]
+        assigned: dict[int, int] = {}
+        if cands:
+            big = 1e9
+            cx = np.array([rt.x for rt in cands])
+            cP = np.array([rt.P for rt in cands])
+            cost = np.full((len(keys), len(cands)), big)
+            for i, k in enumerate(keys):
+                x, P = pred[k]
+                d = x - cx
+                try:
+                    d2 = np.einsum("ij,ij->i", d, np.linalg.solve(P + cP, d[:, :, None])[:, :, 0])
+                except np.linalg.LinAlgError:
+                    continue
+                ok = d2 < self.gate_chi2
+                cost[i, ok] = d2[ok]
+            rows, cols = linear_sum_assignment(cost)
+            assigned = {int(r): int(c) for r, c in zip(rows, cols, strict=True) if cost[r, c] < big}
+        for i, k in enumerate(keys):
+            rid = cands[assigned[i]].rid if i in assigned else self._new_rid()
+            self._map(k, rid)
+            self._member(rid, k, pred[k], now)

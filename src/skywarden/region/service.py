@@ -1,0 +1,323 @@
+"""``skywarden region``: every site's stream through a durable JetStream consumer, one picture.
+
+One durable pull consumer per site (``region-<site>``, filter ``skywarden.<site>.>``):
+the region acknowledges a batch only after its effects are committed to its SQLite
+store, so a region killed at any point resumes where it was, and what it sees again
+is applied once (see :mod:`.alerts`). A message that cannot be decoded, or that
+names another site or kind than its subject, is counted and dropped (acknowledged).
+
+The region serves a JSON API (``/api/sites``, ``/api/tracks``, ``/api/alerts``,
+``/api/zones``); it is not authenticated and listens on loopback by default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import nats
+import nats.errors
+import nats.js.errors
+from fastapi import FastAPI
+from fastapi.responses import Response
+from nats.js.api import ConsumerConfig
+
+from ..geodesy import LocalFrame
+from ..types import AlertLine, Zone
+from .aio import raise_if_cancelling
+from .alerts import AlertBook, RegionStore
+from .config import RegionConfig
+from .picture import Picture, RegionalTrack
+from .publish import connect_options
+from .schema import (
+    AlertsMsg,
+    HeartbeatMsg,
+    SensorsMsg,
+    SensorStatus,
+    TracksMsg,
+    ZonesMsg,
+    decode,
+)
+
+__all__ = ["RegionService", "SiteState"]
+
+log = logging.getLogger(__name__)
+
+FETCH_BATCH = 256
+
+
+@dataclass
+class SiteState:
+    site: str
+    name: str | None = None
+    heartbeat_t: float | None = None
+    tracks: int = 0
+    outbox: int = 0
+    lag: int | None = None
+    messages: int = 0
+    malformed: int = 0
+    zones: list[Zone] = field(default_factory=list)
+    sensors: list[SensorStatus] = field(default_factory=list)
+
+
+class RegionService:
+    def __init__(self, config: RegionConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.frame = LocalFrame(config.lat, config.lon, config.alt_m)
+        self.store = RegionStore(config.store)
+        tm = self.store.track_map()
+        self.picture = Picture(
+            self.frame, gate_chi2=config.gate_chi2, coast_s=config.coast_s,
+            stale_s=config.stale_s, next_rid=max(tm.values(), default=0) + 1, track_map=tm,
+        )  # fmt: skip
+        self.book = AlertBook(self.store, region=config.name)
+        self.sites = {s: SiteState(site=s) for s in config.sites}
+        self.malformed = 0
+        self.regional: list[RegionalTrack] = []
+        self._dirty = False
+        self._nc: Any = None
+        self._subs: dict[str, Any] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = False
+        self.app = self._make_app()
+
+    # --- messages -----------------------------------------------------------------
+
+    def process(self, site: str, subj: str, data: bytes) -> list[AlertLine]:
+        """Apply one message (inside the caller's transaction); the regional alert events."""
+        st = self.sites[site]
+        st.messages += 1
+        try:
+            msg = decode(subj, data)
+            if msg.site != site:
+                raise ValueError(f"message of site {msg.site!r} on the consumer of {site!r}")
+        except ValueError as e:
+            st.malformed += 1
+            self.malformed += 1
+            if st.malformed == 1 or st.malformed % 1000 == 0:
+                log.warning("site %s: dropped malformed message (%d so far): %s", site,
+                            st.malformed, e)  # fmt: skip
+            return []
+        if isinstance(msg, TracksMsg):
+            self.picture.add_tracks(msg)
+            self._dirty = True
+        elif isinstance(msg, AlertsMsg):
+            self.fuse()
+            out: list[AlertLine] = []
+            for a in msg.alerts:
+                rid = self.picture.rid_of(site, a.track) if a.track else None
+                out += self.book.apply(site, a, rid)
+            return out
+        elif isinstance(msg, HeartbeatMsg):
+            st.heartbeat_t = msg.t
+            st.name, st.tracks, st.outbox = msg.name, msg.tracks, msg.outbox
+        elif isinstance(msg, ZonesMsg):
+            st.zones = list(msg.zones)
+        elif isinstance(msg, SensorsMsg):
+            st.sensors = list(msg.sensors)
+        return []
+
+    def fuse(self) -> list[RegionalTrack]:
+        if self._dirty:
+            self.regional = self.picture.fuse()
+            self._dirty = False
+        return self.regional
+
+    def commit(self) -> None:
+        if self.picture.new_mappings:
+            self.store.save_mappings(self.picture.new_mappings)
+            self.picture.new_mappings = []
+        self.store.commit()
+
+    # --- JetStream ------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        n = self.config.nats
+        self._nc = await nats.connect(
+            servers=[n.url], name=f"skywarden-region-{self.config.name}", connect_timeout=2,
+            allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            **connect_options(n.credentials, n.user, n.password_env),
+        )  # fmt: skip
+        js = self._nc.jetstream()
+        if n.create_stream:
+            await ensure_stream(js, n.stream, n.max_age_s)
+        for site in self.config.sites:
+            self._subs[site] = await js.pull_subscribe(
+                f"skywarden.{site}.>",
+                durable=f"region-{site}",
+                stream=n.stream,
+                config=ConsumerConfig(ack_wait=self.config.ack_wait_s),
+            )
+
+    async def poll(self, site: str, timeout_s: float = 0.5) -> int:
+        """Fetch, apply and acknowledge one batch of ``site``; how many messages."""
+        try:
+            msgs = await self._subs[site].fetch(FETCH_BATCH, timeout=timeout_s)
+        except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
+            return 0
+        self.store.begin()
+        try:
+            for m in msgs:
+                self.process(site, m.subject, m.data)
+        except BaseException:
+            self.store.db.execute("ROLLBACK")
+            raise
+        self.commit()
+        for m in msgs:
+            await m.ack()
+        return len(msgs)
+
+    async def _consume(self, site: str) -> None:
+        while True:
+            raise_if_cancelling()
+            try:
+                await self.poll(site)
+            except (nats.errors.Error, OSError) as e:
+                log.warning("site %s: consumer: %s", site, e)
+                await asyncio.sleep(0.5)
+
+    async def _fuser(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.fuse_period_s)
+            self.fuse()
+
+    async def _lag(self) -> None:
+        while True:
+            raise_if_cancelling()
+            for site, sub in self._subs.items():
+                with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
+                    self.sites[site].lag = int((await sub.consumer_info()).num_pending)
+            await asyncio.sleep(2.0)
+
+    async def start(self) -> None:
+        await self.connect()
+        for site in self.config.sites:
+            self._tasks.append(asyncio.create_task(self._consume(site), name=f"region-{site}"))
+        self._tasks.append(asyncio.create_task(self._fuser(), name="region-fuser"))
+        self._tasks.append(asyncio.create_task(self._lag(), name="region-lag"))
+
+    async def serve(
+        self, host: str | None = None, port: int | None = None,
+        *, on_ready: Callable[[int], None] | None = None,
+    ) -> None:  # fmt: skip
+        """Consume every site and serve the API until cancelled; ``on_ready`` gets the port."""
+        from ..service import bind_tcp
+        from ..web import serve_app
+
+        host = host or self.config.server.host
+        port = self.config.server.port if port is None else port
+        sock = None
+        try:
+            await self.start()
+            sock = await asyncio.to_thread(bind_tcp, host, port)
+            if on_ready is not None:
+                on_ready(int(sock.getsockname()[1]))
+            await serve_app(self.app, sock=sock)
+        finally:
+            if sock is not None:
+                sock.close()
+            await asyncio.shield(self.stop())
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+        if self._nc is not None:
+            with contextlib.suppress(nats.errors.Error, OSError):
+                await self._nc.close()
+            self._nc = None
+        self.store.close()
+
+    # --- API --------------------------------------------------------------------------
+
+    def site_rows(self) -> list[dict[str, Any]]:
+        now = self.clock()
+        rows = []
+        for st in self.sites.values():
+            age = None if st.heartbeat_t is None else max(0.0, now - st.heartbeat_t)
+            healthy = age is not None and age <= self.config.heartbeat_timeout_s
+            rows.append({
+                "site": st.site, "name": st.name,
+                "heartbeat_age_s": None if age is None else round(age, 3),
+                "consumer_lag": st.lag, "health": "ok" if healthy else ("stale" if age is not None else "unknown"),
+                "tracks": st.tracks, "outbox": st.outbox, "messages": st.messages,
+                "malformed": st.malformed, "zones": len(st.zones),
+                "sensors_silent": sum(s.state != "ok" for s in st.sensors),
+                "sensors": len(st.sensors),
+            })  # fmt: skip
+        return rows
+
+    def track_rows(self, site: str | None = None) -> list[dict[str, Any]]:
+        rows = []
+        for rt in self.fuse():
+            sites = rt.sites
+            if site is not None and site not in sites:
+                continue
+            lat, lon, alt = self.frame.to_geodetic(rt.x[:3])
+            rows.append({
+                "id": f"{self.config.name}{rt.rid}", "t": rt.t, "lat": float(lat),
+                "lon": float(lon), "alt_m": float(alt),
+                "vel_enu_mps": [float(v) for v in rt.x[3:]],
+                "pos_std_m": float((rt.P[0, 0] + rt.P[1, 1] + rt.P[2, 2]) / 3) ** 0.5,
+                "sites": sites, "members": [f"{s}/{t}" for s, t in rt.members],
+                "class": rt.class_, "identity": rt.identity,
+                "status": "confirmed" if rt.members else "coasting",
+            })  # fmt: skip
+        return rows
+
+    def _make_app(self) -> FastAPI:
+        app = FastAPI(title="skywarden region", docs_url=None, redoc_url=None)
+        enc = msgspec.json.Encoder()
+
+        def js(obj: object) -> Response:
+            return Response(enc.encode(obj), media_type="application/json")
+
+        @app.get("/api/sites")
+        async def sites() -> Response:
+            return js(self.site_rows())
+
+        @app.get("/api/tracks")
+        async def tracks(site: str | None = None) -> Response:
+            return js(self.track_rows(site))
+
+        @app.get("/api/alerts")
+        async def alerts() -> Response:
+            return js(
+                {"open": sorted(self.book.open.values()), "events": self.store.events()[-500:]}
+            )
+
+        @app.get("/api/zones")
+        async def zones() -> Response:
+            return js([{"site": s.site, "zone": z} for s in self.sites.values() for z in s.zones])
+
+        @app.get("/healthz")
+        async def healthz() -> Response:
+            return js({"ok": True, "malformed": self.malformed})
+
+        return app
+
+
+async def ensure_stream(js: Any, name: str, max_age_s: float) -> None:
+    """The stream of every site subject, made or brought to these settings."""
+    from nats.js.api import StreamConfig
+
+    cfg = StreamConfig(
+        name=name, subjects=["skywarden.>"], max_age=max_age_s, duplicate_window=120.0
+    )
+    try:
+        await js.add_stream(cfg)
+    except nats.js.errors.BadRequestError:
+        await js.update_stream(cfg)

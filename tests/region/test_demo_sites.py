@@ -1,0 +1,56 @@
+"""``skywarden demo --sites 3`` as a user starts it: three healthy sites, tracks seen by several."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from skywarden.region.server import free_port
+
+SKYWARDEN = str(Path(sys.executable).parent / "skywarden")
+
+
+@pytest.mark.slow
+def test_demo_sites_serves_three_healthy_sites_and_shared_tracks() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [SKYWARDEN, "demo", "--sites", "3", "--port", str(port), "--speed", "20", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not lines or lines[-1] != "}\n":
+            line = proc.stdout.readline()
+            assert line, f"demo exited: {proc.stderr.read() if proc.stderr else ''}"
+            lines.append(line)
+        facts = json.loads("".join(lines))
+        assert sorted(facts["sites"]) == ["A", "B", "C"]
+        deadline = time.monotonic() + 90
+        shared: list[dict] = []
+        while not shared:
+            assert time.monotonic() < deadline, "no regional track seen by two sites"
+            time.sleep(1.0)
+            tracks = httpx.get(facts["tracks"]).json()
+            shared = [t for t in tracks if len(t["sites"]) >= 2]
+        sites = httpx.get(facts["url"]).json()
+        assert [(s["site"], s["health"]) for s in sites] == [("A", "ok"), ("B", "ok"), ("C", "ok")]
+        assert all(set(t["sites"]) <= {"A", "B", "C"} for t in shared)
+        # Each site's own map is served too.
+        for url in facts["sites"].values():
+            assert httpx.get(url).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
