@@ -32,6 +32,7 @@ from .geodesy import LocalFrame
 from .scenario import Header
 from .threat import ThreatAssessor, ThreatConfig
 from .threat.zones import ZoneSet
+from .timing import StageTimer
 from .tracking.config import TrackerConfig
 from .tracking.reorder import ReorderBuffer
 from .tracking.tracker import Tracker
@@ -169,8 +170,13 @@ class Engine:
         self.assessor = assessor
         self.on_tracks = on_tracks
         self.stats = EngineStats()
+        self.timer: StageTimer | None = None
         self._next_out = -math.inf
         self.site.subscribe(self._on_site_event)
+
+    def set_timer(self, timer: StageTimer | None) -> None:
+        """Time each stage into ``timer`` (the scale benchmark); ``None`` turns timing off."""
+        self.timer = self.tracker.timer = timer
 
     def _on_site_event(self, event: SiteEvent) -> None:
         self.tracker.on_site_event(event)
@@ -181,6 +187,9 @@ class Engine:
 
     def push(self, det: Detection) -> list[ScanOutput]:
         """Take one detection (any order within the reorder window)."""
+        tm = self.timer
+        if tm is not None:
+            tm.start()
         self.stats.detections_in += 1
         if det.sensor not in self.tracker.sensors:
             self.stats.unknown_sensor += 1
@@ -188,7 +197,10 @@ class Engine:
         if not self.reorder.push(det):
             self.stats.late += 1
             return []
-        return self._run(self.reorder.pop_ready())
+        out = self._run(self.reorder.pop_ready())
+        if tm is not None:
+            tm.lap("reorder")
+        return out
 
     def advance(self, now_s: float) -> list[ScanOutput]:
         """Release what the window holds up to ``now_s`` (live: the clock moves on)."""
@@ -211,11 +223,19 @@ class Engine:
 
     def flush(self) -> list[ScanOutput]:
         """Process everything still held (end of a file)."""
-        return self._run(self.reorder.flush())
+        if self.timer is not None:
+            self.timer.start()
+        out = self._run(self.reorder.flush())
+        if self.timer is not None:
+            self.timer.lap("reorder")
+        return out
 
     def _run(self, batches) -> list[ScanOutput]:
         out = []
+        tm = self.timer
         for batch in batches:
+            if tm is not None:
+                tm.lap("reorder")
             t0 = time.perf_counter()
             self.tracker.process(batch)
             self.stats.scans += 1
@@ -227,13 +247,22 @@ class Engine:
         return out
 
     def _output(self, t: float) -> ScanOutput:
+        tm = self.timer
         table = self.tracker.table(t)
         assoc = self.tracker.take_association()
+        if tm is not None:
+            tm.lap("predict")
         if self.on_tracks is not None:
             self.on_tracks(table, assoc)
         classes = self.classifier.update(table, assoc) if self.classifier else None
+        if tm is not None:
+            tm.lap("classify")
         alerts = self.assessor.assess(table, classes) if self.assessor and classes else []
+        if tm is not None:
+            tm.lap("threat")
         lines = self._track_lines(table, classes)
+        if tm is not None:
+            tm.lap("output")
         self.stats.outputs += 1
         self.stats.track_lines += len(lines)
         self.stats.alert_lines += len(alerts)

@@ -47,7 +47,7 @@ import numpy as np
 import shapely
 
 from ..types import CLASSES, COASTING, CONFIRMED, AlertLine, TrackTable, track_label
-from .geometry import arrival, closing_time, position_sigma, possible_arrival
+from .geometry import arrival, closing_time, position_sigma, possible_arrival, reach
 from .zones import ZoneSet
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,10 @@ class ThreatAssessor:
         Zone geometry is worked out only for tracks that could get a level (by
         their class) and for rows ``keep`` (n,) bool (those carrying open
         alerts); others keep level -1 and an infinite time to arrival: birds
-        and airliners, most of a busy sky, cost nothing here.
+        and airliners, most of a busy sky, cost nothing here. Likewise a
+        (track, zone) pair that cannot reach a level at any horizon
+        (:func:`~.geometry.reach`) gets level -1 and an infinite time to arrival
+        without an exact test, unless its row is in ``keep``.
 
         The looser signs (a possible arrival within the uncertainty allowance,
         closing on a zone off the straight path) count for every zone: with
@@ -289,17 +292,36 @@ class ThreatAssessor:
         t_samp = np.arange(
             0.0, cfg.critical_horizon_s * cfg.horizon_exit_factor * 2.0 + 1e-9, cfg.sample_step_s
         )
-        sig = position_sigma(P, t_samp, cfg.manoeuvre_sigma_mps * p_drone)
         vh = cfg.vertical_horizon_s
         t_str = np.full((m, nz), np.inf)
         t_pos = np.full((m, nz), np.inf)
         t_cl = np.full((m, nz), np.inf)
+        # Exact geometry only for pairs that may reach a level (or carry an open
+        # alert): the others, most of a busy sky, keep level -1 and an infinite tta.
+        active = reach(
+            self.zones.zones,
+            x[:, :3],
+            x[:, 3:],
+            cfg.warning_horizon_s * cfg.horizon_exit_factor * self._factor,
+            float(t_samp[-1]),
+            cfg.max_allowance_m,
+        )
+        if keep is not None:
+            active |= keep[rows][:, None]
+        busy = np.flatnonzero(active.any(axis=1))
+        sig = position_sigma(P[busy], t_samp, cfg.manoeuvre_sigma_mps * p_drone[busy])
+        sig_row = np.zeros(m, np.int64)
+        sig_row[busy] = np.arange(busy.shape[0])
         for j, z in enumerate(self.zones):
-            t_str[:, j], entry[rows, j] = arrival(z, x[:, :3], x[:, 3:], h_max, vh)
-            t_pos[:, j] = possible_arrival(
-                z, x[:, :3], x[:, 3:], sig, t_samp, cfg.n_sigma, cfg.max_allowance_m, vh
+            r = np.flatnonzero(active[:, j])
+            if r.shape[0] == 0:
+                continue
+            pr, vr = x[r, :3], x[r, 3:]
+            t_str[r, j], entry[rows[r], j] = arrival(z, pr, vr, h_max, vh)
+            t_pos[r, j] = possible_arrival(
+                z, pr, vr, sig[sig_row[r]], t_samp, cfg.n_sigma, cfg.max_allowance_m, vh
             )
-            t_cl[:, j] = closing_time(z, x[:, :3], x[:, 3:], cfg.closing_min_cos)
+            t_cl[r, j] = closing_time(z, pr, vr, cfg.closing_min_cos)
         # Off the straight-line path, the time to arrival reported is the
         # earliest one a manoeuvre or a turn towards the zone allows.
         loose_t = np.minimum(t_pos, t_cl)

@@ -24,9 +24,18 @@ straight-line ray misses a small zone, yet every leg closes on it. With ``d``
 the horizontal distance to the polygon and ``u`` the unit vector towards its
 nearest point, a track closing at ``c = v . u >= min_cos |v|`` (heading
 within ``acos(min_cos)`` of the zone) would reach it in ``d / c``.
+
+Cost. A busy sky holds thousands of tracks and most are nowhere near any zone.
+:func:`reach` rules out, for all (track, zone) pairs at once, those whose
+straight path cannot come near a zone's bounding circle within a horizon; the
+exact tests then run on the rest only. Distances and nearest points on a
+polygon are computed in numpy with the same formulas as GEOS (so they equal
+shapely's to the bit), with shapely's vectorised point-in-polygon for containment.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import shapely
@@ -52,7 +61,7 @@ def arrival(
     p = np.atleast_2d(np.asarray(pos_enu_m, float))
     v = np.atleast_2d(np.asarray(vel_enu_mps, float))
     n = p.shape[0]
-    ring = np.asarray(zone.polygon_enu.exterior.coords)[:, :2]
+    ring = zone.ring_enu
     a, e = ring[:-1], np.diff(ring, axis=0)  # (k, 2) edge starts and vectors
     # Crossing times with every edge, (n, k).
     apx = a[None, :, 0] - p[:, None, 0]
@@ -66,7 +75,7 @@ def arrival(
     starts = np.concatenate([np.zeros((n, 1)), c], axis=1)  # (n, k + 1)
     ends = np.concatenate([c, np.full((n, 1), np.inf)], axis=1)
     inside0 = shapely.contains_xy(zone.polygon_enu, p[:, 0], p[:, 1]) | shapely.intersects_xy(
-        zone.polygon_enu.boundary, p[:, 0], p[:, 1]
+        zone.boundary, p[:, 0], p[:, 1]
     )
     odd = (np.arange(starts.shape[1]) % 2).astype(bool)
     inside = inside0[:, None] ^ odd[None, :]
@@ -136,10 +145,15 @@ def possible_arrival(
     p = np.atleast_2d(np.asarray(pos_enu_m, float))
     v = np.atleast_2d(np.asarray(vel_enu_mps, float))
     q = predict(p, v, t_s[None, :], vertical_horizon_s)  # (n, T, 3)
-    d_h = shapely.distance(zone.polygon_enu, shapely.points(q[..., 0], q[..., 1]))
     d_v = np.maximum(zone.floor_u_m - q[..., 2], q[..., 2] - zone.ceiling_u_m).clip(min=0.0)
     allow = np.minimum(n_sigma * sigma_m, max_allowance_m)
-    near = (d_h <= allow[..., 0]) & (d_v <= allow[..., 1])
+    # The polygon lies within its bounding circle: a point farther than the allowance
+    # from the circle is farther than that from the polygon, and needs no edge test.
+    d_c = np.hypot(q[..., 0] - zone.centre_enu[0], q[..., 1] - zone.centre_enu[1])
+    cand = (d_c <= zone.radius_m + allow[..., 0] + _SLACK_M) & (d_v <= allow[..., 1])
+    near = np.zeros(cand.shape, bool)
+    if cand.any():
+        near[cand] = distance_xy(zone, q[..., 0][cand], q[..., 1][cand]) <= allow[..., 0][cand]
     first = np.argmax(near, axis=1)
     return np.where(near.any(axis=1), t_s[first], np.inf)
 
@@ -152,9 +166,7 @@ def closing_time(
     unless the heading is within ``acos(min_cos)`` of the zone's nearest point."""
     p = np.atleast_2d(np.asarray(pos_enu_m, float))
     v = np.atleast_2d(np.asarray(vel_enu_mps, float))
-    pts = shapely.points(p[:, 0], p[:, 1])
-    near = shapely.get_coordinates(shapely.shortest_line(pts, zone.polygon_enu)).reshape(-1, 2, 2)
-    d = near[:, 1] - near[:, 0]
+    d = nearest_xy(zone, p[:, 0], p[:, 1]) - p[:, :2]
     dist = np.hypot(d[:, 0], d[:, 1])
     speed = np.hypot(v[:, 0], v[:, 1])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -165,3 +177,97 @@ def closing_time(
             np.inf,
         )
     return np.where(dist <= 1e-9, 0.0, t)
+
+
+#: Metres added to every bounding-circle test, far above rounding error: the
+#: prefilters may keep a few pairs too many, never drop one that matters.
+_SLACK_M = 1.0
+
+
+def reach(
+    zones: Sequence[ZoneGeometry],
+    pos_enu_m: np.ndarray,
+    vel_enu_mps: np.ndarray,
+    horizon_s: np.ndarray,
+    near_s: float,
+    near_m: float,
+) -> np.ndarray:
+    """Which (track, zone) pairs (n, Z) bool may have an arrival (:func:`arrival`) or a
+    closing time (:func:`closing_time`) within ``horizon_s[j]`` (Z,) seconds, or a
+    possible arrival (:func:`possible_arrival`) within ``near_s`` seconds and
+    ``near_m`` metres of zone j.
+
+    Conservative: a pair ruled out has none of these; a pair kept may still have
+    none. With ``c`` a zone's bounding-circle centre and ``R`` its radius, the path
+    ``p + v t`` (0 <= t <= T) misses the zone by at least ``|p + v t* - c| - R``, ``t*``
+    its nearest approach to ``c``; the closing time is at least ``(|p - c| - R) / |v|``.
+    """
+    p = np.atleast_2d(np.asarray(pos_enu_m, float))[:, :2]
+    v = np.atleast_2d(np.asarray(vel_enu_mps, float))[:, :2]
+    c = np.array([z.centre_enu for z in zones]).reshape(-1, 2)
+    r = np.array([z.radius_m for z in zones])[None, :]
+    h = np.asarray(horizon_s, float)[None, :]
+    w = c[None, :, :] - p[:, None, :]  # (n, Z, 2) track to centre
+    vv = np.einsum("ij,ij->i", v, v)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_c = np.where(vv > 0.0, np.einsum("izk,ik->iz", w, v) / vv, 0.0)
+
+    def miss(t_max: np.ndarray | float) -> np.ndarray:
+        ts = np.clip(t_c, 0.0, t_max)
+        return np.hypot(w[..., 0] - v[:, None, 0] * ts, w[..., 1] - v[:, None, 1] * ts)
+
+    gap = np.hypot(w[..., 0], w[..., 1]) - r
+    return (
+        (miss(h) <= r + _SLACK_M)
+        | (miss(near_s) <= r + near_m + _SLACK_M)
+        | (gap <= np.sqrt(vv) * h + _SLACK_M)
+    )
+
+
+def distance_xy(zone: ZoneGeometry, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Horizontal distance (n,) metres from points ``x``, ``y`` (n,) to ``zone``'s
+    polygon, 0 inside or on it: ``shapely.distance`` to the bit, without a shapely
+    object per point."""
+    inside = shapely.intersects_xy(zone.polygon_enu, x, y)
+    d = _edge_distances(zone.ring_enu, x, y)
+    return np.where(inside, 0.0, d.min(axis=1, initial=np.inf))
+
+
+def nearest_xy(zone: ZoneGeometry, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Nearest point (n, 2) of ``zone``'s polygon to each point ``x``, ``y`` (n,) (the point
+    itself inside or on it): the far end of ``shapely.shortest_line``, to the bit."""
+    inside = shapely.intersects_xy(zone.polygon_enu, x, y)
+    ring = zone.ring_enu
+    d = _edge_distances(ring, x, y)
+    # GEOS keeps the first edge of least distance, then its closest point.
+    k = np.argmin(d, axis=1)
+    ax, ay, bx, by = ring[k, 0], ring[k, 1], ring[k + 1, 0], ring[k + 1, 1]
+    dx, dy = bx - ax, by - ay
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = ((x - ax) * dx + (y - ay) * dy) / (dx * dx + dy * dy)
+    f = np.where((x == ax) & (y == ay), 0.0, np.where((x == bx) & (y == by), 1.0, f))
+    along = (f > 0.0) & (f < 1.0)
+    d0 = np.sqrt((ax - x) ** 2 + (ay - y) ** 2)
+    d1 = np.sqrt((bx - x) ** 2 + (by - y) ** 2)
+    nx = np.where(along, ax + f * dx, np.where(d0 < d1, ax, bx))
+    ny = np.where(along, ay + f * dy, np.where(d0 < d1, ay, by))
+    return np.column_stack([np.where(inside, x, nx), np.where(inside, y, ny)])
+
+
+def _edge_distances(ring: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Distance (n, k) from each point (n,) to each edge of a closed ring (k + 1, 2):
+    GEOS ``Distance::pointToSegment``, term for term."""
+    ax, ay = ring[None, :-1, 0], ring[None, :-1, 1]
+    bx, by = ring[None, 1:, 0], ring[None, 1:, 1]
+    px, py = x[:, None], y[:, None]
+    dx, dy = bx - ax, by - ay
+    len2 = dx * dx + dy * dy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = ((px - ax) * dx + (py - ay) * dy) / len2
+        s = ((ay - py) * dx - (ax - px) * dy) / len2
+    da = np.sqrt((px - ax) ** 2 + (py - ay) ** 2)
+    db = np.sqrt((px - bx) ** 2 + (py - by) ** 2)
+    # A zero-length edge is its start point (GEOS: A == B).
+    return np.where(
+        (r <= 0.0) | (len2 == 0.0), da, np.where(r >= 1.0, db, np.abs(s) * np.sqrt(len2))
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import msgspec
 import numpy as np
 import shapely
 from shapely.geometry import Polygon
+from shapely.geometry.base import BaseGeometry
 
 from ..geodesy import LocalFrame
 from ..types import RejectCode, Rejected, Zone
@@ -32,12 +33,37 @@ class ZoneError(ValueError):
 
 @dataclass(frozen=True)
 class ZoneGeometry:
-    """One zone projected into the site ENU frame."""
+    """One zone projected into the site ENU frame.
+
+    Derived once, for the vectorised tests of :mod:`.geometry`: ``ring_enu`` (k + 1, 2)
+    the exterior ring's vertices (closed, in shapely's order), ``boundary`` that ring
+    as a prepared geometry, and a bounding circle (``centre_enu`` (2,), ``radius_m``)
+    that holds every point of the polygon, so that tracks far from it are ruled
+    out without looking at any edge.
+    """
 
     zone: Zone
     polygon_enu: Polygon
     floor_u_m: float
     ceiling_u_m: float
+    ring_enu: np.ndarray = field(init=False, repr=False)
+    boundary: BaseGeometry = field(init=False, repr=False)
+    centre_enu: np.ndarray = field(init=False, repr=False)
+    radius_m: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        ring = np.asarray(self.polygon_enu.exterior.coords, dtype=float)[:, :2]
+        lo, hi = ring.min(axis=0), ring.max(axis=0)
+        centre = (lo + hi) / 2.0
+        boundary = self.polygon_enu.boundary
+        shapely.prepare(boundary)
+        object.__setattr__(self, "ring_enu", ring)
+        object.__setattr__(self, "boundary", boundary)
+        object.__setattr__(self, "centre_enu", centre)
+        # A polygon lies within the convex hull of its vertices, hence within this circle.
+        object.__setattr__(
+            self, "radius_m", float(np.hypot(*(ring - centre).T).max())
+        )
 
     @property
     def id(self) -> str:
@@ -139,7 +165,7 @@ class ZoneSet:
         out = np.zeros((p.shape[0], len(self.zones)), dtype=bool)
         for j, z in enumerate(self.zones):
             inside_h = shapely.contains_xy(z.polygon_enu, p[:, 0], p[:, 1]) | shapely.intersects_xy(
-                z.polygon_enu.boundary, p[:, 0], p[:, 1]
+                z.boundary, p[:, 0], p[:, 1]
             )
             out[:, j] = inside_h & (p[:, 2] >= z.floor_u_m) & (p[:, 2] <= z.ceiling_u_m)
         return out

@@ -23,6 +23,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from ..geodesy import LocalFrame, SensorGeometry
+from ..timing import StageTimer
 from ..types import (
     COASTING,
     CONFIRMED,
@@ -103,6 +104,8 @@ class Tracker:
         self._mu0 = mu0 / mu0.sum()
         self._gate = {d: float(chi2.ppf(cfg.gate_p, d)) for d in (1, 2, 3, 4)}
         self.stats = TrackerStats()
+        #: Stage timing for the scale benchmark (off: ``None``).
+        self.timer: StageTimer | None = None
         self.t_s = -math.inf
         self._next_id = first_id
         self._bearings: deque[_Bearing] = deque()
@@ -158,9 +161,14 @@ class Tracker:
         self.stats.batches += 1
         self.stats.detections += len(dets)
         self._predict_to(t)
+        tm = self.timer
+        if tm is not None:
+            tm.lap("predict")
         for model, z, sub in self._measurements(sensor, geom, dets):
             self._update_with(model, z, sub, sensor)
         self._manage(t)
+        if tm is not None:
+            tm.lap("update")
 
     def _measurements(
         self, sensor: Sensor, geom: SensorGeometry, dets: list[Detection]
@@ -231,6 +239,7 @@ class Tracker:
         self, model: MeasurementModel, z: np.ndarray, dets: list[Detection], sensor: Sensor
     ) -> None:
         cfg = self.config
+        tm = self.timer
         geom = self._geom(sensor.id)
         k = z.shape[0]
         n = len(self)
@@ -270,10 +279,14 @@ class Tracker:
             # Tentative tracks come second to established ones for a detection.
             cost = cost + np.where(self.status[ti] == TENTATIVE, cfg.tentative_cost, 0.0)
             g = Gated(ti[keep], di[keep], d2[keep], cost[keep])
+            if tm is not None:
+                tm.lap("gate")
             if self.config.association == "jpda":
                 used |= self._update_jpda(model, z, dets, sensor, g, n)
             else:
                 at, ad = assign_gnn(g, n, k)
+                if tm is not None:
+                    tm.lap("assign")
                 if at.shape[0]:
                     self._kalman_update(model, at, z[ad])
                     self._after_update(at, [dets[j] for j in ad], det_ident[ad], sensor)
@@ -288,10 +301,14 @@ class Tracker:
             self.stats.unassociated += k
             fresh = ~used
         self.stats.used += int(used.sum())
+        if tm is not None:
+            tm.lap("update")
         if model.kind is ModelKind.BEARING:
             self._triangulate(sensor, model, z, dets, fresh)
         else:
             self._initiate(model, z, dets, det_ident, fresh, sensor)
+        if tm is not None:
+            tm.lap("initiate")
 
     def _update_jpda(
         self,
@@ -309,6 +326,8 @@ class Tracker:
         if g.ti.shape[0] == 0:
             return used
         beta = jpda_weights(g, n, k, cfg.jpda_pd, cfg.jpda_clutter_density, model.dim)
+        if self.timer is not None:
+            self.timer.lap("assign")
         tracks = np.unique(g.ti)
         x, P = self.combined()
         zhat, _H = model.predict(x[g.ti])

@@ -1,0 +1,49 @@
+"""Wall time per engine stage, for the scale benchmark (``bench/scale.py``).
+
+The engine and the tracker hold an optional :class:`StageTimer` (``None`` by
+default). When it is set, each stage boundary calls :meth:`StageTimer.lap`,
+which charges the time since the previous boundary to the stage just finished:
+one clock read per boundary, no nesting, nothing at all when the timer is off
+(the boundary is a single ``is not None`` test).
+"""
+
+from __future__ import annotations
+
+import time
+
+#: The stages, in pipeline order. ``predict`` includes the prediction of the
+#: output table; ``update`` includes confirm/coast/delete; ``output`` is the
+#: building of the track lines.
+STAGES: tuple[str, ...] = (
+    "reorder",
+    "predict",
+    "gate",
+    "assign",
+    "update",
+    "initiate",
+    "classify",
+    "threat",
+    "output",
+)
+
+
+class StageTimer:
+    """Seconds spent per stage (``seconds[stage]``), accumulated by laps."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        self._last = time.perf_counter()
+
+    def start(self) -> None:
+        """Begin timing here (what happened since the last lap belongs to no stage)."""
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        """Charge the time since the previous lap (or :meth:`start`) to ``stage``."""
+        now = time.perf_counter()
+        self.seconds[stage] += now - self._last
+        self._last = now
+
+    def reset(self) -> None:
+        """Zero every stage (after a warm-up)."""
+        self.seconds = dict.fromkeys(STAGES, 0.0)
