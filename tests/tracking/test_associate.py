@@ -7,8 +7,19 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import chi2
 
-from skywarden.tracking.associate import Gated, assign_gnn, candidate_pairs, jpda_weights
+from skywarden.geodesy import LocalFrame, SensorGeometry
+from skywarden.tracking.associate import (
+    Gated,
+    assign_gnn,
+    bearing_candidate_pairs,
+    candidate_pairs,
+    jpda_weights,
+    mahalanobis,
+)
+from skywarden.tracking.measure import model_for
+from skywarden.types import Sensor
 
 
 def _random_gated(rng: np.random.Generator, n: int, k: int, p_edge: float) -> Gated:
@@ -113,6 +124,33 @@ def test_kd_tree_candidates_contain_every_pair_inside_the_gate(seed):
     d2 = ((tpos[:, None, :] - dpos[None, :, :]) ** 2).sum(-1) / (tvar[:, None] + dvar[None, :])
     inside = set(zip(*np.nonzero(d2 < gate), strict=True))
     assert inside and inside <= got
-    # Bearing-only detections (no position): every pair is a candidate.
-    ti, di = candidate_pairs(tpos, tvar, None, np.zeros(5), gate)
-    assert ti.shape[0] == n * 5
+
+
+@pytest.mark.parametrize(("seed", "with_el"), [(s, e) for s in range(6) for e in (True, False)])
+def test_bearing_candidates_contain_every_pair_inside_the_gate(seed, with_el):
+    rng = np.random.default_rng(300 + seed)
+    frame = LocalFrame(47.0, 8.0, 500.0)
+    sensor = Sensor(id="df", kind="rf", lat=47.001, lon=8.002, alt_m=510.0, sigma_az_deg=2.0)
+    model = model_for(sensor, SensorGeometry.from_sensor(frame, sensor), with_el=with_el)
+    n, k = 300, 40
+    x = np.zeros((n, 6))
+    x[:, :3] = rng.uniform(-8000, 8000, (n, 3))
+    x[:5, :2] = model.geom.pos_enu_m[:2] + rng.normal(0.0, 1.0, (5, 2))  # at the sensor
+    # Covariances from tight to kilometres, not isotropic.
+    A = rng.normal(0.0, 1.0, (n, 6, 6)) * np.exp(rng.uniform(0.0, 7.0, n))[:, None, None]
+    P = A @ A.transpose(0, 2, 1) + np.eye(6)
+    # Bearings near some tracks' and across the wrap at north.
+    zhat, _ = model.predict(x[rng.integers(0, n, k)])
+    z = zhat + rng.normal(0.0, 0.05, zhat.shape)
+    z[:4, 0] = [0.001, 2 * np.pi - 0.001, 0.0, 6.28]
+    gate = 3 * chi2.ppf(0.9997, model.dim)
+    ti, di = bearing_candidate_pairs(model, x[:, :3], np.trace(P[:, :3, :3], axis1=1, axis2=2),
+                                     z, gate)  # fmt: skip
+    got = list(zip(ti.tolist(), di.tolist(), strict=True))
+    assert got == sorted(set(got))  # track-major, detections ascending, no repeats
+    all_t, all_d = np.meshgrid(np.arange(n), np.arange(k), indexing="ij")
+    d2, _ = mahalanobis(model, x, P, z, all_t.ravel(), all_d.ravel())
+    inside = set(zip(all_t.ravel()[d2 < gate].tolist(), all_d.ravel()[d2 < gate].tolist(),
+                     strict=True))  # fmt: skip
+    assert inside and inside <= set(got)
+    assert len(got) < n * k / 2  # and it does rule pairs out

@@ -61,9 +61,7 @@ class ZoneGeometry:
         object.__setattr__(self, "boundary", boundary)
         object.__setattr__(self, "centre_enu", centre)
         # A polygon lies within the convex hull of its vertices, hence within this circle.
-        object.__setattr__(
-            self, "radius_m", float(np.hypot(*(ring - centre).T).max())
-        )
+        object.__setattr__(self, "radius_m", float(np.hypot(*(ring - centre).T).max()))
 
     @property
     def id(self) -> str:

@@ -2,8 +2,9 @@
 
 Steps, each vectorised over the whole scan:
 1. candidate pairs from a spatial index (scipy ``cKDTree`` over detection
-   positions, queried with a per-track radius that bounds its gate) — or all
-   pairs for bearing-only sensors, whose detections have no position;
+   positions, queried with a per-track radius that bounds its gate) — or, for
+   bearing-only sensors, whose detections have no position, from azimuths
+   sorted once and a per-track azimuth window that bounds its gate;
 2. Mahalanobis distances in measurement space on candidate pairs only;
 3. independent clusters (connected components of the gated bipartite graph);
 4. per cluster: singletons are assigned directly, larger clusters by the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -43,21 +45,17 @@ class Gated:
 def candidate_pairs(
     track_pos: np.ndarray,
     track_pos_var: np.ndarray,
-    det_pos: np.ndarray | None,
-    det_pos_var: np.ndarray | None,
+    det_pos: np.ndarray,
+    det_pos_var: np.ndarray,
     gate_chi2: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Track/detection index pairs that may lie within each other's gate.
 
     track_pos (n, 3), track_pos_var (n,) trace of each track's position covariance;
-    det_pos (k, 3) and det_pos_var (k,) likewise for detections, or None for
-    bearing-only detections (then every pair is a candidate).
+    det_pos (k, 3) and det_pos_var (k,) likewise for detections (bearing-only
+    detections have no position: :func:`bearing_candidate_pairs`).
     """
     n = track_pos.shape[0]
-    if det_pos is None:
-        k = 0 if det_pos_var is None else det_pos_var.shape[0]
-        ti, di = np.meshgrid(np.arange(n), np.arange(k), indexing="ij")
-        return ti.ravel(), di.ravel()
     k = det_pos.shape[0]
     if n == 0 or k == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -66,10 +64,55 @@ def candidate_pairs(
     radius = np.sqrt(gate_chi2 * (track_pos_var + float(np.max(det_pos_var))))
     tree = cKDTree(det_pos)
     hits = tree.query_ball_point(track_pos, radius, return_sorted=False)
-    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n)
+    counts = np.fromiter(map(len, hits), dtype=np.int64, count=n)
     ti = np.repeat(np.arange(n), counts)
-    di = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
+    di = np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=int(counts.sum()))
     return ti, di
+
+
+def bearing_candidate_pairs(
+    model: MeasurementModel,
+    track_pos: np.ndarray,
+    track_pos_var: np.ndarray,
+    z: np.ndarray,
+    gate_chi2: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Track/detection pairs whose azimuths may lie within the gate, for bearing
+    detections z (k, 1 or 2) of ``model``'s sensor; track_pos (n, 3), track_pos_var (n,)
+    the trace of each track's position covariance. Ordered as all pairs would be
+    (track-major, detections ascending).
+
+    Conservative bound: with ``y`` the residual, ``d2 = y' S^-1 y >= y_az^2 / tr S``, and
+    the azimuth and elevation gradients have norms ``1/r_h`` and ``1/r <= 1/r_h`` (``r_h``
+    the horizontal range in the sensor's axes), so ``tr S <= m tr(P_pos) / r_h^2 + tr R``
+    for an m-dimensional bearing. A pair with ``y_az^2 > gate (m tr P_pos / r_h^2 + tr R)``
+    is outside the gate.
+    """
+    n, k = track_pos.shape[0], z.shape[0]
+    if n == 0 or k == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    assert model.geom is not None
+    v = (track_pos - model.geom.pos_enu_m) @ model.geom.rot.T
+    rh2 = np.maximum(v[:, 0] ** 2 + v[:, 1] ** 2, 1e-6)
+    az_t = np.arctan2(v[:, 0], v[:, 1]) % (2 * math.pi)
+    bound = gate_chi2 * (model.dim * track_pos_var / rh2 + float(np.trace(model.R)))
+    # Rounding slack: the bound may keep a pair too many, never drop one in the gate.
+    half = np.sqrt(bound) * (1.0 + 1e-9) + 1e-12
+    az_all = z[:, 0] % (2 * math.pi)
+    order = np.argsort(az_all, kind="stable")
+    az_d = az_all[order]
+    # Azimuths wrap: search a copy a turn below and a turn above as well.
+    ring = np.concatenate([az_d - 2 * math.pi, az_d, az_d + 2 * math.pi])
+    lo = np.searchsorted(ring, az_t - half, side="left")
+    hi = np.searchsorted(ring, az_t + half, side="right")
+    wide = half >= math.pi
+    lo[wide], hi[wide] = k, 2 * k
+    counts = hi - lo
+    ti = np.repeat(np.arange(n), counts)
+    start = np.repeat(lo - np.cumsum(counts) + counts, counts)
+    di = order[(np.arange(ti.shape[0]) + start) % k]
+    keep = np.lexsort((di, ti))
+    return ti[keep], di[keep]
 
 
 def mahalanobis(

@@ -37,7 +37,14 @@ from ..types import (
     SiteEvent,
     TrackTable,
 )
-from .associate import Gated, assign_gnn, candidate_pairs, jpda_weights, mahalanobis
+from .associate import (
+    Gated,
+    assign_gnn,
+    bearing_candidate_pairs,
+    candidate_pairs,
+    jpda_weights,
+    mahalanobis,
+)
 from .config import TrackerConfig
 from .measure import MeasurementModel, ModelKind, bearing_rays, model_for
 from .motion import imm_combine, imm_predict, predict_cv
@@ -249,14 +256,16 @@ class Tracker:
         if n:
             x, P = self.combined()
             gate = self._gate[model.dim]
+            pos_var = np.trace(P[:, :3, :3], axis1=1, axis2=2)
             if det_pos is not None:
                 det_var = np.trace(model.position_cov(z), axis1=1, axis2=2)
+                ti, di = candidate_pairs(
+                    x[:, :3], pos_var, det_pos, det_var, gate * cfg.prefilter_gate_factor
+                )
             else:
-                det_var = np.zeros(k)
-            pos_var = np.trace(P[:, :3, :3], axis1=1, axis2=2)
-            ti, di = candidate_pairs(
-                x[:, :3], pos_var, det_pos, det_var, gate * cfg.prefilter_gate_factor
-            )
+                ti, di = bearing_candidate_pairs(
+                    model, x[:, :3], pos_var, z, gate * cfg.prefilter_gate_factor
+                )
             ti, di = _with_identity_pairs(ti, di, self.identity, det_ident)
             if sensor.max_range_m is not None and ti.shape[0]:
                 # A sensor cannot see a track far beyond its range. Without this, a
