@@ -116,14 +116,20 @@ def test_kd_tree_candidates_contain_every_pair_inside_the_gate(seed):
     tpos = rng.uniform(-2000, 2000, (n, 3))
     dpos = rng.uniform(-2000, 2000, (k, 3))
     tvar = rng.uniform(10.0, 400.0, n) ** 2  # per-axis variances, isotropic
-    dvar = np.full(k, 15.0**2)
+    # Detections near and far (a radar's cross-range error grows with range).
+    dvar = rng.uniform(5.0, 600.0, k) ** 2
     gate = 16.27  # chi-square 3 dof, p = 0.999
     ti, di = candidate_pairs(tpos, 3 * tvar, dpos, 3 * dvar, gate)
-    got = set(zip(ti.tolist(), di.tolist(), strict=True))
+    got = list(zip(ti.tolist(), di.tolist(), strict=True))
+    assert got == sorted(set(got))
     # Exact position-model Mahalanobis distance of every pair.
-    d2 = ((tpos[:, None, :] - dpos[None, :, :]) ** 2).sum(-1) / (tvar[:, None] + dvar[None, :])
+    dist2 = ((tpos[:, None, :] - dpos[None, :, :]) ** 2).sum(-1)
+    d2 = dist2 / (tvar[:, None] + dvar[None, :])
     inside = set(zip(*np.nonzero(d2 < gate), strict=True))
-    assert inside and inside <= got
+    assert inside and inside <= set(got)
+    # Exactly the pairs within the trace bound, no more.
+    bound = set(zip(*np.nonzero(dist2 <= gate * 3 * (tvar[:, None] + dvar[None, :])), strict=True))
+    assert set(got) == bound
 
 
 @pytest.mark.parametrize(("seed", "with_el"), [(s, e) for s in range(6) for e in (True, False)])

@@ -53,21 +53,39 @@ def candidate_pairs(
 
     track_pos (n, 3), track_pos_var (n,) trace of each track's position covariance;
     det_pos (k, 3) and det_pos_var (k,) likewise for detections (bearing-only
-    detections have no position: :func:`bearing_candidate_pairs`).
+    detections have no position: :func:`bearing_candidate_pairs`). The pairs within
+    ``|p_t - p_d|^2 <= gate_chi2 (v_t + v_d)``, track-major, detections ascending.
     """
     n = track_pos.shape[0]
     k = det_pos.shape[0]
     if n == 0 or k == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    # The gate ellipsoid lies inside a ball of radius sqrt(chi2 * largest
-    # eigenvalue of S); the trace bounds that eigenvalue.
-    radius = np.sqrt(gate_chi2 * (track_pos_var + float(np.max(det_pos_var))))
-    tree = cKDTree(det_pos)
-    hits = tree.query_ball_point(track_pos, radius, return_sorted=False)
-    counts = np.fromiter(map(len, hits), dtype=np.int64, count=n)
-    ti = np.repeat(np.arange(n), counts)
-    di = np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=int(counts.sum()))
-    return ti, di
+    # The gate ellipsoid lies inside a ball of radius sqrt(chi2 * largest eigenvalue
+    # of S), and the traces bound that eigenvalue: a pair in the gate has
+    # |p_t - p_d|^2 <= chi2 (v_t + v_d) <= 2 chi2 max(v_t, v_d). So it is found by a
+    # ball of radius sqrt(2 chi2 v) about its track (tree over detections) or about
+    # its detection (tree over tracks); the exact bound then sorts out the union.
+    # (One radius from the largest v_d of the scan, as before, let a radar's far
+    # detections widen every track's ball to kilometres.)
+    hits_t = cKDTree(det_pos).query_ball_point(
+        track_pos, np.sqrt(2.0 * gate_chi2 * track_pos_var), return_sorted=False
+    )
+    hits_d = cKDTree(track_pos).query_ball_point(
+        det_pos, np.sqrt(2.0 * gate_chi2 * det_pos_var), return_sorted=False
+    )
+    ct = np.fromiter(map(len, hits_t), dtype=np.int64, count=n)
+    cd = np.fromiter(map(len, hits_d), dtype=np.int64, count=k)
+    ti = np.concatenate(
+        [np.repeat(np.arange(n), ct), np.fromiter(chain.from_iterable(hits_d), np.int64, cd.sum())]
+    )
+    di = np.concatenate(
+        [np.fromiter(chain.from_iterable(hits_t), np.int64, ct.sum()), np.repeat(np.arange(k), cd)]
+    )
+    key = np.unique(ti * k + di)
+    ti, di = key // k, key % k
+    d = track_pos[ti] - det_pos[di]
+    near = np.einsum("ij,ij->i", d, d) <= gate_chi2 * (track_pos_var[ti] + det_pos_var[di])
+    return ti[near], di[near]
 
 
 def bearing_candidate_pairs(
