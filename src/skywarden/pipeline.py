@@ -54,6 +54,7 @@ from .types import (
     TrackTable,
     Zone,
     ZonesReplaced,
+    present,
     track_label,
 )
 
@@ -275,35 +276,66 @@ class Engine:
         rows = np.flatnonzero(show)
         if rows.shape[0] == 0:
             return []
+        # Every field as a column, converted once; then one struct per track.
         x = table.x[rows]
         lat, lon, alt = self.frame.to_geodetic(x[:, :3])
         pos_std = np.sqrt(np.trace(table.P[rows, :3, :3], axis1=1, axis2=2) / 3.0)
-        out = []
-        for j, i in enumerate(rows):
-            if classes is not None:
-                p = classes.p[i]
-                cls = str(classes.label[i])
-                class_p = {c: round(float(v), 4) for c, v in zip(CLASSES, p, strict=True)}
-            else:
-                cls, class_p = "unknown", {"unknown": 1.0}
-            ident = table.identity[i]
-            identity = None if ident is None else {ident.kind: ident.value}
-            out.append(
-                TrackLine(
-                    t=table.t_s,
-                    id=track_label(table.id[i]),
-                    lat=float(lat[j]),
-                    lon=float(lon[j]),
-                    alt_m=float(alt[j]),
-                    vel_enu_mps=(float(x[j, 3]), float(x[j, 4]), float(x[j, 5])),
-                    status=TRACK_STATUSES[int(table.status[i])],  # type: ignore[arg-type]
-                    class_=cls,
-                    class_p=class_p,
-                    identity=identity,
-                    pos_std_m=float(pos_std[j]),
-                )
+        n = rows.shape[0]
+        if classes is not None:
+            labels = [str(c) for c in classes.label[rows].tolist()]
+            class_p = [dict(zip(CLASSES, p, strict=True)) for p in round4(classes.p[rows])]
+        else:
+            labels = ["unknown"] * n
+            class_p = [{"unknown": 1.0} for _ in range(n)]
+        ident = table.identity[rows]
+        identity: list[dict[str, str] | None] = [None] * n
+        for j in np.flatnonzero(present(ident)):
+            identity[j] = {ident[j].kind: ident[j].value}
+        status = np.asarray(TRACK_STATUSES, dtype=object)[table.status[rows]].tolist()
+        t = table.t_s
+        return [
+            TrackLine(
+                t=t,
+                id=tid,
+                lat=la,
+                lon=lo,
+                alt_m=al,
+                vel_enu_mps=tuple(v),
+                status=st,
+                class_=c,
+                class_p=cp,
+                identity=idt,
+                pos_std_m=sd,
             )
-        return out
+            for tid, la, lo, al, v, st, c, cp, idt, sd in zip(
+                map(track_label, table.id[rows].tolist()),
+                np.asarray(lat).tolist(),
+                np.asarray(lon).tolist(),
+                np.asarray(alt).tolist(),
+                x[:, 3:6].tolist(),
+                status,
+                labels,
+                class_p,
+                identity,
+                pos_std.tolist(),
+                strict=True,
+            )
+        ]
+
+
+def round4(p: np.ndarray) -> list[list[float]]:
+    """``p`` rounded to 4 decimals exactly as Python's ``round(v, 4)``, as nested lists.
+
+    ``np.round`` scales, rounds half to even and scales back: the same result but
+    for values within rounding error of a half (0.xxxx5), which are redone in Python.
+    """
+    out = np.round(p, 4)
+    y = p * 1e4
+    near_half = np.abs(y - np.floor(y) - 0.5) < 1e-6
+    rows = out.tolist()
+    for i, j in zip(*np.nonzero(near_half), strict=True):
+        rows[i][j] = round(float(p[i, j]), 4)
+    return rows
 
 
 def site_of(header: Header) -> Site:

@@ -10,6 +10,7 @@ one clock read per boundary, no nesting, nothing at all when the timer is off
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 #: The stages, in pipeline order. ``predict`` includes the prediction of the
 #: output table; ``update`` includes confirm/coast/delete; ``output`` is the
@@ -28,19 +29,24 @@ STAGES: tuple[str, ...] = (
 
 
 class StageTimer:
-    """Seconds spent per stage (``seconds[stage]``), accumulated by laps."""
+    """Seconds spent per stage (``seconds[stage]``), accumulated by laps.
 
-    def __init__(self) -> None:
+    ``clock`` is wall time by default; ``time.thread_time`` counts only this
+    thread's CPU time (what one core spends, whatever else the machine runs).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
         self.seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
-        self._last = time.perf_counter()
+        self._last = clock()
 
     def start(self) -> None:
         """Begin timing here (what happened since the last lap belongs to no stage)."""
-        self._last = time.perf_counter()
+        self._last = self.clock()
 
     def lap(self, stage: str) -> None:
         """Charge the time since the previous lap (or :meth:`start`) to ``stage``."""
-        now = time.perf_counter()
+        now = self.clock()
         self.seconds[stage] += now - self._last
         self._last = now
 

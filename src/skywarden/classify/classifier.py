@@ -34,7 +34,16 @@ import numpy as np
 
 from ..geodesy import LocalFrame, SensorGeometry
 from ..tracking.measure import sigma_of
-from ..types import CLASSES, COASTING, CONFIRMED, DELETED, Association, Sensor, TrackTable
+from ..types import (
+    CLASSES,
+    COASTING,
+    CONFIRMED,
+    DELETED,
+    Association,
+    Sensor,
+    TrackTable,
+    present,
+)
 from .features import EXTRA_DEPTH, FEATURES, TrackHistory, scan_inputs
 from .spoof import SpoofConfig, SpoofMonitor
 
@@ -316,7 +325,7 @@ class Classifier:
 
         spoof = self.spoof.update(table.id, table.x[:, 3:6], by_track)
         # "kind:value" of the few cooperative tracks (str() of an Identity).
-        has_id = np.flatnonzero(np.not_equal(table.identity, None))
+        has_id = np.flatnonzero(present(table.identity))
         ident = [str(v) for v in table.identity[has_id]]
         rid, icao = np.zeros(n, bool), np.zeros(n, bool)
         rid[has_id] = [v.startswith("remoteid:") for v in ident]

@@ -253,8 +253,6 @@ def scan_inputs(
     order: what the spoof check reads (other tracks have nothing to check).
     """
     n = len(table)
-    rcs_sum = np.zeros(n)
-    rcs_n = np.zeros(n)
     rf = np.zeros(n)
     by_track: dict[int, list[tuple[Detection, str]]] = {}
     k = assoc.track_id.shape[0]

@@ -36,6 +36,7 @@ from ..types import (
     SensorDeclared,
     SiteEvent,
     TrackTable,
+    present,
 )
 from .associate import (
     Gated,
@@ -280,7 +281,7 @@ class Tracker:
             # gate, so a reused id far away does not), a different id never.
             ti_id = self.identity[ti]
             di_id = det_ident[di]
-            ti_has, di_has = _present(ti_id), _present(di_id)
+            ti_has, di_has = present(ti_id), present(di_id)
             same = ti_has & (ti_id == di_id)
             differ = ti_has & di_has & (ti_id != di_id)
             keep = ((d2 < gate) | (same & (d2 < gate * cfg.identity_gate_factor))) & ~differ
@@ -423,7 +424,7 @@ class Tracker:
         self.t_fix[fixed] = self.t_s
         coasting = self.status[fixed] == COASTING
         self.status[fixed[coasting]] = CONFIRMED
-        set_id = _present(ident) & ~_present(self.identity[ti])
+        set_id = present(ident) & ~present(self.identity[ti])
         self.identity[ti[set_id]] = ident[set_id]
         self._assoc.track_id.extend(self.id[ti].tolist())
         self._assoc.dets.extend(dets)
@@ -689,7 +690,7 @@ def _with_identity_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Add (track, detection) pairs that share a cooperative identity to the spatial
     candidates: the identity gate is far wider than any spatial prefilter."""
-    has_t, has_d = np.flatnonzero(_present(track_ident)), np.flatnonzero(_present(det_ident))
+    has_t, has_d = np.flatnonzero(present(track_ident)), np.flatnonzero(present(det_ident))
     if has_t.shape[0] == 0 or has_d.shape[0] == 0:
         return ti, di
     rows: dict[Identity, list[int]] = {}
@@ -702,11 +703,6 @@ def _with_identity_pairs(
     k = int(max(det_ident.shape[0], 1))
     new = ~np.isin(et * k + ed, ti * k + di)
     return np.concatenate([ti, et[new]]), np.concatenate([di, ed[new]])
-
-
-def _present(ident: np.ndarray) -> np.ndarray:
-    """Which entries of an object array of identities are set (not ``None``)."""
-    return np.not_equal(ident, None)
 
 
 def _closest_approach(
