@@ -305,6 +305,7 @@ class ThreatAssessor:
             cfg.warning_horizon_s * cfg.horizon_exit_factor * self._factor,
             float(t_samp[-1]),
             cfg.max_allowance_m,
+            cfg.closing_min_cos,
         )
         if keep is not None:
             active |= keep[rows][:, None]

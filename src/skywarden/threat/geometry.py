@@ -182,6 +182,7 @@ def closing_time(
 #: Metres added to every bounding-circle test, far above rounding error: the
 #: prefilters may keep a few pairs too many, never drop one that matters.
 _SLACK_M = 1.0
+_SLACK_RAD = 1e-6
 
 
 def reach(
@@ -191,16 +192,20 @@ def reach(
     horizon_s: np.ndarray,
     near_s: float,
     near_m: float,
+    min_cos: float,
 ) -> np.ndarray:
     """Which (track, zone) pairs (n, Z) bool may have an arrival (:func:`arrival`) or a
-    closing time (:func:`closing_time`) within ``horizon_s[j]`` (Z,) seconds, or a
-    possible arrival (:func:`possible_arrival`) within ``near_s`` seconds and
-    ``near_m`` metres of zone j.
+    closing time (:func:`closing_time`, heading within ``acos(min_cos)``) within
+    ``horizon_s[j]`` (Z,) seconds, or a possible arrival (:func:`possible_arrival`)
+    within ``near_s`` seconds and ``near_m`` metres of zone j.
 
     Conservative: a pair ruled out has none of these; a pair kept may still have
     none. With ``c`` a zone's bounding-circle centre and ``R`` its radius, the path
     ``p + v t`` (0 <= t <= T) misses the zone by at least ``|p + v t* - c| - R``, ``t*``
-    its nearest approach to ``c``; the closing time is at least ``(|p - c| - R) / |v|``.
+    its nearest approach to ``c``; the closing time is at least ``(|p - c| - R) / |v|``;
+    and from outside the circle the zone's nearest point lies within ``asin(R / |p - c|)``
+    of the direction to ``c``, so a track closing on it heads within
+    ``acos(min_cos) + asin(R / |p - c|)`` of that direction.
     """
     p = np.atleast_2d(np.asarray(pos_enu_m, float))[:, :2]
     v = np.atleast_2d(np.asarray(vel_enu_mps, float))[:, :2]
@@ -209,19 +214,22 @@ def reach(
     h = np.asarray(horizon_s, float)[None, :]
     w = c[None, :, :] - p[:, None, :]  # (n, Z, 2) track to centre
     vv = np.einsum("ij,ij->i", v, v)[:, None]
+    wv = np.einsum("izk,ik->iz", w, v)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_c = np.where(vv > 0.0, np.einsum("izk,ik->iz", w, v) / vv, 0.0)
+        t_c = np.where(vv > 0.0, wv / vv, 0.0)
 
     def miss(t_max: np.ndarray | float) -> np.ndarray:
         ts = np.clip(t_c, 0.0, t_max)
         return np.hypot(w[..., 0] - v[:, None, 0] * ts, w[..., 1] - v[:, None, 1] * ts)
 
-    gap = np.hypot(w[..., 0], w[..., 1]) - r
-    return (
-        (miss(h) <= r + _SLACK_M)
-        | (miss(near_s) <= r + near_m + _SLACK_M)
-        | (gap <= np.sqrt(vv) * h + _SLACK_M)
-    )
+    dist_c = np.hypot(w[..., 0], w[..., 1])
+    speed = np.sqrt(vv)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cos_c = np.clip(wv / (dist_c * speed), -1.0, 1.0)
+        cone = np.arccos(min_cos) + np.arcsin(np.clip(r / dist_c, 0.0, 1.0)) + _SLACK_RAD
+    heading = (dist_c <= r + _SLACK_M) | (np.arccos(cos_c) <= cone)
+    closing = (dist_c - r <= speed * h + _SLACK_M) & heading
+    return (miss(h) <= r + _SLACK_M) | (miss(near_s) <= r + near_m + _SLACK_M) | closing
 
 
 def distance_xy(zone: ZoneGeometry, x: np.ndarray, y: np.ndarray) -> np.ndarray:
