@@ -62,30 +62,41 @@ def candidate_pairs(
         return np.empty(0, np.int64), np.empty(0, np.int64)
     # The gate ellipsoid lies inside a ball of radius sqrt(chi2 * largest eigenvalue
     # of S), and the traces bound that eigenvalue: a pair in the gate has
-    # |p_t - p_d|^2 <= chi2 (v_t + v_d) <= 2 chi2 max(v_t, v_d). So it is found by a
-    # ball of radius sqrt(2 chi2 v) about its track (tree over detections) or about
-    # its detection (tree over tracks); the exact bound then sorts out the union.
-    # (One radius from the largest v_d of the scan, as before, let a radar's far
-    # detections widen every track's ball to kilometres.)
-    hits_t = cKDTree(det_pos).query_ball_point(
-        track_pos, np.sqrt(2.0 * gate_chi2 * track_pos_var), return_sorted=False
-    )
-    hits_d = cKDTree(track_pos).query_ball_point(
-        det_pos, np.sqrt(2.0 * gate_chi2 * det_pos_var), return_sorted=False
-    )
-    ct = np.fromiter(map(len, hits_t), dtype=np.int64, count=n)
-    cd = np.fromiter(map(len, hits_d), dtype=np.int64, count=k)
+    # |p_t - p_d|^2 <= chi2 (v_t + v_d) <= 2 chi2 max(v_t, v_d) = max(r_t, r_d)^2.
+    # (One radius from the largest v_d of the scan let a radar's far detections
+    # widen every track's ball to kilometres.) Most radii are small: all pairs within
+    # a common radius r0 come from one dual-tree pass; the few wider balls (new
+    # tracks of unknown speed, far radar plots) are queried one by one.
+    r_t = np.sqrt(2.0 * gate_chi2 * track_pos_var)
+    r_d = np.sqrt(2.0 * gate_chi2 * det_pos_var)
+    r0 = 2.0 * float(np.median(np.concatenate([r_t, r_d])))
+    tree_t, tree_d = cKDTree(track_pos), cKDTree(det_pos)
+    near = tree_t.sparse_distance_matrix(tree_d, r0, output_type="ndarray")
+    wide_t = np.flatnonzero(r_t > r0)
+    wide_d = np.flatnonzero(r_d > r0)
+    hits_t = tree_d.query_ball_point(track_pos[wide_t], r_t[wide_t], return_sorted=False)
+    hits_d = tree_t.query_ball_point(det_pos[wide_d], r_d[wide_d], return_sorted=False)
+    ct = np.fromiter(map(len, hits_t), np.int64, wide_t.shape[0])
+    cd = np.fromiter(map(len, hits_d), np.int64, wide_d.shape[0])
     ti = np.concatenate(
-        [np.repeat(np.arange(n), ct), np.fromiter(chain.from_iterable(hits_d), np.int64, cd.sum())]
+        [
+            near["i"].astype(np.int64),
+            np.repeat(wide_t, ct),
+            np.fromiter(chain.from_iterable(hits_d), np.int64, cd.sum()),
+        ]
     )
     di = np.concatenate(
-        [np.fromiter(chain.from_iterable(hits_t), np.int64, ct.sum()), np.repeat(np.arange(k), cd)]
+        [
+            near["j"].astype(np.int64),
+            np.fromiter(chain.from_iterable(hits_t), np.int64, ct.sum()),
+            np.repeat(wide_d, cd),
+        ]
     )
     key = np.unique(ti * k + di)
     ti, di = key // k, key % k
     d = track_pos[ti] - det_pos[di]
-    near = np.einsum("ij,ij->i", d, d) <= gate_chi2 * (track_pos_var[ti] + det_pos_var[di])
-    return ti[near], di[near]
+    inside = np.einsum("ij,ij->i", d, d) <= gate_chi2 * (track_pos_var[ti] + det_pos_var[di])
+    return ti[inside], di[inside]
 
 
 def bearing_candidate_pairs(
