@@ -62,15 +62,16 @@ def test_pairs_ruled_out_have_no_arrival_no_possible_arrival_and_no_closing(seed
     P[:, :3, :3] = np.eye(3) * rng.uniform(5, 300, n)[:, None, None] ** 2
     P[:, 3:, 3:] = np.eye(3) * rng.uniform(0.5, 10, n)[:, None, None] ** 2
     sig = position_sigma(P, t_samp, np.full(n, 3.0))
-    may = reach(zs.zones, p, v, horizon, float(t_samp[-1]), 400.0, 0.7)
+    straight, may = reach(zs.zones, p, v, horizon, float(t_samp[-1]), 400.0, 0.7)
     assert may.any() and not may.all()
+    assert (may >= straight).all() and (may > straight).any() and straight.any()
     for j, z in enumerate(zs):
-        out = ~may[:, j]
-        t_str, _ = arrival(z, p[out], v[out], horizon[j], 30.0)
+        t_str, _ = arrival(z, p[~straight[:, j]], v[~straight[:, j]], horizon[j], 30.0)
         assert np.isinf(t_str).all()
+        out = ~may[:, j]
         t_pos = possible_arrival(z, p[out], v[out], sig[out], t_samp, 2.0, 400.0, 30.0)
         assert np.isinf(t_pos).all()
         assert (closing_time(z, p[out], v[out], 0.7) > horizon[j]).all()
         # And it does keep the pairs that have them.
         t_all, _ = arrival(z, p, v, horizon[j], 30.0)
-        assert np.isfinite(t_all).any() and may[np.isfinite(t_all), j].all()
+        assert np.isfinite(t_all).any() and straight[np.isfinite(t_all), j].all()

@@ -298,7 +298,9 @@ class ThreatAssessor:
         t_cl = np.full((m, nz), np.inf)
         # Exact geometry only for pairs that may reach a level (or carry an open
         # alert): the others, most of a busy sky, keep level -1 and an infinite tta.
-        active = reach(
+        # Off the straight path only a drone gets a level: the possible arrival and
+        # the closing time are worked out for drones (and open alerts) alone.
+        straight, loose = reach(
             self.zones.zones,
             x[:, :3],
             x[:, 3:],
@@ -307,9 +309,13 @@ class ThreatAssessor:
             cfg.max_allowance_m,
             cfg.closing_min_cos,
         )
-        if keep is not None:
-            active |= keep[rows][:, None]
-        busy = np.flatnonzero(active.any(axis=1))
+        held = np.zeros(m, bool) if keep is None else keep[rows]
+        drone_ish = p_drone >= min(cfg.drone_p, cfg.drone_p_exit)
+        need = held | (drone_ish & ~coop)
+        # Rows that may get info (on the straight path) or more.
+        can = need | (maybe & ~coop) | (coop & drone_ish & cfg.cooperative_info)
+        active = (straight & can[:, None]) | (loose & need[:, None]) | held[:, None]
+        busy = np.flatnonzero(need & active.any(axis=1))
         sig = position_sigma(P[busy], t_samp, cfg.manoeuvre_sigma_mps * p_drone[busy])
         sig_row = np.zeros(m, np.int64)
         sig_row[busy] = np.arange(busy.shape[0])
@@ -317,8 +323,11 @@ class ThreatAssessor:
             r = np.flatnonzero(active[:, j])
             if r.shape[0] == 0:
                 continue
+            t_str[r, j], entry[rows[r], j] = arrival(z, x[r, :3], x[r, 3:], h_max, vh)
+            r = r[need[r]]
+            if r.shape[0] == 0:
+                continue
             pr, vr = x[r, :3], x[r, 3:]
-            t_str[r, j], entry[rows[r], j] = arrival(z, pr, vr, h_max, vh)
             t_pos[r, j] = possible_arrival(
                 z, pr, vr, sig[sig_row[r]], t_samp, cfg.n_sigma, cfg.max_allowance_m, vh
             )
@@ -351,11 +360,11 @@ class ThreatAssessor:
         live = (table.status == CONFIRMED) | (table.status == COASTING)
         obj = self._objects(table, live)
         self._ids, self._pos = table.id, table.x[:, :2]
-        # One row per object: its most recently updated track.
-        row_of: dict[int, int] = {}
-        for i in np.argsort(table.t_last_update_s, kind="stable"):
-            if obj[i] >= 0:
-                row_of[int(obj[i])] = int(i)
+        # One row per object: its most recently updated track (the last in a stable
+        # sort by update time).
+        order = np.argsort(table.t_last_update_s, kind="stable")
+        order = order[obj[order] >= 0]
+        row_of = dict(zip(obj[order].tolist(), order.tolist(), strict=True))
         keep = np.zeros(len(table), bool)
         for oid, _ in self._open:
             if oid in row_of:
@@ -472,13 +481,10 @@ class ThreatAssessor:
         t = table.t_s
         ids = table.id.astype(np.int64)
         obj = np.full(ids.shape[0], -1, np.int64)
-        new = []
-        for i in np.flatnonzero(live):
-            o = self._object.get(int(ids[i]))
-            if o is None:
-                new.append(i)
-            else:
-                obj[i] = o
+        live_rows = np.flatnonzero(live)
+        get = self._object.get
+        obj[live_rows] = [get(tid, -1) for tid in ids[live_rows].tolist()]
+        new = live_rows[obj[live_rows] < 0].tolist()
         # Candidates: lost objects, and objects whose only track is coasting (the
         # tracker may start a second track on an object before it drops the first).
         cands = [(o, s.t_s, s.x, s.P) for o, s in self._lost.items()]
@@ -513,7 +519,7 @@ class ThreatAssessor:
         for i in new:
             if obj[i] < 0:
                 obj[i] = ids[i]
-        seen = {int(ids[i]): int(obj[i]) for i in np.flatnonzero(live)}
+        seen = dict(zip(ids[live_rows].tolist(), obj[live_rows].tolist(), strict=True))
         # Tracks gone from the live set: their objects, if no other track carries
         # them, wait for a successor.
         alive = set(seen.values())

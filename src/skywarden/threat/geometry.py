@@ -193,11 +193,12 @@ def reach(
     near_s: float,
     near_m: float,
     min_cos: float,
-) -> np.ndarray:
-    """Which (track, zone) pairs (n, Z) bool may have an arrival (:func:`arrival`) or a
-    closing time (:func:`closing_time`, heading within ``acos(min_cos)``) within
-    ``horizon_s[j]`` (Z,) seconds, or a possible arrival (:func:`possible_arrival`)
-    within ``near_s`` seconds and ``near_m`` metres of zone j.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which (track, zone) pairs (n, Z) bool may have an arrival (:func:`arrival`) within
+    ``horizon_s[j]`` (Z,) seconds; and which may have that, or a closing time
+    (:func:`closing_time`, heading within ``acos(min_cos)``) within ``horizon_s[j]``,
+    or a possible arrival (:func:`possible_arrival`) within ``near_s`` seconds and
+    ``near_m`` metres of zone j.
 
     Conservative: a pair ruled out has none of these; a pair kept may still have
     none. With ``c`` a zone's bounding-circle centre and ``R`` its radius, the path
@@ -229,7 +230,8 @@ def reach(
         cone = np.arccos(min_cos) + np.arcsin(np.clip(r / dist_c, 0.0, 1.0)) + _SLACK_RAD
     heading = (dist_c <= r + _SLACK_M) | (np.arccos(cos_c) <= cone)
     closing = (dist_c - r <= speed * h + _SLACK_M) & heading
-    return (miss(h) <= r + _SLACK_M) | (miss(near_s) <= r + near_m + _SLACK_M) | closing
+    straight = miss(h) <= r + _SLACK_M
+    return straight, straight | (miss(near_s) <= r + near_m + _SLACK_M) | closing
 
 
 def distance_xy(zone: ZoneGeometry, x: np.ndarray, y: np.ndarray) -> np.ndarray:
