@@ -16,6 +16,7 @@ from skywarden.tracking.associate import (
     bearing_candidate_pairs,
     candidate_pairs,
     jpda_weights,
+    largest_eigenvalue_bound,
     mahalanobis,
 )
 from skywarden.tracking.measure import model_for
@@ -132,6 +133,46 @@ def test_kd_tree_candidates_contain_every_pair_inside_the_gate(seed):
     assert set(got) == bound
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_position_candidates_with_the_eigenvalue_bound_hold_every_pair_in_the_gate(seed):
+    # Elongated, tilted covariances, for which the largest-eigenvalue bound is tight.
+    rng = np.random.default_rng(400 + seed)
+    frame = LocalFrame(47.0, 8.0, 500.0)
+    sensor = Sensor(id="p", kind="position", lat=47.0, lon=8.0, alt_m=500.0, sigma_pos_m=12.0)
+    model = model_for(sensor, SensorGeometry.from_sensor(frame, sensor))
+    n, k = 400, 300
+    x = np.zeros((n, 6))
+    x[:, :3] = rng.uniform(-3000, 3000, (n, 3))
+    A = rng.normal(0.0, 1.0, (n, 6, 6)) * np.exp(rng.uniform(0.0, 6.0, (n, 1, 6)))
+    P = A @ A.transpose(0, 2, 1) + np.eye(6)
+    z = x[rng.integers(0, n, k), :3] + rng.normal(0.0, 150.0, (k, 3))
+    gate = chi2.ppf(0.9997, 3)
+    ti, di = candidate_pairs(x[:, :3], largest_eigenvalue_bound(P[:, :3, :3]), z,
+                             largest_eigenvalue_bound(model.position_cov(z)), gate)  # fmt: skip
+    all_t, all_d = np.meshgrid(np.arange(n), np.arange(k), indexing="ij")
+    d2, _ = mahalanobis(model, x, P, z, all_t.ravel(), all_d.ravel())
+    inside = set(zip(all_t.ravel()[d2 < gate].tolist(), all_d.ravel()[d2 < gate].tolist(),
+                     strict=True))  # fmt: skip
+    got = set(zip(ti.tolist(), di.tolist(), strict=True))
+    assert inside and inside <= got
+    # Fewer candidates than with traces.
+    tr_t, tr_d = (
+        np.trace(P[:, :3, :3], axis1=1, axis2=2),
+        np.trace(model.position_cov(z), axis1=1, axis2=2),
+    )
+    assert len(got) < candidate_pairs(x[:, :3], tr_t, z, tr_d, gate)[0].shape[0]
+
+
+def test_largest_eigenvalue_bound_bounds_and_beats_the_trace():
+    rng = np.random.default_rng(7)
+    A = rng.normal(0.0, 1.0, (500, 3, 3)) * rng.uniform(0.1, 100.0, (500, 1, 3))
+    C = A @ A.transpose(0, 2, 1)
+    lam = np.linalg.eigvalsh(C)[:, -1]
+    b = largest_eigenvalue_bound(C)
+    assert (b >= lam * (1 - 1e-12)).all() and (b <= np.trace(C, axis1=1, axis2=2)).all()
+    assert largest_eigenvalue_bound(np.eye(3)[None] * 4.0)[0] == 4.0  # round: not 12
+
+
 @pytest.mark.parametrize(("seed", "with_el"), [(s, e) for s in range(6) for e in (True, False)])
 def test_bearing_candidates_contain_every_pair_inside_the_gate(seed, with_el):
     rng = np.random.default_rng(300 + seed)
@@ -149,7 +190,7 @@ def test_bearing_candidates_contain_every_pair_inside_the_gate(seed, with_el):
     zhat, _ = model.predict(x[rng.integers(0, n, k)])
     z = zhat + rng.normal(0.0, 0.05, zhat.shape)
     z[:4, 0] = [0.001, 2 * np.pi - 0.001, 0.0, 6.28]
-    gate = 3 * chi2.ppf(0.9997, model.dim)
+    gate = chi2.ppf(0.9997, model.dim)
     ti, di = bearing_candidate_pairs(model, x[:, :3], np.trace(P[:, :3, :3], axis1=1, axis2=2),
                                      z, gate)  # fmt: skip
     got = list(zip(ti.tolist(), di.tolist(), strict=True))

@@ -42,6 +42,14 @@ class Gated:
     cost: np.ndarray
 
 
+def largest_eigenvalue_bound(cov: np.ndarray) -> np.ndarray:
+    """An upper bound (n,) of the largest eigenvalue of symmetric PSD matrices (n, d, d):
+    the smaller of the trace and the largest absolute row sum (Gershgorin). For a
+    round covariance the row sum is about a third of the trace (in 3-D)."""
+    trace = np.trace(cov, axis1=1, axis2=2)
+    return np.minimum(trace, np.abs(cov).sum(axis=2).max(axis=1))
+
+
 def candidate_pairs(
     track_pos: np.ndarray,
     track_pos_var: np.ndarray,
@@ -51,7 +59,8 @@ def candidate_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Track/detection index pairs that may lie within each other's gate.
 
-    track_pos (n, 3), track_pos_var (n,) trace of each track's position covariance;
+    track_pos (n, 3), track_pos_var (n,) an upper bound of the largest eigenvalue of
+    each track's position covariance (its trace, or :func:`largest_eigenvalue_bound`);
     det_pos (k, 3) and det_pos_var (k,) likewise for detections (bearing-only
     detections have no position: :func:`bearing_candidate_pairs`). The pairs within
     ``|p_t - p_d|^2 <= gate_chi2 (v_t + v_d)``, track-major, detections ascending.

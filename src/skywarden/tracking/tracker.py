@@ -44,6 +44,7 @@ from .associate import (
     bearing_candidate_pairs,
     candidate_pairs,
     jpda_weights,
+    largest_eigenvalue_bound,
     mahalanobis,
 )
 from .config import TrackerConfig
@@ -258,15 +259,26 @@ class Tracker:
             x, P = self.combined()
             gate = self._gate[model.dim]
             pos_var = np.trace(P[:, :3, :3], axis1=1, axis2=2)
-            if det_pos is not None:
+            if model.kind is ModelKind.RADAR:
+                # A radar plot's converted position covariance only approximates its
+                # gate in range/azimuth/elevation: look wider.
                 det_var = np.trace(model.position_cov(z), axis1=1, axis2=2)
                 ti, di = candidate_pairs(
                     x[:, :3], pos_var, det_pos, det_var, gate * cfg.prefilter_gate_factor
                 )
-            else:
-                ti, di = bearing_candidate_pairs(
-                    model, x[:, :3], pos_var, z, gate * cfg.prefilter_gate_factor
+            elif det_pos is not None:
+                # Linear position model: S = P_pos + R, so d2 >= |dp|^2 / lambda_max(S)
+                # and the bound is exact; no margin needed.
+                ti, di = candidate_pairs(
+                    x[:, :3],
+                    largest_eigenvalue_bound(P[:, :3, :3]),
+                    det_pos,
+                    largest_eigenvalue_bound(model.position_cov(z)),
+                    gate,
                 )
+            else:
+                # Bearings: the bound holds for the linearised gate itself (exact).
+                ti, di = bearing_candidate_pairs(model, x[:, :3], pos_var, z, gate)
             ti, di = _with_identity_pairs(ti, di, self.identity, det_ident)
             if sensor.max_range_m is not None and ti.shape[0]:
                 # A sensor cannot see a track far beyond its range. Without this, a
