@@ -129,7 +129,7 @@ def run(header: Header, dets: list[Detection], count_from: float, timed: bool) -
         "track_lines": float(np.mean(lines)) if lines else 0.0,
     }
     if timer is not None:
-        out["stages_ms"] = {k: 1000.0 * v / scans for k, v in timer.seconds.items()}
+        out["stages_ms"] = {k: 1000.0 * v / scans for k, v in timer.rest(cpu).items()}
     return out
 
 

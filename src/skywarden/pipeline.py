@@ -188,9 +188,6 @@ class Engine:
 
     def push(self, det: Detection) -> list[ScanOutput]:
         """Take one detection (any order within the reorder window)."""
-        tm = self.timer
-        if tm is not None:
-            tm.start()
         self.stats.detections_in += 1
         if det.sensor not in self.tracker.sensors:
             self.stats.unknown_sensor += 1
@@ -198,10 +195,7 @@ class Engine:
         if not self.reorder.push(det):
             self.stats.late += 1
             return []
-        out = self._run(self.reorder.pop_ready())
-        if tm is not None:
-            tm.lap("reorder")
-        return out
+        return self._run(self.reorder.pop_ready())
 
     def advance(self, now_s: float) -> list[ScanOutput]:
         """Release what the window holds up to ``now_s`` (live: the clock moves on)."""
@@ -224,19 +218,14 @@ class Engine:
 
     def flush(self) -> list[ScanOutput]:
         """Process everything still held (end of a file)."""
-        if self.timer is not None:
-            self.timer.start()
-        out = self._run(self.reorder.flush())
-        if self.timer is not None:
-            self.timer.lap("reorder")
-        return out
+        return self._run(self.reorder.flush())
 
     def _run(self, batches) -> list[ScanOutput]:
         out = []
         tm = self.timer
         for batch in batches:
             if tm is not None:
-                tm.lap("reorder")
+                tm.start()
             t0 = time.perf_counter()
             self.tracker.process(batch)
             self.stats.scans += 1

@@ -124,26 +124,86 @@ class Tracker:
 
     # --- state -----------------------------------------------------------------
 
+    #: Per-track columns. Each lives in a buffer with spare rows, doubled when full,
+    #: and the attribute of the same name is a view of its first len(self) rows, so
+    #: new tracks are written in place instead of every column being re-concatenated.
+    _COLUMNS = (
+        "id", "status", "xm", "Pm", "mu", "t_state", "identity",
+        "n_upd", "t_first", "t_last", "t_fix", "b_sensor", "b_t",
+    )  # fmt: skip
+
     def _alloc(self, m: int) -> None:
-        self.id = np.empty(0, np.int64)
-        self.status = np.empty(0, np.int8)
-        self.xm = np.empty((0, m, 6))
-        self.Pm = np.empty((0, m, 6, 6))
-        self.mu = np.empty((0, m))
-        self.t_state = np.empty(0)
-        self.identity = np.empty(0, object)
-        self.n_upd = np.empty(0, np.int64)
-        self.t_first = np.empty(0)
-        self.t_last = np.empty(0)
-        # Last update that fixed the position: a full-position measurement, or
-        # bearings from two different sensors close in time. A track that only
-        # one bearing sensor sees has no range and must not live on that alone.
-        self.t_fix = np.empty(0)
-        self.b_sensor = np.empty(0, object)
-        self.b_t = np.empty(0)
+        self._n = 0
+        self._buf: dict[str, np.ndarray] = {
+            "id": np.empty(0, np.int64),
+            "status": np.empty(0, np.int8),
+            "xm": np.empty((0, m, 6)),
+            "Pm": np.empty((0, m, 6, 6)),
+            "mu": np.empty((0, m)),
+            "t_state": np.empty(0),
+            "identity": np.empty(0, object),
+            "n_upd": np.empty(0, np.int64),
+            "t_first": np.empty(0),
+            "t_last": np.empty(0),
+            # Last update that fixed the position: a full-position measurement, or
+            # bearings from two different sensors close in time. A track that only
+            # one bearing sensor sees has no range and must not live on that alone.
+            "t_fix": np.empty(0),
+            "b_sensor": np.empty(0, object),
+            "b_t": np.empty(0),
+        }
+        #: Moment-matched (x, P) of the current state, until the state changes.
+        self._combined: tuple[np.ndarray, np.ndarray] | None = None
+        self._views()
+
+    def _views(self) -> None:
+        n = self._n
+        self.id = self._buf["id"][:n]
+        self.status = self._buf["status"][:n]
+        self.xm = self._buf["xm"][:n]
+        self.Pm = self._buf["Pm"][:n]
+        self.mu = self._buf["mu"][:n]
+        self.t_state = self._buf["t_state"][:n]
+        self.identity = self._buf["identity"][:n]
+        self.n_upd = self._buf["n_upd"][:n]
+        self.t_first = self._buf["t_first"][:n]
+        self.t_last = self._buf["t_last"][:n]
+        self.t_fix = self._buf["t_fix"][:n]
+        self.b_sensor = self._buf["b_sensor"][:n]
+        self.b_t = self._buf["b_t"][:n]
+
+    def _append(self, rows: dict[str, np.ndarray]) -> None:
+        """Add ``k`` tracks: every column's k new rows."""
+        k = rows["id"].shape[0]
+        n = self._n
+        cap = self._buf["id"].shape[0]
+        if n + k > cap:
+            size = max(2 * cap, n + k, 64)
+            for name, old in self._buf.items():
+                new = np.empty((size, *old.shape[1:]), old.dtype)
+                new[:n] = old[:n]
+                self._buf[name] = new
+        for name in self._COLUMNS:
+            self._buf[name][n : n + k] = rows[name]
+        self._n = n + k
+        self._combined = None
+        self._views()
+
+    def _keep(self, keep: np.ndarray) -> None:
+        """Keep the tracks ``keep`` (n,) bool, in order."""
+        n, k = self._n, int(keep.sum())
+        for name in self._COLUMNS:
+            b = self._buf[name]
+            b[:k] = b[:n][keep]
+            if b.dtype == object:
+                b[k:n] = None  # drop references held beyond the live rows
+        self._n = k
+        if self._combined is not None:
+            self._combined = (self._combined[0][keep], self._combined[1][keep])
+        self._views()
 
     def __len__(self) -> int:
-        return int(self.id.shape[0])
+        return self._n
 
     def on_site_event(self, event: SiteEvent) -> None:
         """A sensor (re)declared in the site table: rebuild its geometry when next used."""
@@ -236,13 +296,18 @@ class Tracker:
             )
             self.xm[move], self.Pm[move], self.mu[move] = xm, Pm, mu
             self.t_state[move] = t
+            self._combined = None
         self.t_s = max(self.t_s, t)
 
     def combined(self) -> tuple[np.ndarray, np.ndarray]:
-        """Moment-matched state x (n, 6) and covariance P (n, 6, 6) of every track."""
-        if self.mu.shape[1] == 1:
-            return self.xm[:, 0], self.Pm[:, 0]
-        return imm_combine(self.xm, self.Pm, self.mu)
+        """Moment-matched state x (n, 6) and covariance P (n, 6, 6) of every track
+        (read-only: kept until the state changes)."""
+        if self._combined is None:
+            if self.mu.shape[1] == 1:
+                self._combined = (self.xm[:, 0].copy(), self.Pm[:, 0].copy())
+            else:
+                self._combined = imm_combine(self.xm, self.Pm, self.mu)
+        return self._combined
 
     def _update_with(
         self, model: MeasurementModel, z: np.ndarray, dets: list[Detection], sensor: Sensor
@@ -377,6 +442,7 @@ class Tracker:
         # The IMM modes collapse to the JPDA estimate; mode probabilities keep.
         self.xm[tracks] = x_new[:, None, :]
         self.Pm[tracks] = P_new[:, None, :, :]
+        self._combined = None
         best = {}
         for p in np.argsort(-beta):
             t_, d_ = int(g.ti[p]), int(g.di[p])
@@ -415,6 +481,7 @@ class Tracker:
             self.mu[ti] = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
         self.xm[ti] = x_new.reshape(p, m_modes, 6)
         self.Pm[ti] = P_new.reshape(p, m_modes, 6, 6)
+        self._combined = None
 
     def _after_update(
         self, ti: np.ndarray, dets: list[Detection], ident: np.ndarray, sensor: Sensor
@@ -461,18 +528,18 @@ class Tracker:
         vel = np.zeros((idx.shape[0], 3))
         vvar = np.full((idx.shape[0], 3), self.config.init_speed_sigma_mps**2)
         vvar[:, 2] = self.config.init_vspeed_sigma_mps**2
-        for j, i in enumerate(idx):
-            d = dets[i]
-            if d.speed_mps is not None and d.track_deg is not None:
-                # Cooperative broadcasts give velocity: start with it.
-                tr = math.radians(d.track_deg)
-                vel[j] = (
-                    d.speed_mps * math.sin(tr),
-                    d.speed_mps * math.cos(tr),
-                    d.vrate_mps or 0.0,
-                )
-                vvar[j] = self.config.cooperative_speed_sigma_mps**2
-        self._spawn(pos, pcov, vel, vvar, ident[idx], [dets[i] for i in idx], sensor.kind)
+        fresh_dets = [dets[i] for i in idx]
+        # Cooperative broadcasts give velocity: start with it (only they carry one).
+        moving = [
+            (j, d.speed_mps, d.track_deg, d.vrate_mps)
+            for j, d in enumerate(fresh_dets)
+            if d.speed_mps is not None and d.track_deg is not None
+        ]
+        for j, speed, track, vrate in moving:
+            tr = math.radians(track)
+            vel[j] = (speed * math.sin(tr), speed * math.cos(tr), vrate or 0.0)
+        vvar[[m[0] for m in moving]] = self.config.cooperative_speed_sigma_mps**2
+        self._spawn(pos, pcov, vel, vvar, ident[idx], fresh_dets, sensor.kind)
 
     def _spawn(
         self,
@@ -492,19 +559,23 @@ class Tracker:
         P[:, 3, 3], P[:, 4, 4], P[:, 5, 5] = vvar[:, 0], vvar[:, 1], vvar[:, 2]
         ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
         self._next_id += k
-        self.id = np.concatenate([self.id, ids])
-        self.status = np.concatenate([self.status, np.full(k, TENTATIVE, np.int8)])
-        self.xm = np.concatenate([self.xm, np.repeat(x[:, None], m, axis=1)])
-        self.Pm = np.concatenate([self.Pm, np.repeat(P[:, None], m, axis=1)])
-        self.mu = np.concatenate([self.mu, np.tile(self._mu0, (k, 1))])
-        self.t_state = np.concatenate([self.t_state, np.full(k, self.t_s)])
-        self.identity = np.concatenate([self.identity, ident.astype(object)])
-        self.n_upd = np.concatenate([self.n_upd, np.ones(k, np.int64)])
-        self.t_first = np.concatenate([self.t_first, np.full(k, self.t_s)])
-        self.t_last = np.concatenate([self.t_last, np.full(k, self.t_s)])
-        self.t_fix = np.concatenate([self.t_fix, np.full(k, self.t_s)])
-        self.b_sensor = np.concatenate([self.b_sensor, np.full(k, "", dtype=object)])
-        self.b_t = np.concatenate([self.b_t, np.full(k, -math.inf)])
+        self._append(
+            {
+                "id": ids,
+                "status": np.full(k, TENTATIVE, np.int8),
+                "xm": np.repeat(x[:, None], m, axis=1),
+                "Pm": np.repeat(P[:, None], m, axis=1),
+                "mu": np.tile(self._mu0, (k, 1)),
+                "t_state": np.full(k, self.t_s),
+                "identity": ident.astype(object),
+                "n_upd": np.ones(k, np.int64),
+                "t_first": np.full(k, self.t_s),
+                "t_last": np.full(k, self.t_s),
+                "t_fix": np.full(k, self.t_s),
+                "b_sensor": np.full(k, "", dtype=object),
+                "b_t": np.full(k, -math.inf),
+            }
+        )
         self.stats.initiated += k
         self._assoc.track_id.extend(ids.tolist())
         self._assoc.dets.extend(dets)
@@ -630,12 +701,7 @@ class Tracker:
                     )
                 )
             self.stats.deleted += int((dead & (st != TENTATIVE)).sum())
-            keep = ~dead
-            for name in (
-                "id", "status", "xm", "Pm", "mu", "t_state",
-                "identity", "n_upd", "t_first", "t_last", "t_fix", "b_sensor", "b_t",
-            ):  # fmt: skip
-                setattr(self, name, getattr(self, name)[keep])
+            self._keep(~dead)
 
     # --- output -------------------------------------------------------------------
 
