@@ -178,7 +178,11 @@ class Classifier:
         self.spoof = SpoofMonitor(frame, sensors, p.spoof)
         self._feat_idx = np.array([FEATURES.index(f) for f in p.features], np.int64)
         self._edges = [np.asarray(p.edges[f], float) for f in p.features]
-        self._ll = [np.asarray(p.log_lik[f], float) for f in p.features]
+        # Each bin's terms clipped to max_feature_llr below its best class, once.
+        self._ll = [
+            np.maximum(t, t.max(axis=1, keepdims=True) - p.max_feature_llr)
+            for t in (np.asarray(p.log_lik[f], float) for f in p.features)
+        ]
         self._prior = np.asarray(p.log_prior, float)
         nc = len(CLASSES)
         self._id_rid = np.asarray(p.identity_log_lik.get("remoteid", [0.0] * nc), float)
@@ -289,14 +293,11 @@ class Classifier:
         class, so that no single feature can rule a class out on its own.
         """
         ll = np.zeros((feats.shape[0], len(CLASSES)))
-        cap = self.params.max_feature_llr
         for j, edges, table in zip(self._feat_idx, self._edges, self._ll, strict=True):
             v = feats[:, j]
             ok = np.isfinite(v)
             b = np.searchsorted(edges, np.where(ok, v, 0.0), side="right")
-            term = table[b]
-            term = np.maximum(term, term.max(axis=1, keepdims=True) - cap)
-            ll += np.where(ok[:, None], term, 0.0)
+            ll += np.where(ok[:, None], table[b], 0.0)
         return ll
 
     def update(self, table: TrackTable, assoc: Association) -> ClassResult:

@@ -419,7 +419,7 @@ def _raid_objects(n: int) -> list[dict[str, Any]]:
         )
     ]
     loiter = [
-        {"kind": "quadcopter", "count": k, "hostile": True, "area": area}
+        {"kind": "quadcopter", "count": k, "hostile": True, "loiter": True, "area": area}
         for area, k in zip(
             [
                 {"east_m": 0.0, "north_m": 0.0, "radius_m": 2_500.0},

@@ -178,7 +178,8 @@ class HostileDrone(_Spec, frozen=True, kw_only=True, tag="hostile_drone", tag_fi
 
 
 class Quadcopter(_Spec, frozen=True, kw_only=True, tag="quadcopter", tag_field="kind"):
-    """Small multirotors that hover and move within ``area``; ``remote_id`` ones broadcast."""
+    """Small multirotors that hover and move, starting within ``area``; ``remote_id``
+    ones broadcast; ``loiter`` ones turn back at the edge of ``area`` and stay in it."""
 
     count: Count = 1
     area: Circle
@@ -186,6 +187,7 @@ class Quadcopter(_Spec, frozen=True, kw_only=True, tag="quadcopter", tag_field="
     agl_m: Interval = (20.0, 120.0)
     remote_id: bool = False
     hostile: bool = False
+    loiter: bool = False
     rcs_dbsm: Interval = (-20.0, -12.0)
 
     def __post_init__(self) -> None:

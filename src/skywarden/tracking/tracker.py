@@ -443,14 +443,17 @@ class Tracker:
         self.xm[tracks] = x_new[:, None, :]
         self.Pm[tracks] = P_new[:, None, :, :]
         self._combined = None
-        best = {}
-        for p in np.argsort(-beta):
-            t_, d_ = int(g.ti[p]), int(g.di[p])
-            if t_ not in best and beta[p] > cfg.jpda_update_p:
-                best[t_] = d_
-        upd = np.array([t_ for t_ in tracks if bsum[t_] > cfg.jpda_update_p], dtype=np.int64)
+        # The detection each updated track is credited with: its likeliest one above
+        # jpda_update_p (first in descending beta), else its first gated one.
+        upd = tracks[bsum[tracks] > cfg.jpda_update_p]
         if upd.shape[0]:
-            dd = [best.get(int(t_), int(g.di[g.ti == t_][0])) for t_ in upd]
+            order = np.argsort(-beta)
+            order = order[beta[order] > cfg.jpda_update_p]
+            best_t, at = np.unique(g.ti[order], return_index=True)
+            first_t, first = np.unique(g.ti, return_index=True)
+            dd = g.di[first[np.searchsorted(first_t, upd)]]
+            has_best = np.isin(upd, best_t)
+            dd[has_best] = g.di[order[at[np.searchsorted(best_t, upd[has_best])]]]
             ident = np.array([_identity(dets[j], sensor.kind) for j in dd], dtype=object)
             self._after_update(upd, [dets[j] for j in dd], ident, sensor)
         used[np.unique(g.di[beta > cfg.jpda_used_p])] = True
