@@ -24,7 +24,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from .measure import MeasurementModel
+from .measure import MeasurementModel, ModelKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +169,10 @@ def mahalanobis(
     if ti.shape[0] == 0:
         return np.empty(0), np.empty(0)
     zhat, H = model.predict(x[ti])
-    S = H @ P[ti] @ H.transpose(0, 2, 1) + model.R
+    if model.kind is ModelKind.POSITION:
+        S = P[ti, :3, :3] + model.R  # H = [I 0]: the same numbers as H P H' + R
+    else:
+        S = H @ P[ti] @ H.transpose(0, 2, 1) + model.R
     y = model.residual(z[di], zhat)
     L = np.linalg.cholesky(S)
     w = np.linalg.solve(L, y[:, :, None])[:, :, 0]

@@ -466,13 +466,21 @@ class Tracker:
         Pm = self.Pm[ti].reshape(p * m_modes, 6, 6)
         zz = np.repeat(z, m_modes, axis=0)
         zhat, H = model.predict(xm)
-        Ht = H.transpose(0, 2, 1)
-        S = H @ Pm @ Ht + model.R  # S = H P H' + R
-        Sinv = np.linalg.inv(S)
-        K = Pm @ Ht @ Sinv  # K = P H' S^-1
+        if model.kind is ModelKind.POSITION:
+            # H = [I 0]: its products are slices, the very same numbers, without the work.
+            S = Pm[:, :3, :3] + model.R  # S = H P H' + R
+            Sinv = np.linalg.inv(S)
+            K = Pm[:, :, :3] @ Sinv  # K = P H' S^-1
+            IKH = np.broadcast_to(np.eye(6), Pm.shape).copy()
+            IKH[:, :, :3] -= K
+        else:
+            Ht = H.transpose(0, 2, 1)
+            S = H @ Pm @ Ht + model.R  # S = H P H' + R
+            Sinv = np.linalg.inv(S)
+            K = Pm @ Ht @ Sinv  # K = P H' S^-1
+            IKH = np.eye(6) - K @ H
         y = model.residual(zz, zhat)
         x_new = xm + np.einsum("kij,kj->ki", K, y)  # x = x + K y
-        IKH = np.eye(6) - K @ H
         # P = (I-KH) P (I-KH)' + K R K'
         P_new = IKH @ Pm @ IKH.transpose(0, 2, 1) + K @ model.R @ K.transpose(0, 2, 1)
         if m_modes > 1:
