@@ -195,6 +195,8 @@ class Engine:
         if not self.reorder.push(det):
             self.stats.late += 1
             return []
+        if not self.reorder.has_ready():  # the usual case: nothing to release yet
+            return []
         return self._run(self.reorder.pop_ready())
 
     def advance(self, now_s: float) -> list[ScanOutput]:

@@ -53,6 +53,10 @@ class ReorderBuffer:
             self.newest_s = t
         return True
 
+    def has_ready(self) -> bool:
+        """Whether :meth:`pop_ready` (from the newest detection) would release a batch."""
+        return bool(self._keys) and self._keys[0][0] < self.newest_s - self.window_s
+
     def pop_ready(self, now_s: float | None = None) -> Iterator[list[Detection]]:
         """Batches whose time is older than the window (measured from ``now_s``, or
         from the newest detection seen)."""
