@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 from skywarden.geodesy import LocalFrame, SensorGeometry
@@ -122,7 +123,12 @@ def test_kd_tree_candidates_contain_every_pair_inside_the_gate(seed):
     gate = 16.27  # chi-square 3 dof, p = 0.999
     ti, di = candidate_pairs(tpos, 3 * tvar, dpos, 3 * dvar, gate)
     got = list(zip(ti.tolist(), di.tolist(), strict=True))
-    assert got == sorted(set(got))
+    assert len(got) == len(set(got)) and (np.diff(ti) >= 0).all()
+    # Per track, in the order one ball query over the detections' tree gives.
+    tree = cKDTree(dpos)
+    for t in range(0, n, 7):
+        ball = tree.query_ball_point(tpos[t], 1e9, return_sorted=False)
+        assert [d for d in ball if d in set(di[ti == t].tolist())] == di[ti == t].tolist()
     # Exact position-model Mahalanobis distance of every pair.
     dist2 = ((tpos[:, None, :] - dpos[None, :, :]) ** 2).sum(-1)
     d2 = dist2 / (tvar[:, None] + dvar[None, :])

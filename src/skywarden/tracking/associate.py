@@ -63,7 +63,8 @@ def candidate_pairs(
     each track's position covariance (its trace, or :func:`largest_eigenvalue_bound`);
     det_pos (k, 3) and det_pos_var (k,) likewise for detections (bearing-only
     detections have no position: :func:`bearing_candidate_pairs`). The pairs within
-    ``|p_t - p_d|^2 <= gate_chi2 (v_t + v_d)``, track-major, detections ascending.
+    ``|p_t - p_d|^2 <= gate_chi2 (v_t + v_d)``: track-major, and per track in the order
+    of a k-d tree over the detections.
     """
     n = track_pos.shape[0]
     k = det_pos.shape[0]
@@ -101,8 +102,12 @@ def candidate_pairs(
             np.repeat(wide_d, cd),
         ]
     )
-    key = np.unique(ti * k + di)
-    ti, di = key // k, key % k
+    # Track-major, and per track the detections in the tree's leaf order (as one ball
+    # query returns them): JPDA's sums run in pair order, so the order is kept too.
+    rank = np.empty(k, np.int64)
+    rank[tree_d.indices] = np.arange(k)
+    key = np.unique(ti * k + rank[di])
+    ti, di = key // k, tree_d.indices[key % k]
     d = track_pos[ti] - det_pos[di]
     inside = np.einsum("ij,ij->i", d, d) <= gate_chi2 * (track_pos_var[ti] + det_pos_var[di])
     return ti[inside], di[inside]
