@@ -301,7 +301,7 @@ class ThreatAssessor:
         # Off the straight path only a drone gets a level: the possible arrival and
         # the closing time are worked out for drones (and open alerts) alone.
         straight, loose = reach(
-            self.zones.zones,
+            self.zones,
             x[:, :3],
             x[:, 3:],
             cfg.warning_horizon_s * cfg.horizon_exit_factor * self._factor,
@@ -319,19 +319,18 @@ class ThreatAssessor:
         sig = position_sigma(P[busy], t_samp, cfg.manoeuvre_sigma_mps * p_drone[busy])
         sig_row = np.zeros(m, np.int64)
         sig_row[busy] = np.arange(busy.shape[0])
-        for j, z in enumerate(self.zones):
-            r = np.flatnonzero(active[:, j])
-            if r.shape[0] == 0:
-                continue
-            t_str[r, j], entry[rows[r], j] = arrival(z, x[r, :3], x[r, 3:], h_max, vh)
-            r = r[need[r]]
-            if r.shape[0] == 0:
-                continue
+        # One list of (row, zone) pairs over all zones.
+        r, j = np.nonzero(active)
+        if r.shape[0]:
+            t_str[r, j], entry[rows[r], j] = arrival(self.zones, j, x[r, :3], x[r, 3:], h_max, vh)
+            r, j = r[need[r]], j[need[r]]
+        if r.shape[0]:
             pr, vr = x[r, :3], x[r, 3:]
             t_pos[r, j] = possible_arrival(
-                z, pr, vr, sig[sig_row[r]], t_samp, cfg.n_sigma, cfg.max_allowance_m, vh
-            )
-            t_cl[r, j] = closing_time(z, pr, vr, cfg.closing_min_cos)
+                self.zones, j, pr, vr, sig[sig_row[r]], t_samp, cfg.n_sigma,
+                cfg.max_allowance_m, vh,
+            )  # fmt: skip
+            t_cl[r, j] = closing_time(self.zones, j, pr, vr, cfg.closing_min_cos)
         # Off the straight-line path, the time to arrival reported is the
         # earliest one a manoeuvre or a turn towards the zone allows.
         loose_t = np.minimum(t_pos, t_cl)

@@ -146,6 +146,21 @@ class ZoneSet:
             # ENU "up" is zero at the site altitude; zone limits are ellipsoidal.
             geoms.append(ZoneGeometry(z, poly, z.floor_m - frame.alt_m, z.ceiling_m - frame.alt_m))
         self.zones: tuple[ZoneGeometry, ...] = tuple(geoms)
+        # Every zone's edges as one array (Z, E, 2), for tests on (track, zone) pairs of
+        # any zones at once; shorter rings are padded with zero-length edges at their
+        # last vertex, which no ray crosses (``edge_count`` (Z,) tells the real ones).
+        self.edge_count = np.array([len(g.ring_enu) - 1 for g in geoms], np.int64)
+        e_max = int(self.edge_count.max(initial=0))
+        self.edge_a = np.zeros((len(geoms), e_max, 2))
+        self.edge_b = np.zeros((len(geoms), e_max, 2))
+        for j, g in enumerate(geoms):
+            k = len(g.ring_enu) - 1
+            self.edge_a[j, :k], self.edge_b[j, :k] = g.ring_enu[:-1], g.ring_enu[1:]
+            self.edge_a[j, k:] = self.edge_b[j, k:] = g.ring_enu[-1]
+        self.floor_u_m = np.array([g.floor_u_m for g in geoms])
+        self.ceiling_u_m = np.array([g.ceiling_u_m for g in geoms])
+        self.centre_enu = np.array([g.centre_enu for g in geoms]).reshape(-1, 2)
+        self.radius_m = np.array([g.radius_m for g in geoms])
 
     def __len__(self) -> int:
         return len(self.zones)
