@@ -19,6 +19,7 @@ from skywarden.tracking.associate import (
     jpda_weights,
     largest_eigenvalue_bound,
     mahalanobis,
+    radar_marginal_pairs,
 )
 from skywarden.tracking.measure import model_for
 from skywarden.types import Sensor
@@ -207,3 +208,27 @@ def test_bearing_candidates_contain_every_pair_inside_the_gate(seed, with_el):
                      strict=True))  # fmt: skip
     assert inside and inside <= set(got)
     assert len(got) < n * k / 2  # and it does rule pairs out
+
+
+@pytest.mark.parametrize(("seed", "with_rate"), [(s, r) for s in range(4) for r in (True, False)])
+def test_radar_marginal_test_keeps_every_pair_in_the_gate(seed, with_rate):
+    rng = np.random.default_rng(500 + seed)
+    frame = LocalFrame(47.0, 8.0, 500.0)
+    sensor = Sensor(id="r", kind="radar", lat=47.01, lon=8.01, alt_m=520.0)
+    model = model_for(sensor, SensorGeometry.from_sensor(frame, sensor), with_rate=with_rate)
+    n, k = 300, 200
+    x = np.zeros((n, 6))
+    x[:, :3] = rng.uniform(-15000, 15000, (n, 3))
+    x[:, 3:] = rng.normal(0.0, 30.0, (n, 3))
+    A = rng.normal(0.0, 1.0, (n, 6, 6)) * np.exp(rng.uniform(0.0, 6.0, (n, 1, 6)))
+    P = A @ A.transpose(0, 2, 1) + np.eye(6)
+    zhat, _ = model.predict(x[rng.integers(0, n, k)])
+    z = zhat + rng.normal(0.0, 1.0, zhat.shape) * np.sqrt(np.diagonal(model.R)) * 20
+    ti, di = (a.ravel() for a in np.meshgrid(np.arange(n), np.arange(k), indexing="ij"))
+    gate = chi2.ppf(0.9997, model.dim)
+    d2, _ = mahalanobis(model, x, P, z, ti, di)
+    near = radar_marginal_pairs(
+        model, x[:, :3], largest_eigenvalue_bound(P[:, :3, :3]), z, ti, di, gate
+    )
+    assert (d2 < gate).any() and near[d2 < gate].all()
+    assert near.mean() < 0.2  # and it does rule most out

@@ -158,6 +158,44 @@ def bearing_candidate_pairs(
     return ti[keep], di[keep]
 
 
+def radar_marginal_pairs(
+    model: MeasurementModel,
+    track_pos: np.ndarray,
+    track_pos_var: np.ndarray,
+    z: np.ndarray,
+    ti: np.ndarray,
+    di: np.ndarray,
+    gate_chi2: float,
+) -> np.ndarray:
+    """Which radar pairs (p,) bool may lie within the gate, from range, azimuth and
+    elevation alone: a cheap exact test before :func:`mahalanobis`.
+
+    For any component i of the residual, ``d2 = y' S^-1 y >= y_i^2 / S_ii``, and
+    ``S_ii <= |h_i|^2 v + R_ii`` with ``v`` (n,) a bound of the largest eigenvalue of
+    the track's position covariance and ``h_i`` the position part of row i of H:
+    of norm 1 for range, ``1/r_h`` for azimuth, ``1/r <= 1/r_h`` for elevation.
+    A pair failing one of these is outside the gate whatever its range rate.
+    """
+    assert model.geom is not None
+    v = (track_pos - model.geom.pos_enu_m) @ model.geom.rot.T
+    rh2 = np.maximum(v[:, 0] ** 2 + v[:, 1] ** 2, 1e-6)
+    r = np.sqrt(rh2 + v[:, 2] ** 2)
+    az = np.arctan2(v[:, 0], v[:, 1]) % (2 * math.pi)
+    el = np.arctan2(v[:, 2], np.sqrt(rh2))
+    var = track_pos_var[ti]
+    R = np.diagonal(model.R)
+    # Rounding slack: the test may keep a pair too many, never drop one in the gate.
+    g = gate_chi2 * (1.0 + 1e-9)
+    y_r = z[di, 0] - r[ti]
+    y_az = (z[di, 1] - az[ti] + math.pi) % (2 * math.pi) - math.pi
+    y_el = z[di, 2] - el[ti]
+    return (
+        (y_r * y_r <= g * (var + R[0]))
+        & (y_az * y_az <= g * (var / rh2[ti] + R[1]))
+        & (y_el * y_el <= g * (var / rh2[ti] + R[2]))
+    )
+
+
 def mahalanobis(
     model: MeasurementModel,
     x: np.ndarray,

@@ -46,6 +46,7 @@ from .associate import (
     jpda_weights,
     largest_eigenvalue_bound,
     mahalanobis,
+    radar_marginal_pairs,
 )
 from .config import TrackerConfig
 from .measure import MeasurementModel, ModelKind, bearing_rays, model_for
@@ -353,6 +354,13 @@ class Tracker:
                 seen = np.linalg.norm(x[:, :3] - geom.pos_enu_m, axis=1) <= reach
                 keep_pairs = seen[ti]
                 ti, di = ti[keep_pairs], di[keep_pairs]
+            if model.kind is ModelKind.RADAR and ti.shape[0]:
+                # Most radar candidates fail on range or azimuth alone: skip their
+                # full distance (radar plots carry no identity, so no wider gate).
+                near = radar_marginal_pairs(
+                    model, x[:, :3], largest_eigenvalue_bound(P[:, :3, :3]), z, ti, di, gate
+                )
+                ti, di = ti[near], di[near]
             d2, logdet = mahalanobis(model, x, P, z, ti, di)
             # Cooperative identity: the same id always pairs (within a wide
             # gate, so a reused id far away does not), a different id never.
