@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/decode.py
 	$(BIN)/python bench/sinks.py
 	$(BIN)/python bench/vs_stonesoup.py
+	$(BIN)/python bench/scale.py --quick
 	$(BIN)/python bench/latency.py
 
 clean:

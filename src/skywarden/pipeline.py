@@ -32,6 +32,7 @@ from .geodesy import LocalFrame
 from .scenario import Header
 from .threat import ThreatAssessor, ThreatConfig
 from .threat.zones import ZoneSet
+from .timing import StageTimer
 from .tracking.config import TrackerConfig
 from .tracking.reorder import ReorderBuffer
 from .tracking.tracker import Tracker
@@ -53,6 +54,7 @@ from .types import (
     TrackTable,
     Zone,
     ZonesReplaced,
+    present,
     track_label,
 )
 
@@ -169,8 +171,13 @@ class Engine:
         self.assessor = assessor
         self.on_tracks = on_tracks
         self.stats = EngineStats()
+        self.timer: StageTimer | None = None
         self._next_out = -math.inf
         self.site.subscribe(self._on_site_event)
+
+    def set_timer(self, timer: StageTimer | None) -> None:
+        """Time each stage into ``timer`` (the scale benchmark); ``None`` turns timing off."""
+        self.timer = self.tracker.timer = timer
 
     def _on_site_event(self, event: SiteEvent) -> None:
         self.tracker.on_site_event(event)
@@ -187,6 +194,8 @@ class Engine:
             return []
         if not self.reorder.push(det):
             self.stats.late += 1
+            return []
+        if not self.reorder.has_ready():  # the usual case: nothing to release yet
             return []
         return self._run(self.reorder.pop_ready())
 
@@ -215,7 +224,10 @@ class Engine:
 
     def _run(self, batches) -> list[ScanOutput]:
         out = []
+        tm = self.timer
         for batch in batches:
+            if tm is not None:
+                tm.start()
             t0 = time.perf_counter()
             self.tracker.process(batch)
             self.stats.scans += 1
@@ -227,13 +239,22 @@ class Engine:
         return out
 
     def _output(self, t: float) -> ScanOutput:
+        tm = self.timer
         table = self.tracker.table(t)
         assoc = self.tracker.take_association()
+        if tm is not None:
+            tm.lap("predict")
         if self.on_tracks is not None:
             self.on_tracks(table, assoc)
         classes = self.classifier.update(table, assoc) if self.classifier else None
+        if tm is not None:
+            tm.lap("classify")
         alerts = self.assessor.assess(table, classes) if self.assessor and classes else []
+        if tm is not None:
+            tm.lap("threat")
         lines = self._track_lines(table, classes)
+        if tm is not None:
+            tm.lap("output")
         self.stats.outputs += 1
         self.stats.track_lines += len(lines)
         self.stats.alert_lines += len(alerts)
@@ -246,35 +267,66 @@ class Engine:
         rows = np.flatnonzero(show)
         if rows.shape[0] == 0:
             return []
+        # Every field as a column, converted once; then one struct per track.
         x = table.x[rows]
         lat, lon, alt = self.frame.to_geodetic(x[:, :3])
         pos_std = np.sqrt(np.trace(table.P[rows, :3, :3], axis1=1, axis2=2) / 3.0)
-        out = []
-        for j, i in enumerate(rows):
-            if classes is not None:
-                p = classes.p[i]
-                cls = str(classes.label[i])
-                class_p = {c: round(float(v), 4) for c, v in zip(CLASSES, p, strict=True)}
-            else:
-                cls, class_p = "unknown", {"unknown": 1.0}
-            ident = table.identity[i]
-            identity = None if ident is None else {ident.kind: ident.value}
-            out.append(
-                TrackLine(
-                    t=table.t_s,
-                    id=track_label(table.id[i]),
-                    lat=float(lat[j]),
-                    lon=float(lon[j]),
-                    alt_m=float(alt[j]),
-                    vel_enu_mps=(float(x[j, 3]), float(x[j, 4]), float(x[j, 5])),
-                    status=TRACK_STATUSES[int(table.status[i])],  # type: ignore[arg-type]
-                    class_=cls,
-                    class_p=class_p,
-                    identity=identity,
-                    pos_std_m=float(pos_std[j]),
-                )
+        n = rows.shape[0]
+        if classes is not None:
+            labels = [str(c) for c in classes.label[rows].tolist()]
+            class_p = [dict(zip(CLASSES, p, strict=True)) for p in round4(classes.p[rows])]
+        else:
+            labels = ["unknown"] * n
+            class_p = [{"unknown": 1.0} for _ in range(n)]
+        ident = table.identity[rows]
+        identity: list[dict[str, str] | None] = [None] * n
+        for j in np.flatnonzero(present(ident)):
+            identity[j] = {ident[j].kind: ident[j].value}
+        status = np.asarray(TRACK_STATUSES, dtype=object)[table.status[rows]].tolist()
+        t = table.t_s
+        return [
+            TrackLine(
+                t=t,
+                id=tid,
+                lat=la,
+                lon=lo,
+                alt_m=al,
+                vel_enu_mps=tuple(v),
+                status=st,
+                class_=c,
+                class_p=cp,
+                identity=idt,
+                pos_std_m=sd,
             )
-        return out
+            for tid, la, lo, al, v, st, c, cp, idt, sd in zip(
+                map(track_label, table.id[rows].tolist()),
+                np.asarray(lat).tolist(),
+                np.asarray(lon).tolist(),
+                np.asarray(alt).tolist(),
+                x[:, 3:6].tolist(),
+                status,
+                labels,
+                class_p,
+                identity,
+                pos_std.tolist(),
+                strict=True,
+            )
+        ]
+
+
+def round4(p: np.ndarray) -> list[list[float]]:
+    """``p`` rounded to 4 decimals exactly as Python's ``round(v, 4)``, as nested lists.
+
+    ``np.round`` scales, rounds half to even and scales back: the same result but
+    for values within rounding error of a half (0.xxxx5), which are redone in Python.
+    """
+    out = np.round(p, 4)
+    y = p * 1e4
+    near_half = np.abs(y - np.floor(y) - 0.5) < 1e-6
+    rows = out.tolist()
+    for i, j in zip(*np.nonzero(near_half), strict=True):
+        rows[i][j] = round(float(p[i, j]), 4)
+    return rows
 
 
 def site_of(header: Header) -> Site:

@@ -278,6 +278,12 @@ class Identity(msgspec.Struct, frozen=True):
         return f"{self.kind}:{self.value}"
 
 
+def present(identity: np.ndarray) -> np.ndarray:
+    """Which entries (n,) bool of an object array of identities are set (not ``None``)."""
+    # Elementwise against None (numpy's typing has no overload for np.not_equal(a, None)).
+    return np.asarray(identity != None)  # noqa: E711
+
+
 class TrackLine(_Record, frozen=True, tag="track"):
     """One track at one processed scan time, as written by ``skywarden track``.
 

@@ -18,6 +18,7 @@ from skywarden.cli.simulate import simulate
 from skywarden.geodesy import LocalFrame
 from skywarden.scenario import ScenarioReader
 from skywarden.sim import EPOCH_S, Simulation, builtin_names, generate, load_spec, simulate_to_file
+from skywarden.sim.spec import kind_of
 from skywarden.threat.zones import ZoneSet
 from skywarden.types import SENSOR_KINDS, Detection, TruthPoint
 
@@ -180,3 +181,44 @@ def test_mass_raid_population():
     assert np.all(last < pop.n_times - 1)
     inside = sim.zone_set.contains(pop.pos_enu_m[np.flatnonzero(pop.hostile), last])
     assert np.all(inside.any(axis=1))
+
+
+@pytest.mark.parametrize("n", [0, 7, 400, 2000])
+def test_mass_raid_targets_sizes_the_raid(n):
+    spec = load_spec("mass-raid", targets=n)
+    sim = Simulation(spec, seed=3)
+    pop = sim.population
+    assert len(pop) == n
+    kinds = np.array(pop.group)
+    hostile = pop.hostile
+    # A quarter hostile: attack drones and decoys (hostile_drone) and loitering multirotors.
+    assert int(hostile.sum()) == round(0.25 * n)
+    assert set(kinds[hostile]) <= {"hostile_drone", "quadcopter"}
+    assert not (kinds[~hostile] == "hostile_drone").any()
+    n_air = sum(c in ("aircraft", "helicopter") for c in pop.truth_class)
+    assert n_air == round(0.05 * n)
+    assert sum(c == "bird" for c in pop.truth_class) == n - int(hostile.sum()) - n_air
+    if n < 400:
+        return
+    # Waves from four directions, all launched within five minutes, each ending in a zone.
+    attack = np.flatnonzero(kinds == "hostile_drone")
+    first = np.array([np.flatnonzero(pop.exists[i])[0] for i in attack])
+    last = np.array([np.flatnonzero(pop.exists[i])[-1] for i in attack])
+    assert first.max() <= 302
+    assert sim.zone_set.contains(pop.pos_enu_m[attack, last]).any(axis=1).all()
+    start = pop.pos_enu_m[attack, first, :2]
+    bearing = np.degrees(np.arctan2(start[:, 0], start[:, 1])) % 360
+    assert len(np.unique(bearing // 90)) == 4
+    # Loiterers stay near the zones they threaten.
+    loiter = np.flatnonzero(hostile & (kinds == "quadcopter"))
+    assert loiter.shape[0] > 0
+    assert np.hypot(*pop.pos_enu_m[loiter][..., :2].transpose(2, 0, 1)).max() < 6_000.0
+
+
+def test_mass_raid_without_targets_is_unchanged_and_other_builtins_refuse_to_scale():
+    assert load_spec("mass-raid") == load_spec("mass-raid", targets=None)
+    raid = load_spec("mass-raid").objects
+    assert sum(g.count for g in raid if kind_of(g) == "hostile_drone") == 60
+    with pytest.raises(ValueError, match="target"):
+        load_spec("swarm", targets=10)
+    assert len(Simulation(load_spec("bench", targets=9), seed=1).population) == 9

@@ -94,7 +94,7 @@ def test_time_to_arrival_and_entry_point_of_straight_tracks():
     # Put each track 60..400 s before its entry.
     p0 = start + v_h * (tt[first] - t_true)[:, None]
     x = np.column_stack([p0, np.full(n, 100.0), v_h, np.zeros(n)])
-    tta, entry = arrival(zs.zones[0], x[:, :3], x[:, 3:], 1000.0)
+    tta, entry = arrival(zs, np.zeros(len(x), int), x[:, :3], x[:, 3:], 1000.0)
     np.testing.assert_allclose(tta, t_true, rtol=0.01, atol=0.2)
     truth_entry = start + v_h * tt[first][:, None]
     assert np.max(np.hypot(*(entry[:, :2] - truth_entry).T)) < 2.0 * speed.max() * 0.05 + 1.0
@@ -103,18 +103,24 @@ def test_time_to_arrival_and_entry_point_of_straight_tracks():
 
 
 def test_arrival_through_a_concave_zone_and_vertical_limits():
-    z = ZoneSet([zone_enu("u", U_SHAPE, floor_u_m=50.0, ceiling_u_m=150.0)], FRAME).zones[0]
+    # A many-sided zone first, so that the U's 8 edges are padded in the shared edge array.
+    ring = [(9000 + 300 * np.sin(a), 300 * np.cos(a)) for a in np.linspace(0, 6.2, 40)]
+    zs = ZoneSet(
+        [zone_enu("far", ring), zone_enu("u", U_SHAPE, floor_u_m=50.0, ceiling_u_m=150.0)], FRAME
+    )
+
+    def tta_u(x):
+        return arrival(zs, np.ones(len(x), int), x[:, :3], x[:, 3:], 1000.0)[0]
+
     # Flying north up the notch: never inside.
     x = np.array(
         [[0, -100, 100, 0, 10, 0], [-350, -1000, 100, 0, 10, 0], [-350, -1000, 0, 0, 10, 1]]
     )
-    tta, _ = arrival(z, x[:, :3], x[:, 3:], 1000.0)
+    tta = tta_u(x)
     assert np.isinf(tta[0])
     assert tta[1] == pytest.approx(50.0, abs=0.05)
     # Climbing at 1 m/s from 0 m: reaches the floor (50 m) at 50 s, after the edge.
     assert tta[2] == pytest.approx(50.0, abs=0.05)
-    x = np.array([[-350, -1000, 0, 0, 10, 0.5]])
-    assert arrival(z, x[:, :3], x[:, 3:], 1000.0)[0][0] == pytest.approx(100.0, abs=0.05)
+    assert tta_u(np.array([[-350, -1000, 0, 0, 10, 0.5]]))[0] == pytest.approx(100.0, abs=0.05)
     # Inside now: 0.
-    x = np.array([[-350, 0, 100, 5, 0, 0]])
-    assert arrival(z, x[:, :3], x[:, 3:], 1000.0)[0][0] == 0.0
+    assert tta_u(np.array([[-350, 0, 100, 5, 0, 0]]))[0] == 0.0

@@ -7,8 +7,22 @@ import math
 
 import numpy as np
 import pytest
+from scipy.spatial import cKDTree
+from scipy.stats import chi2
 
-from skywarden.tracking.associate import Gated, assign_gnn, candidate_pairs, jpda_weights
+from skywarden.geodesy import LocalFrame, SensorGeometry
+from skywarden.tracking.associate import (
+    Gated,
+    assign_gnn,
+    bearing_candidate_pairs,
+    candidate_pairs,
+    jpda_weights,
+    largest_eigenvalue_bound,
+    mahalanobis,
+    radar_marginal_pairs,
+)
+from skywarden.tracking.measure import model_for
+from skywarden.types import Sensor
 
 
 def _random_gated(rng: np.random.Generator, n: int, k: int, p_edge: float) -> Gated:
@@ -105,14 +119,116 @@ def test_kd_tree_candidates_contain_every_pair_inside_the_gate(seed):
     tpos = rng.uniform(-2000, 2000, (n, 3))
     dpos = rng.uniform(-2000, 2000, (k, 3))
     tvar = rng.uniform(10.0, 400.0, n) ** 2  # per-axis variances, isotropic
-    dvar = np.full(k, 15.0**2)
+    # Detections near and far (a radar's cross-range error grows with range).
+    dvar = rng.uniform(5.0, 600.0, k) ** 2
     gate = 16.27  # chi-square 3 dof, p = 0.999
     ti, di = candidate_pairs(tpos, 3 * tvar, dpos, 3 * dvar, gate)
-    got = set(zip(ti.tolist(), di.tolist(), strict=True))
+    got = list(zip(ti.tolist(), di.tolist(), strict=True))
+    assert len(got) == len(set(got)) and (np.diff(ti) >= 0).all()
+    # Per track, in the order one ball query over the detections' tree gives.
+    tree = cKDTree(dpos)
+    for t in range(0, n, 7):
+        ball = tree.query_ball_point(tpos[t], 1e9, return_sorted=False)
+        assert [d for d in ball if d in set(di[ti == t].tolist())] == di[ti == t].tolist()
     # Exact position-model Mahalanobis distance of every pair.
-    d2 = ((tpos[:, None, :] - dpos[None, :, :]) ** 2).sum(-1) / (tvar[:, None] + dvar[None, :])
+    dist2 = ((tpos[:, None, :] - dpos[None, :, :]) ** 2).sum(-1)
+    d2 = dist2 / (tvar[:, None] + dvar[None, :])
     inside = set(zip(*np.nonzero(d2 < gate), strict=True))
+    assert inside and inside <= set(got)
+    # Exactly the pairs within the trace bound, no more.
+    bound = set(zip(*np.nonzero(dist2 <= gate * 3 * (tvar[:, None] + dvar[None, :])), strict=True))
+    assert set(got) == bound
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_position_candidates_with_the_eigenvalue_bound_hold_every_pair_in_the_gate(seed):
+    # Elongated, tilted covariances, for which the largest-eigenvalue bound is tight.
+    rng = np.random.default_rng(400 + seed)
+    frame = LocalFrame(47.0, 8.0, 500.0)
+    sensor = Sensor(id="p", kind="position", lat=47.0, lon=8.0, alt_m=500.0, sigma_pos_m=12.0)
+    model = model_for(sensor, SensorGeometry.from_sensor(frame, sensor))
+    n, k = 400, 300
+    x = np.zeros((n, 6))
+    x[:, :3] = rng.uniform(-3000, 3000, (n, 3))
+    A = rng.normal(0.0, 1.0, (n, 6, 6)) * np.exp(rng.uniform(0.0, 6.0, (n, 1, 6)))
+    P = A @ A.transpose(0, 2, 1) + np.eye(6)
+    z = x[rng.integers(0, n, k), :3] + rng.normal(0.0, 150.0, (k, 3))
+    gate = chi2.ppf(0.9997, 3)
+    ti, di = candidate_pairs(x[:, :3], largest_eigenvalue_bound(P[:, :3, :3]), z,
+                             largest_eigenvalue_bound(model.position_cov(z)), gate)  # fmt: skip
+    all_t, all_d = np.meshgrid(np.arange(n), np.arange(k), indexing="ij")
+    d2, _ = mahalanobis(model, x, P, z, all_t.ravel(), all_d.ravel())
+    inside = set(zip(all_t.ravel()[d2 < gate].tolist(), all_d.ravel()[d2 < gate].tolist(),
+                     strict=True))  # fmt: skip
+    got = set(zip(ti.tolist(), di.tolist(), strict=True))
     assert inside and inside <= got
-    # Bearing-only detections (no position): every pair is a candidate.
-    ti, di = candidate_pairs(tpos, tvar, None, np.zeros(5), gate)
-    assert ti.shape[0] == n * 5
+    # Fewer candidates than with traces.
+    tr_t, tr_d = (
+        np.trace(P[:, :3, :3], axis1=1, axis2=2),
+        np.trace(model.position_cov(z), axis1=1, axis2=2),
+    )
+    assert len(got) < candidate_pairs(x[:, :3], tr_t, z, tr_d, gate)[0].shape[0]
+
+
+def test_largest_eigenvalue_bound_bounds_and_beats_the_trace():
+    rng = np.random.default_rng(7)
+    A = rng.normal(0.0, 1.0, (500, 3, 3)) * rng.uniform(0.1, 100.0, (500, 1, 3))
+    C = A @ A.transpose(0, 2, 1)
+    lam = np.linalg.eigvalsh(C)[:, -1]
+    b = largest_eigenvalue_bound(C)
+    assert (b >= lam * (1 - 1e-12)).all() and (b <= np.trace(C, axis1=1, axis2=2)).all()
+    assert largest_eigenvalue_bound(np.eye(3)[None] * 4.0)[0] == 4.0  # round: not 12
+
+
+@pytest.mark.parametrize(("seed", "with_el"), [(s, e) for s in range(6) for e in (True, False)])
+def test_bearing_candidates_contain_every_pair_inside_the_gate(seed, with_el):
+    rng = np.random.default_rng(300 + seed)
+    frame = LocalFrame(47.0, 8.0, 500.0)
+    sensor = Sensor(id="df", kind="rf", lat=47.001, lon=8.002, alt_m=510.0, sigma_az_deg=2.0)
+    model = model_for(sensor, SensorGeometry.from_sensor(frame, sensor), with_el=with_el)
+    n, k = 300, 40
+    x = np.zeros((n, 6))
+    x[:, :3] = rng.uniform(-8000, 8000, (n, 3))
+    x[:5, :2] = model.geom.pos_enu_m[:2] + rng.normal(0.0, 1.0, (5, 2))  # at the sensor
+    # Covariances from tight to kilometres, not isotropic.
+    A = rng.normal(0.0, 1.0, (n, 6, 6)) * np.exp(rng.uniform(0.0, 7.0, n))[:, None, None]
+    P = A @ A.transpose(0, 2, 1) + np.eye(6)
+    # Bearings near some tracks' and across the wrap at north.
+    zhat, _ = model.predict(x[rng.integers(0, n, k)])
+    z = zhat + rng.normal(0.0, 0.05, zhat.shape)
+    z[:4, 0] = [0.001, 2 * np.pi - 0.001, 0.0, 6.28]
+    gate = chi2.ppf(0.9997, model.dim)
+    ti, di = bearing_candidate_pairs(model, x[:, :3], np.trace(P[:, :3, :3], axis1=1, axis2=2),
+                                     z, gate)  # fmt: skip
+    got = list(zip(ti.tolist(), di.tolist(), strict=True))
+    assert got == sorted(set(got))  # track-major, detections ascending, no repeats
+    all_t, all_d = np.meshgrid(np.arange(n), np.arange(k), indexing="ij")
+    d2, _ = mahalanobis(model, x, P, z, all_t.ravel(), all_d.ravel())
+    inside = set(zip(all_t.ravel()[d2 < gate].tolist(), all_d.ravel()[d2 < gate].tolist(),
+                     strict=True))  # fmt: skip
+    assert inside and inside <= set(got)
+    assert len(got) < n * k / 2  # and it does rule pairs out
+
+
+@pytest.mark.parametrize(("seed", "with_rate"), [(s, r) for s in range(4) for r in (True, False)])
+def test_radar_marginal_test_keeps_every_pair_in_the_gate(seed, with_rate):
+    rng = np.random.default_rng(500 + seed)
+    frame = LocalFrame(47.0, 8.0, 500.0)
+    sensor = Sensor(id="r", kind="radar", lat=47.01, lon=8.01, alt_m=520.0)
+    model = model_for(sensor, SensorGeometry.from_sensor(frame, sensor), with_rate=with_rate)
+    n, k = 300, 200
+    x = np.zeros((n, 6))
+    x[:, :3] = rng.uniform(-15000, 15000, (n, 3))
+    x[:, 3:] = rng.normal(0.0, 30.0, (n, 3))
+    A = rng.normal(0.0, 1.0, (n, 6, 6)) * np.exp(rng.uniform(0.0, 6.0, (n, 1, 6)))
+    P = A @ A.transpose(0, 2, 1) + np.eye(6)
+    zhat, _ = model.predict(x[rng.integers(0, n, k)])
+    z = zhat + rng.normal(0.0, 1.0, zhat.shape) * np.sqrt(np.diagonal(model.R)) * 20
+    ti, di = (a.ravel() for a in np.meshgrid(np.arange(n), np.arange(k), indexing="ij"))
+    gate = chi2.ppf(0.9997, model.dim)
+    d2, _ = mahalanobis(model, x, P, z, ti, di)
+    near = radar_marginal_pairs(
+        model, x[:, :3], largest_eigenvalue_bound(P[:, :3, :3]), z, ti, di, gate
+    )
+    assert (d2 < gate).any() and near[d2 < gate].all()
+    assert near.mean() < 0.2  # and it does rule most out

@@ -34,7 +34,16 @@ import numpy as np
 
 from ..geodesy import LocalFrame, SensorGeometry
 from ..tracking.measure import sigma_of
-from ..types import CLASSES, COASTING, CONFIRMED, DELETED, Association, Sensor, TrackTable
+from ..types import (
+    CLASSES,
+    COASTING,
+    CONFIRMED,
+    DELETED,
+    Association,
+    Sensor,
+    TrackTable,
+    present,
+)
 from .features import EXTRA_DEPTH, FEATURES, TrackHistory, scan_inputs
 from .spoof import SpoofConfig, SpoofMonitor
 
@@ -181,7 +190,11 @@ class Classifier:
         self.spoof = SpoofMonitor(frame, sensors, p.spoof)
         self._feat_idx = np.array([FEATURES.index(f) for f in p.features], np.int64)
         self._edges = [np.asarray(p.edges[f], float) for f in p.features]
-        self._ll = [np.asarray(p.log_lik[f], float) for f in p.features]
+        # Each bin's terms clipped to max_feature_llr below its best class, once.
+        self._ll = [
+            np.maximum(t, t.max(axis=1, keepdims=True) - p.max_feature_llr)
+            for t in (np.asarray(p.log_lik[f], float) for f in p.features)
+        ]
         self._style = np.array([f in p.fixed_wing_neutral_features for f in p.features])
         self._prior = np.asarray(p.log_prior, float)
         nc = len(CLASSES)
@@ -201,37 +214,60 @@ class Classifier:
         mostly clutter, do not compete.)"""
         if self._frame is None or not rf.any():
             return rf
-        row_of = {int(t): i for i, t in enumerate(table.id)}
+        n = len(table)
+        hits = np.flatnonzero(np.asarray(assoc.kinds) == "rf")
+        order = np.argsort(table.id, kind="stable")
+        pos_ = np.minimum(np.searchsorted(table.id, assoc.track_id[hits], sorter=order), n - 1)
+        rows = np.where(table.id[order[pos_]] == assoc.track_id[hits], order[pos_], -1)
         others = (table.status == CONFIRMED) | (table.status == COASTING)
         pos = table.x[:, :3]
         out = rf.copy()
         t = table.t_s
-        last_pd = np.array([self._last_pd.get(int(tid), 0.0) for tid in table.id])
-        hits = [
-            (int(tid), det)
-            for tid, det, kind in zip(assoc.track_id, assoc.detections, assoc.kinds, strict=True)
-            if kind == "rf"
-        ]
-        for tid, det in hits:
-            self._rf_last.setdefault(tid, {})[det.sensor] = t
-        for tid, det, kind in zip(assoc.track_id, assoc.detections, assoc.kinds, strict=True):
-            i = row_of.get(int(tid))
-            if kind != "rf" or i is None or det.az_deg is None:
-                continue
-            g = self._geometry(det.sensor)
+        last_pd = np.zeros(n)
+        if self._last_pd:
+            known = np.fromiter(self._last_pd, np.int64, len(self._last_pd))
+            pd_known = np.fromiter(self._last_pd.values(), float, len(self._last_pd))
+            o = np.argsort(known)
+            at = np.minimum(np.searchsorted(known, table.id, sorter=o), known.shape[0] - 1)
+            found = known[o[at]] == table.id
+            last_pd[found] = pd_known[o[at[found]]]
+        dets = [assoc.detections[j] for j in hits]
+        for j, det in zip(hits, dets, strict=True):
+            self._rf_last.setdefault(int(assoc.track_id[j]), {})[det.sensor] = t
+        # Per direction finder: every track's bearing once, then all its hits at once.
+        usable = [h for h in range(hits.shape[0]) if rows[h] >= 0 and dets[h].az_deg is not None]
+        blocked = np.zeros(hits.shape[0], bool)
+        judged = np.zeros(hits.shape[0], bool)  # hits of a sensor with known geometry
+        for sid in {dets[h].sensor for h in usable}:
+            g = self._geometry(sid)
             if g is None:
                 continue
             geom, s_az, s_el = g
+            mine = np.array([h for h in usable if dets[h].sensor == sid])
             _, az, el = geom.to_aer(pos)
-            n = self.params.rf_ambiguity_n_sigma
-            near = np.abs(np.angle(np.exp(1j * (az - np.radians(det.az_deg))))) <= n * s_az
-            if det.el_deg is not None:
-                near &= np.abs(el - np.radians(det.el_deg)) <= n * s_el
-            near &= others & (last_pd > last_pd[i])
-            near[i] = False
-            if near.any() or not self._cross_heard(int(tid), det.sensor, pos[i], t):
+            nsig = self.params.rf_ambiguity_n_sigma
+            az_d = np.radians([dets[h].az_deg for h in mine])
+            i_h = rows[mine]
+            judged[mine] = True
+            # Tracks more drone-like than the hit's own, confirmed, not itself ...
+            cand = others[None, :] & (last_pd[None, :] > last_pd[i_h][:, None])
+            cand[np.arange(mine.shape[0]), i_h] = False
+            # ... on the bearing (a cheap wrap first, the exact test on what passes) ...
+            dw = np.abs((az[None, :] - az_d[:, None] + np.pi) % (2 * np.pi) - np.pi)
+            hh, tt = np.nonzero(cand & (dw <= nsig * s_az + 1e-9))
+            near = np.abs(np.angle(np.exp(1j * (az[tt] - az_d[hh])))) <= nsig * s_az
+            # ... and in elevation, when the hit has one.
+            el_d = np.array([np.nan if dets[h].el_deg is None else dets[h].el_deg for h in mine])
+            el_d = np.radians(el_d)
+            has_el = np.isfinite(el_d[hh])
+            near &= ~has_el | (np.abs(el[tt] - el_d[hh]) <= nsig * s_el)
+            blocked[mine[np.unique(hh[near])]] = True
+        for h in np.flatnonzero(judged):
+            i = int(rows[h])
+            if blocked[h] or not self._cross_heard(int(table.id[i]), dets[h].sensor, pos[i], t):
                 out[i] = 0.0
-        self._rf_last = {k: v for k, v in self._rf_last.items() if k in row_of}
+        live = set(table.id.tolist())
+        self._rf_last = {k: v for k, v in self._rf_last.items() if k in live}
         return out
 
     def _cross_heard(self, tid: int, sensor_id: str, pos: np.ndarray, t: float) -> bool:
@@ -273,7 +309,6 @@ class Classifier:
         """
         p = self.params
         ll = np.zeros((feats.shape[0], len(CLASSES)))
-        cap = p.max_feature_llr
         rcs = feats[:, FEATURES.index("rcs_dbsm")]
         fast_signed = (
             (feats[:, FEATURES.index("speed_mps")] >= p.bird_speed_max_mps)
@@ -288,9 +323,9 @@ class Classifier:
             ok = np.isfinite(v)
             b = np.searchsorted(edges, np.where(ok, v, 0.0), side="right")
             term = table[b]
-            term = np.maximum(term, term.max(axis=1, keepdims=True) - cap)
             if style:
                 manned = np.maximum(term[:, 2], term[:, 3])
+                term = term.copy()
                 term[:, 0] = np.where(fast_signed, np.maximum(term[:, 0], manned), term[:, 0])
             ll += np.where(ok[:, None], term, 0.0)
         return ll
@@ -320,9 +355,14 @@ class Classifier:
         h.last_t_s[slots] = table.t_s
 
         spoof = self.spoof.update(table.id, table.x[:, 3:6], by_track)
-        ident = table.identity.astype(str)
-        rid = np.char.startswith(ident, "remoteid:") & ~spoof
-        icao = np.char.startswith(ident, "icao24:") & ~spoof
+        # "kind:value" of the few cooperative tracks (str() of an Identity).
+        has_id = np.flatnonzero(present(table.identity))
+        ident = [str(v) for v in table.identity[has_id]]
+        rid, icao = np.zeros(n, bool), np.zeros(n, bool)
+        rid[has_id] = [v.startswith("remoteid:") for v in ident]
+        icao[has_id] = [v.startswith("icao24:") for v in ident]
+        rid &= ~spoof
+        icao &= ~spoof
         # Kinematics and radar signature alone never make a drone certain: the
         # training birds are simulated, real ones are more varied. An RF emitter
         # on the track's bearing lifts the cap a little, a believed Remote ID fully.

@@ -55,24 +55,40 @@ EXTRA_DEPTH = 20
 
 
 class TrackHistory:
-    """Ring buffers of recent states per track, addressed by track id."""
+    """Ring buffers of recent states per track, addressed by track id.
+
+    Every call of :meth:`push` writes one sample for every live track into the same
+    ring column (the one after the previous push's), so a column is one output
+    tick for all tracks and the chronological order is the same for every row: a
+    feature window is a run of columns found once per call, read as one or two
+    contiguous slices per state component. A row's samples from before its track's
+    first push are masked by ``born``.
+    """
+
+    #: State components kept, one ring each: position (e, n, u) and velocity (e, n, u).
+    _COMPONENTS = ("e", "n", "u", "ve", "vn", "vu")
 
     def __init__(self, depth: int = 32) -> None:
         self.depth = depth
-        self._slot_of: dict[int, int] = {}
-        self._free: list[int] = []
+        #: Pushes so far; the next goes to column ``tick % depth``.
+        self.tick = 0
+        #: Time (s) and tick of the push in each column (NaN / -1: never written).
+        self.col_t = np.full(depth, np.nan)
+        self.col_tick = np.full(depth, -1, np.int64)
+        #: Track ids with a slot, ascending, and their slots.
+        self._ids = np.empty(0, np.int64)
+        self._slot = np.empty(0, np.int64)
         self._grow(0)
 
     def _grow(self, n_slots: int) -> None:
         d = self.depth
-        old = getattr(self, "t_s", None)
+        old = getattr(self, "born", None)
         n_old = 0 if old is None else old.shape[0]
         new = {
-            "t_s": np.full((n_slots, d), np.nan),
-            "x": np.full((n_slots, d, 6), np.nan),
+            **{c: np.zeros((n_slots, d)) for c in self._COMPONENTS},
             "rcs": np.full((n_slots, d), np.nan),
             "rf": np.zeros((n_slots, d)),
-            "head": np.zeros(n_slots, np.int64),
+            "born": np.full(n_slots, -1, np.int64),
             "last_t_s": np.full(n_slots, np.nan),
             "evidence": np.zeros((n_slots, 5)),
         }
@@ -80,54 +96,69 @@ class TrackHistory:
             if n_old:
                 arr[:n_old] = getattr(self, name)
             setattr(self, name, arr)
-        self._free.extend(range(n_slots - 1, n_old - 1, -1))
 
     def __len__(self) -> int:
-        return len(self._slot_of)
+        return int(self._ids.shape[0])
 
     def slots(self, ids: np.ndarray) -> np.ndarray:
         """Slots (n,) of the tracks ``ids`` (n,); forgets every other track, allocates new ones."""
-        keep = {int(i) for i in ids}
-        for tid in [t for t in self._slot_of if t not in keep]:
-            self._release(tid)
-        out = np.empty(len(ids), np.int64)
-        for k, tid in enumerate(ids):
-            s = self._slot_of.get(int(tid))
-            if s is None:
-                if not self._free:
-                    self._grow(max(16, 2 * self.t_s.shape[0]))
-                s = self._free.pop()
-                self._slot_of[int(tid)] = s
-            out[k] = s
+        ids = np.asarray(ids, np.int64)
+        self._release(~np.isin(self._ids, ids))
+        pos = np.searchsorted(self._ids, ids)
+        known = pos < self._ids.shape[0]
+        known[known] = self._ids[pos[known]] == ids[known]
+        out = np.empty(ids.shape[0], np.int64)
+        out[known] = self._slot[pos[known]]
+        fresh = np.flatnonzero(~known)
+        if fresh.shape[0]:
+            free = np.flatnonzero(self.born < 0)
+            if free.shape[0] < fresh.shape[0]:
+                n_old = self.born.shape[0]
+                self._grow(max(16, 2 * n_old, n_old + fresh.shape[0]))
+                free = np.flatnonzero(self.born < 0)
+            s = free[: fresh.shape[0]]
+            self.born[s] = self.tick
+            out[fresh] = s
+            order = np.argsort(np.concatenate([self._ids, ids[fresh]]), kind="stable")
+            self._ids = np.concatenate([self._ids, ids[fresh]])[order]
+            self._slot = np.concatenate([self._slot, s])[order]
         return out
 
     def forget(self, ids: np.ndarray) -> None:
         """Drop the history of tracks ``ids`` (deleted tracks)."""
-        for tid in ids:
-            if int(tid) in self._slot_of:
-                self._release(int(tid))
+        self._release(np.isin(self._ids, np.asarray(ids, np.int64)))
 
-    def _release(self, tid: int) -> None:
-        s = self._slot_of.pop(tid)
-        self.t_s[s] = np.nan
-        self.x[s] = np.nan
-        self.rcs[s] = np.nan
-        self.rf[s] = 0.0
-        self.head[s] = 0
+    def _release(self, which: np.ndarray) -> None:
+        """Free the slots of ``self._ids[which]``."""
+        if not which.any():
+            return
+        s = self._slot[which]
+        self.born[s] = -1
         self.last_t_s[s] = np.nan
         self.evidence[s] = 0.0
-        self._free.append(s)
+        self._ids, self._slot = self._ids[~which], self._slot[~which]
 
     def push(
         self, slots: np.ndarray, t_s: float, x: np.ndarray, rcs_dbsm: np.ndarray, rf: np.ndarray
     ) -> None:
-        """Append one sample per slot: state x (n, 6), mean RCS (n,) (NaN if none), RF flag (n,)."""
-        idx = self.head[slots] % self.depth
-        self.t_s[slots, idx] = t_s
-        self.x[slots, idx] = x
-        self.rcs[slots, idx] = rcs_dbsm
-        self.rf[slots, idx] = rf
-        self.head[slots] += 1
+        """Append one sample per slot: state x (n, 6), mean RCS (n,) (NaN if none), RF flag
+        (n,). Every live slot is pushed at each call (the slots of :meth:`slots`)."""
+        c = self.tick % self.depth
+        for k, name in enumerate(self._COMPONENTS):
+            getattr(self, name)[slots, c] = x[:, k]
+        self.rcs[slots, c] = rcs_dbsm
+        self.rf[slots, c] = rf
+        self.col_t[c] = t_s
+        self.col_tick[c] = self.tick
+        self.tick += 1
+
+    def _window(self, name: str, slots: np.ndarray, k: int) -> np.ndarray:
+        """Ring ``name``'s last ``k`` columns (n, k) for ``slots``, oldest first."""
+        a = getattr(self, name)
+        start = (self.tick - k) % self.depth
+        if start + k <= self.depth:
+            return a[slots, start : start + k]
+        return np.concatenate([a[slots, start:], a[slots, : start + k - self.depth]], axis=1)
 
     def features(
         self, slots: np.ndarray, t_s: float, window_s: float, t_start_s: np.ndarray
@@ -136,74 +167,79 @@ class TrackHistory:
         that are not older than ``t_start_s`` (n,) (a new track's filter transient)."""
         n = slots.shape[0]
         out = np.full((n, len(FEATURES)), np.nan)
-        if n == 0:
+        if n == 0 or self.tick == 0:
             return out
-        # Chronological order of each ring: oldest first.
-        order = (self.head[slots, None] + np.arange(self.depth)[None]) % self.depth
-        rows = slots[:, None]
-        t = self.t_s[rows, order]
-        x = self.x[rows, order]
-        valid = np.isfinite(t) & (t >= np.maximum(t_s - window_s, t_start_s)[:, None])
-        n_valid = valid.sum(axis=1)
+        d = self.depth
+        # The window: the latest pushes within window_s (times never decrease).
+        recent = self.col_t[(self.tick - 1 - np.arange(min(self.tick, d))) % d]
+        k = int(np.count_nonzero(recent >= t_s - window_s))
+        if k == 0:
+            return out
+        w_t = recent[:k][::-1]  # (k,) oldest first
+        w_tick = np.arange(self.tick - k, self.tick)
+        born = self.born[slots][:, None]
+        t0 = t_start_s[:, None]
+        # Samples taken while the track lived and after its transient; a suffix of the window.
+        m = (w_tick[None, :] >= born) & (w_t[None, :] >= t0)
+        n_valid = m.sum(axis=1)
         enough = n_valid >= MIN_SAMPLES
-        x = np.where(valid[..., None], x, np.nan)
-        t = np.where(valid, t, np.nan)
-        spd = np.hypot(x[..., 3], x[..., 4])
-
+        cnt = np.maximum(n_valid, 1)
+        e, nn, ve, vn, vu = (
+            np.where(m, self._window(c, slots, k), 0.0) for c in ("e", "n", "ve", "vn", "vu")
+        )
+        last = m[:, -1]
+        # sqrt(a^2 + b^2), not hypot: no overflow is possible here, and it is ten times faster.
+        spd = np.sqrt(ve * ve + vn * vn)
         with np.errstate(invalid="ignore", divide="ignore"):
-            last = np.full(n, self.depth - 1)
-            x_now = x[np.arange(n), last]
-            out[:, 0] = np.hypot(x_now[:, 3], x_now[:, 4])
-            out[:, 1] = x_now[:, 2]
-            out[:, 2] = _nanmean(np.abs(x[..., 5]), enough)
-            out[:, 3] = _nanstd(spd, enough)
+            out[:, 0] = np.where(last, spd[:, -1], np.nan)
+            out[:, 1] = np.where(last, self.u[slots, (self.tick - 1) % d], np.nan)
+            out[:, 2] = np.where(enough, np.abs(vu).sum(axis=1) / cnt, np.nan)
+            mean_spd = spd.sum(axis=1) / cnt
+            dev = np.where(m, spd - mean_spd[:, None], 0.0)
+            out[:, 3] = np.where(enough, np.sqrt((dev * dev).sum(axis=1) / cnt), np.nan)
 
             # Turn rate from consecutive headings of samples fast enough to have one.
-            hdg = np.arctan2(x[..., 3], x[..., 4])
-            dh = (np.diff(hdg, axis=1) + np.pi) % (2 * np.pi) - np.pi
-            dt = np.diff(t, axis=1)
-            fast = (spd[:, 1:] > MIN_TURN_SPEED_MPS) & (spd[:, :-1] > MIN_TURN_SPEED_MPS)
-            rate = np.where(fast & (dt > 0), np.abs(dh) / dt, np.nan)
-            out[:, 4] = np.degrees(_nanmean(rate, np.isfinite(rate).sum(axis=1) >= MIN_SAMPLES - 1))
-
-            step = np.hypot(np.diff(x[..., 0], axis=1), np.diff(x[..., 1], axis=1))
-            path = np.nansum(step, axis=1)
-            first = np.argmax(valid, axis=1)
-            net = np.hypot(
-                x[np.arange(n), last, 0] - x[np.arange(n), first, 0],
-                x[np.arange(n), last, 1] - x[np.arange(n), first, 1],
+            both = m[:, 1:] & m[:, :-1]
+            dt = np.diff(w_t)[None, :]
+            use = (
+                both
+                & (spd[:, 1:] > MIN_TURN_SPEED_MPS)
+                & (spd[:, :-1] > MIN_TURN_SPEED_MPS)
+                & (dt > 0)
             )
+            # Heading change between consecutive velocities: the angle between them.
+            v0e, v0n, v1e, v1n = ve[:, :-1], vn[:, :-1], ve[:, 1:], vn[:, 1:]
+            dh = np.arctan2(v0n * v1e - v0e * v1n, v0n * v1n + v0e * v1e)
+            n_rate = use.sum(axis=1)
+            rate = np.where(use, np.abs(dh) / np.where(dt > 0, dt, 1.0), 0.0).sum(axis=1)
+            out[:, 4] = np.where(
+                n_rate >= MIN_SAMPLES - 1, np.degrees(rate / np.maximum(n_rate, 1)), np.nan
+            )
+
+            de, dn = np.diff(e, axis=1), np.diff(nn, axis=1)
+            path = np.where(both, np.sqrt(de * de + dn * dn), 0.0).sum(axis=1)
+            first = np.argmax(m, axis=1)
+            rows = np.arange(n)
+            net = np.hypot(e[:, -1] - e[rows, first], nn[:, -1] - nn[rows, first])
             ok = enough & (path > MIN_PATH_M)
             out[:, 5] = np.where(ok, np.clip(net / np.where(ok, path, 1.0), 0.0, 1.0), np.nan)
-            out[:, 6] = np.where(
-                enough, np.sum(valid & (spd < HOVER_SPEED_MPS), axis=1) / n_valid, np.nan
-            )
+            out[:, 6] = np.where(enough, (m & (spd < HOVER_SPEED_MPS)).sum(axis=1) / cnt, np.nan)
 
-            settled = np.isfinite(self.t_s[rows, order]) & (
-                self.t_s[rows, order] >= t_start_s[:, None]
+            # Radar cross-section: the whole ring (any order), from the end of the transient.
+            r = self.rcs[slots]
+            has = (self.col_tick[None, :] >= born) & (self.col_t[None, :] >= t0) & np.isfinite(r)
+            n_rcs = has.sum(axis=1)
+            mean_rcs = np.where(has, r, 0.0).sum(axis=1) / np.maximum(n_rcs, 1)
+            dev = np.where(has, r - mean_rcs[:, None], 0.0)
+            out[:, 7] = np.where(n_rcs >= 1, mean_rcs, np.nan)
+            out[:, 8] = np.where(
+                n_rcs >= MIN_SAMPLES,
+                np.sqrt((dev * dev).sum(axis=1) / np.maximum(n_rcs, 1)),
+                np.nan,
             )
-            rcs = np.where(settled, self.rcs[rows, order], np.nan)
-            n_rcs = np.isfinite(rcs).sum(axis=1)
-            out[:, 7] = _nanmean(rcs, n_rcs >= 1)
-            out[:, 8] = _nanstd(rcs, n_rcs >= MIN_SAMPLES)
-            rf = np.where(valid, self.rf[rows, order], 0.0)
-            out[:, 9] = np.where(enough, rf.sum(axis=1) / np.maximum(n_valid, 1), np.nan)
+            rf = np.where(m, self._window("rf", slots, k), 0.0)
+            out[:, 9] = np.where(enough, rf.sum(axis=1) / cnt, np.nan)
         return out
-
-
-def _nanmean(a: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Row means ignoring NaN, NaN where ``ok`` is false (no warnings on empty rows)."""
-    cnt = np.isfinite(a).sum(axis=1)
-    s = np.nansum(a, axis=1)
-    return np.where(ok & (cnt > 0), s / np.maximum(cnt, 1), np.nan)
-
-
-def _nanstd(a: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Row standard deviations ignoring NaN, NaN where ``ok`` is false."""
-    m = _nanmean(a, np.ones(a.shape[0], bool))
-    cnt = np.isfinite(a).sum(axis=1)
-    var = np.nansum((a - m[:, None]) ** 2, axis=1) / np.maximum(cnt, 1)
-    return np.where(ok & (cnt > 0), np.sqrt(var), np.nan)
 
 
 def scan_inputs(
@@ -212,23 +248,34 @@ def scan_inputs(
     """What one scan's association says about each table row.
 
     Returns mean radar cross-section (n,) dBsm (NaN without a radar update), an
-    RF-update flag (n,) 0/1, and the (detection, sensor kind) pairs per track id.
+    RF-update flag (n,) 0/1, and, per track id that a cooperative report (Remote
+    ID, ADS-B) updated, all its (detection, sensor kind) pairs in association
+    order: what the spoof check reads (other tracks have nothing to check).
     """
     n = len(table)
-    row_of = {int(t): i for i, t in enumerate(table.id)}
-    rcs_sum = np.zeros(n)
-    rcs_n = np.zeros(n)
     rf = np.zeros(n)
     by_track: dict[int, list[tuple[Detection, str]]] = {}
-    for tid, det, kind in zip(assoc.track_id, assoc.detections, assoc.kinds, strict=True):
-        i = row_of.get(int(tid))
-        if i is None:
-            continue
-        by_track.setdefault(int(tid), []).append((det, kind))
-        if kind == "radar" and det.rcs_dbsm is not None:
-            rcs_sum[i] += det.rcs_dbsm
-            rcs_n[i] += 1
-        elif kind == "rf":
-            rf[i] = 1.0
-    rcs = np.where(rcs_n > 0, rcs_sum / np.maximum(rcs_n, 1), np.nan)
-    return rcs, rf, by_track
+    k = assoc.track_id.shape[0]
+    if n == 0 or k == 0:
+        return np.full(n, np.nan), rf, by_track
+    order = np.argsort(table.id, kind="stable")
+    pos = np.minimum(np.searchsorted(table.id, assoc.track_id, sorter=order), n - 1)
+    row = order[pos]
+    seen = table.id[row] == assoc.track_id
+    kinds = np.asarray(assoc.kinds)
+    radar = seen & (kinds == "radar")
+    # None reads as NaN in a float array.
+    rcs = np.full(k, np.nan)
+    rcs[radar] = np.array([assoc.detections[j].rcs_dbsm for j in np.flatnonzero(radar)], float)
+    has = radar & np.isfinite(rcs)
+    # bincount adds in association order, as a loop would.
+    rcs_sum = np.bincount(row[has], weights=rcs[has], minlength=n)
+    rcs_n = np.bincount(row[has], minlength=n)
+    rf[row[seen & (kinds == "rf")]] = 1.0
+    coop = seen & ((kinds == "remoteid") | (kinds == "adsb"))
+    if coop.any():
+        ids = assoc.track_id
+        for j in np.flatnonzero(seen & np.isin(ids, ids[coop])):
+            by_track.setdefault(int(ids[j]), []).append((assoc.detections[j], assoc.kinds[j]))
+    mean = np.where(rcs_n > 0, rcs_sum / np.maximum(rcs_n, 1), np.nan)
+    return mean, rf, by_track

@@ -97,21 +97,35 @@ class SpoofMonitor:
         """Spoof flags (n,) bool for tracks ``ids`` (n,) with velocities (n, 3).
 
         ``by_track`` maps a track id to the (detection, sensor kind) pairs that
-        updated it since the previous call. Tracks not in ``ids`` are forgotten.
+        updated it since the previous call; only tracks with a cooperative report
+        among them have anything to check (others may be left out). Tracks not in
+        ``ids`` are forgotten.
         """
-        live = {int(i) for i in ids}
-        for d in (self._score, self._last):
-            for tid in [t for t in d if t not in live]:
-                del d[tid]
+        ids = np.asarray(ids, np.int64)
+        if self._score or self._last:
+            live = set(ids.tolist())
+            for d in (self._score, self._last):
+                for tid in [t for t in d if t not in live]:
+                    del d[tid]
         cfg = self.config
-        out = np.zeros(len(ids), bool)
-        for k, tid in enumerate(ids):
-            pairs = by_track.get(int(tid))
-            if pairs:
-                bad, good = self._check(int(tid), vel_enu_mps[k], pairs)
-                s = self._score.get(int(tid), 0.0) + bad - 0.5 * good
-                self._score[int(tid)] = min(max(s, 0.0), cfg.max_score)
-            out[k] = self._score.get(int(tid), 0.0) >= cfg.min_score
+        for tid, pairs in by_track.items():
+            row = np.flatnonzero(ids == tid)
+            if row.shape[0] == 0:
+                continue
+            bad, good = self._check(tid, vel_enu_mps[int(row[0])], pairs)
+            s = self._score.get(tid, 0.0) + bad - 0.5 * good
+            self._score[tid] = min(max(s, 0.0), cfg.max_score)
+        # A track with no score has score 0.
+        out = np.full(ids.shape[0], cfg.min_score <= 0.0)
+        if self._score:
+            scored = np.fromiter(self._score, np.int64, len(self._score))
+            flag = np.fromiter(
+                (v >= cfg.min_score for v in self._score.values()), bool, len(self._score)
+            )
+            order = np.argsort(scored)
+            pos = np.minimum(np.searchsorted(scored, ids, sorter=order), scored.shape[0] - 1)
+            hit = scored[order[pos]] == ids
+            out[hit] = flag[order[pos[hit]]]
         return out
 
     def _check(

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..sim import SpecError, builtin_names, load_spec, simulate_to_file, with_targets
+from ..sim import SpecError, builtin_names, load_spec, simulate_to_file
 from ._common import atomic_output, console, fail, finite_positive, print_json, progress_bar
 
 
@@ -26,17 +26,19 @@ def simulate(
         float | None, typer.Option(help="Simulated seconds (default: the scenario's).")
     ] = None,
     targets: Annotated[
-        int | None, typer.Option(help="Number of targets in the scenario's 'target' groups.")
+        int | None,
+        typer.Option(
+            help="Size: mass-raid's number of objects (a quarter hostile drones, decoys and "
+            "loiterers; birds; aircraft), else the number in each 'target' group."
+        ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print only a JSON summary.")] = False,
 ) -> None:
     """Simulate a scenario: truth paths and sensor detections, written as a scenario file."""
     try:
-        spec = load_spec(name)
-        if targets is not None:
-            if targets < 0:
-                fail("--targets must not be negative")
-            spec = with_targets(spec, targets)
+        if targets is not None and targets < 0:
+            fail("--targets must not be negative")
+        spec = load_spec(name, targets)
     except (SpecError, ValueError) as e:
         fail(str(e))
     if duration is not None:

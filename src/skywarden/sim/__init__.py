@@ -5,8 +5,15 @@ streams its records lazily; ``simulate_to_file`` writes them. The simulator
 models only what sensors see of objects in the air.
 """
 
-from .generate import EPOCH_S, SimSummary, Simulation, generate, simulate_to_file, with_targets
-from .spec import ScenarioSpec, SpecError, builtin_names, load_spec, spec_from_dict
+from .generate import EPOCH_S, SimSummary, Simulation, generate, simulate_to_file
+from .spec import (
+    ScenarioSpec,
+    SpecError,
+    builtin_names,
+    load_spec,
+    spec_from_dict,
+    with_targets,
+)
 
 __all__ = [
     "EPOCH_S",

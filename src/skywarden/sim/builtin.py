@@ -6,6 +6,7 @@ WGS-84 ellipsoid (ground height plus the local geoid undulation, roughly).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .spec import ScenarioSpec, SpecError, spec_from_dict
@@ -270,8 +271,43 @@ def _coastal() -> dict[str, Any]:
     }
 
 
-def _mass_raid() -> dict[str, Any]:
+def _mass_raid(targets: int | None = None) -> dict[str, Any]:
     ground = 160.0
+    sensors = [
+        _radar("radar-1", [0.0, 0.0, 25.0], update_s=2.0, clutter_per_scan=20.0),
+        _radar(
+            "radar-2",
+            [8_000.0, 5_000.0, 25.0],
+            update_s=2.0,
+            phase_s=0.5,
+            clutter_per_scan=20.0,
+        ),
+        _radar(
+            "radar-3",
+            [-6_000.0, -7_000.0, 25.0],
+            update_s=2.0,
+            phase_s=1.0,
+            clutter_per_scan=20.0,
+        ),
+        _rf("rf-1", [0.0, 200.0, 15.0]),
+        _camera("cam-1", [0.0, 0.0, 30.0], (0.0, 90.0)),
+    ]
+    zones = [
+        _circle_zone("Z1", "Refinery", 0.0, 0.0, 600.0, ground, 500.0, 1),
+        _circle_zone("Z2", "Power plant", 3_000.0, 1_500.0, 400.0, ground, 500.0, 1),
+        _circle_zone("Z3", "Rail yard", -2_000.0, -2_500.0, 500.0, ground, 400.0, 2),
+    ]
+    site = {"name": "Example industrial area", "lat": 49.0, "lon": 8.4, "alt_m": ground}
+    if targets is not None:
+        return {
+            "name": "mass-raid",
+            "description": _raid_description(targets),
+            "duration_s": 3_600.0,
+            "site": site,
+            "zones": zones,
+            "sensors": sensors,
+            "objects": _raid_objects(targets),
+        }
     waves = [
         ((0, 40), "Z1", 15, (0, 600)),
         ((80, 130), "Z2", 15, (300, 1200)),
@@ -283,31 +319,9 @@ def _mass_raid() -> dict[str, Any]:
         "description": "Sixty attack drones in four waves among birds and air traffic; "
         "three radars in heavy clutter.",
         "duration_s": 3_600.0,
-        "site": {"name": "Example industrial area", "lat": 49.0, "lon": 8.4, "alt_m": ground},
-        "zones": [
-            _circle_zone("Z1", "Refinery", 0.0, 0.0, 600.0, ground, 500.0, 1),
-            _circle_zone("Z2", "Power plant", 3_000.0, 1_500.0, 400.0, ground, 500.0, 1),
-            _circle_zone("Z3", "Rail yard", -2_000.0, -2_500.0, 500.0, ground, 400.0, 2),
-        ],
-        "sensors": [
-            _radar("radar-1", [0.0, 0.0, 25.0], update_s=2.0, clutter_per_scan=20.0),
-            _radar(
-                "radar-2",
-                [8_000.0, 5_000.0, 25.0],
-                update_s=2.0,
-                phase_s=0.5,
-                clutter_per_scan=20.0,
-            ),
-            _radar(
-                "radar-3",
-                [-6_000.0, -7_000.0, 25.0],
-                update_s=2.0,
-                phase_s=1.0,
-                clutter_per_scan=20.0,
-            ),
-            _rf("rf-1", [0.0, 200.0, 15.0]),
-            _camera("cam-1", [0.0, 0.0, 30.0], (0.0, 90.0)),
-        ],
+        "site": site,
+        "zones": zones,
+        "sensors": sensors,
         "objects": [
             *(
                 {
@@ -326,6 +340,111 @@ def _mass_raid() -> dict[str, Any]:
             {"kind": "helicopter", "count": 4},
         ],
     }
+
+
+#: ``mass-raid --targets N``: shares of the N objects (the rest are birds) ...
+_RAID_HOSTILE = 0.25
+_RAID_AIRCRAFT = 0.05
+#: ... and of the hostile ones: attack drones, decoys (the rest loiter near zones).
+_RAID_ATTACK = 0.7
+_RAID_DECOY = 0.2
+#: Flocks of this many birds hold one bird in ten.
+_RAID_FLOCK = 10
+
+
+def _raid_counts(n: int) -> dict[str, int]:
+    """How the ``n`` objects of a scaled mass raid divide; the counts add up to ``n``."""
+    hostile = round(_RAID_HOSTILE * n)
+    attack = round(_RAID_ATTACK * hostile)
+    decoy = round(_RAID_DECOY * hostile)
+    aircraft = round(_RAID_AIRCRAFT * n)
+    birds = n - hostile - aircraft
+    flocks = birds // (_RAID_FLOCK * _RAID_FLOCK)
+    return {
+        "attack": attack,
+        "decoy": decoy,
+        "loiter": hostile - attack - decoy,
+        "airliner": aircraft // 2,
+        "light_aircraft": (aircraft - aircraft // 2) // 2,
+        "helicopter": aircraft - aircraft // 2 - (aircraft - aircraft // 2) // 2,
+        "flocks": flocks,
+        "single_birds": birds - _RAID_FLOCK * flocks,
+    }
+
+
+def _raid_description(n: int) -> str:
+    c = _raid_counts(n)
+    return (
+        f"{n} objects: {c['attack']} attack drones in four waves a minute apart from four "
+        f"directions, {c['decoy']} decoys, {c['loiter']} hostile multirotors loitering near "
+        "the zones, birds and air traffic; three radars in heavy clutter."
+    )
+
+
+def _split(n: int, parts: int) -> list[int]:
+    """``n`` split into ``parts`` counts as even as can be."""
+    return [n // parts + (k < n % parts) for k in range(parts)]
+
+
+def _raid_objects(n: int) -> list[dict[str, Any]]:
+    """The object groups of ``mass-raid --targets n``: a quarter hostile, launched
+    within five minutes so that the raid is in the air at once."""
+    c = _raid_counts(n)
+    waves = [((0, 40), "Z1"), ((80, 130), "Z2"), ((170, 220), "Z3"), ((250, 300), "Z1")]
+    attack = [
+        {
+            "kind": "hostile_drone",
+            "count": k,
+            "zone": z,
+            "bearing_deg": list(b),
+            "launch_s": [60.0 * w, 60.0 * w + 120.0],
+        }
+        for w, ((b, z), k) in enumerate(zip(waves, _split(c["attack"], 4), strict=True))
+    ]
+    # Decoys fly the attack routes, smaller, silent and lower, to draw the warnings off.
+    decoys = [
+        {
+            "kind": "hostile_drone",
+            "count": k,
+            "zone": z,
+            "bearing_deg": list(b),
+            "launch_s": [0.0, 240.0],
+            "rcs_dbsm": [-15.0, -5.0],
+            "radio_fraction": 0.0,
+            "cruise_agl_m": [50.0, 600.0],
+            "doglegs": 3,
+        }
+        for ((b, z), k) in zip(
+            [((40, 80), "Z2"), ((200, 250), "Z3")], _split(c["decoy"], 2), strict=True
+        )
+    ]
+    loiter = [
+        {"kind": "quadcopter", "count": k, "hostile": True, "loiter": True, "area": area}
+        for area, k in zip(
+            [
+                {"east_m": 0.0, "north_m": 0.0, "radius_m": 2_500.0},
+                {"east_m": 3_000.0, "north_m": 1_500.0, "radius_m": 2_000.0},
+            ],
+            _split(c["loiter"], 2),
+            strict=True,
+        )
+    ]
+    flocks = {
+        "kind": "bird",
+        "count": c["flocks"],
+        "area": {"radius_m": 10_000.0},
+        "flock_size": [_RAID_FLOCK, _RAID_FLOCK],
+    }
+    return [
+        *attack,
+        *decoys,
+        *loiter,
+        {"kind": "bird", "count": c["single_birds"], "area": {"radius_m": 10_000.0}},
+        flocks,
+        {"kind": "airliner", "count": c["airliner"], "area": {"radius_m": 40_000.0}},
+        {"kind": "light_aircraft", "count": c["light_aircraft"]},
+        {"kind": "helicopter", "count": c["helicopter"]},
+    ]
 
 
 def _bench() -> dict[str, Any]:
@@ -370,13 +489,29 @@ _BUILDERS = {
 }
 
 
-def builtin_spec(name: str) -> ScenarioSpec:
-    """A built-in scenario by name."""
+#: Built-ins whose size ``--targets`` sets (others scale their ``target`` groups only).
+_SCALED: dict[str, Callable[[int], dict[str, Any]]] = {"mass-raid": _mass_raid}
+
+
+def scales(name: str) -> bool:
+    """Whether built-in ``name`` is sized by ``--targets`` as a whole."""
+    return name in _SCALED
+
+
+def builtin_spec(name: str, targets: int | None = None) -> ScenarioSpec:
+    """A built-in scenario by name; ``targets`` sizes a scalable one (``mass-raid``)."""
+    return spec_from_dict(builtin_data(name, targets), f"built-in '{name}'")
+
+
+def builtin_data(name: str, targets: int | None = None) -> dict[str, Any]:
+    """A built-in scenario as plain data (what its spec file would hold); ``targets``
+    sizes a scalable one (:data:`_SCALED`), ValueError for another."""
     if name not in _BUILDERS:
         raise SpecError(f"no built-in scenario '{name}' (have: {', '.join(_BUILDERS)})")
-    return spec_from_dict(_BUILDERS[name](), f"built-in '{name}'")
-
-
-def builtin_data(name: str) -> dict[str, Any]:
-    """A built-in scenario as plain data (what its spec file would hold)."""
-    return _BUILDERS[name]()
+    if targets is None:
+        return _BUILDERS[name]()
+    if name not in _SCALED:
+        raise ValueError(f"built-in '{name}' does not scale with --targets")
+    if not 0 <= targets <= 100_000:
+        raise ValueError("--targets must be within 0..100000")
+    return _SCALED[name](targets)

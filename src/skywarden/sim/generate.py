@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
 import numpy as np
 
 from ..geodesy import LocalFrame, SensorGeometry
@@ -24,21 +23,11 @@ from ..scenario import ScenarioWriter
 from ..threat.zones import ZoneSet
 from ..types import Record, Site, TruthPoint, Zone
 from .sensors import SensorModel, sensor_record
-from .spec import ScenarioSpec, Target, ZoneSpec
+from .spec import ScenarioSpec, ZoneSpec
 from .truth import Population, build_population
 
 #: Simulated time starts at 2026-01-01T00:00:00Z, so files are reproducible.
 EPOCH_S = 1_767_225_600.0
-
-
-def with_targets(spec: ScenarioSpec, n: int) -> ScenarioSpec:
-    """The spec with every ``target`` group set to ``n`` objects; ValueError if it has none."""
-    if not any(isinstance(g, Target) for g in spec.objects):
-        raise ValueError(f"scenario '{spec.name}' has no 'target' group for --targets")
-    groups = [
-        msgspec.structs.replace(g, count=n) if isinstance(g, Target) else g for g in spec.objects
-    ]
-    return msgspec.structs.replace(spec, objects=groups)
 
 
 def _zone_record(z: ZoneSpec, frame: LocalFrame) -> Zone:

@@ -178,7 +178,8 @@ class HostileDrone(_Spec, frozen=True, kw_only=True, tag="hostile_drone", tag_fi
 
 
 class Quadcopter(_Spec, frozen=True, kw_only=True, tag="quadcopter", tag_field="kind"):
-    """Small multirotors that hover and move within ``area``; ``remote_id`` ones broadcast."""
+    """Small multirotors that hover and move, starting within ``area``; ``remote_id``
+    ones broadcast; ``loiter`` ones turn back at the edge of ``area`` and stay in it."""
 
     count: Count = 1
     area: Circle
@@ -186,6 +187,7 @@ class Quadcopter(_Spec, frozen=True, kw_only=True, tag="quadcopter", tag_field="
     agl_m: Interval = (20.0, 120.0)
     remote_id: bool = False
     hostile: bool = False
+    loiter: bool = False
     rcs_dbsm: Interval = (-20.0, -12.0)
 
     def __post_init__(self) -> None:
@@ -447,12 +449,21 @@ def _resolve_tracks(spec: ScenarioSpec, source: str, base_dir: Path | None) -> S
     return msgspec.structs.replace(spec, objects=groups)
 
 
-def load_spec(name_or_path: str | Path) -> ScenarioSpec:
-    """A built-in scenario by name, or a spec file (``.yaml``/``.yml``/``.json``)."""
-    from .builtin import builtin_spec
+def load_spec(name_or_path: str | Path, targets: int | None = None) -> ScenarioSpec:
+    """A built-in scenario by name, or a spec file (``.yaml``/``.yml``/``.json``).
 
-    if str(name_or_path) in _BUILTIN_NAMES:
-        return builtin_spec(str(name_or_path))
+    ``targets`` sizes a scalable built-in (``mass-raid``: that many objects in its
+    proportions), or else sets the count of every ``target`` group
+    (:func:`with_targets`); ValueError for a scenario that has neither.
+    """
+    from .builtin import builtin_spec, scales
+
+    name = str(name_or_path)
+    if name in _BUILTIN_NAMES:
+        if targets is not None and scales(name):
+            return builtin_spec(name, targets)
+        spec = builtin_spec(name)
+        return spec if targets is None else with_targets(spec, targets)
     path = Path(name_or_path)
     if not path.is_file():
         raise SpecError(
@@ -463,7 +474,18 @@ def load_spec(name_or_path: str | Path) -> ScenarioSpec:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as e:
         raise SpecError(f"{path}: not valid YAML/JSON: {e}") from None
-    return spec_from_dict(data, str(path), path.parent)
+    spec = spec_from_dict(data, str(path), path.parent)
+    return spec if targets is None else with_targets(spec, targets)
+
+
+def with_targets(spec: ScenarioSpec, n: int) -> ScenarioSpec:
+    """The spec with every ``target`` group set to ``n`` objects; ValueError if it has none."""
+    if not any(isinstance(g, Target) for g in spec.objects):
+        raise ValueError(f"scenario '{spec.name}' has no 'target' group for --targets")
+    groups = [
+        msgspec.structs.replace(g, count=n) if isinstance(g, Target) else g for g in spec.objects
+    ]
+    return msgspec.structs.replace(spec, objects=groups)
 
 
 def kind_of(group: ObjectGroup) -> str:

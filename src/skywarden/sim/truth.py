@@ -320,6 +320,8 @@ def _quadcopter(g: Quadcopter, rng: np.random.Generator, n_t: int) -> _Group:
     speed = g.speed_mps[0] + (g.speed_mps[1] - g.speed_mps[0]) * np.clip(x, 0.0, 1.0)
     heading = rng.uniform(0, 2 * np.pi, (n, 1)) + np.cumsum(rng.normal(0, 0.08, (n, n_t)), 1)
     height = _height(rng, n, n_t, g.agl_m, 0.7)
+    if g.loiter:
+        heading = _leash(p0, speed, heading, g.area)
     pos, vel = _integrate(p0, speed, heading, height)
     operator = np.concatenate([p0 + rng.normal(0.0, 40.0, (n, 2)), np.zeros((n, 1))], 1)
     ids: list[str | None] = [_cta2063(rng) for _ in range(n)] if g.remote_id else [None] * n
@@ -336,6 +338,24 @@ def _quadcopter(g: Quadcopter, rng: np.random.Generator, n_t: int) -> _Group:
         uas_id=ids,
         operator=operator if g.remote_id else None,
     )
+
+
+def _leash(p0: np.ndarray, speed: np.ndarray, heading: np.ndarray, area: Circle) -> np.ndarray:
+    """Headings (n, T) of the same random walk, turned back towards the centre of
+    ``area`` whenever the object is outside it (the walk's turns resume from there)."""
+    centre = np.array([area.east_m, area.north_m])
+    turn = np.diff(heading, axis=1)
+    out = np.empty_like(heading)
+    pos = p0.astype(float)
+    h = heading[:, 0].copy()
+    for k in range(heading.shape[1]):
+        out[:, k] = h
+        pos = pos + speed[:, k, None] * np.column_stack([np.sin(h), np.cos(h)]) * DT_S
+        if k + 1 < heading.shape[1]:
+            d = centre - pos
+            home = np.arctan2(d[:, 0], d[:, 1])
+            h = np.where(np.hypot(d[:, 0], d[:, 1]) > area.radius_m, home, h + turn[:, k])
+    return out
 
 
 def _wanderers(

@@ -47,7 +47,7 @@ import numpy as np
 import shapely
 
 from ..types import CLASSES, COASTING, CONFIRMED, AlertLine, TrackTable, track_label
-from .geometry import arrival, closing_time, position_sigma, possible_arrival
+from .geometry import arrival, closing_time, position_sigma, possible_arrival, reach
 from .zones import ZoneSet
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,10 @@ class ThreatAssessor:
         Zone geometry is worked out only for tracks that could get a level (by
         their class) and for rows ``keep`` (n,) bool (those carrying open
         alerts); others keep level -1 and an infinite time to arrival: birds
-        and airliners, most of a busy sky, cost nothing here.
+        and airliners, most of a busy sky, cost nothing here. Likewise a
+        (track, zone) pair that cannot reach a level at any horizon
+        (:func:`~.geometry.reach`) gets level -1 and an infinite time to arrival
+        without an exact test, unless its row is in ``keep``.
 
         The looser signs (a possible arrival within the uncertainty allowance,
         closing on a zone off the straight path) count for every zone: with
@@ -289,17 +292,45 @@ class ThreatAssessor:
         t_samp = np.arange(
             0.0, cfg.critical_horizon_s * cfg.horizon_exit_factor * 2.0 + 1e-9, cfg.sample_step_s
         )
-        sig = position_sigma(P, t_samp, cfg.manoeuvre_sigma_mps * p_drone)
         vh = cfg.vertical_horizon_s
         t_str = np.full((m, nz), np.inf)
         t_pos = np.full((m, nz), np.inf)
         t_cl = np.full((m, nz), np.inf)
-        for j, z in enumerate(self.zones):
-            t_str[:, j], entry[rows, j] = arrival(z, x[:, :3], x[:, 3:], h_max, vh)
-            t_pos[:, j] = possible_arrival(
-                z, x[:, :3], x[:, 3:], sig, t_samp, cfg.n_sigma, cfg.max_allowance_m, vh
-            )
-            t_cl[:, j] = closing_time(z, x[:, :3], x[:, 3:], cfg.closing_min_cos)
+        # Exact geometry only for pairs that may reach a level (or carry an open
+        # alert): the others, most of a busy sky, keep level -1 and an infinite tta.
+        # Off the straight path only a drone gets a level: the possible arrival and
+        # the closing time are worked out for drones (and open alerts) alone.
+        straight, loose = reach(
+            self.zones,
+            x[:, :3],
+            x[:, 3:],
+            cfg.warning_horizon_s * cfg.horizon_exit_factor * self._factor,
+            float(t_samp[-1]),
+            cfg.max_allowance_m,
+            cfg.closing_min_cos,
+        )
+        held = np.zeros(m, bool) if keep is None else keep[rows]
+        drone_ish = p_drone >= min(cfg.drone_p, cfg.drone_p_exit)
+        need = held | (drone_ish & ~coop)
+        # Rows that may get info (on the straight path) or more.
+        can = need | (maybe & ~coop) | (coop & drone_ish & cfg.cooperative_info)
+        active = (straight & can[:, None]) | (loose & need[:, None]) | held[:, None]
+        busy = np.flatnonzero(need & active.any(axis=1))
+        sig = position_sigma(P[busy], t_samp, cfg.manoeuvre_sigma_mps * p_drone[busy])
+        sig_row = np.zeros(m, np.int64)
+        sig_row[busy] = np.arange(busy.shape[0])
+        # One list of (row, zone) pairs over all zones.
+        r, j = np.nonzero(active)
+        if r.shape[0]:
+            t_str[r, j], entry[rows[r], j] = arrival(self.zones, j, x[r, :3], x[r, 3:], h_max, vh)
+            r, j = r[need[r]], j[need[r]]
+        if r.shape[0]:
+            pr, vr = x[r, :3], x[r, 3:]
+            t_pos[r, j] = possible_arrival(
+                self.zones, j, pr, vr, sig[sig_row[r]], t_samp, cfg.n_sigma,
+                cfg.max_allowance_m, vh,
+            )  # fmt: skip
+            t_cl[r, j] = closing_time(self.zones, j, pr, vr, cfg.closing_min_cos)
         # Off the straight-line path, the time to arrival reported is the
         # earliest one a manoeuvre or a turn towards the zone allows.
         loose_t = np.minimum(t_pos, t_cl)
@@ -328,11 +359,11 @@ class ThreatAssessor:
         live = (table.status == CONFIRMED) | (table.status == COASTING)
         obj = self._objects(table, live)
         self._ids, self._pos = table.id, table.x[:, :2]
-        # One row per object: its most recently updated track.
-        row_of: dict[int, int] = {}
-        for i in np.argsort(table.t_last_update_s, kind="stable"):
-            if obj[i] >= 0:
-                row_of[int(obj[i])] = int(i)
+        # One row per object: its most recently updated track (the last in a stable
+        # sort by update time).
+        order = np.argsort(table.t_last_update_s, kind="stable")
+        order = order[obj[order] >= 0]
+        row_of = dict(zip(obj[order].tolist(), order.tolist(), strict=True))
         keep = np.zeros(len(table), bool)
         for oid, _ in self._open:
             if oid in row_of:
@@ -449,13 +480,10 @@ class ThreatAssessor:
         t = table.t_s
         ids = table.id.astype(np.int64)
         obj = np.full(ids.shape[0], -1, np.int64)
-        new = []
-        for i in np.flatnonzero(live):
-            o = self._object.get(int(ids[i]))
-            if o is None:
-                new.append(i)
-            else:
-                obj[i] = o
+        live_rows = np.flatnonzero(live)
+        get = self._object.get
+        obj[live_rows] = [get(tid, -1) for tid in ids[live_rows].tolist()]
+        new = live_rows[obj[live_rows] < 0].tolist()
         # Candidates: lost objects, and objects whose only track is coasting (the
         # tracker may start a second track on an object before it drops the first).
         cands = [(o, s.t_s, s.x, s.P) for o, s in self._lost.items()]
@@ -490,7 +518,7 @@ class ThreatAssessor:
         for i in new:
             if obj[i] < 0:
                 obj[i] = ids[i]
-        seen = {int(ids[i]): int(obj[i]) for i in np.flatnonzero(live)}
+        seen = dict(zip(ids[live_rows].tolist(), obj[live_rows].tolist(), strict=True))
         # Tracks gone from the live set: their objects, if no other track carries
         # them, wait for a successor.
         alive = set(seen.values())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import msgspec
 import numpy as np
 import shapely
 from shapely.geometry import Polygon
+from shapely.geometry.base import BaseGeometry
 
 from ..geodesy import LocalFrame
 from ..types import RejectCode, Rejected, Zone
@@ -32,12 +33,35 @@ class ZoneError(ValueError):
 
 @dataclass(frozen=True)
 class ZoneGeometry:
-    """One zone projected into the site ENU frame."""
+    """One zone projected into the site ENU frame.
+
+    Derived once, for the vectorised tests of :mod:`.geometry`: ``ring_enu`` (k + 1, 2)
+    the exterior ring's vertices (closed, in shapely's order), ``boundary`` that ring
+    as a prepared geometry, and a bounding circle (``centre_enu`` (2,), ``radius_m``)
+    that holds every point of the polygon, so that tracks far from it are ruled
+    out without looking at any edge.
+    """
 
     zone: Zone
     polygon_enu: Polygon
     floor_u_m: float
     ceiling_u_m: float
+    ring_enu: np.ndarray = field(init=False, repr=False)
+    boundary: BaseGeometry = field(init=False, repr=False)
+    centre_enu: np.ndarray = field(init=False, repr=False)
+    radius_m: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        ring = np.asarray(self.polygon_enu.exterior.coords, dtype=float)[:, :2]
+        lo, hi = ring.min(axis=0), ring.max(axis=0)
+        centre = (lo + hi) / 2.0
+        boundary = self.polygon_enu.boundary
+        shapely.prepare(boundary)
+        object.__setattr__(self, "ring_enu", ring)
+        object.__setattr__(self, "boundary", boundary)
+        object.__setattr__(self, "centre_enu", centre)
+        # A polygon lies within the convex hull of its vertices, hence within this circle.
+        object.__setattr__(self, "radius_m", float(np.hypot(*(ring - centre).T).max()))
 
     @property
     def id(self) -> str:
@@ -122,6 +146,21 @@ class ZoneSet:
             # ENU "up" is zero at the site altitude; zone limits are ellipsoidal.
             geoms.append(ZoneGeometry(z, poly, z.floor_m - frame.alt_m, z.ceiling_m - frame.alt_m))
         self.zones: tuple[ZoneGeometry, ...] = tuple(geoms)
+        # Every zone's edges as one array (Z, E, 2), for tests on (track, zone) pairs of
+        # any zones at once; shorter rings are padded with zero-length edges at their
+        # last vertex, which no ray crosses (``edge_count`` (Z,) tells the real ones).
+        self.edge_count = np.array([len(g.ring_enu) - 1 for g in geoms], np.int64)
+        e_max = int(self.edge_count.max(initial=0))
+        self.edge_a = np.zeros((len(geoms), e_max, 2))
+        self.edge_b = np.zeros((len(geoms), e_max, 2))
+        for j, g in enumerate(geoms):
+            k = len(g.ring_enu) - 1
+            self.edge_a[j, :k], self.edge_b[j, :k] = g.ring_enu[:-1], g.ring_enu[1:]
+            self.edge_a[j, k:] = self.edge_b[j, k:] = g.ring_enu[-1]
+        self.floor_u_m = np.array([g.floor_u_m for g in geoms])
+        self.ceiling_u_m = np.array([g.ceiling_u_m for g in geoms])
+        self.centre_enu = np.array([g.centre_enu for g in geoms]).reshape(-1, 2)
+        self.radius_m = np.array([g.radius_m for g in geoms])
 
     def __len__(self) -> int:
         return len(self.zones)
@@ -139,7 +178,7 @@ class ZoneSet:
         out = np.zeros((p.shape[0], len(self.zones)), dtype=bool)
         for j, z in enumerate(self.zones):
             inside_h = shapely.contains_xy(z.polygon_enu, p[:, 0], p[:, 1]) | shapely.intersects_xy(
-                z.polygon_enu.boundary, p[:, 0], p[:, 1]
+                z.boundary, p[:, 0], p[:, 1]
             )
             out[:, j] = inside_h & (p[:, 2] >= z.floor_u_m) & (p[:, 2] <= z.ceiling_u_m)
         return out

@@ -2,8 +2,9 @@
 
 Steps, each vectorised over the whole scan:
 1. candidate pairs from a spatial index (scipy ``cKDTree`` over detection
-   positions, queried with a per-track radius that bounds its gate) — or all
-   pairs for bearing-only sensors, whose detections have no position;
+   positions, queried with a per-track radius that bounds its gate) — or, for
+   bearing-only sensors, whose detections have no position, from azimuths
+   sorted once and a per-track azimuth window that bounds its gate;
 2. Mahalanobis distances in measurement space on candidate pairs only;
 3. independent clusters (connected components of the gated bipartite graph);
 4. per cluster: singletons are assigned directly, larger clusters by the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -22,7 +24,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from .measure import MeasurementModel
+from .measure import MeasurementModel, ModelKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,36 +42,158 @@ class Gated:
     cost: np.ndarray
 
 
+def largest_eigenvalue_bound(cov: np.ndarray) -> np.ndarray:
+    """An upper bound (n,) of the largest eigenvalue of symmetric PSD matrices (n, d, d):
+    the smaller of the trace and the largest absolute row sum (Gershgorin). For a
+    round covariance the row sum is about a third of the trace (in 3-D)."""
+    trace = np.trace(cov, axis1=1, axis2=2)
+    return np.minimum(trace, np.abs(cov).sum(axis=2).max(axis=1))
+
+
 def candidate_pairs(
     track_pos: np.ndarray,
     track_pos_var: np.ndarray,
-    det_pos: np.ndarray | None,
-    det_pos_var: np.ndarray | None,
+    det_pos: np.ndarray,
+    det_pos_var: np.ndarray,
     gate_chi2: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Track/detection index pairs that may lie within each other's gate.
 
-    track_pos (n, 3), track_pos_var (n,) trace of each track's position covariance;
-    det_pos (k, 3) and det_pos_var (k,) likewise for detections, or None for
-    bearing-only detections (then every pair is a candidate).
+    track_pos (n, 3), track_pos_var (n,) an upper bound of the largest eigenvalue of
+    each track's position covariance (its trace, or :func:`largest_eigenvalue_bound`);
+    det_pos (k, 3) and det_pos_var (k,) likewise for detections (bearing-only
+    detections have no position: :func:`bearing_candidate_pairs`). The pairs within
+    ``|p_t - p_d|^2 <= gate_chi2 (v_t + v_d)``: track-major, and per track in the order
+    of a k-d tree over the detections.
     """
     n = track_pos.shape[0]
-    if det_pos is None:
-        k = 0 if det_pos_var is None else det_pos_var.shape[0]
-        ti, di = np.meshgrid(np.arange(n), np.arange(k), indexing="ij")
-        return ti.ravel(), di.ravel()
     k = det_pos.shape[0]
     if n == 0 or k == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    # The gate ellipsoid lies inside a ball of radius sqrt(chi2 * largest
-    # eigenvalue of S); the trace bounds that eigenvalue.
-    radius = np.sqrt(gate_chi2 * (track_pos_var + float(np.max(det_pos_var))))
-    tree = cKDTree(det_pos)
-    hits = tree.query_ball_point(track_pos, radius, return_sorted=False)
-    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n)
+    # The gate ellipsoid lies inside a ball of radius sqrt(chi2 * largest eigenvalue
+    # of S), and the traces bound that eigenvalue: a pair in the gate has
+    # |p_t - p_d|^2 <= chi2 (v_t + v_d) <= 2 chi2 max(v_t, v_d) = max(r_t, r_d)^2.
+    # (One radius from the largest v_d of the scan let a radar's far detections
+    # widen every track's ball to kilometres.) Most radii are small: all pairs within
+    # a common radius r0 come from one dual-tree pass; the few wider balls (new
+    # tracks of unknown speed, far radar plots) are queried one by one.
+    r_t = np.sqrt(2.0 * gate_chi2 * track_pos_var)
+    r_d = np.sqrt(2.0 * gate_chi2 * det_pos_var)
+    r0 = 2.0 * float(np.median(np.concatenate([r_t, r_d])))
+    tree_t, tree_d = cKDTree(track_pos), cKDTree(det_pos)
+    near = tree_t.sparse_distance_matrix(tree_d, r0, output_type="ndarray")
+    wide_t = np.flatnonzero(r_t > r0)
+    wide_d = np.flatnonzero(r_d > r0)
+    hits_t = tree_d.query_ball_point(track_pos[wide_t], r_t[wide_t], return_sorted=False)
+    hits_d = tree_t.query_ball_point(det_pos[wide_d], r_d[wide_d], return_sorted=False)
+    ct = np.fromiter(map(len, hits_t), np.int64, wide_t.shape[0])
+    cd = np.fromiter(map(len, hits_d), np.int64, wide_d.shape[0])
+    ti = np.concatenate(
+        [
+            near["i"].astype(np.int64),
+            np.repeat(wide_t, ct),
+            np.fromiter(chain.from_iterable(hits_d), np.int64, cd.sum()),
+        ]
+    )
+    di = np.concatenate(
+        [
+            near["j"].astype(np.int64),
+            np.fromiter(chain.from_iterable(hits_t), np.int64, ct.sum()),
+            np.repeat(wide_d, cd),
+        ]
+    )
+    # Track-major, and per track the detections in the tree's leaf order (as one ball
+    # query returns them): JPDA's sums run in pair order, so the order is kept too.
+    rank = np.empty(k, np.int64)
+    rank[tree_d.indices] = np.arange(k)
+    key = np.unique(ti * k + rank[di])
+    ti, di = key // k, tree_d.indices[key % k]
+    d = track_pos[ti] - det_pos[di]
+    inside = np.einsum("ij,ij->i", d, d) <= gate_chi2 * (track_pos_var[ti] + det_pos_var[di])
+    return ti[inside], di[inside]
+
+
+def bearing_candidate_pairs(
+    model: MeasurementModel,
+    track_pos: np.ndarray,
+    track_pos_var: np.ndarray,
+    z: np.ndarray,
+    gate_chi2: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Track/detection pairs whose azimuths may lie within the gate, for bearing
+    detections z (k, 1 or 2) of ``model``'s sensor; track_pos (n, 3), track_pos_var (n,)
+    the trace of each track's position covariance. Ordered as all pairs would be
+    (track-major, detections ascending).
+
+    Conservative bound: with ``y`` the residual, ``d2 = y' S^-1 y >= y_az^2 / tr S``, and
+    the azimuth and elevation gradients have norms ``1/r_h`` and ``1/r <= 1/r_h`` (``r_h``
+    the horizontal range in the sensor's axes), so ``tr S <= m tr(P_pos) / r_h^2 + tr R``
+    for an m-dimensional bearing. A pair with ``y_az^2 > gate (m tr P_pos / r_h^2 + tr R)``
+    is outside the gate.
+    """
+    n, k = track_pos.shape[0], z.shape[0]
+    if n == 0 or k == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    assert model.geom is not None
+    v = (track_pos - model.geom.pos_enu_m) @ model.geom.rot.T
+    rh2 = np.maximum(v[:, 0] ** 2 + v[:, 1] ** 2, 1e-6)
+    az_t = np.arctan2(v[:, 0], v[:, 1]) % (2 * math.pi)
+    bound = gate_chi2 * (model.dim * track_pos_var / rh2 + float(np.trace(model.R)))
+    # Rounding slack: the bound may keep a pair too many, never drop one in the gate.
+    half = np.sqrt(bound) * (1.0 + 1e-9) + 1e-12
+    az_all = z[:, 0] % (2 * math.pi)
+    order = np.argsort(az_all, kind="stable")
+    az_d = az_all[order]
+    # Azimuths wrap: search a copy a turn below and a turn above as well.
+    ring = np.concatenate([az_d - 2 * math.pi, az_d, az_d + 2 * math.pi])
+    lo = np.searchsorted(ring, az_t - half, side="left")
+    hi = np.searchsorted(ring, az_t + half, side="right")
+    wide = half >= math.pi
+    lo[wide], hi[wide] = k, 2 * k
+    counts = hi - lo
     ti = np.repeat(np.arange(n), counts)
-    di = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
-    return ti, di
+    start = np.repeat(lo - np.cumsum(counts) + counts, counts)
+    di = order[(np.arange(ti.shape[0]) + start) % k]
+    keep = np.lexsort((di, ti))
+    return ti[keep], di[keep]
+
+
+def radar_marginal_pairs(
+    model: MeasurementModel,
+    track_pos: np.ndarray,
+    track_pos_var: np.ndarray,
+    z: np.ndarray,
+    ti: np.ndarray,
+    di: np.ndarray,
+    gate_chi2: float,
+) -> np.ndarray:
+    """Which radar pairs (p,) bool may lie within the gate, from range, azimuth and
+    elevation alone: a cheap exact test before :func:`mahalanobis`.
+
+    For any component i of the residual, ``d2 = y' S^-1 y >= y_i^2 / S_ii``, and
+    ``S_ii <= |h_i|^2 v + R_ii`` with ``v`` (n,) a bound of the largest eigenvalue of
+    the track's position covariance and ``h_i`` the position part of row i of H:
+    of norm 1 for range, ``1/r_h`` for azimuth, ``1/r <= 1/r_h`` for elevation.
+    A pair failing one of these is outside the gate whatever its range rate.
+    """
+    assert model.geom is not None
+    v = (track_pos - model.geom.pos_enu_m) @ model.geom.rot.T
+    rh2 = np.maximum(v[:, 0] ** 2 + v[:, 1] ** 2, 1e-6)
+    r = np.sqrt(rh2 + v[:, 2] ** 2)
+    az = np.arctan2(v[:, 0], v[:, 1]) % (2 * math.pi)
+    el = np.arctan2(v[:, 2], np.sqrt(rh2))
+    var = track_pos_var[ti]
+    R = np.diagonal(model.R)
+    # Rounding slack: the test may keep a pair too many, never drop one in the gate.
+    g = gate_chi2 * (1.0 + 1e-9)
+    y_r = z[di, 0] - r[ti]
+    y_az = (z[di, 1] - az[ti] + math.pi) % (2 * math.pi) - math.pi
+    y_el = z[di, 2] - el[ti]
+    return (
+        (y_r * y_r <= g * (var + R[0]))
+        & (y_az * y_az <= g * (var / rh2[ti] + R[1]))
+        & (y_el * y_el <= g * (var / rh2[ti] + R[2]))
+    )
 
 
 def mahalanobis(
@@ -88,7 +212,10 @@ def mahalanobis(
     if ti.shape[0] == 0:
         return np.empty(0), np.empty(0)
     zhat, H = model.predict(x[ti])
-    S = H @ P[ti] @ H.transpose(0, 2, 1) + model.R
+    if model.kind is ModelKind.POSITION:
+        S = P[ti, :3, :3] + model.R  # H = [I 0]: the same numbers as H P H' + R
+    else:
+        S = H @ P[ti] @ H.transpose(0, 2, 1) + model.R
     y = model.residual(z[di], zhat)
     L = np.linalg.cholesky(S)
     w = np.linalg.solve(L, y[:, :, None])[:, :, 0]

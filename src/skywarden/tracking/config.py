@@ -32,9 +32,10 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     range_margin: float = 1.2
     #: Gate: probability mass of the chi-square validation region.
     gate_p: float = 0.9997
-    #: The k-d tree prefilter looks for detections within this many gates of a track
-    #: (in chi-square units, over a ball that bounds the gate ellipsoid): a margin for
-    #: radar plots, whose converted position covariance only approximates the gate. [1, 100]
+    #: The k-d tree prefilter looks for radar plots within this many gates of a track
+    #: (in chi-square units, over a ball that bounds the gate ellipsoid): a margin, as a
+    #: plot's converted position covariance only approximates its gate. (Position and
+    #: bearing gates are bounded exactly and need none.) [1, 100]
     prefilter_gate_factor: float = 4.0
     #: A detection carrying a track's own cooperative identity associates with it within
     #: this many gates (a different identity never does). [1, 1e4]

@@ -89,15 +89,21 @@ def imm_predict(
     x0 = np.einsum("kij,kid->kjd", w, xm)
     # P0_j = sum_i mu_{i|j} (P_i + (x_i - x0_j)(x_i - x0_j)')
     d = xm[:, :, None, :] - x0[:, None, :, :]  # (n, i, j, 6)
-    P0 = np.einsum("kij,kiab->kjab", w, Pm) + np.einsum("kij,kija,kijb->kjab", w, d, d)
+    # Summed over i in order, as einsum would, with the same products: a few times faster.
+    spread = sum(
+        (w[:, i, :, None, None] * d[:, i, :, :, None]) * d[:, i, :, None, :] for i in range(m)
+    )
+    P0 = sum(w[:, i, :, None, None] * Pm[:, i, None] for i in range(m)) + spread
     xf = x0.reshape(n * m, 6)
     Pf = P0.reshape(n * m, 6, 6)
     dtf = np.repeat(dt_s, m)
-    qa = np.tile(sigma_a_mps2, n)
     xf2 = xf.copy()
     xf2[:, :3] += xf[:, 3:] * dtf[:, None]
     F = cv_transition(dtf)
-    Pf2 = F @ Pf @ F.transpose(0, 2, 1) + cv_process_noise(dtf, qa)
+    # Q per distinct step (most tracks share one), then per track and mode.
+    dt_u, inv = np.unique(dt_s, return_inverse=True)
+    Q = np.stack([cv_process_noise(dt_u, s)[inv] for s in sigma_a_mps2], axis=1)
+    Pf2 = F @ Pf @ F.transpose(0, 2, 1) + Q.reshape(n * m, 6, 6)
     return xf2.reshape(n, m, 6), Pf2.reshape(n, m, 6, 6), c
 
 

@@ -10,35 +10,52 @@ order: it is rejected and counted.
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Iterator
 
 from ..types import Detection
 
 
 class ReorderBuffer:
-    """Time-orders detections within a window and emits per-sensor batches."""
+    """Time-orders detections within a window and emits per-sensor batches.
+
+    Detections are kept in one list per (time, sensor) batch, with a heap of the
+    batches' keys: a push is a dict look-up and an append, whatever the number of
+    detections held.
+    """
 
     def __init__(self, window_s: float) -> None:
         self.window_s = float(window_s)
-        self._heap: list[tuple[float, str, int, Detection]] = []
-        self._seq = itertools.count()
+        self._batches: dict[tuple[float, str], list[Detection]] = {}
+        self._keys: list[tuple[float, str]] = []  # heap of the keys of _batches
+        self._n = 0
         self.newest_s = float("-inf")
         self.released_s = float("-inf")
         self.late = 0
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return self._n
 
     def push(self, det: Detection) -> bool:
         """Add a detection; False (and counted) if it is older than released data."""
-        if det.t < self.released_s:
+        t = det.t
+        if t < self.released_s:
             self.late += 1
             return False
-        heapq.heappush(self._heap, (det.t, det.sensor, next(self._seq), det))
-        if det.t > self.newest_s:
-            self.newest_s = det.t
+        key = (t, det.sensor)
+        batch = self._batches.get(key)
+        if batch is None:
+            self._batches[key] = [det]
+            heapq.heappush(self._keys, key)
+        else:
+            batch.append(det)
+        self._n += 1
+        if t > self.newest_s:
+            self.newest_s = t
         return True
+
+    def has_ready(self) -> bool:
+        """Whether :meth:`pop_ready` (from the newest detection) would release a batch."""
+        return bool(self._keys) and self._keys[0][0] < self.newest_s - self.window_s
 
     def pop_ready(self, now_s: float | None = None) -> Iterator[list[Detection]]:
         """Batches whose time is older than the window (measured from ``now_s``, or
@@ -51,13 +68,12 @@ class ReorderBuffer:
         yield from self._release(float("inf"))
 
     def _release(self, edge: float) -> Iterator[list[Detection]]:
-        h = self._heap
-        while h and h[0][0] < edge:
-            t, sensor, _, det = heapq.heappop(h)
-            batch = [det]
-            while h and h[0][0] == t and h[0][1] == sensor:
-                batch.append(heapq.heappop(h)[3])
-            self.released_s = t
+        keys = self._keys
+        while keys and keys[0][0] < edge:
+            key = heapq.heappop(keys)
+            batch = self._batches.pop(key)
+            self._n -= len(batch)
+            self.released_s = key[0]
             # Arrival order within a batch must not change the result.
             batch.sort(key=_content_key)
             yield batch

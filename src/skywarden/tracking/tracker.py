@@ -23,6 +23,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from ..geodesy import LocalFrame, SensorGeometry
+from ..timing import StageTimer
 from ..types import (
     COASTING,
     CONFIRMED,
@@ -35,8 +36,18 @@ from ..types import (
     SensorDeclared,
     SiteEvent,
     TrackTable,
+    present,
 )
-from .associate import Gated, assign_gnn, candidate_pairs, jpda_weights, mahalanobis
+from .associate import (
+    Gated,
+    assign_gnn,
+    bearing_candidate_pairs,
+    candidate_pairs,
+    jpda_weights,
+    largest_eigenvalue_bound,
+    mahalanobis,
+    radar_marginal_pairs,
+)
 from .config import TrackerConfig
 from .measure import MeasurementModel, ModelKind, bearing_rays, model_for
 from .motion import imm_combine, imm_predict, predict_cv
@@ -103,6 +114,8 @@ class Tracker:
         self._mu0 = mu0 / mu0.sum()
         self._gate = {d: float(chi2.ppf(cfg.gate_p, d)) for d in (1, 2, 3, 4)}
         self.stats = TrackerStats()
+        #: Stage timing for the scale benchmark (off: ``None``).
+        self.timer: StageTimer | None = None
         self.t_s = -math.inf
         self._next_id = first_id
         self._bearings: deque[_Bearing] = deque()
@@ -112,26 +125,86 @@ class Tracker:
 
     # --- state -----------------------------------------------------------------
 
+    #: Per-track columns. Each lives in a buffer with spare rows, doubled when full,
+    #: and the attribute of the same name is a view of its first len(self) rows, so
+    #: new tracks are written in place instead of every column being re-concatenated.
+    _COLUMNS = (
+        "id", "status", "xm", "Pm", "mu", "t_state", "identity",
+        "n_upd", "t_first", "t_last", "t_fix", "b_sensor", "b_t",
+    )  # fmt: skip
+
     def _alloc(self, m: int) -> None:
-        self.id = np.empty(0, np.int64)
-        self.status = np.empty(0, np.int8)
-        self.xm = np.empty((0, m, 6))
-        self.Pm = np.empty((0, m, 6, 6))
-        self.mu = np.empty((0, m))
-        self.t_state = np.empty(0)
-        self.identity = np.empty(0, object)
-        self.n_upd = np.empty(0, np.int64)
-        self.t_first = np.empty(0)
-        self.t_last = np.empty(0)
-        # Last update that fixed the position: a full-position measurement, or
-        # bearings from two different sensors close in time. A track that only
-        # one bearing sensor sees has no range and must not live on that alone.
-        self.t_fix = np.empty(0)
-        self.b_sensor = np.empty(0, object)
-        self.b_t = np.empty(0)
+        self._n = 0
+        self._buf: dict[str, np.ndarray] = {
+            "id": np.empty(0, np.int64),
+            "status": np.empty(0, np.int8),
+            "xm": np.empty((0, m, 6)),
+            "Pm": np.empty((0, m, 6, 6)),
+            "mu": np.empty((0, m)),
+            "t_state": np.empty(0),
+            "identity": np.empty(0, object),
+            "n_upd": np.empty(0, np.int64),
+            "t_first": np.empty(0),
+            "t_last": np.empty(0),
+            # Last update that fixed the position: a full-position measurement, or
+            # bearings from two different sensors close in time. A track that only
+            # one bearing sensor sees has no range and must not live on that alone.
+            "t_fix": np.empty(0),
+            "b_sensor": np.empty(0, object),
+            "b_t": np.empty(0),
+        }
+        #: Moment-matched (x, P) of the current state, until the state changes.
+        self._combined: tuple[np.ndarray, np.ndarray] | None = None
+        self._views()
+
+    def _views(self) -> None:
+        n = self._n
+        self.id = self._buf["id"][:n]
+        self.status = self._buf["status"][:n]
+        self.xm = self._buf["xm"][:n]
+        self.Pm = self._buf["Pm"][:n]
+        self.mu = self._buf["mu"][:n]
+        self.t_state = self._buf["t_state"][:n]
+        self.identity = self._buf["identity"][:n]
+        self.n_upd = self._buf["n_upd"][:n]
+        self.t_first = self._buf["t_first"][:n]
+        self.t_last = self._buf["t_last"][:n]
+        self.t_fix = self._buf["t_fix"][:n]
+        self.b_sensor = self._buf["b_sensor"][:n]
+        self.b_t = self._buf["b_t"][:n]
+
+    def _append(self, rows: dict[str, np.ndarray]) -> None:
+        """Add ``k`` tracks: every column's k new rows."""
+        k = rows["id"].shape[0]
+        n = self._n
+        cap = self._buf["id"].shape[0]
+        if n + k > cap:
+            size = max(2 * cap, n + k, 64)
+            for name, old in self._buf.items():
+                new = np.empty((size, *old.shape[1:]), old.dtype)
+                new[:n] = old[:n]
+                self._buf[name] = new
+        for name in self._COLUMNS:
+            self._buf[name][n : n + k] = rows[name]
+        self._n = n + k
+        self._combined = None
+        self._views()
+
+    def _keep(self, keep: np.ndarray) -> None:
+        """Keep the tracks ``keep`` (n,) bool, in order."""
+        n, k = self._n, int(keep.sum())
+        for name in self._COLUMNS:
+            b = self._buf[name]
+            b[:k] = b[:n][keep]
+            if b.dtype == object:
+                b[k:n] = None  # drop references held beyond the live rows
+        self._n = k
+        if self._combined is not None:
+            self._combined = (self._combined[0][keep], self._combined[1][keep])
+        self._views()
 
     def __len__(self) -> int:
-        return int(self.id.shape[0])
+        return self._n
 
     def on_site_event(self, event: SiteEvent) -> None:
         """A sensor (re)declared in the site table: rebuild its geometry when next used."""
@@ -158,9 +231,14 @@ class Tracker:
         self.stats.batches += 1
         self.stats.detections += len(dets)
         self._predict_to(t)
+        tm = self.timer
+        if tm is not None:
+            tm.lap("predict")
         for model, z, sub in self._measurements(sensor, geom, dets):
             self._update_with(model, z, sub, sensor)
         self._manage(t)
+        if tm is not None:
+            tm.lap("update")
 
     def _measurements(
         self, sensor: Sensor, geom: SensorGeometry, dets: list[Detection]
@@ -219,18 +297,24 @@ class Tracker:
             )
             self.xm[move], self.Pm[move], self.mu[move] = xm, Pm, mu
             self.t_state[move] = t
+            self._combined = None
         self.t_s = max(self.t_s, t)
 
     def combined(self) -> tuple[np.ndarray, np.ndarray]:
-        """Moment-matched state x (n, 6) and covariance P (n, 6, 6) of every track."""
-        if self.mu.shape[1] == 1:
-            return self.xm[:, 0], self.Pm[:, 0]
-        return imm_combine(self.xm, self.Pm, self.mu)
+        """Moment-matched state x (n, 6) and covariance P (n, 6, 6) of every track
+        (read-only: kept until the state changes)."""
+        if self._combined is None:
+            if self.mu.shape[1] == 1:
+                self._combined = (self.xm[:, 0].copy(), self.Pm[:, 0].copy())
+            else:
+                self._combined = imm_combine(self.xm, self.Pm, self.mu)
+        return self._combined
 
     def _update_with(
         self, model: MeasurementModel, z: np.ndarray, dets: list[Detection], sensor: Sensor
     ) -> None:
         cfg = self.config
+        tm = self.timer
         geom = self._geom(sensor.id)
         k = z.shape[0]
         n = len(self)
@@ -240,14 +324,27 @@ class Tracker:
         if n:
             x, P = self.combined()
             gate = self._gate[model.dim]
-            if det_pos is not None:
-                det_var = np.trace(model.position_cov(z), axis1=1, axis2=2)
-            else:
-                det_var = np.zeros(k)
             pos_var = np.trace(P[:, :3, :3], axis1=1, axis2=2)
-            ti, di = candidate_pairs(
-                x[:, :3], pos_var, det_pos, det_var, gate * cfg.prefilter_gate_factor
-            )
+            if model.kind is ModelKind.RADAR:
+                # A radar plot's converted position covariance only approximates its
+                # gate in range/azimuth/elevation: look wider.
+                det_var = np.trace(model.position_cov(z), axis1=1, axis2=2)
+                ti, di = candidate_pairs(
+                    x[:, :3], pos_var, det_pos, det_var, gate * cfg.prefilter_gate_factor
+                )
+            elif det_pos is not None:
+                # Linear position model: S = P_pos + R, so d2 >= |dp|^2 / lambda_max(S)
+                # and the bound is exact; no margin needed.
+                ti, di = candidate_pairs(
+                    x[:, :3],
+                    largest_eigenvalue_bound(P[:, :3, :3]),
+                    det_pos,
+                    largest_eigenvalue_bound(model.position_cov(z)),
+                    gate,
+                )
+            else:
+                # Bearings: the bound holds for the linearised gate itself (exact).
+                ti, di = bearing_candidate_pairs(model, x[:, :3], pos_var, z, gate)
             ti, di = _with_identity_pairs(ti, di, self.identity, det_ident)
             if sensor.max_range_m is not None and ti.shape[0]:
                 # A sensor cannot see a track far beyond its range. Without this, a
@@ -257,12 +354,19 @@ class Tracker:
                 seen = np.linalg.norm(x[:, :3] - geom.pos_enu_m, axis=1) <= reach
                 keep_pairs = seen[ti]
                 ti, di = ti[keep_pairs], di[keep_pairs]
+            if model.kind is ModelKind.RADAR and ti.shape[0]:
+                # Most radar candidates fail on range or azimuth alone: skip their
+                # full distance (radar plots carry no identity, so no wider gate).
+                near = radar_marginal_pairs(
+                    model, x[:, :3], largest_eigenvalue_bound(P[:, :3, :3]), z, ti, di, gate
+                )
+                ti, di = ti[near], di[near]
             d2, logdet = mahalanobis(model, x, P, z, ti, di)
             # Cooperative identity: the same id always pairs (within a wide
             # gate, so a reused id far away does not), a different id never.
             ti_id = self.identity[ti]
             di_id = det_ident[di]
-            ti_has, di_has = _present(ti_id), _present(di_id)
+            ti_has, di_has = present(ti_id), present(di_id)
             same = ti_has & (ti_id == di_id)
             differ = ti_has & di_has & (ti_id != di_id)
             keep = ((d2 < gate) | (same & (d2 < gate * cfg.identity_gate_factor))) & ~differ
@@ -270,10 +374,14 @@ class Tracker:
             # Tentative tracks come second to established ones for a detection.
             cost = cost + np.where(self.status[ti] == TENTATIVE, cfg.tentative_cost, 0.0)
             g = Gated(ti[keep], di[keep], d2[keep], cost[keep])
+            if tm is not None:
+                tm.lap("gate")
             if self.config.association == "jpda":
                 used |= self._update_jpda(model, z, dets, sensor, g, n)
             else:
                 at, ad = assign_gnn(g, n, k)
+                if tm is not None:
+                    tm.lap("assign")
                 if at.shape[0]:
                     self._kalman_update(model, at, z[ad])
                     self._after_update(at, [dets[j] for j in ad], det_ident[ad], sensor)
@@ -288,10 +396,14 @@ class Tracker:
             self.stats.unassociated += k
             fresh = ~used
         self.stats.used += int(used.sum())
+        if tm is not None:
+            tm.lap("update")
         if model.kind is ModelKind.BEARING:
             self._triangulate(sensor, model, z, dets, fresh)
         else:
             self._initiate(model, z, dets, det_ident, fresh, sensor)
+        if tm is not None:
+            tm.lap("initiate")
 
     def _update_jpda(
         self,
@@ -309,6 +421,8 @@ class Tracker:
         if g.ti.shape[0] == 0:
             return used
         beta = jpda_weights(g, n, k, cfg.jpda_pd, cfg.jpda_clutter_density, model.dim)
+        if self.timer is not None:
+            self.timer.lap("assign")
         tracks = np.unique(g.ti)
         x, P = self.combined()
         zhat, _H = model.predict(x[g.ti])
@@ -336,14 +450,18 @@ class Tracker:
         # The IMM modes collapse to the JPDA estimate; mode probabilities keep.
         self.xm[tracks] = x_new[:, None, :]
         self.Pm[tracks] = P_new[:, None, :, :]
-        best = {}
-        for p in np.argsort(-beta):
-            t_, d_ = int(g.ti[p]), int(g.di[p])
-            if t_ not in best and beta[p] > cfg.jpda_update_p:
-                best[t_] = d_
-        upd = np.array([t_ for t_ in tracks if bsum[t_] > cfg.jpda_update_p], dtype=np.int64)
+        self._combined = None
+        # The detection each updated track is credited with: its likeliest one above
+        # jpda_update_p (first in descending beta), else its first gated one.
+        upd = tracks[bsum[tracks] > cfg.jpda_update_p]
         if upd.shape[0]:
-            dd = [best.get(int(t_), int(g.di[g.ti == t_][0])) for t_ in upd]
+            order = np.argsort(-beta)
+            order = order[beta[order] > cfg.jpda_update_p]
+            best_t, at = np.unique(g.ti[order], return_index=True)
+            first_t, first = np.unique(g.ti, return_index=True)
+            dd = g.di[first[np.searchsorted(first_t, upd)]]
+            has_best = np.isin(upd, best_t)
+            dd[has_best] = g.di[order[at[np.searchsorted(best_t, upd[has_best])]]]
             ident = np.array([_identity(dets[j], sensor.kind) for j in dd], dtype=object)
             self._after_update(upd, [dets[j] for j in dd], ident, sensor)
         used[np.unique(g.di[beta > cfg.jpda_used_p])] = True
@@ -356,13 +474,21 @@ class Tracker:
         Pm = self.Pm[ti].reshape(p * m_modes, 6, 6)
         zz = np.repeat(z, m_modes, axis=0)
         zhat, H = model.predict(xm)
-        Ht = H.transpose(0, 2, 1)
-        S = H @ Pm @ Ht + model.R  # S = H P H' + R
-        Sinv = np.linalg.inv(S)
-        K = Pm @ Ht @ Sinv  # K = P H' S^-1
+        if model.kind is ModelKind.POSITION:
+            # H = [I 0]: its products are slices, the very same numbers, without the work.
+            S = Pm[:, :3, :3] + model.R  # S = H P H' + R
+            Sinv = np.linalg.inv(S)
+            K = Pm[:, :, :3] @ Sinv  # K = P H' S^-1
+            IKH = np.broadcast_to(np.eye(6), Pm.shape).copy()
+            IKH[:, :, :3] -= K
+        else:
+            Ht = H.transpose(0, 2, 1)
+            S = H @ Pm @ Ht + model.R  # S = H P H' + R
+            Sinv = np.linalg.inv(S)
+            K = Pm @ Ht @ Sinv  # K = P H' S^-1
+            IKH = np.eye(6) - K @ H
         y = model.residual(zz, zhat)
         x_new = xm + np.einsum("kij,kj->ki", K, y)  # x = x + K y
-        IKH = np.eye(6) - K @ H
         # P = (I-KH) P (I-KH)' + K R K'
         P_new = IKH @ Pm @ IKH.transpose(0, 2, 1) + K @ model.R @ K.transpose(0, 2, 1)
         if m_modes > 1:
@@ -374,6 +500,7 @@ class Tracker:
             self.mu[ti] = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
         self.xm[ti] = x_new.reshape(p, m_modes, 6)
         self.Pm[ti] = P_new.reshape(p, m_modes, 6, 6)
+        self._combined = None
 
     def _after_update(
         self, ti: np.ndarray, dets: list[Detection], ident: np.ndarray, sensor: Sensor
@@ -395,7 +522,7 @@ class Tracker:
         self.t_fix[fixed] = self.t_s
         coasting = self.status[fixed] == COASTING
         self.status[fixed[coasting]] = CONFIRMED
-        set_id = _present(ident) & ~_present(self.identity[ti])
+        set_id = present(ident) & ~present(self.identity[ti])
         self.identity[ti[set_id]] = ident[set_id]
         self._assoc.track_id.extend(self.id[ti].tolist())
         self._assoc.dets.extend(dets)
@@ -420,18 +547,18 @@ class Tracker:
         vel = np.zeros((idx.shape[0], 3))
         vvar = np.full((idx.shape[0], 3), self.config.init_speed_sigma_mps**2)
         vvar[:, 2] = self.config.init_vspeed_sigma_mps**2
-        for j, i in enumerate(idx):
-            d = dets[i]
-            if d.speed_mps is not None and d.track_deg is not None:
-                # Cooperative broadcasts give velocity: start with it.
-                tr = math.radians(d.track_deg)
-                vel[j] = (
-                    d.speed_mps * math.sin(tr),
-                    d.speed_mps * math.cos(tr),
-                    d.vrate_mps or 0.0,
-                )
-                vvar[j] = self.config.cooperative_speed_sigma_mps**2
-        self._spawn(pos, pcov, vel, vvar, ident[idx], [dets[i] for i in idx], sensor.kind)
+        fresh_dets = [dets[i] for i in idx]
+        # Cooperative broadcasts give velocity: start with it (only they carry one).
+        moving = [
+            (j, d.speed_mps, d.track_deg, d.vrate_mps)
+            for j, d in enumerate(fresh_dets)
+            if d.speed_mps is not None and d.track_deg is not None
+        ]
+        for j, speed, track, vrate in moving:
+            tr = math.radians(track)
+            vel[j] = (speed * math.sin(tr), speed * math.cos(tr), vrate or 0.0)
+        vvar[[m[0] for m in moving]] = self.config.cooperative_speed_sigma_mps**2
+        self._spawn(pos, pcov, vel, vvar, ident[idx], fresh_dets, sensor.kind)
 
     def _spawn(
         self,
@@ -451,19 +578,23 @@ class Tracker:
         P[:, 3, 3], P[:, 4, 4], P[:, 5, 5] = vvar[:, 0], vvar[:, 1], vvar[:, 2]
         ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
         self._next_id += k
-        self.id = np.concatenate([self.id, ids])
-        self.status = np.concatenate([self.status, np.full(k, TENTATIVE, np.int8)])
-        self.xm = np.concatenate([self.xm, np.repeat(x[:, None], m, axis=1)])
-        self.Pm = np.concatenate([self.Pm, np.repeat(P[:, None], m, axis=1)])
-        self.mu = np.concatenate([self.mu, np.tile(self._mu0, (k, 1))])
-        self.t_state = np.concatenate([self.t_state, np.full(k, self.t_s)])
-        self.identity = np.concatenate([self.identity, ident.astype(object)])
-        self.n_upd = np.concatenate([self.n_upd, np.ones(k, np.int64)])
-        self.t_first = np.concatenate([self.t_first, np.full(k, self.t_s)])
-        self.t_last = np.concatenate([self.t_last, np.full(k, self.t_s)])
-        self.t_fix = np.concatenate([self.t_fix, np.full(k, self.t_s)])
-        self.b_sensor = np.concatenate([self.b_sensor, np.full(k, "", dtype=object)])
-        self.b_t = np.concatenate([self.b_t, np.full(k, -math.inf)])
+        self._append(
+            {
+                "id": ids,
+                "status": np.full(k, TENTATIVE, np.int8),
+                "xm": np.repeat(x[:, None], m, axis=1),
+                "Pm": np.repeat(P[:, None], m, axis=1),
+                "mu": np.tile(self._mu0, (k, 1)),
+                "t_state": np.full(k, self.t_s),
+                "identity": ident.astype(object),
+                "n_upd": np.ones(k, np.int64),
+                "t_first": np.full(k, self.t_s),
+                "t_last": np.full(k, self.t_s),
+                "t_fix": np.full(k, self.t_s),
+                "b_sensor": np.full(k, "", dtype=object),
+                "b_t": np.full(k, -math.inf),
+            }
+        )
         self.stats.initiated += k
         self._assoc.track_id.extend(ids.tolist())
         self._assoc.dets.extend(dets)
@@ -589,12 +720,7 @@ class Tracker:
                     )
                 )
             self.stats.deleted += int((dead & (st != TENTATIVE)).sum())
-            keep = ~dead
-            for name in (
-                "id", "status", "xm", "Pm", "mu", "t_state",
-                "identity", "n_upd", "t_first", "t_last", "t_fix", "b_sensor", "b_t",
-            ):  # fmt: skip
-                setattr(self, name, getattr(self, name)[keep])
+            self._keep(~dead)
 
     # --- output -------------------------------------------------------------------
 
@@ -661,7 +787,7 @@ def _with_identity_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Add (track, detection) pairs that share a cooperative identity to the spatial
     candidates: the identity gate is far wider than any spatial prefilter."""
-    has_t, has_d = np.flatnonzero(_present(track_ident)), np.flatnonzero(_present(det_ident))
+    has_t, has_d = np.flatnonzero(present(track_ident)), np.flatnonzero(present(det_ident))
     if has_t.shape[0] == 0 or has_d.shape[0] == 0:
         return ti, di
     rows: dict[Identity, list[int]] = {}
@@ -674,11 +800,6 @@ def _with_identity_pairs(
     k = int(max(det_ident.shape[0], 1))
     new = ~np.isin(et * k + ed, ti * k + di)
     return np.concatenate([ti, et[new]]), np.concatenate([di, ed[new]])
-
-
-def _present(ident: np.ndarray) -> np.ndarray:
-    """Which entries of an object array of identities are set (not ``None``)."""
-    return np.not_equal(ident, None)
 
 
 def _closest_approach(
