@@ -306,3 +306,44 @@ def test_markup_in_a_track_id_and_a_zone_name_stays_text(store, tokens):
             page.query_selector("#side img, #side b, #map img:not(.leaflet-tile), #map b") is None
         )
         assert page.evaluate("window.__xss") is None
+
+
+def test_tracks_stay_where_leaflet_puts_the_map_through_zoom_and_pan(store, tokens):
+    """The canvas projects tracks itself: a track at the sensor's position is drawn where
+    Leaflet draws the sensor's marker, before and after zooming and panning."""
+    live = LiveState(sensors(), [zone_a()])
+    tracks = (
+        track_line("U1", T0, 0.0, 0.0, (0.0, 0.0, 0.0), "unknown"),  # on the sensor
+        track_line("D1", T0, 900.0, 700.0),
+    )
+    marker = ".leaflet-overlay-pane path.leaflet-interactive[fill='#8b98a8']"  # status unknown
+
+    def offset(page) -> float:
+        px = page.evaluate(CANVAS_PIXELS, {"unknown": CLASS_RGB["unknown"]})["unknown"]
+        box = page.locator(marker).bounding_box()
+        assert px["n"] > 0 and box is not None
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        return float(np.hypot(px["x"] - cx, px["y"] - cy))
+
+    with (
+        serving(create_app(live, store, WebConfig())) as url,
+        signed_in(url, tokens["viewer"]) as page,
+    ):
+        live.apply(ScanOutput(t_s=T0, tracks=tracks, alerts=()))
+        page.wait_for_selector(".filters summary:has-text('Shown: 2 of 2')")
+        page.wait_for_timeout(300)
+        assert offset(page) < 1.5
+        box = page.locator(marker).bounding_box()
+        page.mouse.move(box["x"] + 40, box["y"] + 30)
+        page.mouse.wheel(0, -300)  # zoom in, animated, about the pointer
+        page.wait_for_timeout(800)
+        page.mouse.move(400, 500)
+        page.mouse.down()
+        page.mouse.move(520, 430, steps=10)  # pan
+        page.mouse.up()
+        page.wait_for_timeout(500)
+        assert offset(page) < 1.5
+        page.click(".leaflet-control-zoom-out")
+        page.click(".leaflet-control-zoom-out")
+        page.wait_for_timeout(800)
+        assert offset(page) < 1.5
