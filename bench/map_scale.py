@@ -15,7 +15,10 @@ the app:
   summed per second of data, and for each tracks message its handling plus the
   redraw in the frame that follows;
 - **long tasks** (> 50 ms, the browser's own PerformanceObserver) and long animation
-  frames (their whole duration, rendering included).
+  frames (their whole duration, rendering included);
+- **CPU**: the share of one CPU used by the page's main thread and by its renderer
+  process (Chromium's counters), which other load on the machine does not inflate as
+  it does every wall-clock figure above (the load average is printed too).
 
 Steady state is measured with no one touching the page, after a warm-up; a second
 phase pans, zooms and hovers with the mouse. No figure is asserted: it prints them.
@@ -31,6 +34,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import socket
 import sys
 import tempfile
@@ -74,7 +78,7 @@ INSTRUMENT = """
   raf(loop);
   window.requestAnimationFrame = (cb) => raf((ts) => {
     const t0 = performance.now();
-    try { cb(ts); } finally { B.raf.push([t0, performance.now() - t0, ts]); }
+    try { cb(ts); } finally { B.raf.push([t0, performance.now() - t0, ts, cb.name]); }
   });
   const desc = Object.getOwnPropertyDescriptor(WebSocket.prototype, "onmessage");
   Object.defineProperty(WebSocket.prototype, "onmessage", {
@@ -253,6 +257,22 @@ def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(xs, q)) if xs else float("nan")
 
 
+def cpu_seconds(cdp) -> dict[str, float]:
+    """CPU time so far (s) of the page's main thread and of its whole renderer process
+    (Chromium's own counters): unlike wall-clock figures, other work on the machine
+    does not inflate them."""
+    m = {x["name"]: x["value"] for x in cdp.send("Performance.getMetrics")["metrics"]}
+    return {"thread": m["ThreadTime"], "process": m["ProcessTime"]}
+
+
+def cpu_share(a: dict[str, float], b: dict[str, float], wall_ms: float) -> dict[str, float]:
+    """Per cent of one CPU used between ``a`` and ``b``."""
+    return {
+        "main_thread_cpu_pct": 100 * (b["thread"] - a["thread"]) / (wall_ms / 1000),
+        "renderer_cpu_pct": 100 * (b["process"] - a["process"]) / (wall_ms / 1000),
+    }
+
+
 def summarise(b: dict, t0: float, t1: float) -> dict:
     """Figures of the page's records between page times ``t0`` and ``t1`` (ms)."""
     within = lambda rows: [r for r in rows if t0 <= r[0] < t1]  # noqa: E731
@@ -303,6 +323,8 @@ def summarise(b: dict, t0: float, t1: float) -> dict:
 
 def interact(page, seconds: float) -> None:
     """Pan by dragging, zoom with the wheel and sweep the pointer over the tracks."""
+    if seconds <= 0:
+        return
     box = page.locator("#map").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     end = time.monotonic() + seconds
@@ -339,6 +361,7 @@ def run(
     live = LiveState(sensors, [_zone(i) for i in range(5)])
     pic = Picture(n)
     alerts = Alerts(pic)
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "bench.db")
         token = store.create_token("operator", "bench")
@@ -361,6 +384,8 @@ def run(
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
                     page = browser.new_page(viewport={"width": 1400, "height": 850})
+                    # A slow renderer (the old one, at 2,000 tracks) answers slowly.
+                    page.set_default_timeout(180_000)
                     page.add_init_script(INSTRUMENT)
                     errors: list[str] = []
                     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -370,13 +395,18 @@ def run(
                     page.wait_for_selector("#conn.up")
                     page.mouse.move(5, 5)  # off the map: no hover
                     page.wait_for_timeout(warmup * 1000)
+                    cdp = page.context.new_cdp_session(page)
+                    cdp.send("Performance.enable")
+                    cpu0 = cpu_seconds(cdp)
                     t0 = page.evaluate("performance.now()")
                     page.wait_for_timeout(seconds * 1000)
                     t1 = page.evaluate("performance.now()")
+                    cpu1 = cpu_seconds(cdp)
                     if shot is not None:
                         page.screenshot(path=str(shot))
                     interact(page, interact_s)
                     t2 = page.evaluate("performance.now()")
+                    cpu2 = cpu_seconds(cdp)
                     shown = (
                         page.inner_text(".filters summary")
                         if page.query_selector(".filters")
@@ -401,8 +431,12 @@ def run(
         "page_says": shown,
         "js_heap_mb": heap / 1e6,
         "page_errors": errors,
-        "steady": summarise(b, t0, t1),
-        "interacting": summarise(b, t1, t2),
+        # Other work on the machine inflates every wall-clock figure: the 1-minute load
+        # average at the start and the end, against this many CPUs.
+        "load_average": [load0, os.getloadavg()[0]],
+        "cpus": os.cpu_count(),
+        "steady": {**summarise(b, t0, t1), **cpu_share(cpu0, cpu1, t1 - t0)},
+        "interacting": {**summarise(b, t1, t2), **cpu_share(cpu1, cpu2, t2 - t1)},
     }
 
 
@@ -424,7 +458,9 @@ def main() -> None:
         return
     console.print(
         f"{out['tracks']} tracks at 1 Hz, {out['open_alerts']} open alerts at the end; "
-        f"the page says '{out['page_says']}'; JS heap {out['js_heap_mb']:.0f} MB"
+        f"the page says '{out['page_says']}'; JS heap {out['js_heap_mb']:.0f} MB; "
+        f"load average {out['load_average'][0]:.1f} → {out['load_average'][1]:.1f} "
+        f"on {out['cpus']} CPUs"
     )
     if out["page_errors"]:
         console.print(f"[red]page errors: {out['page_errors'][:5]}[/red]")

@@ -41,6 +41,9 @@ const LABEL_MAX = 30; // labels placed at most, besides the hovered and selected
 const LABEL_ALERT_RANK = 2; // tracks on alert at this level or above are labelled unasked
 const BOLD_WIDTH = 1.1; // a bold label (a zone's name) is about this much wider
 const MIN_STEP_PX = 3; // trail points closer than this to the last one drawn are skipped
+// A scan's alerts come just before its tracks: an alert change waits this long for them,
+// so that a scan is drawn once, not twice.
+const ALERT_WAIT_MS = 250;
 const UNKNOWN = CLASSES.indexOf("unknown");
 const CLASS_INDEX = new Map(CLASSES.map((c, i) => [c, i]));
 const RANK = new Map(LEVELS.map((l, i) => [l, i]));
@@ -141,6 +144,7 @@ export const TrackLayer = L.Layer.extend({
     this.nDrawn = 0;
     this.alerts = [];
     this.alertsRead = true;
+    this.alertWait = 0;
     this.alertOf = new Map(); // track id -> {rank, tta}
     this.paths = []; // [{id, rank, x, y}] predicted entry points, zoom 0
     this.obstacles = []; // [{x, y, w}] other labels on the map (zone names), zoom 0
@@ -148,6 +152,7 @@ export const TrackLayer = L.Layer.extend({
     this.levelOn = LEVELS.map(() => true);
     this.selected = null;
     this.hover = null;
+    this.show = null; // which rows the filters showed at the last drawing
     this.zooming = false;
     this.frame = 0;
     this.lastCounts = "";
@@ -165,15 +170,22 @@ export const TrackLayer = L.Layer.extend({
     labelPane.style.pointerEvents = "none";
     labelPane.classList.add("leaflet-zoom-hide");
     this.labels = new LabelPane(labelPane);
+    this.hoverLabel = new LabelPane(labelPane);
+    this.hoverRing = L.DomUtil.create("div", "track-hover-ring", labelPane);
+    this.hoverRing.hidden = true;
     this.place();
     this.draw();
   },
 
   onRemove() {
     cancelAnimationFrame(this.frame);
+    clearTimeout(this.alertWait);
     this.frame = 0;
+    this.alertWait = 0;
     this.canvas.remove();
     this.labels.show([]);
+    this.hoverLabel.show([]);
+    this.hoverRing.remove();
   },
 
   getEvents() {
@@ -230,19 +242,29 @@ export const TrackLayer = L.Layer.extend({
     this.trailStart[n] = j;
     this.n = n;
     this.tracks = tracks;
+    // Rows now name other tracks than at the last drawing: nothing to hit until the next.
+    this.show = null;
+    this.nDrawn = 0;
     this.requestRedraw();
   },
 
-  // Open alerts (read at the next drawing: a swarm's alerts come as many messages).
+  // Open alerts, read at the next drawing (a swarm's alerts come as many messages).
   setAlerts(alerts) {
     this.alerts = alerts;
     this.alertsRead = false;
-    this.requestRedraw();
+    if (!this.alertWait) {
+      this.alertWait = setTimeout(() => {
+        this.alertWait = 0;
+        this.requestRedraw();
+      }, ALERT_WAIT_MS);
+    }
   },
 
   // Each alerted track's most urgent level (ties: the soonest arrival), and the
   // predicted entry points.
   readAlerts() {
+    clearTimeout(this.alertWait);
+    this.alertWait = 0;
     this.alertsRead = true;
     this.alertOf = new Map();
     this.paths = [];
@@ -280,10 +302,11 @@ export const TrackLayer = L.Layer.extend({
 
   requestRedraw() {
     if (!this._map || this.frame) return;
-    this.frame = requestAnimationFrame(() => {
+    const drawTracks = () => {
       this.frame = 0;
       this.draw();
-    });
+    };
+    this.frame = requestAnimationFrame(drawTracks);
   },
 
   redrawNow() {
@@ -452,19 +475,20 @@ export const TrackLayer = L.Layer.extend({
     }
     this.nDrawn = nDrawn;
 
-    // The hovered and the selected track: ringed in white, drawn once more on top.
-    for (const [id, radius, width] of [[this.hover, 13, 1.5], [this.selected, 15, 2]]) {
-      const i = id == null ? undefined : this.index.get(id);
-      if (i === undefined || !show[i]) continue;
+    // The selected track: ringed in white, drawn once more on top.
+    const sel = this.selected == null ? undefined : this.index.get(this.selected);
+    if (sel !== undefined && show[sel]) {
       ctx.strokeStyle = "#fff";
-      ctx.lineWidth = width;
+      ctx.lineWidth = 2;
       ctx.beginPath();
-      ctx.arc(sx[i], sy[i], radius, 0, 2 * Math.PI);
+      ctx.arc(sx[sel], sy[sel], 15, 0, 2 * Math.PI);
       ctx.stroke();
-      this.drawSymbols([i]);
+      this.drawSymbols([sel]);
     }
 
+    this.show = show;
     this.drawLabels(show);
+    this.showHover();
     const counts = {
       classes: Object.fromEntries(CLASSES.map((c, i) => [c, classCount[i]])),
       levels: Object.fromEntries(LEVELS.map((l, i) => [l, levelCount[i]])),
@@ -499,10 +523,12 @@ export const TrackLayer = L.Layer.extend({
     return this.rings.get(key);
   },
 
-  // Labels: the hovered and selected tracks always; tracks on alert, most urgent and
-  // soonest first; every other track only when few are in view or zoomed in close.
+  // Labels: the selected track always; tracks on alert, most urgent and soonest first;
+  // every other track only when few are in view or zoomed in close. (The hovered one
+  // has its own, showHover.)
   drawLabels(show) {
     const { sx, sy, level, tracks } = this;
+    const sel = this.selected == null ? undefined : this.index.get(this.selected);
     const viewW = this.w / (1 + 2 * PAD);
     const viewH = this.h / (1 + 2 * PAD);
     const mx = this.w * (PAD / (1 + 2 * PAD));
@@ -516,10 +542,7 @@ export const TrackLayer = L.Layer.extend({
     const alerted = visible.filter((i) => level[i] >= LABEL_ALERT_RANK || (all && level[i] > 0));
     alerted.sort((a, b) => level[b] - level[a] || this.alertOf.get(tracks[a].id).tta - this.alertOf.get(tracks[b].id).tta);
     const order = [];
-    for (const id of [this.hover, this.selected]) {
-      const i = id == null ? undefined : this.index.get(id);
-      if (i !== undefined && show[i]) order.push([i, true]);
-    }
+    if (sel !== undefined && show[sel]) order.push([sel, true]);
     for (const i of alerted) order.push([i, false]);
     if (all) for (const i of visible) if (level[i] === 0) order.push([i, false]);
     const seen = new Set();
@@ -570,7 +593,27 @@ export const TrackLayer = L.Layer.extend({
     if (id === this.hover) return;
     this.hover = id;
     this._map.getContainer().classList.toggle("track-hover", id != null);
-    this.requestRedraw();
+    this.showHover();
+  },
+
+  // The hovered track's ring and label are two elements over the canvas, so that a
+  // pointer sweeping over thousands of tracks never has them drawn again.
+  showHover() {
+    const i = this.hover == null ? undefined : this.index.get(this.hover);
+    const on = i !== undefined && this.show && this.show[i] && this.min;
+    this.hoverRing.hidden = !on;
+    if (!on) {
+      this.hoverLabel.show([]);
+      return;
+    }
+    const x = this.sx[i] + this.min.x;
+    const y = this.sy[i] + this.min.y;
+    this.hoverRing.style.left = `${Math.round(x)}px`;
+    this.hoverRing.style.top = `${Math.round(y)}px`;
+    const key = this.tracks[i].id;
+    const labelled = this.labels.shown.has(key);
+    const tone = this.level[i] > 0 ? LEVELS[this.level[i]] : "";
+    this.hoverLabel.show(labelled ? [] : [{ key, text: this.options.labelText(this.tracks[i]), x, y, tone: `hovered ${tone}` }]);
   },
 
   onMouseMove(ev) {
