@@ -199,7 +199,10 @@ class Picture:
 class Alerts:
     """A raid's alert lifecycle: a drone within 5 km of its zone is alerted (critical
     under 60 s, warning under 180 s, else info), updated when its level changes or
-    every 5 s, cleared when it arrives and respawns."""
+    every ``UPDATE_S`` (as often as the threat engine may update an alert at all:
+    ``min_update_interval_s``), cleared when it arrives and respawns."""
+
+    UPDATE_S = 10.0
 
     def __init__(self, pic: Picture) -> None:
         self.pic = pic
@@ -220,7 +223,7 @@ class Alerts:
             tta = max(0.0, (d - ZONE_HALF_M) / 15.0)
             level = "critical" if tta < 60 else "warning" if tta < 180 else "info"
             prev = self.open.get(aid)
-            if prev is None or prev[0] != level or t - prev[1] >= 5.0:
+            if prev is None or prev[0] != level or t - prev[1] >= self.UPDATE_S:
                 out.append(
                     AlertLine(
                         t=t,
@@ -306,6 +309,9 @@ def summarise(b: dict, t0: float, t1: float) -> dict:
         "frame_p99_ms": pct(frames, 99),
         "frame_max_ms": max(frames, default=float("nan")),
         "messages": len(handler),
+        # The server sends a whole snapshot again when a client's queue overflowed.
+        "snapshots": sum(1 for h in handler if h[2] == "snapshot"),
+        "snapshot_handle_max_ms": max((h[1] for h in handler if h[2] == "snapshot"), default=0.0),
         "tracks_handle_p50_ms": pct([u[0] for u in tracks_update], 50),
         "tracks_handle_p95_ms": pct([u[0] for u in tracks_update], 95),
         "tracks_redraw_p50_ms": pct([u[1] for u in tracks_update], 50),

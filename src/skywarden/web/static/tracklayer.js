@@ -156,7 +156,7 @@ export const TrackLayer = L.Layer.extend({
     this.zooming = false;
     this.frame = 0;
     this.lastCounts = "";
-    this.rings = new Map();
+    this.rings = new Map(); // "colour ratio" -> alert ring bitmap
   },
 
   onAdd(map) {
