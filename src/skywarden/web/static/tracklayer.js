@@ -468,7 +468,9 @@ export const TrackLayer = L.Layer.extend({
       if (r > 0) {
         const ring = this.ring(LEVEL_COLOURS[LEVELS[r]]);
         const half = ring.size / 2;
-        for (const i of rows) ctx.drawImage(ring.canvas, Math.round(sx[i] - half), Math.round(sy[i] - half), ring.size, ring.size);
+        for (const i of rows) {
+          ctx.drawImage(ring.canvas, Math.round(sx[i] - half), Math.round(sy[i] - half), ring.size, ring.size);
+        }
       }
       this.drawSymbols(rows);
       for (const i of rows) this.drawn[nDrawn++] = i;
@@ -613,7 +615,8 @@ export const TrackLayer = L.Layer.extend({
     const key = this.tracks[i].id;
     const labelled = this.labels.shown.has(key);
     const tone = this.level[i] > 0 ? LEVELS[this.level[i]] : "";
-    this.hoverLabel.show(labelled ? [] : [{ key, text: this.options.labelText(this.tracks[i]), x, y, tone: `hovered ${tone}` }]);
+    const text = labelled ? null : this.options.labelText(this.tracks[i]);
+    this.hoverLabel.show(labelled ? [] : [{ key, text, x, y, tone: tone ? `hovered ${tone}` : "hovered" }]);
   },
 
   onMouseMove(ev) {
