@@ -54,7 +54,7 @@ test: $(STAMP) browser broker fonts
 	$(BIN)/pytest -q
 
 # Every benchmark, side by side with its reference where it has one (about 15 minutes).
-bench: $(STAMP)
+bench: $(STAMP) browser
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/io.py
 	$(BIN)/python bench/decode.py
@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/vs_stonesoup.py
 	$(BIN)/python bench/scale.py --quick
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/map_scale.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache test-artifacts

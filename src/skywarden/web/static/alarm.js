@@ -125,8 +125,9 @@ export class Alarm {
   }
 
   notify(alert, level) {
-    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    // Visibility first: it is cheap, and asking for the permission is not (a swarm asks hundreds of times).
     if (document.visibilityState !== "hidden") return;
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
     const what = alert.escalated ? t("ui.notify.escalated") : t("ui.notify.level", { level: term("level", level) });
     const arrival = alert.tta_s != null ? t("ui.notify.arrival", { seconds: Math.round(alert.tta_s) }) : "";
     try {

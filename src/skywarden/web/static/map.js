@@ -2,18 +2,13 @@
 /* global L, topojson, pmtiles */
 
 import { config } from "./api.js";
+import { FilterControl } from "./filters.js";
 import { t, term } from "./i18n.js";
+import { CLASS_COLOURS, TrackLayer } from "./tracklayer.js";
 
-export const CLASS_COLOURS = {
-  drone: "#ff3b3b",
-  bird: "#3ddc84",
-  aircraft: "#4da3ff",
-  helicopter: "#29e0e0",
-  unknown: "#a0a8b4",
-};
-const LEVEL_COLOURS = { critical: "#ff4d4f", warning: "#ffb020", info: "#4da3ff" };
+export { CLASS_COLOURS };
+
 const STATUS_COLOURS = { ok: "#3ddc84", degraded: "#ffb020", silent: "#ff4d4f", unknown: "#8b98a8" };
-const HEADING_LOOKAHEAD_S = 30;
 const EARTH_R_M = 6371008.8;
 
 // A table's own entry for `key`, else `fallback`: a name from data such as
@@ -32,31 +27,6 @@ export function textLabel(text) {
   const span = document.createElement("span");
   span.textContent = String(text);
   return span;
-}
-
-// One simple shape per class, so that class reads without colour too.
-const SYMBOLS = {
-  drone: '<path d="M0,-9 L9,0 L0,9 L-9,0 Z"/>',
-  bird: '<path d="M-10,-3 L0,4 L10,-3 L0,0 Z"/>',
-  aircraft: '<path d="M0,-10 L8,8 L0,4 L-8,8 Z"/>',
-  helicopter: '<circle r="7"/><path d="M-10,0 H10 M0,-10 V10" stroke-width="2"/>',
-  unknown: '<rect x="-7" y="-7" width="14" height="14"/>',
-};
-
-function symbolIcon(cls, headingDeg, selected) {
-  const c = classColour(cls);
-  const shape = pick(SYMBOLS, cls, SYMBOLS.unknown);
-  const ring = selected ? '<circle r="15" fill="none" stroke="#fff" stroke-width="2"/>' : "";
-  // Only constants and a number reach this markup (the class picks from SYMBOLS).
-  const rot = cls === "aircraft" ? ` transform="rotate(${Number(headingDeg) || 0})"` : "";
-  return L.divIcon({
-    className: "sym",
-    iconSize: [32, 32],
-    iconAnchor: [16, 16],
-    html:
-      `<svg width="32" height="32" viewBox="-16 -16 32 32">${ring}` +
-      `<g fill="${c}" stroke="${c}" stroke-width="1.5" fill-opacity="0.9"${rot}>${shape}</g></svg>`,
-  });
 }
 
 // Point at distance d_m along bearing brg_deg from (lat, lon), on a sphere: good to
@@ -79,13 +49,16 @@ export class AirMap {
     this.zoom = null;
     this.retitle();
     this.onTrackClick = onTrackClick;
-    this.selected = null;
     this.fitted = false;
     this.zoneLayer = L.layerGroup().addTo(this.map);
     this.sensorLayer = L.layerGroup().addTo(this.map);
-    this.pathLayer = L.layerGroup().addTo(this.map);
-    this.trackLayer = L.layerGroup().addTo(this.map);
-    this.tracks = new Map(); // id -> {marker, heading, trail, line}
+    this.tracks = new TrackLayer({
+      labelText: (tr) => t("ui.track.label", { id: tr.id, object: term("class", tr.class), alt: Math.round(tr.alt_m) }),
+      onClick: (id) => this.onTrackClick(id),
+      onCounts: (counts) => this.filters.setCounts(counts),
+    });
+    this.filters = new FilterControl((classes, levels) => this.tracks.setFilter(classes, levels)).addTo(this.map);
+    this.tracks.addTo(this.map);
     this.addBasemap();
     this.addUserTiles();
     L.control.scale({ imperial: false }).addTo(this.map);
@@ -108,6 +81,8 @@ export class AirMap {
   retitle() {
     if (this.zoom) this.zoom.remove();
     this.zoom = L.control.zoom({ zoomInTitle: t("ui.zoom_in"), zoomOutTitle: t("ui.zoom_out") }).addTo(this.map);
+    if (this.filters) this.filters.relabel();
+    if (this.tracks) this.tracks.requestRedraw();
   }
 
   addUserTiles() {
@@ -134,6 +109,15 @@ export class AirMap {
           className: "label zone-label",
         }),
     }).addTo(this.zoneLayer);
+    // Track labels keep clear of the zones' names (drawn at each zone's centre).
+    const names = [];
+    this.zoneLayer.eachLayer((group) =>
+      group.eachLayer((layer) => {
+        const c = layer.getCenter();
+        names.push({ lat: c.lat, lon: c.lng, text: layer.getTooltip().getContent().textContent });
+      }),
+    );
+    this.tracks.setObstacles(names);
   }
 
   setSensors(sensors) {
@@ -175,61 +159,16 @@ export class AirMap {
 
   // tracks: [{id, lat, lon, alt_m, vel_enu_mps, class, ...}]; trails: id -> [[lon, lat, alt, t], ...]
   setTracks(tracks, trails) {
-    const seen = new Set();
-    for (const tr of tracks) {
-      seen.add(tr.id);
-      const [ve, vn] = tr.vel_enu_mps;
-      const speed = Math.hypot(ve, vn);
-      const hdg = ((Math.atan2(ve, vn) * 180) / Math.PI + 360) % 360;
-      const head = destination(tr.lat, tr.lon, hdg, speed * HEADING_LOOKAHEAD_S);
-      const trail = (trails.get(tr.id) || []).map((p) => [p[1], p[0]]);
-      const colour = classColour(tr.class);
-      let g = this.tracks.get(tr.id);
-      if (!g) {
-        g = {
-          trail: L.polyline(trail, { color: colour, weight: 2, opacity: 0.6, interactive: false }).addTo(this.trackLayer),
-          heading: L.polyline([[tr.lat, tr.lon], head], { color: colour, weight: 2, interactive: false }).addTo(this.trackLayer),
-          marker: L.marker([tr.lat, tr.lon], { icon: symbolIcon(tr.class, hdg, false), keyboard: false })
-            .bindTooltip(textLabel(""), { permanent: true, direction: "top", offset: [0, -14], className: "label" })
-            .on("click", () => this.onTrackClick(g.id))
-            .addTo(this.trackLayer),
-        };
-        g.id = tr.id;
-        this.tracks.set(tr.id, g);
-      }
-      g.marker.setLatLng([tr.lat, tr.lon]);
-      g.marker.setIcon(symbolIcon(tr.class, hdg, this.selected === tr.id));
-      g.marker.setTooltipContent(
-        textLabel(t("ui.track.label", { id: tr.id, object: term("class", tr.class), alt: Math.round(tr.alt_m) })),
-      );
-      g.heading.setLatLngs([[tr.lat, tr.lon], head]).setStyle({ color: colour });
-      g.trail.setLatLngs(trail).setStyle({ color: colour });
-      g.last = tr;
-    }
-    for (const [id, g] of this.tracks) {
-      if (!seen.has(id)) {
-        this.trackLayer.removeLayer(g.marker).removeLayer(g.heading).removeLayer(g.trail);
-        this.tracks.delete(id);
-      }
-    }
+    this.tracks.setData(tracks, trails);
   }
 
-  // Dashed line from each alerted track to where it is predicted to enter the zone.
+  // Open alerts: the tracks they name are drawn on top, ringed in the level's colour,
+  // with a dashed line to where each is predicted to enter the zone.
   setPredictedPaths(alerts) {
-    this.pathLayer.clearLayers();
-    for (const a of alerts) {
-      const g = this.tracks.get(a.track);
-      if (!g || a.entry_lat == null || a.entry_lon == null) continue;
-      const c = pick(LEVEL_COLOURS, a.level, LEVEL_COLOURS.info);
-      L.polyline([[g.last.lat, g.last.lon], [a.entry_lat, a.entry_lon]], {
-        color: c, weight: 3, dashArray: "8 6", interactive: false,
-      }).addTo(this.pathLayer);
-      L.circleMarker([a.entry_lat, a.entry_lon], { radius: 5, color: c, fillOpacity: 1, interactive: false })
-        .addTo(this.pathLayer);
-    }
+    this.tracks.setAlerts(alerts);
   }
 
   select(id) {
-    this.selected = id;
+    this.tracks.setSelected(id);
   }
 }

@@ -1,6 +1,6 @@
 // Side panels: the alert list (most urgent first, live countdown) and track details.
 
-import { t, term } from "./i18n.js";
+import { language, t, term } from "./i18n.js";
 import { classColour } from "./map.js";
 
 const LEVEL_RANK = { critical: 0, warning: 1, info: 2 };
@@ -53,57 +53,207 @@ function zoneLabel(id, zoneNames) {
   return name && name !== id ? `${name} (${id})` : String(id ?? "");
 }
 
-export function renderAlerts(alerts, { dataNowS, canAck, onAck, onSelect, zoneNames }) {
-  const list = document.getElementById("alerts");
+// Track alerts for one zone are listed as one group from this many on: a swarm of
+// fifty is one line (its zone, how many, the first arrival), opened on demand.
+export const GROUP_MIN = 3;
+
+// Items in list order: an alert alone, or {zone, alerts} for a zone's group (placed
+// where its most urgent alert would be; its alerts in urgency order).
+export function groupAlerts(alerts, dataNowS) {
+  const sorted = sortAlerts(alerts, dataNowS);
+  const byZone = new Map();
+  for (const a of sorted) {
+    if (a.kind === "sensor" || a.zone == null) continue;
+    if (!byZone.has(a.zone)) byZone.set(a.zone, []);
+    byZone.get(a.zone).push(a);
+  }
+  const out = [];
+  const placed = new Set();
+  for (const a of sorted) {
+    const members = a.kind === "sensor" || a.zone == null ? null : byZone.get(a.zone);
+    if (!members || members.length < GROUP_MIN) out.push(a);
+    else if (!placed.has(a.zone)) {
+      placed.add(a.zone);
+      out.push({ group: a.zone, alerts: members });
+    }
+  }
+  return out;
+}
+
+// Earliest time to arrival now among `alerts`, or null.
+function firstArrival(alerts, dataNowS) {
+  let best = null;
+  for (const a of alerts) {
+    const tta = ttaNow(a, dataNowS);
+    if (tta != null && (best == null || tta < best)) best = tta;
+  }
+  return best;
+}
+
+// The list is patched, not rebuilt: an element per alert and per group is kept while
+// it is open and its words updated in place, so that an update arriving between a
+// press and a release never swallows an Acknowledge click, nor moves the focus.
+const items = new Map(); // alert id -> {li, parts, tail, tailKey, alert, opts}
+const groups = new Map(); // zone id -> {li, parts, members, opts}
+const expanded = new Set(); // zones whose group is open
+let pending = null; // [alerts, opts] to draw
+let frame = 0;
+
+// Put `nodes` in `parent` in this order, moving only what is out of place.
+function syncChildren(parent, nodes) {
+  let cur = parent.firstChild;
+  for (const n of nodes) {
+    if (n === cur) cur = cur.nextSibling;
+    else parent.insertBefore(n, cur);
+  }
+  while (cur) {
+    const next = cur.nextSibling;
+    cur.remove();
+    cur = next;
+  }
+}
+
+function alertItem(a, opts) {
+  let item = items.get(a.id);
+  if (!item) {
+    const parts = {
+      level: el("span", { class: "level" }),
+      escalated: el("span", { class: "escalated" }),
+      tta: el("span", { class: "tta", "data-tta": a.id }),
+      what: el("div", { class: "what" }),
+      since: el("div", { class: "quiet" }),
+    };
+    const li = el(
+      "li",
+      { "data-alert": a.id },
+      el("div", { class: "head" }, parts.level, parts.escalated, parts.tta),
+      parts.what,
+      parts.since,
+    );
+    item = { li, parts, tail: null, tailKey: null };
+    li.addEventListener("click", (ev) => {
+      ev.stopPropagation(); // not its group's click as well
+      if (item.alert.track) item.opts.onSelect(item.alert.track);
+    });
+    items.set(a.id, item);
+  }
+  item.alert = a;
+  item.opts = opts;
+  const { parts, li } = item;
+  li.className = `alert ${a.level}${a.ack ? " acked" : ""}`;
+  parts.level.textContent = t("ui.alert.heading", { level: term("level", a.level), state: term("state", a.state) });
+  parts.escalated.hidden = !a.escalated;
+  parts.escalated.textContent = a.escalated ? t("ui.alert.escalated") : "";
+  parts.escalated.title = a.escalated ? t("ui.alert.escalated_to", { to: a.escalated.to, time: fmtTime(a.escalated.t) }) : "";
+  parts.tta.textContent = fmtCountdown(ttaNow(a, opts.dataNowS));
+  parts.what.textContent =
+    a.kind === "sensor"
+      ? a.reason
+        ? t("ui.alert.sensor_reason", { sensor: a.sensor, reason: a.reason })
+        : t("ui.alert.sensor", { sensor: a.sensor })
+      : t("ui.alert.what", { object: term("class", a.class || "unknown"), track: a.track, zone: zoneLabel(a.zone, opts.zoneNames) });
+  parts.since.textContent = t("ui.alert.since", { id: a.id, time: fmtTime(a.t) });
+  // The acknowledge button is made again only when what it offers, or its language, changes.
+  const tailKey = `${language()} ${a.ack ? `ack ${a.ack.by} ${a.ack.t}` : opts.canAck ? "button" : "none"}`;
+  if (tailKey !== item.tailKey) {
+    const tail = a.ack
+      ? el("div", { class: "ackline" }, t("ui.alert.acked", { by: a.ack.by, time: fmtTime(a.ack.t) }))
+      : opts.canAck
+        ? el("button", { class: "ack", type: "button", onclick: (ev) => { ev.stopPropagation(); item.opts.onAck(item.alert.id); } }, t("ui.alert.ack"))
+        : el("div", { class: "quiet" }, t("ui.alert.not_acked"));
+    if (item.tail) item.tail.replaceWith(tail);
+    else li.append(tail);
+    item.tail = tail;
+    item.tailKey = tailKey;
+  }
+  return li;
+}
+
+function groupItem(zone, members, opts) {
+  let g = groups.get(zone);
+  if (!g) {
+    const parts = {
+      level: el("span", { class: "level" }),
+      tta: el("span", { class: "tta", "data-tta-zone": zone }),
+      what: el("div", { class: "what" }),
+      acks: el("span", { class: "quiet" }),
+      toggle: el("button", { class: "toggle", type: "button" }),
+      list: el("ol", { class: "members" }),
+    };
+    const li = el(
+      "li",
+      { "data-zone": zone },
+      el("div", { class: "head" }, parts.level, parts.tta),
+      parts.what,
+      el("div", { class: "groupline" }, parts.acks, parts.toggle),
+      parts.list,
+    );
+    g = { li, parts };
+    parts.toggle.addEventListener("click", (ev) => {
+      ev.stopPropagation();
+      if (expanded.has(zone)) expanded.delete(zone);
+      else expanded.add(zone);
+      redraw();
+    });
+    // Clicking the group shows its first arrival on the map.
+    li.addEventListener("click", () => {
+      const first = g.members.find((a) => a.track);
+      if (first) g.opts.onSelect(first.track);
+    });
+    groups.set(zone, g);
+  }
+  g.members = members;
+  g.opts = opts;
+  const { parts, li } = g;
+  const open = expanded.has(zone);
+  const unacked = members.filter((a) => !a.ack).length;
+  li.className = `alert group ${members[0].level}${unacked ? "" : " acked"}`;
+  parts.level.textContent = term("level", members[0].level);
+  parts.tta.textContent = fmtCountdown(firstArrival(members, opts.dataNowS));
+  parts.what.textContent = t("ui.alert.group", { count: members.length, zone: zoneLabel(zone, opts.zoneNames) });
+  parts.acks.textContent = unacked ? t("ui.alert.group.unacked", { count: unacked }) : t("ui.alert.group.all_acked");
+  parts.toggle.textContent = t(open ? "ui.alert.group.hide" : "ui.alert.group.show");
+  parts.toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  parts.list.hidden = !open;
+  syncChildren(parts.list, open ? members.map((a) => alertItem(a, opts)) : []);
+  return li;
+}
+
+function draw() {
+  const [alerts, o] = pending;
   document.getElementById("alert-count").textContent = String(alerts.length);
   document.getElementById("no-alerts").hidden = alerts.length > 0;
-  list.replaceChildren(
-    ...sortAlerts(alerts, dataNowS).map((a) => {
-      const sensor = a.kind === "sensor";
-      const what = sensor
-        ? a.reason
-          ? t("ui.alert.sensor_reason", { sensor: a.sensor, reason: a.reason })
-          : t("ui.alert.sensor", { sensor: a.sensor })
-        : t("ui.alert.what", { object: term("class", a.class || "unknown"), track: a.track, zone: zoneLabel(a.zone, zoneNames) });
-      const tail = a.ack
-        ? el("div", { class: "ackline" }, t("ui.alert.acked", { by: a.ack.by, time: fmtTime(a.ack.t) }))
-        : canAck
-          ? el("button", { class: "ack", type: "button", onclick: (ev) => { ev.stopPropagation(); onAck(a.id); } }, t("ui.alert.ack"))
-          : el("div", { class: "quiet" }, t("ui.alert.not_acked"));
-      return el(
-        "li",
-        {
-          class: `alert ${a.level}${a.ack ? " acked" : ""}`,
-          "data-alert": a.id,
-          onclick: () => a.track && onSelect(a.track),
-        },
-        el(
-          "div",
-          { class: "head" },
-          el("span", { class: "level" }, t("ui.alert.heading", { level: term("level", a.level), state: term("state", a.state) })),
-          a.escalated
-            ? el(
-                "span",
-                { class: "escalated", title: t("ui.alert.escalated_to", { to: a.escalated.to, time: fmtTime(a.escalated.t) }) },
-                t("ui.alert.escalated"),
-              )
-            : "",
-          el("span", { class: "tta", "data-tta": a.id }, fmtCountdown(ttaNow(a, dataNowS))),
-        ),
-        el("div", { class: "what" }, what),
-        el("div", { class: "quiet" }, t("ui.alert.since", { id: a.id, time: fmtTime(a.t) })),
-        tail,
-      );
-    }),
+  const shown = groupAlerts(alerts, o.dataNowS);
+  syncChildren(
+    document.getElementById("alerts"),
+    shown.map((x) => (x.group !== undefined ? groupItem(x.group, x.alerts, o) : alertItem(x, o))),
   );
+  const open = new Set(alerts.map((a) => a.id));
+  for (const id of [...items.keys()]) if (!open.has(id)) items.delete(id);
+  const zones = new Set(shown.filter((x) => x.group !== undefined).map((x) => x.group));
+  for (const z of [...groups.keys()]) if (!zones.has(z)) groups.delete(z);
+}
+
+function redraw() {
+  cancelAnimationFrame(frame);
+  frame = 0;
+  if (pending) draw();
+}
+
+// The alert list, drawn at the next frame: a swarm's alerts arrive as hundreds of
+// messages, and the list is drawn once for them all.
+export function renderAlerts(alerts, opts) {
+  pending = [alerts, opts];
+  if (!frame) frame = requestAnimationFrame(redraw);
 }
 
 // Refresh only the countdowns (every second, without rebuilding the list).
 export function tickCountdowns(alerts, dataNowS) {
   for (const a of alerts) {
-    const e = document.querySelector(`[data-tta="${CSS.escape(a.id)}"]`);
-    if (e) e.textContent = fmtCountdown(ttaNow(a, dataNowS));
+    const item = items.get(a.id);
+    if (item) item.parts.tta.textContent = fmtCountdown(ttaNow(a, dataNowS));
   }
+  for (const g of groups.values()) g.parts.tta.textContent = fmtCountdown(firstArrival(g.members, dataNowS));
 }
 
 export function renderTrack(track, history) {
