@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from skywarden.eval import evaluate_files
+from skywarden.eval.warning_metrics import MIN_LEAD_S
 from skywarden.runner import run_file
 from skywarden.sim import load_spec, simulate_to_file
 from skywarden.sim.recorded import real_scenarios
@@ -34,17 +35,20 @@ def _one(job: tuple[str, str, int]) -> dict:
         scen, out = Path(d) / "s.jsonl", Path(d) / "o.jsonl"
         simulate_to_file(load_spec(spec), scen, seed=seed)
         run_file(scen, out)
-        doc = evaluate_files(scen, out).to_dict()
+        rep = evaluate_files(scen, out)
+    doc = rep.to_dict()
     w, c = doc["warning"], doc["classification"]
-    leads = [x["lead_time_s"] for x in w["drones"]]
     return {
         "scenario": name,
         "seed": seed,
         "hours": doc["scenario"]["duration_s"] / 3600.0,
         "entered": w["n_entered"],
-        "late_or_missed": sum(v is None or v < 60.0 for v in leads),
+        "short_notice": sum(d.short_notice(MIN_LEAD_S) for d in rep.warning.drones),
+        "late_or_missed": len(rep.warning.late(MIN_LEAD_S)),
         "lead_min_s": w["lead_time_min_s"],
         "lead_median_s": w["lead_time_median_s"],
+        "warning_lead_min_s": w["warning_lead_time_min_s"],
+        "warning_lead_median_s": w["warning_lead_time_median_s"],
         "false_alerts": w["false_alerts"],
         "false_by_class": w["false_by_class"],
         "hostile_alerts": w["hostile_alerts"],
@@ -75,7 +79,8 @@ def main(
         return
     t = Table(title=f"Warning quality ({hours:.1f} h; false alerts {false / hours:.2f}/h over all)")
     for col in (
-        "scenario", "seed", "entered", "<60 s", "lead min", "lead med", "false/h",
+        "scenario", "seed", "entered", "short notice", "warned <60 s", "warning lead min",
+        "warning lead med", "first alert lead min", "false/h",
         "non-hostile drone", "wrong zone", "raises/obj-zone", "accuracy", "hostile→aircraft",
     ):  # fmt: skip
         t.add_column(col, justify="left" if col == "scenario" else "right")
@@ -89,9 +94,11 @@ def main(
             r["scenario"],
             str(r["seed"]),
             str(r["entered"]),
+            str(r["short_notice"]),
             str(r["late_or_missed"]),
+            f(r["warning_lead_min_s"]),
+            f(r["warning_lead_median_s"]),
             f(r["lead_min_s"]),
-            f(r["lead_median_s"]),
             f(r["false_alerts"] / r["hours"], 1),
             f"{nh['anonymous']}+{nh['identified']} id",
             f(r["wrong_zone_fraction"], 2),

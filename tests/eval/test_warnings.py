@@ -193,3 +193,20 @@ def test_alerts_sorted_by_whom_they_were_for(tmp_path):
     assert w["wrong_zone_clear_delay_max_s"] == pytest.approx(5.0, abs=1.0)
     assert w["max_raises_per_object_zone_per_hour"] == 2
     assert w["worst_object_zone"] == ["H", "Z1"]
+
+
+def test_in_view_time_and_late_drones(warned):
+    """In-view time is counted from the first covered truth sample; a drone in view for
+    less than the lead time plus the settling time is short notice, not late."""
+    w = {d.id: d for d in warned.warning.drones}
+    # Every drone is covered from the first sample (t = 0): entry time is the notice.
+    assert w["H1"].in_view_s == pytest.approx(50.0)
+    assert w["H2"].in_view_s == pytest.approx(46.0)
+    assert not w["H1"].short_notice(19.0) and w["H1"].short_notice(21.0)
+    assert w["H1"].warning_lead_time_s == pytest.approx(50.0 - 20.4)
+    # H1 was warned 29.6 s ahead; H2 never, H3 after its entry: both late for a 15 s
+    # lead. For a 20 s lead H2 (46 s in view) is short notice; for 25 s every drone
+    # (46-51 s in view) is, and none is late.
+    assert {d.id for d in warned.warning.late(15.0)} == {"H2", "H3"}
+    assert {d.id for d in warned.warning.late(20.0)} == {"H3"}
+    assert warned.warning.late(25.0) == []

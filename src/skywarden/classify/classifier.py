@@ -115,6 +115,7 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     fixed_wing_neutral_features: tuple[str, ...] = ("turn_rate_dps", "straightness")
     fixed_wing_rcs_max_dbsm: float = 5.0
     fixed_wing_straightness_min: float = 0.95
+    fixed_wing_unsigned: bool = False
     identity_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
     spoof: SpoofConfig = msgspec.field(default_factory=SpoofConfig)
     #: Free-form description of the training run (data, seeds, measured accuracy).
@@ -310,10 +311,12 @@ class Classifier:
         p = self.params
         ll = np.zeros((feats.shape[0], len(CLASSES)))
         rcs = feats[:, FEATURES.index("rcs_dbsm")]
+        sized = (rcs >= p.rcs_signature_min_dbsm) & (rcs <= p.fixed_wing_rcs_max_dbsm)
+        if p.fixed_wing_unsigned:
+            sized |= np.isnan(rcs)
         fast_signed = (
             (feats[:, FEATURES.index("speed_mps")] >= p.bird_speed_max_mps)
-            & (rcs >= p.rcs_signature_min_dbsm)
-            & (rcs <= p.fixed_wing_rcs_max_dbsm)
+            & sized
             & (feats[:, FEATURES.index("straightness")] >= p.fixed_wing_straightness_min)
         )
         for j, edges, table, style in zip(

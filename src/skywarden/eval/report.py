@@ -37,7 +37,8 @@ in seconds (``*_t_s`` UTC seconds since the epoch).
   ``warning_lead_time_min_s``, ``warning_lead_time_median_s`` (first
   warning-or-higher event), ``drones``: list of {``id``, ``zone``,
   ``entry_t_s``, ``first_alert_t_s``, ``alert_id``, ``lead_time_s``,
-  ``warning_lead_time_s``, ``warned``}.
+  ``warning_lead_time_s``, ``in_view_s`` (seconds the drone was in view of a
+  radar, camera or position sensor before its entry), ``warned``}.
 - ``classification``: ``truth_labels``, ``track_labels``, ``confusion`` (rows
   truth, columns track class; counts of matched confirmed track-scans), ``n``,
   ``accuracy``, ``n_settled``, ``accuracy_settled`` (scans >= 30 s after each
@@ -203,6 +204,7 @@ class EvalReport:
                         "alert_id": d.alert_id,
                         "lead_time_s": _num(d.lead_time_s),
                         "warning_lead_time_s": _num(d.warning_lead_time_s),
+                        "in_view_s": _num(d.in_view_s),
                         "warned": d.warned,
                     }
                     for d in w.drones

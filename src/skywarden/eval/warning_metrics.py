@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: A track's class is scored only this long after its first confirmed line.
 SETTLE_S = 30.0
+#: The warning every hostile drone should get before it enters its zone, seconds.
+MIN_LEAD_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,11 @@ class DroneWarning:
     ``lead_time_s`` = ``entry_t_s`` - first raised alert for that zone on a
     track matched to the drone (NaN when none); ``warned`` when that alert came
     before the entry. ``warning_lead_time_s`` the same for the first event
-    (raised or updated) at ``warning`` or ``critical`` level.
+    (raised or updated) at ``warning`` or ``critical`` level. ``in_view_s`` =
+    ``entry_t_s`` - the first time a sensor that sees any flying object (radar,
+    camera, position; not the cooperative receivers nor the RF direction finders,
+    which hear only emitters) covered the drone: how much notice any system could
+    have given (0 when none did).
     """
 
     id: str
@@ -48,10 +54,20 @@ class DroneWarning:
     alert_id: str | None
     lead_time_s: float
     warning_lead_time_s: float = math.nan
+    in_view_s: float = math.inf
 
     @property
     def warned(self) -> bool:
         return math.isfinite(self.lead_time_s) and self.lead_time_s > 0.0
+
+    def short_notice(self, lead_s: float) -> bool:
+        """Whether the drone came into view too late to be warned ``lead_s`` ahead.
+
+        A track needs its first scans to confirm and about ``SETTLE_S`` more to be
+        classified, so a drone in view for less than ``lead_s + SETTLE_S`` before its
+        entry (one launched near the zone) cannot be warned ``lead_s`` ahead.
+        """
+        return self.in_view_s < lead_s + SETTLE_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +128,16 @@ class WarningMetrics:
         """Wrong-zone alerts as a fraction of raised alerts on hostile drones."""
         return len(self.wrong_zone) / self.hostile_alerts if self.hostile_alerts else 0.0
 
+    def late(self, lead_s: float) -> list[DroneWarning]:
+        """Drones warned (at ``warning`` or above) less than ``lead_s`` before their entry,
+        or not at all, among those in view long enough to be (see ``short_notice``)."""
+        return [
+            d
+            for d in self.drones
+            if not d.short_notice(lead_s)
+            and not (math.isfinite(d.warning_lead_time_s) and d.warning_lead_time_s >= lead_s)
+        ]
+
     def lead_times_s(self) -> np.ndarray:
         """Finite lead times (n,), seconds."""
         a = np.array([d.lead_time_s for d in self.drones], dtype=float)
@@ -136,6 +162,18 @@ def zone_entries(scen: ScenarioData, zones: ZoneSet) -> list[tuple[int, str, flo
             j = int(hit[0])
             out.append((int(i), zones.ids[int(np.argmax(inside[j]))], float(t[j])))
     return out
+
+
+def _in_view_s(scen: ScenarioData, i: int, t_entry: float) -> float:
+    """Seconds from the first time a radar, camera or position sensor covered object ``i``
+    to ``t_entry``."""
+    seeing = [
+        sid for sid, s in scen.header.sensors.items() if s.kind in ("radar", "camera", "position")
+    ]
+    t, pos = scen.truth.samples(i)
+    before = t <= t_entry
+    seen = np.flatnonzero(scen.in_coverage(pos[before], seeing)) if seeing else np.empty(0, int)
+    return t_entry - float(t[before][seen[0]]) if seen.shape[0] else 0.0
 
 
 def entered_zones(scen: ScenarioData, zones: ZoneSet) -> set[tuple[int, str]]:
@@ -223,6 +261,7 @@ def warning_metrics(
                     alert_id=first.id if first else None,
                     lead_time_s=t_entry - first.t_s if first else math.nan,
                     warning_lead_time_s=t_entry - first_w.t_s if first_w else math.nan,
+                    in_view_s=_in_view_s(scen, i, t_entry),
                 )
             )
         wrong = _wrong_zone(scen, zones, out, raised, owner)

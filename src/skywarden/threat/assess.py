@@ -46,7 +46,15 @@ import msgspec
 import numpy as np
 import shapely
 
-from ..types import CLASSES, COASTING, CONFIRMED, AlertLine, TrackTable, track_label
+from ..types import (
+    CLASSES,
+    COASTING,
+    CONFIRMED,
+    AlertLine,
+    TrackTable,
+    track_label,
+    track_number,
+)
 from .geometry import arrival, closing_time, position_sigma, possible_arrival, reach
 from .zones import ZoneSet
 
@@ -54,7 +62,6 @@ log = logging.getLogger(__name__)
 
 _LEVELS = ("info", "warning", "critical")
 _ID = re.compile(r"^A(\d+)$")
-_TRACK = re.compile(r"^T(\d+)$")
 
 
 class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -77,6 +84,13 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: fixed-wing drone and a helicopter fly alike, and a drone must not pass unseen.
     info_fast_drone_p: float = 0.25
     info_fast_speed_mps: float = 25.0
+    #: An object that qualifies for ``info`` (and gives no identity) whose straight
+    #: path enters a zone within this is ``warning``: whatever it is, it is about to
+    #: enter, and a drone it may be. Without a radar cross-section or RF a fixed-wing
+    #: drone reads like a helicopter until it is close; this keeps a minute of
+    #: warning for it. It is raised only after ``info_raise_hold_s``, like info.
+    #: 0 turns it off.
+    unidentified_warning_horizon_s: float = 0.0
     #: A closing drone's heading is within acos(this) of the zone's nearest point.
     closing_min_cos: float = 0.7
     #: Whether a believed cooperative (Remote ID) drone heading for a zone raises ``info``;
@@ -214,12 +228,11 @@ class ThreatAssessor:
             m = _ID.match(line.id)
             if m:
                 self._next = max(self._next, int(m.group(1)) + 1)
-            tm = _TRACK.match(line.track or "")
-            if line.state == "cleared" or line.kind == "sensor" or tm is None or line.zone is None:
-                if line.state == "cleared" and tm and line.zone:
-                    self._open.pop((int(tm.group(1)), line.zone), None)
+            tid = track_number(line.track or "")
+            if line.state == "cleared" or line.kind == "sensor" or tid is None or line.zone is None:
+                if line.state == "cleared" and tid is not None and line.zone:
+                    self._open.pop((tid, line.zone), None)
                 continue
-            tid = int(tm.group(1))
             self._object[tid] = tid
             tta = line.tta_s if line.tta_s is not None else math.inf
             self._open[(tid, line.zone)] = _Alert(
@@ -345,6 +358,9 @@ class ThreatAssessor:
             info = ((maybe & ~coop) | (coop & drone[k] & cfg.cooperative_info))[:, None]
             lv = np.full((m, nz), -1)
             lv[info & straight] = 0
+            if cfg.unidentified_warning_horizon_s > 0.0:
+                hu = cfg.unidentified_warning_horizon_s * self._factor[None, :] * hx
+                lv[(maybe & ~coop)[:, None] & (t_str <= hu)] = 1
             lv[dr & (straight | loose)] = 1
             lv[dr & (t_str <= hc)] = 2
             # A believed cooperative drone is known and accountable: info at most.
@@ -452,14 +468,17 @@ class ThreatAssessor:
                     self._emit(key, t, "updated", cur, tta[i, j], entry[i, j], classes, i)
                 )
 
-        # New alerts, with the entry thresholds, once they have held for raise_hold_s.
+        # New alerts, with the entry thresholds, once they have held for raise_hold_s
+        # (info_raise_hold_s when the drone evidence is weak).
+        p_drone = classes.p[:, CLASSES.index("drone")]
         pending: dict[tuple[int, str], float] = {}
         for i, j in zip(*np.nonzero(lvl_in >= 0), strict=True):
             key = (int(obj[i]), self.zones.zones[j].id)
             if key in self._open or key[0] < 0:
                 continue
             since = pending[key] = self._pending.get(key, t)
-            hold = cfg.info_raise_hold_s if lvl_in[i, j] == 0 else cfg.raise_hold_s
+            weak = lvl_in[i, j] == 0 or p_drone[i] < cfg.drone_p
+            hold = cfg.info_raise_hold_s if weak else cfg.raise_hold_s
             if t - since < hold:
                 continue
             del pending[key]
