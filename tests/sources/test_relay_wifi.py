@@ -116,3 +116,17 @@ def test_input_that_is_not_a_capture_is_refused() -> None:
         [str(EXE), "relay-wifi", "--to", "127.0.0.1"], input=b"", capture_output=True, check=False
     )
     assert bad.returncode == 2 and b"HOST:PORT" in bad.stderr
+
+
+@pytest.mark.parametrize("ng", [False, True])
+def test_a_damaged_length_in_the_stream_is_refused_not_buffered(ng: bool) -> None:
+    """A record (pcap) or block (pcapng) claiming 2 GB ends the stream with a reason."""
+    cap = (ALESSA if ng else ODID_BEACONS).read_bytes()
+    if ng:  # section header and interface description blocks, then a packet block's head
+        shb = int.from_bytes(cap[4:8], "little")
+        idb = int.from_bytes(cap[shb + 4 : shb + 8], "little")
+        data = cap[: shb + idb] + (6).to_bytes(4, "little") + (0x7FFFFFF0).to_bytes(4, "little")
+    else:  # global header, then a record header: seconds, fraction, lengths
+        data = cap[:24] + (0).to_bytes(8, "little") + (0x7FFFFFFF).to_bytes(4, "little") * 2
+    with pytest.raises(ValueError, match="over 1048576"):
+        list(pcap.iter_stream(io.BytesIO(data)))

@@ -351,18 +351,23 @@ def iter_capture(path: str | Path) -> Iterator[tuple[float, str, bytes]]:
             ) from e
 
 
+#: Largest read of a capture stream: a record or block (snapshot length 256 KiB at
+#: most in tcpdump and dumpcap) claiming more is damage, not data to wait for.
+MAX_STREAM_READ = 1 << 20
+
+
 class _Headed:
-    """A stream whose first bytes were already read to tell pcap from pcapng."""
+    """A stream whose first bytes were already read to tell pcap from pcapng; every
+    read is bounded, so a damaged length cannot make it buffer gigabytes."""
 
     def __init__(self, head: bytes, rest: BinaryIO) -> None:
         self._head, self._rest = head, rest
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int) -> bytes:
+        if not 0 <= n <= MAX_STREAM_READ:
+            raise ValueError(f"capture record of {n} bytes is over {MAX_STREAM_READ}")
         if not self._head:
             return self._rest.read(n)
-        if n < 0:
-            out, self._head = self._head + self._rest.read(), b""
-            return out
         out, self._head = self._head[:n], self._head[n:]
         if len(out) < n:
             out += self._rest.read(n - len(out))
