@@ -1,4 +1,5 @@
-"""Every message skywarden sends over SAPIENT passes the BSI Flex 335 v2.0 validation rules.
+"""Every message skywarden sends over SAPIENT passes the BSI Flex 335 v2.0 validation rules:
+those of SAPIENT out (to a C2) and the RegistrationAck of SAPIENT in (to a sensor node).
 
 The rules are the ICD's own (``sapient_rules``: mandatory fields, ULID and UUID v4
 ids, as Dstl's Apex middleware checks them). A whole session, Registration ->
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from google.protobuf.json_format import MessageToDict
-from sapient_msg.bsi_flex_335_v2_0 import sapient_message_pb2
+from sapient_msg.bsi_flex_335_v2_0 import registration_pb2, sapient_message_pb2
 
 from skywarden.sinks.config import SapientOutConfig
 from skywarden.sinks.sapient_out import (
@@ -197,3 +198,33 @@ def test_golden_session() -> None:
     if os.environ.get("SKYWARDEN_REGEN"):
         GOLDEN.write_text(text)
     assert text == GOLDEN.read_text()
+
+
+@pytest.mark.parametrize("fusion_node_id", [None, NODE_ID])
+def test_registration_ack_skywarden_sends_as_a_fusion_node_passes_the_v2_rules(
+    fusion_node_id: str | None,
+) -> None:
+    """SAPIENT in: the one message skywarden sends to a sensor node, its RegistrationAck."""
+    from skywarden.sources import sapient
+
+    from ..sources.test_sapient import registration
+
+    node = "3f1c2d4e-0003-4a00-8000-0000000000cc"
+    radar = registration_pb2.Registration.NodeType.NODE_TYPE_RADAR
+    reg = registration(node, T0_S, radar).SerializeToString()
+    kw = {} if fusion_node_id is None else {"fusion_node_id": fusion_node_id}
+    decoded = sapient.decode_message(reg, T0_S, {}, **kw)
+    (reply,) = [o for o in decoded.outputs if isinstance(o, sapient.Reply)]
+    ack = sapient_message_pb2.SapientMessage()
+    ack.ParseFromString(reply.frame[4:])
+    assert int.from_bytes(reply.frame[:4], "little") == len(reply.frame) - 4
+    assert ack.WhichOneof("content") == "registration_ack" and ack.registration_ack.acceptance
+    assert violations(ack) == []
+    assert ack.destination_id == node
+    assert ack.node_id == (fusion_node_id or sapient.DEFAULT_FUSION_NODE_ID)
+    assert uuid.UUID(ack.node_id).version == 4
+    assert ack.timestamp.ToNanoseconds() == round(T0_S * 1e9)
+    old = sapient_message_pb2.SapientMessage()
+    old.CopyFrom(ack)
+    old.node_id = "skywarden"  # what the Ack said at 06ae315
+    assert violations(old) != []

@@ -1,7 +1,8 @@
 """DJI DroneID over Wi-Fi (vendor element OUI 26:37:12 in beacons).
 
-No public DJI DroneID Wi-Fi capture with a licence we could use was found, so
-these frames are BUILT HERE from the published layout (Kismet's
+No public capture of a real DJI drone's DroneID beacons with a licence we could
+use was found (public captures of a spoofer's beacons are read in
+``test_droneid_captures.py``), so these frames are BUILT HERE from the published layout (Kismet's
 ``dot11_ie_221_dji_droneid.ksy`` for record version 1, the NDSS 2023 RUB-SysSec
 record for version 2), written by the test's own packer below, wrapped in real
 802.11 beacons behind radiotap headers and written to a real pcap by dpkt.

@@ -125,9 +125,14 @@ def test_import_remoteid(tmp_path: Path) -> None:
 def test_import_remoteid_without_basic_id_gives_anonymous_detections(tmp_path: Path) -> None:
     """The public NAN capture has no Basic ID: its Locations import as anonymous detections."""
     cap = DATA / "remoteid" / "odid_wifi_sample.pcap"
-    _, _, dets = run(tmp_path, "remoteid", str(cap), "--lat", "45.55", "--lon", "-122.97")
+    summary, _, dets = run(tmp_path, "remoteid", str(cap), "--lat", "45.55", "--lon", "-122.97")
     assert dets and all(d.uas_id is None for d in dets)
     assert {d.id for d in dets} == {"rid-anon:84:cc:a8:60:43:24"}
+    # The missing Basic ID is flagged: a non-compliant broadcast is a warning sign.
+    assert summary["notes"] == [
+        f"{len(dets)} Location(s) from 84:cc:a8:60:43:24 without any Basic ID (not compliant"
+        " with ASTM F3411 / EN 4709-002): imported as anonymous rid-anon:84:cc:a8:60:43:24"
+    ]
 
 
 def test_unusable_input_exits_non_zero(tmp_path: Path) -> None:

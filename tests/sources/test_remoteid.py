@@ -365,6 +365,42 @@ def test_two_drones_from_one_address_keep_their_own_ids() -> None:
     assert isinstance(r, Rejected) and r.reason.startswith("uas_id_ambiguous:")
 
 
+def test_two_drones_from_one_udp_peer_keep_their_own_ids_in_the_live_input() -> None:
+    """The same regression through the service's UDP input, where the address is the peer."""
+    import asyncio
+    import socket
+
+    from skywarden.sources.base import RejectionCounter
+    from skywarden.sources.live import RemoteIdUdpEndpoint
+
+    serial = BASIC_ID_V2.replace(b"1596F3C5A1000001", b"1581F5FJD228500D0123")[:25]
+    caa = enc.encode_basic_id(
+        rid.BasicId(version=2, id_type=rid.ID_TYPE_CAA, ua_type=2, uas_id="GBR-UAS-00042ABCDEF")
+    )
+    packs = [_pack(serial, LOCATION_V2), _pack(caa, enc.encode_location(_loc(lat=51.48)))]
+    got: list[Detection] = []
+
+    async def main() -> RejectionCounter:
+        rej = RejectionCounter()
+        ep = RemoteIdUdpEndpoint("rid-1", got.append, rejections=rej, clock=lambda: T0 + 1234.7)
+        port = await ep.start("127.0.0.1", 0)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:  # one peer for both
+            for p in packs:
+                tx.sendto(p.hex().encode(), ("127.0.0.1", port))
+        for _ in range(300):
+            if len(got) == 2:
+                break
+            await asyncio.sleep(0.01)
+        ep.close()
+        return rej
+
+    rej = asyncio.run(main())
+    assert rej.total == 0
+    assert sorted((d.uas_id, d.lat) for d in got) == [
+        ("1581F5FJD228500D0123", 51.4778), ("GBR-UAS-00042ABCDEF", 51.48),
+    ]  # fmt: skip
+
+
 def test_one_drone_with_packs_of_some_of_its_ids_keeps_one_identity() -> None:
     caa = enc.encode_basic_id(
         rid.BasicId(version=2, id_type=rid.ID_TYPE_CAA, ua_type=2, uas_id="GBR-UAS-00042ABCDEF")

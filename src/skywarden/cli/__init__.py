@@ -11,6 +11,7 @@ from . import evaluate as _evaluate
 from . import export as _export
 from . import importer as _importer
 from . import region as _region
+from . import relay as _relay
 from . import serve as _serve
 from . import simulate as _simulate
 from . import token as _token
@@ -40,6 +41,7 @@ app.command("import")(_importer.import_)
 app.command("serve")(_serve.serve)
 app.command("demo")(_serve.demo)
 app.command("region")(_region.region)
+app.command("relay-wifi")(_relay.relay_wifi)
 app.add_typer(_token.app, name="token")
 app.add_typer(_export.app, name="export")
 

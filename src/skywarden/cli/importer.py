@@ -191,7 +191,15 @@ def import_(
             elif kind is ImportKind.remoteid:
                 from ..sources import remoteid
 
-                res.take(remoteid.read_file(file, sensor_id=sid))
+                asm = remoteid.RemoteIdAssembler(sid)
+                res.take(remoteid.read_file(file, sensor_id=sid, assembler=asm))
+                res.ignored.update(asm.droneid.ignored)
+                # A broadcast without a Basic ID is itself a warning sign: say so.
+                for address, n in sorted(asm.anonymous.items()):
+                    res.notes.append(
+                        f"{n} Location(s) from {address} without any Basic ID (not compliant"
+                        f" with ASTM F3411 / EN 4709-002): imported as anonymous rid-anon:{address}"
+                    )
             elif kind is ImportKind.dji_droneid:
                 from ..sources import droneid
 

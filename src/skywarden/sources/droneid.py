@@ -40,7 +40,7 @@ from __future__ import annotations
 import logging
 import math
 import struct
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -211,12 +211,32 @@ class DroneIdDecoder:
     """802.11 frames -> ``remoteid``-kind detections of DJI drones.
 
     ``ignored`` counts records that are valid but carry no position (flight
-    purpose records, other subcommands, telemetry without a GPS fix).
+    purpose records, other subcommands, telemetry without a GPS fix) and
+    repeats: a record identical to the last one kept from its transmitter
+    within ``dup_window_s`` (the same beacon caught twice or on another
+    channel) is dropped, as the Open Drone ID path drops repeated Locations.
+    At most ``max_transmitters`` addresses are remembered for that.
     """
 
-    def __init__(self, sensor_id: str) -> None:
+    def __init__(
+        self, sensor_id: str, *, dup_window_s: float = 1.0, max_transmitters: int = 10_000
+    ) -> None:
         self.sensor_id = sensor_id
+        self.dup_window_s = dup_window_s
+        self.max_transmitters = max_transmitters
         self.ignored: Counter[str] = Counter()
+        self._last: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+
+    def _repeat(self, address: str, body: bytes, t_rx_s: float) -> bool:
+        """Whether ``body`` repeats the last record kept from ``address`` (else remember it)."""
+        last = self._last.get(address)
+        if last is not None and last[0] == body and t_rx_s - last[1] < self.dup_window_s:
+            return True
+        self._last[address] = (body, t_rx_s)
+        self._last.move_to_end(address)
+        if len(self._last) > self.max_transmitters:
+            self._last.popitem(last=False)
+        return False
 
     def detection(self, flight: DjiFlight, address: str, t_rx_s: float) -> Detection | None:
         """The detection of one record; ``None`` (and counted) when it has no position."""
@@ -251,6 +271,8 @@ class DroneIdDecoder:
             elif isinstance(got, int):
                 what = "flight purpose" if got == SUBCMD_PURPOSE else f"subcommand 0x{got:02x}"
                 self.ignored[f"DJI DroneID {what} record"] += 1
+            elif self._repeat(address, body, t_rx_s):
+                self.ignored["DJI DroneID repeat of the last record"] += 1
             else:
                 det = self.detection(got, address, t_rx_s)
                 if det is not None:

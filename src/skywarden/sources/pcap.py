@@ -18,7 +18,7 @@ Handles the four broadcast transports of ASTM F3411 / EN 4709-002:
 headers are parsed by hand (a few fixed offsets), because the pcap libraries'
 802.11 and BLE parsers raise assorted exception types on malformed frames and
 cost more than the decoding itself. :func:`iter_capture` reads pcap/pcapng files
-with ``dpkt``.
+with ``dpkt``, :func:`iter_stream` a capture written as it happens to a pipe.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import dpkt
 
@@ -348,6 +349,55 @@ def iter_capture(path: str | Path) -> Iterator[tuple[float, str, bytes]]:
                 f"file cut short or damaged after frame {n}: bytes {good_end}..{size} "
                 "could not be read"
             ) from e
+
+
+#: Largest read of a capture stream: a record or block (snapshot length 256 KiB at
+#: most in tcpdump and dumpcap) claiming more is damage, not data to wait for.
+MAX_STREAM_READ = 1 << 20
+
+
+class _Headed:
+    """A stream whose first bytes were already read to tell pcap from pcapng; every
+    read is bounded, so a damaged length cannot make it buffer gigabytes."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head, self._rest = head, rest
+
+    def read(self, n: int) -> bytes:
+        if not 0 <= n <= MAX_STREAM_READ:
+            raise ValueError(f"capture record of {n} bytes is over {MAX_STREAM_READ}")
+        if not self._head:
+            return self._rest.read(n)
+        out, self._head = self._head[:n], self._head[n:]
+        if len(out) < n:
+            out += self._rest.read(n - len(out))
+        return out
+
+
+def iter_stream(fh: BinaryIO) -> Iterator[tuple[float, str, bytes]]:
+    """``(t_s, link, frame)`` from a pcap or pcapng stream that need not be seekable
+    (``tcpdump -U -w -`` or ``dumpcap -w -`` on a pipe); ends at the end of the stream.
+
+    Raises ``ValueError`` for a stream that is not a capture or whose link type is
+    not one of ``DLT_TO_LINK``, :class:`CaptureTruncated` when it ends part-way
+    through a frame.
+    """
+    head = fh.read(4)
+    if head != _PCAPNG_MAGIC and head not in _PCAP_MAGICS:
+        raise ValueError("the input is not a pcap or pcapng capture")
+    stream = _Headed(head, fh)
+    n = 0
+    try:
+        reader = dpkt.pcapng.Reader(stream) if head == _PCAPNG_MAGIC else dpkt.pcap.Reader(stream)
+        dlt = reader.datalink()
+        link = DLT_TO_LINK.get(dlt)
+        if link is None:
+            raise ValueError(f"capture link type {dlt} is not a Remote ID transport")
+        for t_s, frame in reader:
+            n += 1
+            yield float(t_s), link, bytes(frame)
+    except (dpkt.Error, struct.error) as e:
+        raise CaptureTruncated(f"capture stream cut short or damaged after frame {n}") from e
 
 
 class _Short(Exception):
