@@ -313,6 +313,37 @@ IGC_PARSER_FILES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: DJI flight records of the DroneDeploy app in dronedeploy/flight-log-parser (MIT):
+#: (name under testlog/, aircraft, sha256). Real flights: the battery gives 10-16 A
+#: in the air and loses 10-17 % in 2-4 min, as spinning rotors draw (a simulator
+#: session drives no rotors: these logs show 1.5 A before take-off). Left out: ``iOS11-2`` and
+#: ``errorLog`` (the same flight as ``iphone-ios11-inspire``), ``json-info*``
+#: (constant 10 satellites and 10 m/s, no device position: made up for a test).
+DRONEDEPLOY_COMMIT = "9c4189f40ac0c39ac6e49516b24fb5a2be2bb5fd"
+DRONEDEPLOY_FILES: tuple[tuple[str, str, str], ...] = (
+    (
+        "ipad-ios11-phantom4",
+        "DJI Phantom 4 Pro (quadcopter, waypoint mission)",
+        "2c21b405be1d566a59de64f5ade6a26ccee9f8b980834f6f0c591cdbd434955b",
+    ),
+    (
+        "iphone-ios-11-3-matrice",
+        "DJI Matrice 200 (quadcopter, waypoint mission)",
+        "0b5547a6a5df058b9fe17f8ec208c593aa211d1f9fdcce5050218aec9caf0354",
+    ),
+    (
+        "iphone-ios11-inspire",
+        "DJI Inspire 1 Pro (quadcopter, waypoint mission)",
+        "566b28e4f7e3c67b7fd44743a6af882e5d360686d102ab5f674204f90740bf77",
+    ),
+    (
+        "pixel2-inspire2",
+        "DJI Inspire 2 (quadcopter, hovering)",
+        "df0532d3bee33e57db50d56d68749c0141c60b312771d46fe260db574e58faea",
+    ),
+)
+
+
 def _igcparser_file(path: str) -> str:
     return "igcparser_" + path.removeprefix("fixtures/").replace("/", "_")
 
@@ -384,6 +415,20 @@ SOURCES: tuple[Source, ...] = (
         )
         for commit, path, _ in IGC_PARSER_FILES
     ),
+    *(
+        Source(
+            id=f"dronedeploy-{name}",
+            file=f"dronedeploy_{name}.log",
+            repo="dronedeploy/flight-log-parser",
+            commit=DRONEDEPLOY_COMMIT,
+            path=f"testlog/{name}.log",
+            licence="MIT",
+            cls="drone-multirotor",
+            kind=kind,
+            reader="dronedeploy",
+        )
+        for name, kind, _ in DRONEDEPLOY_FILES
+    ),
 )
 
 #: sha256 of each original, by file name (checked before anything is read).
@@ -398,6 +443,7 @@ ORIGINAL_SHA256: dict[str, str] = {
         "406ff3ce3a912bf231980ee3a5f9767affcd027cbfb66ad1491082f6442aeaca"
     ),
     **{_igcparser_file(path): sha for _, path, sha in IGC_PARSER_FILES},
+    **{f"dronedeploy_{name}.log": sha for name, _, sha in DRONEDEPLOY_FILES},
 }
 
 Flight = tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # id suffix, t, lat, lon, alt
@@ -591,6 +637,51 @@ IGC_MIN_DT_S = 2.0
 IGC_MAX_S = 2 * 3600.0
 
 
+FT_M = 0.3048
+#: Recorded drones are thinned to at most one fix a second (the logs have ten).
+DRONE_MIN_DT_S = 1.0
+
+
+def read_dronedeploy(path: Path) -> Iterator[Flight]:
+    """A DroneDeploy flight record: tab-separated, one row every 0.1 s.
+
+    Metadata lines come first; the table starts at the header line beginning
+    ``Date/Time (`` (UTC or GMT). Kept: the rows where the aircraft reports itself
+    flying with a position, at most one a second. ``Aircraft Barometric
+    Altitude (ft)`` is the height above the take-off point.
+    """
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Date/Time ("))
+    col = {name: i for i, name in enumerate(lines[start].split("\t"))}
+    want = [
+        col[c]
+        for c in (
+            "Elapsed Time (sec)",
+            "Aircraft Latitude (Degrees)",
+            "Aircraft Longitude (Degrees)",
+            "Aircraft Barometric Altitude (ft)",
+            "Aircraft Flying",
+        )
+    ]
+    t, lat, lon, alt = [], [], [], []
+    for line in lines[start + 1 :]:
+        cells = line.split("\t")
+        if len(cells) <= max(want):
+            continue  # a truncated last row
+        ts, la, lo, al, flying = (cells[i] for i in want)
+        if flying != "1" or float(la) == 0.0 or (t and float(ts) <= t[-1]):
+            continue
+        t.append(float(ts))
+        lat.append(float(la))
+        lon.append(float(lo))
+        alt.append(float(al) * FT_M)
+    if len(t) < 2:
+        return
+    ta = np.asarray(t)
+    keep = _thin(ta, DRONE_MIN_DT_S)
+    yield "flight", ta[keep], np.asarray(lat)[keep], np.asarray(lon)[keep], np.asarray(alt)[keep]
+
+
 def _thin(t: np.ndarray, min_dt_s: float) -> np.ndarray:
     """Mask keeping a sample only if at least ``min_dt_s`` after the last kept one."""
     keep = np.zeros(t.size, bool)
@@ -607,6 +698,7 @@ READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
     "larus": read_larus,
     "m2b": read_m2b,
     "igc": read_igc,
+    "dronedeploy": read_dronedeploy,
 }
 #: At most this many flights per source (keeps the committed corpus small).
 MAX_PER_SOURCE = 50
