@@ -26,11 +26,13 @@ import datetime as dt
 import gzip
 import hashlib
 import io
+import struct
 import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pymap3d
@@ -429,6 +431,17 @@ SOURCES: tuple[Source, ...] = (
         )
         for name, kind, _ in DRONEDEPLOY_FILES
     ),
+    Source(
+        id="px4tools-01-07-59",
+        file="px4tools_01_07_59.px4log",
+        repo="dronecrew/px4tools",
+        commit="ff33b269c58691a6f2de9de006f73c5bdda60658",
+        path="test/log/01_07_59.px4log",
+        licence="BSD-3-Clause",
+        cls="drone-multirotor",
+        kind="PX4 multirotor (Pixhawk FMUv2), hover test",
+        reader="sdlog2",
+    ),
 )
 
 #: sha256 of each original, by file name (checked before anything is read).
@@ -444,6 +457,7 @@ ORIGINAL_SHA256: dict[str, str] = {
     ),
     **{_igcparser_file(path): sha for _, path, sha in IGC_PARSER_FILES},
     **{f"dronedeploy_{name}.log": sha for name, _, sha in DRONEDEPLOY_FILES},
+    "px4tools_01_07_59.px4log": "15dc438491dccf1bfe85e8e2a9c38673a2232aa58c277cb2442183d154037c34",
 }
 
 Flight = tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # id suffix, t, lat, lon, alt
@@ -663,7 +677,10 @@ def read_dronedeploy(path: Path) -> Iterator[Flight]:
             "Aircraft Flying",
         )
     ]
-    t, lat, lon, alt = [], [], [], []
+    t: list[float] = []
+    lat: list[float] = []
+    lon: list[float] = []
+    alt: list[float] = []
     for line in lines[start + 1 :]:
         cells = line.split("\t")
         if len(cells) <= max(want):
@@ -675,6 +692,83 @@ def read_dronedeploy(path: Path) -> Iterator[Flight]:
         lat.append(float(la))
         lon.append(float(lo))
         alt.append(float(al) * FT_M)
+    if len(t) < 2:
+        return
+    ta = np.asarray(t)
+    keep = _thin(ta, DRONE_MIN_DT_S)
+    yield "flight", ta[keep], np.asarray(lat)[keep], np.asarray(lon)[keep], np.asarray(alt)[keep]
+
+
+#: Field codes of self-describing "DataFlash" logs (PX4 sdlog2 and ArduPilot share the
+#: framing): struct format of each code.
+_DF_CODES = {
+    "b": "b", "B": "B", "h": "h", "H": "H", "i": "i", "I": "I", "q": "q", "Q": "Q",
+    "f": "f", "d": "d", "n": "4s", "N": "16s", "Z": "64s", "a": "64s",
+    "c": "h", "C": "H", "e": "i", "E": "I", "L": "i", "M": "B",
+}  # fmt: skip
+_DF_HEAD = b"\xa3\x95"
+_DF_FMT = 0x80
+
+
+def _dataflash(data: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Messages of a DataFlash-framed log, in file order: (name, {column: raw value}).
+
+    Each message is ``A3 95 <type>`` and a body laid out by the FMT message
+    (type 0x80: type, length, name, format, columns) that defined the type;
+    bytes that do not start a known message are skipped.
+    """
+    fmts: dict[int, tuple[str, struct.Struct, list[str]]] = {
+        _DF_FMT: (
+            "FMT",
+            struct.Struct("<BB4s16s64s"),
+            ["Type", "Length", "Name", "Format", "Columns"],
+        )
+    }
+    pos = 0
+    while pos + 3 <= len(data):
+        if data[pos : pos + 2] != _DF_HEAD or data[pos + 2] not in fmts:
+            pos += 1
+            continue
+        name, st, cols = fmts[data[pos + 2]]
+        if pos + 3 + st.size > len(data):
+            return
+        vals = st.unpack_from(data, pos + 3)
+        pos += 3 + st.size
+        if name == "FMT":
+            typ, _, nm, fm, cl = vals
+            fm_s = fm.rstrip(b"\0").decode("ascii")
+            fmts[typ] = (
+                nm.rstrip(b"\0").decode("ascii"),
+                struct.Struct("<" + "".join(_DF_CODES[c] for c in fm_s)),
+                cl.rstrip(b"\0").decode("ascii").split(","),
+            )
+        yield name, dict(zip(cols, vals, strict=True))
+
+
+def read_sdlog2(path: Path) -> Iterator[Flight]:
+    """A PX4 sdlog2 log (``.px4log``): the GPS receiver's fixes while the vehicle is not landed.
+
+    ``GPS``: ``GPSTime`` (UTC microseconds), ``Fix`` (3 = 3-D), ``Lat``/``Lon``
+    (1e-7 degrees), ``Alt`` (m above mean sea level); ``STAT.Landed`` (0 in
+    the air). A fix is kept when 3-D, newer than the last kept, and the last
+    status before it says airborne.
+    """
+    landed = 1
+    t: list[float] = []
+    lat: list[float] = []
+    lon: list[float] = []
+    alt: list[float] = []
+    for name, m in _dataflash(path.read_bytes()):
+        if name == "STAT":
+            landed = int(m["Landed"])
+        elif name == "GPS" and landed == 0 and int(m["Fix"]) >= 3:
+            ts = int(m["GPSTime"]) / 1e6
+            if t and ts <= t[-1]:
+                continue
+            t.append(ts)
+            lat.append(int(m["Lat"]) * 1e-7)
+            lon.append(int(m["Lon"]) * 1e-7)
+            alt.append(float(m["Alt"]))
     if len(t) < 2:
         return
     ta = np.asarray(t)
@@ -699,6 +793,7 @@ READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
     "m2b": read_m2b,
     "igc": read_igc,
     "dronedeploy": read_dronedeploy,
+    "sdlog2": read_sdlog2,
 }
 #: At most this many flights per source (keeps the committed corpus small).
 MAX_PER_SOURCE = 50
