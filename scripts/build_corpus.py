@@ -26,6 +26,7 @@ import datetime as dt
 import gzip
 import hashlib
 import io
+import json
 import struct
 import sys
 import warnings
@@ -432,6 +433,17 @@ SOURCES: tuple[Source, ...] = (
         for name, kind, _ in DRONEDEPLOY_FILES
     ),
     Source(
+        id="djilogparser-2015-12-29",
+        file="djilogparser_output.json",
+        repo="mikeemoo/dji-log-parser",
+        commit="5c58666caaeab827f7edfb37ba147a79a20d462c",
+        path="examples/output.json",
+        licence="MIT",
+        cls="drone-multirotor",
+        kind="DJI quadcopter (DJI GO flight record)",
+        reader="djijson",
+    ),
+    Source(
         id="px4tools-01-07-59",
         file="px4tools_01_07_59.px4log",
         repo="dronecrew/px4tools",
@@ -457,6 +469,7 @@ ORIGINAL_SHA256: dict[str, str] = {
     ),
     **{_igcparser_file(path): sha for _, path, sha in IGC_PARSER_FILES},
     **{f"dronedeploy_{name}.log": sha for name, _, sha in DRONEDEPLOY_FILES},
+    "djilogparser_output.json": "bf0d309999f49ebe57622c81a4f9119d2ff340caaa91b8a6e1c8c92053db2c06",
     "px4tools_01_07_59.px4log": "15dc438491dccf1bfe85e8e2a9c38673a2232aa58c277cb2442183d154037c34",
 }
 
@@ -699,6 +712,27 @@ def read_dronedeploy(path: Path) -> Iterator[Flight]:
     yield "flight", ta[keep], np.asarray(lat)[keep], np.asarray(lon)[keep], np.asarray(alt)[keep]
 
 
+def read_djijson(path: Path) -> Iterator[Flight]:
+    """A DJI flight record decoded to JSON: a list of ``{time, latitude, longitude, height}``.
+
+    ``time`` is seconds from the record's start (10 a second), ``height`` metres
+    above the take-off point. Kept: from the first to the last fix more than
+    1 m up, at most one a second.
+    """
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    t = np.array([float(r["time"]) for r in rows])
+    lat = np.array([float(r["latitude"]) for r in rows])
+    lon = np.array([float(r["longitude"]) for r in rows])
+    h = np.array([float(r["height"]) for r in rows])
+    up = np.flatnonzero(h > 1.0)
+    if up.size < 2:
+        return
+    sl = slice(int(up[0]), int(up[-1]) + 1)
+    t, lat, lon, h = t[sl], lat[sl], lon[sl], h[sl]
+    keep = _thin(t, DRONE_MIN_DT_S)
+    yield "flight", t[keep], lat[keep], lon[keep], h[keep]
+
+
 #: Field codes of self-describing "DataFlash" logs (PX4 sdlog2 and ArduPilot share the
 #: framing): struct format of each code.
 _DF_CODES = {
@@ -794,6 +828,7 @@ READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
     "igc": read_igc,
     "dronedeploy": read_dronedeploy,
     "sdlog2": read_sdlog2,
+    "djijson": read_djijson,
 }
 #: At most this many flights per source (keeps the committed corpus small).
 MAX_PER_SOURCE = 50
