@@ -347,6 +347,27 @@ DRONEDEPLOY_FILES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: Flight paths (``.flp``) of light aircraft in aschweiz/project-ocap (BSD-3-Clause), test
+#: flights of a collision-warning project at Birrfeld and Grenchen, Switzerland, 2025:
+#: (``<date>_<airfield>_<aircraft>``, sha256). Left out: ``20250408_grenchen_1CB`` and
+#: ``_19F``, second recorders in the aircraft of ``68D`` and ``C1F`` (within 2 m of them).
+OCAP_COMMIT = "0fbc9a40c91b71381b8075006fc8b07590b0d3e7"
+OCAP_FILES: tuple[tuple[str, str], ...] = (
+    ("20250110_birrfeld_rdn1", "da049efc0fac86b251de0c9f5ead8976ab1602c930efedc4f8157ee88796b142"),
+    ("20250110_birrfeld_rdn2", "ea45c294aa22c030b1476571d6bf338ca1f07c70fb76ca3b6e3d802dcd014cd8"),
+    ("20250110_birrfeld_yla1", "9e3bc3c66e1f68bd33a59650bd0c23287ddaa5477ef8235fdf452aa0176b12b5"),
+    ("20250110_birrfeld_yla2", "5b521b2899e4199fc588677e8fe861812e3dc12c87a9fa6e9c18246089d1fa14"),
+    ("20250222_birrfeld_cxq", "d8a1788fcdaed131c893a0c9543016680c65d08009bd1bf37e067c69be4501a6"),
+    ("20250222_birrfeld_yla", "168dcaf0869daa8fc9dc6a2443c12ebb0f5a407108ca9d6f9a592606a2969cfe"),
+    ("20250408_grenchen_68D", "5fe1225a140d615697e3f87c46850896254ce27c2a06eb960abbb1a8cb994ae5"),
+    ("20250408_grenchen_C1F", "6e528500e130b8b161addc99cab97187f009ecb5f74897133b08836234e7e56e"),
+    ("20250514_grenchen_68D", "4eb977407af14449953a7a736ffc75b4c60a253416fbe6da7fc952ca7d49164b"),
+    ("20250514_grenchen_C1F", "72cdbd9908d0a04755fe50ce0084ba46c008000ffd099e336e3ebafbdfd51444"),
+    ("20250523_birrfeld_yla", "414a96fa264f469de20f3bdaf3c172e9dc24447bf4c13085103081411355b25f"),
+    ("20250523_birrfeld_ymv", "048ed2d0c51e009bc8a092d543257746a50da0fb63cff56ef8919039441d5e64"),
+)
+
+
 def _igcparser_file(path: str) -> str:
     return "igcparser_" + path.removeprefix("fixtures/").replace("/", "_")
 
@@ -432,6 +453,20 @@ SOURCES: tuple[Source, ...] = (
         )
         for name, kind, _ in DRONEDEPLOY_FILES
     ),
+    *(
+        Source(
+            id="ocap-" + name.lower().replace("_", "-"),
+            file=f"ocap_{name}.flp",
+            repo="aschweiz/project-ocap",
+            commit=OCAP_COMMIT,
+            path=f"testflights/{name.rsplit('_', 1)[0]}/{name.rsplit('_', 1)[1]}.flp",
+            licence="BSD-3-Clause",
+            cls="aircraft",
+            kind="light aircraft (powered; collision-warning test flights)",
+            reader="flp",
+        )
+        for name, _ in OCAP_FILES
+    ),
     Source(
         id="djilogparser-2015-12-29",
         file="djilogparser_output.json",
@@ -469,6 +504,7 @@ ORIGINAL_SHA256: dict[str, str] = {
     ),
     **{_igcparser_file(path): sha for _, path, sha in IGC_PARSER_FILES},
     **{f"dronedeploy_{name}.log": sha for name, _, sha in DRONEDEPLOY_FILES},
+    **{f"ocap_{name}.flp": sha for name, sha in OCAP_FILES},
     "djilogparser_output.json": "bf0d309999f49ebe57622c81a4f9119d2ff340caaa91b8a6e1c8c92053db2c06",
     "px4tools_01_07_59.px4log": "15dc438491dccf1bfe85e8e2a9c38673a2232aa58c277cb2442183d154037c34",
 }
@@ -712,6 +748,39 @@ def read_dronedeploy(path: Path) -> Iterator[Flight]:
     yield "flight", ta[keep], np.asarray(lat)[keep], np.asarray(lon)[keep], np.asarray(alt)[keep]
 
 
+#: A powered light aircraft is airborne from its first to its last step faster than this
+#: (above taxiing speed, below take-off speed).
+AIRCRAFT_AIRBORNE_MPS = 20.0
+
+
+def read_flp(path: Path) -> Iterator[Flight]:
+    """A Project OCAP flight path: ``#Key : value`` header lines, then ``lon;lat;alt`` rows.
+
+    Rows are ``#ResSec`` seconds apart from ``#OriginSec`` (second of the day);
+    ``alt`` is GNSS altitude in metres. Kept: the airborne part (first to last
+    step faster than ``AIRCRAFT_AIRBORNE_MPS``), the first ``IGC_MAX_S`` of it.
+    """
+    head: dict[str, str] = {}
+    rows: list[list[float]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            key, _, value = line[1:].partition(":")
+            head[key.strip()] = value.strip()
+        elif line.strip():
+            rows.append([float(v) for v in line.split(";")])
+    a = np.asarray(rows)
+    t = float(head["OriginSec"]) + np.arange(len(a)) * float(head["ResSec"])
+    lon, lat, alt = a[:, 0], a[:, 1], a[:, 2]
+    e, n, _ = pymap3d.geodetic2enu(lat, lon, 0.0, lat[0], lon[0], 0.0)
+    fast = np.flatnonzero(np.hypot(np.diff(e), np.diff(n)) / np.diff(t) > AIRCRAFT_AIRBORNE_MPS)
+    if fast.size < 2:
+        return
+    sl = slice(int(fast[0]), int(fast[-1]) + 2)
+    t, lat, lon, alt = t[sl], lat[sl], lon[sl], alt[sl]
+    keep = _thin(t, DRONE_MIN_DT_S) & (t - t[0] <= IGC_MAX_S)
+    yield "flight", t[keep], lat[keep], lon[keep], alt[keep]
+
+
 def read_djijson(path: Path) -> Iterator[Flight]:
     """A DJI flight record decoded to JSON: a list of ``{time, latitude, longitude, height}``.
 
@@ -829,6 +898,7 @@ READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
     "dronedeploy": read_dronedeploy,
     "sdlog2": read_sdlog2,
     "djijson": read_djijson,
+    "flp": read_flp,
 }
 #: At most this many flights per source (keeps the committed corpus small).
 MAX_PER_SOURCE = 50
@@ -1016,7 +1086,11 @@ def _glider(rng: np.random.Generator, row: dict[str, str], track: str) -> dict:
     }
 
 
-MAKERS = {"bird": _bird, "glider": _glider}
+#: Powered light aircraft are placed and flown as gliders are.
+MAKERS = {"bird": _bird, "glider": _glider, "aircraft": _glider}
+#: Objects per recorded-drone scenario by corpus class, besides the drones (the first
+#: scenarios of each split predate the powered aircraft and keep PER_SCENARIO).
+PER_DRONE_SCENARIO = {**PER_SCENARIO, "aircraft": 2}
 
 #: Zone radii (m) of ZONES, for placing recorded hostile drones at a zone's edge.
 ZONE_RADII = {"Z1": 400.0, "Z2": 300.0}
@@ -1155,11 +1229,11 @@ def _drone_scenario(
 ) -> dict:
     """A scenario whose hostile drones are the split's recorded drones, each flown into both zones.
 
-    Birds and gliders of the split are picked as in the other scenarios.
+    Birds, gliders and powered aircraft of the split are picked as in the other scenarios.
     """
     rng = np.random.default_rng([17, k - 1, 0 if split == "train" else 1])
     objects = []
-    for cls, per in PER_SCENARIO.items():
+    for cls, per in PER_DRONE_SCENARIO.items():
         pool = [r for r in rows if r["split"] == split and r["class"] == cls]
         if not pool:
             continue
@@ -1174,7 +1248,7 @@ def _drone_scenario(
         "name": name,
         "description": (
             f"Recorded real flights of the {split} split relocated to one site: birds, "
-            "gliders and, as the hostile drones, recorded real drone flights (each "
+            "gliders, light aircraft and, as the hostile drones, recorded real drone flights (each "
             "flown into both zones); generated by scripts/build_corpus.py --scenarios."
         ),
         "duration_s": SCENARIO_DURATION_S,
