@@ -27,6 +27,8 @@ import gzip
 import hashlib
 import io
 import json
+import math
+import re
 import struct
 import sys
 import warnings
@@ -368,6 +370,61 @@ OCAP_FILES: tuple[tuple[str, str], ...] = (
 )
 
 
+#: DJI video telemetry subtitles (``.SRT``) in JuanIrache/DJI_SRT_Parser (MIT): (file under
+#: samples/, aircraft, layout, sha256). Layouts: ``bracket`` (``[latitude: ..]
+#: [longitude: ..]``, height ``[rel_alt: ..`` above take-off or absolute ``[altitude: ..]``,
+#: or none), ``gps-latlon`` (``GPS(lat,lon,altM) BAROMETER:hM``), ``gps-lonlat``
+#: (``GPS(lon,lat,satellites)``, height ``BAROMETER:h`` or ``H hm``). Left out:
+#: ``old_format`` and ``mavic_2_style`` (the ``mavic_pro`` flight again), ``air2s``,
+#: ``mavic_air2``, ``p4p_sample``, ``p4_rtk`` (under 60 s), ``mavic_air`` (no position),
+#: ``mix_p4rtk_mavic2pro`` and ``broken_*`` (parser tests).
+DJISRT_COMMIT = "b6ed7901b0f77dc8864eaeaf153914482bfba6da"
+DJISRT_FILES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "MAVIC3.srt",
+        "DJI Mavic 3",
+        "bracket",
+        "2e5945b7d9bce51568bde5cc6576bb3dcc4362cebe20a3a8588260cb82cdef23",
+    ),
+    (
+        "matrice_300.srt",
+        "DJI Matrice 300",
+        "gps-latlon",
+        "503f42e373b6c5edb0edf1bf2e03491e30af37bd98142a3499ece4c83d0fd9f9",
+    ),
+    (
+        "m2zoom.SRT",
+        "DJI Mavic 2 Zoom",
+        "bracket",
+        "1b5ead2b40975bb9f0e816c4320850a5d12f853a624a9c432fd253d14361a6a9",
+    ),
+    (
+        "mavic_2pro_new.SRT",
+        "DJI Mavic 2 Pro",
+        "bracket",
+        "7a0175271c11b9ca78fa400409bfada018207290acbaf5960c47176e009af188",
+    ),
+    (
+        "mavic_mini.SRT",
+        "DJI Mavic Mini",
+        "gps-lonlat",
+        "7ead21808d8dcdcfba01167838719b2e2d5b98b4c6150ed34302a1c859c94033",
+    ),
+    (
+        "mavic_pro.SRT",
+        "DJI Mavic Pro",
+        "gps-lonlat",
+        "cb74783a412f6bbd195d02b324b6674c36a5066ca1aee058302650b7beba4abf",
+    ),
+    (
+        "mavic_pro_buggy.SRT",
+        "DJI Mavic Pro",
+        "gps-lonlat",
+        "75708165c627400d11c4301d4728afd18ccef2f29da46d0faaf6bef84c8779e3",
+    ),
+)
+
+
 def _igcparser_file(path: str) -> str:
     return "igcparser_" + path.removeprefix("fixtures/").replace("/", "_")
 
@@ -478,6 +535,20 @@ SOURCES: tuple[Source, ...] = (
         kind="DJI quadcopter (DJI GO flight record)",
         reader="djijson",
     ),
+    *(
+        Source(
+            id="djisrt-" + Path(name).stem.lower().replace("_", "-"),
+            file=f"djisrt_{name}",
+            repo="JuanIrache/DJI_SRT_Parser",
+            commit=DJISRT_COMMIT,
+            path=f"samples/{name}",
+            licence="MIT",
+            cls="drone-multirotor",
+            kind=f"{kind} (video telemetry)",
+            reader=f"srt-{layout}",
+        )
+        for name, kind, layout, _ in DJISRT_FILES
+    ),
     Source(
         id="px4tools-01-07-59",
         file="px4tools_01_07_59.px4log",
@@ -506,6 +577,7 @@ ORIGINAL_SHA256: dict[str, str] = {
     **{f"dronedeploy_{name}.log": sha for name, _, sha in DRONEDEPLOY_FILES},
     **{f"ocap_{name}.flp": sha for name, sha in OCAP_FILES},
     "djilogparser_output.json": "bf0d309999f49ebe57622c81a4f9119d2ff340caaa91b8a6e1c8c92053db2c06",
+    **{f"djisrt_{name}": sha for name, _, _, sha in DJISRT_FILES},
     "px4tools_01_07_59.px4log": "15dc438491dccf1bfe85e8e2a9c38673a2232aa58c277cb2442183d154037c34",
 }
 
@@ -802,6 +874,76 @@ def read_djijson(path: Path) -> Iterator[Flight]:
     yield "flight", t[keep], lat[keep], lon[keep], h[keep]
 
 
+_SRT_TIME = re.compile(r"(\d\d):(\d\d):(\d\d)[,.](\d\d\d)\s*-->")
+_SRT_LAT = re.compile(r"\[latitude\s*:\s*(-?[\d.]+)\]")
+_SRT_LON = re.compile(r"\[longt?itude\s*:\s*(-?[\d.]+)\]")
+_SRT_REL_ALT = re.compile(r"\[rel_alt\s*:\s*(-?[\d.]+)")
+_SRT_ABS_ALT = re.compile(r"\[altitude\s*:\s*(-?[\d.]+)\]")
+_SRT_GPS = re.compile(r"GPS\s*\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)M?\s*\)")
+_SRT_HEIGHT = re.compile(r"BAROMETER:\s*(-?[\d.]+)|\bH (-?[\d.]+)m")
+#: Drone logs with less airborne time than this are skipped (parser test snippets).
+DRONE_MIN_S = 60.0
+
+
+def _srt_reader(layout: str) -> Callable[[Path], Iterator[Flight]]:
+    """A reader of DJI telemetry subtitles of one layout (see ``DJISRT_FILES``).
+
+    Each subtitle block has a ``start --> end`` time code (video time) and a
+    position; the fix is taken at the block's start. Where the height is above
+    the take-off point, only the part from the first to the last fix more than
+    1 m up is kept; the rest (absolute or no altitude) is kept whole, as the
+    video was taken in flight.
+    """
+
+    def read(path: Path) -> Iterator[Flight]:
+        text = path.read_text(encoding="utf-8-sig").replace("\r", "")
+        t: list[float] = []
+        lat: list[float] = []
+        lon: list[float] = []
+        alt: list[float] = []
+        relative = layout != "bracket"
+        for block in text.split("\n\n"):
+            tc = _SRT_TIME.search(block)
+            if tc is None:
+                continue
+            ts = int(tc[1]) * 3600 + int(tc[2]) * 60 + int(tc[3]) + int(tc[4]) / 1000.0
+            if layout == "bracket":
+                la, lo = _SRT_LAT.search(block), _SRT_LON.search(block)
+                if la is None or lo is None:
+                    continue
+                y, x = float(la[1]), float(lo[1])
+                rel, ab = _SRT_REL_ALT.search(block), _SRT_ABS_ALT.search(block)
+                relative = rel is not None
+                h = float(rel[1]) if rel else float(ab[1]) if ab else math.nan
+            else:
+                g = _SRT_GPS.search(block)
+                hm = _SRT_HEIGHT.search(block)
+                if g is None or hm is None:
+                    continue
+                a, b = float(g[1]), float(g[2])
+                y, x = (a, b) if layout == "gps-latlon" else (b, a)
+                h = float(hm[1] or hm[2])
+            if (t and ts <= t[-1]) or (y == 0.0 and x == 0.0):
+                continue
+            t.append(ts)
+            lat.append(y)
+            lon.append(x)
+            alt.append(h)
+        ta, la_, lo_, al = np.asarray(t), np.asarray(lat), np.asarray(lon), np.asarray(alt)
+        if relative:
+            up = np.flatnonzero(al > 1.0)
+            if up.size < 2:
+                return
+            sl = slice(int(up[0]), int(up[-1]) + 1)
+            ta, la_, lo_, al = ta[sl], la_[sl], lo_[sl], al[sl]
+        if ta.size < 2 or ta[-1] - ta[0] < DRONE_MIN_S:
+            return
+        keep = _thin(ta, DRONE_MIN_DT_S)
+        yield "flight", ta[keep], la_[keep], lo_[keep], al[keep]
+
+    return read
+
+
 #: Field codes of self-describing "DataFlash" logs (PX4 sdlog2 and ArduPilot share the
 #: framing): struct format of each code.
 _DF_CODES = {
@@ -899,6 +1041,7 @@ READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
     "sdlog2": read_sdlog2,
     "djijson": read_djijson,
     "flp": read_flp,
+    **{f"srt-{layout}": _srt_reader(layout) for layout in ("bracket", "gps-latlon", "gps-lonlat")},
 }
 #: At most this many flights per source (keeps the committed corpus small).
 MAX_PER_SOURCE = 50
@@ -1101,14 +1244,19 @@ DRONE_END_INSIDE_M = 50.0
 def _hostile_drone(rng: np.random.Generator, row: dict[str, str], track: str, zone: str) -> dict:
     """A recorded drone flown into ``zone``: its last fix just inside the edge, flying inwards.
 
-    The logs are short (2-4 min) and cover at most a few hundred metres, so the
-    flight crosses the zone's edge near its end; heights are the log's own
-    (barometric height above the take-off point).
+    The logs are short (1-8 min) and cover at most about a kilometre, so the
+    flight crosses the zone's edge near its end. Heights are the log's own
+    with its lowest fix on the ground (most logs start at take-off); a 2-D log
+    flies at a constant height.
     """
     bearing = float(round(rng.uniform(0.0, 360.0)))
     r = ZONE_RADII[zone] - DRONE_END_INSIDE_M
     b = np.radians(bearing)
     duration = float(row["duration_s"])
+    if row["has_alt"] == "yes":
+        height: dict[str, object] = {"alt_mode": "lowest", "agl_m": 0.0}
+    else:
+        height = {"alt_mode": "constant", "agl_m": float(round(rng.uniform(30.0, 120.0)))}
     return {
         "kind": "recorded",
         "track": track,
@@ -1119,8 +1267,7 @@ def _hostile_drone(rng: np.random.Generator, row: dict[str, str], track: str, zo
         "east_m": float(round(r * np.sin(b))),
         "north_m": float(round(r * np.cos(b))),
         "approach_from_deg": bearing,
-        "alt_mode": "lowest",
-        "agl_m": 0.0,
+        **height,
         "max_gap_s": 10.0,
         "launch_s": float(round(rng.uniform(60.0, SCENARIO_DURATION_S - duration - 60.0))),
         "radio": bool(rng.random() < 0.5),
