@@ -370,57 +370,87 @@ OCAP_FILES: tuple[tuple[str, str], ...] = (
 )
 
 
-#: DJI video telemetry subtitles (``.SRT``) in JuanIrache/DJI_SRT_Parser (MIT): (file under
-#: samples/, aircraft, layout, sha256). Layouts: ``bracket`` (``[latitude: ..]
-#: [longitude: ..]``, height ``[rel_alt: ..`` above take-off or absolute ``[altitude: ..]``,
-#: or none), ``gps-latlon`` (``GPS(lat,lon,altM) BAROMETER:hM``), ``gps-lonlat``
-#: (``GPS(lon,lat,satellites)``, height ``BAROMETER:h`` or ``H hm``). Left out:
-#: ``old_format`` and ``mavic_2_style`` (the ``mavic_pro`` flight again), ``air2s``,
-#: ``mavic_air2``, ``p4p_sample``, ``p4_rtk`` (under 60 s), ``mavic_air`` (no position),
-#: ``mix_p4rtk_mavic2pro`` and ``broken_*`` (parser tests).
-DJISRT_COMMIT = "b6ed7901b0f77dc8864eaeaf153914482bfba6da"
-DJISRT_FILES: tuple[tuple[str, str, str, str], ...] = (
+#: DJI video telemetry subtitles (``.SRT``), MIT: (repository, commit, path, aircraft,
+#: layout, sha256). Layouts: ``bracket`` (``[latitude: ..] [longitude: ..]``, height
+#: ``[rel_alt: ..`` above take-off or absolute ``[altitude: ..]``, or none),
+#: ``gps-latlon`` (``GPS(lat,lon,altM) BAROMETER:hM``), ``gps-lonlat``
+#: (``GPS(lon,lat,satellites)``, height ``BAROMETER:h`` or ``H hm``). Left out of
+#: DJI_SRT_Parser's samples: ``old_format`` and ``mavic_2_style`` (the ``mavic_pro``
+#: flight again), ``air2s``, ``mavic_air2``, ``p4p_sample``, ``p4_rtk`` (under 60 s),
+#: ``mavic_air`` (no position), ``mix_p4rtk_mavic2pro`` and ``broken_*`` (parser tests);
+#: of dji-srt-viewer's, ``sample0`` and ``sample4`` (= ``mavic_pro``, ``mavic_pro_buggy``).
+_SRT_PARSER = ("JuanIrache/DJI_SRT_Parser", "b6ed7901b0f77dc8864eaeaf153914482bfba6da")
+_SRT_VIEWER = ("JuanIrache/dji-srt-viewer", "8dcd5c27686919f2523db3cada3813d0c47ed924")
+DJISRT_FILES: tuple[tuple[str, str, str, str, str, str], ...] = (
     (
-        "MAVIC3.srt",
+        *_SRT_PARSER,
+        "samples/MAVIC3.srt",
         "DJI Mavic 3",
         "bracket",
         "2e5945b7d9bce51568bde5cc6576bb3dcc4362cebe20a3a8588260cb82cdef23",
     ),
     (
-        "matrice_300.srt",
+        *_SRT_PARSER,
+        "samples/matrice_300.srt",
         "DJI Matrice 300",
         "gps-latlon",
         "503f42e373b6c5edb0edf1bf2e03491e30af37bd98142a3499ece4c83d0fd9f9",
     ),
     (
-        "m2zoom.SRT",
+        *_SRT_PARSER,
+        "samples/m2zoom.SRT",
         "DJI Mavic 2 Zoom",
         "bracket",
         "1b5ead2b40975bb9f0e816c4320850a5d12f853a624a9c432fd253d14361a6a9",
     ),
     (
-        "mavic_2pro_new.SRT",
+        *_SRT_PARSER,
+        "samples/mavic_2pro_new.SRT",
         "DJI Mavic 2 Pro",
         "bracket",
         "7a0175271c11b9ca78fa400409bfada018207290acbaf5960c47176e009af188",
     ),
     (
-        "mavic_mini.SRT",
+        *_SRT_PARSER,
+        "samples/mavic_mini.SRT",
         "DJI Mavic Mini",
         "gps-lonlat",
         "7ead21808d8dcdcfba01167838719b2e2d5b98b4c6150ed34302a1c859c94033",
     ),
     (
-        "mavic_pro.SRT",
+        *_SRT_PARSER,
+        "samples/mavic_pro.SRT",
         "DJI Mavic Pro",
         "gps-lonlat",
         "cb74783a412f6bbd195d02b324b6674c36a5066ca1aee058302650b7beba4abf",
     ),
     (
-        "mavic_pro_buggy.SRT",
+        *_SRT_PARSER,
+        "samples/mavic_pro_buggy.SRT",
         "DJI Mavic Pro",
         "gps-lonlat",
         "75708165c627400d11c4301d4728afd18ccef2f29da46d0faaf6bef84c8779e3",
+    ),
+    (
+        *_SRT_VIEWER,
+        "samples/sample1.SRT",
+        "DJI quadcopter (Mavic Pro layout)",
+        "gps-lonlat",
+        "9bbade6ed2867d2d42febe6105d0a1bbbe3b6d85f68d5866d2c26502a5b18575",
+    ),
+    (
+        *_SRT_VIEWER,
+        "samples/sample2.SRT",
+        "DJI quadcopter (Mavic Pro layout)",
+        "gps-lonlat",
+        "667fb75fd5f42542654b000a1f7a264540d2c307133b6691a78d45430eaaa219",
+    ),
+    (
+        *_SRT_VIEWER,
+        "samples/sample3.SRT",
+        "DJI quadcopter (Mavic Pro layout)",
+        "gps-lonlat",
+        "5affea9296a5fbe11d6df8ba9f7c7c873203c97ee4069f91f65ab83c6b7344bd",
     ),
 )
 
@@ -537,17 +567,17 @@ SOURCES: tuple[Source, ...] = (
     ),
     *(
         Source(
-            id="djisrt-" + Path(name).stem.lower().replace("_", "-"),
-            file=f"djisrt_{name}",
-            repo="JuanIrache/DJI_SRT_Parser",
-            commit=DJISRT_COMMIT,
-            path=f"samples/{name}",
+            id="djisrt-" + Path(path).stem.lower().replace("_", "-"),
+            file="djisrt_" + Path(path).name,
+            repo=repo,
+            commit=commit,
+            path=path,
             licence="MIT",
             cls="drone-multirotor",
             kind=f"{kind} (video telemetry)",
             reader=f"srt-{layout}",
         )
-        for name, kind, layout, _ in DJISRT_FILES
+        for repo, commit, path, kind, layout, _ in DJISRT_FILES
     ),
     Source(
         id="px4tools-01-07-59",
@@ -577,7 +607,7 @@ ORIGINAL_SHA256: dict[str, str] = {
     **{f"dronedeploy_{name}.log": sha for name, _, sha in DRONEDEPLOY_FILES},
     **{f"ocap_{name}.flp": sha for name, sha in OCAP_FILES},
     "djilogparser_output.json": "bf0d309999f49ebe57622c81a4f9119d2ff340caaa91b8a6e1c8c92053db2c06",
-    **{f"djisrt_{name}": sha for name, _, _, sha in DJISRT_FILES},
+    **{"djisrt_" + Path(path).name: sha for _, _, path, _, _, sha in DJISRT_FILES},
     "px4tools_01_07_59.px4log": "15dc438491dccf1bfe85e8e2a9c38673a2232aa58c277cb2442183d154037c34",
 }
 
@@ -1235,23 +1265,40 @@ MAKERS = {"bird": _bird, "glider": _glider, "aircraft": _glider}
 #: scenarios of each split predate the powered aircraft and keep PER_SCENARIO).
 PER_DRONE_SCENARIO = {**PER_SCENARIO, "aircraft": 2}
 
-#: Zone radii (m) of ZONES, for placing recorded hostile drones at a zone's edge.
+#: Zone radii (m) of ZONES, for placing recorded hostile drones outside a zone's edge.
 ZONE_RADII = {"Z1": 400.0, "Z2": 300.0}
-#: A recorded hostile drone's last fix lies this far inside its zone's edge.
-DRONE_END_INSIDE_M = 50.0
+#: A recorded hostile drone takes off this fraction of its farthest excursion outside
+#: its zone's edge, so it enters the zone on its way out.
+DRONE_HOME_OUT = 0.7
 
 
-def _hostile_drone(rng: np.random.Generator, row: dict[str, str], track: str, zone: str) -> dict:
-    """A recorded drone flown into ``zone``: its last fix just inside the edge, flying inwards.
+def _excursion(flight: Path) -> tuple[float, float]:
+    """Distance (m) and bearing (deg) of a log's fix farthest from its first fix."""
+    from skywarden.sim.recorded import read_track
 
-    The logs are short (1-8 min) and cover at most about a kilometre, so the
-    flight crosses the zone's edge near its end. Heights are the log's own
-    with its lowest fix on the ground (most logs start at take-off); a 2-D log
-    flies at a constant height.
+    tr = read_track(flight)
+    e, n, _ = pymap3d.geodetic2enu(tr.lat_deg, tr.lon_deg, 0.0, tr.lat_deg[0], tr.lon_deg[0], 0.0)
+    i = int(np.argmax(np.hypot(e, n)))
+    return float(np.hypot(e[i], n[i])), float(np.degrees(np.arctan2(e[i], n[i])) % 360.0)
+
+
+def _hostile_drone(
+    rng: np.random.Generator, row: dict[str, str], track: str, zone: str, flight: Path
+) -> dict:
+    """A recorded drone flown into ``zone`` from a take-off point outside it.
+
+    The logs start at take-off (or, for video telemetry, in flight), many come
+    back to where they started, and they reach at most about a kilometre out.
+    So the first fix is put outside the zone, ``DRONE_HOME_OUT`` of the
+    farthest excursion from its edge, and the log is turned so that the
+    excursion points at the zone's centre: the drone enters the zone on its
+    way out. Heights are the log's own with its lowest fix on the ground; a
+    2-D log flies at a constant height.
     """
-    bearing = float(round(rng.uniform(0.0, 360.0)))
-    r = ZONE_RADII[zone] - DRONE_END_INSIDE_M
-    b = np.radians(bearing)
+    reach_m, reach_deg = _excursion(flight)
+    side = float(round(rng.uniform(0.0, 360.0)))
+    r = ZONE_RADII[zone] + DRONE_HOME_OUT * reach_m
+    b = np.radians(side)
     duration = float(row["duration_s"])
     if row["has_alt"] == "yes":
         height: dict[str, object] = {"alt_mode": "lowest", "agl_m": 0.0}
@@ -1263,10 +1310,11 @@ def _hostile_drone(rng: np.random.Generator, row: dict[str, str], track: str, zo
         "truth_class": "drone",
         "hostile": True,
         "aim_zone": zone,
-        "anchor": "last",
+        "anchor": "first",
         "east_m": float(round(r * np.sin(b))),
         "north_m": float(round(r * np.cos(b))),
-        "approach_from_deg": bearing,
+        # Clockwise turn taking the excursion's bearing to the one from take-off to the centre.
+        "rotate_deg": float(round((side + 180.0 - reach_deg) % 360.0, 1)),
         **height,
         "max_gap_s": 10.0,
         "launch_s": float(round(rng.uniform(60.0, SCENARIO_DURATION_S - duration - 60.0))),
@@ -1376,6 +1424,8 @@ def _drone_scenario(
 ) -> dict:
     """A scenario whose hostile drones are the split's recorded drones, each flown into both zones.
 
+    The flights are read from ``data/flights`` of the source tree.
+
     Birds, gliders and powered aircraft of the split are picked as in the other scenarios.
     """
     rng = np.random.default_rng([17, k - 1, 0 if split == "train" else 1])
@@ -1389,7 +1439,8 @@ def _drone_scenario(
             objects.append(MAKERS[cls](rng, pool[i], _track_ref(pool[i])))
     for row in drones:
         for zone in ZONE_RADII:
-            objects.append(_hostile_drone(rng, row, _track_ref(row), zone))
+            flight = ROOT / "data" / "flights" / row["file"]
+            objects.append(_hostile_drone(rng, row, _track_ref(row), zone, flight))
     name = f"real-{split}-{k:02d}"
     return {
         "name": name,
