@@ -580,6 +580,17 @@ SOURCES: tuple[Source, ...] = (
         for repo, commit, path, kind, layout, _ in DJISRT_FILES
     ),
     Source(
+        id="opentx2gpx-crsf-2021-08-29",
+        file="opentx2gpx_CRSF-2021-08-29.csv",
+        repo="nkozawa/OpenTX2GPX",
+        commit="13a57c3105b009e25a452c6d19c92d23c3e32622",
+        path="samples/CRSF-2021-08-29.csv",
+        licence="MIT",
+        cls="drone-multirotor",
+        kind="RC drone with Crossfire GPS telemetry (multirotor by its lift-off)",
+        reader="edgetx",
+    ),
+    Source(
         id="px4tools-01-07-59",
         file="px4tools_01_07_59.px4log",
         repo="dronecrew/px4tools",
@@ -608,6 +619,9 @@ ORIGINAL_SHA256: dict[str, str] = {
     **{f"ocap_{name}.flp": sha for name, sha in OCAP_FILES},
     "djilogparser_output.json": "bf0d309999f49ebe57622c81a4f9119d2ff340caaa91b8a6e1c8c92053db2c06",
     **{"djisrt_" + Path(path).name: sha for _, _, path, _, _, sha in DJISRT_FILES},
+    "opentx2gpx_CRSF-2021-08-29.csv": (
+        "4be1b12f9813f295546354f1cd65b03842a81653d477898a601fa5024de62d8f"
+    ),
     "px4tools_01_07_59.px4log": "15dc438491dccf1bfe85e8e2a9c38673a2232aa58c277cb2442183d154037c34",
 }
 
@@ -904,6 +918,49 @@ def read_djijson(path: Path) -> Iterator[Flight]:
     yield "flight", t[keep], lat[keep], lon[keep], h[keep]
 
 
+#: An OpenTX/EdgeTX telemetry log starts a new session (a new flight) after this long a gap.
+EDGETX_SESSION_GAP_S = 10.0
+
+
+def read_edgetx(path: Path) -> Iterator[Flight]:
+    """An OpenTX/EdgeTX radio's telemetry log: CSV rows ``Date``, ``Time``, ``GPS`` ("lat lon"),
+    ``Alt(m)`` (height above the arming point), 2 a second.
+
+    The log holds several sessions; each is a flight: from its first to its
+    last fix more than 1 m up, at most one fix a second, at least
+    ``DRONE_MIN_S`` long.
+    """
+    t: list[float] = []
+    lat: list[float] = []
+    lon: list[float] = []
+    alt: list[float] = []
+    with path.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            pos = row["GPS"].split()
+            if len(pos) != 2:
+                continue
+            stamp = dt.datetime.strptime(f"{row['Date']} {row['Time']}", "%Y-%m-%d %H:%M:%S.%f")
+            ts = stamp.replace(tzinfo=dt.UTC).timestamp()
+            if t and ts <= t[-1]:
+                continue
+            t.append(ts)
+            lat.append(float(pos[0]))
+            lon.append(float(pos[1]))
+            alt.append(float(row["Alt(m)"]))
+    ta, la, lo, al = np.asarray(t), np.asarray(lat), np.asarray(lon), np.asarray(alt)
+    k = 0
+    for run in _split(ta, np.ones(ta.size, bool), EDGETX_SESSION_GAP_S):
+        k += 1
+        up = run[al[run] > 1.0]
+        if up.size < 2:
+            continue
+        sl = np.arange(up[0], up[-1] + 1)
+        if ta[sl[-1]] - ta[sl[0]] < DRONE_MIN_S:
+            continue
+        keep = sl[_thin(ta[sl], DRONE_MIN_DT_S)]
+        yield f"session-{k}", ta[keep], la[keep], lo[keep], al[keep]
+
+
 _SRT_TIME = re.compile(r"(\d\d):(\d\d):(\d\d)[,.](\d\d\d)\s*-->")
 _SRT_LAT = re.compile(r"\[latitude\s*:\s*(-?[\d.]+)\]")
 _SRT_LON = re.compile(r"\[longt?itude\s*:\s*(-?[\d.]+)\]")
@@ -1071,6 +1128,7 @@ READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
     "sdlog2": read_sdlog2,
     "djijson": read_djijson,
     "flp": read_flp,
+    "edgetx": read_edgetx,
     **{f"srt-{layout}": _srt_reader(layout) for layout in ("bracket", "gps-latlon", "gps-lonlat")},
 }
 #: At most this many flights per source (keeps the committed corpus small).
