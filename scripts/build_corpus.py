@@ -1375,7 +1375,8 @@ def _hostile_drone(
         "rotate_deg": float(round((side + 180.0 - reach_deg) % 360.0, 1)),
         **height,
         "max_gap_s": 10.0,
-        "launch_s": float(round(rng.uniform(60.0, SCENARIO_DURATION_S - duration - 60.0))),
+        # Take-off inside the scenario; a log longer than the scenario is cut at its end.
+        "launch_s": float(round(rng.uniform(0.0, max(SCENARIO_DURATION_S - duration - 60.0, 0.0)))),
         "radio": bool(rng.random() < 0.5),
     }
 
