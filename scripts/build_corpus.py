@@ -26,11 +26,16 @@ import datetime as dt
 import gzip
 import hashlib
 import io
+import json
+import math
+import re
+import struct
 import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pymap3d
@@ -313,6 +318,143 @@ IGC_PARSER_FILES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: DJI flight records of the DroneDeploy app in dronedeploy/flight-log-parser (MIT):
+#: (name under testlog/, aircraft, sha256). Real flights: the battery gives 10-16 A
+#: in the air and loses 10-17 % in 2-4 min, as spinning rotors draw (a simulator
+#: session drives no rotors: these logs show 1.5 A before take-off). Left out: ``iOS11-2`` and
+#: ``errorLog`` (the same flight as ``iphone-ios11-inspire``), ``json-info*``
+#: (constant 10 satellites and 10 m/s, no device position: made up for a test).
+DRONEDEPLOY_COMMIT = "9c4189f40ac0c39ac6e49516b24fb5a2be2bb5fd"
+DRONEDEPLOY_FILES: tuple[tuple[str, str, str], ...] = (
+    (
+        "ipad-ios11-phantom4",
+        "DJI Phantom 4 Pro (quadcopter, waypoint mission)",
+        "2c21b405be1d566a59de64f5ade6a26ccee9f8b980834f6f0c591cdbd434955b",
+    ),
+    (
+        "iphone-ios-11-3-matrice",
+        "DJI Matrice 200 (quadcopter, waypoint mission)",
+        "0b5547a6a5df058b9fe17f8ec208c593aa211d1f9fdcce5050218aec9caf0354",
+    ),
+    (
+        "iphone-ios11-inspire",
+        "DJI Inspire 1 Pro (quadcopter, waypoint mission)",
+        "566b28e4f7e3c67b7fd44743a6af882e5d360686d102ab5f674204f90740bf77",
+    ),
+    (
+        "pixel2-inspire2",
+        "DJI Inspire 2 (quadcopter, hovering)",
+        "df0532d3bee33e57db50d56d68749c0141c60b312771d46fe260db574e58faea",
+    ),
+)
+
+
+#: Flight paths (``.flp``) of light aircraft in aschweiz/project-ocap (BSD-3-Clause), test
+#: flights of a collision-warning project at Birrfeld and Grenchen, Switzerland, 2025:
+#: (``<date>_<airfield>_<aircraft>``, sha256). Left out: ``20250408_grenchen_1CB`` and
+#: ``_19F``, second recorders in the aircraft of ``68D`` and ``C1F`` (within 2 m of them).
+OCAP_COMMIT = "0fbc9a40c91b71381b8075006fc8b07590b0d3e7"
+OCAP_FILES: tuple[tuple[str, str], ...] = (
+    ("20250110_birrfeld_rdn1", "da049efc0fac86b251de0c9f5ead8976ab1602c930efedc4f8157ee88796b142"),
+    ("20250110_birrfeld_rdn2", "ea45c294aa22c030b1476571d6bf338ca1f07c70fb76ca3b6e3d802dcd014cd8"),
+    ("20250110_birrfeld_yla1", "9e3bc3c66e1f68bd33a59650bd0c23287ddaa5477ef8235fdf452aa0176b12b5"),
+    ("20250110_birrfeld_yla2", "5b521b2899e4199fc588677e8fe861812e3dc12c87a9fa6e9c18246089d1fa14"),
+    ("20250222_birrfeld_cxq", "d8a1788fcdaed131c893a0c9543016680c65d08009bd1bf37e067c69be4501a6"),
+    ("20250222_birrfeld_yla", "168dcaf0869daa8fc9dc6a2443c12ebb0f5a407108ca9d6f9a592606a2969cfe"),
+    ("20250408_grenchen_68D", "5fe1225a140d615697e3f87c46850896254ce27c2a06eb960abbb1a8cb994ae5"),
+    ("20250408_grenchen_C1F", "6e528500e130b8b161addc99cab97187f009ecb5f74897133b08836234e7e56e"),
+    ("20250514_grenchen_68D", "4eb977407af14449953a7a736ffc75b4c60a253416fbe6da7fc952ca7d49164b"),
+    ("20250514_grenchen_C1F", "72cdbd9908d0a04755fe50ce0084ba46c008000ffd099e336e3ebafbdfd51444"),
+    ("20250523_birrfeld_yla", "414a96fa264f469de20f3bdaf3c172e9dc24447bf4c13085103081411355b25f"),
+    ("20250523_birrfeld_ymv", "048ed2d0c51e009bc8a092d543257746a50da0fb63cff56ef8919039441d5e64"),
+)
+
+
+#: DJI video telemetry subtitles (``.SRT``), MIT: (repository, commit, path, aircraft,
+#: layout, sha256). Layouts: ``bracket`` (``[latitude: ..] [longitude: ..]``, height
+#: ``[rel_alt: ..`` above take-off or absolute ``[altitude: ..]``, or none),
+#: ``gps-latlon`` (``GPS(lat,lon,altM) BAROMETER:hM``), ``gps-lonlat``
+#: (``GPS(lon,lat,satellites)``, height ``BAROMETER:h`` or ``H hm``). Left out of
+#: DJI_SRT_Parser's samples: ``old_format`` and ``mavic_2_style`` (the ``mavic_pro``
+#: flight again), ``air2s``, ``mavic_air2``, ``p4p_sample``, ``p4_rtk`` (under 60 s),
+#: ``mavic_air`` (no position), ``mix_p4rtk_mavic2pro`` and ``broken_*`` (parser tests);
+#: of dji-srt-viewer's, ``sample0`` and ``sample4`` (= ``mavic_pro``, ``mavic_pro_buggy``).
+_SRT_PARSER = ("JuanIrache/DJI_SRT_Parser", "b6ed7901b0f77dc8864eaeaf153914482bfba6da")
+_SRT_VIEWER = ("JuanIrache/dji-srt-viewer", "8dcd5c27686919f2523db3cada3813d0c47ed924")
+DJISRT_FILES: tuple[tuple[str, str, str, str, str, str], ...] = (
+    (
+        *_SRT_PARSER,
+        "samples/MAVIC3.srt",
+        "DJI Mavic 3",
+        "bracket",
+        "2e5945b7d9bce51568bde5cc6576bb3dcc4362cebe20a3a8588260cb82cdef23",
+    ),
+    (
+        *_SRT_PARSER,
+        "samples/matrice_300.srt",
+        "DJI Matrice 300",
+        "gps-latlon",
+        "503f42e373b6c5edb0edf1bf2e03491e30af37bd98142a3499ece4c83d0fd9f9",
+    ),
+    (
+        *_SRT_PARSER,
+        "samples/m2zoom.SRT",
+        "DJI Mavic 2 Zoom",
+        "bracket",
+        "1b5ead2b40975bb9f0e816c4320850a5d12f853a624a9c432fd253d14361a6a9",
+    ),
+    (
+        *_SRT_PARSER,
+        "samples/mavic_2pro_new.SRT",
+        "DJI Mavic 2 Pro",
+        "bracket",
+        "7a0175271c11b9ca78fa400409bfada018207290acbaf5960c47176e009af188",
+    ),
+    (
+        *_SRT_PARSER,
+        "samples/mavic_mini.SRT",
+        "DJI Mavic Mini",
+        "gps-lonlat",
+        "7ead21808d8dcdcfba01167838719b2e2d5b98b4c6150ed34302a1c859c94033",
+    ),
+    (
+        *_SRT_PARSER,
+        "samples/mavic_pro.SRT",
+        "DJI Mavic Pro",
+        "gps-lonlat",
+        "cb74783a412f6bbd195d02b324b6674c36a5066ca1aee058302650b7beba4abf",
+    ),
+    (
+        *_SRT_PARSER,
+        "samples/mavic_pro_buggy.SRT",
+        "DJI Mavic Pro",
+        "gps-lonlat",
+        "75708165c627400d11c4301d4728afd18ccef2f29da46d0faaf6bef84c8779e3",
+    ),
+    (
+        *_SRT_VIEWER,
+        "samples/sample1.SRT",
+        "DJI quadcopter (Mavic Pro layout)",
+        "gps-lonlat",
+        "9bbade6ed2867d2d42febe6105d0a1bbbe3b6d85f68d5866d2c26502a5b18575",
+    ),
+    (
+        *_SRT_VIEWER,
+        "samples/sample2.SRT",
+        "DJI quadcopter (Mavic Pro layout)",
+        "gps-lonlat",
+        "667fb75fd5f42542654b000a1f7a264540d2c307133b6691a78d45430eaaa219",
+    ),
+    (
+        *_SRT_VIEWER,
+        "samples/sample3.SRT",
+        "DJI quadcopter (Mavic Pro layout)",
+        "gps-lonlat",
+        "5affea9296a5fbe11d6df8ba9f7c7c873203c97ee4069f91f65ab83c6b7344bd",
+    ),
+)
+
+
 def _igcparser_file(path: str) -> str:
     return "igcparser_" + path.removeprefix("fixtures/").replace("/", "_")
 
@@ -384,6 +526,81 @@ SOURCES: tuple[Source, ...] = (
         )
         for commit, path, _ in IGC_PARSER_FILES
     ),
+    *(
+        Source(
+            id=f"dronedeploy-{name}",
+            file=f"dronedeploy_{name}.log",
+            repo="dronedeploy/flight-log-parser",
+            commit=DRONEDEPLOY_COMMIT,
+            path=f"testlog/{name}.log",
+            licence="MIT",
+            cls="drone-multirotor",
+            kind=kind,
+            reader="dronedeploy",
+        )
+        for name, kind, _ in DRONEDEPLOY_FILES
+    ),
+    *(
+        Source(
+            id="ocap-" + name.lower().replace("_", "-"),
+            file=f"ocap_{name}.flp",
+            repo="aschweiz/project-ocap",
+            commit=OCAP_COMMIT,
+            path=f"testflights/{name.rsplit('_', 1)[0]}/{name.rsplit('_', 1)[1]}.flp",
+            licence="BSD-3-Clause",
+            cls="aircraft",
+            kind="light aircraft (powered; collision-warning test flights)",
+            reader="flp",
+        )
+        for name, _ in OCAP_FILES
+    ),
+    Source(
+        id="djilogparser-2015-12-29",
+        file="djilogparser_output.json",
+        repo="mikeemoo/dji-log-parser",
+        commit="5c58666caaeab827f7edfb37ba147a79a20d462c",
+        path="examples/output.json",
+        licence="MIT",
+        cls="drone-multirotor",
+        kind="DJI quadcopter (DJI GO flight record)",
+        reader="djijson",
+    ),
+    *(
+        Source(
+            id="djisrt-" + Path(path).stem.lower().replace("_", "-"),
+            file="djisrt_" + Path(path).name,
+            repo=repo,
+            commit=commit,
+            path=path,
+            licence="MIT",
+            cls="drone-multirotor",
+            kind=f"{kind} (video telemetry)",
+            reader=f"srt-{layout}",
+        )
+        for repo, commit, path, kind, layout, _ in DJISRT_FILES
+    ),
+    Source(
+        id="opentx2gpx-crsf-2021-08-29",
+        file="opentx2gpx_CRSF-2021-08-29.csv",
+        repo="nkozawa/OpenTX2GPX",
+        commit="13a57c3105b009e25a452c6d19c92d23c3e32622",
+        path="samples/CRSF-2021-08-29.csv",
+        licence="MIT",
+        cls="drone-multirotor",
+        kind="RC drone with Crossfire GPS telemetry (multirotor by its lift-off)",
+        reader="edgetx",
+    ),
+    Source(
+        id="px4tools-01-07-59",
+        file="px4tools_01_07_59.px4log",
+        repo="dronecrew/px4tools",
+        commit="ff33b269c58691a6f2de9de006f73c5bdda60658",
+        path="test/log/01_07_59.px4log",
+        licence="BSD-3-Clause",
+        cls="drone-multirotor",
+        kind="PX4 multirotor (Pixhawk FMUv2), hover test",
+        reader="sdlog2",
+    ),
 )
 
 #: sha256 of each original, by file name (checked before anything is read).
@@ -398,6 +615,14 @@ ORIGINAL_SHA256: dict[str, str] = {
         "406ff3ce3a912bf231980ee3a5f9767affcd027cbfb66ad1491082f6442aeaca"
     ),
     **{_igcparser_file(path): sha for _, path, sha in IGC_PARSER_FILES},
+    **{f"dronedeploy_{name}.log": sha for name, _, sha in DRONEDEPLOY_FILES},
+    **{f"ocap_{name}.flp": sha for name, sha in OCAP_FILES},
+    "djilogparser_output.json": "bf0d309999f49ebe57622c81a4f9119d2ff340caaa91b8a6e1c8c92053db2c06",
+    **{"djisrt_" + Path(path).name: sha for _, _, path, _, _, sha in DJISRT_FILES},
+    "opentx2gpx_CRSF-2021-08-29.csv": (
+        "4be1b12f9813f295546354f1cd65b03842a81653d477898a601fa5024de62d8f"
+    ),
+    "px4tools_01_07_59.px4log": "15dc438491dccf1bfe85e8e2a9c38673a2232aa58c277cb2442183d154037c34",
 }
 
 Flight = tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # id suffix, t, lat, lon, alt
@@ -591,6 +816,298 @@ IGC_MIN_DT_S = 2.0
 IGC_MAX_S = 2 * 3600.0
 
 
+FT_M = 0.3048
+#: Recorded drones are thinned to at most one fix a second (the logs have ten).
+DRONE_MIN_DT_S = 1.0
+
+
+def read_dronedeploy(path: Path) -> Iterator[Flight]:
+    """A DroneDeploy flight record: tab-separated, one row every 0.1 s.
+
+    Metadata lines come first; the table starts at the header line beginning
+    ``Date/Time (`` (UTC or GMT). Kept: the rows where the aircraft reports itself
+    flying with a position, at most one a second. ``Aircraft Barometric
+    Altitude (ft)`` is the height above the take-off point.
+    """
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Date/Time ("))
+    col = {name: i for i, name in enumerate(lines[start].split("\t"))}
+    want = [
+        col[c]
+        for c in (
+            "Elapsed Time (sec)",
+            "Aircraft Latitude (Degrees)",
+            "Aircraft Longitude (Degrees)",
+            "Aircraft Barometric Altitude (ft)",
+            "Aircraft Flying",
+        )
+    ]
+    t: list[float] = []
+    lat: list[float] = []
+    lon: list[float] = []
+    alt: list[float] = []
+    for line in lines[start + 1 :]:
+        cells = line.split("\t")
+        if len(cells) <= max(want):
+            continue  # a truncated last row
+        ts, la, lo, al, flying = (cells[i] for i in want)
+        if flying != "1" or float(la) == 0.0 or (t and float(ts) <= t[-1]):
+            continue
+        t.append(float(ts))
+        lat.append(float(la))
+        lon.append(float(lo))
+        alt.append(float(al) * FT_M)
+    if len(t) < 2:
+        return
+    ta = np.asarray(t)
+    keep = _thin(ta, DRONE_MIN_DT_S)
+    yield "flight", ta[keep], np.asarray(lat)[keep], np.asarray(lon)[keep], np.asarray(alt)[keep]
+
+
+#: A powered light aircraft is airborne from its first to its last step faster than this
+#: (above taxiing speed, below take-off speed).
+AIRCRAFT_AIRBORNE_MPS = 20.0
+
+
+def read_flp(path: Path) -> Iterator[Flight]:
+    """A Project OCAP flight path: ``#Key : value`` header lines, then ``lon;lat;alt`` rows.
+
+    Rows are ``#ResSec`` seconds apart from ``#OriginSec`` (second of the day);
+    ``alt`` is GNSS altitude in metres. Kept: the airborne part (first to last
+    step faster than ``AIRCRAFT_AIRBORNE_MPS``), the first ``IGC_MAX_S`` of it.
+    """
+    head: dict[str, str] = {}
+    rows: list[list[float]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            key, _, value = line[1:].partition(":")
+            head[key.strip()] = value.strip()
+        elif line.strip():
+            rows.append([float(v) for v in line.split(";")])
+    a = np.asarray(rows)
+    t = float(head["OriginSec"]) + np.arange(len(a)) * float(head["ResSec"])
+    lon, lat, alt = a[:, 0], a[:, 1], a[:, 2]
+    e, n, _ = pymap3d.geodetic2enu(lat, lon, 0.0, lat[0], lon[0], 0.0)
+    fast = np.flatnonzero(np.hypot(np.diff(e), np.diff(n)) / np.diff(t) > AIRCRAFT_AIRBORNE_MPS)
+    if fast.size < 2:
+        return
+    sl = slice(int(fast[0]), int(fast[-1]) + 2)
+    t, lat, lon, alt = t[sl], lat[sl], lon[sl], alt[sl]
+    keep = _thin(t, DRONE_MIN_DT_S) & (t - t[0] <= IGC_MAX_S)
+    yield "flight", t[keep], lat[keep], lon[keep], alt[keep]
+
+
+def read_djijson(path: Path) -> Iterator[Flight]:
+    """A DJI flight record decoded to JSON: a list of ``{time, latitude, longitude, height}``.
+
+    ``time`` is seconds from the record's start (10 a second), ``height`` metres
+    above the take-off point. Kept: from the first to the last fix more than
+    1 m up, at most one a second.
+    """
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    t = np.array([float(r["time"]) for r in rows])
+    lat = np.array([float(r["latitude"]) for r in rows])
+    lon = np.array([float(r["longitude"]) for r in rows])
+    h = np.array([float(r["height"]) for r in rows])
+    up = np.flatnonzero(h > 1.0)
+    if up.size < 2:
+        return
+    sl = slice(int(up[0]), int(up[-1]) + 1)
+    t, lat, lon, h = t[sl], lat[sl], lon[sl], h[sl]
+    keep = _thin(t, DRONE_MIN_DT_S)
+    yield "flight", t[keep], lat[keep], lon[keep], h[keep]
+
+
+#: An OpenTX/EdgeTX telemetry log starts a new session (a new flight) after this long a gap.
+EDGETX_SESSION_GAP_S = 10.0
+
+
+def read_edgetx(path: Path) -> Iterator[Flight]:
+    """An OpenTX/EdgeTX radio's telemetry log: CSV rows ``Date``, ``Time``, ``GPS`` ("lat lon"),
+    ``Alt(m)`` (height above the arming point), 2 a second.
+
+    The log holds several sessions; each is a flight: from its first to its
+    last fix more than 1 m up, at most one fix a second, at least
+    ``DRONE_MIN_S`` long.
+    """
+    t: list[float] = []
+    lat: list[float] = []
+    lon: list[float] = []
+    alt: list[float] = []
+    with path.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            pos = row["GPS"].split()
+            if len(pos) != 2:
+                continue
+            stamp = dt.datetime.strptime(f"{row['Date']} {row['Time']}", "%Y-%m-%d %H:%M:%S.%f")
+            ts = stamp.replace(tzinfo=dt.UTC).timestamp()
+            if t and ts <= t[-1]:
+                continue
+            t.append(ts)
+            lat.append(float(pos[0]))
+            lon.append(float(pos[1]))
+            alt.append(float(row["Alt(m)"]))
+    ta, la, lo, al = np.asarray(t), np.asarray(lat), np.asarray(lon), np.asarray(alt)
+    k = 0
+    for run in _split(ta, np.ones(ta.size, bool), EDGETX_SESSION_GAP_S):
+        k += 1
+        up = run[al[run] > 1.0]
+        if up.size < 2:
+            continue
+        sl = np.arange(up[0], up[-1] + 1)
+        if ta[sl[-1]] - ta[sl[0]] < DRONE_MIN_S:
+            continue
+        keep = sl[_thin(ta[sl], DRONE_MIN_DT_S)]
+        yield f"session-{k}", ta[keep], la[keep], lo[keep], al[keep]
+
+
+_SRT_TIME = re.compile(r"(\d\d):(\d\d):(\d\d)[,.](\d\d\d)\s*-->")
+_SRT_LAT = re.compile(r"\[latitude\s*:\s*(-?[\d.]+)\]")
+_SRT_LON = re.compile(r"\[longt?itude\s*:\s*(-?[\d.]+)\]")
+_SRT_REL_ALT = re.compile(r"\[rel_alt\s*:\s*(-?[\d.]+)")
+_SRT_ABS_ALT = re.compile(r"\[altitude\s*:\s*(-?[\d.]+)\]")
+_SRT_GPS = re.compile(r"GPS\s*\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)M?\s*\)")
+_SRT_HEIGHT = re.compile(r"BAROMETER:\s*(-?[\d.]+)|\bH (-?[\d.]+)m")
+#: Drone logs with less airborne time than this are skipped (parser test snippets).
+DRONE_MIN_S = 60.0
+
+
+def _srt_reader(layout: str) -> Callable[[Path], Iterator[Flight]]:
+    """A reader of DJI telemetry subtitles of one layout (see ``DJISRT_FILES``).
+
+    Each subtitle block has a ``start --> end`` time code (video time) and a
+    position; the fix is taken at the block's start. Where the height is above
+    the take-off point, only the part from the first to the last fix more than
+    1 m up is kept; the rest (absolute or no altitude) is kept whole, as the
+    video was taken in flight.
+    """
+
+    def read(path: Path) -> Iterator[Flight]:
+        text = path.read_text(encoding="utf-8-sig").replace("\r", "")
+        t: list[float] = []
+        lat: list[float] = []
+        lon: list[float] = []
+        alt: list[float] = []
+        relative = layout != "bracket"
+        for block in text.split("\n\n"):
+            tc = _SRT_TIME.search(block)
+            if tc is None:
+                continue
+            ts = int(tc[1]) * 3600 + int(tc[2]) * 60 + int(tc[3]) + int(tc[4]) / 1000.0
+            if layout == "bracket":
+                la, lo = _SRT_LAT.search(block), _SRT_LON.search(block)
+                if la is None or lo is None:
+                    continue
+                y, x = float(la[1]), float(lo[1])
+                rel, ab = _SRT_REL_ALT.search(block), _SRT_ABS_ALT.search(block)
+                relative = rel is not None
+                h = float(rel[1]) if rel else float(ab[1]) if ab else math.nan
+            else:
+                g = _SRT_GPS.search(block)
+                hm = _SRT_HEIGHT.search(block)
+                if g is None or hm is None:
+                    continue
+                a, b = float(g[1]), float(g[2])
+                y, x = (a, b) if layout == "gps-latlon" else (b, a)
+                h = float(hm[1] or hm[2])
+            if (t and ts <= t[-1]) or (y == 0.0 and x == 0.0):
+                continue
+            t.append(ts)
+            lat.append(y)
+            lon.append(x)
+            alt.append(h)
+        ta, la_, lo_, al = np.asarray(t), np.asarray(lat), np.asarray(lon), np.asarray(alt)
+        if relative:
+            up = np.flatnonzero(al > 1.0)
+            if up.size < 2:
+                return
+            sl = slice(int(up[0]), int(up[-1]) + 1)
+            ta, la_, lo_, al = ta[sl], la_[sl], lo_[sl], al[sl]
+        if ta.size < 2 or ta[-1] - ta[0] < DRONE_MIN_S:
+            return
+        keep = _thin(ta, DRONE_MIN_DT_S)
+        yield "flight", ta[keep], la_[keep], lo_[keep], al[keep]
+
+    return read
+
+
+#: Field codes of self-describing "DataFlash" logs (PX4 sdlog2 and ArduPilot share the
+#: framing): struct format of each code.
+_DF_CODES = {
+    "b": "b", "B": "B", "h": "h", "H": "H", "i": "i", "I": "I", "q": "q", "Q": "Q",
+    "f": "f", "d": "d", "n": "4s", "N": "16s", "Z": "64s", "a": "64s",
+    "c": "h", "C": "H", "e": "i", "E": "I", "L": "i", "M": "B",
+}  # fmt: skip
+_DF_HEAD = b"\xa3\x95"
+_DF_FMT = 0x80
+
+
+def _dataflash(data: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Messages of a DataFlash-framed log, in file order: (name, {column: raw value}).
+
+    Each message is ``A3 95 <type>`` and a body laid out by the FMT message
+    (type 0x80: type, length, name, format, columns) that defined the type;
+    bytes that do not start a known message are skipped.
+    """
+    fmts: dict[int, tuple[str, struct.Struct, list[str]]] = {
+        _DF_FMT: (
+            "FMT",
+            struct.Struct("<BB4s16s64s"),
+            ["Type", "Length", "Name", "Format", "Columns"],
+        )
+    }
+    pos = 0
+    while pos + 3 <= len(data):
+        if data[pos : pos + 2] != _DF_HEAD or data[pos + 2] not in fmts:
+            pos += 1
+            continue
+        name, st, cols = fmts[data[pos + 2]]
+        if pos + 3 + st.size > len(data):
+            return
+        vals = st.unpack_from(data, pos + 3)
+        pos += 3 + st.size
+        if name == "FMT":
+            typ, _, nm, fm, cl = vals
+            fm_s = fm.rstrip(b"\0").decode("ascii")
+            fmts[typ] = (
+                nm.rstrip(b"\0").decode("ascii"),
+                struct.Struct("<" + "".join(_DF_CODES[c] for c in fm_s)),
+                cl.rstrip(b"\0").decode("ascii").split(","),
+            )
+        yield name, dict(zip(cols, vals, strict=True))
+
+
+def read_sdlog2(path: Path) -> Iterator[Flight]:
+    """A PX4 sdlog2 log (``.px4log``): the GPS receiver's fixes while the vehicle is not landed.
+
+    ``GPS``: ``GPSTime`` (UTC microseconds), ``Fix`` (3 = 3-D), ``Lat``/``Lon``
+    (1e-7 degrees), ``Alt`` (m above mean sea level); ``STAT.Landed`` (0 in
+    the air). A fix is kept when 3-D, newer than the last kept, and the last
+    status before it says airborne.
+    """
+    landed = 1
+    t: list[float] = []
+    lat: list[float] = []
+    lon: list[float] = []
+    alt: list[float] = []
+    for name, m in _dataflash(path.read_bytes()):
+        if name == "STAT":
+            landed = int(m["Landed"])
+        elif name == "GPS" and landed == 0 and int(m["Fix"]) >= 3:
+            ts = int(m["GPSTime"]) / 1e6
+            if t and ts <= t[-1]:
+                continue
+            t.append(ts)
+            lat.append(int(m["Lat"]) * 1e-7)
+            lon.append(int(m["Lon"]) * 1e-7)
+            alt.append(float(m["Alt"]))
+    if len(t) < 2:
+        return
+    ta = np.asarray(t)
+    keep = _thin(ta, DRONE_MIN_DT_S)
+    yield "flight", ta[keep], np.asarray(lat)[keep], np.asarray(lon)[keep], np.asarray(alt)[keep]
+
+
 def _thin(t: np.ndarray, min_dt_s: float) -> np.ndarray:
     """Mask keeping a sample only if at least ``min_dt_s`` after the last kept one."""
     keep = np.zeros(t.size, bool)
@@ -607,6 +1124,12 @@ READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
     "larus": read_larus,
     "m2b": read_m2b,
     "igc": read_igc,
+    "dronedeploy": read_dronedeploy,
+    "sdlog2": read_sdlog2,
+    "djijson": read_djijson,
+    "flp": read_flp,
+    "edgetx": read_edgetx,
+    **{f"srt-{layout}": _srt_reader(layout) for layout in ("bracket", "gps-latlon", "gps-lonlat")},
 }
 #: At most this many flights per source (keeps the committed corpus small).
 MAX_PER_SOURCE = 50
@@ -794,10 +1317,76 @@ def _glider(rng: np.random.Generator, row: dict[str, str], track: str) -> dict:
     }
 
 
-MAKERS = {"bird": _bird, "glider": _glider}
+#: Powered light aircraft are placed and flown as gliders are.
+MAKERS = {"bird": _bird, "glider": _glider, "aircraft": _glider}
+#: Objects per recorded-drone scenario by corpus class, besides the drones (the first
+#: scenarios of each split predate the powered aircraft and keep PER_SCENARIO).
+PER_DRONE_SCENARIO = {**PER_SCENARIO, "aircraft": 2}
 
-#: No openly licensed drone logs were found (docs/data-sources.md): until there are, the
-#: threats in the real-flight scenarios are the simulator's own synthetic drones.
+#: Zone radii (m) of ZONES, for placing recorded hostile drones outside a zone's edge.
+ZONE_RADII = {"Z1": 400.0, "Z2": 300.0}
+#: A recorded hostile drone takes off this fraction of its farthest excursion outside
+#: its zone's edge, so it enters the zone on its way out.
+DRONE_HOME_OUT = 0.7
+
+
+def _excursion(flight: Path) -> tuple[float, float]:
+    """Distance (m) and bearing (deg) of a log's fix farthest from its first fix."""
+    from skywarden.sim.recorded import read_track
+
+    tr = read_track(flight)
+    e, n, _ = pymap3d.geodetic2enu(tr.lat_deg, tr.lon_deg, 0.0, tr.lat_deg[0], tr.lon_deg[0], 0.0)
+    i = int(np.argmax(np.hypot(e, n)))
+    return float(np.hypot(e[i], n[i])), float(np.degrees(np.arctan2(e[i], n[i])) % 360.0)
+
+
+def _hostile_drone(
+    rng: np.random.Generator, row: dict[str, str], track: str, zone: str, flight: Path
+) -> dict:
+    """A recorded drone flown into ``zone`` from a take-off point outside it.
+
+    The logs start at take-off (or, for video telemetry, in flight), many come
+    back to where they started, and they reach at most about a kilometre out.
+    So the first fix is put outside the zone, ``DRONE_HOME_OUT`` of the
+    farthest excursion from its edge, and the log is turned so that the
+    excursion points at the zone's centre: the drone enters the zone on its
+    way out. Heights are the log's own with its lowest fix on the ground; a
+    2-D log flies at a constant height.
+    """
+    reach_m, reach_deg = _excursion(flight)
+    side = float(round(rng.uniform(0.0, 360.0)))
+    r = ZONE_RADII[zone] + DRONE_HOME_OUT * reach_m
+    b = np.radians(side)
+    duration = float(row["duration_s"])
+    if row["has_alt"] == "yes":
+        height: dict[str, object] = {"alt_mode": "lowest", "agl_m": 0.0}
+    else:
+        height = {"alt_mode": "constant", "agl_m": float(round(rng.uniform(30.0, 120.0)))}
+    return {
+        "kind": "recorded",
+        "track": track,
+        "truth_class": "drone",
+        "hostile": True,
+        "aim_zone": zone,
+        "anchor": "first",
+        "east_m": float(round(r * np.sin(b))),
+        "north_m": float(round(r * np.cos(b))),
+        # Clockwise turn taking the excursion's bearing to the one from take-off to the centre.
+        "rotate_deg": float(round((side + 180.0 - reach_deg) % 360.0, 1)),
+        **height,
+        "max_gap_s": 10.0,
+        # Take-off inside the scenario; a log longer than the scenario is cut at its end.
+        "launch_s": float(round(rng.uniform(0.0, max(SCENARIO_DURATION_S - duration - 60.0, 0.0)))),
+        "radio": bool(rng.random() < 0.5),
+    }
+
+
+#: Drone classes of the corpus flown as recorded hostile drones.
+DRONE_CLASSES = ("drone-multirotor", "drone-fixedwing")
+
+#: The threats of the first scenarios of each split (kept as they were, so their
+#: scores stay comparable): the simulator's own synthetic drones. The recorded
+#: drones of a split fly in one further scenario of that split (``_drone_scenario``).
 SYNTHETIC_DRONES = [
     {
         "kind": "hostile_drone",
@@ -876,7 +1465,55 @@ def write_scenarios(flights: Path, out: Path) -> list[Path]:
             path = d / f"{name}.yaml"
             path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
             written.append(path)
+        drones = [r for r in rows if r["split"] == split and r["class"] in DRONE_CLASSES]
+        if drones:
+            spec = _drone_scenario(split, n + 1, rows, drones)
+            path = d / f"{spec['name']}.yaml"
+            path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+            written.append(path)
     return written
+
+
+def _track_ref(row: dict[str, str]) -> str:
+    return (Path("..") / ".." / ".." / "data" / "flights" / row["file"]).as_posix()
+
+
+def _drone_scenario(
+    split: str, k: int, rows: list[dict[str, str]], drones: list[dict[str, str]]
+) -> dict:
+    """A scenario whose hostile drones are the split's recorded drones, each flown into both zones.
+
+    The flights are read from ``data/flights`` of the source tree.
+
+    Birds, gliders and powered aircraft of the split are picked as in the other scenarios.
+    """
+    rng = np.random.default_rng([17, k - 1, 0 if split == "train" else 1])
+    objects = []
+    for cls, per in PER_DRONE_SCENARIO.items():
+        pool = [r for r in rows if r["split"] == split and r["class"] == cls]
+        if not pool:
+            continue
+        pick = rng.choice(len(pool), size=min(per, len(pool)), replace=False)
+        for i in sorted(pick.tolist()):
+            objects.append(MAKERS[cls](rng, pool[i], _track_ref(pool[i])))
+    for row in drones:
+        for zone in ZONE_RADII:
+            flight = ROOT / "data" / "flights" / row["file"]
+            objects.append(_hostile_drone(rng, row, _track_ref(row), zone, flight))
+    name = f"real-{split}-{k:02d}"
+    return {
+        "name": name,
+        "description": (
+            f"Recorded real flights of the {split} split relocated to one site: birds, "
+            "gliders, light aircraft and, as the hostile drones, recorded real drone flights (each "
+            "flown into both zones); generated by scripts/build_corpus.py --scenarios."
+        ),
+        "duration_s": SCENARIO_DURATION_S,
+        "site": SITE,
+        "zones": ZONES,
+        "sensors": SENSORS,
+        "objects": objects,
+    }
 
 
 def main() -> None:
