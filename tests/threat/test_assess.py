@@ -70,8 +70,8 @@ def test_drone_lifecycle_raised_escalated_cleared_on_turn_away():
     assert len({e.id for e in ev}) == 1
     assert len(ev) <= 12
     assert not a.open_alerts()
-    # The raise happens when the drone is about 300 s out.
-    assert ev[0].tta_s == pytest.approx(300.0, abs=15.0)
+    # The raise happens when the drone is about 300 s out, after the raise hold.
+    assert ev[0].tta_s == pytest.approx(300.0 - ThreatConfig().raise_hold_s, abs=15.0)
     assert ev[0].entry_lat is not None and ev[0].class_ == "drone"
 
 
@@ -214,10 +214,32 @@ def test_cooperative_drone_at_most_info_and_spoofed_is_hostile():
 def test_birds_give_nothing_unknowns_give_info():
     x = straight([0, -1000, 100], [0, 10, 0], 120)[:, None, :]
     assert run(ThreatAssessor(zones()), x, BIRD) == []
-    ev = run(ThreatAssessor(zones()), x, UNKNOWN)
+    off = ThreatConfig(unidentified_warning_horizon_s=0.0)
+    ev = run(ThreatAssessor(zones(), off), x, UNKNOWN)
     assert ev and {e.level for e in ev} == {"info"}
     # An info alert waits until the object has stayed unidentified for 30 s.
     assert ev[0].t - T0 >= ThreatConfig().info_raise_hold_s - 1.0
+
+
+def test_unidentified_object_about_to_enter_is_a_warning():
+    """An unidentified object gets info far out and warning once its straight path
+    enters the zone within unidentified_warning_horizon_s; never before the info hold."""
+    cfg = ThreatConfig()
+    x = straight([0, -3000, 100], [0, 10, 0], 300)[:, None, :]
+    ev = run(ThreatAssessor(zones(), cfg), x, UNKNOWN)
+    raised = [e for e in ev if e.state == "raised"]
+    assert len(raised) == 1 and raised[0].level == "info"
+    assert raised[0].t - T0 >= cfg.info_raise_hold_s - 1.0
+    up = next(e for e in ev if e.level == "warning")
+    assert up.state == "updated" and up.id == raised[0].id
+    assert 0.0 < up.tta_s <= cfg.unidentified_warning_horizon_s
+    # Starting inside the horizon: the raise still waits for the info hold.
+    near = straight([0, -1000, 100], [0, 10, 0], 120)[:, None, :]
+    ev = run(ThreatAssessor(zones(), cfg), near, UNKNOWN)
+    assert ev[0].state == "raised" and ev[0].level == "warning"
+    assert ev[0].t - T0 >= cfg.info_raise_hold_s - 1.0
+    # A believed cooperative object stays quiet.
+    assert run(ThreatAssessor(zones(), cfg), near, UNKNOWN, cooperative=[True]) == []
 
 
 def test_swarm_of_twenty_gives_twenty_alerts_and_few_lines():
@@ -326,12 +348,16 @@ def test_fast_object_that_may_be_a_drone_gets_info_slow_one_nothing():
 
 def test_exit_thresholds_hold_a_level_but_never_raise_one():
     """An info alert on an object whose drone probability sits between the exit (0.45)
-    and entry (0.6) thresholds stays info: it never becomes critical on hysteresis."""
-    cfg = ThreatConfig()
+    and entry (0.6) thresholds stays info: it never becomes critical on hysteresis
+    (nor warning, with the unidentified-object warning off)."""
+    cfg = ThreatConfig(unidentified_warning_horizon_s=0.0)
     doubtful = [0.5, 0.3, 0.02, 0.03, 0.15]  # drone + unknown >= info_p: info
     x = straight([0, -500, 100], [0, 3, 0], 200)  # creeping into the zone
     ev = run(ThreatAssessor(zones(), cfg), x[:, None, :], doubtful)
     assert ev and {e.level for e in ev} == {"info"}, [(e.state, e.level) for e in ev]
+    # With it on (the default), about to enter makes it a warning, never critical.
+    ev = run(ThreatAssessor(zones()), x[:, None, :], doubtful)
+    assert ev and {e.level for e in ev} == {"warning"}, [(e.state, e.level) for e in ev]
 
 
 def test_loiterer_coming_back_near_a_later_raise_keeps_its_alert():

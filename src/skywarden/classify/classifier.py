@@ -112,10 +112,13 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: decides. Learnt mostly from wandering multirotors, they would otherwise read a
     #: straight-flying attack drone as an aircraft. A larger echo is a manned aircraft's
     #: or helicopter's, and circling (a glider in a thermal) is evidence as trained.
+    #: With ``fixed_wing_unsigned`` the same holds for a track with no radar echo size at
+    #: all (a radar that reports none, or RF and cameras only): straight flight is then
+    #: no evidence either way, and the class is left to what else is known.
     fixed_wing_neutral_features: tuple[str, ...] = ("turn_rate_dps", "straightness")
     fixed_wing_rcs_max_dbsm: float = 5.0
     fixed_wing_straightness_min: float = 0.95
-    fixed_wing_unsigned: bool = False
+    fixed_wing_unsigned: bool = True
     identity_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
     spoof: SpoofConfig = msgspec.field(default_factory=SpoofConfig)
     #: Free-form description of the training run (data, seeds, measured accuracy).
@@ -305,8 +308,9 @@ class Classifier:
 
         Each feature's term is clipped to ``max_feature_llr`` below its best
         class, so that no single feature can rule a class out on its own; for a
-        fast, straight track with a drone-sized radar echo, the style features
-        (``fixed_wing_neutral_features``) do not count against ``drone``.
+        fast, straight track with a drone-sized radar echo (or none measured, with
+        ``fixed_wing_unsigned``), the style features (``fixed_wing_neutral_features``)
+        do not count against ``drone``.
         """
         p = self.params
         ll = np.zeros((feats.shape[0], len(CLASSES)))

@@ -90,14 +90,16 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: drone reads like a helicopter until it is close; this keeps a minute of
     #: warning for it. It is raised only after ``info_raise_hold_s``, like info.
     #: 0 turns it off.
-    unidentified_warning_horizon_s: float = 0.0
+    unidentified_warning_horizon_s: float = 120.0
     #: A closing drone's heading is within acos(this) of the zone's nearest point.
     closing_min_cos: float = 0.7
     #: Whether a believed cooperative (Remote ID) drone heading for a zone raises ``info``;
     #: off by default: it is known and accountable, and shown with its identity.
     cooperative_info: bool = False
-    #: A new alert's level must hold this long before it is raised ...
-    raise_hold_s: float = 3.0
+    #: A new alert's level must hold this long before it is raised: a bird's track that
+    #: takes a passing drone's detections for a few scans reads as a drone for 4-6 s
+    #: (3 s let 15 such alerts through in two hours of ``mass-raid``) ...
+    raise_hold_s: float = 8.0
     #: ... and an ``info`` alert this long: an object has to stay unidentified for a
     #: while before it is worth an operator's glance (a bird's class wavers briefly).
     info_raise_hold_s: float = 30.0
