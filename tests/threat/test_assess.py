@@ -112,6 +112,30 @@ def test_successor_track_carries_the_alert_on():
     assert ev[0].track == "T42" and a.open_alerts()[0].track == "T42"
 
 
+def test_young_track_continues_an_object_whose_track_goes_stale():
+    """The tracker confirms a second track on a drone a few scans before its first one
+    stops being updated (still confirmed, not yet coasting): the young track continues
+    the object, and the alert moves to it; no second raise."""
+    import dataclasses
+
+    a = ThreatAssessor(zones())
+    x = straight([0, -5000, 100], [0, 20, 0], 60)
+    ev = run(a, x[:20, None, :], DRONE, ids=[7])
+    assert [e.state for e in ev] == ["raised"]
+    ev = []
+    for k in range(20, 40):
+        both = table(T0 + k, [7, 42], np.stack([x[19], x[k] + [20, 0, 0, 0, 0, 0]]))
+        both = dataclasses.replace(
+            both,
+            t_first_s=np.array([T0 - 60.0, T0 + 20.0]),
+            t_last_update_s=np.array([T0 + 19.0, T0 + k]),
+        )
+        ev += a.assess(both, classes([DRONE, DRONE]))
+    assert not [e for e in ev if e.state == "raised"], [(e.state, e.track) for e in ev]
+    assert ("updated", "T42") in [(e.state, e.track) for e in ev]
+    assert [al.track for al in a.open_alerts()] == ["T42"]
+
+
 def test_far_new_track_is_not_a_successor():
     a = ThreatAssessor(zones(), ThreatConfig(raise_hold_s=0.0))
     x = straight([0, -5000, 100], [0, 20, 0], 40)

@@ -148,6 +148,13 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: ... and within these limits (metres) whatever the covariance says.
     handover_min_gate_m: float = 150.0
     handover_max_gate_m: float = 600.0
+    #: A live track not updated for this long is a handover candidate too (the tracker
+    #: often confirms a second track on an object a few scans before it lets the
+    #: first one coast) ...
+    handover_stale_s: float = 2.0
+    #: ... and a track this young that carries no alert of its own may still be found
+    #: to continue an object (its first scans may come before the old track goes stale).
+    handover_young_s: float = 10.0
     #: An object raised again for a zone within ``loiter_window_s`` of an earlier
     #: alert there, at least ``loiter_min_s`` later and less than
     #: ``loiter_max_displacement_m`` from where that alert found it, is
@@ -504,13 +511,24 @@ class ThreatAssessor:
         live_rows = np.flatnonzero(live)
         get = self._object.get
         obj[live_rows] = [get(tid, -1) for tid in ids[live_rows].tolist()]
-        new = live_rows[obj[live_rows] < 0].tolist()
-        # Candidates: lost objects, and objects whose only track is coasting (the
+        # Tracks that may continue an object: new ones, and young ones still their own
+        # object with no open alert.
+        alerted = {o for o, _ in self._open}
+        young = (t - table.t_first_s <= cfg.handover_young_s) & (obj == ids)
+        new = [
+            i
+            for i in live_rows.tolist()
+            if obj[i] < 0 or (young[i] and int(obj[i]) not in alerted)
+        ]
+        # Candidates: lost objects, and objects whose track is coasting or stale (the
         # tracker may start a second track on an object before it drops the first).
         cands = [(o, s.t_s, s.x, s.P) for o, s in self._lost.items()]
         coasting = table.status == COASTING
+        stale = t - table.t_last_update_s >= cfg.handover_stale_s
         cands += [
-            (int(obj[i]), t, table.x[i], table.P[i]) for i in np.flatnonzero(coasting & (obj >= 0))
+            (int(obj[i]), t, table.x[i], table.P[i])
+            for i in np.flatnonzero(live & (obj >= 0) & (coasting | stale))
+            if coasting[i] or int(obj[i]) in alerted
         ]
         if new and cands:
             lx = np.array([c[2] for c in cands])
@@ -528,9 +546,10 @@ class ThreatAssessor:
                 cfg.handover_max_gate_m,
             )
             taken = np.zeros(len(cands), bool)
+            own = np.array([c[0] for c in cands])
             for i in new:
                 d = np.hypot(*(pred - table.x[i, :2]).T)
-                d = np.where(taken | ~(d <= gate), np.inf, d)
+                d = np.where(taken | ~(d <= gate) | (own == obj[i]), np.inf, d)
                 k = int(np.argmin(d))
                 if np.isfinite(d[k]):
                     taken[k] = True
