@@ -516,9 +516,7 @@ class ThreatAssessor:
         alerted = {o for o, _ in self._open}
         young = (t - table.t_first_s <= cfg.handover_young_s) & (obj == ids)
         new = [
-            i
-            for i in live_rows.tolist()
-            if obj[i] < 0 or (young[i] and int(obj[i]) not in alerted)
+            i for i in live_rows.tolist() if obj[i] < 0 or (young[i] and int(obj[i]) not in alerted)
         ]
         # Candidates: lost objects, and objects whose track is coasting or stale (the
         # tracker may start a second track on an object before it drops the first).
