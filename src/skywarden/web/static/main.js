@@ -107,6 +107,15 @@ function onMessage(msg) {
       takeTracks(msg.tracks, msg.t);
       drawTracks();
       break;
+    case "delta": {
+      // Changed tracks and removed ids only (docs/format.md): merged into the picture.
+      const merged = new Map(state.tracks);
+      for (const id of msg.removed) merged.delete(id);
+      for (const tr of msg.tracks) merged.set(tr.id, tr);
+      takeTracks([...merged.values()], msg.t);
+      drawTracks();
+      break;
+    }
     case "alert":
       if (msg.alert.state === "cleared") state.alerts.delete(msg.alert.id);
       else state.alerts.set(msg.alert.id, msg.alert);
