@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import orjson
 
 from skywarden.sinks.config import TakConfig, WebhookConfig
 from skywarden.sinks.cot import CotSink
