@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sinks.py
 	$(BIN)/python bench/vs_stonesoup.py
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/live_scale.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache test-artifacts

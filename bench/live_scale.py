@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import math
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -341,6 +342,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     rs = np.array([p for p in rss if p[0] >= args.warmup_s]) if rss else np.zeros((0, 2))
     slope = float(np.polyfit(rs[:, 0], rs[:, 1], 1)[0] * 60.0) if len(rs) > 2 else math.nan
     live = [x for x in tracks_live[len(tracks_live) // 3 :] if math.isfinite(x)]

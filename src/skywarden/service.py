@@ -89,14 +89,17 @@ async def _bind(what: str, host: str, port: int, bind: Awaitable[_T]) -> _T:
         raise listen_error(what, host, port, e) from None
 
 
-def bind_tcp(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host``:``port`` (its first address), non-blocking."""
+def bind_tcp(host: str, port: int, send_buffer_bytes: int | None = None) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (its first address), non-blocking;
+    ``send_buffer_bytes`` sets the kernel send buffer its connections inherit."""
     family, kind, proto, _, addr = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if send_buffer_bytes is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer_bytes)
         sock.bind(addr)
         sock.listen(2048)
         sock.setblocking(False)
@@ -552,7 +555,10 @@ class Service:
         sock: socket.socket | None = None
         try:
             await self.start()
-            sock = await _bind("web map", host, port, asyncio.to_thread(bind_tcp, host, port))
+            sndbuf = self.config.web.send_buffer_bytes
+            sock = await _bind(
+                "web map", host, port, asyncio.to_thread(bind_tcp, host, port, sndbuf)
+            )
             self.ports["web"] = sock.getsockname()[1]
             if on_ready is not None:
                 on_ready(dict(self.ports))

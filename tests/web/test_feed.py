@@ -32,6 +32,7 @@ class Client:
         self.tracks: dict[str, dict[str, Any]] = {}
         self.alerts: dict[str, dict[str, Any]] = {}
         self.seq: int | None = None
+        self.whole = True
         self.kinds: list[str] = []
         #: Track messages that moved the client on (keepalives, empty deltas at the
         #: client's own scan, do not).
@@ -63,6 +64,11 @@ class Client:
         if "seq" in msg:
             self.updates += kind != "snapshot" and msg["seq"] != self.seq
             self.seq = msg["seq"]
+            self.whole = not msg.get("more")
+
+    def at(self, seq: int) -> bool:
+        """Whether the client's picture is whole at scan ``seq`` (every part taken)."""
+        return self.seq == seq and self.whole
 
 
 def _shown(scan: ScanOutput) -> dict[str, dict[str, Any]]:
@@ -160,6 +166,35 @@ def test_clients_at_any_pace_rebuild_the_servers_picture():
     asyncio.run(main())
 
 
+def test_a_large_update_comes_in_parts_and_an_alert_goes_out_between_them():
+    async def main() -> None:
+        live = LiveState(sensors(), [zone_a()], part_bytes=2_000)
+        sub = live.subscribe()
+        client = Client()
+        client.take(sub.get_nowait() or "")
+        scan = ScanOutput(
+            t_s=T0,
+            tracks=tuple(track_line(f"T{i}", T0, 10.0 * i, 0.0) for i in range(20)),
+            alerts=(),
+        )
+        live.apply(scan)
+        first = sub.get_nowait()
+        assert first is not None and orjson.loads(first)["more"] is True
+        client.take(first)
+        live.apply_alerts([alert("A1", T0)])
+        rest = list(iter(sub.get_nowait, None))
+        # The alert overtakes the rest of the update; the last part alone has no "more".
+        assert orjson.loads(rest[0])["type"] == "alert"
+        parts = [orjson.loads(m) for m in rest[1:]]
+        assert [p.get("more", False) for p in parts] == [True] * (len(parts) - 1) + [False]
+        for m in rest:
+            client.take(m)
+        assert client.tracks == _shown(scan) and client.at(live.seq)
+        assert set(client.alerts) == {"A1"}
+
+    asyncio.run(main())
+
+
 @pytest.fixture
 def small_buffers_server(tmp_path):
     """The app on 127.0.0.1 with small socket buffers (inherited by accepted
@@ -221,18 +256,19 @@ def test_slow_client_is_downgraded_does_not_hold_up_a_fast_one_and_gets_every_al
                     alerts = (alert("A1", T0 + k, state="cleared"),)
                 live.apply(ScanOutput(t_s=T0 + k, tracks=_crowd(k).tracks, alerts=alerts))
                 # Lockstep: the fast client gets scan k before scan k + 1 exists.
-                while fast.seq != k:
+                while not fast.at(k):
                     fast.take(await asyncio.wait_for(fws.recv(), 30))
             assert live.downgrades == 0, "a client was judged slow before it took anything"
             # The slow client reads again: it catches up with the latest picture.
-            while slow.seq != n_scans:
+            while not slow.at(n_scans):
                 slow.take(await asyncio.wait_for(sws.recv(), 30))
         return fast, slow
 
     fast, slow = asyncio.run(main())
     truth = _shown(ScanOutput(t_s=T0 + n_scans, tracks=_crowd(n_scans).tracks, alerts=()))
-    # The fast client got every scan, each as its own delta, and was never downgraded.
+    # The fast client got every scan, each as its own delta (in parts), never downgraded.
     assert fast.updates == n_scans
+    assert fast.kinds.count("delta") > n_scans, "a delta of 400 tracks comes in parts"
     assert fast.tracks == truth and slow.tracks == truth
     # The slow one got the scans merged (and was moved to a coarser rate) ...
     assert slow.updates < n_scans

@@ -7,14 +7,16 @@ bare wake-up for a new scan. :meth:`Subscriber.get` hands out, in this order:
 the snapshot (first), the queued events, then the tracks as one message that
 brings the client from the scan it last got to the latest (see
 :meth:`~skywarden.web.state.LiveState.track_update`): scans that came while the
-client was busy are merged into one delta, never queued one by one.
+client was busy are merged into one delta, never queued one by one. A large
+update comes in parts (``more: true`` on all but the last) and events go out
+between them, so an alert never waits behind a whole picture.
 
-Back-pressure: the time between handing a message out and the next ``get`` is
-the time the client took to accept it (the WebSocket send waits while the
-socket's buffer is full). When more than ``every`` scans came during that time,
-the client cannot keep up with its rate and is moved to half of it (tracks at
+Back-pressure: the time between handing an update's first part out and the
+``get`` after its last is the time the client took to accept it (the WebSocket
+send waits while the socket's buffer is full). When more than ``every`` scans
+came during that time, the client cannot keep up with its rate and is moved to half of it (tracks at
 most every ``2 * every`` scans, up to ``max_every``); after ``recover_after``
-messages in a row taken with no scan missed, its rate doubles again. Events are
+updates in a row taken with no scan missed, its rate doubles again. Events are
 handed out as soon as they come, whatever the rate. A client so slow that
 ``max_pending`` events wait is cut off (:class:`ClientTooSlow`) rather than
 lose one or let its queue grow without bound; it reconnects and gets a new snapshot.
@@ -43,7 +45,7 @@ class FeedConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     #: The coarsest rate a slow client is moved to: the tracks once every this many scans.
     max_every: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 16
-    #: Messages in a row taken with no scan missed before a slow client's rate doubles.
+    #: Updates in a row taken with no scan missed before a slow client's rate doubles.
     recover_after: Annotated[int, msgspec.Meta(ge=1)] = 10
     #: Events waiting for one client beyond which it is cut off (it reconnects).
     max_pending: Annotated[int, msgspec.Meta(ge=1)] = 100_000
@@ -60,9 +62,6 @@ class Subscriber:
         self.config = config
         #: Send the tracks at most once every ``every`` scans (1: every scan).
         self.every = 1
-        #: Tracks messages handed out: deltas, and whole pictures for a client too far behind.
-        self.deltas = 0
-        self.full = 0
         self._overflowed = False
         self._events: deque[str] = deque()
         self._wake = asyncio.Event()
@@ -71,8 +70,10 @@ class Subscriber:
         #: The scan (number, time) the client's picture shows.
         self.seq = 0
         self.t_s: float | None = None
-        #: Scan number when the last message was handed out (None: the client waits).
-        self._busy_from: int | None = None
+        #: Parts of the track update being sent (see LiveState.track_update).
+        self._parts: deque[str] = deque()
+        #: The latest scan number when that update was taken (None: judged already).
+        self._update_from: int | None = None
         self._good = 0
 
     # --- fed by the live state (any thread) ---
@@ -99,11 +100,11 @@ class Subscriber:
         :class:`ClientTooSlow` once an event could not be queued."""
         if self._overflowed:
             raise ClientTooSlow(f"{self.config.max_pending} events waited for this client")
-        self._judge()
-        msg = self._next()
-        if msg is not None:
-            self._busy_from = self.live.seq
-        return msg
+        if self._update_from is not None and not self._parts:
+            # Every part of the last update was taken: how many scans came meanwhile?
+            self._judge(self.live.seq - self._update_from)
+            self._update_from = None
+        return self._next()
 
     async def get(self) -> str:
         """The next message, waiting until one is due."""
@@ -121,11 +122,8 @@ class Subscriber:
             % (orjson.dumps(self.t_s), self.seq)
         ).decode()
 
-    def _judge(self) -> None:
-        """Rate the client on how many scans came while it took the last message."""
-        if self._busy_from is None:
-            return
-        missed, self._busy_from = self.live.seq - self._busy_from, None
+    def _judge(self, missed: int) -> None:
+        """Rate the client on how many scans came while it took the last update."""
         if missed > self.every:
             if self.every < self.config.max_every:
                 self.every = min(2 * self.every, self.config.max_every)
@@ -146,14 +144,14 @@ class Subscriber:
             return text
         if self._events:
             return self._events.popleft()
+        if self._parts:
+            return self._parts.popleft()
         if self.live.seq - self.seq < self.every:
             return None
         update = self.live.track_update(self.seq)
         if update is None:
             return None
         self.seq, self.t_s = update.seq, update.t
-        if update.full:
-            self.full += 1
-        else:
-            self.deltas += 1
-        return update.text
+        self._update_from = self.live.seq
+        self._parts.extend(update.parts)
+        return self._parts.popleft()

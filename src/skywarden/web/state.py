@@ -47,17 +47,15 @@ class SensorStatus:
 
 @dataclass(frozen=True, slots=True)
 class TrackUpdate:
-    """What a client that has seen scan ``from_seq`` needs to be at scan ``seq``.
-
-    ``text`` is the JSON message: a ``delta`` (changed tracks and removed ids) or,
-    when the client is further behind than the state remembers, the whole
-    picture as a ``tracks`` message.
-    """
+    """What a client needs to be at scan ``seq`` (time ``t``), as JSON messages:
+    a ``delta`` (changed tracks and removed ids) or, when the client is further
+    behind than the state remembers, the whole picture (a ``tracks`` message),
+    split into parts of about ``part_bytes`` (all but the last say ``more: true``;
+    the parts after the first are deltas)."""
 
     seq: int
     t: float | None
-    text: str
-    full: bool
+    parts: tuple[str, ...]
 
 
 def alert_sort_key(alert: Mapping[str, Any]) -> tuple[int, float, float]:
@@ -75,7 +73,9 @@ class LiveState:
     """Current picture: tracks with short trails, open alerts, sensor status, zones.
 
     ``trail_len`` positions are kept per track; ``history_len`` scans of changes
-    are remembered for clients that lag (see the module doc). Hooks the pipeline may set:
+    are remembered for clients that lag (see the module doc); a track update is
+    sent in parts of about ``part_bytes``, so that events can go out between
+    them. Hooks the pipeline may set:
     ``on_zones_changed`` (called with the new zone list before an edit is
     accepted; raising ``ValueError`` refuses the edit) and ``metrics_provider``
     (returns extra metric name -> value; names ending ``_total`` are counters,
@@ -89,6 +89,7 @@ class LiveState:
         *,
         trail_len: int = 30,
         history_len: int = 64,
+        part_bytes: int = 65_536,
     ) -> None:
         self.sensors: dict[str, Sensor] = {s.id: s for s in sensors}
         self.sensor_status: dict[str, SensorStatus] = {
@@ -102,6 +103,7 @@ class LiveState:
         self.escalations: dict[str, Escalation] = {}
         self.t_s: float | None = None
         self.trail_len = trail_len
+        self.part_bytes = part_bytes
         #: Scans applied so far; a scan's number is its ``seq``.
         self.seq = 0
         self.on_zones_changed: Callable[[list[Zone]], None] | None = None
@@ -187,7 +189,7 @@ class LiveState:
             self.seq += 1
             self._history.append((self.seq, tuple(changed), removed))
             self._last_delta = TrackUpdate(
-                self.seq, scan.t_s, self._delta_text(scan.t_s, changed, removed), full=False
+                self.seq, scan.t_s, self._parts(b"delta", changed, removed)
             )
         self._wake_all()
 
@@ -221,7 +223,7 @@ class LiveState:
             if last is not None and since_seq == self.seq - 1:
                 return last
             if not self._history or since_seq + 1 < self._history[0][0]:
-                return TrackUpdate(self.seq, self.t_s, self._tracks_text(), full=True)
+                return TrackUpdate(self.seq, self.t_s, self._parts(b"tracks", self._track_json, ()))
             changed: set[str] = set()
             gone: set[str] = set()
             for seq, ch, rm in self._history:
@@ -232,24 +234,36 @@ class LiveState:
             # A track that came and went within the gap was never seen: naming it is harmless.
             removed = sorted((gone | changed) - now.keys())
             fresh = sorted(changed & now.keys())
-            return TrackUpdate(
-                self.seq, self.t_s, self._delta_text(self.t_s, fresh, removed), full=False
-            )
+            return TrackUpdate(self.seq, self.t_s, self._parts(b"delta", fresh, removed))
 
-    def _delta_text(self, t: float | None, changed: Iterable[str], removed: Iterable[str]) -> str:
-        js = self._track_json
-        body = b",".join(js[i] for i in changed)
-        return (
-            b'{"type":"delta","t":%b,"seq":%d,"tracks":[%b],"removed":%b}'
-            % (orjson.dumps(t), self.seq, body, orjson.dumps(list(removed)))
-        ).decode()
-
-    def _tracks_text(self) -> str:
-        body = b",".join(self._track_json.values())
-        return (
-            b'{"type":"tracks","t":%b,"seq":%d,"tracks":[%b],"removed":[]}'
-            % (orjson.dumps(self.t_s), self.seq, body)
-        ).decode()
+    def _parts(self, kind: bytes, tracks: Iterable[str], removed: Iterable[str]) -> tuple[str, ...]:
+        """A ``kind`` message of the latest scan with these tracks (ids) and removed
+        ids, in parts of about ``part_bytes`` (see :class:`TrackUpdate`)."""
+        groups: list[list[bytes]] = [[]]
+        size = 0
+        for tid in tracks:
+            js = self._track_json[tid]
+            if groups[-1] and size + len(js) > self.part_bytes:
+                groups.append([])
+                size = 0
+            groups[-1].append(js)
+            size += len(js) + 1
+        t = orjson.dumps(self.t_s)
+        last = len(groups) - 1
+        return tuple(
+            (
+                b'{"type":"%b","t":%b,"seq":%d,"tracks":[%b],"removed":%b%b}'
+                % (
+                    kind if i == 0 else b"delta",
+                    t,
+                    self.seq,
+                    b",".join(g),
+                    orjson.dumps(list(removed)) if i == 0 else b"[]",
+                    b',"more":true' if i < last else b"",
+                )
+            ).decode()
+            for i, g in enumerate(groups)
+        )
 
     def snapshot_text(self) -> tuple[int, float | None, str]:
         """Everything a newly connected client needs (a ``snapshot`` message), with

@@ -105,15 +105,16 @@ function onMessage(msg) {
       break;
     case "tracks":
       takeTracks(msg.tracks, msg.t);
-      drawTracks();
+      if (!msg.more) drawTracks();
       break;
     case "delta": {
-      // Changed tracks and removed ids only (docs/format.md): merged into the picture.
+      // Changed tracks and removed ids only, maybe in parts (docs/format.md): merged
+      // into the picture, drawn once the last part is in.
       const merged = new Map(state.tracks);
       for (const id of msg.removed) merged.delete(id);
       for (const tr of msg.tracks) merged.set(tr.id, tr);
       takeTracks([...merged.values()], msg.t);
-      drawTracks();
+      if (!msg.more) drawTracks();
       break;
     }
     case "alert":
