@@ -6,10 +6,11 @@ from __future__ import annotations
 import threading
 import time
 
+import msgspec
 import pytest
 
 from skywarden.engine_thread import EngineThread
-from skywarden.pipeline import SiteRegistry, build_engine
+from skywarden.pipeline import Engine, SiteRegistry, build_engine
 from skywarden.scenario import Header
 from skywarden.sim import generate, load_spec
 from skywarden.types import Detection, ScanOutput, Sensor, Site, Zone
@@ -115,3 +116,52 @@ def test_a_held_scan_is_released_when_its_window_has_passed():
     finally:
         th.stop()
     assert out.t_s == det.t
+
+
+class BusyEngine:
+    """The engine, but after detection ``n`` the rest arrive while it works, and by
+    the time it is done the wall clock has moved on by a minute (an engine behind)."""
+
+    def __init__(self, engine: Engine, n: int, rest: list[Detection], clock: list[float]) -> None:
+        self.engine, self.n, self.rest, self.clock = engine, n, rest, clock
+        self.stats, self.reorder, self.site, self.config = (
+            engine.stats, engine.reorder, engine.site, engine.config,
+        )  # fmt: skip
+        self.thread: EngineThread | None = None
+
+    def push(self, det: Detection) -> list[ScanOutput]:
+        out = self.engine.push(det)
+        if self.stats.detections_in == self.n and self.thread is not None:
+            for d in self.rest:
+                self.thread.put(d)
+            self.clock[0] = self.rest[-1].t + 60.0
+        return out
+
+    def tick(self, now_s: float) -> list[ScanOutput]:
+        return self.engine.tick(now_s)
+
+
+def test_the_clock_does_not_move_on_past_a_backlog():
+    # A drone seen every 0.5 s; an output each second, so the scan the clock would
+    # release behind the backlog makes none, and the engine would coast instead.
+    dets = [
+        msgspec.structs.replace(d, t=d.t - 0.5 * k)
+        for k, d in enumerate(_radar_dets(time.time() - 120.0, 32))
+    ]
+    clock = [dets[0].t - 1e4]
+    busy = BusyEngine(
+        build_engine(Header(site=SITE, sensors={RADAR.id: RADAR})), 16, dets[16:], clock
+    )
+    got = Collector()
+    th = busy.thread = EngineThread(busy, maxsize=100, on_outputs=got, clock=lambda: clock[0])  # type: ignore[arg-type]
+    for d in dets[:16]:
+        th.put(d)
+    th.start()
+    try:
+        # An output a second through both halves, and the coasting one at the end.
+        got.wait(17, timeout_s=30.0)
+    finally:
+        th.stop()
+    # One track through both halves: the engine's clock waited for the backlog.
+    last = next(o for o in got.outs if o.t_s == dets[-2].t)
+    assert [(tl.id, tl.status) for tl in last.tracks] == [("T1", "confirmed")]

@@ -14,6 +14,10 @@ condition until something comes or the engine's clock must move on:
 - at least every ``idle_s`` otherwise, so that tracks coast and are deleted
   when no data comes.
 
+The clock moves on only when no detection waits: an engine that is behind has
+data still to come, and coasting the tracks to the wall clock meanwhile would
+put them ahead of it.
+
 Outputs go to ``on_outputs`` on this thread. Everything that changes the
 engine's state from elsewhere (a zone edit) takes :attr:`EngineThread.lock`.
 """
@@ -139,7 +143,9 @@ class EngineThread:
                 if engine.stats.late + engine.stats.unknown_sensor == refused:
                     heapq.heappush(self._held, d.t)
             now = self.clock()
-            if now >= self._due:
+            # Only with nothing waiting: behind a backlog, the clock moving on by itself
+            # would coast every track past detections that are still to come.
+            if now >= self._due and not self.qsize():
                 outs.extend(engine.tick(now))
             self._due = self._next_due(now)
         if outs:
