@@ -86,15 +86,6 @@ class SiteRegistry:
         """The registry of a scenario's declarations (the frame origin: see :func:`site_of`)."""
         return cls(site_of(header), header.sensors.values(), header.zones)
 
-    def header(self) -> Header:
-        """A scenario header over this registry's own sensor table, for line readers.
-
-        The JSON Lines readers record sensor lines into the header's table as they
-        check them and then hand the line to the pipeline, which declares it here;
-        the table they share is this one, so no reader ever holds a stale copy.
-        """
-        return Header(site=self.site, sensors=self._sensors, zones=list(self.zones))
-
     def subscribe(self, fn: Callable[[SiteEvent], None]) -> None:
         """Call ``fn`` with every later change."""
         self._subscribers.append(fn)

@@ -36,6 +36,7 @@ from .engine_thread import EngineThread
 from .health import SensorHealth, sensor_alert, sensor_alert_id
 from .i18n import Messages
 from .pipeline import SiteRegistry, build_engine
+from .scenario import Header
 from .sinks.base import QueueWorker
 from .sinks.config import build_sinks
 from .sources.asterix48 import AsterixUdpEndpoint
@@ -239,7 +240,10 @@ class Service:
         zones = self.store.load_zones(config.all_zones(config_dir))
         #: The one table of sensors and zones every stage shares (see SiteRegistry).
         self.site = SiteRegistry(config.site, config.sensors, zones)
-        self.header = self.site.header()
+        #: The sources' table of sensors, kept on the event loop: a sensor registered
+        #: live is in it at once (the detections right behind it are taken), while the
+        #: registry, which the engine's thread owns, hears of it in order with them.
+        self.header = Header(site=self.site.site, sensors=dict(self.site.sensors), zones=list(zones))
         self.engine = build_engine(
             self.site, engine_config=config.engine, tracker_config=config.tracker,
             threat_config=config.threat, first_track_id=self.store.next_track_number(),
@@ -249,7 +253,7 @@ class Service:
         self.live.restore(self.store.open_alerts(), self.store.acks())
         self.live.on_zones_changed = self._zones_changed
         self.site.subscribe(self.live.on_site_event)
-        self.health = SensorHealth(self.site.sensors, start_s=clock())
+        self.health = SensorHealth(self.header.sensors, start_s=clock())
         self.writer = StoreWriter(self.store)
         #: Every user-facing text with the site's own wording (checked with the config).
         self.messages = Messages(config.messages)
@@ -360,7 +364,7 @@ class Service:
 
         A sensor of the site config is never replaced from the network.
         """
-        known = self.site.sensors
+        known = self.header.sensors
         if sensor.id in self._config_sensors:
             if sensor != known[sensor.id]:
                 reason = (
@@ -378,6 +382,7 @@ class Service:
             )
             return
         self.health.declared(sensor.id, self.clock())
+        known[sensor.id] = sensor
         # The tracker and spoof check hear of it on the engine's thread, in order
         # with the detections (the live map and the sinks hear of it from there too).
         self.engine_thread.declare(sensor)
