@@ -348,7 +348,7 @@ def test_a_dead_webhook_endpoint_raises_a_sink_alert_not_silence(tmp_path):
                 t=time.time(), id="A1", level="critical", state="raised", kind="threat",
                 track="T1", zone="Z", tta_s=30.0,
             )  # fmt: skip
-            service._dispatch_alerts([threat])
+            service.dispatch_alerts([threat])
             hook = next(s for s in service.sinks if s.name.startswith("webhook:"))
             async with asyncio.timeout(20):
                 while hook.health().state is not SinkState.FAILING:

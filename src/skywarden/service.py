@@ -408,8 +408,9 @@ class Service:
             for s in self.sinks:
                 s.offer(out)
 
-    def _dispatch_alerts(self, alerts: list[AlertLine]) -> None:
-        """Alert events that come without a scan: the live map's tracks stay as they are."""
+    def dispatch_alerts(self, alerts: list[AlertLine]) -> None:
+        """Alert events that come without a scan (a silent sensor, a failing sink), on the
+        event loop: to the live map, whose tracks stay as they are, and to every sink."""
         if not alerts:
             return
         self.live.apply_alerts(alerts)
@@ -422,7 +423,7 @@ class Service:
             self.live.set_sensor_status(
                 a.sensor or "", "silent" if a.state == "raised" else "ok", a.t
             )
-        self._dispatch_alerts(alerts)
+        self.dispatch_alerts(alerts)
 
     async def _health_check(self) -> None:
         # Silence is the absence of events, so it takes a clock: limits are seconds long.
@@ -450,7 +451,7 @@ class Service:
                 alerts.append(
                     sensor_alert(now, aid, s.name, "cleared", f"{s.name} delivering again")
                 )
-        self._dispatch_alerts(alerts)
+        self.dispatch_alerts(alerts)
 
     # --- running ------------------------------------------------------------------
 
