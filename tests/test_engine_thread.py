@@ -137,8 +137,8 @@ class BusyEngine:
             self.clock[0] = self.rest[-1].t + 60.0
         return out
 
-    def tick(self, now_s: float) -> list[ScanOutput]:
-        return self.engine.tick(now_s)
+    def tick(self, now_s: float, *, coast: bool = True) -> list[ScanOutput]:
+        return self.engine.tick(now_s, coast=coast)
 
 
 def test_the_clock_does_not_move_on_past_a_backlog():
@@ -163,5 +163,35 @@ def test_the_clock_does_not_move_on_past_a_backlog():
     finally:
         th.stop()
     # One track through both halves: the engine's clock waited for the backlog.
+    last = next(o for o in got.outs if o.t_s == dets[-2].t)
+    assert [(tl.id, tl.status) for tl in last.tracks] == [("T1", "confirmed")]
+
+
+def test_a_feed_catching_up_is_not_coasted_past():
+    # A link delivers half a minute of backlog in a burst, each detection as the engine
+    # is idle again: all are older than the window, so each is released at once, and
+    # the scans without an output would let the clock coast the track 30 s ahead.
+    dets = [
+        msgspec.structs.replace(d, t=d.t - 0.5 * k)
+        for k, d in enumerate(_radar_dets(time.time() - 120.0, 32))
+    ]
+    clock = [dets[-1].t + 30.0]
+    got = Collector()
+    th = EngineThread(
+        build_engine(Header(site=SITE, sensors={RADAR.id: RADAR})),
+        maxsize=100, on_outputs=got, clock=lambda: clock[0],
+    )  # fmt: skip
+    th.start()
+    try:
+        for k, d in enumerate(dets):
+            th.put(d)
+            clock[0] += 0.01  # the burst takes a third of a second
+            deadline = time.monotonic() + 30.0
+            while th.engine.stats.detections_in <= k or th.qsize():
+                assert time.monotonic() < deadline, "the engine did not take the detection"
+                time.sleep(0.005)
+        got.wait(16, timeout_s=30.0)
+    finally:
+        th.stop()
     last = next(o for o in got.outs if o.t_s == dets[-2].t)
     assert [(tl.id, tl.status) for tl in last.tracks] == [("T1", "confirmed")]

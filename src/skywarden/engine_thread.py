@@ -14,9 +14,11 @@ condition until something comes or the engine's clock must move on:
 - at least every ``idle_s`` otherwise, so that tracks coast and are deleted
   when no data comes.
 
-The clock moves on only when no detection waits: an engine that is behind has
-data still to come, and coasting the tracks to the wall clock meanwhile would
-put them ahead of it.
+The clock moves on (tracks coast to the wall clock) only when no detection
+waits and none has come for ``idle_s``: an engine that is behind, or a feed
+that delivers late data (a link catching up), has data still to come, and
+coasting the tracks to the wall clock meanwhile would put them ahead of it.
+Held scans are released on time either way.
 
 Outputs go to ``on_outputs`` on this thread. Everything that changes the
 engine's state from elsewhere (a zone edit) takes :attr:`EngineThread.lock`.
@@ -72,6 +74,8 @@ class EngineThread:
         #: Times of the detections the reorder window holds (a min-heap).
         self._held: list[float] = []
         self._due = -math.inf
+        #: When the last detection came (clock time).
+        self._last_put_s = -math.inf
 
     def qsize(self) -> int:
         """Detections waiting for the engine."""
@@ -86,6 +90,7 @@ class EngineThread:
                 self._inbox.popleft()
                 self.dropped += 1
             self._inbox.append(det)
+            self._last_put_s = self.clock()
             self._cond.notify()
         return not full
 
@@ -146,7 +151,7 @@ class EngineThread:
             # Only with nothing waiting: behind a backlog, the clock moving on by itself
             # would coast every track past detections that are still to come.
             if now >= self._due and not self.qsize():
-                outs.extend(engine.tick(now))
+                outs.extend(engine.tick(now, coast=now - self._last_put_s >= self.idle_s))
             self._due = self._next_due(now)
         if outs:
             self.on_outputs(outs)
