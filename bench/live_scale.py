@@ -13,8 +13,8 @@ real ``skywarden serve`` on loopback and, in this process:
   alert on the WebSocket, reorder window included; and the same for each track
   delta (detection → map update);
 - with ``--slow-clients``, also holds WebSocket clients that take messages at
-  100 kB/s (a browser on a poor link: the server's sends back up), to show they
-  neither delay the fast one nor miss an alert;
+  100 kB/s, uncompressed (a browser on a poor link: the server's sends back up),
+  to show they neither delay the fast one nor miss an alert;
 - asks the REST API for the open alerts every 2 s (how responsive the event loop
   stays), and samples the server's resident memory every 10 s.
 
@@ -34,6 +34,7 @@ import contextlib
 import math
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -205,12 +206,20 @@ class MapClient:
 
     async def run(self, url: str, token: str, stop: asyncio.Event) -> None:
         slow = math.isfinite(self.bytes_per_s)
+        sock = None
+        if slow:
+            # Over a poor link few bytes are in flight: the data waits at the server.
+            # A small receive buffer and one message held at a time make it so here.
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65_536)
+            sock.connect(("127.0.0.1", int(url.split(":")[2].split("/")[0])))
+            sock.setblocking(False)
         try:
-            # A slow client holds one message at a time, so its socket fills and the
-            # server's sends wait, as over a poor link.
             async with websockets.connect(
-                url, subprotocols=["bearer", token], max_size=None,
+                url, sock=sock, subprotocols=["bearer", token], max_size=None,
                 max_queue=1 if slow else 16, ping_interval=None,
+                # Uncompressed, so that the rate it takes is the rate on the wire.
+                compression=None if slow else "deflate",
             ) as ws:  # fmt: skip
                 while not stop.is_set():
                     try:
@@ -229,7 +238,7 @@ class MapClient:
                             if self.take(await asyncio.wait_for(ws.recv(), 5.0)):
                                 break
         except websockets.ConnectionClosed as e:
-            self.closed = str(e)
+            self.closed = f"{e} (at {time.strftime('%H:%M:%S')})"
 
 
 def _metrics(text: str) -> dict[str, float]:
@@ -342,7 +351,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
     rs = np.array([p for p in rss if p[0] >= args.warmup_s]) if rss else np.zeros((0, 2))
     slope = float(np.polyfit(rs[:, 0], rs[:, 1], 1)[0] * 60.0) if len(rs) > 2 else math.nan
     live = [x for x in tracks_live[len(tracks_live) // 3 :] if math.isfinite(x)]
@@ -398,6 +408,7 @@ def main() -> None:
     ap.add_argument("--birds", type=int, default=1500)
     ap.add_argument("--slow-clients", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", action="store_true", help="keep the scenario, store and log")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     res = asyncio.run(run(a))
