@@ -250,7 +250,9 @@ def _metrics(text: str) -> dict[str, float]:
     return out
 
 
-async def _feed(path: Path, port: int, wall0: float, t_end: float, sent: list[int]) -> None:
+async def _feed(
+    reader: ScenarioReader, port: int, wall0: float, t_end: float, sent: list[int]
+) -> None:
     """Send the scenario's detections, shifted to the wall clock, each scan at its time."""
     _, writer = await asyncio.open_connection("127.0.0.1", port)
     t0: float | None = None
@@ -263,7 +265,7 @@ async def _feed(path: Path, port: int, wall0: float, t_end: float, sent: list[in
         await writer.drain()
         sent[0] += len(group)
 
-    for rec in ScenarioReader(path):
+    for rec in reader:
         if not isinstance(rec, Detection):
             continue
         if t0 is None:
@@ -289,7 +291,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     t_gen = time.perf_counter()
     simulate_to_file(spec, scen, seed=args.seed, duration_s=duration_s)
     console.print(f"simulated {duration_s:.0f} s in {time.perf_counter() - t_gen:.0f} s: {scen}")
-    hdr = ScenarioReader(scen).header
+    # Opened now: opening a long scenario takes seconds (the event loop must not wait).
+    reader = ScenarioReader(scen)
+    hdr = reader.header
     web_port, tcp_port = _free_port(), _free_port()
     cfg = {
         "site": _plain(hdr.site) if isinstance(hdr.site, Site) else None,
@@ -320,7 +324,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         slows = [MapClient(f"slow{i}", t_measure, 100e3) for i in range(args.slow_clients)]
         clients = [asyncio.create_task(c.run(url, token, stop)) for c in (fast, *slows)]
         sent = [0]
-        feeder = asyncio.create_task(_feed(scen, tcp_port, wall0, t_end, sent))
+        feeder = asyncio.create_task(_feed(reader, tcp_port, wall0, t_end, sent))
         api_s: list[float] = []
         rss: list[tuple[float, float]] = []
         tracks_live: list[float] = []

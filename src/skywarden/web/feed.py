@@ -14,12 +14,13 @@ between them, so an alert never waits behind a whole picture.
 Back-pressure: the time between handing an update's first part out and the
 ``get`` after its last is the time the client took to accept it (the WebSocket
 send waits while the socket's buffer is full). When more than ``every`` scans
-came during that time, the client cannot keep up with its rate and is moved to half of it (tracks at
-most every ``2 * every`` scans, up to ``max_every``); after ``recover_after``
-updates in a row taken with no scan missed, its rate doubles again. Events are
-handed out as soon as they come, whatever the rate. A client so slow that
-``max_pending`` events wait is cut off (:class:`ClientTooSlow`) rather than
-lose one or let its queue grow without bound; it reconnects and gets a new snapshot.
+came during that time, the client cannot keep up with its rate and is moved to
+half of it (tracks at most every ``2 * every`` scans, up to ``max_every``);
+after ``recover_after`` updates in a row taken with no scan missed, its rate
+doubles again. Events are handed out as soon as they come, whatever the rate. A
+client so slow that ``max_pending`` events wait is cut off (:class:`ClientTooSlow`)
+rather than lose one or let its queue grow without bound; it reconnects and gets
+a new snapshot.
 """
 
 from __future__ import annotations
