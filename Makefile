@@ -62,6 +62,7 @@ bench: $(STAMP) browser
 	$(BIN)/python bench/vs_stonesoup.py
 	$(BIN)/python bench/scale.py --quick
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/live_scale.py
 	$(BIN)/python bench/map_scale.py
 
 clean:

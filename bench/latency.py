@@ -199,7 +199,7 @@ async def run(latency_s: float, load_s: float) -> dict:
                     msg = orjson.loads(raw)
                     if msg.get("type") == "alert" and msg["alert"].get("kind") != "sensor":
                         alert_lat.append(now - msg["alert"]["t"])
-                    elif msg.get("type") == "tracks" and msg.get("t"):
+                    elif msg.get("type") == "delta" and msg.get("t") and msg["tracks"]:
                         track_lat.append(now - msg["t"])
 
         listener = asyncio.create_task(listen())

@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import orjson
 
 from skywarden.sinks.config import TakConfig, WebhookConfig
 from skywarden.sinks.cot import CotSink
@@ -74,17 +73,25 @@ def test_webhook_json_golden():
 def test_websocket_messages_golden():
     async def main() -> list[str]:
         live = LiveState([], [zone()])
-        q = live.subscribe()
+        sub = live.subscribe()
+
+        def drain() -> list[str]:
+            return list(iter(sub.get_nowait, None))
+
+        msgs = drain()  # the snapshot of the empty picture
         tracks, alerts = _picture(T0_S)
         live.apply(scan(T0_S, tracks, alerts[:1]))
+        msgs += drain()
         live.acknowledge(Ack(alert_id="A-T1", by="otto", t=T0_S + 2.0))
+        msgs += drain()
         t1 = T0_S + 1.0
         live.apply(scan(t1, [make_track(FR, 1, t1, [790.0, 592.5, 120.0], [-10.0, -7.5, 0.0])], []))
-        msgs = [q.get_nowait() for _ in range(q.qsize())]
-        return [*msgs, orjson.dumps(live.snapshot()).decode()]
+        msgs += drain()
+        # A client that joins now gets everything in one snapshot.
+        return [*msgs, *list(iter(live.subscribe().get_nowait, None))]
 
     msgs = asyncio.run(main())
     assert [m.split('"type":"', 1)[1].split('"', 1)[0] for m in msgs] == [
-        "alert", "tracks", "ack", "tracks", "snapshot",
+        "snapshot", "alert", "delta", "ack", "delta", "snapshot",
     ]  # fmt: skip
     _check("websocket_messages.jsonl", ("\n".join(msgs) + "\n").encode())

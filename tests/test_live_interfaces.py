@@ -57,7 +57,7 @@ async def _collect(service: Service, n: int, timeout_s: float = 20.0) -> list[De
 
 
 def test_asterix_cat048_over_udp_becomes_radar_detections_and_tracks(tmp_path):
-    radar = Sensor(id="psr", kind="radar", lat=51.0, lon=1.0, alt_m=30.0, update_s=1.0)
+    radar = Sensor(id="psr", kind="radar", lat=51.0, lon=1.0, alt_m=30.0, update_s=0.25)
     geom = SensorGeometry.from_sensor(FRAME, radar)
     cfg = _cfg(tmp_path, [radar], asterix48=[AsterixInput(sensor="psr", port=0)])
 
@@ -70,16 +70,19 @@ def test_asterix_cat048_over_udp_becomes_radar_detections_and_tracks(tmp_path):
         tr, _ = await loop.create_datagram_endpoint(
             asyncio.DatagramProtocol, remote_addr=("127.0.0.1", service.ports["asterix48:psr"])
         )
-        t0 = time.time() - 25.0
+        # Plots as the radar measures them, four a second (the engine's clock runs on
+        # meanwhile, as live: a burst of old plots would find the tracks coasted past).
         for k in range(20):
-            p = np.array([-6000.0 + 50.0 * k, 3000.0, 1500.0])
+            t = time.time()
+            p = np.array([-6000.0 + 12.5 * k, 3000.0, 1500.0])
             r, az, _ = geom.to_aer(p)
             fl = (p[2] + SITE.alt_m) / 0.3048 / 100.0
             plot = Plot(
-                sac=1, sic=2, tod_s=(t0 + k) % 86400.0, rho_m=float(r),
+                sac=1, sic=2, tod_s=t % 86400.0, rho_m=float(r),
                 theta_deg=math.degrees(float(az)), fl=fl, fl_ok=True, mode3a="7000", mode3a_ok=True,
             )  # fmt: skip
             tr.sendto(encode_plots([plot]))
+            await asyncio.sleep(0.25)
         dets = await task
         tr.close()
         return service, dets

@@ -328,7 +328,7 @@ def test_jsonl_udp_datagrams_become_tracks(tmp_path):
 
 def test_a_dead_webhook_endpoint_raises_a_sink_alert_not_silence(tmp_path):
     from skywarden.sinks.config import SinksConfig, WebhookConfig
-    from skywarden.types import AlertLine, ScanOutput, SinkState
+    from skywarden.types import AlertLine, SinkState
 
     dead = f"http://127.0.0.1:{_free_port()}/alerts"  # nothing listens there
     cfg = msgspec.structs.replace(
@@ -348,7 +348,7 @@ def test_a_dead_webhook_endpoint_raises_a_sink_alert_not_silence(tmp_path):
                 t=time.time(), id="A1", level="critical", state="raised", kind="threat",
                 track="T1", zone="Z", tta_s=30.0,
             )  # fmt: skip
-            service._dispatch(ScanOutput(t_s=threat.t, tracks=(), alerts=(threat,)))
+            service.dispatch_alerts([threat])
             hook = next(s for s in service.sinks if s.name.startswith("webhook:"))
             async with asyncio.timeout(20):
                 while hook.health().state is not SinkState.FAILING:

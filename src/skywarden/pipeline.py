@@ -86,15 +86,6 @@ class SiteRegistry:
         """The registry of a scenario's declarations (the frame origin: see :func:`site_of`)."""
         return cls(site_of(header), header.sensors.values(), header.zones)
 
-    def header(self) -> Header:
-        """A scenario header over this registry's own sensor table, for line readers.
-
-        The JSON Lines readers record sensor lines into the header's table as they
-        check them and then hand the line to the pipeline, which declares it here;
-        the table they share is this one, so no reader ever holds a stale copy.
-        """
-        return Header(site=self.site, sensors=self._sensors, zones=list(self.zones))
-
     def subscribe(self, fn: Callable[[SiteEvent], None]) -> None:
         """Call ``fn`` with every later change."""
         self._subscribers.append(fn)
@@ -207,12 +198,12 @@ class Engine:
         """Replace the site's zones through the registry; raises ZoneError for an unusable zone."""
         self.site.replace_zones(zones)
 
-    def tick(self, now_s: float) -> list[ScanOutput]:
-        """Live: release what the window holds at clock time ``now_s`` and keep the
-        output flowing when no detection comes (tracks coast, and are deleted)."""
+    def tick(self, now_s: float, *, coast: bool = True) -> list[ScanOutput]:
+        """Live: release what the window holds at clock time ``now_s`` and, if ``coast``
+        (no detection is coming), keep the output flowing: tracks coast, and are deleted."""
         out = self._run(self.reorder.pop_ready(now_s))
         t = now_s - self.reorder.window_s
-        if not out and t >= self._next_out and t > self.tracker.t_s:
+        if coast and not out and t >= self._next_out and t > self.tracker.t_s:
             self.tracker.advance(t)
             out.append(self._output(t))
             self._next_out = t + self.config.output_interval_s

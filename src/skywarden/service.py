@@ -3,14 +3,16 @@ transports, clocks, the store, the web map and the outbound sinks with asyncio.
 
 Tasks, each with one job and one bounded queue:
 - sources (JSON Lines TCP/UDP, SAPIENT, file replay or the simulator feed)
-  put detections on the detection queue; when it is full the oldest
+  hand detections to the engine thread's inbox; when it is full the oldest
   detection is dropped and counted (a newer picture beats an old one);
-- the engine worker takes detections in order of arrival and hands them to
-  the engine, which orders them by measurement time;
-- the ticker moves the engine's clock on when no data comes (tracks coast
-  and are deleted) and checks sensor health;
-- every scan's output goes to the live state (web map), the store writer and
-  each sink without waiting for any of them.
+- the engine runs on a thread of its own (:mod:`.engine_thread`), so a scan of
+  thousands of tracks never holds up the event loop's sources, WebSockets and
+  API: it wakes when detections come or when its clock must move on (a held
+  scan leaves the reorder window; tracks coast when no data comes);
+- every scan's output goes to the live state (web map; its JSON is encoded on
+  the engine's thread), then, on the event loop, to the store writer and each
+  sink, without waiting for any of them;
+- the health check looks for silent sensors and failing sinks twice a second.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ import msgspec
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from .config import SiteConfig
+from .engine_thread import EngineThread
 from .health import SensorHealth, sensor_alert, sensor_alert_id
 from .i18n import Messages
 from .pipeline import SiteRegistry, build_engine
+from .scenario import Header
 from .sinks.base import QueueWorker
 from .sinks.config import build_sinks
 from .sources.asterix48 import AsterixUdpEndpoint
@@ -87,14 +91,17 @@ async def _bind(what: str, host: str, port: int, bind: Awaitable[_T]) -> _T:
         raise listen_error(what, host, port, e) from None
 
 
-def bind_tcp(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host``:``port`` (its first address), non-blocking."""
+def bind_tcp(host: str, port: int, send_buffer_bytes: int | None = None) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (its first address), non-blocking;
+    ``send_buffer_bytes`` sets the kernel send buffer its connections inherit."""
     family, kind, proto, _, addr = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if send_buffer_bytes is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer_bytes)
         sock.bind(addr)
         sock.listen(2048)
         sock.setblocking(False)
@@ -145,7 +152,7 @@ class ServiceCollector:
         yield GaugeMetricFamily(
             "skywarden_detection_queue_depth",
             "Detections waiting for the engine.",
-            svc._queue.qsize(),
+            svc.engine_thread.qsize(),
         )
         yield GaugeMetricFamily(
             "skywarden_scan_ms_mean", "Mean tracker time per scan, ms.", e.stats.ms_per_scan
@@ -233,7 +240,10 @@ class Service:
         zones = self.store.load_zones(config.all_zones(config_dir))
         #: The one table of sensors and zones every stage shares (see SiteRegistry).
         self.site = SiteRegistry(config.site, config.sensors, zones)
-        self.header = self.site.header()
+        #: The sources' table of sensors, kept on the event loop: a sensor registered
+        #: live is in it at once (the detections right behind it are taken), while the
+        #: registry, which the engine's thread owns, hears of it in order with them.
+        self.header = Header(site=self.site.site, sensors=dict(self.site.sensors), zones=list(zones))
         self.engine = build_engine(
             self.site, engine_config=config.engine, tracker_config=config.tracker,
             threat_config=config.threat, first_track_id=self.store.next_track_number(),
@@ -243,7 +253,7 @@ class Service:
         self.live.restore(self.store.open_alerts(), self.store.acks())
         self.live.on_zones_changed = self._zones_changed
         self.site.subscribe(self.live.on_site_event)
-        self.health = SensorHealth(self.site.sensors, start_s=clock())
+        self.health = SensorHealth(self.header.sensors, start_s=clock())
         self.writer = StoreWriter(self.store)
         #: Every user-facing text with the site's own wording (checked with the config).
         self.messages = Messages(config.messages)
@@ -294,7 +304,11 @@ class Service:
             from .sinks.cap import add_cap_routes
 
             add_cap_routes(self.app, self.sinks)
-        self._queue: asyncio.Queue[Detection] = asyncio.Queue(config.sources.queue_size)
+        self.engine_thread = EngineThread(
+            self.engine, maxsize=config.sources.queue_size, on_outputs=self._engine_outputs,
+            clock=clock,
+        )  # fmt: skip
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task] = []
         self._closers: list[Callable] = []
         self.ports: dict[str, int] = {}
@@ -335,10 +349,13 @@ class Service:
         """Called by every source for every accepted record (never blocks)."""
         if isinstance(rec, Detection):
             self.metrics.detections_received += 1
-            if self._queue.full():
-                self._queue.get_nowait()
+            now = self.clock()
+            self._dispatch_sensor_alerts(self.health.heard(rec.sensor, now))
+            for sid in self.health.take_newly_ok():
+                self.live.set_sensor_status(sid, "ok", now)
+            self.writer.add_detections((rec,))
+            if not self.engine_thread.put(rec):
                 self.metrics.detections_dropped_queue += 1
-            self._queue.put_nowait(rec)
         elif isinstance(rec, Sensor):
             self.add_sensor(rec)
 
@@ -347,7 +364,7 @@ class Service:
 
         A sensor of the site config is never replaced from the network.
         """
-        known = self.site.sensors
+        known = self.header.sensors
         if sensor.id in self._config_sensors:
             if sensor != known[sensor.id]:
                 reason = (
@@ -365,17 +382,39 @@ class Service:
             )
             return
         self.health.declared(sensor.id, self.clock())
-        self.site.declare_sensor(sensor)
+        known[sensor.id] = sensor
+        # The tracker and spoof check hear of it on the engine's thread, in order
+        # with the detections (the live map and the sinks hear of it from there too).
+        self.engine_thread.declare(sensor)
 
     def _zones_changed(self, zones: list[Zone]) -> None:
         """An operator edited the zones: the registry tells the threat stage (which may
-        refuse with ZoneError) and then the sinks (TAK drawings)."""
-        self.site.replace_zones(zones)
+        refuse with ZoneError) and then the sinks (TAK drawings), between two scans."""
+        with self.engine_thread.lock:
+            self.site.replace_zones(zones)
 
-    def _dispatch(self, out: ScanOutput) -> None:
-        self.live.apply(out)
-        for s in self.sinks:
-            s.offer(out)
+    def _engine_outputs(self, outs: list[ScanOutput]) -> None:
+        """The engine's outputs, on its thread: the live map first (its clients hear
+        of alerts at once), then the sinks on the event loop."""
+        for out in outs:
+            self.live.apply(out)
+            self.metrics.observe_latency(self.clock() - out.t_s)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._offer, outs)
+
+    def _offer(self, outs: list[ScanOutput]) -> None:
+        for out in outs:
+            for s in self.sinks:
+                s.offer(out)
+
+    def dispatch_alerts(self, alerts: list[AlertLine]) -> None:
+        """Alert events that come without a scan (a silent sensor, a failing sink), on the
+        event loop: to the live map, whose tracks stay as they are, and to every sink."""
+        if not alerts:
+            return
+        self.live.apply_alerts(alerts)
+        self._offer([ScanOutput(t_s=alerts[0].t, tracks=(), alerts=tuple(alerts))])
 
     def _dispatch_sensor_alerts(self, alerts: list[AlertLine]) -> None:
         if not alerts:
@@ -384,28 +423,13 @@ class Service:
             self.live.set_sensor_status(
                 a.sensor or "", "silent" if a.state == "raised" else "ok", a.t
             )
-        self._dispatch(ScanOutput(t_s=alerts[0].t, tracks=(), alerts=tuple(alerts)))
+        self.dispatch_alerts(alerts)
 
-    async def _engine_worker(self) -> None:
+    async def _health_check(self) -> None:
+        # Silence is the absence of events, so it takes a clock: limits are seconds long.
         while True:
-            det = await self._queue.get()
+            await asyncio.sleep(0.5)
             now = self.clock()
-            self._dispatch_sensor_alerts(self.health.heard(det.sensor, now))
-            for sid in self.health.take_newly_ok():
-                self.live.set_sensor_status(sid, "ok", now)
-            self.writer.add_detections([det])
-            for out in self.engine.push(det):
-                self._dispatch(out)
-                self.metrics.observe_latency(self.clock() - out.t_s)
-
-    async def _ticker(self) -> None:
-        # Held detections are released as soon as the reorder window has passed.
-        period_s = min(0.25, max(0.02, self.engine.reorder.window_s / 4))
-        while True:
-            await asyncio.sleep(period_s)
-            now = self.clock()
-            for out in self.engine.tick(now):
-                self._dispatch(out)
             self._dispatch_sensor_alerts(self.health.check(now))
             self._check_sinks(now)
 
@@ -427,8 +451,7 @@ class Service:
                 alerts.append(
                     sensor_alert(now, aid, s.name, "cleared", f"{s.name} delivering again")
                 )
-        if alerts:
-            self._dispatch(ScanOutput(t_s=now, tracks=(), alerts=tuple(alerts)))
+        self.dispatch_alerts(alerts)
 
     # --- running ------------------------------------------------------------------
 
@@ -437,14 +460,15 @@ class Service:
         cfg = self.config
         src = cfg.sources
         spawn = self._tasks.append
-        spawn(asyncio.create_task(self._engine_worker(), name="engine"))
-        spawn(asyncio.create_task(self._ticker(), name="ticker"))
+        self._loop = asyncio.get_running_loop()
+        self.engine_thread.start()
+        spawn(asyncio.create_task(self._health_check(), name="health"))
         for s in self.sinks:
             spawn(asyncio.create_task(s.run(), name=f"sink-{s.name}"))
         if self._restart_clears:
             # Already in the store; the live map and the outbound links hear of them now.
             clears, self._restart_clears = tuple(self._restart_clears), []
-            self.live.apply(ScanOutput(t_s=clears[0].t, tracks=(), alerts=clears))
+            self.live.apply_alerts(clears)
             for s in self.sinks[1:]:
                 s.offer(ScanOutput(t_s=clears[0].t, tracks=(), alerts=clears))
         if src.jsonl_tcp_port is not None:
@@ -563,7 +587,10 @@ class Service:
         sock: socket.socket | None = None
         try:
             await self.start()
-            sock = await _bind("web map", host, port, asyncio.to_thread(bind_tcp, host, port))
+            sndbuf = self.config.web.send_buffer_bytes
+            sock = await _bind(
+                "web map", host, port, asyncio.to_thread(bind_tcp, host, port, sndbuf)
+            )
             self.ports["web"] = sock.getsockname()[1]
             if on_ready is not None:
                 on_ready(dict(self.ports))
@@ -581,6 +608,9 @@ class Service:
                 raise
 
     async def stop(self) -> None:
+        # The engine's last outputs reach the sinks (call_soon_threadsafe keeps them
+        # ahead of this coroutine's wake-up) before the sinks stop.
+        await asyncio.to_thread(self.engine_thread.stop)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:

@@ -120,7 +120,7 @@ def test_service_raises_and_clears_a_recording_alert_and_metrics_show_it(tmp_pat
                 t=time.time(), id="A1", level="critical", state="raised", kind="threat",
                 track="T1", zone="Z", tta_s=30.0,
             )  # fmt: skip
-            service._dispatch(ScanOutput(t_s=threat.t, tracks=(), alerts=(threat,)))
+            service.dispatch_alerts([threat])
 
             def stopped() -> list[AlertLine]:
                 return [

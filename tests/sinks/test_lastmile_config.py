@@ -20,7 +20,7 @@ from skywarden.sinks.mqtt import MqttSink
 from skywarden.sinks.webhook import WebhookSink
 from skywarden.types import Site
 
-from .helpers import SITE_ALT_M, SITE_LAT, SITE_LON, T0_S, alert, frame, scan, zone
+from .helpers import SITE_ALT_M, SITE_LAT, SITE_LON, T0_S, alert, frame, zone
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -84,7 +84,7 @@ def test_service_serves_the_feed_and_escalates(tmp_path):
         (esc,) = [s for s in svc.sinks if isinstance(s, Escalator)]
         assert [type(c) for c in esc.channels] == [WebhookSink]
         token = svc.store.create_token("viewer", "vera")
-        svc._dispatch(scan(T0_S, [], [alert(T0_S, "T1")]))
+        svc.dispatch_alerts([alert(T0_S, "T1")])
         c = TestClient(svc.app)
         assert c.get("/cap/feed.atom").status_code == 401
         r = c.get("/cap/feed.atom", headers={"Authorization": f"Bearer {token}"})

@@ -17,8 +17,9 @@ from sapient_msg.bsi_flex_335_v2_0 import registration_pb2, sapient_message_pb2
 from sapient_py import encode_frame
 
 from skywarden.config import SiteConfig, SourcesConfig, StoreConfig
+from skywarden.sinks.base import QueueWorker
 from skywarden.sources import sapient
-from skywarden.types import AlertLine, Site
+from skywarden.types import AlertLine, ScanOutput, Site
 
 from .test_sapient import registration, status
 
@@ -34,6 +35,24 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
+
+
+class AlertRecorder(QueueWorker):
+    """A sink whose link always delivers: the alert events it was sent, in order."""
+
+    name = "recorder"
+    carries_alerts = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[AlertLine] = []
+
+    async def send_alerts(self, alerts: list[AlertLine]) -> bool:
+        self.sent.extend(alerts)
+        return True
+
+    async def handle(self, item: ScanOutput) -> None:
+        pass
 
 
 def _config(tmp_path: Path, **sources: object) -> SiteConfig:
@@ -59,10 +78,10 @@ async def _send(writer: asyncio.StreamWriter, m: sapient_message_pb2.SapientMess
 
 
 async def _settle(service, clock: Clock, t: float) -> list[AlertLine]:
-    """Move the clock to ``t``, let the service's ticker see it; the sensor alert events
-    sent to the sinks since the last call."""
+    """Move the clock to ``t``, let the service's health check see it; the sensor alert
+    events delivered to the sinks since the last call."""
     clock.t = t
-    await asyncio.sleep(0.6)  # the ticker runs every 0.25 s at most
+    await asyncio.sleep(0.6)  # the health check runs every 0.5 s
     out, service.sent_alerts[:] = list(service.sent_alerts), []
     return [a for a in out if a.kind == "sensor"]
 
@@ -74,10 +93,10 @@ def _run(tmp_path: Path, steps, **sources: object):
 
     async def main():
         service = Service(_config(tmp_path, **sources), clock=clock)
-        # Every alert event the service sends to its sinks, by the real dispatch path.
-        service.sent_alerts = []
-        dispatch = service._dispatch
-        service._dispatch = lambda out: (service.sent_alerts.extend(out.alerts), dispatch(out))
+        # Every alert event the service's sinks deliver, by the real dispatch path.
+        recorder = AlertRecorder()
+        service.sinks.append(recorder)
+        service.sent_alerts = recorder.sent
         await service.start()
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", service.ports["sapient"])

@@ -125,7 +125,7 @@ def test_websocket_gets_tracks_and_alerts(app, live, tokens):
         scans = moving_scans(3)
         for s in scans:
             c.portal.call(live.apply, s)
-        msg = _receive_until(ws, lambda m: m["type"] == "tracks" and m["t"] == scans[-1].t_s)
+        msg = _receive_until(ws, lambda m: m["type"] == "delta" and m["t"] == scans[-1].t_s)
         by_id = {t["id"]: t for t in msg["tracks"]}
         assert set(by_id) == {"T1", "T2"}
         assert by_id["T1"]["lat"] == pytest.approx(scans[-1].tracks[0].lat)
@@ -133,7 +133,7 @@ def test_websocket_gets_tracks_and_alerts(app, live, tokens):
         c.portal.call(live.apply, ScanOutput(t_s=T0 + 3, tracks=(), alerts=(alert("A1", T0 + 3),)))
         a = _receive_until(ws, lambda m: m["type"] == "alert")
         assert a["alert"]["id"] == "A1" and a["alert"]["level"] == "critical"
-        gone = _receive_until(ws, lambda m: m["type"] == "tracks")
+        gone = _receive_until(ws, lambda m: m["type"] == "delta")
         assert gone["tracks"] == [] and sorted(gone["removed"]) == ["T1", "T2"]
 
 
@@ -142,7 +142,7 @@ def test_websocket_from_another_thread(app, live, tokens):
     with TestClient(app) as c, c.websocket_connect(f"/ws?token={tokens['viewer']}") as ws:
         ws.receive_json()
         live.apply(moving_scans(1)[0])
-        msg = _receive_until(ws, lambda m: m["type"] == "tracks" and m["tracks"])
+        msg = _receive_until(ws, lambda m: m["type"] == "delta" and m["tracks"])
         assert {t["id"] for t in msg["tracks"]} == {"T1", "T2"}
 
 

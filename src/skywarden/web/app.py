@@ -52,6 +52,7 @@ from .auth import (
     set_session_cookie,
 )
 from .config import WebConfig
+from .feed import ClientTooSlow
 from .middleware import BodyLimit, SecurityHeaders, page_csp
 from .state import LiveState
 
@@ -79,6 +80,16 @@ class _LiveCollector:
         )
         yield GaugeMetricFamily(
             "skywarden_ws_clients", "Connected WebSocket clients.", live.n_subscribers
+        )
+        yield GaugeMetricFamily(
+            "skywarden_ws_clients_slow",
+            "WebSocket clients sent the tracks at a coarser rate than every scan.",
+            live.n_slow,
+        )
+        yield CounterMetricFamily(
+            "skywarden_ws_downgrades",
+            "Times a slow WebSocket client was moved to a coarser rate.",
+            live.downgrades,
         )
         yield CounterMetricFamily(
             "skywarden_scans_applied", "Scans applied to the live picture.", live.scans_applied
@@ -400,7 +411,7 @@ def create_app(
         def still_valid() -> bool:
             return app.state.auth.verify(token) is not None
 
-        await _stream(websocket, live, config.push_interval_s, still_valid, config.token_recheck_s)
+        await _stream(websocket, live, config, still_valid)
 
     @app.get("/i18n/{lang}.json", include_in_schema=False)
     def catalogue(lang: str) -> Response:
@@ -435,18 +446,18 @@ def create_app(
 async def _stream(
     websocket: WebSocket,
     live: LiveState,
-    push_interval_s: float,
+    config: WebConfig,
     still_valid: Callable[[], bool],
-    recheck_s: float,
 ) -> None:
-    """Send a snapshot, then every published event, and the tracks at least every
-    ``push_interval_s``; close with 1008 once ``still_valid`` says the token was revoked."""
-    q = live.subscribe()
+    """Send the client's feed (a snapshot, then events and track deltas: see
+    :mod:`.feed`), an empty delta when nothing came for ``push_interval_s``; close
+    with 1008 once ``still_valid`` says the token was revoked, and cut off a client
+    that takes longer than ``send_timeout_s`` to accept a message."""
+    sub = live.subscribe(config.feed)
     loop = asyncio.get_running_loop()
+    recheck_s = config.token_recheck_s
     next_check = loop.time() + recheck_s
     try:
-        await websocket.send_json(live.snapshot())
-        seen_drops = 0
         while True:
             if loop.time() >= next_check:
                 next_check = loop.time() + recheck_s
@@ -456,22 +467,25 @@ async def _stream(
                     )
                     return
             try:
-                text = await asyncio.wait_for(q.get(), timeout=min(push_interval_s, recheck_s))
+                text = await asyncio.wait_for(
+                    sub.get(), timeout=min(config.push_interval_s, recheck_s)
+                )
             except TimeoutError:
-                await websocket.send_json(live.tracks_message())
-                continue
-            if q.dropped != seen_drops:
-                # Messages were lost while this client lagged: a snapshot supersedes them.
-                seen_drops = q.dropped
-                while not q.empty():
-                    q.get_nowait()
-                await websocket.send_json(live.snapshot())
-                continue
-            await websocket.send_text(text)
+                text = sub.keepalive()
+            try:
+                await asyncio.wait_for(websocket.send_text(text), config.send_timeout_s)
+            except TimeoutError:
+                log.warning(
+                    "websocket client took over %.0f s to take a message: cut off",
+                    config.send_timeout_s,
+                )
+                return
+    except ClientTooSlow as e:
+        log.warning("websocket client cut off: %s", e)
     except (WebSocketDisconnect, RuntimeError, OSError):
         log.debug("websocket client gone")
     finally:
-        live.unsubscribe(q)
+        live.unsubscribe(sub)
 
 
 async def serve_app(

@@ -1,18 +1,18 @@
 """The live picture held in memory for the web map, with pub/sub for WebSocket clients.
 
-The pipeline calls :meth:`LiveState.apply` once per scan. Each scan holds every
-current track (confirmed and coasting; deleted ones once), so the picture is
-replaced as a whole and tracks missing from a scan are gone. Alert events are
-published before the scan's tracks, so a client hears of an alert at once.
+The pipeline calls :meth:`LiveState.apply` once per scan (from the engine's
+thread: the state is guarded by a lock). Each scan holds every current track
+(confirmed and coasting; deleted ones once), so the picture is replaced as a
+whole and tracks missing from a scan are gone. Alert events are published
+before the scan's tracks, so a client hears of an alert at once.
 
-Messages to clients are JSON text, encoded once per event and shared by all
-subscribers. Each subscriber has a bounded queue that drops its *oldest*
-message when full; :attr:`DropOldestQueue.dropped` tells the WebSocket handler
-to resend a full snapshot, which supersedes whatever was lost.
-
-Thread safety: the state is guarded by a lock and a subscriber's queue is fed
-through its own event loop, so a feeder in another thread (tests, a replay
-thread) may call :meth:`apply` as safely as the pipeline's event loop.
+Clients get the tracks as deltas: each scan is numbered (``seq``) and the state
+keeps, for the last ``history_len`` scans, which tracks changed and which went,
+plus every current track's JSON, encoded once. A client's feed
+(:class:`~skywarden.web.feed.Subscriber`) that is a few scans behind gets one
+delta covering them all, built from that JSON without encoding anything again;
+one further behind gets the whole picture. Other events (alerts, acknowledgements,
+sensors, zones) are JSON text encoded once and queued, in order, to every feed.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import orjson
 
 from ..store import Ack, Escalation, zone_to_feature
 from ..types import AlertLine, Level, ScanOutput, Sensor, SensorDeclared, SiteEvent, TrackLine, Zone
+from .feed import FeedConfig, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +45,17 @@ class SensorStatus:
     t: float | None
 
 
-class DropOldestQueue(asyncio.Queue):
-    """A bounded queue whose ``offer`` drops the oldest item when full, counting drops."""
+@dataclass(frozen=True, slots=True)
+class TrackUpdate:
+    """What a client needs to be at scan ``seq`` (time ``t``), as JSON messages:
+    a ``delta`` (changed tracks and removed ids) or, when the client is further
+    behind than the state remembers, the whole picture (a ``tracks`` message),
+    split into parts of about ``part_bytes`` (all but the last say ``more: true``;
+    the parts after the first are deltas)."""
 
-    def __init__(self, maxsize: int) -> None:
-        super().__init__(maxsize=maxsize)
-        self.dropped = 0
-
-    def offer(self, item: Any) -> None:
-        """Put without waiting; when full, drop the oldest item first."""
-        if self.full():
-            self.get_nowait()
-            self.dropped += 1
-        self.put_nowait(item)
+    seq: int
+    t: float | None
+    parts: tuple[str, ...]
 
 
 def alert_sort_key(alert: Mapping[str, Any]) -> tuple[int, float, float]:
@@ -73,11 +72,14 @@ def alert_sort_key(alert: Mapping[str, Any]) -> tuple[int, float, float]:
 class LiveState:
     """Current picture: tracks with short trails, open alerts, sensor status, zones.
 
-    ``trail_len`` positions are kept per track. ``queue_size`` bounds each
-    subscriber's queue. Hooks the pipeline may set: ``on_zones_changed`` (called
-    with the new zone list before an edit is accepted; raising ``ValueError``
-    refuses the edit) and ``metrics_provider`` (returns extra metric name -> value;
-    names ending ``_total`` are counters, the rest gauges).
+    ``trail_len`` positions are kept per track; ``history_len`` scans of changes
+    are remembered for clients that lag (see the module doc); a track update is
+    sent in parts of about ``part_bytes``, so that events can go out between
+    them. Hooks the pipeline may set:
+    ``on_zones_changed`` (called with the new zone list before an edit is
+    accepted; raising ``ValueError`` refuses the edit) and ``metrics_provider``
+    (returns extra metric name -> value; names ending ``_total`` are counters,
+    the rest gauges).
     """
 
     def __init__(
@@ -86,7 +88,8 @@ class LiveState:
         zones: list[Zone],
         *,
         trail_len: int = 30,
-        queue_size: int = 256,
+        history_len: int = 64,
+        part_bytes: int = 65_536,
     ) -> None:
         self.sensors: dict[str, Sensor] = {s.id: s for s in sensors}
         self.sensor_status: dict[str, SensorStatus] = {
@@ -100,55 +103,100 @@ class LiveState:
         self.escalations: dict[str, Escalation] = {}
         self.t_s: float | None = None
         self.trail_len = trail_len
-        self.queue_size = queue_size
-        self.scans_applied = 0
+        self.part_bytes = part_bytes
+        #: Scans applied so far; a scan's number is its ``seq``.
+        self.seq = 0
         self.on_zones_changed: Callable[[list[Zone]], None] | None = None
         self.metrics_provider: Callable[[], Mapping[str, float]] | None = None
         self._lock = threading.RLock()
-        self._subs: dict[DropOldestQueue, asyncio.AbstractEventLoop] = {}
+        self._subs: set[Subscriber] = set()
+        #: Each current track's JSON object, encoded when the track last changed.
+        self._track_json: dict[str, bytes] = {}
+        #: (seq, changed ids, removed ids) of the last ``history_len`` scans.
+        self._history: deque[tuple[int, tuple[str, ...], tuple[str, ...]]] = deque(
+            maxlen=history_len
+        )
+        #: The latest scan's own delta, shared by every client that is one scan behind.
+        self._last_delta: TrackUpdate | None = None
+        #: Clients moved to a coarser rate so far (counted by their feeds).
+        self.downgrades = 0
 
     # --- pub/sub ---
 
-    def subscribe(self) -> DropOldestQueue:
-        """A new subscriber queue of JSON text messages; call from the event loop that reads it."""
-        q = DropOldestQueue(self.queue_size)
+    def subscribe(self, config: FeedConfig | None = None) -> Subscriber:
+        """A new client feed; call from the event loop that reads it. Its first
+        message is a snapshot, then events in order and the tracks as deltas."""
+        sub = Subscriber(self, asyncio.get_running_loop(), config or FeedConfig())
         with self._lock:
-            self._subs[q] = asyncio.get_running_loop()
-        return q
+            self._subs.add(sub)
+        return sub
 
-    def unsubscribe(self, q: asyncio.Queue) -> None:
-        """Stop feeding ``q``."""
+    def unsubscribe(self, sub: Subscriber) -> None:
+        """Stop feeding ``sub``."""
         with self._lock:
-            self._subs.pop(q, None)  # type: ignore[call-overload]
+            self._subs.discard(sub)
 
     @property
     def n_subscribers(self) -> int:
         return len(self._subs)
 
     @property
-    def dropped_messages(self) -> int:
-        """Messages dropped so far across the current subscribers."""
-        return sum(q.dropped for q in list(self._subs))
+    def n_slow(self) -> int:
+        """Clients currently sent the tracks at a coarser rate than every scan."""
+        return sum(1 for s in list(self._subs) if s.every > 1)
 
     def _publish(self, msg: dict[str, Any]) -> None:
+        """Queue one event (JSON encoded once) to every client, in order."""
         text = orjson.dumps(msg).decode()
         with self._lock:
-            subs = list(self._subs.items())
-        try:
-            here = asyncio.get_running_loop()
-        except RuntimeError:
-            here = None
-        for q, loop in subs:
-            if loop is here:
-                q.offer(text)
-            elif not loop.is_closed():
-                loop.call_soon_threadsafe(q.offer, text)
+            subs = list(self._subs)
+        for sub in subs:
+            sub.post(text)
+
+    def _wake_all(self) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            sub.post(None)
 
     # --- updates from the pipeline ---
 
     def apply(self, scan: ScanOutput) -> None:
         """Take one scan's output: alert events first (published one by one), then the tracks."""
-        for a in scan.alerts:
+        self.apply_alerts(scan.alerts)
+        with self._lock:
+            old = self.tracks
+            tracks: dict[str, TrackLine] = {}
+            changed: list[str] = []
+            for tl in scan.tracks:
+                if tl.status == "deleted":
+                    continue
+                tracks[tl.id] = tl
+                if old.get(tl.id) == tl:
+                    continue
+                changed.append(tl.id)
+                self._track_json[tl.id] = orjson.dumps(_track_dict(tl))
+                trail = self.trails.get(tl.id)
+                if trail is None:
+                    trail = self.trails[tl.id] = deque(maxlen=self.trail_len)
+                trail.append((tl.lon, tl.lat, tl.alt_m, tl.t))
+            removed = tuple(sorted(old.keys() - tracks.keys()))
+            for tid in removed:
+                self.trails.pop(tid, None)
+                self._track_json.pop(tid, None)
+            self.tracks = tracks
+            self.t_s = scan.t_s
+            self.seq += 1
+            self._history.append((self.seq, tuple(changed), removed))
+            self._last_delta = TrackUpdate(
+                self.seq, scan.t_s, self._parts(b"delta", changed, removed)
+            )
+        self._wake_all()
+
+    def apply_alerts(self, alerts: Iterable[AlertLine]) -> None:
+        """Take alert events that come without a scan (sensor health, a failing
+        link, restart clears): the tracks stay as they are."""
+        for a in alerts:
             with self._lock:
                 if a.state == "cleared":
                     self.alerts.pop(a.id, None)
@@ -159,30 +207,84 @@ class LiveState:
                     ack = self.acks.get(a.id)
                     esc = self.escalations.get(a.id)
             self._publish({"type": "alert", "alert": _alert_dict(a, ack, esc)})
+
+    @property
+    def scans_applied(self) -> int:
+        return self.seq
+
+    def track_update(self, since_seq: int) -> TrackUpdate | None:
+        """The message that brings a client from scan ``since_seq`` to the latest
+        (``None`` when it is there already): the shared delta when it is one scan
+        behind, a coalesced delta within the remembered history, else the whole picture."""
         with self._lock:
-            old = set(self.tracks)
-            tracks: dict[str, TrackLine] = {}
-            for tl in scan.tracks:
-                if tl.status == "deleted":
-                    continue
-                tracks[tl.id] = tl
-                trail = self.trails.get(tl.id)
-                if trail is None:
-                    trail = self.trails[tl.id] = deque(maxlen=self.trail_len)
-                trail.append((tl.lon, tl.lat, tl.alt_m, tl.t))
-            removed = sorted(old - set(tracks))
-            for tid in removed:
-                self.trails.pop(tid, None)
-            self.tracks = tracks
-            self.t_s = scan.t_s
-            self.scans_applied += 1
-            msg = {
-                "type": "tracks",
-                "t": scan.t_s,
-                "tracks": [_track_dict(tl) for tl in tracks.values()],
-                "removed": removed,
+            if since_seq >= self.seq:
+                return None
+            last = self._last_delta
+            if last is not None and since_seq == self.seq - 1:
+                return last
+            if not self._history or since_seq + 1 < self._history[0][0]:
+                return TrackUpdate(self.seq, self.t_s, self._parts(b"tracks", self._track_json, ()))
+            changed: set[str] = set()
+            gone: set[str] = set()
+            for seq, ch, rm in self._history:
+                if seq > since_seq:
+                    changed.update(ch)
+                    gone.update(rm)
+            now = self._track_json
+            # A track that came and went within the gap was never seen: naming it is harmless.
+            removed = sorted((gone | changed) - now.keys())
+            fresh = sorted(changed & now.keys())
+            return TrackUpdate(self.seq, self.t_s, self._parts(b"delta", fresh, removed))
+
+    def _parts(self, kind: bytes, tracks: Iterable[str], removed: Iterable[str]) -> tuple[str, ...]:
+        """A ``kind`` message of the latest scan with these tracks (ids) and removed
+        ids, in parts of about ``part_bytes`` (see :class:`TrackUpdate`)."""
+        groups: list[list[bytes]] = [[]]
+        size = 0
+        for tid in tracks:
+            js = self._track_json[tid]
+            if groups[-1] and size + len(js) > self.part_bytes:
+                groups.append([])
+                size = 0
+            groups[-1].append(js)
+            size += len(js) + 1
+        t = orjson.dumps(self.t_s)
+        last = len(groups) - 1
+        return tuple(
+            (
+                b'{"type":"%b","t":%b,"seq":%d,"tracks":[%b],"removed":%b%b}'
+                % (
+                    kind if i == 0 else b"delta",
+                    t,
+                    self.seq,
+                    b",".join(g),
+                    orjson.dumps(list(removed)) if i == 0 else b"[]",
+                    b',"more":true' if i < last else b"",
+                )
+            ).decode()
+            for i, g in enumerate(groups)
+        )
+
+    def snapshot_text(self) -> tuple[int, float | None, str]:
+        """Everything a newly connected client needs (a ``snapshot`` message), with
+        the scan number and time it shows."""
+        with self._lock:
+            tracks = b",".join(
+                b'%b,"trail":%b}' % (js[:-1], orjson.dumps(list(self.trails.get(tid, ()))))
+                for tid, js in self._track_json.items()
+            )
+            rest = {
+                "alerts": self.alerts_view(),
+                "sensors": self.sensors_view(),
+                "zones": self.zones_geojson(),
             }
-        self._publish(msg)
+            text = b'{"type":"snapshot","t":%b,"seq":%d,"tracks":[%b],%b' % (
+                orjson.dumps(self.t_s),
+                self.seq,
+                tracks,
+                orjson.dumps(rest)[1:],
+            )
+            return self.seq, self.t_s, text.decode()
 
     def restore(self, alerts: Iterable[AlertLine], acks: Iterable[Ack]) -> None:
         """Reload open alerts and their acknowledgements after a restart (from the store)."""
@@ -275,27 +377,6 @@ class LiveState:
         with self._lock:
             zones = list(self.zones.values())
         return {"type": "FeatureCollection", "features": [zone_to_feature(z) for z in zones]}
-
-    def snapshot(self) -> dict[str, Any]:
-        """Everything a newly connected client needs (``type: "snapshot"``)."""
-        return {
-            "type": "snapshot",
-            "t": self.t_s,
-            "tracks": self.tracks_view(),
-            "alerts": self.alerts_view(),
-            "sensors": self.sensors_view(),
-            "zones": self.zones_geojson(),
-        }
-
-    def tracks_message(self) -> dict[str, Any]:
-        """The current tracks as a ``tracks`` message (the periodic refresh)."""
-        with self._lock:
-            return {
-                "type": "tracks",
-                "t": self.t_s,
-                "tracks": [_track_dict(tl) for tl in self.tracks.values()],
-                "removed": [],
-            }
 
 
 def _track_dict(tl: TrackLine) -> dict[str, Any]:

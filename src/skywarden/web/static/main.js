@@ -118,8 +118,18 @@ function onMessage(msg) {
       break;
     case "tracks":
       takeTracks(msg.tracks, msg.t);
-      drawTracks();
+      if (!msg.more) drawTracks();
       break;
+    case "delta": {
+      // Changed tracks and removed ids only, maybe in parts (docs/format.md): merged
+      // into the picture, drawn once the last part is in.
+      const merged = new Map(state.tracks);
+      for (const id of msg.removed) merged.delete(id);
+      for (const tr of msg.tracks) merged.set(tr.id, tr);
+      takeTracks([...merged.values()], msg.t);
+      if (!msg.more) drawTracks();
+      break;
+    }
     case "alert":
       if (msg.alert.state === "cleared") state.alerts.delete(msg.alert.id);
       else state.alerts.set(msg.alert.id, msg.alert);
