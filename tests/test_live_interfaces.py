@@ -7,6 +7,7 @@ import math
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -157,3 +158,49 @@ def test_adsb_feed_from_a_receiver_over_tcp(tmp_path):
     assert dets[0].icao24 == "40621d"
     assert dets[0].lat == pytest.approx(52.2658, abs=1e-3)
     assert service.rejections.total >= 1  # the fixture's frame with a CRC error
+
+
+def test_metrics_count_cat034_set_aside_and_anonymous_remote_id(tmp_path):
+    """A CAT034 service message is counted as set aside (not rejected) and a Remote ID
+    Location with no Basic ID as anonymous, both on /metrics with their source."""
+    radar = Sensor(id="psr", kind="radar", lat=51.0, lon=1.0, alt_m=20.0)
+    rid = Sensor(id="rid", kind="remoteid", lat=51.0, lon=1.0, alt_m=20.0)
+    cfg = _cfg(
+        tmp_path,
+        [radar, rid],
+        asterix48=[AsterixInput(sensor="psr", port=0)],
+        remoteid=[RemoteIdInput(sensor="rid", port=0)],
+    )
+
+    async def main():
+        service = Service(cfg)
+        await service.start()
+        try:
+            loop = asyncio.get_running_loop()
+            tr, _ = await loop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, remote_addr=("127.0.0.1", service.ports["asterix48:psr"])
+            )
+            tr.sendto(bytes([34, 0, 3]))  # a CAT034 block with no records
+            tr.close()
+            # What the Remote ID endpoint's assembler counts for a Location it had to
+            # report without a Basic ID (the decoder's own path is tested in tests/sources).
+            service.anonymous_rid["remoteid:rid"]["udp:127.0.0.1:9"] += 2
+            token = service.store.create_token("viewer", "t")
+            transport = httpx.ASGITransport(app=service.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
+                async with asyncio.timeout(10):
+                    while True:
+                        r = await c.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+                        if 'reason="CAT034 service message"' in r.text:
+                            return r.text, service.rejections.total
+                        await asyncio.sleep(0.05)
+        finally:
+            await service.stop()
+
+    text, rejected = asyncio.run(main())
+    assert (
+        'skywarden_ignored_messages_total{reason="CAT034 service message",source="asterix48:psr"} 1.0'
+        in text
+    )
+    assert 'skywarden_remoteid_anonymous_total{source="remoteid:rid"} 2.0' in text
+    assert rejected == 0

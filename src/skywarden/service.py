@@ -23,6 +23,7 @@ import errno
 import logging
 import socket
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +173,23 @@ class ServiceCollector:
         for (source, reason), n in sorted(svc.rejections.counts.items()):
             rej.add_metric([source, reason], n)
         yield rej
+        ign = CounterMetricFamily(
+            "skywarden_ignored_messages",
+            "Messages a source set aside on purpose (not errors), by source and reason.",
+            labels=["source", "reason"],
+        )
+        for source, counts in sorted(svc.ignored.items()):
+            for reason, n in sorted(counts.items()):
+                ign.add_metric([source, reason], n)
+        yield ign
+        anon = CounterMetricFamily(
+            "skywarden_remoteid_anonymous",
+            "Remote ID Locations reported with no Basic ID (a non-compliant broadcast).",
+            labels=["source"],
+        )
+        for source, counts in sorted(svc.anonymous_rid.items()):
+            anon.add_metric([source], sum(counts.values()))
+        yield anon
         dropped = CounterMetricFamily(
             "skywarden_sink_dropped", "Scans a sink dropped under back-pressure.", labels=["sink"]
         )
@@ -243,7 +261,9 @@ class Service:
         #: The sources' table of sensors, kept on the event loop: a sensor registered
         #: live is in it at once (the detections right behind it are taken), while the
         #: registry, which the engine's thread owns, hears of it in order with them.
-        self.header = Header(site=self.site.site, sensors=dict(self.site.sensors), zones=list(zones))
+        self.header = Header(
+            site=self.site.site, sensors=dict(self.site.sensors), zones=list(zones)
+        )
         self.engine = build_engine(
             self.site, engine_config=config.engine, tracker_config=config.tracker,
             threat_config=config.threat, first_track_id=self.store.next_track_number(),
@@ -311,6 +331,10 @@ class Service:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task] = []
         self._closers: list[Callable] = []
+        #: Per source: messages set aside on purpose (ASTERIX CAT034 service messages),
+        #: and Remote ID Locations reported with no Basic ID (by transmitter address).
+        self.ignored: dict[str, Counter[str]] = {}
+        self.anonymous_rid: dict[str, Counter[str]] = {}
         self.ports: dict[str, int] = {}
         self._config_sensors = frozenset(s.id for s in config.sensors)
         self.jsonl_tcp: JsonlTcpServer | None = None
@@ -516,6 +540,7 @@ class Service:
                 clock=self.clock, default_alt_m=a.default_alt_m,
             )  # fmt: skip
             self._closers.append(ep.close)
+            self.ignored[f"asterix48:{a.sensor}"] = ep.ignored
             _, self.ports[f"asterix48:{a.sensor}"] = await _bind(
                 f"ASTERIX port of {a.sensor}", src.host, a.port, ep.start(src.host, a.port)
             )
@@ -524,6 +549,7 @@ class Service:
                 r.sensor, self._on_record, rejections=self.rejections, clock=self.clock, link=r.link
             )
             self._closers.append(rid.close)
+            self.anonymous_rid[f"remoteid:{r.sensor}"] = rid.assembler.anonymous
             self.ports[f"remoteid:{r.sensor}"] = await _bind(
                 f"Remote ID port of {r.sensor}", src.host, r.port, rid.start(src.host, r.port)
             )
