@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import msgspec
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -40,10 +40,10 @@ from .pipeline import SiteRegistry, build_engine
 from .scenario import Header
 from .sinks.base import QueueWorker
 from .sinks.config import build_sinks
-from .sources.asterix48 import AsterixUdpEndpoint
 from .sources.base import RejectionCounter
 from .sources.jsonl import JsonlTcpServer, JsonlUdpEndpoint, file_records, replay
-from .sources.live import RemoteIdUdpEndpoint, adsb_feed
+from .sources.listeners import SourceContext, listeners
+from .sources.live import adsb_feed
 from .store import Store, StoreWriter
 from .types import (
     AlertLine,
@@ -337,9 +337,8 @@ class Service:
         self.anonymous_rid: dict[str, Counter[str]] = {}
         self.ports: dict[str, int] = {}
         self._config_sensors = frozenset(s.id for s in config.sensors)
-        self.jsonl_tcp: JsonlTcpServer | None = None
-        self.jsonl_udp: JsonlUdpEndpoint | None = None
-        self.sapient: SapientServer | None = None
+        #: Every listening input by its key in ``ports`` ("jsonl_tcp", "sapient", ...).
+        self.inputs: dict[str, object] = {}
         self._failing_sinks: dict[str, str] = {}
         self.metrics_collector = ServiceCollector(self)
         self.app.state.metrics.register(self.metrics_collector)
@@ -366,6 +365,21 @@ class Service:
         if stale:
             log.info("cleared %d alert(s) left open by the previous run", len(stale))
         return stale
+
+    @property
+    def jsonl_tcp(self) -> JsonlTcpServer | None:
+        """The JSON Lines TCP listener, when configured (its statistics and limits)."""
+        return cast("JsonlTcpServer | None", self.inputs.get("jsonl_tcp"))
+
+    @property
+    def jsonl_udp(self) -> JsonlUdpEndpoint | None:
+        """The JSON Lines UDP listener, when configured."""
+        return cast("JsonlUdpEndpoint | None", self.inputs.get("jsonl_udp"))
+
+    @property
+    def sapient(self) -> SapientServer | None:
+        """The SAPIENT listener, when configured."""
+        return cast("SapientServer | None", self.inputs.get("sapient"))
 
     # --- wiring -------------------------------------------------------------------
 
@@ -495,64 +509,19 @@ class Service:
             self.live.apply_alerts(clears)
             for s in self.sinks[1:]:
                 s.offer(ScanOutput(t_s=clears[0].t, tracks=(), alerts=clears))
-        if src.jsonl_tcp_port is not None:
-            tcp = self.jsonl_tcp = JsonlTcpServer(
-                self.header,
-                self._on_record,
-                src.jsonl_tcp,
-                config_sensors=self._config_sensors,
-                rejections=self.rejections,
-            )
-            self._closers.append(tcp.close)
-            self.ports["jsonl_tcp"] = await _bind(
-                "JSON Lines TCP port", src.host, src.jsonl_tcp_port,
-                tcp.start(src.host, src.jsonl_tcp_port),
-            )  # fmt: skip
-        if src.jsonl_udp_port is not None:
-            udp = self.jsonl_udp = JsonlUdpEndpoint(
-                self.header,
-                self._on_record,
-                src.jsonl_udp,
-                config_sensors=self._config_sensors,
-                rejections=self.rejections,
-            )
-            self._closers.append(udp.close)
-            self.ports["jsonl_udp"] = await _bind(
-                "JSON Lines UDP port", src.host, src.jsonl_udp_port,
-                udp.start(src.host, src.jsonl_udp_port),
-            )  # fmt: skip
-        if src.sapient_port is not None:
-            from .sources.sapient import SapientServer, default_node_id
-
-            sap = self.sapient = SapientServer(
-                src.host, src.sapient_port,
-                on_detection=lambda report: self._on_record(report.detection),
-                on_sensor=self.add_sensor, on_status=self._on_sapient_status,
-                fusion_node_id=src.sapient_node_id or default_node_id(f"{cfg.site.name}.skywarden"),
-                clock=self.clock, config=src.sapient, rejections=self.rejections,
-            )  # fmt: skip
-            self._closers.append(sap.close)
-            await _bind("SAPIENT port", src.host, src.sapient_port, sap.start())
-            self.ports["sapient"] = sap.port
-        for a in src.asterix48:
-            ep = AsterixUdpEndpoint(
-                self.header.sensors[a.sensor], self._on_record, rejections=self.rejections,
-                clock=self.clock, default_alt_m=a.default_alt_m,
-            )  # fmt: skip
-            self._closers.append(ep.close)
-            self.ignored[f"asterix48:{a.sensor}"] = ep.ignored
-            _, self.ports[f"asterix48:{a.sensor}"] = await _bind(
-                f"ASTERIX port of {a.sensor}", src.host, a.port, ep.start(src.host, a.port)
-            )
-        for r in src.remoteid:
-            rid = RemoteIdUdpEndpoint(
-                r.sensor, self._on_record, rejections=self.rejections, clock=self.clock, link=r.link
-            )
-            self._closers.append(rid.close)
-            self.anonymous_rid[f"remoteid:{r.sensor}"] = rid.assembler.anonymous
-            self.ports[f"remoteid:{r.sensor}"] = await _bind(
-                f"Remote ID port of {r.sensor}", src.host, r.port, rid.start(src.host, r.port)
-            )
+        ctx = SourceContext(
+            header=self.header, on_record=self._on_record, rejections=self.rejections,
+            clock=self.clock, config_sensors=self._config_sensors, add_sensor=self.add_sensor,
+            on_status=self._on_sapient_status, site_name=cfg.site.name,
+        )  # fmt: skip
+        for lst in listeners(src, ctx):
+            self._closers.append(lst.close)
+            self.inputs[lst.key] = lst.endpoint
+            if lst.ignored is not None:
+                self.ignored[lst.key] = lst.ignored
+            if lst.anonymous is not None:
+                self.anonymous_rid[lst.key] = lst.anonymous
+            self.ports[lst.key] = await _bind(lst.what, src.host, lst.port, lst.start(src.host))
         site = cfg.site
         for b in src.adsb:
             # Local CPR decoding is referenced to the receiver, wherever it stands.
