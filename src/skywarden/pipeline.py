@@ -22,12 +22,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Literal, Protocol, cast
 
 import msgspec
 import numpy as np
 
 from .classify import Classifier
+from .classify.classifier import ClassResult
 from .geodesy import LocalFrame
 from .scenario import Header
 from .threat import ThreatAssessor, ThreatConfig
@@ -43,6 +44,7 @@ from .types import (
     DELETED,
     TENTATIVE,
     TRACK_STATUSES,
+    AlertLine,
     Association,
     Detection,
     ScanOutput,
@@ -135,6 +137,38 @@ class EngineStats:
         return 1000.0 * self.scan_seconds / self.scans if self.scans else 0.0
 
 
+class ClassifierStage(Protocol):
+    """Classes of every track at each output tick (:class:`~.classify.Classifier`)."""
+
+    def update(self, table: TrackTable, assoc: Association) -> ClassResult:
+        """Probabilities aligned with ``table``, from this tick's associations."""
+        ...
+
+    def on_site_event(self, event: SiteEvent) -> None:
+        """A sensor declared or zones replaced in the site registry."""
+        ...
+
+
+class ThreatStage(Protocol):
+    """Alert lifecycle events from tracks and their classes (:class:`~.threat.ThreatAssessor`)."""
+
+    def assess(self, table: TrackTable, classes: ClassResult) -> list[AlertLine]:
+        """This tick's raised, updated and cleared events."""
+        ...
+
+    def set_zones(self, zones: ZoneSet) -> None:
+        """Replace the protected zones."""
+        ...
+
+    def open_alerts(self) -> list[AlertLine]:
+        """The latest line of every open alert."""
+        ...
+
+    def restore(self, alerts: list[AlertLine]) -> None:
+        """Reopen alerts after a restart from their latest lines."""
+        ...
+
+
 class Engine:
     """Detections in, per-tick track and alert output out."""
 
@@ -144,8 +178,8 @@ class Engine:
         *,
         tracker_config: TrackerConfig | None = None,
         config: EngineConfig | None = None,
-        classifier: Classifier | None = None,
-        assessor: ThreatAssessor | None = None,
+        classifier: ClassifierStage | None = None,
+        assessor: ThreatStage | None = None,
         first_track_id: int = 1,
         on_tracks: Callable[[TrackTable, Association], None] | None = None,
     ) -> None:
@@ -173,7 +207,7 @@ class Engine:
     def _on_site_event(self, event: SiteEvent) -> None:
         self.tracker.on_site_event(event)
         if self.classifier is not None:
-            self.classifier.spoof.on_site_event(event)
+            self.classifier.on_site_event(event)
         if isinstance(event, ZonesReplaced) and self.assessor is not None:
             self.assessor.set_zones(ZoneSet(list(event.zones), self.frame))
 

@@ -41,6 +41,7 @@ from ..types import (
     DELETED,
     Association,
     Sensor,
+    SiteEvent,
     TrackTable,
     present,
 )
@@ -302,6 +303,10 @@ class Classifier:
             )
             self._rf_geom[sensor_id] = g
         return g
+
+    def on_site_event(self, event: SiteEvent) -> None:
+        """A sensor or zone change from the site registry (the spoof check needs sensors)."""
+        self.spoof.on_site_event(event)
 
     def log_likelihood(self, feats: np.ndarray) -> np.ndarray:
         """Per-scan log-likelihoods (n, 5) of feature rows (n, len(FEATURES)); NaN skipped.

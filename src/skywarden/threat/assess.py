@@ -46,6 +46,7 @@ import msgspec
 import numpy as np
 import shapely
 
+from ..classify.classifier import ClassResult
 from ..types import (
     CLASSES,
     COASTING,
@@ -258,7 +259,7 @@ class ThreatAssessor:
     # --- per scan ----------------------------------------------------------------
 
     def levels(
-        self, table: TrackTable, classes, keep: np.ndarray | None = None
+        self, table: TrackTable, classes: ClassResult, keep: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per (row, zone): level index (n, Z) int (-1 none, 0 info, 1 warning, 2 critical)
         with entry thresholds, the same with exit thresholds, time to arrival (n, Z)
@@ -377,7 +378,7 @@ class ThreatAssessor:
             out[rows] = lv
         return lvl_in, lvl_out, tta, entry
 
-    def assess(self, table: TrackTable, classes) -> list[AlertLine]:
+    def assess(self, table: TrackTable, classes: ClassResult) -> list[AlertLine]:
         """Alert lifecycle events of this scan (raised, updated, cleared), in a stable order."""
         cfg = self.config
         t = table.t_s
