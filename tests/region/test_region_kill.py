@@ -3,13 +3,11 @@
 A site (played by publishing its encoded messages to JetStream) raises and then
 clears one alert per drone while the region runs; the region is killed with
 SIGKILL three times while it consumes and is started again on the same store.
-When its durable consumer is drained, every site alert event has given exactly
-one regional event: each drone one ``raised`` then one ``cleared``, nothing
-lost, nothing repeated.
-
-Where a kill lands is up to chance: the narrow window between the region's
-commit and JetStream receiving its acknowledgements (a replay of applied
-events) is covered deterministically by test_region.py's restart test.
+Before each kill, a proxy holds what the region sends to nats-server until the
+region has committed a batch whose acknowledgements JetStream has not received:
+the restarted region gets those events again. When its durable consumer is
+drained, every site alert event has given exactly one regional event: each
+drone one ``raised`` then one ``cleared``, nothing lost, nothing repeated.
 """
 
 from __future__ import annotations
@@ -86,45 +84,113 @@ async def events_count(client: httpx.AsyncClient, base: str) -> int:
     return len(r.json()["events"])
 
 
+class HoldingProxy:
+    """A TCP proxy between the region and nats-server that can hold what the region sends
+    (its fetch requests and acknowledgements) while the server's replies still flow."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.open = asyncio.Event()
+        self.open.set()
+        self.server: asyncio.Server | None = None
+        self.links: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        return f"nats://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.port)
+        self.links += [up_w, writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, held: bool) -> None:
+            try:
+                while data := await src.read(65536):
+                    if held:
+                        await self.open.wait()
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, RuntimeError):
+                pass  # the link was cut
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_w, True), pipe(up_r, writer, False))
+
+    def cut(self) -> None:
+        """Drop every connection and what is held for it (as a killed process's socket)."""
+        for w in self.links:
+            w.transport.abort()
+        self.links = []
+        self.open.set()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
 @pytest.mark.slow
 def test_sigkill_mid_stream_loses_and_repeats_no_alert(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
     store = tmp_path / "region.db"
     config = tmp_path / "region.yaml"
-    config.write_text(yaml.safe_dump({
-        "lat": 51.0, "lon": -1.0, "sites": ["A"], "store": str(store),
-        "nats": {"url": nats_server.url}, "ack_wait_s": 1.0,
-    }))  # fmt: skip
     log = tmp_path / "region.log"
     msgs = site_messages()
 
     async def main() -> None:
-        proc, base = start_region(config, log)
+        proxy = HoldingProxy(nats_server.port)
+        config.write_text(yaml.safe_dump({
+            "lat": 51.0, "lon": -1.0, "sites": ["A"], "store": str(store),
+            "nats": {"url": await proxy.start()}, "ack_wait_s": 1.0,
+        }))  # fmt: skip
+        proc, base = await asyncio.to_thread(start_region, config, log)
         nc = await nats.connect(nats_server.url)
         js = nc.jetstream()
-        #: Kill when the region has emitted this many events (of 2 N), while it consumes.
-        kill_at = [2 * N * f for f in (0.15, 0.4, 0.65)]
+        #: Stream sequence of each published site alert event (alert id, state).
+        seq_of: dict[tuple[str, str], int] = {}
+
+        async def publish() -> None:
+            for subj, data in msgs:
+                ack = await js.publish(subj, data)
+                if subj.endswith(".alerts"):
+                    a = msgspec.msgpack.decode(data, type=AlertsMsg).alerts[0]
+                    seq_of[(a.id, a.state)] = ack.seq
+                await asyncio.sleep(0.003)
+
+        async def committed_not_acked() -> bool:
+            """Has the region committed events whose acknowledgement JetStream lacks?"""
+            with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+                seen = db.execute("SELECT alert, state FROM seen").fetchall()
+            applied = max((seq_of[(a, st)] for a, st in seen), default=0)
+            info = await js.consumer_info("SKYWARDEN", "region-A")
+            return applied > info.ack_floor.stream_seq
+
+        publisher = asyncio.create_task(publish())
+        caught = 0
         async with httpx.AsyncClient() as client:
             try:
-                i = 0
-                while i < len(msgs) or kill_at:
-                    if i < len(msgs):
-                        await js.publish(*msgs[i])
-                        i += 1
-                        await asyncio.sleep(0.003)
-                    else:
+                for frac in (0.15, 0.4, 0.65):
+                    while await events_count(client, base) < 2 * N * frac:
+                        await asyncio.sleep(0.02)
+                    # Hold what the region sends until it has applied and committed a batch
+                    # whose acknowledgements JetStream has not had (the window where a
+                    # replay could repeat events), then kill it with no chance to tidy up,
+                    # and start it again on the same store while the site goes on.
+                    for _ in range(20):
+                        proxy.open.clear()
+                        await asyncio.sleep(0.5)
+                        if await committed_not_acked():
+                            caught += 1
+                            break
+                        proxy.open.set()
                         await asyncio.sleep(0.05)
-                    if kill_at and (i % 10 == 0 or i == len(msgs)):
-                        n = await events_count(client, base)
-                        assert n < 2 * N - 20, "the region finished before it was killed"
-                        if n >= kill_at[0]:
-                            # The region is applying the stream: kill it with no chance to
-                            # tidy up; start it again on the same store while the site goes on.
-                            proc.send_signal(signal.SIGKILL)
-                            proc.wait(timeout=10)
-                            kill_at.pop(0)
-                            proc, base = start_region(config, log)
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait(timeout=10)
+                    proxy.cut()
+                    proc, base = await asyncio.to_thread(start_region, config, log)
+                await publisher
+                assert caught >= 1, "no kill came between a commit and its acknowledgement"
                 deadline = asyncio.get_running_loop().time() + 60
                 # Drained: nothing pending or waiting for an acknowledgement, and the API
                 # shows the same count twice in a row past one ack_wait.
@@ -138,10 +204,14 @@ def test_sigkill_mid_stream_loses_and_repeats_no_alert(
                         break
                     last = n
             finally:
+                publisher.cancel()
+                proxy.open.set()
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
                     proc.wait(timeout=20)
+                proxy.close()
         await nc.close()
+        print(f"killed 3 times, {caught} between a commit and its acknowledgement")
 
     asyncio.run(main())
 
