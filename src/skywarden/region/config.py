@@ -86,6 +86,12 @@ class RegionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     ack_wait_s: PosFloat = 30.0
     #: A site whose heartbeat is older than this is shown unhealthy.
     heartbeat_timeout_s: PosFloat = 5.0
+    #: The regional id of a site track not reported for this long is forgotten (a site
+    #: that reuses the track id later gets a new regional track).
+    track_map_keep_s: Annotated[float, msgspec.Meta(ge=60.0)] = 6 * 3600.0
+    #: How often the store is pruned (site events older than ``nats.max_age_s``, stale
+    #: track mappings).
+    prune_period_s: PosFloat = 60.0
 
 
 def load_region_config(path: str) -> RegionConfig:

@@ -125,6 +125,8 @@ class Picture:
         self.q = q
         self.next_rid = next_rid
         self.track_map: dict[Key, int] = dict(track_map or {})
+        #: Time each mapped site track was last reported (the pruning age of the map).
+        self.last_report: dict[Key, float] = {}
         #: Mappings made since the caller last took them (to persist).
         self.new_mappings: list[tuple[Key, int]] = []
         self.reports: dict[Key, Report] = {}
@@ -158,6 +160,7 @@ class Picture:
         P[:, d, d] = (pstd**2)[:, None]
         P[:, 3 + d, 3 + d] = msg.vel_std_mps**2
         for i, t in enumerate(live):
+            self.last_report[(msg.site, t.id)] = msg.t
             self.reports[(msg.site, t.id)] = Report(
                 site=msg.site, track=t.id, t=msg.t, x=x[i], P=P[i], class_=t.class_,
                 identity=t.identity,
@@ -171,6 +174,19 @@ class Picture:
         if rid is None:
             rid = self._map(key, self._new_rid())
         return rid
+
+    def prune_map(self, before: float, keep_rids: set[int]) -> list[Key]:
+        """Forget the mappings of site tracks not reported since ``before`` (and not in
+        the picture or ``keep_rids``); the keys forgotten."""
+        gone = [
+            k for k, rid in self.track_map.items()
+            if self.last_report.get(k, before) < before and k not in self.reports
+            and rid not in keep_rids
+        ]  # fmt: skip
+        for k in gone:
+            del self.track_map[k]
+            self.last_report.pop(k, None)
+        return gone
 
     def _new_rid(self) -> int:
         rid = self.next_rid
@@ -187,6 +203,10 @@ class Picture:
         now = self.t if now is None else now
         for k in [k for k, r in self.reports.items() if now - r.t > self.stale_s]:
             del self.reports[k]
+        # Tracks past their coasting window go before association: after a silence of
+        # all sites their predicted covariance is wide enough to gate anything.
+        for old in [r for r, rt in self.tracks.items() if now - rt.last_seen > self.coast_s]:
+            del self.tracks[old]
         keys = list(self.reports)
         index = {k: i for i, k in enumerate(keys)}
         X = np.empty((0, 6))
