@@ -22,6 +22,9 @@ class RegionLinkConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     url: str
     site: Annotated[str, msgspec.Meta(pattern=SITE_ID)]
     credentials: str | None = None
+    #: A file holding this site's NATS nkey seed (``SU...``), for a server that lists the
+    #: site's public nkey as a user.
+    nkey_seed: str | None = None
     #: Plain user and password (prefer ``credentials``); the password from an environment variable.
     user: str | None = None
     password_env: str | None = None
@@ -43,6 +46,7 @@ class NatsLinkConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
     url: str
     credentials: str | None = None
+    nkey_seed: str | None = None
     user: str | None = None
     password_env: str | None = None
     stream: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "SKYWARDEN"

@@ -163,7 +163,7 @@ class RegionService:
         self._nc = await nats.connect(
             servers=[n.url], name=f"skywarden-region-{self.config.name}", connect_timeout=2,
             allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-            **connect_options(n.credentials, n.user, n.password_env),
+            **connect_options(n.credentials, n.user, n.password_env, n.nkey_seed),
         )  # fmt: skip
         js = self._nc.jetstream()
         if n.create_stream:
