@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import resource
 import tempfile
 import time
@@ -51,11 +52,16 @@ async def run(n_sites: int, n_tracks: int, seconds: float) -> None:
             store=str(tmp / "region.db"),
         ))  # fmt: skip
         latency: list[float] = []
+        #: Latencies of scans after the first 10 s (the first sightings are associated then).
+        steady: list[float] = []
         fuse_ms: list[float] = []
         add = region.picture.add_tracks
 
         def timed_add(msg: TracksMsg) -> None:
-            latency.append(time.time() - msg.t)
+            now = time.time()
+            latency.append(now - msg.t)
+            if msg.t > t_start + 10.0:
+                steady.append(now - msg.t)
             add(msg)
 
         region.picture.add_tracks = timed_add  # type: ignore[method-assign]
@@ -68,6 +74,8 @@ async def run(n_sites: int, n_tracks: int, seconds: float) -> None:
             return out
 
         region.picture.fuse = timed_fuse  # type: ignore[method-assign]
+        load0 = os.getloadavg()
+        t_start = time.time()
         await region.start()
         pubs, tasks, drones = [], [], []
         for i, sid in enumerate(ids):
@@ -120,6 +128,10 @@ async def run(n_sites: int, n_tracks: int, seconds: float) -> None:
         if lag:
             print(f"site -> region latency p50 {1000 * lag[len(lag) // 2]:.0f} ms, "
                   f"p99 {1000 * lag[int(0.99 * (len(lag) - 1))]:.0f} ms, max {1000 * lag[-1]:.0f} ms")  # fmt: skip
+        st = sorted(steady)
+        if st:
+            print(f"  after the first 10 s: p50 {1000 * st[len(st) // 2]:.0f} ms, "
+                  f"p99 {1000 * st[int(0.99 * (len(st) - 1))]:.0f} ms")  # fmt: skip
         fm = sorted(fuse_ms)
         if fm:
             print(f"fusion per call: p50 {fm[len(fm) // 2]:.1f} ms, p99 "
@@ -127,6 +139,8 @@ async def run(n_sites: int, n_tracks: int, seconds: float) -> None:
         print(f"CPU of this process (sites + region): {100 * cpu / wall:.0f}% of one core; "
               f"RSS {rss_start:.0f} -> {_rss_mb():.0f} MB; max RSS "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")  # fmt: skip
+        print(f"machine: {os.cpu_count()} cores, load average at the start {load0[0]:.1f}, "
+              f"at the end (1 min) {os.getloadavg()[0]:.1f}")  # fmt: skip
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ state, so a restart that replays the stream repeats nothing.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import msgspec
@@ -35,15 +36,21 @@ class RegionStore:
         self.db.executescript(
             """
             CREATE TABLE IF NOT EXISTS seen (site TEXT, alert TEXT, state TEXT, t REAL,
-                PRIMARY KEY (site, alert, state, t));
+                seen_at REAL, PRIMARY KEY (site, alert, state, t));
             CREATE TABLE IF NOT EXISTS ralert (id TEXT PRIMARY KEY, rid INTEGER, zone TEXT,
                 open INTEGER, level TEXT, contributors TEXT);
             CREATE TABLE IF NOT EXISTS revent (seq INTEGER PRIMARY KEY AUTOINCREMENT,
                 data BLOB);
             CREATE TABLE IF NOT EXISTS track_map (site TEXT, track TEXT, rid INTEGER,
                 PRIMARY KEY (site, track));
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL);
             """
         )
+        if "seen_at" not in {row[1] for row in self.db.execute("PRAGMA table_info(seen)")}:
+            # A store from before pruning: its rows count as seen now, so they are kept
+            # for a whole stream age from here.
+            self.db.execute("ALTER TABLE seen ADD COLUMN seen_at REAL")
+            self.db.execute("UPDATE seen SET seen_at = ?", (time.time(),))
 
     def begin(self) -> None:
         self.db.execute("BEGIN")
@@ -58,6 +65,28 @@ class RegionStore:
         self.db.executemany(
             "INSERT OR REPLACE INTO track_map VALUES (?, ?, ?)", [(s, t, r) for (s, t), r in rows]
         )
+        top = max((r for _, r in rows), default=0)
+        self.db.execute(
+            "INSERT INTO meta VALUES ('max_rid', ?) ON CONFLICT (key)"
+            " DO UPDATE SET value = max(value, excluded.value)",
+            (top,),
+        )
+
+    def max_rid(self) -> int:
+        """The largest regional id ever given (the map is pruned; ids are never reused)."""
+        row = self.db.execute(
+            "SELECT max(coalesce((SELECT value FROM meta WHERE key = 'max_rid'), 0),"
+            " coalesce((SELECT max(rid) FROM track_map), 0),"
+            " coalesce((SELECT max(rid) FROM ralert), 0))"
+        ).fetchone()
+        return int(row[0])
+
+    def prune(self, seen_before: float, keys: list[tuple[str, str]]) -> int:
+        """Forget site events applied before ``seen_before`` and the given track mappings;
+        how many seen rows went."""
+        n = self.db.execute("DELETE FROM seen WHERE seen_at < ?", (seen_before,)).rowcount
+        self.db.executemany("DELETE FROM track_map WHERE site = ? AND track = ?", keys)
+        return int(n)
 
     def events(self) -> list[AlertLine]:
         """Every regional alert event ever emitted, in order."""
@@ -87,14 +116,15 @@ class AlertBook:
             self.level[aid] = level
         self.n = int(db.execute("SELECT count(*) FROM ralert").fetchone()[0])
 
-    def apply(self, site: str, a: AlertLine, rid: int | None) -> list[AlertLine]:
-        """One site alert event -> the regional events it causes (none if seen before)."""
+    def apply(self, site: str, a: AlertLine, rid: int | None, now: float) -> list[AlertLine]:
+        """One site alert event -> the regional events it causes (none if seen before).
+        ``now`` (the region's clock) dates the idempotence record for pruning."""
         if a.kind == "sensor" or a.zone is None or rid is None:
             self.site_sensor_alerts += a.kind == "sensor"
             return []
         db = self.store.db
         cur = db.execute(
-            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)", (site, a.id, a.state, a.t)
+            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?)", (site, a.id, a.state, a.t, now)
         )
         if cur.rowcount == 0:
             self.duplicates += 1

@@ -22,6 +22,9 @@ class RegionLinkConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     url: str
     site: Annotated[str, msgspec.Meta(pattern=SITE_ID)]
     credentials: str | None = None
+    #: A file holding this site's NATS nkey seed (``SU...``), for a server that lists the
+    #: site's public nkey as a user.
+    nkey_seed: str | None = None
     #: Plain user and password (prefer ``credentials``); the password from an environment variable.
     user: str | None = None
     password_env: str | None = None
@@ -43,6 +46,7 @@ class NatsLinkConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
     url: str
     credentials: str | None = None
+    nkey_seed: str | None = None
     user: str | None = None
     password_env: str | None = None
     stream: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "SKYWARDEN"
@@ -86,6 +90,12 @@ class RegionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     ack_wait_s: PosFloat = 30.0
     #: A site whose heartbeat is older than this is shown unhealthy.
     heartbeat_timeout_s: PosFloat = 5.0
+    #: The regional id of a site track not reported for this long is forgotten (a site
+    #: that reuses the track id later gets a new regional track).
+    track_map_keep_s: Annotated[float, msgspec.Meta(ge=60.0)] = 6 * 3600.0
+    #: How often the store is pruned (site events older than ``nats.max_age_s``, stale
+    #: track mappings).
+    prune_period_s: PosFloat = 60.0
 
 
 def load_region_config(path: str) -> RegionConfig:

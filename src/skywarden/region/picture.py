@@ -23,10 +23,12 @@ model, associated track to track, and fused into regional tracks.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
 
 from ..geodesy import LocalFrame
 from .schema import TracksMsg
@@ -123,6 +125,8 @@ class Picture:
         self.q = q
         self.next_rid = next_rid
         self.track_map: dict[Key, int] = dict(track_map or {})
+        #: Time each mapped site track was last reported (the pruning age of the map).
+        self.last_report: dict[Key, float] = {}
         #: Mappings made since the caller last took them (to persist).
         self.new_mappings: list[tuple[Key, int]] = []
         self.reports: dict[Key, Report] = {}
@@ -146,14 +150,20 @@ class Picture:
             np.array([t.alt_m for t in live]),
         ).reshape(-1, 3)  # fmt: skip
         vel = np.array([t.vel_enu_mps for t in live], dtype=float) @ rot.T
-        vvar = msg.vel_std_mps**2
+        # One array per scan, each report a view of its row: 200 small allocations per
+        # scan were most of this method's cost.
+        n = len(live)
+        x = np.concatenate([pos, vel], axis=1)
+        P = np.zeros((n, 6, 6))
+        d = np.arange(3)
+        pstd = np.array([max(t.pos_std_m or 10.0, 0.1) for t in live])
+        P[:, d, d] = (pstd**2)[:, None]
+        P[:, 3 + d, 3 + d] = msg.vel_std_mps**2
         for i, t in enumerate(live):
-            P = np.zeros((6, 6))
-            P[:3, :3] = np.eye(3) * max(t.pos_std_m or 10.0, 0.1) ** 2
-            P[3:, 3:] = np.eye(3) * vvar
+            self.last_report[(msg.site, t.id)] = msg.t
             self.reports[(msg.site, t.id)] = Report(
-                site=msg.site, track=t.id, t=msg.t, x=np.concatenate([pos[i], vel[i]]), P=P,
-                class_=t.class_, identity=t.identity,
+                site=msg.site, track=t.id, t=msg.t, x=x[i], P=P[i], class_=t.class_,
+                identity=t.identity,
             )  # fmt: skip
         self.t = max(self.t, msg.t)
 
@@ -164,6 +174,19 @@ class Picture:
         if rid is None:
             rid = self._map(key, self._new_rid())
         return rid
+
+    def prune_map(self, before: float, keep_rids: set[int]) -> list[Key]:
+        """Forget the mappings of site tracks not reported since ``before`` (and not in
+        the picture or ``keep_rids``); the keys forgotten."""
+        gone = [
+            k for k, rid in self.track_map.items()
+            if self.last_report.get(k, before) < before and k not in self.reports
+            and rid not in keep_rids
+        ]  # fmt: skip
+        for k in gone:
+            del self.track_map[k]
+            self.last_report.pop(k, None)
+        return gone
 
     def _new_rid(self) -> int:
         rid = self.next_rid
@@ -180,14 +203,20 @@ class Picture:
         now = self.t if now is None else now
         for k in [k for k, r in self.reports.items() if now - r.t > self.stale_s]:
             del self.reports[k]
-        pred: dict[Key, tuple[np.ndarray, np.ndarray]] = {}
-        if self.reports:
-            keys, reps = list(self.reports), list(self.reports.values())
-            xs, Ps = predict_many(
+        # Tracks past their coasting window go before association: after a silence of
+        # all sites their predicted covariance is wide enough to gate anything.
+        for old in [r for r, rt in self.tracks.items() if now - rt.last_seen > self.coast_s]:
+            del self.tracks[old]
+        keys = list(self.reports)
+        index = {k: i for i, k in enumerate(keys)}
+        X = np.empty((0, 6))
+        PP = np.empty((0, 6, 6))
+        if keys:
+            reps = list(self.reports.values())
+            X, PP = predict_many(
                 np.array([r.x for r in reps]), np.array([r.P for r in reps]),
                 now - np.array([r.t for r in reps]), self.q,
             )  # fmt: skip
-            pred = {k: (xs[i], Ps[i]) for i, k in enumerate(keys)}
         if self.tracks:
             rts = list(self.tracks.values())
             xs, Ps = predict_many(
@@ -197,57 +226,108 @@ class Picture:
             for i, rt in enumerate(rts):
                 rt.x, rt.P, rt.t, rt.members = xs[i], Ps[i], now, []
         unmapped: dict[str, list[Key]] = {}
-        for k in sorted(self.reports):
+        for k in sorted(keys):
             rid = self.track_map.get(k)
             if rid is None:
                 unmapped.setdefault(k[0], []).append(k)
             else:
-                self._member(rid, k, pred[k], now)
+                self._member(rid, k, X[index[k]], PP[index[k]], now)
         for site in sorted(unmapped):
-            self._associate(site, unmapped[site], pred, now)
+            self._associate(site, unmapped[site], X, PP, index, now)
         for rid in list(self.tracks):
             rt = self.tracks[rid]
-            if rt.members:
-                rt.x, rt.P = covariance_intersection(
-                    [pred[k][0] for k in rt.members], [pred[k][1] for k in rt.members]
-                )
-                rt.last_seen = now
-                reps = [self.reports[k] for k in rt.members]
-                rt.identity = next((r.identity for r in reps if r.identity), rt.identity)
-                best = max(reps, key=lambda r: r.class_ != "unknown")
-                rt.class_ = best.class_
-            elif now - rt.last_seen > self.coast_s:
-                del self.tracks[rid]
+            if len(rt.members) == 1:
+                # Most tracks are seen by one site: no fusion, no Python-level search.
+                k = rt.members[0]
+                rt.x, rt.P, rt.last_seen = X[index[k]], PP[index[k]], now
+                r = self.reports[k]
+                rt.identity = r.identity or rt.identity
+                rt.class_ = r.class_
+                continue
+            if not rt.members:
+                if now - rt.last_seen > self.coast_s:
+                    del self.tracks[rid]
+                continue
+            rows = [index[k] for k in rt.members]
+            rt.x, rt.P = covariance_intersection(list(X[rows]), list(PP[rows]))
+            rt.last_seen = now
+            reps = [self.reports[k] for k in rt.members]
+            rt.identity = next((r.identity for r in reps if r.identity), rt.identity)
+            best = max(reps, key=lambda r: r.class_ != "unknown")
+            rt.class_ = best.class_
         return list(self.tracks.values())
 
-    def _member(self, rid: int, k: Key, xp: tuple[np.ndarray, np.ndarray], now: float) -> None:
+    def _member(self, rid: int, k: Key, x: np.ndarray, P: np.ndarray, now: float) -> None:
         rt = self.tracks.get(rid)
         if rt is None:
-            rt = self.tracks[rid] = RegionalTrack(rid=rid, t=now, x=xp[0], P=xp[1], last_seen=now)
+            rt = self.tracks[rid] = RegionalTrack(rid=rid, t=now, x=x, P=P, last_seen=now)
         rt.members.append(k)
 
     def _associate(
-        self, site: str, keys: list[Key], pred: dict[Key, tuple[np.ndarray, np.ndarray]], now: float
-    ) -> None:
-        cands = [rt for rt in self.tracks.values() if site not in {s for s, _ in rt.members}]
+        self, site: str, keys: list[Key], X: np.ndarray, PP: np.ndarray,
+        index: dict[Key, int], now: float,
+    ) -> None:  # fmt: skip
+        cands = [rt for rt in self.tracks.values() if all(s != site for s, _ in rt.members)]
         assigned: dict[int, int] = {}
         if cands:
-            big = 1e9
-            cx = np.array([rt.x for rt in cands])
-            cP = np.array([rt.P for rt in cands])
-            cost = np.full((len(keys), len(cands)), big)
-            for i, k in enumerate(keys):
-                x, P = pred[k]
-                d = x - cx
-                try:
-                    d2 = np.einsum("ij,ij->i", d, np.linalg.solve(P + cP, d[:, :, None])[:, :, 0])
-                except np.linalg.LinAlgError:
-                    continue
-                ok = d2 < self.gate_chi2
-                cost[i, ok] = d2[ok]
-            rows, cols = linear_sum_assignment(cost)
-            assigned = {int(r): int(c) for r, c in zip(rows, cols, strict=True) if cost[r, c] < big}
+            rows = np.array([index[k] for k in keys])
+            cost = self._gate(X[rows], PP[rows], cands)
+            if cost:
+                r_ids = sorted({r for r, _ in cost})
+                c_ids = sorted({c for _, c in cost})
+                big = 1e9
+                m = np.full((len(r_ids), len(c_ids)), big)
+                r_at = {r: i for i, r in enumerate(r_ids)}
+                c_at = {c: j for j, c in enumerate(c_ids)}
+                for (r, c), d2 in cost.items():
+                    m[r_at[r], c_at[c]] = d2
+                ri, ci = linear_sum_assignment(m)
+                assigned = {
+                    r_ids[int(i)]: c_ids[int(j)]
+                    for i, j in zip(ri, ci, strict=True)
+                    if m[i, j] < big
+                }  # fmt: skip
         for i, k in enumerate(keys):
             rid = cands[assigned[i]].rid if i in assigned else self._new_rid()
             self._map(k, rid)
-            self._member(rid, k, pred[k], now)
+            self._member(rid, k, X[index[k]], PP[index[k]], now)
+
+    def _gate(
+        self, kx: np.ndarray, kP: np.ndarray, cands: list[RegionalTrack]
+    ) -> dict[tuple[int, int], float]:
+        """(new track, candidate) -> squared Mahalanobis distance, for pairs inside the gate.
+
+        Only pairs near in position are solved: the 6-D distance is at least its
+        position part, which is at least |dp|^2 / trace(position covariance sum), so a
+        pair farther than sqrt(gate * (trace_k + max trace_c)) cannot pass the gate. The
+        result is the same as solving every pair, at a cost that grows with the pairs
+        that are near rather than with new tracks x candidates.
+        """
+        cx = np.array([rt.x for rt in cands])
+        cP = np.array([rt.P for rt in cands])
+        tr_k = np.trace(kP[:, :3, :3], axis1=1, axis2=2)
+        tr_c = np.trace(cP[:, :3, :3], axis1=1, axis2=2)
+        radius = np.sqrt(self.gate_chi2 * (tr_k + tr_c.max()))
+        near = cKDTree(cx[:, :3]).query_ball_point(kx[:, :3], radius)
+        ii = np.array([i for i, js in enumerate(near) for _ in js], dtype=int)
+        jj = np.array([j for js in near for j in js], dtype=int)
+        if len(ii) == 0:
+            return {}
+        d = kx[ii] - cx[jj]
+        S = kP[ii] + cP[jj]
+        try:
+            d2 = np.einsum("ij,ij->i", d, np.linalg.solve(S, d[:, :, None])[:, :, 0])
+            ok = np.ones(len(ii), dtype=bool)
+        except np.linalg.LinAlgError:
+            # A singular pair (zero announced variances) must not spoil the others.
+            d2 = np.full(len(ii), np.inf)
+            ok = np.zeros(len(ii), dtype=bool)
+            for n in range(len(ii)):
+                with contextlib.suppress(np.linalg.LinAlgError):
+                    d2[n] = d[n] @ np.linalg.solve(S[n], d[n])
+                    ok[n] = True
+        inside = ok & (d2 < self.gate_chi2)
+        return {
+            (int(i), int(j)): float(v)
+            for i, j, v in zip(ii[inside], jj[inside], d2[inside], strict=True)
+        }

@@ -47,12 +47,16 @@ _LINK_ERRORS = (nats.errors.Error, TimeoutError, OSError)
 
 
 def connect_options(
-    credentials: str | None, user: str | None, password_env: str | None
-) -> dict[str, Any]:
-    """nats.connect keyword arguments for a credentials file or a user and password."""
+    credentials: str | None, user: str | None, password_env: str | None,
+    nkey_seed: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """nats.connect keyword arguments for a credentials file, an nkey seed file, or a user
+    and password."""
     opts: dict[str, Any] = {}
     if credentials:
         opts["user_credentials"] = credentials
+    if nkey_seed:
+        opts["nkeys_seed"] = nkey_seed
     if user:
         opts["user"] = user
         if password_env:
@@ -169,7 +173,7 @@ class RegionPublisher(QueueWorker):
             reconnect_time_wait=0.5,
             error_cb=self._on_error,
             reconnected_cb=self._on_reconnected,
-            **connect_options(cfg.credentials, cfg.user, cfg.password_env),
+            **connect_options(cfg.credentials, cfg.user, cfg.password_env, cfg.nkey_seed),
         )
 
     async def _on_error(self, e: Exception) -> None:

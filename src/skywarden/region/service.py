@@ -75,8 +75,10 @@ class RegionService:
         tm = self.store.track_map()
         self.picture = Picture(
             self.frame, gate_chi2=config.gate_chi2, coast_s=config.coast_s,
-            stale_s=config.stale_s, next_rid=max(tm.values(), default=0) + 1, track_map=tm,
+            stale_s=config.stale_s, next_rid=self.store.max_rid() + 1, track_map=tm,
         )  # fmt: skip
+        # A mapping read from the store is as old as this start, for pruning.
+        self.picture.last_report = dict.fromkeys(tm, clock())
         self.book = AlertBook(self.store, region=config.name)
         self.sites = {s: SiteState(site=s) for s in config.sites}
         self.malformed = 0
@@ -113,7 +115,7 @@ class RegionService:
             out: list[AlertLine] = []
             for a in msg.alerts:
                 rid = self.picture.rid_of(site, a.track) if a.track else None
-                out += self.book.apply(site, a, rid)
+                out += self.book.apply(site, a, rid, self.clock())
             return out
         elif isinstance(msg, HeartbeatMsg):
             st.heartbeat_t = msg.t
@@ -136,6 +138,24 @@ class RegionService:
             self.picture.new_mappings = []
         self.store.commit()
 
+    def prune(self) -> tuple[int, int]:
+        """Bound the store by age: site events applied longer ago than the stream keeps
+        messages (none of them can be delivered again), and the regional ids of site
+        tracks not reported for ``track_map_keep_s``; (events, mappings) forgotten."""
+        now = self.clock()
+        keep = {rid for rid, _ in self.book.open}
+        keys = self.picture.prune_map(now - self.config.track_map_keep_s, keep)
+        self.store.begin()
+        try:
+            n = self.store.prune(now - self.config.nats.max_age_s, keys)
+        except BaseException:
+            self.store.db.execute("ROLLBACK")
+            raise
+        self.commit()
+        if n or keys:
+            log.info("pruned %d site events and %d track mappings", n, len(keys))
+        return n, len(keys)
+
     # --- JetStream ------------------------------------------------------------------
 
     async def connect(self) -> None:
@@ -143,7 +163,7 @@ class RegionService:
         self._nc = await nats.connect(
             servers=[n.url], name=f"skywarden-region-{self.config.name}", connect_timeout=2,
             allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-            **connect_options(n.credentials, n.user, n.password_env),
+            **connect_options(n.credentials, n.user, n.password_env, n.nkey_seed),
         )  # fmt: skip
         js = self._nc.jetstream()
         if n.create_stream:
@@ -188,6 +208,11 @@ class RegionService:
             await asyncio.sleep(self.config.fuse_period_s)
             self.fuse()
 
+    async def _pruner(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.prune_period_s)
+            self.prune()
+
     async def _lag(self) -> None:
         while True:
             raise_if_cancelling()
@@ -202,6 +227,7 @@ class RegionService:
             self._tasks.append(asyncio.create_task(self._consume(site), name=f"region-{site}"))
         self._tasks.append(asyncio.create_task(self._fuser(), name="region-fuser"))
         self._tasks.append(asyncio.create_task(self._lag(), name="region-lag"))
+        self._tasks.append(asyncio.create_task(self._pruner(), name="region-pruner"))
 
     async def serve(
         self, host: str | None = None, port: int | None = None,
