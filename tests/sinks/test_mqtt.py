@@ -210,13 +210,57 @@ def test_zone_states_follow_the_scenario_exactly_and_a_reconnecting_subscriber_g
     asyncio.run(main())
 
 
+class Gate:
+    """A TCP proxy in front of the broker that refuses connections while closed, so a
+    test decides when the sink may reconnect (after its own subscriber listens: alert
+    events are not retained, and a subscriber that came later would miss them)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream = upstream_port
+        self.open = True
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if not self.open:
+                return
+            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream)
+        except OSError:
+            writer.close()
+            return
+        finally:
+            if not self.open:
+                writer.close()
+
+        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, ConnectionError):
+                while data := await r.read(65536):
+                    w.write(data)
+                    await w.drain()
+            w.close()
+
+        await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer))
+
+    async def aclose(self) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
 def test_link_down_keeps_alert_state_and_resends_it_on_reconnect(broker):
     async def main():
-        sink = _sink(broker.port)
+        gate = Gate(broker.port)
+        await gate.start()
+        sink = _sink(gate.port)
         task = asyncio.create_task(sink.run())
         sink.offer(scan(T0_S, [], [ev(T0_S, "T1", "Z1", "warning")]))
         async with Subscriber(broker.port) as sub:
             await sub.wait_for(lambda: sub.states.get("Z1", [{}])[-1].get("state") == "warning")
+        gate.open = False
         broker.stop()
         # While the broker is down: a critical alert in Z2, and T1 clears.
         sink.offer(scan(T0_S + 1, [], [ev(T0_S + 1, "T9", "Z2/north", "critical", tta=5.0)]))
@@ -228,6 +272,7 @@ def test_link_down_keeps_alert_state_and_resends_it_on_reconnect(broker):
         assert sink.health().alerts_pending >= 2
         broker.start()  # a fresh broker: it has lost every retained message
         async with Subscriber(broker.port) as sub:
+            gate.open = True  # the sink may reconnect now that someone listens
             await sub.wait_for(lambda: not sink.failing and sink.health().alerts_pending == 0)
             await sub.wait_for(lambda: len(sub.retained) == 2 or len(sub.states) == 2)
             await sub.wait_for(
@@ -246,6 +291,7 @@ def test_link_down_keeps_alert_state_and_resends_it_on_reconnect(broker):
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await sink.aclose()
+        await gate.aclose()
 
     asyncio.run(main())
 
