@@ -514,21 +514,15 @@ class ThreatAssessor:
         obj[live_rows] = [get(tid, -1) for tid in ids[live_rows].tolist()]
         # Tracks that may continue an object: new ones, and young ones still their own
         # object with no open alert.
-        alerted = {o for o, _ in self._open}
-        young = (t - table.t_first_s <= cfg.handover_young_s) & (obj == ids)
-        new = [
-            i for i in live_rows.tolist() if obj[i] < 0 or (young[i] and int(obj[i]) not in alerted)
-        ]
+        alerted = np.isin(obj, np.fromiter({o for o, _ in self._open}, np.int64))
+        young = (t - table.t_first_s <= cfg.handover_young_s) & (obj == ids) & ~alerted
+        new = live_rows[(obj[live_rows] < 0) | young[live_rows]].tolist()
         # Candidates: lost objects, and objects whose track is coasting or stale (the
         # tracker may start a second track on an object before it drops the first).
         cands = [(o, s.t_s, s.x, s.P) for o, s in self._lost.items()]
-        coasting = table.status == COASTING
-        stale = t - table.t_last_update_s >= cfg.handover_stale_s
-        cands += [
-            (int(obj[i]), t, table.x[i], table.P[i])
-            for i in np.flatnonzero(live & (obj >= 0) & (coasting | stale))
-            if coasting[i] or int(obj[i]) in alerted
-        ]
+        stale = (t - table.t_last_update_s >= cfg.handover_stale_s) & alerted
+        held = np.flatnonzero(live & (obj >= 0) & ((table.status == COASTING) | stale))
+        cands += [(int(obj[i]), t, table.x[i], table.P[i]) for i in held]
         if new and cands:
             lx = np.array([c[2] for c in cands])
             lp = np.array([c[3] for c in cands])
