@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ..config import SourcesConfig
@@ -19,7 +20,7 @@ from ..scenario import Header
 from ..types import Sensor
 from .asterix48 import AsterixUdpEndpoint
 from .base import RejectionCounter
-from .jsonl import JsonlTcpServer, JsonlUdpEndpoint, OnRecord
+from .jsonl import JsonlTcpServer, JsonlUdpEndpoint, ListenerConfig, OnRecord
 from .live import RemoteIdUdpEndpoint
 
 if TYPE_CHECKING:
@@ -66,26 +67,19 @@ class Listener:
 
 
 def _jsonl(src: SourcesConfig, ctx: SourceContext) -> Iterator[Listener]:
-    if src.jsonl_tcp_port is not None:
-        tcp = JsonlTcpServer(
-            ctx.header, ctx.on_record, src.jsonl_tcp,
+    kinds: tuple[tuple[str, str, type[JsonlTcpServer] | type[JsonlUdpEndpoint], int | None,
+                       ListenerConfig], ...] = (
+        ("jsonl_tcp", "JSON Lines TCP port", JsonlTcpServer, src.jsonl_tcp_port, src.jsonl_tcp),
+        ("jsonl_udp", "JSON Lines UDP port", JsonlUdpEndpoint, src.jsonl_udp_port, src.jsonl_udp),
+    )  # fmt: skip
+    for key, what, cls, port, limits in kinds:
+        if port is None:
+            continue
+        ep = cls(
+            ctx.header, ctx.on_record, limits,
             config_sensors=ctx.config_sensors, rejections=ctx.rejections,
         )  # fmt: skip
-        port = src.jsonl_tcp_port
-        yield Listener(
-            "jsonl_tcp", "JSON Lines TCP port", port, tcp,
-            lambda host: tcp.start(host, port), tcp.close,
-        )  # fmt: skip
-    if src.jsonl_udp_port is not None:
-        udp = JsonlUdpEndpoint(
-            ctx.header, ctx.on_record, src.jsonl_udp,
-            config_sensors=ctx.config_sensors, rejections=ctx.rejections,
-        )  # fmt: skip
-        uport = src.jsonl_udp_port
-        yield Listener(
-            "jsonl_udp", "JSON Lines UDP port", uport, udp,
-            lambda host: udp.start(host, uport), udp.close,
-        )  # fmt: skip
+        yield Listener(key, what, port, ep, partial(ep.start, port=port), ep.close)
 
 
 def _sapient(src: SourcesConfig, ctx: SourceContext) -> Iterator[Listener]:
@@ -133,12 +127,9 @@ def _remoteid(src: SourcesConfig, ctx: SourceContext) -> Iterator[Listener]:
             r.sensor, ctx.on_record, rejections=ctx.rejections, clock=ctx.clock, link=r.link
         )
 
-        async def start(host: str, rid: RemoteIdUdpEndpoint = rid, port: int = r.port) -> int:
-            return await rid.start(host, port)
-
         yield Listener(
-            f"remoteid:{r.sensor}", f"Remote ID port of {r.sensor}", r.port, rid, start,
-            rid.close, anonymous=rid.assembler.anonymous,
+            f"remoteid:{r.sensor}", f"Remote ID port of {r.sensor}", r.port, rid,
+            partial(rid.start, port=r.port), rid.close, anonymous=rid.assembler.anonymous,
         )  # fmt: skip
 
 
