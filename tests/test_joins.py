@@ -7,7 +7,6 @@ import logging
 import math
 import time
 
-import httpx
 import numpy as np
 
 from skywarden.geodesy import LocalFrame
@@ -28,6 +27,7 @@ from skywarden.types import (
     track_number,
 )
 
+from .service_helpers import scrape_metrics
 from .test_service import RADAR, _config, _radar_dets
 
 SITE = Site(name="s", lat=52.0, lon=5.0, alt_m=10.0)
@@ -136,15 +136,7 @@ def test_metrics_have_real_labels_and_scrape_without_warnings(tmp_path, caplog):
             service.rejections.add(
                 "asterix48:r1", Rejected(code=RejectCode.SYNTAX, reason="bad length: 3 bytes")
             )
-            token = service.store.create_token("viewer", "t")
-            transport = httpx.ASGITransport(app=service.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
-                async with asyncio.timeout(10):
-                    while True:
-                        r = await c.get("/metrics", headers={"Authorization": f"Bearer {token}"})
-                        if "skywarden_rejected_messages_total{" in r.text:
-                            return r.text
-                        await asyncio.sleep(0.05)
+            return await scrape_metrics(service, "skywarden_rejected_messages_total{")
         finally:
             await service.stop()
 

@@ -7,7 +7,6 @@ import math
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
@@ -19,6 +18,8 @@ from skywarden.sources.live import AdsbInput, AsterixInput, RemoteIdInput
 from skywarden.sources.remoteid import BasicId, Location
 from skywarden.sources.remoteid_encode import encode_pack
 from skywarden.types import Detection, Sensor, Site
+
+from .service_helpers import scrape_metrics
 
 DATA = Path(__file__).parent / "data"
 SITE = Site(name="live", lat=51.0, lon=1.0, alt_m=20.0)
@@ -185,15 +186,8 @@ def test_metrics_count_cat034_set_aside_and_anonymous_remote_id(tmp_path):
             # What the Remote ID endpoint's assembler counts for a Location it had to
             # report without a Basic ID (the decoder's own path is tested in tests/sources).
             service.anonymous_rid["remoteid:rid"]["udp:127.0.0.1:9"] += 2
-            token = service.store.create_token("viewer", "t")
-            transport = httpx.ASGITransport(app=service.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
-                async with asyncio.timeout(10):
-                    while True:
-                        r = await c.get("/metrics", headers={"Authorization": f"Bearer {token}"})
-                        if 'reason="CAT034 service message"' in r.text:
-                            return r.text, service.rejections.total
-                        await asyncio.sleep(0.05)
+            text = await scrape_metrics(service, 'reason="CAT034 service message"')
+            return text, service.rejections.total
         finally:
             await service.stop()
 

@@ -21,12 +21,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import msgspec
 import yaml
 
 from skywarden.config import load_config
-from skywarden.scenario import ScenarioReader
+from skywarden.scenario import Header, ScenarioReader
 
+from .service_helpers import site_doc
 from .test_service import _free_port
 
 
@@ -54,23 +54,24 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_sigterm_stops_the_cat062_worker_and_resource_tracker(tmp_path: Path) -> None:
-    exe = Path(sys.executable).with_name("skywarden")
+def _scenario(exe: Path, tmp_path: Path) -> tuple[Path, Header]:
+    """A 300 s single-drone scenario file (replayed by the service) and its header."""
     scen = tmp_path / "s.jsonl"
     subprocess.run(
         [str(exe), "simulate", "single-drone", "--seed", "3", "--duration", "300", "--out", str(scen), "--json"],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    hdr = ScenarioReader(scen).header
+    return scen, ScenarioReader(scen).header
+
+
+def test_sigterm_stops_the_cat062_worker_and_resource_tracker(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("skywarden")
+    scen, hdr = _scenario(exe, tmp_path)
     site_yaml = tmp_path / "site.yaml"
     site_yaml.write_text(
         yaml.safe_dump(
             {
-                "site": {k: v for k, v in msgspec.to_builtins(hdr.site).items() if k != "type"},
-                "sensors": [
-                    {k: v for k, v in msgspec.to_builtins(s).items() if k != "type"}
-                    for s in hdr.sensors.values()
-                ],
+                **site_doc(hdr),
                 "sources": {"jsonl_tcp_port": None, "jsonl_udp_port": None,
                             "replay": str(scen), "replay_speed": 20.0},
                 "sinks": {"asterix62": [{"host": "127.0.0.1", "port": _free_port(),
@@ -204,12 +205,7 @@ class _Receivers:
 
 def test_sigterm_with_every_sink_configured_leaves_no_process(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("skywarden")
-    scen = tmp_path / "s.jsonl"
-    subprocess.run(
-        [str(exe), "simulate", "single-drone", "--seed", "3", "--duration", "300", "--out", str(scen), "--json"],
-        check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    hdr = ScenarioReader(scen).header
+    scen, hdr = _scenario(exe, tmp_path)
     rx = _Receivers(tmp_path)
     udp_port = rx.udp.getsockname()[1]
     http = f"http://127.0.0.1:{rx.http.server_address[1]}"
@@ -218,15 +214,7 @@ def test_sigterm_with_every_sink_configured_leaves_no_process(tmp_path: Path) ->
     site_yaml.write_text(
         yaml.safe_dump(
             {
-                "site": {k: v for k, v in msgspec.to_builtins(hdr.site).items() if k != "type"},
-                "sensors": [
-                    {k: v for k, v in msgspec.to_builtins(s).items() if k != "type"}
-                    for s in hdr.sensors.values()
-                ],
-                "zones": [
-                    {k: v for k, v in msgspec.to_builtins(z).items() if k != "type"}
-                    for z in hdr.zones
-                ],
+                **site_doc(hdr),
                 "sources": {"jsonl_tcp_port": None, "jsonl_udp_port": None,
                             "replay": str(scen), "replay_speed": 20.0},
                 "sinks": {

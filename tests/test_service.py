@@ -26,6 +26,8 @@ from skywarden.sim import generate, load_spec
 from skywarden.sources.jsonl import ListenerConfig
 from skywarden.types import Detection, Sensor, Site, TruthPoint, Zone
 
+from .service_helpers import site_doc
+
 SITE = Site(name="test-site", lat=51.0, lon=1.0, alt_m=20.0)
 FRAME = LocalFrame.from_site(SITE)
 
@@ -172,15 +174,7 @@ def test_sigkill_and_restart_keep_raised_alerts_and_acks(tmp_path):
     site_yaml.write_text(
         yaml.safe_dump(
             {
-                "site": {k: v for k, v in msgspec.to_builtins(hdr.site).items() if k != "type"},
-                "sensors": [
-                    {k: v for k, v in msgspec.to_builtins(s).items() if k != "type"}
-                    for s in hdr.sensors.values()
-                ],
-                "zones": [
-                    {k: v for k, v in msgspec.to_builtins(z).items() if k != "type"}
-                    for z in hdr.zones
-                ],
+                **site_doc(hdr),
                 "sources": {"jsonl_tcp_port": None, "jsonl_udp_port": None,
                             "replay": str(scen), "replay_speed": 100.0},
                 "store": {"path": str(db)},

@@ -1,0 +1,38 @@
+"""Helpers for the tests that run the live service: a site config from a scenario header,
+and a /metrics scrape that waits for what it expects."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import msgspec
+
+from skywarden.scenario import Header
+from skywarden.service import Service
+
+
+def site_doc(header: Header) -> dict:
+    """The ``site``, ``sensors`` and ``zones`` sections of a site YAML for a scenario header."""
+
+    def plain(rec) -> dict:
+        return {k: v for k, v in msgspec.to_builtins(rec).items() if k != "type"}
+
+    return {
+        "site": plain(header.site),
+        "sensors": [plain(s) for s in header.sensors.values()],
+        "zones": [plain(z) for z in header.zones],
+    }
+
+
+async def scrape_metrics(service: Service, until: str, timeout_s: float = 10.0) -> str:
+    """``/metrics`` of a started service (as a viewer), scraped until it contains ``until``."""
+    token = service.store.create_token("viewer", "metrics")
+    transport = httpx.ASGITransport(app=service.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                r = await c.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+                if until in r.text:
+                    return r.text
+                await asyncio.sleep(0.05)
