@@ -6,16 +6,12 @@ sensor id (declared on the token-less JSON Lines port) ran on hover."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from skywarden.types import AlertLine, ScanOutput, Sensor, Zone
-from tests.web.webhelpers import T0, launch_chromium, loopback_only, track_line, web_site
+from tests.web.webhelpers import T0, launch_chromium, loopback_only, serving, track_line, web_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -66,16 +62,8 @@ def hostile(tmp_path):
         Sensor(id=SENSOR_ID, kind="radar", lat=51.501, lon=-0.118, alt_m=40.0, max_range_m=800.0)
     )
     token = site.store.create_token("operator", HOLDER)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    srv = uvicorn.Server(uvicorn.Config(site.app, log_level="warning", lifespan="off"))
-    th = threading.Thread(target=lambda: asyncio.run(srv.serve(sockets=[sock])), daemon=True)
-    th.start()
-    yield site, f"http://127.0.0.1:{sock.getsockname()[1]}", token
-    srv.should_exit = True
-    th.join(timeout=10)
-    sock.close()
+    with serving(site.app) as url:
+        yield site, url, token
     site.store.close()
 
 

@@ -7,15 +7,14 @@ import asyncio
 import json
 import re
 import socket
-import threading
+from urllib.parse import urlparse
 
 import pytest
-import uvicorn
 from starlette.testclient import TestClient
 
 from skywarden.store import zone_to_feature
 from skywarden.web import WebConfig, create_app
-from tests.web.webhelpers import bearer, web_site, zone_a
+from tests.web.webhelpers import bearer, serving, web_site, zone_a
 
 
 @pytest.fixture
@@ -158,16 +157,8 @@ def test_a_body_within_the_limit_still_works(site):
 
 @pytest.fixture
 def served(site):
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    srv = uvicorn.Server(uvicorn.Config(site.app, log_level="warning", lifespan="off"))
-    th = threading.Thread(target=lambda: asyncio.run(srv.serve(sockets=[sock])), daemon=True)
-    th.start()
-    yield sock.getsockname()[1]
-    srv.should_exit = True
-    th.join(timeout=10)
-    sock.close()
+    with serving(site.app) as url:
+        yield urlparse(url).port
 
 
 def _raw_post(port: int, headers: str, body: bytes = b"") -> bytes:

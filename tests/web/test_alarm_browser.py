@@ -4,19 +4,22 @@ an unacknowledged alert that escalates and rings again."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
-
 import pytest
-import uvicorn
 
 from skywarden.sinks.base import ScanOutput
 from skywarden.sinks.config import EscalationConfig
 from skywarden.sinks.escalation import Escalator
 from skywarden.web import WebConfig, create_app
 
-from .webhelpers import T0, alert, launch_chromium, loopback_only, moving_scans, require_browser
+from .webhelpers import (
+    T0,
+    alert,
+    launch_chromium,
+    loopback_only,
+    moving_scans,
+    require_browser,
+    serving,
+)
 
 pytestmark = [pytest.mark.slow]
 
@@ -55,19 +58,8 @@ Object.defineProperty(Document.prototype, "visibilityState", {
 
 @pytest.fixture
 def server(live, store):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(live, store, WebConfig()), log_level="warning", lifespan="off")
-    )
-    th = threading.Thread(target=lambda: asyncio.run(srv.serve(sockets=[sock])), daemon=True)
-    th.start()
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    th.join(timeout=10)
-    sock.close()
+    with serving(create_app(live, store, WebConfig())) as url:
+        yield url
 
 
 class Clock:

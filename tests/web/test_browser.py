@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-import uvicorn
 
 from skywarden.types import ScanOutput
 from skywarden.web import WebConfig, create_app
 
-from .webhelpers import T0, alert, launch_chromium, loopback_only, moving_scans, require_browser
+from .webhelpers import (
+    T0,
+    alert,
+    launch_chromium,
+    loopback_only,
+    moving_scans,
+    require_browser,
+    serving,
+)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -24,21 +28,8 @@ pytestmark = [pytest.mark.slow]
 @pytest.fixture
 def server(live, store):
     """The app on a free 127.0.0.1 port, served by uvicorn in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    # Listening before uvicorn starts: the browser's first connections wait in
-    # the backlog, so nothing has to poll for the server to come up.
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(live, store, WebConfig()), log_level="warning", lifespan="off")
-    )
-    th = threading.Thread(target=lambda: asyncio.run(srv.serve(sockets=[sock])), daemon=True)
-    th.start()
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    th.join(timeout=10)
-    sock.close()
+    with serving(create_app(live, store, WebConfig())) as url:
+        yield url
 
 
 def test_map_shows_track_and_alert_and_acknowledges(server, live, store, tokens):

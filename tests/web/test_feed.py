@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +13,6 @@ import msgspec
 import numpy as np
 import orjson
 import pytest
-import uvicorn
 import websockets
 
 from skywarden.store import Store
@@ -22,7 +20,7 @@ from skywarden.types import ScanOutput, TrackLine
 from skywarden.web import WebConfig, create_app
 from skywarden.web.state import LiveState
 
-from .webhelpers import T0, alert, sensors, track_line, zone_a
+from .webhelpers import T0, alert, sensors, serving, track_line, zone_a
 
 
 class Client:
@@ -203,17 +201,8 @@ def small_buffers_server(tmp_path):
     token = store.create_token("viewer", "vera")
     live = LiveState(sensors(), [zone_a()])
     app = create_app(live, store, WebConfig())
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32_768)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    th = threading.Thread(target=lambda: asyncio.run(srv.serve(sockets=[sock])), daemon=True)
-    th.start()
-    yield live, f"ws://127.0.0.1:{sock.getsockname()[1]}/ws", token
-    srv.should_exit = True
-    th.join(timeout=10)
-    sock.close()
+    with serving(app, send_buffer_bytes=32_768) as url:
+        yield live, url.replace("http://", "ws://", 1) + "/ws", token
     store.close()
 
 

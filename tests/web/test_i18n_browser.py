@@ -5,17 +5,12 @@ choice is kept per operator in this browser."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import socket
 import subprocess
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from skywarden.types import ScanOutput, Zone
 from skywarden.web import WebConfig, create_app
@@ -29,6 +24,7 @@ from .webhelpers import (
     moving_scans,
     require_browser,
     sensors,
+    serving,
     zone_a,
 )
 
@@ -61,24 +57,6 @@ def live():
     return LiveState(
         sensors(), [Zone(**{**{f: getattr(z, f) for f in z.__struct_fields__}, "name": EVIL})]
     )
-
-
-@contextmanager
-def serving(app):
-    """``app`` on a free 127.0.0.1 port, served by uvicorn in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    th = threading.Thread(target=lambda: asyncio.run(srv.serve(sockets=[sock])), daemon=True)
-    th.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        th.join(timeout=10)
-        sock.close()
 
 
 @pytest.fixture

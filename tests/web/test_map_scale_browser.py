@@ -6,15 +6,11 @@ markup in a track id or a zone name shown as text."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 from collections import Counter
 from contextlib import contextmanager
 
 import numpy as np
 import pytest
-import uvicorn
 
 from skywarden.types import AlertLine, ScanOutput, TrackLine, Zone
 from skywarden.web import WebConfig, create_app
@@ -26,6 +22,7 @@ from .webhelpers import (
     loopback_only,
     require_browser,
     sensors,
+    serving,
     track_line,
     zone_a,
 )
@@ -88,24 +85,6 @@ def zone_b(name: str = "Zone B") -> Zone:
         ceiling_m=500.0,
         priority=1,
     )
-
-
-@contextmanager
-def serving(app):
-    """``app`` on a free 127.0.0.1 port, served by uvicorn in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    th = threading.Thread(target=lambda: asyncio.run(srv.serve(sockets=[sock])), daemon=True)
-    th.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        th.join(timeout=10)
-        sock.close()
 
 
 @contextmanager

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 from skywarden.geodesy import LocalFrame
@@ -164,3 +170,25 @@ def web_site(db: Path, config: WebConfig | None = None) -> WebSite:
         "operator": store.create_token("operator", "otto"),
     }
     return WebSite(store, live, tokens, create_app(live, store, config or WebConfig()))
+
+
+@contextmanager
+def serving(app: FastAPI, send_buffer_bytes: int | None = None) -> Iterator[str]:
+    """``app`` on a free 127.0.0.1 port, served by uvicorn in a background thread; yields
+    its base URL. The socket listens before uvicorn starts, so a client's first
+    connections wait in the backlog and nothing polls for the server to come up.
+    ``send_buffer_bytes`` sets the kernel send buffer its connections inherit."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if send_buffer_bytes is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer_bytes)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    th = threading.Thread(target=lambda: asyncio.run(srv.serve(sockets=[sock])), daemon=True)
+    th.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        srv.should_exit = True
+        th.join(timeout=10)
+        sock.close()
