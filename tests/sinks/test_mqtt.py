@@ -226,16 +226,14 @@ class Gate:
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.open:
+            writer.close()
+            return
         try:
-            if not self.open:
-                return
             up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream)
         except OSError:
             writer.close()
             return
-        finally:
-            if not self.open:
-                writer.close()
 
         async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, ConnectionError):
