@@ -12,9 +12,11 @@ def test_silent_radar_raises_then_clears_with_one_alert_id():
     assert h.check(105.0) == []  # 3 x 2 s = 6 s not yet passed
     (raised,) = h.check(106.5)
     assert (raised.kind, raised.sensor, raised.state) == ("sensor", "r", "raised")
+    assert (raised.cause, raised.silent_s) == ("sensor_silent", 6.5)
     assert h.check(120.0) == []  # raised once, not every check
     (cleared,) = h.heard("r", 121.0)
     assert cleared.state == "cleared" and cleared.id == raised.id
+    assert (cleared.cause, cleared.silent_s) == ("sensor_heard", None)
     assert h.heard("r", 122.0) == []
 
 

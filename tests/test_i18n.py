@@ -25,7 +25,14 @@ from skywarden.i18n import (
 )
 from skywarden.store import Store
 from skywarden.store.tokens import Role
-from skywarden.types import AlertLevel, AlertState, SensorKind, TrackStatus, TruthClass
+from skywarden.types import (
+    AlertLevel,
+    AlertState,
+    SensorCause,
+    SensorKind,
+    TrackStatus,
+    TruthClass,
+)
 from skywarden.web import WebConfig, create_app
 from skywarden.web.state import LiveState, SensorStatusName
 
@@ -82,10 +89,11 @@ def test_every_value_from_data_has_a_word():
         "sensor_kind": SensorKind,
         "sensor_status": SensorStatusName,
         "role": Role,
+        "ui.alert.cause": SensorCause,
     }
     en = builtin("en")
     for group, literal in groups.items():
-        in_catalogue = {k.split(".", 1)[1] for k in en if k.startswith(group + ".")}
+        in_catalogue = {k.removeprefix(group + ".") for k in en if k.startswith(group + ".")}
         assert in_catalogue == set(get_args(literal)), group
 
 

@@ -356,6 +356,7 @@ def test_a_dead_webhook_endpoint_raises_a_sink_alert_not_silence(tmp_path):
     sink_alerts = [a for a in service.live.alerts.values() if a.kind == "sensor"]
     assert [a.sensor for a in sink_alerts] == [hook.name]
     assert sink_alerts[0].state == "raised" and "failing" in sink_alerts[0].reason
+    assert sink_alerts[0].cause == "link_failing"
 
 
 def test_sensor_declared_on_one_connection_is_known_to_every_transport(tmp_path):

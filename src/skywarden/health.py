@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .types import AlertLine, Sensor
+from .types import AlertLine, Sensor, SensorCause
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +77,8 @@ class SensorHealth:
             self.status[sensor_id] = "ok"
             aid = self._alert_ids.pop(sensor_id)
             log.info("sensor %s is back", sensor_id)
-            return [
-                sensor_alert(
-                    now_s, aid, sensor_id, "cleared", f"sensor {sensor_id} reporting again"
-                )
-            ]
+            reason = f"sensor {sensor_id} reporting again"
+            return [sensor_alert(now_s, aid, sensor_id, "cleared", "sensor_heard", reason)]
         self.status[sensor_id] = "ok"
         return []
 
@@ -96,8 +93,11 @@ class SensorHealth:
                 self.status[sid] = "silent"
                 aid = self._alert_ids[sid] = sensor_alert_id(sid, now_s)
                 log.warning("sensor %s silent for %.1f s", sid, now_s - last)
-                reason = f"sensor {sid} silent for {now_s - last:.0f} s"
-                out.append(sensor_alert(now_s, aid, sid, "raised", reason))
+                silent = now_s - last
+                reason = f"sensor {sid} silent for {silent:.0f} s"
+                out.append(
+                    sensor_alert(now_s, aid, sid, "raised", "sensor_silent", reason, silent)
+                )
         return out
 
 
@@ -107,9 +107,27 @@ def sensor_alert_id(name: str, t_s: float) -> str:
 
 
 def sensor_alert(
-    t_s: float, alert_id: str, name: str, state: Literal["raised", "cleared"], reason: str
+    t_s: float,
+    alert_id: str,
+    name: str,
+    state: Literal["raised", "cleared"],
+    cause: SensorCause,
+    reason: str,
+    silent_s: float | None = None,
 ) -> AlertLine:
-    """A ``sensor``-kind alert event about a sensor or a sink named ``name``."""
+    """A ``sensor``-kind alert event about a sensor or a sink named ``name``.
+
+    ``cause`` is the code readers word in their own language; ``reason`` the English
+    text with particulars (the link's last error).
+    """
     return AlertLine(
-        t=t_s, id=alert_id, kind="sensor", sensor=name, level="warning", state=state, reason=reason
+        t=t_s,
+        id=alert_id,
+        kind="sensor",
+        sensor=name,
+        level="warning",
+        state=state,
+        reason=reason,
+        cause=cause,
+        silent_s=None if silent_s is None else round(silent_s, 1),
     )

@@ -483,11 +483,12 @@ class Service:
             if failing:
                 aid = self._failing_sinks[s.name] = sensor_alert_id(s.name, now)
                 reason = f"{s.name} failing: {h.last_error or 'no delivery'}"
-                alerts.append(sensor_alert(now, aid, s.name, "raised", reason))
+                alerts.append(sensor_alert(now, aid, s.name, "raised", "link_failing", reason))
             else:
                 aid = self._failing_sinks.pop(s.name)
+                reason = f"{s.name} delivering again"
                 alerts.append(
-                    sensor_alert(now, aid, s.name, "cleared", f"{s.name} delivering again")
+                    sensor_alert(now, aid, s.name, "cleared", "link_delivering", reason)
                 )
         self.dispatch_alerts(alerts)
 

@@ -244,6 +244,9 @@ TrackStatus = Literal["tentative", "confirmed", "coasting", "deleted"]
 TRACK_STATUSES: tuple[str, ...] = ("tentative", "confirmed", "coasting", "deleted")
 AlertLevel = Literal["info", "warning", "critical"]
 AlertState = Literal["raised", "updated", "cleared"]
+#: What a ``sensor`` alert event is about: a sensor fell silent or is heard again, an
+#: outbound link stopped delivering or delivers again.
+SensorCause = Literal["sensor_silent", "sensor_heard", "link_failing", "link_delivering"]
 
 
 class Level(enum.IntEnum):
@@ -328,6 +331,11 @@ class AlertLine(_Record, frozen=True, tag="alert"):
     #: Seconds since the object was first alerted for this zone, on an alert that
     #: stays open because the object keeps coming back (loitering).
     dwell_s: NonNeg | None = None
+    #: Sensor alerts: what happened, as a code a reader words in its own language
+    #: (``reason`` says the same in English, with particulars).
+    cause: SensorCause | None = None
+    #: Sensor alerts raised for silence: seconds since the sensor was last heard.
+    silent_s: NonNeg | None = None
 
 
 OutputRecord = TrackLine | AlertLine

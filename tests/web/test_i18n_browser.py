@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from skywarden.health import sensor_alert
 from skywarden.types import ScanOutput, Zone
 from skywarden.web import WebConfig, create_app
 from skywarden.web.state import LiveState
@@ -126,13 +127,22 @@ def test_operator_switches_to_korean_and_back(server, live, store, tokens):
             zone_label = page.wait_for_selector(".leaflet-tooltip.zone-label")
             assert zone_label.inner_text() == EVIL  # shown as text, markup and all
 
-            raised = ScanOutput(t_s=T0 + 8, tracks=scans[-1].tracks, alerts=(alert("A1", T0 + 8),))
+            silent = sensor_alert(
+                T0 + 8, "S-r1-8", "r1", "raised", "sensor_silent", "sensor r1 silent for 9 s", 9.2
+            )
+            raised = ScanOutput(
+                t_s=T0 + 8, tracks=scans[-1].tracks, alerts=(alert("A1", T0 + 8), silent)
+            )
             live.apply(raised)
             store.write_scan(raised)
             item = page.wait_for_selector("li.alert.critical[data-alert='A1']")
             assert page.inner_text("li[data-alert='A1'] .level") == "심각 · 발령"
             assert page.inner_text("li[data-alert='A1'] .what") == f"드론 T1 → {EVIL} (ZA)"
             assert page.inner_text("li[data-alert='A1'] .ack") == "확인"
+            # A sensor alert is worded from its cause code; the English reason is its tooltip.
+            sensor_what = "li[data-alert='S-r1-8'] .what"
+            assert page.inner_text(sensor_what) == "센서 r1 9초째 무응답"
+            assert page.get_attribute(sensor_what, "title") == "sensor r1 silent for 9 s"
             assert "부터" in item.inner_text()
             assert page.inner_text("#alerts-panel h2").startswith("경보")
             # The alarm's flashing title speaks Korean too.
@@ -169,6 +179,7 @@ def test_operator_switches_to_korean_and_back(server, live, store, tokens):
             # And back to English, redrawn in place.
             page.select_option("#lang", "en")
             page.wait_for_selector("li[data-alert='A1'] .level:has-text('critical · raised')")
+            assert page.inner_text(sensor_what) == "Sensor r1 silent for 9 s"
             page.wait_for_selector(".leaflet-tooltip:has-text('T1 drone')")
             page.wait_for_selector("#who:has-text('otto (operator)')")
             assert page.evaluate("document.documentElement.lang") == "en"

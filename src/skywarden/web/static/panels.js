@@ -59,6 +59,15 @@ export const GROUP_MIN = 3;
 
 // Items in list order: an alert alone, or {zone, alerts} for a zone's group (placed
 // where its most urgent alert would be; its alerts in urgency order).
+// A sensor alert in the operator's language from its cause code; the English reason
+// only for events of versions that sent no code.
+function sensorText(a) {
+  if (a.cause) {
+    return t(`ui.alert.cause.${a.cause}`, { sensor: a.sensor, seconds: Math.round(a.silent_s ?? 0) });
+  }
+  return a.reason ? t("ui.alert.sensor_reason", { sensor: a.sensor, reason: a.reason }) : t("ui.alert.sensor", { sensor: a.sensor });
+}
+
 export function groupAlerts(alerts, dataNowS) {
   const sorted = sortAlerts(alerts, dataNowS);
   const byZone = new Map();
@@ -146,12 +155,9 @@ function alertItem(a, opts) {
   parts.escalated.textContent = a.escalated ? t("ui.alert.escalated") : "";
   parts.escalated.title = a.escalated ? t("ui.alert.escalated_to", { to: a.escalated.to, time: fmtTime(a.escalated.t) }) : "";
   parts.tta.textContent = fmtCountdown(ttaNow(a, opts.dataNowS));
-  parts.what.textContent =
-    a.kind === "sensor"
-      ? a.reason
-        ? t("ui.alert.sensor_reason", { sensor: a.sensor, reason: a.reason })
-        : t("ui.alert.sensor", { sensor: a.sensor })
-      : t("ui.alert.what", { object: term("class", a.class || "unknown"), track: a.track, zone: zoneLabel(a.zone, opts.zoneNames) });
+  parts.what.textContent = a.kind === "sensor" ? sensorText(a) : t("ui.alert.what", { object: term("class", a.class || "unknown"), track: a.track, zone: zoneLabel(a.zone, opts.zoneNames) });
+  // The English reason keeps the particulars (a link's last error) a code cannot carry.
+  parts.what.title = a.kind === "sensor" && a.cause && a.reason ? a.reason : "";
   parts.since.textContent = t("ui.alert.since", { id: a.id, time: fmtTime(a.t) });
   // The acknowledge button is made again only when what it offers, or its language, changes.
   const tailKey = `${language()} ${a.ack ? `ack ${a.ack.by} ${a.ack.t}` : opts.canAck ? "button" : "none"}`;
