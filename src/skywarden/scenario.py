@@ -81,7 +81,17 @@ _KIND_KEYS: dict[str, frozenset[str]] = {
         }
     ),
     "adsb": frozenset(
-        {"icao24", "lat", "lon", "alt_m", "callsign", "speed_mps", "track_deg", "vrate_mps"}
+        {
+            "icao24",
+            "lat",
+            "lon",
+            "alt_m",
+            "callsign",
+            "emitter_cat",
+            "speed_mps",
+            "track_deg",
+            "vrate_mps",
+        }
     ),
     "position": frozenset({"lat", "lon", "alt_m"}),
 }

@@ -34,6 +34,10 @@ Speed = Annotated[float, msgspec.Meta(ge=-2_000.0, le=2_000.0)]
 Prob = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Finite = Annotated[float, msgspec.Meta(ge=-1.0e9, le=1.0e9)]
 Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+#: An ADS-B emitter category as DO-260B codes it and decoders print it: the type code's
+#: set (A: TC 4, B: TC 3, C: TC 2, D: TC 1) and the category number 1-7 (``A7`` rotorcraft,
+#: ``B1`` glider, ``B6`` UAV). Number 0, "no information", is not sent.
+EmitterCat = Annotated[str, msgspec.Meta(pattern="^[A-D][1-7]$")]
 
 SensorKind = Literal["radar", "rf", "camera", "remoteid", "adsb", "position"]
 SENSOR_KINDS: tuple[str, ...] = ("radar", "rf", "camera", "remoteid", "adsb", "position")
@@ -130,6 +134,7 @@ class Detection(_Record, frozen=True, tag="detection"):
     uas_id: Ident | None = None
     icao24: Ident | None = None
     callsign: str | None = None
+    emitter_cat: EmitterCat | None = None
     operator_lat: Lat | None = None
     operator_lon: Lon | None = None
     speed_mps: Speed | None = None

@@ -333,3 +333,41 @@ def test_straight_flight_does_not_make_a_drone_sized_echo_an_aircraft():
     assert aircraft_echo.label[0] in ("aircraft", "helicopter")
     assert aircraft_echo.p[0, 0] < 0.1
     assert style_counted.p[0, 0] < drone_echo.p[0, 0] - 0.2
+
+
+ADSB = Sensor(id="adsb", kind="adsb", lat=52.0, lon=5.0, alt_m=10.0)
+
+
+def _adsb_run(emitter_cat: str | None, n: int = 60) -> tuple[np.ndarray, Classifier]:
+    """A transponder-equipped object cruising straight at 65 m/s, 300 m up: a helicopter
+    in transit flies like a light aircraft. Returns its probabilities at the last scan."""
+    clf = Classifier(frame=FRAME, sensors={"adsb": ADSB})
+    for k in range(n):
+        t = 3000.0 + k
+        p = np.array([-4000.0 + 65.0 * k, 2000.0, 300.0])
+        lat, lon, alt = FRAME.to_geodetic(p)
+        det = Detection(
+            t=t, sensor="adsb", icao24="abc123", lat=float(lat), lon=float(lon), alt_m=float(alt),
+            speed_mps=65.0, track_deg=90.0, emitter_cat=emitter_cat,
+        )  # fmt: skip
+        assoc = Association(track_id=np.array([7]), detections=(det,), kinds=("adsb",))
+        res = clf.update(
+            _table(t, [7], [*p, 65.0, 0.0, 0.0], identity=["icao24:abc123"], t_first=[3000.0]),
+            assoc,
+        )
+    return res.p[0], clf
+
+
+@pytest.mark.parametrize(
+    ("cat", "cls"), [("A7", "helicopter"), ("A1", "aircraft"), ("B1", "aircraft")]
+)
+def test_adsb_emitter_category_names_the_class(cat, cls):
+    p, _ = _adsb_run(cat)
+    assert CLASSES[int(np.argmax(p))] == cls and p[CLASSES.index(cls)] > 0.9, p
+
+
+def test_adsb_emitter_category_is_forgotten_with_its_track():
+    _, clf = _adsb_run("A7")
+    assert len(clf._emitter) == 1
+    clf.update(_table(3100.0, [7], [[0] * 6], status=[DELETED]), NO_ASSOC)
+    assert clf._emitter == {}

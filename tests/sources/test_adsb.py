@@ -101,6 +101,27 @@ def test_callsign_velocity_and_gnss_height_attach_to_position() -> None:
     assert det.alt_m == pytest.approx((38000 + 550) * 0.3048)
 
 
+def with_category(frame: bytes, tc: int, ca: int) -> bytes:
+    """An identification frame with type code ``tc`` and emitter category ``ca``, CRC redone."""
+    body = frame[:4] + bytes([(tc << 3) | ca]) + frame[5:11]
+    return body + crc(body.hex() + "000000").to_bytes(3, "big")
+
+
+@pytest.mark.parametrize(
+    ("tc", "ca", "expected"),
+    [(4, 7, "A7"), (4, 3, "A3"), (3, 1, "B1"), (3, 6, "B6"), (2, 1, "C1"), (4, 0, None)],
+)
+def test_emitter_category_attaches_to_position(tc: int, ca: int, expected: str | None) -> None:
+    """DO-260B: the type code picks the set (4 A, 3 B, 2 C), the CA field the category;
+    CA 0 is "no information" and gives none."""
+    dec = adsb.AdsbDecoder("rx", *REF)
+    assert dec.feed(reframe(with_category(IDENT, tc, ca), "40621D"), 1.0) is None
+    dec.feed(ODD, 2.0)
+    det = dec.feed(EVEN, 3.0)
+    assert isinstance(det, Detection)
+    assert det.emitter_cat == expected
+
+
 def test_crc_error_rejected_and_other_formats_ignored() -> None:
     dec = adsb.AdsbDecoder("rx", *REF)
     bad = bytearray(IDENT)

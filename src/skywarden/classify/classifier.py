@@ -121,6 +121,26 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     fixed_wing_straightness_min: float = 0.95
     fixed_wing_unsigned: bool = True
     identity_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
+    #: The class an ADS-B emitter category (DO-260B) names: the category is set in the
+    #: transponder for the airframe, so it says what flight style cannot (a helicopter
+    #: cruising at 70 m/s flies like a light aircraft). Categories not listed (reserved,
+    #: space vehicle) are no evidence.
+    emitter_class: dict[str, str] = msgspec.field(
+        default_factory=lambda: {
+            **{f"A{k}": "aircraft" for k in range(1, 7)},
+            "A7": "helicopter",
+            "B1": "aircraft",  # glider, sailplane
+            "B2": "unknown",  # lighter than air
+            "B3": "unknown",  # parachutist, skydiver
+            "B4": "aircraft",  # ultralight, hang-glider, paraglider
+            "B6": "drone",  # unmanned aerial vehicle
+            **{f"C{k}": "unknown" for k in range(1, 8)},  # surface vehicles, obstacles
+        }
+    )
+    #: Log-likelihood an emitter category adds to the class it names, on a track with a
+    #: believed ADS-B identity: stronger than any flight style (at most
+    #: ``max_feature_llr`` per feature, times ``evidence_weight``, can stand against it).
+    emitter_llr: float = 10.0
     spoof: SpoofConfig = msgspec.field(default_factory=SpoofConfig)
     #: Free-form description of the training run (data, seeds, measured accuracy).
     trained_on: dict[str, object] = msgspec.field(default_factory=dict)
@@ -210,6 +230,31 @@ class Classifier:
         self._rf_geom: dict[str, tuple[SensorGeometry, float, float]] = {}
         self._rf_last: dict[int, dict[str, float]] = {}  # track -> RF sensor -> last hit
         self._last_pd: dict[int, float] = {}  # track -> drone probability at the last scan
+        self._emitter_cls = {
+            code: CLASSES.index(c) for code, c in p.emitter_class.items() if c in CLASSES
+        }
+        self._emitter: dict[int, int] = {}  # track -> class its ADS-B emitter category names
+
+    def emitter_classes(self, table: TrackTable, assoc: Association) -> np.ndarray:
+        """Per track (n,) the class index its latest ADS-B emitter category names, or -1."""
+        kinds = np.asarray(assoc.kinds)
+        for j in np.flatnonzero(kinds == "adsb"):
+            c = self._emitter_cls.get(assoc.detections[j].emitter_cat or "")
+            if c is not None:
+                self._emitter[int(assoc.track_id[j])] = c
+        out = np.full(len(table), -1, np.int64)
+        if not self._emitter:
+            return out
+        # Few tracks are cooperative: match ids with arrays, not a lookup per track.
+        known = np.fromiter(self._emitter, np.int64, len(self._emitter))
+        cls = np.fromiter(self._emitter.values(), np.int64, len(self._emitter))
+        o = np.argsort(known)
+        at = np.minimum(np.searchsorted(known, table.id, sorter=o), known.shape[0] - 1)
+        found = known[o[at]] == table.id
+        out[found] = cls[o[at[found]]]
+        for tid in table.id[table.status == DELETED].tolist():
+            self._emitter.pop(tid, None)
+        return out
 
     def own_emission(self, table: TrackTable, assoc: Association, rf: np.ndarray) -> np.ndarray:
         """RF flags (n,) without the hits whose bearing (and elevation, when given) fits
@@ -391,6 +436,9 @@ class Classifier:
             + icao[:, None] * self._id_icao[None]
         )
         logits[:, 0] += unsigned * p.unsigned_drone_llr
+        named = self.emitter_classes(table, assoc)
+        rows = np.flatnonzero(icao & (named >= 0))
+        logits[rows, named[rows]] += p.emitter_llr
         logits -= logits.max(axis=1, keepdims=True)
         prob = np.exp(logits)
         prob /= prob.sum(axis=1, keepdims=True)

@@ -52,6 +52,17 @@ _SIGMA_KEYS = (
 )
 
 
+#: The ADS-B emitter category (DO-260B) a transponder of each spec kind is set to.
+_EMITTER_BY_GROUP = {"airliner": "A3", "light_aircraft": "A1", "helicopter": "A7", "glider": "B1"}
+#: For recorded flights, by their truth class (a light aircraft's for ``aircraft``).
+_EMITTER_BY_CLASS = {"aircraft": "A1", "helicopter": "A7", "drone": "B6", "unknown": "B2"}
+
+
+def emitter_category(truth_class: str, group: str) -> str | None:
+    """The emitter category an object of ``truth_class`` from spec kind ``group`` broadcasts."""
+    return _EMITTER_BY_GROUP.get(group) or _EMITTER_BY_CLASS.get(truth_class)
+
+
 def snr_ref_for_pd(pd: float, pfa: float) -> float:
     """Linear SNR at which a Swerling-1 target is detected with ``pd``: ln(Pfa)/ln(Pd) - 1."""
     pd = min(max(pd, 1e-9), 1.0 - 1e-12)
@@ -317,6 +328,9 @@ class SensorModel:
             if kind == "adsb":
                 cols["icao24"] = [pop.icao24[i] for i in obj.tolist()]
                 cols["callsign"] = [pop.callsign[i] for i in obj.tolist()]
+                cols["emitter_cat"] = [
+                    emitter_category(pop.truth_class[i], pop.group[i]) for i in obj.tolist()
+                ]
                 cols["vrate_mps"] = np.round(v[:, 2], 2).tolist()
             else:
                 cols["uas_id"] = [pop.uas_id[i] for i in obj.tolist()]

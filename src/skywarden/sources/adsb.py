@@ -103,6 +103,7 @@ class _Aircraft:
     cpr: dict[int, tuple[float, int, int]] = field(default_factory=dict)  # parity -> (t, lat, lon)
     pos: tuple[float, float, float] | None = None  # (t, lat_deg, lon_deg)
     callsign: tuple[float, str] | None = None
+    emitter_cat: str | None = None
     velocity: tuple[float, float | None, float | None, float | None] | None = None
     geo_minus_baro_ft: tuple[float, float] | None = None
     site_ref_ok: bool = True
@@ -171,6 +172,10 @@ class AdsbDecoder:
             cs = str(msg.get("callsign") or "").strip("_ #")
             if cs:
                 ac.callsign = (t_rx_s, cs)
+            ca = msg.get("category")
+            # The category names the airframe, so it is kept for as long as the aircraft is.
+            if isinstance(ca, int) and 1 <= ca <= 7:
+                ac.emitter_cat = f"{'DCBA'[tc - 1]}{ca}"
             return None
         if tc == 19:
             self._velocity(ac, msg, t_rx_s)
@@ -265,6 +270,7 @@ class AdsbDecoder:
             lon=lon,
             alt_m=alt_m,
             callsign=callsign,
+            emitter_cat=ac.emitter_cat,
             speed_mps=speed,
             track_deg=track,
             vrate_mps=vrate,
