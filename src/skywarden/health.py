@@ -95,9 +95,7 @@ class SensorHealth:
                 log.warning("sensor %s silent for %.1f s", sid, now_s - last)
                 silent = now_s - last
                 reason = f"sensor {sid} silent for {silent:.0f} s"
-                out.append(
-                    sensor_alert(now_s, aid, sid, "raised", "sensor_silent", reason, silent)
-                )
+                out.append(sensor_alert(now_s, aid, sid, "raised", "sensor_silent", reason, silent))
         return out
 
 

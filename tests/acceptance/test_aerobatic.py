@@ -25,16 +25,16 @@ from skywarden.sim import load_spec, simulate_to_file
 pytestmark = pytest.mark.slow
 
 SPEC = Path(__file__).resolve().parents[2] / "scenarios/real/aerobatic/aerobatic-01.yaml"
-#: The issue's goal: one track for at least 95 % of the airborne time.
+#: The issue's goal: one track for at least 95 % of the airborne time. Measured: 0.996,
+#: 0.995, 0.996 (seeds 1-3). The track still breaks in a 2-3 g reversal (seed 2: a 90
+#: degree turn at 90 m/s, 22-27 m/s^2) or a loop's pull-up; the track started on the far
+#: side takes the lost one's id (``TrackerConfig.continue_accel_mps2``). Without that:
+#: 0.79, 0.60, 0.52.
 GOAL_SHARE = 0.95
-#: Shortfall, measured: seed 1 0.79, seed 2 0.60 (the track breaks once in a 2-3 g
-#: reversal or a loop's pull-up and a new track takes over). A third IMM mode
-#: (60 m/s^2) with a wider gate held seeds 1 and 3 (0.996) but not seed 2 (0.60);
-#: not shipped (README, "Warning quality").
-ACHIEVED_SHARE = {1: 0.79, 2: 0.60}
+SEEDS = (1, 2, 3)
 
 
-@pytest.mark.parametrize("seed", sorted(ACHIEVED_SHARE))
+@pytest.mark.parametrize("seed", SEEDS)
 def test_aerobatic_flight_held_as_one_track(seed, tmp_path):
     scen_p, out_p = tmp_path / "s.jsonl", tmp_path / "o.jsonl"
     simulate_to_file(load_spec(SPEC), scen_p, seed=seed)
@@ -47,4 +47,4 @@ def test_aerobatic_flight_held_as_one_track(seed, tmp_path):
     assert (rows >= 0).mean() >= 0.99  # and tracked nearly all of it
     longest = Counter(int(out.track[r]) for r in rows if r >= 0).most_common(1)[0][1]
     share = longest / rows.shape[0]
-    assert share >= min(GOAL_SHARE, ACHIEVED_SHARE[seed] - 0.01), share
+    assert share >= GOAL_SHARE, share

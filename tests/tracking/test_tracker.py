@@ -44,7 +44,7 @@ def matched(outs, paths, t_grid, gate_m=100.0):
         names = list(paths)
         truth = np.array([[np.interp(tt, t_grid, paths[n][:, i]) for i in range(3)] for n in names])
         d = np.linalg.norm(truth[:, None, :] - pos[None, :, :], axis=2)
-        r, c = linear_sum_assignment(np.minimum(d, gate_m))
+        r, c = linear_sum_assignment(np.fmin(d, gate_m))  # fmin: a path absent (NaN) matches none
         for i, j in zip(r, c, strict=True):
             if d[i, j] < gate_m:
                 res[names[i]].append((tt, tr[j].id, float(d[i, j])))
@@ -134,6 +134,44 @@ def test_imm_holds_a_3g_turn_that_constant_velocity_loses():
         results[motion] = broken
     assert results["imm"] == 0, results
     assert results["cv"] >= 3, results
+
+
+def test_a_track_lost_in_a_hard_turn_is_continued_under_its_id():
+    """A constant-velocity filter loses a 3 g reversal; the track started on the far side
+    of the turn takes the lost one's id once the lost one coasts, so the object leaves
+    the turn under the id it entered with."""
+    t = np.arange(0.0, 60.0, 1.0)
+    paths = {"d": _turning_path(t)}
+    rad = sensor_at("r", "radar", 0, -4000, 10, **RADAR)
+    same = {}
+    for accel in (30.0, 0.0):
+        for seed in range(5):
+            dets = observe(rad, paths, t, np.random.default_rng(seed), pd=1.0)
+            eng, outs = run(header(rad), dets, motion="cv", continue_accel_mps2=accel)
+            ids = [x[1] for x in matched(outs, paths, t, gate_m=300.0)["d"]]
+            held = max(ids.count(i) for i in set(ids)) / len(ids)
+            same.setdefault(accel, []).append(ids[0] == ids[-1] and held >= 0.9)
+            assert (eng.tracker.stats.continued > 0) == (accel > 0 and same[accel][-1])
+    assert same[0.0].count(True) <= 2, same  # without it the turn breaks the track ...
+    assert all(same[30.0]), same  # ... with it the id carries through
+
+
+def test_a_new_object_is_not_joined_to_one_seen_at_the_same_time():
+    """Object b appears where a is heading while a is still being seen; a then leaves
+    the radar's view. However close, b is a second object: it keeps an id of its own."""
+    t = np.arange(0.0, 70.0, 1.0)
+    a = straight([-2000, 0, 300], [40, 0, 0], t)
+    a[t > 30] = np.nan
+    b = straight([-2000 + 40 * 36, 150, 300], [40, 0, 0], t - 36)
+    b[t < 26] = np.nan
+    paths = {"a": a, "b": b}
+    rad = sensor_at("r", "radar", 0, -4000, 10, **RADAR)
+    dets = observe(rad, paths, t, np.random.default_rng(3), pd=1.0)
+    eng, outs = run(header(rad), dets)
+    m = matched(outs, paths, t, gate_m=300.0)
+    ids_a, ids_b = {x[1] for x in m["a"]}, {x[1] for x in m["b"]}
+    assert len(ids_a) == 1 and len(ids_b) == 1 and ids_a != ids_b
+    assert eng.tracker.stats.continued == 0
 
 
 def _rms_error(outs, paths, t):

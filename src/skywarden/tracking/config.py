@@ -77,6 +77,15 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     bearing_fix_window_s: float = 3.0
     #: Delete any track whose position one-sigma (RMS over axes) exceeds this.
     max_pos_std_m: float = 2_500.0
+    #: A track lost in a manoeuvre (coasting) is continued by a track confirmed where the
+    #: lost one could have flown since its last fix, turning at up to this acceleration:
+    #: the new track takes the lost one's id (and with it its class evidence and alerts)
+    #: instead of the object showing up as a second object. 0 turns this off. [0, 100]
+    continue_accel_mps2: float = 30.0
+    #: ... at most this far from the lost track's straight-line prediction. [0, 1e5]
+    continue_max_m: float = 1_500.0
+    #: ... by a track first seen at most this long ago. [0, 600]
+    continue_window_s: float = 10.0
     #: Delete any track below this altitude above the ellipsoid (no ground is lower).
     min_alt_m: float = -500.0
     #: Late detections within this window of the newest one are still used in order.

@@ -69,7 +69,13 @@ class TrackerStats:
     unassociated: int = 0
     confirmed: int = 0
     deleted: int = 0
+    continued: int = 0
     bearings_triangulated: int = 0
+
+
+#: A lost track may have been fixed this long after its successor's first detection:
+#: the old track can take a plot or two of the manoeuvre before it falls behind.
+_LOST_OVERLAP_S = 2.0
 
 
 @dataclass
@@ -721,6 +727,69 @@ class Tracker:
                 )
             self.stats.deleted += int((dead & (st != TENTATIVE)).sum())
             self._keep(~dead)
+        if cfg.continue_accel_mps2 > 0.0:
+            self._continue_lost(t)
+
+    def _continue_lost(self, t: float) -> None:
+        """Give a young confirmed track the id of a coasting one whose object it can be.
+
+        Young: confirmed, first seen within ``continue_window_s``. Lost: coasting, older,
+        its last fix at most ``_LOST_OVERLAP_S`` after the young track's first detection
+        (tracks both fixed for longer saw two objects). It can be that object when it
+        lies within reach of a turn at ``continue_accel_mps2``
+        since the lost track's last fix (plus 3 sigma of both positions), at a velocity
+        that turn allows, with no other identity. Nearest first, one to one; the lost
+        track is dropped without a deleted line, since its id lives on.
+        """
+        cfg = self.config
+        st = self.status
+        new = np.flatnonzero((st == CONFIRMED) & (t - self.t_first <= cfg.continue_window_s))
+        if new.shape[0] == 0:
+            return
+        old = np.flatnonzero(st == COASTING)
+        if old.shape[0] == 0:
+            return
+        x, P = self.combined()
+        dt_fix = t - self.t_fix[old]
+        dt_state = t - self.t_state[old]
+        p_old = x[old, :3] + x[old, 3:6] * dt_state[:, None]
+        d = np.linalg.norm(x[new, None, :3] - p_old[None], axis=2)
+        dv = np.linalg.norm(x[new, None, 3:6] - x[None, old, 3:6], axis=2)
+        var_p = np.trace(P[:, :3, :3], axis1=1, axis2=2) / 3.0
+        var_v = np.trace(P[:, 3:, 3:], axis1=1, axis2=2) / 3.0
+        a = cfg.continue_accel_mps2
+        reach = np.minimum(
+            0.5 * a * dt_fix[None] ** 2 + 3.0 * np.sqrt(var_p[new, None] + var_p[None, old]),
+            cfg.continue_max_m,
+        )
+        turn = a * dt_fix[None] + 3.0 * np.sqrt(var_v[new, None] + var_v[None, old])
+        id_new, id_old = self.identity[new], self.identity[old]
+        clash = (
+            present(id_new)[:, None] & present(id_old)[None] & (id_new[:, None] != id_old[None])
+        )
+        before = (self.t_first[old][None] < self.t_first[new][:, None]) & (
+            self.t_fix[old][None] <= self.t_first[new][:, None] + _LOST_OVERLAP_S
+        )
+        ok = (d <= reach) & (dv <= turn) & ~clash & before
+        if not ok.any():
+            return
+        cost = np.where(ok, d / np.maximum(reach, 1e-9), np.inf)
+        drop = np.zeros(len(self), bool)
+        for _ in range(min(new.shape[0], old.shape[0])):
+            r, c = np.unravel_index(np.argmin(cost), cost.shape)
+            if not np.isfinite(cost[r, c]):
+                break
+            i, j = new[r], old[c]
+            self.id[i] = self.id[j]
+            self.t_first[i] = self.t_first[j]
+            self.n_upd[i] += self.n_upd[j]
+            if self.identity[i] is None:
+                self.identity[i] = self.identity[j]
+            drop[j] = True
+            cost[r, :] = np.inf
+            cost[:, c] = np.inf
+        self.stats.continued += int(drop.sum())
+        self._keep(~drop)
 
     # --- output -------------------------------------------------------------------
 
