@@ -60,8 +60,9 @@ class CapSigner:
         """Load and check the key and certificate; raises :class:`SignError`."""
         key_pem = _read(config.key_file, "signing key")
         cert_pem = _read(config.cert_file, "signing certificate")
+        password = _password(config.key_password_env)
         try:
-            key = serialization.load_pem_private_key(key_pem, _password(config.key_password_env))
+            key = serialization.load_pem_private_key(key_pem, password)
         except TypeError as e:  # encrypted without a password, or a password for a plain key
             raise SignError(f"signing key {config.key_file}: {e}") from e
         except ValueError as e:
