@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
-from signxml import XMLVerifier
-from signxml.exceptions import InvalidSignature
+from signxml import InvalidCertificate, InvalidSignature, SignatureConfiguration, XMLVerifier
 
 from skywarden.config import ConfigError, load_config
 from skywarden.sinks.cap import CapFeed, CapReceiverSink, build_cap_sinks
@@ -49,13 +49,20 @@ SIG_ALG = {
 
 
 def write_pair(
-    d: Path, key, *, name: str = "cap", password: bytes | None = None, cert_key=None
+    d: Path,
+    key,
+    *,
+    name: str = "cap",
+    password: bytes | None = None,
+    cert_key=None,
+    age: dt.timedelta = dt.timedelta(0),
 ) -> tuple[CapSignConfig, str]:
-    """Write ``key`` and a self-signed certificate (of ``cert_key``, ``key`` by default) as
-    PEM files; returns the signing settings and the certificate PEM."""
+    """Write ``key`` and a self-signed certificate (of ``cert_key``, ``key`` by default,
+    made ``age`` ago and valid for a day) as PEM files; returns the signing settings and
+    the certificate PEM."""
     cert_key = cert_key or key
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"skywarden {name}")])
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC) - age
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -189,6 +196,22 @@ def test_signing_feed_serves_signed_messages_and_atom_keeps_them_verifiable(sign
     (doc,) = inline
     assert cap(doc, "cap:msgType") == ["Update"]
     assert_signed(etree.tostring(doc), cert, kind)
+
+
+def test_expired_certificate_is_a_warning_and_still_signs(tmp_path, caplog):
+    """Loud, not fatal: a site never stops warning over a certificate; the receiver decides."""
+    sign, cert = write_pair(tmp_path, KEYS["ecdsa"](), age=dt.timedelta(days=2))
+    with caplog.at_level(logging.WARNING, logger="skywarden.sinks.cap_sign"):
+        signer = CapSigner(sign)
+    assert "is not valid now" in caplog.text
+    m = CapFeed(BOTH, zones=[zone()], signer=signer).apply(alert(T0_S, "T1"))
+    assert m is not None
+    with pytest.raises(InvalidCertificate, match="expired"):
+        XMLVerifier().verify(m.xml, x509_cert=cert)
+    while_valid = SignatureConfiguration(
+        verification_time=dt.datetime.now(dt.UTC) - dt.timedelta(days=1, hours=12)
+    )
+    XMLVerifier().verify(m.xml, x509_cert=cert, expect_config=while_valid)
 
 
 def test_unsigned_unless_configured():
