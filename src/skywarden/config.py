@@ -188,15 +188,15 @@ def check_languages(cfg: SiteConfig) -> None:
 def check_cap_signing(cfg: SiteConfig) -> None:
     """Every CAP signing key and certificate can be read, is RSA or ECDSA, and match."""
     esc = cfg.sinks.escalation
-    for path, cap in (
-        ("$.sinks.cap", cfg.sinks.cap),
-        ("$.sinks.escalation.cap", esc.cap if esc is not None else None),
+    for path, cap, has_feed in (
+        ("$.sinks.cap", cfg.sinks.cap, True),
+        ("$.sinks.escalation.cap", esc.cap if esc is not None else None, False),
     ):
         if cap is None:
             continue
         signs = [(f"{path}.receivers[{i}].sign", r.sign) for i, r in enumerate(cap.receivers)]
         if cap.feed_sign is not None:
-            if esc is not None and cap is esc.cap:
+            if not has_feed:
                 raise ConfigError(f"{path}.feed_sign: escalated alerts have no feed to sign")
             if not cap.feed:
                 raise ConfigError(f"{path}.feed_sign: the feed is off (feed: false)")
