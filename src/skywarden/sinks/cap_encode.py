@@ -2,8 +2,9 @@
 
 Messages are built with :mod:`xml.etree.ElementTree` and the feed with lxml, so
 every string from data is escaped by the serializer; characters XML 1.0 cannot
-carry at all (control characters) are removed first. The mapping of level, time to arrival and class probability
-to urgency, severity and certainty is documented in ``docs/cap.md``. The texts
+carry at all (control characters) are removed first. The mapping of level, time
+to arrival and class probability to urgency, severity and certainty is
+documented in ``docs/cap.md``. The texts
 (``headline``, ``description``, ``instruction``) come from the message catalogue
 (:mod:`skywarden.i18n`), one ``info`` block per configured language.
 """
