@@ -159,6 +159,7 @@ def check_config(cfg: SiteConfig, base: Path | None = None) -> None:
     except ZoneError as e:
         raise ConfigError(f"zones: {e}") from e
     check_sources(cfg)
+    check_cap_signing(cfg)
     try:
         check_languages(cfg)
     except MessageError as e:
@@ -182,6 +183,34 @@ def check_languages(cfg: SiteConfig) -> None:
         for i, r in enumerate(cap.receivers):
             if r.language is not None:
                 _check_tags(r.language, f"{path}.receivers[{i}].language")
+
+
+def check_cap_signing(cfg: SiteConfig) -> None:
+    """Every CAP signing key and certificate can be read, is RSA or ECDSA, and match."""
+    esc = cfg.sinks.escalation
+    for path, cap, has_feed in (
+        ("$.sinks.cap", cfg.sinks.cap, True),
+        ("$.sinks.escalation.cap", esc.cap if esc is not None else None, False),
+    ):
+        if cap is None:
+            continue
+        signs = [(f"{path}.receivers[{i}].sign", r.sign) for i, r in enumerate(cap.receivers)]
+        if cap.feed_sign is not None:
+            if not has_feed:
+                raise ConfigError(f"{path}.feed_sign: escalated alerts have no feed to sign")
+            if not cap.feed:
+                raise ConfigError(f"{path}.feed_sign: the feed is off (feed: false)")
+            signs.append((f"{path}.feed_sign", cap.feed_sign))
+        if not any(sign for _, sign in signs):
+            continue
+        # Imported here: a site that signs nothing need not load signxml and lxml.
+        from .sinks.cap_sign import SignError, signer_of
+
+        for where, sign in signs:
+            try:
+                signer_of(sign)
+            except SignError as e:
+                raise ConfigError(f"{where}: {e}") from e
 
 
 def _check_tags(value: str | list[str], path: str) -> None:

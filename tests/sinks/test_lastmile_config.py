@@ -21,6 +21,7 @@ from skywarden.sinks.webhook import WebhookSink
 from skywarden.types import Site
 
 from .helpers import SITE_ALT_M, SITE_LAT, SITE_LON, T0_S, alert, frame, zone
+from .test_cap_sign import KEYS, write_pair
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -36,12 +37,18 @@ def _readme_blocks() -> dict[str, dict]:
     return out
 
 
-def test_readme_examples_decode_and_build(monkeypatch):
+def test_readme_examples_decode_and_build(monkeypatch, tmp_path):
     monkeypatch.setenv("CAP_TOKEN", "t")
     monkeypatch.setenv("MQTT_PASSWORD", "p")
+    monkeypatch.setenv("CAP_KEY_PASSWORD", "k")
     merged: dict = {}
     for part in _readme_blocks().values():
         merged.update(part)
+    # The example's signing files, made here: an encrypted key, as its key_password_env says.
+    sign, _ = write_pair(tmp_path, KEYS["ecdsa"](), password=b"k")
+    for where in (merged["cap"]["feed_sign"], merged["cap"]["receivers"][0]["sign"]):
+        where.update(key_file=sign.key_file, cert_file=sign.cert_file)
+    merged["cap"]["feed_sign"]["key_password_env"] = "CAP_KEY_PASSWORD"
     cfg = msgspec.convert(merged, SinksConfig)
     assert cfg.cap.receivers[0].min_level == "warning" and cfg.mqtt[0].qos == 1
     assert cfg.escalation.after_s == {"critical": 60.0, "warning": 300.0}
@@ -50,6 +57,10 @@ def test_readme_examples_decode_and_build(monkeypatch):
         frame(), site_name="port", zones=[zone()], rng=np.random.default_rng(0),
     )  # fmt: skip
     assert [type(s) for s in sinks] == [CapFeed, CapReceiverSink, MqttSink]
+    feed = sinks[0]
+    assert isinstance(feed, CapFeed) and feed.signer is not None
+    m = feed.apply(alert(T0_S, "T1"))
+    assert m is not None and b"<ds:Signature" in m.xml
 
 
 def test_bad_values_are_refused_with_a_reason():

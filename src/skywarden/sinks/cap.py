@@ -13,6 +13,9 @@ are never sent.
 - :class:`CapFeed`: the active alerts, latest message each, served as an Atom
   feed at ``/cap/feed.atom`` with the CAP documents inline (the way
   public-alert aggregators poll) and one by one under ``/cap/alerts/``.
+
+A receiver with ``sign``, and the feed with ``feed_sign``, get every message with
+an enveloped XML signature (:mod:`.cap_sign`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ..types import AlertLine, Level, ScanOutput, SiteEvent, Zone, ZonesReplaced
 from .base import QueueWorker
 from .cap_config import CapConfig, CapReceiverConfig
 from .cap_encode import CapMessage, CapRef, CapSettings, atom_feed, cap_token, encode
+from .cap_sign import CapSigner, signer_of
 from .config import secret_from
 from .http_retry import HttpAlertPoster
 
@@ -119,6 +123,7 @@ class CapReceiverSink(HttpAlertPoster):
         self._zones = None if config.zones is None else frozenset(config.zones)
         token = secret_from(None, config.token_env)
         self._headers = {"Content-Type": config.content_type}
+        self._signer = signer_of(config.sign)
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         #: Alerts this receiver takes (one event passed its filters), and what it accepted.
@@ -165,7 +170,9 @@ class CapReceiverSink(HttpAlertPoster):
 
     def request(self, alert: AlertLine, sent_at: int) -> tuple[bytes, dict[str, str]] | None:
         m = self.encode(alert)
-        return None if m is None else (m.xml, self._headers)
+        if m is None:
+            return None
+        return (m.xml if self._signer is None else self._signer.sign(m.xml)), self._headers
 
     def on_delivered(self, alert: AlertLine) -> None:
         m = self.encode(alert)
@@ -186,11 +193,17 @@ class CapFeed(QueueWorker):
     name = "cap:feed"
 
     def __init__(
-        self, settings: CapSettings, *, zones: Iterable[Zone] = (), public: bool = False
+        self,
+        settings: CapSettings,
+        *,
+        zones: Iterable[Zone] = (),
+        public: bool = False,
+        signer: CapSigner | None = None,
     ) -> None:
         super().__init__(maxsize=1)
         self.settings = settings
         self.public = public
+        self.signer = signer
         self.ctx = _AlertContext(zones)
         self._history: dict[str, list[CapRef]] = {}
         self._active: dict[str, CapMessage] = {}
@@ -213,6 +226,8 @@ class CapFeed(QueueWorker):
             return None
         zone = self.ctx.zones.get(a.zone or "")
         m = encode(a, self.settings, zone=zone, class_p=self.ctx.class_p.get(a.id), refs=refs)
+        if self.signer is not None:
+            m = replace(m, xml=self.signer.sign(m.xml))
         with self._lock:
             if a.state == "cleared":
                 self._history.pop(a.id, None)
@@ -261,11 +276,13 @@ def build_cap_sinks(
     rng: np.random.Generator,
     messages: Messages | None = None,
 ) -> list[QueueWorker]:
-    """The feed (when enabled) and one sink per receiver."""
+    """The feed (when enabled) and one sink per receiver; their signing keys are loaded
+    here (:class:`~.cap_sign.SignError`, a ``ValueError``, when one cannot be used)."""
     settings = settings_of(config, site_name, messages)
     sinks: list[QueueWorker] = []
     if config.feed:
-        sinks.append(CapFeed(settings, zones=zones, public=config.feed_public))
+        signer = signer_of(config.feed_sign)
+        sinks.append(CapFeed(settings, zones=zones, public=config.feed_public, signer=signer))
     sinks += [CapReceiverSink(c, settings, zones=zones, rng=rng) for c in config.receivers]
     return sinks
 

@@ -27,6 +27,20 @@ class _Cfg(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Base of every sink's settings."""
 
 
+class CapSignConfig(_Cfg, frozen=True):
+    """An enveloped XML signature on every CAP message (CAP 1.2, 3.3.2.1; docs/cap.md).
+
+    Loaded and checked when the config loads (:mod:`.cap_sign`).
+    """
+
+    #: PEM private key, RSA (2048 bits or more) or ECDSA.
+    key_file: str
+    #: PEM X.509 certificate of that key, optionally followed by its issuers.
+    cert_file: str
+    #: The key's passphrase, from this environment variable (for an encrypted key).
+    key_password_env: str | None = None
+
+
 class CapReceiverConfig(_Cfg, frozen=True):
     """An HTTP endpoint that gets each alert event as a CAP 1.2 XML document (POST)."""
 
@@ -41,6 +55,8 @@ class CapReceiverConfig(_Cfg, frozen=True):
     #: Bearer token for the receiver, from an environment variable.
     token_env: str | None = None
     content_type: str = "application/cap+xml"
+    #: Sign every message this receiver gets; unsigned when not given.
+    sign: CapSignConfig | None = None
     timeout_s: PosFloat = 5.0
     #: Still undelivered after this many attempts: logged at error level (and kept, retried).
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 8
@@ -70,6 +86,8 @@ class CapConfig(_Cfg, frozen=True):
     #: Serve the feed without a token (public-alert aggregators poll anonymously).
     #: Off by default: an open feed tells anyone, an attacker too, what is detected where.
     feed_public: bool = False
+    #: Sign the messages of the feed and of ``/cap/alerts/``; unsigned when not given.
+    feed_sign: CapSignConfig | None = None
     receivers: list[CapReceiverConfig] = msgspec.field(default_factory=list)
 
 

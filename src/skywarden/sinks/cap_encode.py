@@ -1,9 +1,10 @@
 """Pure encoding of alert events as OASIS CAP 1.2 ``alert`` documents and an Atom feed.
 
-Built with :mod:`xml.etree.ElementTree`, so every string from data is escaped
-by the serializer; characters XML 1.0 cannot carry at all (control characters)
-are removed first. The mapping of level, time to arrival and class probability
-to urgency, severity and certainty is documented in ``docs/cap.md``. The texts
+Messages are built with :mod:`xml.etree.ElementTree` and the feed with lxml, so
+every string from data is escaped by the serializer; characters XML 1.0 cannot
+carry at all (control characters) are removed first. The mapping of level, time
+to arrival and class probability to urgency, severity and certainty is
+documented in ``docs/cap.md``. The texts
 (``headline``, ``description``, ``instruction``) come from the message catalogue
 (:mod:`skywarden.i18n`), one ``info`` block per configured language.
 """
@@ -19,13 +20,13 @@ from datetime import UTC, datetime
 from typing import get_args
 from urllib.parse import quote
 
+from lxml import etree
+
 from ..i18n import Messages, cap_language, language_of
 from ..types import AlertLine, TruthClass, Zone
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 ATOM_NS = "http://www.w3.org/2005/Atom"
-ET.register_namespace("cap", CAP_NS)
-ET.register_namespace("atom", ATOM_NS)
 
 _MSG_TYPE = {"raised": "Alert", "updated": "Update", "cleared": "Cancel"}
 _SEVERITY = {"critical": "Extreme", "warning": "Severe", "info": "Minor"}
@@ -285,28 +286,35 @@ def encode(
 def atom_feed(
     messages: Sequence[CapMessage], *, feed_id: str, title: str, self_url: str, now_s: float
 ) -> bytes:
-    """An Atom feed with one entry per message, each carrying its CAP document inline."""
+    """An Atom feed with one entry per message, each carrying its CAP document inline.
+
+    Built with lxml, which keeps each embedded document's namespace prefixes as they
+    were serialized, so a signed message's signature still verifies inside the feed.
+    """
     a = f"{{{ATOM_NS}}}"
-    feed = ET.Element(f"{a}feed")
-    ET.SubElement(feed, f"{a}id").text = text(feed_id)
-    ET.SubElement(feed, f"{a}title").text = text(title)
+    feed = etree.Element(f"{a}feed", nsmap={"atom": ATOM_NS})
+    etree.SubElement(feed, f"{a}id").text = text(feed_id)
+    etree.SubElement(feed, f"{a}title").text = text(title)
     newest = max((m.ref.sent for m in messages), default=cap_time(now_s))
-    ET.SubElement(feed, f"{a}updated").text = newest
-    ET.SubElement(feed, f"{a}link", rel="self", href=self_url)
-    author = ET.SubElement(feed, f"{a}author")
-    ET.SubElement(author, f"{a}name").text = text(
+    etree.SubElement(feed, f"{a}updated").text = newest
+    etree.SubElement(feed, f"{a}link", rel="self", href=text(self_url))
+    author = etree.SubElement(feed, f"{a}author")
+    etree.SubElement(author, f"{a}name").text = text(
         messages[0].ref.sender if messages else "skywarden"
     )
-    base = self_url.rsplit("/", 1)[0]
+    base = text(self_url).rsplit("/", 1)[0]
     for m in messages:
-        e = ET.SubElement(feed, f"{a}entry")
-        ET.SubElement(e, f"{a}id").text = f"urn:skywarden:cap:{m.ref.identifier}"
-        ET.SubElement(e, f"{a}title").text = m.headline
-        ET.SubElement(e, f"{a}updated").text = m.ref.sent
-        ET.SubElement(
+        e = etree.SubElement(feed, f"{a}entry")
+        etree.SubElement(e, f"{a}id").text = f"urn:skywarden:cap:{m.ref.identifier}"
+        etree.SubElement(e, f"{a}title").text = text(m.headline)
+        etree.SubElement(e, f"{a}updated").text = m.ref.sent
+        etree.SubElement(
             e, f"{a}link", rel="alternate", type="application/cap+xml",
             href=f"{base}/alerts/{quote(m.ref.identifier, safe='')}",
         )  # fmt: skip
-        content = ET.SubElement(e, f"{a}content", type="application/cap+xml")
-        content.append(ET.fromstring(m.xml))
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+        content = etree.SubElement(e, f"{a}content", type="application/cap+xml")
+        # Our own document, parsed without entities or network all the same.
+        content.append(
+            etree.fromstring(m.xml, etree.XMLParser(resolve_entities=False, no_network=True))
+        )
+    return bytes(etree.tostring(feed, encoding="utf-8", xml_declaration=True))
