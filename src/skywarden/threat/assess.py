@@ -398,11 +398,12 @@ class ThreatAssessor:
         events: list[AlertLine] = []
 
         # Existing alerts first: hand over, keep, update, downgrade or clear.
+        zone_at = {z.id: j for j, z in enumerate(self.zones.zones)}
         for key in sorted(self._open, key=lambda k: self._open[k].line.id):
             a = self._open[key]
             oid, zid = key
             i = row_of.get(oid)
-            j = self.zones.ids.index(zid) if zid in self.zones.ids else None
+            j = zone_at.get(zid)
             if j is None:
                 events.append(self._clear(key, t, "zone removed", classes, i))
                 continue

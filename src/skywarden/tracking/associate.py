@@ -88,29 +88,27 @@ def candidate_pairs(
     hits_d = tree_t.query_ball_point(det_pos[wide_d], r_d[wide_d], return_sorted=False)
     ct = np.fromiter(map(len, hits_t), np.int64, wide_t.shape[0])
     cd = np.fromiter(map(len, hits_d), np.int64, wide_d.shape[0])
-    ti = np.concatenate(
-        [
-            near["i"].astype(np.int64),
-            np.repeat(wide_t, ct),
-            np.fromiter(chain.from_iterable(hits_d), np.int64, cd.sum()),
-        ]
+    # The ball test, before the sort below (which costs more per pair): the dual pass
+    # gave its pairs' distances, the wide balls' pairs are measured here.
+    ti_n, di_n = near["i"].astype(np.int64), near["j"].astype(np.int64)
+    in_n = near["v"] ** 2 <= gate_chi2 * (track_pos_var[ti_n] + det_pos_var[di_n])
+    ti_w = np.concatenate(
+        [np.repeat(wide_t, ct), np.fromiter(chain.from_iterable(hits_d), np.int64, cd.sum())]
     )
-    di = np.concatenate(
-        [
-            near["j"].astype(np.int64),
-            np.fromiter(chain.from_iterable(hits_t), np.int64, ct.sum()),
-            np.repeat(wide_d, cd),
-        ]
+    di_w = np.concatenate(
+        [np.fromiter(chain.from_iterable(hits_t), np.int64, ct.sum()), np.repeat(wide_d, cd)]
     )
+    d = track_pos[ti_w] - det_pos[di_w]
+    in_w = np.einsum("ij,ij->i", d, d) <= gate_chi2 * (track_pos_var[ti_w] + det_pos_var[di_w])
+    ti = np.concatenate([ti_n[in_n], ti_w[in_w]])
+    di = np.concatenate([di_n[in_n], di_w[in_w]])
     # Track-major, and per track the detections in the tree's leaf order (as one ball
     # query returns them): JPDA's sums run in pair order, so the order is kept too.
+    # (A pair both within r0 and in a wide ball was found twice: unique drops one.)
     rank = np.empty(k, np.int64)
     rank[tree_d.indices] = np.arange(k)
     key = np.unique(ti * k + rank[di])
-    ti, di = key // k, tree_d.indices[key % k]
-    d = track_pos[ti] - det_pos[di]
-    inside = np.einsum("ij,ij->i", d, d) <= gate_chi2 * (track_pos_var[ti] + det_pos_var[di])
-    return ti[inside], di[inside]
+    return key // k, tree_d.indices[key % k]
 
 
 def bearing_candidate_pairs(
