@@ -174,6 +174,26 @@ def test_a_new_object_is_not_joined_to_one_seen_at_the_same_time():
     assert eng.tracker.stats.continued == 0
 
 
+def test_a_lost_track_in_a_formation_is_not_continued():
+    """Drone a goes unseen for 8 s and sidesteps 400 m meanwhile; when it is seen again,
+    its new track could as well be a neighbour's: with b flying 200 m to the other side,
+    the tracker does not guess (alone, a's new track continues the lost one)."""
+    t = np.arange(0.0, 70.0, 1.0)
+    a = straight([-2000, 0, 300], [40, 0, 0], t)
+    a[t >= 39, 1] = 400.0
+    a[(t > 30) & (t < 39)] = np.nan
+    b = straight([-2000, -200, 300], [40, 0, 0], t)
+    rad = sensor_at("r", "radar", 0, -4000, 10, **RADAR)
+    continued = {}
+    for name, paths in (("alone", {"a": a}), ("formation", {"a": a, "b": b})):
+        dets = observe(rad, paths, t, np.random.default_rng(4), pd=1.0)
+        eng, outs = run(header(rad), dets)
+        continued[name] = eng.tracker.stats.continued
+        ids_a = {x[1] for x in matched(outs, paths, t, gate_m=300.0)["a"]}
+        assert len(ids_a) == (1 if name == "alone" else 2), (name, ids_a)
+    assert continued == {"alone": 1, "formation": 0}
+
+
 def _rms_error(outs, paths, t):
     m = matched(outs, paths, t, gate_m=300.0)
     errs = [e for v in m.values() for (tt, _, e) in v if tt > 10]

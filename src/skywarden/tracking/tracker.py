@@ -738,8 +738,9 @@ class Tracker:
         (tracks both fixed for longer saw two objects). It can be that object when it
         lies within reach of a turn at ``continue_accel_mps2``
         since the lost track's last fix (plus 3 sigma of both positions), at a velocity
-        that turn allows, with no other identity. Nearest first, one to one; the lost
-        track is dropped without a deleted line, since its id lives on.
+        that turn allows, with no other identity, and no third established track lies
+        within that reach. Nearest first, one to one; the lost track is dropped without
+        a deleted line, since its id lives on.
         """
         cfg = self.config
         st = self.status
@@ -771,6 +772,17 @@ class Tracker:
             self.t_fix[old][None] <= self.t_first[new][:, None] + _LOST_OVERLAP_S
         )
         ok = (d <= reach) & (dv <= turn) & ~clash & before
+        if not ok.any():
+            return
+        # Only where nothing else could be the lost object: with another established
+        # track within reach (a wave of drones in formation) the new track may as well be
+        # a neighbour's second track, and the object handover of the threat stage decides.
+        r_ok, c_ok = np.nonzero(ok)
+        others = np.flatnonzero((st == CONFIRMED) | (st == COASTING))
+        dist = np.linalg.norm(x[others, None, :3] - p_old[c_ok][None], axis=2)
+        crowd = (dist <= reach[r_ok, c_ok][None]) & (others[:, None] != new[r_ok][None])
+        crowd &= others[:, None] != old[c_ok][None]
+        ok[r_ok[crowd.any(axis=0)], c_ok[crowd.any(axis=0)]] = False
         if not ok.any():
             return
         cost = np.where(ok, d / np.maximum(reach, 1e-9), np.inf)
