@@ -4,6 +4,7 @@
 import { config } from "./api.js";
 import { FilterControl } from "./filters.js";
 import { t, term } from "./i18n.js";
+import { siteColours } from "./sites.js";
 import { CLASS_COLOURS, TrackLayer } from "./tracklayer.js";
 
 export { CLASS_COLOURS };
@@ -52,12 +53,20 @@ export class AirMap {
     this.fitted = false;
     this.zoneLayer = L.layerGroup().addTo(this.map);
     this.sensorLayer = L.layerGroup().addTo(this.map);
+    this.siteColours = new Map();
     this.tracks = new TrackLayer({
-      labelText: (tr) => t("ui.track.label", { id: tr.id, object: term("class", tr.class), alt: Math.round(tr.alt_m) }),
+      labelText: (tr) => {
+        const label = t("ui.track.label", { id: tr.id, object: term("class", tr.class), alt: Math.round(tr.alt_m) });
+        return Array.isArray(tr.sites) && tr.sites.length
+          ? t("ui.track.label_sites", { label, sites: tr.sites.join("+") })
+          : label;
+      },
       onClick: (id) => this.onTrackClick(id),
       onCounts: (counts) => this.filters.setCounts(counts),
     });
-    this.filters = new FilterControl((classes, levels) => this.tracks.setFilter(classes, levels)).addTo(this.map);
+    this.filters = new FilterControl((classes, levels, sites) => this.tracks.setFilter(classes, levels, sites)).addTo(
+      this.map,
+    );
     this.tracks.addTo(this.map);
     this.addBasemap();
     this.addUserTiles();
@@ -170,5 +179,15 @@ export class AirMap {
 
   select(id) {
     this.tracks.setSelected(id);
+  }
+
+  // A region's sites (/api/sites rows): their colours, and a filter box each.
+  setSites(rows) {
+    this.siteColours = siteColours(rows);
+    this.tracks.setSites(this.siteColours);
+    this.filters.setSites(
+      rows.map((r) => String(r.site)),
+      this.siteColours,
+    );
   }
 }
