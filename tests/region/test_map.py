@@ -7,13 +7,18 @@ import asyncio
 
 import httpx
 import msgspec
+import pytest
+import yaml
 from fastapi.testclient import TestClient
 
+from skywarden.region.config import load_region_config
 from skywarden.region.schema import AlertsMsg, SensorsMsg, SensorStatus, SiteMsg, ZonesMsg
 from skywarden.region.server import NatsServer
 from skywarden.region.service import RegionService
+from skywarden.sinks.config import SinksConfig, WebhookConfig
 from skywarden.store import zone_to_feature
 from skywarden.types import Sensor, Zone
+from tests.sinks.test_webhook import SECRET, Receiver
 from tests.web.test_api import PUBLIC, _concrete, _http_routes
 
 from .conftest import alert, pump, track
@@ -50,8 +55,8 @@ def two_sites_one_drone() -> list[SiteMsg]:
     return msgs
 
 
-async def fed_region(url: str, make_region) -> RegionService:  # type: ignore[no-untyped-def]
-    region: RegionService = make_region(url, ["A", "B"])
+async def fed_region(url: str, make_region, **kw: object) -> RegionService:  # type: ignore[no-untyped-def]
+    region: RegionService = make_region(url, ["A", "B"], **kw)
     await region.connect()
     await send(url, two_sites_one_drone())
     await pump(region, lambda: region.sites["A"].messages == 8 and region.sites["B"].messages == 7)
@@ -166,3 +171,56 @@ def test_a_regional_alert_the_map_store_missed_is_mended_at_start(
         again.map.store.close()
 
     asyncio.run(main())
+
+
+def test_a_webhook_of_the_region_gets_the_regional_alerts(
+    nats_server: NatsServer, make_region
+) -> None:  # type: ignore[no-untyped-def]
+    with Receiver() as rec:
+
+        async def main() -> None:
+            hook = WebhookConfig(url=rec.url, secret=SECRET, backoff_initial_s=0.1)
+            region = await fed_region(
+                nats_server.url, make_region, sinks=SinksConfig(webhooks=[hook])
+            )
+            tasks = [asyncio.create_task(s.run()) for s in region.map.sinks]
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 10
+            while not rec.requests:
+                assert loop.time() < end, "the webhook heard nothing"
+                await asyncio.sleep(0.05)
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await region.stop()
+
+        asyncio.run(main())
+    [doc] = rec.requests
+    assert doc["site"] == "R"
+    a = doc["alert"]
+    assert (a["id"], a["state"], a["track"], a["zone"]) == ("R-1", "raised", "R1", "A/Z1")
+    assert a["reason"] == "sites: A"
+
+
+def test_region_config_takes_web_and_sinks_as_a_site_does(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    base = {"lat": 51.0, "lon": -1.0, "sites": ["A"], "nats": {"url": "nats://127.0.0.1:1"},
+            "store": str(tmp_path / "r.db")}  # fmt: skip
+    path = tmp_path / "region.yaml"
+    path.write_text(yaml.safe_dump({
+        **base, "web": {"language": "ko"},
+        "sinks": {"webhooks": [{"url": "http://127.0.0.1:9/hook"}]},
+    }))  # fmt: skip
+    cfg = load_region_config(str(path))
+    assert cfg.web.language == "ko" and cfg.sinks.webhooks[0].url == "http://127.0.0.1:9/hook"
+    assert cfg.map_store_path() == str(tmp_path / "r-map.db")
+    path.write_text(
+        yaml.safe_dump({**base, "sinks": {"escalation": {"after_s": {"critical": 60}}}})
+    )
+    with pytest.raises(ValueError, match="escalation"):
+        load_region_config(str(path))
+    path.write_text(yaml.safe_dump({**base, "web": {"language": "xx"}}))
+    with pytest.raises(ValueError, match="language"):
+        load_region_config(str(path))
+    path.write_text(yaml.safe_dump({**base, "map_store": base["store"]}))
+    with pytest.raises(ValueError, match="map_store"):
+        load_region_config(str(path))

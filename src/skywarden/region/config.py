@@ -132,6 +132,13 @@ def load_region_config(path: str) -> RegionConfig:
         raise ValueError(f"{path}: a site is listed twice in sites")
     if cfg.sinks.escalation is not None:
         raise ValueError(f"{path}: sinks.escalation is not supported by the region")
+    if cfg.web.language is not None:
+        from ..i18n import MessageError, check_language
+
+        try:
+            check_language(cfg.web.language, "$.web.language")
+        except MessageError as e:
+            raise ValueError(f"{path}: {e}") from None
     if cfg.map_store_path() == cfg.store:
         raise ValueError(f"{path}: map_store must not be the region's store")
     return cfg
