@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +30,7 @@ from skywarden.region.schema import (
     encode,
     subject,
 )
-from skywarden.region.server import NatsServer
+from skywarden.region.server import NatsServer, free_port
 from skywarden.region.service import RegionService
 from skywarden.types import Sensor
 from tests.web.webhelpers import launch_chromium, loopback_only, require_browser
@@ -35,6 +39,7 @@ from .conftest import region_config, track
 from .test_region import ORIGINS, scan
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SKYWARDEN = str(Path(sys.executable).parent / "skywarden")
 
 pytestmark = [pytest.mark.slow]
 
@@ -164,4 +169,61 @@ def test_region_map_colours_tracks_by_site_and_filters_them(
             assert set(label_colours(page)) == {"A", "A+B"}
         finally:
             browser.close()
+    assert blocked == [] or all(urlparse(u).hostname != "127.0.0.1" for u in blocked)
+
+
+def test_demo_sites_serves_the_regional_map_within_60_s() -> None:
+    """``skywarden demo --sites 3`` at its own pace: the signed-in regional map shows three
+    healthy sites within 60 s of the start, and then the raid's drones in their site's
+    colour (the first site confirms them about 40 s in)."""
+    playwright = require_browser()
+    port = free_port()
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [SKYWARDEN, "demo", "--sites", "3", "--port", str(port), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    blocked: list[str] = []
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not lines or lines[-1] != "}\n":
+            line = proc.stdout.readline()
+            assert line, "the demo exited before printing its URLs"
+            lines.append(line)
+        facts = json.loads("".join(lines))
+        assert facts["map"] == f"http://127.0.0.1:{port}/"
+        with playwright.sync_playwright() as p:
+            browser = launch_chromium(p)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 850})
+                loopback_only(page, blocked)
+                page.goto(facts["map"])
+                page.wait_for_function(
+                    "() => document.querySelectorAll('#sites li.site .health.ok').length === 3",
+                    timeout=max(1_000, int(1000 * (60 - (time.monotonic() - started)))),
+                )
+                served = time.monotonic() - started
+                page.wait_for_selector(".track-label.site:has-text('drone')", timeout=60_000)
+                drone = time.monotonic() - started
+                colour = page.eval_on_selector(
+                    ".track-label.site", "e => getComputedStyle(e).borderLeftColor"
+                )
+                assert colour == "rgb(199, 125, 255)"  # site A's, the first in the palette
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "region_demo.png"))
+            finally:
+                browser.close()
+        print(
+            f"regional map with 3 healthy sites {served:.1f} s, a drone {drone:.1f} s after start"
+        )
+        assert served < 60
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
     assert blocked == [] or all(urlparse(u).hostname != "127.0.0.1" for u in blocked)

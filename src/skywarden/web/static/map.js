@@ -51,6 +51,7 @@ export class AirMap {
     this.retitle();
     this.onTrackClick = onTrackClick;
     this.fitted = false;
+    this.fittedTo = 0; // a region's map: how many sensors the view was fitted to
     this.zoneLayer = L.layerGroup().addTo(this.map);
     this.sensorLayer = L.layerGroup().addTo(this.map);
     this.siteColours = new Map();
@@ -158,7 +159,19 @@ export class AirMap {
         )
         .addTo(this.sensorLayer);
     }
-    if (!this.fitted && sensors.length) {
+    if (config.regional) {
+      // A region's sites join one by one and stand far apart: the view takes in every
+      // sensor's coverage, again whenever more sensors come.
+      if (sensors.length > this.fittedTo) {
+        let b = null;
+        for (const s of sensors) {
+          const area = L.latLng(s.lat, s.lon).toBounds(2 * (s.max_range_m || 2000));
+          b = b ? b.extend(area) : area;
+        }
+        this.map.fitBounds(b, { maxZoom: 15 });
+        this.fittedTo = sensors.length;
+      }
+    } else if (!this.fitted && sensors.length) {
       const b = L.latLngBounds(sensors.map((s) => [s.lat, s.lon]));
       const r = Math.max(...sensors.map((s) => s.max_range_m || 2000));
       this.map.setView(b.getCenter(), Math.min(15, Math.max(10, 16 - Math.log2(r / 500))));
