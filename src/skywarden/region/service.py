@@ -161,9 +161,10 @@ class RegionService:
     def publish(self) -> None:
         """Give the map, its store and the sinks the latest fusion pass and the regional
         alert events committed since the last (nothing when neither is new)."""
-        tracks = self.track_lines()
+        self.fuse()
         if not self._fresh and not self._events:
             return
+        tracks = self.track_lines()
         events, self._events = self._events, []
         self._fresh = False
         t = max([self.picture.t, *(e.t for e in events)])
@@ -347,11 +348,12 @@ class RegionService:
         app = self.map.app
         enc = msgspec.json.Encoder()
         viewer = [Depends(require_viewer)]
-        # Coroutines, not plain functions: they read the region's store, whose
-        # connection belongs to the event loop's thread.
 
         def js(obj: object) -> Response:
             return Response(enc.encode(obj), media_type="application/json")
+
+        # Coroutines, not plain functions: they read the region's store, whose
+        # connection belongs to the event loop's thread.
 
         @app.get(
             "/api/sites",
