@@ -38,6 +38,10 @@ Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 #: set (A: TC 4, B: TC 3, C: TC 2, D: TC 1) and the category number 1-7 (``A7`` rotorcraft,
 #: ``B1`` glider, ``B6`` UAV). Number 0, "no information", is not sent.
 EmitterCat = Annotated[str, msgspec.Meta(pattern="^[A-D][1-7]$")]
+#: A site's track as the region names it, ``site/track`` (a site id and an Ident).
+MemberId = Annotated[str, msgspec.Meta(min_length=3, max_length=64 + 1 + 128)]
+#: Most sites one regional track names (a regional track takes one member per site).
+MAX_TRACK_SITES = 10_000
 
 SensorKind = Literal["radar", "rf", "camera", "remoteid", "adsb", "position"]
 SENSOR_KINDS: tuple[str, ...] = ("radar", "rf", "camera", "remoteid", "adsb", "position")
@@ -311,6 +315,10 @@ class TrackLine(_Record, frozen=True, tag="track"):
     class_p: dict[str, float]
     identity: dict[str, str] | None = None
     pos_std_m: NonNeg | None = None
+    #: A regional track's only (absent on a site's own): the sites that see it now, and
+    #: each one's own track as ``site/track``.
+    sites: Annotated[tuple[Ident, ...], msgspec.Meta(max_length=MAX_TRACK_SITES)] | None = None
+    members: Annotated[tuple[MemberId, ...], msgspec.Meta(max_length=MAX_TRACK_SITES)] | None = None
 
 
 class AlertLine(_Record, frozen=True, tag="alert"):

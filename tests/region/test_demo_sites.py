@@ -33,16 +33,24 @@ def test_demo_sites_serves_three_healthy_sites_and_shared_tracks() -> None:
             lines.append(line)
         facts = json.loads("".join(lines))
         assert sorted(facts["sites"]) == ["A", "B", "C"]
+        auth = {"Authorization": f"Bearer {facts['viewer_token']}"}
+        # The regional map's API asks for a token like a site's.
+        assert httpx.get(facts["url"]).status_code == 401
         deadline = time.monotonic() + 90
         shared: list[dict] = []
         while not shared:
             assert time.monotonic() < deadline, "no regional track seen by two sites"
             time.sleep(1.0)
-            tracks = httpx.get(facts["tracks"]).json()
+            tracks = httpx.get(facts["tracks"], headers=auth).json()["tracks"]
             shared = [t for t in tracks if len(t["sites"]) >= 2]
-        sites = httpx.get(facts["url"]).json()
+        sites = httpx.get(facts["url"], headers=auth).json()
         assert [(s["site"], s["health"]) for s in sites] == [("A", "ok"), ("B", "ok"), ("C", "ok")]
         assert all(set(t["sites"]) <= {"A", "B", "C"} for t in shared)
+        assert all(len(t["members"]) == len(t["sites"]) for t in shared)
+        # The regional map's page is served, signed in by its session cookie.
+        page = httpx.get(facts["map"])
+        assert page.status_code == 200 and 'name="skywarden-regional" content="1"' in page.text
+        assert "skywarden_session" in page.headers.get("set-cookie", "")
         # Each site's own map is served too.
         for url in facts["sites"].values():
             assert httpx.get(url).status_code == 200

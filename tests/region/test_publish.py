@@ -71,8 +71,10 @@ def test_round_trip(nats_server: NatsServer, make_region, tmp_path: Path) -> Non
         [ev] = region.store.events()
         assert (ev.state, ev.zone, ev.track) == ("raised", "Z1", rows[0]["id"])
         assert region.sites["A"].zones == [ZONE]
+        token = region.map.store.create_token("viewer", "test")
         with TestClient(region.app) as client:
-            [site] = client.get("/api/sites").json()
+            assert client.get("/api/sites").status_code == 401
+            [site] = client.get("/api/sites", headers={"Authorization": f"Bearer {token}"}).json()
         assert site["site"] == "A" and site["health"] == "ok" and site["name"] == "alpha"
         await region.stop()
 

@@ -28,6 +28,7 @@ import yaml
 
 from skywarden.region.schema import AlertsMsg, TracksMsg, encode, subject
 from skywarden.region.server import NatsServer
+from skywarden.store import Store
 from skywarden.types import AlertLine
 
 from .conftest import alert, track
@@ -76,9 +77,11 @@ def site_messages() -> list[tuple[str, bytes]]:
     return out
 
 
-async def events_count(client: httpx.AsyncClient, base: str) -> int:
+async def events_count(client: httpx.AsyncClient, base: str, token: str) -> int:
     try:
-        r = await client.get(f"{base}/api/alerts", timeout=2.0)
+        r = await client.get(
+            f"{base}/api/region/alerts", timeout=2.0, headers={"Authorization": f"Bearer {token}"}
+        )
     except httpx.HTTPError:
         return -1
     return len(r.json()["events"])
@@ -134,6 +137,9 @@ def test_sigkill_mid_stream_loses_and_repeats_no_alert(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
     store = tmp_path / "region.db"
+    map_store = Store(tmp_path / "region-map.db")
+    token = map_store.create_token("viewer", "test")
+    map_store.close()
     config = tmp_path / "region.yaml"
     log = tmp_path / "region.log"
     msgs = site_messages()
@@ -171,7 +177,7 @@ def test_sigkill_mid_stream_loses_and_repeats_no_alert(
         async with httpx.AsyncClient() as client:
             try:
                 for frac in (0.15, 0.4, 0.65):
-                    while await events_count(client, base) < 2 * N * frac:
+                    while await events_count(client, base, token) < 2 * N * frac:
                         await asyncio.sleep(0.02)
                     # Hold what the region sends until it has applied and committed a batch
                     # whose acknowledgements JetStream has not had (the window where a
@@ -199,7 +205,7 @@ def test_sigkill_mid_stream_loses_and_repeats_no_alert(
                     assert asyncio.get_running_loop().time() < deadline, "region did not drain"
                     await asyncio.sleep(1.2)
                     consumer = await js.consumer_info("SKYWARDEN", "region-A")
-                    n = await events_count(client, base)
+                    n = await events_count(client, base, token)
                     if consumer.num_pending == 0 and consumer.num_ack_pending == 0 and n == last:
                         break
                     last = n
@@ -228,3 +234,12 @@ def test_sigkill_mid_stream_loses_and_repeats_no_alert(
     # The site's events were each applied once (the idempotence record by site and alert id).
     assert db.execute("SELECT count(*) FROM seen").fetchone()[0] == 2 * N
     db.close()
+    # The map's store, written after the region's commits and mended at each start, ends
+    # with every regional alert cleared.
+    map_store = Store(tmp_path / "region-map.db")
+    try:
+        assert sorted((a.id, a.state) for a in map_store.alerts()) == sorted(
+            (e.id, "cleared") for e in events if e.state == "cleared"
+        )
+    finally:
+        map_store.close()

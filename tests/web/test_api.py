@@ -159,6 +159,11 @@ def test_tracks_alerts_and_ack(app, live, store, tokens):
     cur = c.get("/api/tracks", headers=v).json()
     t1 = next(t for t in cur["tracks"] if t["id"] == "T1")
     assert len(t1["trail"]) == 5 and t1["trail"][-1][3] == T0 + 4
+    # A site's own tracks name no sites (only a region's do), so a site filter leaves none.
+    assert not any("sites" in t or "members" in t for t in cur["tracks"])
+    assert c.get("/api/tracks?site=A", headers=v).json()["tracks"] == []
+    page = c.get("/").text
+    assert '<meta name="skywarden-regional" content="">' in page
     hist = c.get("/api/tracks/T1", params={"t0": T0 + 1, "t1": T0 + 3}, headers=v).json()
     assert [ln["t"] for ln in hist["lines"]] == [T0 + 1, T0 + 2, T0 + 3]
     assert c.get("/api/tracks/T99", headers=v).status_code == 404

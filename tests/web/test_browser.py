@@ -57,6 +57,10 @@ def test_map_shows_track_and_alert_and_acknowledges(server, live, store, tokens)
             page.wait_for_selector(".leaflet-tooltip:has-text('T1 drone')")
             page.wait_for_selector(".leaflet-tooltip:has-text('T2 bird')")
             page.wait_for_selector(".leaflet-tooltip:has-text('Zone A')")
+            # A site's map has no region's controls: no site panel, filter or label stripe.
+            assert page.locator("#sites-panel").is_hidden()
+            assert page.locator(".filters fieldset.sites").count() == 0
+            assert page.locator(".track-label.site").count() == 0
 
             raised = ScanOutput(t_s=T0 + 8, tracks=scans[-1].tracks, alerts=(alert("A1", T0 + 8),))
             live.apply(raised)

@@ -40,11 +40,18 @@ def region(
 
     def ready(bound: int) -> None:
         url = f"http://{host}:{bound}/api/sites"
+        page = f"http://{host}:{bound}/"
         if json_out:
-            print_json({"url": url, "sites": cfg.sites, "store": cfg.store})
+            print_json({
+                "url": url, "map": page, "sites": cfg.sites, "store": cfg.store,
+                "map_store": cfg.map_store_path(),
+            })  # fmt: skip
         else:
             console.print(
-                f"[bold green]skywarden region[/] {cfg.name}: {len(cfg.sites)} sites, {url}"
+                f"[bold green]skywarden region[/] {cfg.name}: {len(cfg.sites)} sites, map at {page}"
+            )
+            console.print(
+                f"tokens: skywarden token create --db {cfg.map_store_path()}   sites: {url}"
             )
 
     async def main() -> None:

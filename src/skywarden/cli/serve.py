@@ -186,8 +186,11 @@ def _demo_sites(n: int, host: str, port: int, seed: int, speed: float, json_out:
         if json_out:
             print_json(facts)
             return
-        console.print(f"[bold green]skywarden region[/] of {n} sites: {facts['url']}")
-        console.print(f"regional tracks: {facts['tracks']}")
+        console.print(f"[bold green]skywarden region[/] of {n} sites: map at {facts['map']}")
+        console.print(
+            f"viewer token: [bold]{facts['viewer_token']}[/]  (the map is already signed in)"
+        )
+        console.print(f"sites: {facts['url']}   regional tracks: {facts['tracks']}")
         for sid, url in facts["sites"].items():
             console.print(f"site {sid} map: {url}")
         console.print("stop with Ctrl-C")

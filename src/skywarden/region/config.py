@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import msgspec
 
+from ..sinks.config import SinksConfig
+from ..web.config import WebConfig
 from .schema import SITE_ID
 
 PosFloat = Annotated[float, msgspec.Meta(gt=0.0)]
@@ -79,6 +82,16 @@ class RegionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     ]
     store: str = "region.db"
     server: RegionServerConfig = msgspec.field(default_factory=RegionServerConfig)
+    #: The regional map's own store (its API tokens, acknowledgements, the map's history):
+    #: ``<store>`` with ``-map`` before its suffix when not given (see :meth:`map_store_path`).
+    map_store: str | None = None
+    #: How long the map's history keeps track lines (seconds); None keeps everything.
+    map_retention_s: Annotated[float, msgspec.Meta(gt=0.0)] | None = 7 * 86_400.0
+    #: How the regional map is served, as at a site (``local_session`` for a demo only).
+    web: WebConfig = msgspec.field(default_factory=WebConfig)
+    #: Outbound links fed the regional picture, as at a site (TAK, webhooks, MQTT, ...);
+    #: ``escalation`` is a site's only.
+    sinks: SinksConfig = msgspec.field(default_factory=SinksConfig)
     #: Association gate: squared Mahalanobis distance on position and velocity (6 dof).
     gate_chi2: PosFloat = 22.46
     #: A regional track no site reports any more is kept (predicted) this long, for handover.
@@ -97,6 +110,13 @@ class RegionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: track mappings).
     prune_period_s: PosFloat = 60.0
 
+    def map_store_path(self) -> str:
+        """Where the regional map's store is: ``map_store``, or ``region.db`` -> ``region-map.db``."""
+        if self.map_store is not None:
+            return self.map_store
+        p = Path(self.store)
+        return str(p.with_name(f"{p.stem}-map{p.suffix or '.db'}"))
+
 
 def load_region_config(path: str) -> RegionConfig:
     """Read and validate a region YAML file; ValueError names the file and the problem."""
@@ -110,4 +130,15 @@ def load_region_config(path: str) -> RegionConfig:
         raise ValueError(f"{path}: {e}") from None
     if len(set(cfg.sites)) != len(cfg.sites):
         raise ValueError(f"{path}: a site is listed twice in sites")
+    if cfg.sinks.escalation is not None:
+        raise ValueError(f"{path}: sinks.escalation is not supported by the region")
+    if cfg.web.language is not None:
+        from ..i18n import MessageError, check_language
+
+        try:
+            check_language(cfg.web.language, "$.web.language")
+        except MessageError as e:
+            raise ValueError(f"{path}: {e}") from None
+    if cfg.map_store_path() == cfg.store:
+        raise ValueError(f"{path}: map_store must not be the region's store")
     return cfg

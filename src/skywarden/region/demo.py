@@ -105,7 +105,8 @@ async def run_demo(
     speed: float,
     on_ready: Callable[[dict[str, Any]], None],
 ) -> None:
-    """Run everything until cancelled; ``on_ready`` gets the URLs once all is listening."""
+    """Run everything until cancelled; ``on_ready`` gets the URLs and the region's viewer
+    token once all is listening (the regional map's page is signed in by itself)."""
     from ..service import Service
     from .service import RegionService
 
@@ -119,7 +120,8 @@ async def run_demo(
                 lat=51.0, lon=-1.0, nats=NatsLinkConfig(url=nats_srv.url),
                 sites=list(SITE_IDS[:n_sites]), store=str(tmp / "region.db"),
                 server=RegionServerConfig(host=host, port=port),
-            ))  # fmt: skip
+            ), local_session=True)  # fmt: skip
+            token = region.map.store.create_token("viewer", "demo")
             site_feeds = await asyncio.to_thread(_site_configs, n_sites, seed, nats_srv.url, tmp)
             t0 = min(f[0].t for _, f in site_feeds if f)
             sites = [
@@ -144,6 +146,7 @@ async def run_demo(
                 on_ready({
                     "url": f"http://{host}:{rp}/api/sites",
                     "tracks": f"http://{host}:{rp}/api/tracks",
+                    "map": f"http://{host}:{rp}/", "viewer_token": token,
                     "sites": dict(sorted(site_urls.items())), "nats": nats_srv.url,
                 })  # fmt: skip
                 # One server stopping (uvicorn takes SIGTERM/SIGINT first) stops them all.

@@ -52,6 +52,7 @@ class Report:
     P: np.ndarray
     class_: str
     identity: dict[str, str] | None
+    class_p: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -64,6 +65,7 @@ class RegionalTrack:
     members: list[Key] = field(default_factory=list)
     class_: str = "unknown"
     identity: dict[str, str] | None = None
+    class_p: dict[str, float] = field(default_factory=dict)
 
     @property
     def sites(self) -> list[str]:
@@ -163,7 +165,7 @@ class Picture:
             self.last_report[(msg.site, t.id)] = msg.t
             self.reports[(msg.site, t.id)] = Report(
                 site=msg.site, track=t.id, t=msg.t, x=x[i], P=P[i], class_=t.class_,
-                identity=t.identity,
+                identity=t.identity, class_p=t.class_p,
             )  # fmt: skip
         self.t = max(self.t, msg.t)
 
@@ -242,7 +244,7 @@ class Picture:
                 rt.x, rt.P, rt.last_seen = X[index[k]], PP[index[k]], now
                 r = self.reports[k]
                 rt.identity = r.identity or rt.identity
-                rt.class_ = r.class_
+                rt.class_, rt.class_p = r.class_, r.class_p
                 continue
             if not rt.members:
                 if now - rt.last_seen > self.coast_s:
@@ -254,7 +256,7 @@ class Picture:
             reps = [self.reports[k] for k in rt.members]
             rt.identity = next((r.identity for r in reps if r.identity), rt.identity)
             best = max(reps, key=lambda r: r.class_ != "unknown")
-            rt.class_ = best.class_
+            rt.class_, rt.class_p = best.class_, best.class_p
         return list(self.tracks.values())
 
     def _member(self, rid: int, k: Key, x: np.ndarray, P: np.ndarray, now: float) -> None:

@@ -6,8 +6,10 @@ store, so a region killed at any point resumes where it was, and what it sees ag
 is applied once (see :mod:`.alerts`). A message that cannot be decoded, or that
 names another site or kind than its subject, is counted and dropped (acknowledged).
 
-The region serves a JSON API (``/api/sites``, ``/api/tracks``, ``/api/alerts``,
-``/api/zones``); it is not authenticated and listens on loopback by default.
+The region serves a site's web map and API (see :mod:`.webmap`), behind the same
+tokens (kept in the map's own store), plus ``/api/sites`` (each site's heartbeat
+age, consumer lag and health) and ``/api/region/alerts`` (the regional alerts as
+the region's store records them); it listens on loopback by default.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ import msgspec
 import nats
 import nats.errors
 import nats.js.errors
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from nats.js.api import ConsumerConfig
 
 from ..geodesy import LocalFrame
-from ..types import AlertLine, Zone
+from ..types import AlertLine, TrackLine, Zone
+from ..web.auth import require_viewer
 from .aio import raise_if_cancelling
 from .alerts import AlertBook, RegionStore
 from .config import RegionConfig
@@ -44,6 +47,7 @@ from .schema import (
     ZonesMsg,
     decode,
 )
+from .webmap import RegionMap, track_line
 
 __all__ = ["RegionService", "SiteState"]
 
@@ -67,7 +71,15 @@ class SiteState:
 
 
 class RegionService:
-    def __init__(self, config: RegionConfig, *, clock: Callable[[], float] = time.time) -> None:
+    """The consumers of every site, the regional picture and its map.
+
+    ``local_session``: the map's page signs itself in as a viewer (a demo only).
+    """
+
+    def __init__(
+        self, config: RegionConfig, *, clock: Callable[[], float] = time.time,
+        local_session: bool = False,
+    ) -> None:  # fmt: skip
         self.config = config
         self.clock = clock
         self.frame = LocalFrame(config.lat, config.lon, config.alt_m)
@@ -84,6 +96,13 @@ class RegionService:
         self.malformed = 0
         self.regional: list[RegionalTrack] = []
         self._dirty = False
+        #: Whether the map has not had the latest fusion pass yet.
+        self._fresh = False
+        #: Regional alert events committed and not yet given to the map.
+        self._events: list[AlertLine] = []
+        self.map = RegionMap(
+            config, self.frame, self.store, self.book.open.values(), local_session=local_session
+        )
         self._nc: Any = None
         self._subs: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -122,15 +141,34 @@ class RegionService:
             st.name, st.tracks, st.outbox = msg.name, msg.tracks, msg.outbox
         elif isinstance(msg, ZonesMsg):
             st.zones = list(msg.zones)
+            self.map.set_zones(site, st.zones)
         elif isinstance(msg, SensorsMsg):
             st.sensors = list(msg.sensors)
+            self.map.set_sensors(site, st.sensors, msg.t)
         return []
 
     def fuse(self) -> list[RegionalTrack]:
         if self._dirty:
             self.regional = self.picture.fuse()
             self._dirty = False
+            self._fresh = True
         return self.regional
+
+    def track_lines(self) -> tuple[TrackLine, ...]:
+        """The regional picture as map track lines (``sites`` and ``members`` set)."""
+        return tuple(track_line(self.config.name, self.frame, rt) for rt in self.fuse())
+
+    def publish(self) -> None:
+        """Give the map, its store and the sinks the latest fusion pass and the regional
+        alert events committed since the last (nothing when neither is new)."""
+        self.fuse()
+        if not self._fresh and not self._events:
+            return
+        tracks = self.track_lines()
+        events, self._events = self._events, []
+        self._fresh = False
+        t = max([self.picture.t, *(e.t for e in events)])
+        self.map.push(t, tracks, events)
 
     def commit(self) -> None:
         if self.picture.new_mappings:
@@ -183,13 +221,15 @@ class RegionService:
         except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
             return 0
         self.store.begin()
+        events: list[AlertLine] = []
         try:
             for m in msgs:
-                self.process(site, m.subject, m.data)
+                events += self.process(site, m.subject, m.data)
         except BaseException:
             self.store.db.execute("ROLLBACK")
             raise
         self.commit()
+        self._events += events
         for m in msgs:
             await m.ack()
         return len(msgs)
@@ -206,7 +246,7 @@ class RegionService:
     async def _fuser(self) -> None:
         while True:
             await asyncio.sleep(self.config.fuse_period_s)
-            self.fuse()
+            self.publish()
 
     async def _pruner(self) -> None:
         while True:
@@ -223,6 +263,8 @@ class RegionService:
 
     async def start(self) -> None:
         await self.connect()
+        for sink in self.map.sinks:
+            self._tasks.append(asyncio.create_task(sink.run(), name=f"region-sink-{sink.name}"))
         for site in self.config.sites:
             self._tasks.append(asyncio.create_task(self._consume(site), name=f"region-{site}"))
         self._tasks.append(asyncio.create_task(self._fuser(), name="region-fuser"))
@@ -265,6 +307,9 @@ class RegionService:
             with contextlib.suppress(nats.errors.Error, OSError):
                 await self._nc.close()
             self._nc = None
+        # What was committed reaches the map store before it closes.
+        self.publish()
+        await self.map.aclose()
         self.store.close()
 
     # --- API --------------------------------------------------------------------------
@@ -287,49 +332,51 @@ class RegionService:
         return rows
 
     def track_rows(self, site: str | None = None) -> list[dict[str, Any]]:
+        """The regional tracks as the map's ``/api/tracks`` gives them (without trails);
+        those ``site`` sees only, when given."""
         rows = []
-        for rt in self.fuse():
-            sites = rt.sites
-            if site is not None and site not in sites:
+        for tl in self.track_lines():
+            if site is not None and site not in (tl.sites or ()):
                 continue
-            lat, lon, alt = self.frame.to_geodetic(rt.x[:3])
-            rows.append({
-                "id": f"{self.config.name}{rt.rid}", "t": rt.t, "lat": float(lat),
-                "lon": float(lon), "alt_m": float(alt),
-                "vel_enu_mps": [float(v) for v in rt.x[3:]],
-                "pos_std_m": float((rt.P[0, 0] + rt.P[1, 1] + rt.P[2, 2]) / 3) ** 0.5,
-                "sites": sites, "members": [f"{s}/{t}" for s, t in rt.members],
-                "class": rt.class_, "identity": rt.identity,
-                "status": "confirmed" if rt.members else "coasting",
-            })  # fmt: skip
+            # Through JSON, so that the rows hold what a client reads (lists, not tuples).
+            d = msgspec.json.decode(msgspec.json.encode(tl))
+            d.pop("type", None)
+            rows.append(d)
         return rows
 
     def _make_app(self) -> FastAPI:
-        app = FastAPI(title="skywarden region", docs_url=None, redoc_url=None)
+        app = self.map.app
         enc = msgspec.json.Encoder()
+        viewer = [Depends(require_viewer)]
 
         def js(obj: object) -> Response:
             return Response(enc.encode(obj), media_type="application/json")
 
-        @app.get("/api/sites")
+        # Coroutines, not plain functions: they read the region's store, whose
+        # connection belongs to the event loop's thread.
+
+        @app.get(
+            "/api/sites",
+            summary="Each site: heartbeat age, consumer lag, health (the region only)",
+            dependencies=viewer,
+        )
         async def sites() -> Response:
             return js(self.site_rows())
 
-        @app.get("/api/tracks")
-        async def tracks(site: str | None = None) -> Response:
-            return js(self.track_rows(site))
-
-        @app.get("/api/alerts")
-        async def alerts() -> Response:
+        @app.get(
+            "/api/region/alerts",
+            summary="Open regional alert ids and the last 500 events, from the region's store",
+            dependencies=viewer,
+        )
+        async def region_alerts() -> Response:
             return js(
                 {"open": sorted(self.book.open.values()), "events": self.store.events()[-500:]}
             )
 
-        @app.get("/api/zones")
-        async def zones() -> Response:
-            return js([{"site": s.site, "zone": z} for s in self.sites.values() for z in s.zones])
+        # A liveness probe without a token, as before the region served the map.
+        app.state.auth.public_prefixes = (*app.state.auth.public_prefixes, "/healthz")
 
-        @app.get("/healthz")
+        @app.get("/healthz", summary="The region runs (no token needed)")
         async def healthz() -> Response:
             return js({"ok": True, "malformed": self.malformed})
 

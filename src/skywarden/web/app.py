@@ -127,9 +127,10 @@ def _check_range(t0: float, t1: float, config: WebConfig) -> None:
         )
 
 
-def _index_html(config: WebConfig) -> str:
+def _index_html(config: WebConfig, regional: bool) -> str:
     page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     meta = {
+        "skywarden-regional": "1" if regional else "",
         "skywarden-language": language_of(config.language or "") or "",
         "skywarden-languages": msgspec.json.encode(dict(LANGUAGES)).decode(),
         "skywarden-tiles-url": config.tiles_url or "",
@@ -148,9 +149,15 @@ def create_app(
     config: WebConfig | None = None,
     *,
     messages: Messages | None = None,
+    regional: bool = False,
 ) -> FastAPI:
     """The ASGI app serving ``live`` (current picture) and ``store`` (history, acks, zones,
-    tokens); the page is worded by ``messages`` (the built-in catalogue when not given)."""
+    tokens); the page is worded by ``messages`` (the built-in catalogue when not given).
+
+    ``regional``: served by ``skywarden region``: the page colours tracks by site and
+    shows a site filter and health panel from ``/api/sites``, a route the caller adds
+    to the returned app with ``dependencies=[Depends(require_viewer)]``, like every
+    read route here (tests/web enumerate ``app.routes`` for that check)."""
     config = config or WebConfig()
     messages = messages or Messages()
     # Encoded once: the catalogues change only with the site config (a restart).
@@ -220,8 +227,15 @@ def create_app(
         return r
 
     @app.get("/api/tracks", summary="Current tracks with short trails", dependencies=viewer)
-    def tracks() -> dict[str, Any]:
-        return {"t": live.t_s, "tracks": live.tracks_view()}
+    def tracks(
+        site: Annotated[
+            str | None, Query(max_length=64, description="Regional tracks seen by this site only")
+        ] = None,
+    ) -> dict[str, Any]:
+        view = live.tracks_view()
+        if site is not None:
+            view = [d for d in view if site in (d.get("sites") or ())]
+        return {"t": live.t_s, "tracks": view}
 
     @app.get(
         "/api/tracks/{track_id}",
@@ -429,7 +443,7 @@ def create_app(
 
     @app.get("/", include_in_schema=False)
     def index(request: Request) -> HTMLResponse:
-        r = HTMLResponse(_index_html(config), headers={"Cache-Control": "no-store"})
+        r = HTMLResponse(_index_html(config, regional), headers={"Cache-Control": "no-store"})
         auth: TokenAuth = app.state.auth
         # A demo's local session signs the page in through the cookie, never in the page.
         if auth.local_token and auth.verify(cookie_token(request.headers)) is None:

@@ -29,6 +29,8 @@ export const config = {
   tilesUrl: meta("skywarden-tiles-url"),
   tilesAttribution: meta("skywarden-tiles-attribution"),
   tilesMaxZoom: Number(meta("skywarden-tiles-max-zoom") || 19),
+  // Served by a region: tracks coloured and filtered by site, a site-health panel.
+  regional: meta("skywarden-regional") === "1",
 };
 
 export class AuthError extends Error {}

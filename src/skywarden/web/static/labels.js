@@ -63,7 +63,8 @@ export class LabelPane {
     this.shown = new Map(); // key -> element
   }
 
-  // labels: [{key, text, x, y, tone}] in the pane's pixel coordinates.
+  // labels: [{key, text, x, y, tone, colour}] in the pane's pixel coordinates; `colour`
+  // (a region's track: its site's) stripes the label's left edge.
   show(labels) {
     const keep = new Set();
     for (const l of labels) {
@@ -74,8 +75,9 @@ export class LabelPane {
         this.pane.append(el);
         this.shown.set(l.key, el);
       }
-      const cls = `leaflet-tooltip label track-label${l.tone ? ` ${l.tone}` : ""}`;
+      const cls = `leaflet-tooltip label track-label${l.tone ? ` ${l.tone}` : ""}${l.colour ? " site" : ""}`;
       if (el.className !== cls) el.className = cls;
+      if (l.colour && el.style.getPropertyValue("--site") !== l.colour) el.style.setProperty("--site", l.colour);
       if (el.textContent !== l.text) el.textContent = l.text;
       el.style.left = `${Math.round(l.x)}px`;
       el.style.top = `${Math.round(l.y - ABOVE_PX)}px`;

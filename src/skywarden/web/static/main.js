@@ -1,12 +1,15 @@
 // The page: wires the live connection, the map, the panels, replay and export.
 
-import { api, apiJson, AuthError, connectLive, signIn, signOut } from "./api.js";
+import { api, apiJson, AuthError, config, connectLive, signIn, signOut } from "./api.js";
 import { Alarm } from "./alarm.js";
 import { initialLanguage, onLanguageChange, setLanguage, setOperator, t, term, wireSelectors } from "./i18n.js";
 import { AirMap } from "./map.js";
 import { fmtTime, renderAlerts, renderTrack, tickCountdowns } from "./panels.js";
+import { renderSites } from "./sites.js";
 
 const TRAIL_LEN = 30;
+// How often a region's page asks for its sites' health.
+const SITES_POLL_MS = 2000;
 
 const state = {
   me: null, // {name, role} once signed in
@@ -19,6 +22,7 @@ const state = {
   lastT: null, // data time of the latest scan, UTC seconds
   lastWallMs: 0, // performance.now() when it arrived
   sensors: new Map(), // id -> sensor with status
+  sites: [], // a region's /api/sites rows (none at a site)
   selected: null,
   selectedHistory: [],
   playTimer: null,
@@ -335,11 +339,25 @@ async function start() {
     if (e instanceof AuthError) return showLogin();
     throw e;
   }
+  pollSites();
   stopLive = connectLive(onMessage, (s) => {
     state.conn = s;
     drawConn();
     if (s === "refused") showLogin(t("ui.login.live_refused"));
   });
+}
+
+// A region's sites: colours and filter on the map, and the health panel.
+async function pollSites() {
+  if (!config.regional || !state.me) return;
+  try {
+    state.sites = await apiJson("/api/sites");
+  } catch (e) {
+    if (!(e instanceof AuthError)) report(t("ui.error.sites", { error: e.message }));
+    return;
+  }
+  airMap.setSites(state.sites);
+  renderSites(state.sites, airMap.siteColours);
 }
 
 function drawWho() {
@@ -364,6 +382,7 @@ function relabel() {
   airMap.setSensors([...state.sensors.values()]);
   drawAlerts();
   drawTracks();
+  if (config.regional) renderSites(state.sites, airMap.siteColours);
   if (state.selected && state.tracks.has(state.selected)) renderTrack(state.tracks.get(state.selected), state.selectedHistory);
   if (state.replay) {
     showReplayFrame(Number(document.getElementById("replay-slider").value));
@@ -375,6 +394,11 @@ airMap = new AirMap("map", selectTrack);
 onLanguageChange(relabel);
 wireControls();
 setInterval(() => tickCountdowns([...state.alerts.values()], dataNow()), 1000);
+if (config.regional) {
+  // Only a region's page shows its sites: a site's map looks as it always did.
+  document.getElementById("sites-panel").hidden = false;
+  setInterval(pollSites, SITES_POLL_MS);
+}
 // Words first, so that nothing is drawn in a language the operator did not choose.
 setLanguage(initialLanguage())
   .catch((e) => report(e.message))

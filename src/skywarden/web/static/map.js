@@ -4,6 +4,7 @@
 import { config } from "./api.js";
 import { FilterControl } from "./filters.js";
 import { t, term } from "./i18n.js";
+import { siteColours } from "./sites.js";
 import { CLASS_COLOURS, TrackLayer } from "./tracklayer.js";
 
 export { CLASS_COLOURS };
@@ -50,14 +51,23 @@ export class AirMap {
     this.retitle();
     this.onTrackClick = onTrackClick;
     this.fitted = false;
+    this.fittedTo = 0; // a region's map: how many sensors the view was fitted to
     this.zoneLayer = L.layerGroup().addTo(this.map);
     this.sensorLayer = L.layerGroup().addTo(this.map);
+    this.siteColours = new Map();
     this.tracks = new TrackLayer({
-      labelText: (tr) => t("ui.track.label", { id: tr.id, object: term("class", tr.class), alt: Math.round(tr.alt_m) }),
+      labelText: (tr) => {
+        const label = t("ui.track.label", { id: tr.id, object: term("class", tr.class), alt: Math.round(tr.alt_m) });
+        return Array.isArray(tr.sites) && tr.sites.length
+          ? t("ui.track.label_sites", { label, sites: tr.sites.join("+") })
+          : label;
+      },
       onClick: (id) => this.onTrackClick(id),
       onCounts: (counts) => this.filters.setCounts(counts),
     });
-    this.filters = new FilterControl((classes, levels) => this.tracks.setFilter(classes, levels)).addTo(this.map);
+    this.filters = new FilterControl((classes, levels, sites) => this.tracks.setFilter(classes, levels, sites)).addTo(
+      this.map,
+    );
     this.tracks.addTo(this.map);
     this.addBasemap();
     this.addUserTiles();
@@ -149,7 +159,19 @@ export class AirMap {
         )
         .addTo(this.sensorLayer);
     }
-    if (!this.fitted && sensors.length) {
+    if (config.regional) {
+      // A region's sites join one by one and stand far apart: the view takes in every
+      // sensor's coverage, again whenever more sensors come.
+      if (sensors.length > this.fittedTo) {
+        let b = null;
+        for (const s of sensors) {
+          const area = L.latLng(s.lat, s.lon).toBounds(2 * (s.max_range_m || 2000));
+          b = b ? b.extend(area) : area;
+        }
+        this.map.fitBounds(b, { maxZoom: 15 });
+        this.fittedTo = sensors.length;
+      }
+    } else if (!this.fitted && sensors.length) {
       const b = L.latLngBounds(sensors.map((s) => [s.lat, s.lon]));
       const r = Math.max(...sensors.map((s) => s.max_range_m || 2000));
       this.map.setView(b.getCenter(), Math.min(15, Math.max(10, 16 - Math.log2(r / 500))));
@@ -170,5 +192,15 @@ export class AirMap {
 
   select(id) {
     this.tracks.setSelected(id);
+  }
+
+  // A region's sites (/api/sites rows): their colours, and a filter box each.
+  setSites(rows) {
+    this.siteColours = siteColours(rows);
+    this.tracks.setSites(this.siteColours);
+    this.filters.setSites(
+      rows.map((r) => String(r.site)),
+      this.siteColours,
+    );
   }
 }

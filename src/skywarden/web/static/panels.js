@@ -284,6 +284,8 @@ export function renderTrack(track, history) {
   ];
   if (track.identity) facts.push(["identity", Object.entries(track.identity).map(([k, v]) => `${k} ${v}`).join(", ")]);
   if (track.pos_std_m != null) facts.push(["accuracy", `±${track.pos_std_m.toFixed(0)} m`]);
+  if (Array.isArray(track.sites)) facts.push(["sites", track.sites.join(", ") || "—"]);
+  if (Array.isArray(track.members)) facts.push(["members", track.members.join(", ") || "—"]);
   document.getElementById("track-facts").replaceChildren(
     ...facts.flatMap(([k, v]) => [el("dt", {}, t(`ui.fact.${k}`)), el("dd", {}, v)]),
   );

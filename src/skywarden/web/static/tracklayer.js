@@ -16,6 +16,7 @@
 /* global L */
 
 import { centredBox, LabelPane, placeLabels, textWidth } from "./labels.js";
+import { NO_SITE_COLOUR } from "./sites.js";
 
 export const CLASSES = ["drone", "bird", "aircraft", "helicopter", "unknown"];
 // Alert levels by rank; rank 0 is a track with no open alert.
@@ -150,6 +151,10 @@ export const TrackLayer = L.Layer.extend({
     this.obstacles = []; // [{x, y, w}] other labels on the map (zone names), zoom 0
     this.classOn = CLASSES.map(() => true);
     this.levelOn = LEVELS.map(() => true);
+    // A region's tracks name their sites: coloured by the first, hidden when none is ticked.
+    this.siteColour = new Map(); // site id -> colour
+    this.siteOn = new Map(); // site id -> shown (a site not named is shown)
+    this.siteCol = []; // per row at the last drawing: its site's colour, or null (a site's own track)
     this.selected = null;
     this.hover = null;
     this.show = null; // which rows the filters showed at the last drawing
@@ -291,11 +296,32 @@ export const TrackLayer = L.Layer.extend({
     this.requestRedraw();
   },
 
-  // classOn, levelOn: {name: shown}; unnamed ones stay as they are.
-  setFilter(classOn, levelOn) {
+  // classOn, levelOn: {name: shown}; unnamed ones stay as they are. siteOn: {site: shown},
+  // the whole of it (a site not in it is shown).
+  setFilter(classOn, levelOn, siteOn = {}) {
     CLASSES.forEach((c, i) => Object.hasOwn(classOn, c) && (this.classOn[i] = Boolean(classOn[c])));
     LEVELS.forEach((l, i) => Object.hasOwn(levelOn, l) && (this.levelOn[i] = Boolean(levelOn[l])));
+    this.siteOn = new Map(Object.entries(siteOn).map(([s, on]) => [s, Boolean(on)]));
     this.requestRedraw();
+  },
+
+  // colours: site id -> colour (sites.js), for a region's tracks.
+  setSites(colours) {
+    this.siteColour = colours;
+    this.requestRedraw();
+  },
+
+  // A region's track (it names its sites) in its first site's colour; null for a site's own.
+  trackSiteColour(tr) {
+    if (!Array.isArray(tr.sites)) return null;
+    return (tr.sites.length && this.siteColour.get(tr.sites[0])) || NO_SITE_COLOUR;
+  },
+
+  // Whether the site filter shows a track: a site's own, one no site reports now, or
+  // one with at least one of its sites ticked.
+  siteShown(tr) {
+    if (!Array.isArray(tr.sites) || !tr.sites.length) return true;
+    return tr.sites.some((s) => this.siteOn.get(s) !== false);
   },
 
   // --- drawing ---
@@ -381,28 +407,40 @@ export const TrackLayer = L.Layer.extend({
     const show = new Uint8Array(n);
     const classCount = CLASSES.map(() => 0);
     const levelCount = LEVELS.map(() => 0);
+    const siteCount = {};
+    const siteCol = new Array(n);
     let shown = 0;
     for (let i = 0; i < n; i++) {
-      const a = this.alertOf.get(this.tracks[i].id);
+      const tr = this.tracks[i];
+      const a = this.alertOf.get(tr.id);
       level[i] = a ? a.rank : 0;
       classCount[cls[i]]++;
       levelCount[level[i]]++;
+      siteCol[i] = this.trackSiteColour(tr);
+      if (siteCol[i]) for (const s of tr.sites) siteCount[s] = (siteCount[s] || 0) + 1;
       sx[i] = this.px[i] * k - ox;
       sy[i] = this.py[i] * k - oy;
-      if (this.classOn[cls[i]] && this.levelOn[level[i]]) {
+      if (this.classOn[cls[i]] && this.levelOn[level[i]] && this.siteShown(tr)) {
         show[i] = 1;
         shown++;
       }
     }
+    this.siteCol = siteCol;
 
-    // Trails, then headings: one path per class colour.
+    // Trails, then headings: one path per colour, the class's (a region's track: its site's).
+    const byColour = new Map();
+    for (let i = 0; i < n; i++) {
+      if (!show[i]) continue;
+      const colour = siteCol[i] || CLASS_COLOURS[CLASSES[cls[i]]];
+      if (!byColour.has(colour)) byColour.set(colour, []);
+      byColour.get(colour).push(i);
+    }
     ctx.lineWidth = 1;
-    for (let c = 0; c < CLASSES.length; c++) {
-      ctx.strokeStyle = CLASS_COLOURS[CLASSES[c]];
+    for (const [colour, rows] of byColour) {
+      ctx.strokeStyle = colour;
       ctx.globalAlpha = 0.7;
       ctx.beginPath();
-      for (let i = 0; i < n; i++) {
-        if (!show[i] || cls[i] !== c) continue;
+      for (const i of rows) {
         const j0 = trailStart[i];
         const j1 = trailStart[i + 1];
         if (j1 - j0 < 2) continue;
@@ -421,8 +459,7 @@ export const TrackLayer = L.Layer.extend({
       ctx.stroke();
       ctx.globalAlpha = 1;
       ctx.beginPath();
-      for (let i = 0; i < n; i++) {
-        if (!show[i] || cls[i] !== c) continue;
+      for (const i of rows) {
         ctx.moveTo(sx[i], sy[i]);
         ctx.lineTo(sx[i] + this.hx[i] * k, sy[i] + this.hy[i] * k);
       }
@@ -494,6 +531,7 @@ export const TrackLayer = L.Layer.extend({
     const counts = {
       classes: Object.fromEntries(CLASSES.map((c, i) => [c, classCount[i]])),
       levels: Object.fromEntries(LEVELS.map((l, i) => [l, levelCount[i]])),
+      sites: siteCount,
       shown,
       total: n,
     };
@@ -504,9 +542,11 @@ export const TrackLayer = L.Layer.extend({
     }
   },
 
-  // Symbols of `rows`, one small path filled at a time.
+  // Symbols of `rows`, one small path filled at a time (a region's track outlined in
+  // its site's colour, the fill staying its class's).
   drawSymbols(rows) {
-    const { ctx, cls, sx, sy, cosH, sinH } = this;
+    const { ctx, cls, sx, sy, cosH, sinH, siteCol } = this;
+    ctx.lineWidth = 2;
     for (let c = 0; c < CLASSES.length; c++) {
       ctx.fillStyle = CLASS_COLOURS[CLASSES[c]];
       for (const i of rows) {
@@ -514,6 +554,10 @@ export const TrackLayer = L.Layer.extend({
         ctx.beginPath();
         addSymbol(ctx, c, sx[i], sy[i], cosH[i], sinH[i]);
         ctx.fill();
+        if (siteCol[i]) {
+          ctx.strokeStyle = siteCol[i];
+          ctx.stroke();
+        }
       }
     }
   },
@@ -567,6 +611,7 @@ export const TrackLayer = L.Layer.extend({
         x: p.x + this.min.x,
         y: p.y + this.min.y,
         tone: level[p.i] > 0 ? LEVELS[level[p.i]] : "",
+        colour: this.siteCol[p.i],
       })),
     );
   },
@@ -616,7 +661,8 @@ export const TrackLayer = L.Layer.extend({
     const labelled = this.labels.shown.has(key);
     const tone = this.level[i] > 0 ? LEVELS[this.level[i]] : "";
     const text = labelled ? null : this.options.labelText(this.tracks[i]);
-    this.hoverLabel.show(labelled ? [] : [{ key, text, x, y, tone: tone ? `hovered ${tone}` : "hovered" }]);
+    const colour = this.siteCol[i];
+    this.hoverLabel.show(labelled ? [] : [{ key, text, x, y, tone: tone ? `hovered ${tone}` : "hovered", colour }]);
   },
 
   onMouseMove(ev) {
