@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
+from pathlib import Path
 
 import nats
 import numpy as np
@@ -18,7 +20,7 @@ from skywarden.region.server import NatsServer
 from skywarden.region.service import RegionService
 from skywarden.types import TrackLine
 
-from .conftest import alert, pump, track
+from .conftest import alert, pump, region_config, track
 
 #: Two sites 7 km apart; the protected zone "Z1" between them is declared by both.
 ORIGINS = {"A": (51.0, -1.05), "B": (51.0, -0.95)}
@@ -180,6 +182,59 @@ def test_restart_resumes_without_repeating_or_losing_alerts(
         await pump(third, lambda: bool(third.track_rows()))
         assert third.track_rows()[0]["id"] == events[0].track
         await third.stop()
+
+    asyncio.run(main())
+
+
+def test_restart_after_pruning_the_history_neither_repeats_nor_loses_alerts(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """The regional history is pruned between a commit and its lost acknowledgement: the
+    replayed batch repeats no alert, though the closed alert's events and row are gone."""
+    now = [time.time()]
+    cfg = region_config(nats_server.url, tmp_path, ["A"], event_retention_s=600.0)
+
+    async def main() -> None:
+        region = RegionService(cfg, clock=lambda: now[0])
+        await region.connect()
+        await send(nats_server.url, [
+            scan("A", 1000.0, [drone(1000.0, "A", "T1")]),
+            AlertsMsg(site="A", t=1000.0, alerts=[
+                alert("x1", 1000.0, "T1", "Z1"), alert("x2", 1000.0, "T1", "Z2"),
+                alert("x2", 1000.0, "T1", "Z2", "cleared"),
+            ]),
+        ])  # fmt: skip
+        msgs = await region._subs["A"].fetch(10, timeout=2)
+        region.store.begin()
+        for m in msgs:
+            region.process("A", m.subject, m.data)
+        region.commit()
+        assert [(e.id, e.state) for e in region.store.events()] == [
+            ("R-1", "raised"), ("R-2", "raised"), ("R-2", "cleared"),
+        ]  # fmt: skip
+        now[0] += 601.0
+        assert region.prune()[2] == 2
+        await region._nc.close()
+        region.store.close()
+        region.map.store.close()
+        await send(nats_server.url, [
+            scan("A", 1001.0, [drone(1001.0, "A", "T1")]),
+            AlertsMsg(site="A", t=1001.0, alerts=[
+                alert("x1", 1001.0, "T1", "Z1", "cleared"), alert("x3", 1001.0, "T1", "Z3"),
+            ]),
+        ])  # fmt: skip
+        again = RegionService(cfg, clock=lambda: now[0])
+        await again.connect()
+        # The unacknowledged first batch comes back after ack_wait (1 s), then the rest.
+        await pump(again, lambda: again.sites["A"].messages == 4)
+        assert again.book.duplicates == 3
+        events = again.store.events()
+        assert [(e.id, e.state) for e in events] == [
+            ("R-1", "raised"), ("R-1", "cleared"), ("R-3", "raised"),
+        ]  # fmt: skip
+        assert set(again.book.open.values()) == {"R-3"}
+        assert len({e.track for e in events}) == 1
+        await again.stop()
 
     asyncio.run(main())
 

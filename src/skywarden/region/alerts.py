@@ -19,7 +19,10 @@ import msgspec
 
 from ..types import AlertLine
 
-__all__ = ["AlertBook", "RegionStore"]
+__all__ = ["EVENTS_SHOWN", "AlertBook", "RegionStore"]
+
+#: Regional events the history read gives by default (``/api/region/alerts``).
+EVENTS_SHOWN = 500
 
 _LEVELS = {"info": 0, "warning": 1, "critical": 2}
 
@@ -40,7 +43,7 @@ class RegionStore:
             CREATE TABLE IF NOT EXISTS ralert (id TEXT PRIMARY KEY, rid INTEGER, zone TEXT,
                 open INTEGER, level TEXT, contributors TEXT);
             CREATE TABLE IF NOT EXISTS revent (seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                data BLOB);
+                data BLOB, aid TEXT, at REAL);
             CREATE TABLE IF NOT EXISTS track_map (site TEXT, track TEXT, rid INTEGER,
                 PRIMARY KEY (site, track));
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL);
@@ -51,6 +54,31 @@ class RegionStore:
             # for a whole stream age from here.
             self.db.execute("ALTER TABLE seen ADD COLUMN seen_at REAL")
             self.db.execute("UPDATE seen SET seen_at = ?", (time.time(),))
+        if "at" not in {row[1] for row in self.db.execute("PRAGMA table_info(revent)")}:
+            self._add_event_columns()
+        # Closed alerts' rows are pruned, so the count of alerts ever raised is kept apart
+        # (a store from before counts its rows).
+        self.db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('alerts', (SELECT count(*) FROM ralert))"
+        )
+        self.db.executescript(
+            """
+            CREATE INDEX IF NOT EXISTS revent_at ON revent (at);
+            CREATE INDEX IF NOT EXISTS revent_aid ON revent (aid, seq);
+            """
+        )
+
+    def _add_event_columns(self) -> None:
+        """A store from before the history was pruned: each event gets its alert id (read
+        once from its JSON) and counts as written now, so it is kept a retention from here."""
+        dec = msgspec.json.Decoder(AlertLine)
+        self.begin()
+        self.db.execute("ALTER TABLE revent ADD COLUMN aid TEXT")
+        self.db.execute("ALTER TABLE revent ADD COLUMN at REAL")
+        rows = [(dec.decode(d).id, time.time(), seq)
+                for seq, d in self.db.execute("SELECT seq, data FROM revent")]  # fmt: skip
+        self.db.executemany("UPDATE revent SET aid = ?, at = ? WHERE seq = ?", rows)
+        self.commit()
 
     def begin(self) -> None:
         self.db.execute("BEGIN")
@@ -81,17 +109,58 @@ class RegionStore:
         ).fetchone()
         return int(row[0])
 
-    def prune(self, seen_before: float, keys: list[tuple[str, str]]) -> int:
-        """Forget site events applied before ``seen_before`` and the given track mappings;
-        how many seen rows went."""
+    def prune(
+        self, seen_before: float, keys: list[tuple[str, str]], events_before: float
+    ) -> tuple[int, int]:
+        """Forget site events applied before ``seen_before``, the given track mappings, and
+        the regional events written before ``events_before`` with the closed alerts they
+        leave without any (an open alert keeps its events); how many seen rows and regional
+        events went."""
         n = self.db.execute("DELETE FROM seen WHERE seen_at < ?", (seen_before,)).rowcount
         self.db.executemany("DELETE FROM track_map WHERE site = ? AND track = ?", keys)
-        return int(n)
+        gone = self.db.execute(
+            "DELETE FROM revent WHERE at < ? AND aid NOT IN (SELECT id FROM ralert WHERE open = 1)",
+            (events_before,),
+        ).rowcount
+        if gone:
+            self.db.execute(
+                "DELETE FROM ralert WHERE open = 0"
+                " AND id NOT IN (SELECT aid FROM revent WHERE aid IS NOT NULL)"
+            )
+        return int(n), int(gone)
 
-    def events(self) -> list[AlertLine]:
-        """Every regional alert event ever emitted, in order."""
+    def add_event(self, e: AlertLine, now: float) -> None:
+        """Record one regional event, written at ``now`` (the region's clock)."""
+        self.db.execute(
+            "INSERT INTO revent (data, aid, at) VALUES (?, ?, ?)",
+            (msgspec.json.encode(e), e.id, now),
+        )
+
+    def events(self, last: int = EVENTS_SHOWN) -> list[AlertLine]:
+        """The last ``last`` regional events kept, oldest first (only those are decoded)."""
         dec = msgspec.json.Decoder(AlertLine)
-        return [dec.decode(d) for (d,) in self.db.execute("SELECT data FROM revent ORDER BY seq")]
+        rows = self.db.execute("SELECT data FROM revent ORDER BY seq DESC LIMIT ?", (last,))
+        return [dec.decode(d) for (d,) in rows][::-1]
+
+    def latest_events(self) -> list[AlertLine]:
+        """Each kept regional alert's latest event, in the order they were written."""
+        dec = msgspec.json.Decoder(AlertLine)
+        rows = self.db.execute(
+            "SELECT data FROM revent WHERE seq IN (SELECT max(seq) FROM revent GROUP BY aid)"
+            " ORDER BY seq"
+        )
+        return [dec.decode(d) for (d,) in rows]
+
+    def alert_count(self) -> int:
+        """How many regional alerts were ever raised (closed ones are pruned; ids never reused)."""
+        return int(self.db.execute("SELECT value FROM meta WHERE key = 'alerts'").fetchone()[0])
+
+    def set_alert_count(self, n: int) -> None:
+        self.db.execute(
+            "INSERT INTO meta VALUES ('alerts', ?) ON CONFLICT (key)"
+            " DO UPDATE SET value = max(value, excluded.value)",
+            (n,),
+        )
 
     def close(self) -> None:
         self.db.close()
@@ -114,7 +183,7 @@ class AlertBook:
             self.open[(int(rid), zone)] = aid
             self.contributors[aid] = msgspec.json.decode(contrib)
             self.level[aid] = level
-        self.n = int(db.execute("SELECT count(*) FROM ralert").fetchone()[0])
+        self.n = store.alert_count()
 
     def apply(self, site: str, a: AlertLine, rid: int | None, now: float) -> list[AlertLine]:
         """One site alert event -> the regional events it causes (none if seen before).
@@ -142,6 +211,7 @@ class AlertBook:
                 del self.open[key]
         elif aid is None:
             self.n += 1
+            self.store.set_alert_count(self.n)
             aid = f"{self.region}-{self.n}"
             self.open[key] = aid
             self.contributors[aid] = {contributor: a.level}
@@ -159,7 +229,7 @@ class AlertBook:
                  msgspec.json.encode(self.contributors[aid])),
             )  # fmt: skip
         for e in out:
-            db.execute("INSERT INTO revent (data) VALUES (?)", (msgspec.json.encode(e),))
+            self.store.add_event(e, now)
         return out
 
     def _event(self, a: AlertLine, aid: str, rid: int, state: str, level: str) -> AlertLine:

@@ -106,8 +106,11 @@ class RegionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: The regional id of a site track not reported for this long is forgotten (a site
     #: that reuses the track id later gets a new regional track).
     track_map_keep_s: Annotated[float, msgspec.Meta(ge=60.0)] = 6 * 3600.0
+    #: How long the region's store keeps a regional alert event (the history behind
+    #: ``/api/region/alerts``); the events of an alert still open are kept until it closes.
+    event_retention_s: PosFloat = 7 * 86_400.0
     #: How often the store is pruned (site events older than ``nats.max_age_s``, stale
-    #: track mappings).
+    #: track mappings, regional events older than ``event_retention_s``).
     prune_period_s: PosFloat = 60.0
 
     def map_store_path(self) -> str:

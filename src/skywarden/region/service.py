@@ -34,7 +34,7 @@ from ..geodesy import LocalFrame
 from ..types import AlertLine, TrackLine, Zone
 from ..web.auth import require_viewer
 from .aio import raise_if_cancelling
-from .alerts import AlertBook, RegionStore
+from .alerts import EVENTS_SHOWN, AlertBook, RegionStore
 from .config import RegionConfig
 from .picture import Picture, RegionalTrack
 from .publish import connect_options
@@ -176,23 +176,28 @@ class RegionService:
             self.picture.new_mappings = []
         self.store.commit()
 
-    def prune(self) -> tuple[int, int]:
+    def prune(self) -> tuple[int, int, int]:
         """Bound the store by age: site events applied longer ago than the stream keeps
-        messages (none of them can be delivered again), and the regional ids of site
-        tracks not reported for ``track_map_keep_s``; (events, mappings) forgotten."""
+        messages (none of them can be delivered again), the regional ids of site tracks
+        not reported for ``track_map_keep_s``, and the regional events older than
+        ``event_retention_s`` but those of open alerts; (site events, mappings, regional
+        events) forgotten."""
         now = self.clock()
         keep = {rid for rid, _ in self.book.open}
         keys = self.picture.prune_map(now - self.config.track_map_keep_s, keep)
         self.store.begin()
         try:
-            n = self.store.prune(now - self.config.nats.max_age_s, keys)
+            n, gone = self.store.prune(
+                now - self.config.nats.max_age_s, keys, now - self.config.event_retention_s
+            )
         except BaseException:
             self.store.db.execute("ROLLBACK")
             raise
         self.commit()
-        if n or keys:
-            log.info("pruned %d site events and %d track mappings", n, len(keys))
-        return n, len(keys)
+        if n or keys or gone:
+            log.info("pruned %d site events, %d track mappings and %d regional events",
+                     n, len(keys), gone)  # fmt: skip
+        return n, len(keys), gone
 
     # --- JetStream ------------------------------------------------------------------
 
@@ -365,12 +370,13 @@ class RegionService:
 
         @app.get(
             "/api/region/alerts",
-            summary="Open regional alert ids and the last 500 events, from the region's store",
+            summary=f"Open regional alert ids and the last {EVENTS_SHOWN} events, from the"
+            " region's store",
             dependencies=viewer,
         )
         async def region_alerts() -> Response:
             return js(
-                {"open": sorted(self.book.open.values()), "events": self.store.events()[-500:]}
+                {"open": sorted(self.book.open.values()), "events": self.store.events(EVENTS_SHOWN)}
             )
 
         # A liveness probe without a token, as before the region served the map.

@@ -89,9 +89,7 @@ class RegionMap:
     def _reconcile(self, region_store: RegionStore, open_ids: set[str]) -> None:
         """The map's alerts as the region's store has them: a region killed between its
         own commit and the map store's write would otherwise show an alert wrongly."""
-        last: dict[str, AlertLine] = {}
-        for e in region_store.events():
-            last[e.id] = e
+        last = {e.id: e for e in region_store.latest_events()}
         mine = {a.id: a for a in self.store.alerts()}
         # The map's lines name qualified zones: the rest says whether it is the same event.
         stale = [
