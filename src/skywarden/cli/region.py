@@ -22,6 +22,14 @@ def region(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the start-up facts as JSON.")
     ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Also write the regional output (track and alert lines) to this file,"
+            " for skywarden eval; complete once the region stops.",
+        ),
+    ] = None,
 ) -> None:
     """Consume every site's stream through durable JetStream consumers and serve the regional picture."""
     import nats.errors
@@ -35,7 +43,10 @@ def region(
         cfg = load_region_config(str(config))
     except ValueError as e:
         fail(str(e))
-    service = RegionService(cfg)
+    try:
+        service = RegionService(cfg, out=out)
+    except OSError as e:
+        fail(f"cannot start the region: {e}")
     host = host or cfg.server.host
 
     def ready(bound: int) -> None:

@@ -175,13 +175,18 @@ class AlertBook:
         db = store.db
         #: (rid, zone) -> regional alert id, for the open ones.
         self.open: dict[tuple[int, str], str] = {}
+        #: The open ones' (rid, zone), and the open one each site alert (``site/id``) joined.
+        self.key_of: dict[str, tuple[int, str]] = {}
+        self.joined: dict[str, str] = {}
         self.contributors: dict[str, dict[str, str]] = {}
         self.level: dict[str, str] = {}
         for aid, rid, zone, level, contrib in db.execute(
             "SELECT id, rid, zone, level, contributors FROM ralert WHERE open = 1"
         ):
             self.open[(int(rid), zone)] = aid
+            self.key_of[aid] = (int(rid), zone)
             self.contributors[aid] = msgspec.json.decode(contrib)
+            self.joined.update(dict.fromkeys(self.contributors[aid], aid))
             self.level[aid] = level
         self.n = store.alert_count()
 
@@ -198,26 +203,39 @@ class AlertBook:
         if cur.rowcount == 0:
             self.duplicates += 1
             return []
-        key = (rid, a.zone)
-        aid = self.open.get(key)
         contributor = f"{site}/{a.id}"
+        # A site alert stays with the regional alert it joined when the site moves it to
+        # another of its tracks (its tracker re-acquired the drone under a new id): else
+        # one drone would get a second regional alert and the first would never clear.
+        aid = self.joined.get(contributor)
+        if aid is not None and self.key_of[aid][1] == a.zone:
+            key = self.key_of[aid]
+            rid = key[0]
+        else:
+            key = (rid, a.zone)
+            aid = self.open.get(key)
         out: list[AlertLine] = []
         if a.state == "cleared":
             if aid is None or contributor not in self.contributors[aid]:
                 return []
             del self.contributors[aid][contributor]
+            del self.joined[contributor]
             if not self.contributors[aid]:
                 out.append(self._event(a, aid, rid, "cleared", self.level[aid]))
                 del self.open[key]
+                del self.key_of[aid]
         elif aid is None:
             self.n += 1
             self.store.set_alert_count(self.n)
             aid = f"{self.region}-{self.n}"
             self.open[key] = aid
+            self.key_of[aid] = key
+            self.joined[contributor] = aid
             self.contributors[aid] = {contributor: a.level}
             self.level[aid] = a.level
             out.append(self._event(a, aid, rid, "raised", a.level))
         else:
+            self.joined[contributor] = aid
             self.contributors[aid][contributor] = a.level
             if _LEVELS[a.level] > _LEVELS[self.level[aid]]:
                 self.level[aid] = a.level
@@ -225,7 +243,7 @@ class AlertBook:
         if aid is not None:
             db.execute(
                 "INSERT OR REPLACE INTO ralert VALUES (?, ?, ?, ?, ?, ?)",
-                (aid, rid, a.zone, int(key in self.open), self.level[aid],
+                (aid, rid, key[1], int(key in self.open), self.level[aid],
                  msgspec.json.encode(self.contributors[aid])),
             )  # fmt: skip
         for e in out:

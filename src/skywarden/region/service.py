@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -31,6 +32,7 @@ from fastapi.responses import Response
 from nats.js.api import ConsumerConfig
 
 from ..geodesy import LocalFrame
+from ..scenario import ScenarioWriter
 from ..types import AlertLine, TrackLine, Zone
 from ..web.auth import require_viewer
 from .aio import raise_if_cancelling
@@ -74,13 +76,17 @@ class RegionService:
     """The consumers of every site, the regional picture and its map.
 
     ``local_session``: the map's page signs itself in as a viewer (a demo only).
+    ``out``: a file that gets the regional output as ``skywarden track`` writes a
+    site's (track and alert lines, docs/format.md), for ``skywarden eval``; zone ids
+    as the sites declare them, not qualified by site.
     """
 
     def __init__(
         self, config: RegionConfig, *, clock: Callable[[], float] = time.time,
-        local_session: bool = False,
+        local_session: bool = False, out: str | Path | None = None,
     ) -> None:  # fmt: skip
         self.config = config
+        self._out = None if out is None else ScenarioWriter(out)
         self.clock = clock
         self.frame = LocalFrame(config.lat, config.lon, config.alt_m)
         self.store = RegionStore(config.store)
@@ -168,6 +174,9 @@ class RegionService:
         events, self._events = self._events, []
         self._fresh = False
         t = max([self.picture.t, *(e.t for e in events)])
+        if self._out is not None:
+            self._out.write_all(tracks)
+            self._out.write_all(events)
         self.map.push(t, tracks, events)
 
     def commit(self) -> None:
@@ -314,6 +323,8 @@ class RegionService:
             self._nc = None
         # What was committed reaches the map store before it closes.
         self.publish()
+        if self._out is not None:
+            self._out.close()
         await self.map.aclose()
         self.store.close()
 
