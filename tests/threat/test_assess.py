@@ -191,6 +191,31 @@ def test_loitering_drone_keeps_one_alert_per_zone_with_dwell():
     assert [x.id for x in a.open_alerts()] == [raised[1].id]
 
 
+def test_loiter_alert_held_far_off_reports_no_arrival_beyond_the_horizon():
+    """A loiterer whose alert stays open while it idles 4.5 km off, now and then nosing
+    towards the zone at 5 m/s (a straight-line arrival in 15 minutes): that is no
+    arrival within the horizon, so no time to arrival is reported and no "updated"
+    event comes and goes with every turn."""
+    a = ThreatAssessor(zones())
+    x = _loiter_path(5, 900.0)
+    run(a, x[:, None, :], DRONE)
+    (loiter_id,) = [o.id for o in a.open_alerts()]
+    out = straight(x[-1, :3], [0, -15, 0], 120)  # away south, to about 4.5 km
+    legs = [out]
+    for k in range(12):  # ten seconds north, ten seconds east, ...
+        v = [0, 5, 0] if k % 2 == 0 else [5, 0, 0]
+        legs.append(straight(legs[-1][-1, :3], v, 10))
+    t0 = T0 + x.shape[0]
+    far = []
+    for k, xk in enumerate(np.concatenate(legs)):
+        far += a.assess(table(t0 + k, [1], xk), classes([DRONE]))
+    mine = [e for e in far if e.id == loiter_id]
+    assert [o.id for o in a.open_alerts()] == [loiter_id]
+    horizon = a.config.warning_horizon_s * a.config.horizon_exit_factor
+    assert all(e.tta_s is None or e.tta_s <= horizon for e in mine), [e.tta_s for e in mine]
+    assert sum(e.state == "updated" for e in mine) <= 2, [(e.t - t0, e.tta_s) for e in mine]
+
+
 def test_transit_drone_second_pass_is_not_loitering():
     """A drone that is alerted, turns away and comes back from far away is not
     loitering: its second alert clears when it turns away again."""

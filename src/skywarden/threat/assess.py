@@ -395,6 +395,12 @@ class ThreatAssessor:
             if oid in row_of:
                 keep[row_of[oid]] = True
         lvl_in, lvl_out, tta, entry = self.levels(table, classes, keep)
+        # An arrival further off than the warning horizon is none: an alert held open
+        # (a loiterer's) would otherwise report hours-long times to arrival that come
+        # and go with every wiggle of its track, each an "updated" event.
+        horizon = cfg.warning_horizon_s * cfg.horizon_exit_factor * self._factor[None, :]
+        tta = np.where(tta <= horizon, tta, np.inf)
+        entry = np.where(np.isfinite(tta)[..., None], entry, np.nan)
         events: list[AlertLine] = []
 
         # Existing alerts first: hand over, keep, update, downgrade or clear.
