@@ -4,6 +4,8 @@ and a /metrics scrape that waits for what it expects."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
 
 import httpx
 import msgspec
@@ -36,3 +38,14 @@ async def scrape_metrics(service: Service, until: str, timeout_s: float = 10.0) 
                 if until in r.text:
                     return r.text
                 await asyncio.sleep(0.05)
+
+
+def terminate(proc: subprocess.Popen, timeout_s: float = 20.0) -> int:
+    """Stop a service process with SIGTERM as an operator would (SIGKILL if it hangs past
+    ``timeout_s``, which the caller's return-code check then reports); its return code."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from skywarden.region.server import free_port
+from tests.service_helpers import terminate
 
 SKYWARDEN = str(Path(sys.executable).parent / "skywarden")
 
@@ -55,10 +55,5 @@ def test_demo_sites_serves_three_healthy_sites_and_shared_tracks() -> None:
         for url in facts["sites"].values():
             assert httpx.get(url).status_code == 200
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
     assert proc.returncode == 0

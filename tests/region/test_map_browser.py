@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
 import subprocess
 import sys
 import threading
@@ -33,6 +32,7 @@ from skywarden.region.schema import (
 from skywarden.region.server import NatsServer, free_port
 from skywarden.region.service import RegionService
 from skywarden.types import Sensor
+from tests.service_helpers import terminate
 from tests.web.webhelpers import launch_chromium, loopback_only, require_browser
 
 from .conftest import region_config, track
@@ -219,11 +219,6 @@ def test_demo_sites_serves_the_regional_map_within_60_s() -> None:
         )
         assert served < 60
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
     assert proc.returncode == 0
     assert blocked == [] or all(urlparse(u).hostname != "127.0.0.1" for u in blocked)

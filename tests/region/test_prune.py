@@ -46,9 +46,8 @@ def scan(t: float, *tids: str) -> TracksMsg:
     return TracksMsg(site="A", t=t, lat=51.0, lon=-1.0, alt_m=0.0, vel_std_mps=2.0, tracks=tracks)
 
 
-def test_old_events_and_stale_track_mappings_are_forgotten(tmp_path: Path) -> None:
-    now = [T0]
-    region = make(tmp_path, now)
+def one_open_one_cleared(region: RegionService) -> None:
+    """Two tracks of site A at T0, each alerted for Z1: a1 stays open, a2 is cleared."""
     apply(
         region,
         scan(T0, "T1", "T2"),
@@ -56,6 +55,12 @@ def test_old_events_and_stale_track_mappings_are_forgotten(tmp_path: Path) -> No
         AlertsMsg(site="A", t=T0, alerts=[alert("a2", T0, "T2", "Z1")]),
         AlertsMsg(site="A", t=T0, alerts=[alert("a2", T0, "T2", "Z1", state="cleared")]),
     )
+
+
+def test_old_events_and_stale_track_mappings_are_forgotten(tmp_path: Path) -> None:
+    now = [T0]
+    region = make(tmp_path, now)
+    one_open_one_cleared(region)
     rids = dict(region.picture.track_map)
     assert len(set(rids.values())) == 2
     # Ten minutes on only T3 is reported: T2's mapping goes; T1's stays while its
@@ -123,13 +128,7 @@ def test_regional_events_go_after_their_retention_but_not_those_of_an_open_alert
 ) -> None:
     now = [T0]
     region = make(tmp_path, now, event_retention_s=1800.0)
-    apply(
-        region,
-        scan(T0, "T1", "T2"),
-        AlertsMsg(site="A", t=T0, alerts=[alert("a1", T0, "T1", "Z1")]),
-        AlertsMsg(site="A", t=T0, alerts=[alert("a2", T0, "T2", "Z1")]),
-        AlertsMsg(site="A", t=T0, alerts=[alert("a2", T0, "T2", "Z1", state="cleared")]),
-    )
+    one_open_one_cleared(region)
     now[0] = T0 + 1000.0
     apply(
         region,
