@@ -169,11 +169,14 @@ class MapClient:
         self.t_measure = t_measure
         self.bytes_per_s = bytes_per_s
         self.closed: str | None = None
+        self.drain: str | None = None
         self.tracks: set[str] = set()
         self.alert_lat: list[float] = []
         self.raise_lat: list[float] = []
         self.delta_lat: list[float] = []
         self.alert_events: set[tuple[str, str, float]] = set()
+        #: Scan time of the snapshot: earlier events are in it, not sent one by one.
+        self.t_snapshot: float | None = None
         self.n_tracks: list[int] = []
         self.updates = 0
         self.bytes = 0
@@ -186,6 +189,8 @@ class MapClient:
         kind = msg["type"]
         if kind in ("snapshot", "tracks"):
             self.tracks = {t["id"] for t in msg["tracks"]}
+            if kind == "snapshot" and self.t_snapshot is None:
+                self.t_snapshot = msg.get("t") or 0.0
         elif kind == "delta":
             if not (msg["tracks"] or msg["removed"]):
                 return True
@@ -230,13 +235,23 @@ class MapClient:
                     if slow:
                         await asyncio.sleep(len(raw) / self.bytes_per_s)
                 if slow:
-                    # Catch up with what is still on its way (alert events included):
-                    # an empty delta (a keepalive) says nothing else is due.
-                    end = time.monotonic() + 60.0
+                    # Catch up with what is still on its way (alert events included),
+                    # until a keepalive that came after a pause: the server sends one
+                    # only when nothing was due for its push interval (1 s), so one that
+                    # follows the previous message closely was sent while this client
+                    # was still behind, and more may be queued after it.
+                    t0 = last = time.monotonic()
+                    end = t0 + 60.0
+                    self.drain = "60 s limit"
+                    n = 0
                     while time.monotonic() < end:
                         with contextlib.suppress(TimeoutError):
-                            if self.take(await asyncio.wait_for(ws.recv(), 5.0)):
+                            raw = await asyncio.wait_for(ws.recv(), 5.0)
+                            now, n = time.monotonic(), n + 1
+                            if self.take(raw) and now - last >= 0.5:
+                                self.drain = f"{n} messages, {now - t0:.1f} s"
                                 break
+                            last = now
         except websockets.ConnectionClosed as e:
             self.closed = f"{e} (at {time.strftime('%H:%M:%S')})"
 
@@ -388,8 +403,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "slow_clients": [
             {
                 "updates": c.updates,
-                "alert_events_missed": len(fast.alert_events - c.alert_events),
+                # Events the fast client had that this one never got, leaving out those
+                # before its snapshot (they are in the snapshot's alert list).
+                "alert_events_missed": sum(
+                    1 for e in fast.alert_events - c.alert_events if e[2] > (c.t_snapshot or 0.0)
+                ),
                 "alert_events": len(c.alert_events),
+                "drain": c.drain,
                 "closed": c.closed,
             }
             for c in slows
