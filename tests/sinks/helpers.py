@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import httpx
 import numpy as np
 
 from skywarden.geodesy import LocalFrame
+from skywarden.sinks.http_retry import HttpAlertPoster
 from skywarden.types import AlertLine, ScanOutput, TrackLine, Zone
 
 SITE_LAT, SITE_LON, SITE_ALT_M = 51.4700, -0.4543, 80.0
@@ -91,3 +95,12 @@ def alert(
 
 def scan(t_s: float, tracks, alerts=()) -> ScanOutput:
     return ScanOutput(t_s=t_s, tracks=tuple(tracks), alerts=tuple(alerts))
+
+
+async def deliver_each(sink: HttpAlertPoster, scans: Iterable[ScanOutput]) -> None:
+    """Offer each scan to an HTTP alert sink and deliver its alerts before the next."""
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        for s in scans:
+            sink.offer(s)
+            while len(sink.alerts):
+                await sink.deliver_once(client)

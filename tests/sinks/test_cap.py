@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from urllib.parse import unquote
 
-import httpx
 import numpy as np
 from fastapi.testclient import TestClient
 from lxml import etree
@@ -28,7 +27,7 @@ from skywarden.types import Zone
 from skywarden.web import WebConfig, create_app
 from skywarden.web.state import LiveState
 
-from .helpers import SITE_LAT, SITE_LON, T0_S, alert, frame, make_track, scan, zone
+from .helpers import SITE_LAT, SITE_LON, T0_S, alert, deliver_each, frame, make_track, scan, zone
 
 NS = {"cap": CAP_NS, "atom": "http://www.w3.org/2005/Atom"}
 SCHEMA = etree.XMLSchema(
@@ -215,11 +214,7 @@ def test_receiver_filters_retries_and_references_what_it_accepted():
             SETTINGS, zones=[zone(), other], rng=np.random.default_rng(1), sleep=_no_sleep,
         )  # fmt: skip
         sink.offer(scan(T0_S, [], [elsewhere]))  # another zone: not this receiver's
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            for s in info_then_warning:
-                sink.offer(s)
-                while len(sink.alerts):
-                    await sink.deliver_once(client)
+        await deliver_each(sink, info_then_warning)
         return sink
 
     with Receiver(fail_first=1) as rx:

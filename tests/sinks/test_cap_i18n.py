@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import re
 
-import httpx
 import numpy as np
 from lxml import etree
 
@@ -18,7 +17,7 @@ from skywarden.sinks.cap_config import CapConfig, CapReceiverConfig
 from skywarden.sinks.cap_encode import CapSettings, encode
 from skywarden.types import Zone
 
-from .helpers import T0_S, alert, frame, make_track, scan, zone
+from .helpers import T0_S, alert, deliver_each, frame, make_track, scan, zone
 from .test_cap import NS, Receiver, _no_sleep, cap, valid
 
 KO = CapSettings(sender="skywarden@test-site", languages=("ko",))
@@ -118,14 +117,13 @@ def test_korean_receiver_gets_korean_over_http():
             rng=np.random.default_rng(1),
             sleep=_no_sleep,
         )
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            for s in (
+        await deliver_each(
+            sink,
+            (
                 scan(T0_S, [track], [alert(T0_S, "T1", tta_s=90.0)]),
                 scan(T0_S + 5, [], [alert(T0_S + 5, "T1", state="cleared")]),
-            ):
-                sink.offer(s)
-                while len(sink.alerts):
-                    await sink.deliver_once(client)
+            ),
+        )
 
     with Receiver() as rx:
         asyncio.run(main(rx))

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 import yaml
@@ -31,7 +30,7 @@ from skywarden.sinks.cap_config import CapConfig, CapReceiverConfig, CapSignConf
 from skywarden.sinks.cap_encode import CapSettings
 from skywarden.sinks.cap_sign import CapSigner, SignError
 
-from .helpers import T0_S, alert, frame, make_track, scan, zone
+from .helpers import T0_S, alert, deliver_each, frame, make_track, scan, zone
 from .test_cap import NS, SCHEMA, Receiver, _no_sleep, cap, valid
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -151,11 +150,7 @@ def test_receiver_gets_every_message_signed_in_each_language(signing):
             CapReceiverConfig(url=rx.url, sign=sign), BOTH, zones=[zone()],
             rng=np.random.default_rng(1), sleep=_no_sleep,
         )  # fmt: skip
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            for s in events:
-                sink.offer(s)
-                while len(sink.alerts):
-                    await sink.deliver_once(client)
+        await deliver_each(sink, events)
         return sink
 
     with Receiver(fail_first=1) as rx:  # a retry is signed too
