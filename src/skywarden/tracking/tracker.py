@@ -736,11 +736,11 @@ class Tracker:
         Young: confirmed, first seen within ``continue_window_s``. Lost: coasting, older,
         its last fix at most ``_LOST_OVERLAP_S`` after the young track's first detection
         (tracks both fixed for longer saw two objects). It can be that object when it
-        lies within reach of a turn at ``continue_accel_mps2``
-        since the lost track's last fix (plus 3 sigma of both positions), at a velocity
-        that turn allows, with no other identity, and no third established track lies
-        within that reach. Nearest first, one to one; the lost track is dropped without
-        a deleted line, since its id lives on.
+        lies within reach of a turn at ``continue_accel_mps2`` since the lost track's last
+        fix (plus 3 sigma of both positions), at a velocity that turn allows, with no
+        other identity, and no third established track lies within that reach. Nearest
+        first, one to one; the lost track is dropped without a deleted line, since its id
+        lives on.
         """
         cfg = self.config
         st = self.status
@@ -756,14 +756,16 @@ class Tracker:
         p_old = x[old, :3] + x[old, 3:6] * dt_state[:, None]
         d = np.linalg.norm(x[new, None, :3] - p_old[None], axis=2)
         dv = np.linalg.norm(x[new, None, 3:6] - x[None, old, 3:6], axis=2)
-        var_p = np.trace(P[:, :3, :3], axis1=1, axis2=2) / 3.0
-        var_v = np.trace(P[:, 3:, 3:], axis1=1, axis2=2) / 3.0
+        # Mean position and velocity variances of the young and the lost tracks only.
+        var = np.diagonal(P[np.concatenate([new, old])], axis1=1, axis2=2)
+        var_p, var_v = var[:, :3].mean(axis=1), var[:, 3:].mean(axis=1)
+        k = new.shape[0]
         a = cfg.continue_accel_mps2
         reach = np.minimum(
-            0.5 * a * dt_fix[None] ** 2 + 3.0 * np.sqrt(var_p[new, None] + var_p[None, old]),
+            0.5 * a * dt_fix[None] ** 2 + 3.0 * np.sqrt(var_p[:k, None] + var_p[None, k:]),
             cfg.continue_max_m,
         )
-        turn = a * dt_fix[None] + 3.0 * np.sqrt(var_v[new, None] + var_v[None, old])
+        turn = a * dt_fix[None] + 3.0 * np.sqrt(var_v[:k, None] + var_v[None, k:])
         id_new, id_old = self.identity[new], self.identity[old]
         clash = (
             present(id_new)[:, None] & present(id_old)[None] & (id_new[:, None] != id_old[None])
@@ -782,7 +784,8 @@ class Tracker:
         dist = np.linalg.norm(x[others, None, :3] - p_old[c_ok][None], axis=2)
         crowd = (dist <= reach[r_ok, c_ok][None]) & (others[:, None] != new[r_ok][None])
         crowd &= others[:, None] != old[c_ok][None]
-        ok[r_ok[crowd.any(axis=0)], c_ok[crowd.any(axis=0)]] = False
+        crowded = crowd.any(axis=0)
+        ok[r_ok[crowded], c_ok[crowded]] = False
         if not ok.any():
             return
         cost = np.where(ok, d / np.maximum(reach, 1e-9), np.inf)
