@@ -40,6 +40,7 @@ from ..types import (
     CONFIRMED,
     DELETED,
     Association,
+    Detection,
     Sensor,
     SiteEvent,
     TrackTable,
@@ -235,13 +236,16 @@ class Classifier:
         }
         self._emitter: dict[int, int] = {}  # track -> class its ADS-B emitter category names
 
-    def emitter_classes(self, table: TrackTable, assoc: Association) -> np.ndarray:
-        """Per track (n,) the class index its latest ADS-B emitter category names, or -1."""
-        kinds = np.asarray(assoc.kinds)
-        for j in np.flatnonzero(kinds == "adsb"):
-            c = self._emitter_cls.get(assoc.detections[j].emitter_cat or "")
-            if c is not None:
-                self._emitter[int(assoc.track_id[j])] = c
+    def emitter_classes(
+        self, table: TrackTable, by_track: dict[int, list[tuple[Detection, str]]]
+    ) -> np.ndarray:
+        """Per track (n,) the class index its latest ADS-B emitter category names, or -1;
+        ``by_track`` the scan's cooperative reports per track (:func:`scan_inputs`)."""
+        for tid, reports in by_track.items():
+            for det, kind in reports:
+                c = self._emitter_cls.get(det.emitter_cat or "") if kind == "adsb" else None
+                if c is not None:
+                    self._emitter[tid] = c
         out = np.full(len(table), -1, np.int64)
         if not self._emitter:
             return out
@@ -436,7 +440,7 @@ class Classifier:
             + icao[:, None] * self._id_icao[None]
         )
         logits[:, 0] += unsigned * p.unsigned_drone_llr
-        named = self.emitter_classes(table, assoc)
+        named = self.emitter_classes(table, by_track)
         rows = np.flatnonzero(icao & (named >= 0))
         logits[rows, named[rows]] += p.emitter_llr
         logits -= logits.max(axis=1, keepdims=True)
