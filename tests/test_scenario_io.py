@@ -157,3 +157,26 @@ def test_any_bytes_never_raise(raw):
 def test_detection_round_trip_property(t, rng, az, el, rr):
     d = Detection(t=t, sensor="r", range_m=rng, az_deg=az, el_deg=el, range_rate_mps=rr)
     assert msgspec.json.decode(encode_line(d), type=Detection) == d
+
+
+def test_adsb_emitter_category_is_checked_and_a_bad_one_rejected_alone(tmp_path):
+    p = tmp_path / "s.jsonl"
+    sensor = '{"type":"sensor","id":"a","kind":"adsb","lat":51.0,"lon":1.0,"alt_m":0.0}'
+    det = '{"type":"detection","t":%s,"sensor":"a","icao24":"abc123","lat":51.0,"lon":1.0,"alt_m":300.0%s}'
+    p.write_text(
+        "\n".join(
+            [
+                sensor,
+                det % (1.0, ',"emitter_cat":"A7"'),
+                det % (2.0, ',"emitter_cat":"<b>A7</b>"'),
+                det % (3.0, ',"emitter_cat":"A0"'),
+                det % (4.0, ""),
+            ]
+        )
+        + "\n"
+    )
+    r = ScenarioReader(p)
+    dets = [x for x in r if isinstance(x, Detection)]
+    assert [(d.t, d.emitter_cat) for d in dets] == [(1.0, "A7"), (4.0, None)]
+    assert sorted(rej.line for rej in r.stats.rejected) == [3, 4]
+    assert all("emitter_cat" in rej.reason for rej in r.stats.rejected)
