@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 from ..geodesy import LocalFrame, SensorGeometry
@@ -751,58 +752,71 @@ class Tracker:
         if old.shape[0] == 0:
             return
         x, P = self.combined()
-        dt_fix = t - self.t_fix[old]
         dt_state = t - self.t_state[old]
         p_old = x[old, :3] + x[old, 3:6] * dt_state[:, None]
-        d = np.linalg.norm(x[new, None, :3] - p_old[None], axis=2)
-        dv = np.linalg.norm(x[new, None, 3:6] - x[None, old, 3:6], axis=2)
-        # Mean position and velocity variances of the young and the lost tracks only.
-        var = np.diagonal(P[np.concatenate([new, old])], axis1=1, axis2=2)
-        var_p, var_v = var[:, :3].mean(axis=1), var[:, 3:].mean(axis=1)
-        k = new.shape[0]
+        # Candidate pairs within the longest reach only, from k-d trees: in a raid some
+        # 150 young against 100 lost tracks per batch, few of them near each other.
+        reach_max = cfg.continue_max_m
+        near_old = cKDTree(x[new, :3]).query_ball_tree(cKDTree(p_old), reach_max)
+        r = np.repeat(np.arange(new.shape[0]), [len(c) for c in near_old])
+        if r.shape[0] == 0:
+            return
+        c = np.fromiter((j for cs in near_old for j in cs), np.int64, r.shape[0])
+        by_pair = np.lexsort((c, r))
+        r, c = r[by_pair], c[by_pair]
+        i, j = new[r], old[c]
+        dt_fix = t - self.t_fix[j]
+        d = np.linalg.norm(x[i, :3] - p_old[c], axis=1)
+        dv = np.linalg.norm(x[i, 3:6] - x[j, 3:6], axis=1)
+        var_i = np.diagonal(P[i], axis1=1, axis2=2)
+        var_j = np.diagonal(P[j], axis1=1, axis2=2)
         a = cfg.continue_accel_mps2
         reach = np.minimum(
-            0.5 * a * dt_fix[None] ** 2 + 3.0 * np.sqrt(var_p[:k, None] + var_p[None, k:]),
-            cfg.continue_max_m,
+            0.5 * a * dt_fix**2
+            + 3.0 * np.sqrt(var_i[:, :3].mean(axis=1) + var_j[:, :3].mean(axis=1)),
+            reach_max,
         )
-        turn = a * dt_fix[None] + 3.0 * np.sqrt(var_v[:k, None] + var_v[None, k:])
-        id_new, id_old = self.identity[new], self.identity[old]
-        clash = (
-            present(id_new)[:, None] & present(id_old)[None] & (id_new[:, None] != id_old[None])
-        )
-        before = (self.t_first[old][None] < self.t_first[new][:, None]) & (
-            self.t_fix[old][None] <= self.t_first[new][:, None] + _LOST_OVERLAP_S
+        turn = a * dt_fix + 3.0 * np.sqrt(var_i[:, 3:].mean(axis=1) + var_j[:, 3:].mean(axis=1))
+        id_i, id_j = self.identity[i], self.identity[j]
+        clash = present(id_i) & present(id_j) & (id_i != id_j)
+        before = (self.t_first[j] < self.t_first[i]) & (
+            self.t_fix[j] <= self.t_first[i] + _LOST_OVERLAP_S
         )
         ok = (d <= reach) & (dv <= turn) & ~clash & before
         if not ok.any():
             return
+        r, c, i, j, d, reach = r[ok], c[ok], i[ok], j[ok], d[ok], reach[ok]
         # Only where nothing else could be the lost object: with another established
         # track within reach (a wave of drones in formation) the new track may as well be
         # a neighbour's second track, and the object handover of the threat stage decides.
-        r_ok, c_ok = np.nonzero(ok)
+        # The pair itself is at most two of a lost track's three nearest established
+        # tracks, so the nearest third track is among them.
         others = np.flatnonzero((st == CONFIRMED) | (st == COASTING))
-        dist = np.linalg.norm(x[others, None, :3] - p_old[c_ok][None], axis=2)
-        crowd = (dist <= reach[r_ok, c_ok][None]) & (others[:, None] != new[r_ok][None])
-        crowd &= others[:, None] != old[c_ok][None]
-        crowded = crowd.any(axis=0)
-        ok[r_ok[crowded], c_ok[crowded]] = False
-        if not ok.any():
+        k_near = min(3, others.shape[0])
+        lost, row = np.unique(c, return_inverse=True)
+        dist, nearest = cKDTree(x[others, :3]).query(p_old[lost], k=k_near)
+        dist = dist.reshape(lost.shape[0], k_near)[row]
+        near = others[nearest.reshape(lost.shape[0], k_near)][row]
+        third = (near != i[:, None]) & (near != j[:, None])
+        free = ~(third & (dist <= reach[:, None])).any(axis=1)
+        if not free.any():
             return
-        cost = np.where(ok, d / np.maximum(reach, 1e-9), np.inf)
+        i, j = i[free], j[free]
+        cost = (d / np.maximum(reach, 1e-9))[free]
+        # Nearest first, one to one (a stable sort keeps the young-then-lost order of ties).
         drop = np.zeros(len(self), bool)
-        for _ in range(min(new.shape[0], old.shape[0])):
-            r, c = np.unravel_index(np.argmin(cost), cost.shape)
-            if not np.isfinite(cost[r, c]):
-                break
-            i, j = new[r], old[c]
-            self.id[i] = self.id[j]
-            self.t_first[i] = self.t_first[j]
-            self.n_upd[i] += self.n_upd[j]
-            if self.identity[i] is None:
-                self.identity[i] = self.identity[j]
-            drop[j] = True
-            cost[r, :] = np.inf
-            cost[:, c] = np.inf
+        taken_i = np.zeros(len(self), bool)
+        for k in np.argsort(cost, kind="stable"):
+            ik, jk = i[k], j[k]
+            if taken_i[ik] or drop[jk]:
+                continue
+            self.id[ik] = self.id[jk]
+            self.t_first[ik] = self.t_first[jk]
+            self.n_upd[ik] += self.n_upd[jk]
+            if self.identity[ik] is None:
+                self.identity[ik] = self.identity[jk]
+            drop[jk] = True
+            taken_i[ik] = True
         self.stats.continued += int(drop.sum())
         self._keep(~drop)
 
