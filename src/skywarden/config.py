@@ -290,6 +290,7 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "threat.n_sigma": (0.0, 10.0, True),
     "threat.max_allowance_m": (0.0, 100_000.0, False),
     "threat.sample_step_s": (0.0, 600.0, True),
+    "threat.loose_zone_margin_s": (0.0, 7_200.0, False),
 }
 
 

@@ -18,6 +18,7 @@ import msgspec
 
 from .pipeline import Engine, EngineConfig, build_engine
 from .scenario import ScenarioReader, ScenarioWriter
+from .threat.assess import ThreatConfig
 from .tracking.config import TrackerConfig
 from .types import Detection, OutputRecord, ScanOutput, Sensor
 
@@ -60,6 +61,7 @@ def run_file(
     *,
     engine_config: EngineConfig | None = None,
     tracker_config: TrackerConfig | None = None,
+    threat_config: ThreatConfig | None = None,
     association: Literal["gnn", "jpda"] = "gnn",
     motion: Literal["imm", "cv"] = "imm",
     progress: Callable[[int], None] | None = None,
@@ -71,6 +73,7 @@ def run_file(
         reader.header,
         engine_config=engine_config,
         tracker_config=tracker_config,
+        threat_config=threat_config,
         association=association,
         motion=motion,
     )

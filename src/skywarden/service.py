@@ -487,9 +487,7 @@ class Service:
             else:
                 aid = self._failing_sinks.pop(s.name)
                 reason = f"{s.name} delivering again"
-                alerts.append(
-                    sensor_alert(now, aid, s.name, "cleared", "link_delivering", reason)
-                )
+                alerts.append(sensor_alert(now, aid, s.name, "cleared", "link_delivering", reason))
         self.dispatch_alerts(alerts)
 
     # --- running ------------------------------------------------------------------

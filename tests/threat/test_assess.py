@@ -363,6 +363,22 @@ def test_drone_on_a_dogleg_closing_on_the_zone_is_warned():
     assert lv2[0, 0] < 1
 
 
+def test_loose_signs_raise_only_the_zones_reached_first():
+    # Closing on zone a (off its straight path, arrival ~115 s) and, further on, on zone
+    # b (~245 s): only a is raised on that sign; an open alert on b would still be held.
+    far = [(x, y + 4500.0) for x, y in SQUARE]
+    zs = ZoneSet([zone_enu("a", SQUARE), zone_enu("b", far)], FRAME)
+    v = 40.0 * np.array([np.sin(np.radians(30)), np.cos(np.radians(30)), 0.0])
+    x = np.concatenate([[0.0, -4500.0, 100.0], v])
+    lv_in, lv_out, tta, _ = ThreatAssessor(zs).levels(table(T0, [1], x), classes([DRONE]))
+    closing = 40.0 * np.cos(np.radians(30))
+    assert tta[0].tolist() == pytest.approx([4000.0 / closing, 8500.0 / closing], rel=0.01)
+    assert lv_in[0].tolist() == [1, -1] and lv_out[0].tolist() == [1, 1]
+    every = ThreatAssessor(zs, ThreatConfig(loose_zone_margin_s=7200.0))
+    lv_in, _, _, _ = every.levels(table(T0, [1], x), classes([DRONE]))
+    assert lv_in[0].tolist() == [1, 1]
+
+
 def test_no_alert_on_an_unlocated_track_or_a_one_scan_blip():
     a = ThreatAssessor(zones())
     x = straight([0, -1000, 100], [0, 10, 0], 20)

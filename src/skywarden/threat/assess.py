@@ -92,6 +92,13 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: warning for it. It is raised only after ``info_raise_hold_s``, like info.
     #: 0 turns it off.
     unidentified_warning_horizon_s: float = 120.0
+    #: Off its straight path (a possible arrival, or closing on a zone), a drone raises
+    #: (or escalates) an alert only for the zones it would reach within this many
+    #: seconds of the first (times to arrival over each zone's horizon factor); open
+    #: alerts keep every zone's signs. Neighbouring zones a dogleg points at in turn
+    #: are still warned; one far behind the first is not (mass-raid: wrong-zone
+    #: alerts 151 -> 119, seed 1; 0 s cost one drone its lead, 241 -> 57 s).
+    loose_zone_margin_s: float = 60.0
     #: A closing drone's heading is within acos(this) of the zone's nearest point.
     closing_min_cos: float = 0.7
     #: Whether a believed cooperative (Remote ID) drone heading for a zone raises ``info``;
@@ -161,11 +168,13 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: ``loiter_max_displacement_m`` from where that alert found it, is
     #: loitering (it stays around instead of passing through): its alert then stays
     #: open, ``info`` at least, with its dwell time, while it stays within
-    #: ``loiter_range_m`` of the zone — one alert, not a fresh one every pass.
+    #: ``loiter_range_m`` of the zone — one alert, not a fresh one every pass. A
+    #: quadcopter loitering between mass-raid's zones strays up to 7 km from one: at
+    #: 5 km its alert cleared and was raised twice more in the hour (seed 1).
     loiter_window_s: float = 3600.0
     loiter_min_s: float = 60.0
     loiter_max_displacement_m: float = 2000.0
-    loiter_range_m: float = 5000.0
+    loiter_range_m: float = 8000.0
 
 
 @dataclass
@@ -359,11 +368,15 @@ class ThreatAssessor:
         loose_t = np.minimum(t_pos, t_cl)
         tta[rows] = np.where(np.isfinite(t_str), t_str, loose_t)
         drone = (p_drone >= cfg.drone_p, p_drone >= cfg.drone_p_exit)
+        scaled = tta[rows] / self._factor[None, :]
+        first = scaled.min(axis=1, initial=np.inf)
         for k, (out, hx) in enumerate(((lvl_in, 1.0), (lvl_out, cfg.horizon_exit_factor))):
             hc = cfg.critical_horizon_s * self._factor[None, :] * hx
             hw = cfg.warning_horizon_s * self._factor[None, :] * hx
             straight = t_str <= hw
             loose = (t_pos <= hc) | (t_cl <= hw)
+            if k == 0:
+                loose &= scaled <= first[:, None] + cfg.loose_zone_margin_s
             dr = (drone[k] & ~coop)[:, None]
             info = ((maybe & ~coop) | (coop & drone[k] & cfg.cooperative_info))[:, None]
             lv = np.full((m, nz), -1)
