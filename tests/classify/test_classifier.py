@@ -278,6 +278,30 @@ def test_slow_flyer_without_signature_needs_strong_evidence_to_read_drone():
     assert hovering.label[0] == "drone"
 
 
+def test_hovering_object_without_signature_or_transponder_is_no_helicopter():
+    """A slow object with no signature and no ICAO address is rarely a helicopter: the
+    drone base-rate penalty alone handed hovering quadcopters to ``helicopter`` (the
+    recorded DJI and PX4 flights of real-eval-04: drone accuracy 0.59-0.61 -> 0.76-0.79).
+    The penalty scales the helicopter odds by exp(unsigned_helicopter_llr)."""
+    p = ClassifierParams.load()
+    hover = {1: ([0.0, 2000.0, 110.0], [0.3, 0.0, 0.0])}
+    orig = Classifier.__init__
+
+    def without(self, params=None, **kw):
+        orig(self, msgspec.structs.replace(p, unsigned_helicopter_llr=0.0), **kw)
+
+    with_rule, _, _ = _rf_run({}, [], hover)
+    try:
+        Classifier.__init__ = without
+        no_rule, _, _ = _rf_run({}, [], hover)
+    finally:
+        Classifier.__init__ = orig
+    assert no_rule.label[0] == "helicopter"
+    assert with_rule.label[0] == "drone"
+    odds = (with_rule.p[0, 3] / with_rule.p[0, 1]) / (no_rule.p[0, 3] / no_rule.p[0, 1])
+    assert odds == pytest.approx(np.exp(p.unsigned_helicopter_llr))
+
+
 def _radar_run(rcs_dbsm: float, v, n: int = 40):
     """A track at 60 m seen by one radar each scan with a steady cross-section."""
     clf = Classifier()

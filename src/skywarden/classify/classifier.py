@@ -50,6 +50,7 @@ from .features import EXTRA_DEPTH, FEATURES, TrackHistory, scan_inputs
 from .spoof import SpoofConfig, SpoofMonitor
 
 log = logging.getLogger(__name__)
+_HELICOPTER = CLASSES.index("helicopter")
 
 
 class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -93,6 +94,10 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: simulated training set, with as many drones as birds, does not carry). Without
     #: it a bird whose flight style looks drone-like reads ``drone`` at the cap.
     unsigned_drone_llr: float = -1.5
+    #: ... and to ``helicopter`` when it also gives no ICAO address: a helicopter slower
+    #: than a bird with no transponder and no echo size is rarer still, and without it
+    #: the drone penalty handed recorded hovering quadcopters to ``helicopter``.
+    unsigned_helicopter_llr: float = -1.5
     #: A mean radar cross-section at least this large is a signature. Smaller echoes
     #: overlap between large birds (and flocks, whose tracks hop between members)
     #: and small multirotors, and tell neither.
@@ -440,6 +445,7 @@ class Classifier:
             + icao[:, None] * self._id_icao[None]
         )
         logits[:, 0] += unsigned * p.unsigned_drone_llr
+        logits[:, _HELICOPTER] += (unsigned & ~icao) * p.unsigned_helicopter_llr
         named = self.emitter_classes(table, by_track)
         rows = np.flatnonzero(icao & (named >= 0))
         logits[rows, named[rows]] += p.emitter_llr
