@@ -167,11 +167,12 @@ def _bearing(sensor: Sensor, p) -> float:
     return math.degrees(math.atan2(d[0], d[1])) % 360
 
 
-def _rf_run(sensors, hits, tracks, n=40):
+def _rf_run(sensors, hits, tracks, n=40, params=None):
     """Feed ``n`` scans; ``tracks`` {id: (p0, v)}; ``hits`` [(track id, sensor, emitter id)]:
     each scan the sensor's bearing to the emitter is associated with the track. Returns
-    the last result, the row order and, per scan, which rows' RF hits counted as their own."""
-    clf = Classifier(frame=FRAME, sensors=sensors)
+    the last result, the row order and, per scan, which rows' RF hits counted as their own.
+    ``params``: classifier parameters other than the shipped ones."""
+    clf = Classifier(params, frame=FRAME, sensors=sensors)
     res, own = None, []
     for k in range(n):
         t = 3000.0 + k
@@ -239,16 +240,7 @@ def test_slow_track_without_any_signature_is_never_a_likely_drone():
     hover = {1: ([0.0, 2000.0, 60.0], [0.3, 0.0, 0.0])}
     capped, _, _ = _rf_run({}, [], hover)
     lifted = msgspec.structs.replace(p, drone_p_max_unsigned=1.0)
-    orig = Classifier.__init__
-
-    def with_params(self, params=None, **kw):
-        orig(self, lifted, **kw)
-
-    try:
-        Classifier.__init__ = with_params
-        uncapped, _, _ = _rf_run({}, [], hover)
-    finally:
-        Classifier.__init__ = orig
+    uncapped, _, _ = _rf_run({}, [], hover, params=lifted)
     assert uncapped.p[0, 0] > p.drone_p_max_unsigned
     assert capped.p[0, 0] == pytest.approx(p.drone_p_max_unsigned)
     assert p.drone_p_max_unsigned < 0.6
@@ -263,16 +255,8 @@ def test_slow_flyer_without_signature_needs_strong_evidence_to_read_drone():
     hover = {1: ([0.0, 2000.0, 60.0], [0.3, 0.0, 0.0])}
     with_base_rate, _, _ = _rf_run({}, [], slow)
     hovering, _, _ = _rf_run({}, [], hover)
-    orig = Classifier.__init__
-
-    def without(self, params=None, **kw):
-        orig(self, msgspec.structs.replace(p, unsigned_drone_llr=0.0), **kw)
-
-    try:
-        Classifier.__init__ = without
-        no_base_rate, _, _ = _rf_run({}, [], slow)
-    finally:
-        Classifier.__init__ = orig
+    without = msgspec.structs.replace(p, unsigned_drone_llr=0.0)
+    no_base_rate, _, _ = _rf_run({}, [], slow, params=without)
     assert no_base_rate.label[0] == "drone"
     assert with_base_rate.label[0] != "drone" and with_base_rate.p[0, 0] < 0.3
     assert hovering.label[0] == "drone"
@@ -285,17 +269,9 @@ def test_hovering_object_without_signature_or_transponder_is_no_helicopter():
     The penalty scales the helicopter odds by exp(unsigned_helicopter_llr)."""
     p = ClassifierParams.load()
     hover = {1: ([0.0, 2000.0, 110.0], [0.3, 0.0, 0.0])}
-    orig = Classifier.__init__
-
-    def without(self, params=None, **kw):
-        orig(self, msgspec.structs.replace(p, unsigned_helicopter_llr=0.0), **kw)
-
     with_rule, _, _ = _rf_run({}, [], hover)
-    try:
-        Classifier.__init__ = without
-        no_rule, _, _ = _rf_run({}, [], hover)
-    finally:
-        Classifier.__init__ = orig
+    without = msgspec.structs.replace(p, unsigned_helicopter_llr=0.0)
+    no_rule, _, _ = _rf_run({}, [], hover, params=without)
     assert no_rule.label[0] == "helicopter"
     assert with_rule.label[0] == "drone"
     odds = (with_rule.p[0, 3] / with_rule.p[0, 1]) / (no_rule.p[0, 3] / no_rule.p[0, 1])
