@@ -432,9 +432,12 @@ class ThreatAssessor:
                     events.append(self._clear(key, t, "track lost", classes, None))
                 continue
             a.orphan_since = None
+            # Python scalars: hundreds of open alerts per scan in a raid, and numpy
+            # scalar arithmetic in this loop cost more than the rest of it.
+            tij = float(tta[i, j])
             lv = int(lvl_out[i, j])
             cur = _LEVELS.index(a.level)
-            self._smooth(a, tta[i, j], t)
+            self._smooth(a, tij, t)
             if int(table.id[i]) != a.track:
                 # The object's new track carries the alert on, at its current level.
                 a.track = int(table.id[i])
@@ -444,7 +447,7 @@ class ThreatAssessor:
                         t,
                         "updated",
                         cur,
-                        tta[i, j],
+                        tij,
                         entry[i, j],
                         classes,
                         i,
@@ -458,7 +461,7 @@ class ThreatAssessor:
                 if a.quiet_since is None:
                     a.quiet_since = t
                 heading_in = bool(
-                    tta[i, j] <= cfg.warning_horizon_s * cfg.horizon_exit_factor * self._factor[j]
+                    tij <= cfg.warning_horizon_s * cfg.horizon_exit_factor * self._factor[j]
                 )
                 delay = cfg.class_clear_delay_s if heading_in else cfg.clear_delay_s
                 if t - a.quiet_since >= delay and t - a.raised_t >= cfg.min_hold_s:
@@ -466,7 +469,7 @@ class ThreatAssessor:
                         why = "left the zone"
                     elif a.loiter:
                         why = "left the area"
-                    elif not np.isfinite(tta[i, j]):
+                    elif not math.isfinite(tij):
                         why = "turned away"
                     else:
                         why = "no longer a threat"
@@ -479,24 +482,18 @@ class ThreatAssessor:
             new = up if up > cur else min(cur, max(lv, up))
             if new > cur:
                 a.lower_since = None
-                events.append(
-                    self._emit(key, t, "updated", new, tta[i, j], entry[i, j], classes, i)
-                )
+                events.append(self._emit(key, t, "updated", new, tij, entry[i, j], classes, i))
                 continue
             if new < cur:
                 a.lower_since = a.lower_since if a.lower_since is not None else t
                 if t - a.lower_since >= cfg.downgrade_hold_s:
                     a.lower_since = None
-                    events.append(
-                        self._emit(key, t, "updated", new, tta[i, j], entry[i, j], classes, i)
-                    )
+                    events.append(self._emit(key, t, "updated", new, tij, entry[i, j], classes, i))
                     continue
             else:
                 a.lower_since = None
-            if self._material(a, tta[i, j], t):
-                events.append(
-                    self._emit(key, t, "updated", cur, tta[i, j], entry[i, j], classes, i)
-                )
+            if self._material(a, tij, t):
+                events.append(self._emit(key, t, "updated", cur, tij, entry[i, j], classes, i))
 
         # New alerts, with the entry thresholds, once they have held for raise_hold_s
         # (info_raise_hold_s when the drone evidence is weak).
@@ -530,8 +527,15 @@ class ThreatAssessor:
         ids = table.id.astype(np.int64)
         obj = np.full(ids.shape[0], -1, np.int64)
         live_rows = np.flatnonzero(live)
-        get = self._object.get
-        obj[live_rows] = [get(tid, -1) for tid in ids[live_rows].tolist()]
+        # The previous scan's track -> object map as sorted arrays: a raid has thousands
+        # of live tracks, and a dictionary lookup per track per scan showed in profiles.
+        known = np.fromiter(self._object.keys(), np.int64, len(self._object))
+        known_obj = np.fromiter(self._object.values(), np.int64, len(self._object))
+        if known.shape[0]:
+            by_id = np.argsort(known)
+            at = np.searchsorted(known, ids[live_rows], sorter=by_id)
+            pos = by_id[np.minimum(at, known.shape[0] - 1)]
+            obj[live_rows] = np.where(known[pos] == ids[live_rows], known_obj[pos], -1)
         # Tracks that may continue an object: new ones, and young ones still their own
         # object with no open alert.
         alerted = np.isin(obj, np.fromiter({o for o, _ in self._open}, np.int64))
@@ -558,15 +562,21 @@ class ThreatAssessor:
                 cfg.handover_min_gate_m,
                 cfg.handover_max_gate_m,
             )
-            taken = np.zeros(len(cands), bool)
             own = np.array([c[0] for c in cands])
-            for i in new:
-                d = np.hypot(*(pred - table.x[i, :2]).T)
-                d = np.where(taken | ~(d <= gate) | (own == obj[i]), np.inf, d)
+            rows = np.array(new)
+            dist = np.hypot(
+                pred[None, :, 0] - table.x[rows, 0, None], pred[None, :, 1] - table.x[rows, 1, None]
+            )
+            dist = np.where((dist <= gate[None]) & (own[None] != obj[rows, None]), dist, np.inf)
+            # In the order of ``new``, each takes its nearest candidate not yet taken;
+            # most new tracks have none within the gate and are skipped at once.
+            taken = np.zeros(len(cands), bool)
+            for r in np.flatnonzero(np.isfinite(dist).any(axis=1)).tolist():
+                d = np.where(taken, np.inf, dist[r])
                 k = int(np.argmin(d))
                 if np.isfinite(d[k]):
                     taken[k] = True
-                    obj[i] = cands[k][0]
+                    obj[rows[r]] = cands[k][0]
                     self._lost.pop(cands[k][0], None)
         for i in new:
             if obj[i] < 0:
@@ -574,15 +584,14 @@ class ThreatAssessor:
         seen = dict(zip(ids[live_rows].tolist(), obj[live_rows].tolist(), strict=True))
         # Tracks gone from the live set: their objects, if no other track carries
         # them, wait for a successor.
-        alive = set(seen.values())
-        for tid, o in self._object.items():
-            if tid not in seen and o not in alive:
-                rows = np.flatnonzero(ids == tid)
-                if rows.shape[0]:
-                    r = int(rows[0])
-                    self._lost[o] = _Lost(t, table.x[r].copy(), table.P[r].copy())
-                elif o not in self._lost:
-                    self._lost[o] = _Lost(t, np.full(6, np.nan), np.full((6, 6), np.nan))
+        gone = ~np.isin(known, ids[live_rows]) & ~np.isin(known_obj, obj[live_rows])
+        for tid, o in zip(known[gone].tolist(), known_obj[gone].tolist(), strict=True):
+            rows = np.flatnonzero(ids == tid)
+            if rows.shape[0]:
+                r = int(rows[0])
+                self._lost[o] = _Lost(t, table.x[r].copy(), table.P[r].copy())
+            elif o not in self._lost:
+                self._lost[o] = _Lost(t, np.full(6, np.nan), np.full((6, 6), np.nan))
         self._lost = {o: s for o, s in self._lost.items() if t - s.t_s <= cfg.handover_s}
         self._object = seen
         return obj
@@ -598,7 +607,7 @@ class ThreatAssessor:
     def _smooth(self, a: _Alert, tta: float, t: float) -> None:
         """Fold this scan's predicted arrival time t + tta into the alert's average."""
         arr = t + tta
-        if np.isfinite(arr) and np.isfinite(a.arrival_t):
+        if math.isfinite(arr) and math.isfinite(a.arrival_t):
             a.arrival_t += self.config.arrival_smoothing * (arr - a.arrival_t)
         else:
             a.arrival_t = arr
@@ -620,8 +629,8 @@ class ThreatAssessor:
         if tta == 0.0:
             return a.tta_s > 0.0
         last_arr = a.last_emit_t + a.tta_s
-        if not np.isfinite(a.arrival_t) or not np.isfinite(last_arr):
-            return bool(np.isfinite(a.arrival_t) != np.isfinite(last_arr))
+        if not math.isfinite(a.arrival_t) or not math.isfinite(last_arr):
+            return math.isfinite(a.arrival_t) != math.isfinite(last_arr)
         thr = max(cfg.update_tta_rel * a.tta_s, cfg.update_tta_abs_s)
         d_arr = abs(a.arrival_t - last_arr)
         d_tta = abs((a.arrival_t - t) - a.tta_s)
