@@ -29,6 +29,10 @@ MIN_RSA_BITS = 2048
 #: Bigger key or certificate files are not PEM keys (bounds what is read).
 MAX_PEM_BYTES = 1_000_000
 
+#: Certificates already warned of (file, end of validity): the configuration check and
+#: the sink both load a key at start, and one warning per certificate is enough.
+_warned: set[tuple[str, datetime]] = set()
+
 
 class SignError(ValueError):
     """Signing settings that cannot be used, with the reason."""
@@ -96,7 +100,11 @@ class CapSigner:
                 f"key {config.key_file}"
             )
         now = datetime.now(UTC)
-        if not chain[0].not_valid_before_utc <= now <= chain[0].not_valid_after_utc:
+        seen = (str(Path(config.cert_file).resolve()), chain[0].not_valid_after_utc)
+        if not chain[0].not_valid_before_utc <= now <= chain[0].not_valid_after_utc and (
+            seen not in _warned
+        ):
+            _warned.add(seen)
             # Not fatal: refusing to start would stop every warning, not only signed ones.
             log.warning(
                 "CAP signing certificate %s is not valid now (valid %s to %s): "
