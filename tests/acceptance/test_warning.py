@@ -76,7 +76,7 @@ RAISES_PER_OBJECT_ZONE = 2
 #: warned where the straight path enters it, and off that path the zones reached
 #: within ThreatConfig.loose_zone_margin_s of the first (fewer cost lead time: see
 #: README). Measured: swarm 0.50, coastal 0.50, mass-raid 0.59-0.61, real-flight
-#: 0.20-0.60.
+#: 0.18-0.60.
 MAX_WRONG_ZONE_FRACTION = {
     "swarm": 0.5,
     "coastal": 0.55,
