@@ -218,7 +218,10 @@ class ThreatAssessor:
         self._pending: dict[tuple[int, str], float] = {}  # since when a new alert qualifies
         # Raises per (object, zone): time and where the object was (e, n).
         self._raises: dict[tuple[int, str], list[tuple[float, float, float]]] = {}
-        self._object: dict[int, int] = {}  # live track id -> object id (its first track's id)
+        # Live track ids and their object ids (an object's id is its first track's id),
+        # as arrays: the next scan looks thousands of them up at once.
+        self._track_ids = np.empty(0, np.int64)
+        self._track_obj = np.empty(0, np.int64)
         self._lost: dict[int, _Lost] = {}  # object id -> last state of its lost track
         self._next = 1
         self.set_zones(zones)
@@ -243,6 +246,7 @@ class ThreatAssessor:
 
     def restore(self, alerts: list[AlertLine]) -> None:
         """Reopen alerts after a restart from their latest lines (cleared ones are skipped)."""
+        objects = dict(zip(self._track_ids.tolist(), self._track_obj.tolist(), strict=True))
         for line in alerts:
             m = _ID.match(line.id)
             if m:
@@ -252,7 +256,7 @@ class ThreatAssessor:
                 if line.state == "cleared" and tid is not None and line.zone:
                     self._open.pop((tid, line.zone), None)
                 continue
-            self._object[tid] = tid
+            objects[tid] = tid
             tta = line.tta_s if line.tta_s is not None else math.inf
             self._open[(tid, line.zone)] = _Alert(
                 line=line,
@@ -264,6 +268,8 @@ class ThreatAssessor:
                 track=tid,
                 dwell_from_t=line.t,
             )
+        self._track_ids = np.fromiter(objects.keys(), np.int64, len(objects))
+        self._track_obj = np.fromiter(objects.values(), np.int64, len(objects))
 
     # --- per scan ----------------------------------------------------------------
 
@@ -527,10 +533,9 @@ class ThreatAssessor:
         ids = table.id.astype(np.int64)
         obj = np.full(ids.shape[0], -1, np.int64)
         live_rows = np.flatnonzero(live)
-        # The previous scan's track -> object map as sorted arrays: a raid has thousands
-        # of live tracks, and a dictionary lookup per track per scan showed in profiles.
-        known = np.fromiter(self._object.keys(), np.int64, len(self._object))
-        known_obj = np.fromiter(self._object.values(), np.int64, len(self._object))
+        # The previous scan's track -> object map, looked up by a sorted search: a raid
+        # has thousands of live tracks, and a dictionary lookup per track showed in profiles.
+        known, known_obj = self._track_ids, self._track_obj
         if known.shape[0]:
             by_id = np.argsort(known)
             at = np.searchsorted(known, ids[live_rows], sorter=by_id)
@@ -563,11 +568,12 @@ class ThreatAssessor:
                 cfg.handover_max_gate_m,
             )
             own = np.array([c[0] for c in cands])
-            rows = np.array(new)
+            new_rows = np.array(new)
             dist = np.hypot(
-                pred[None, :, 0] - table.x[rows, 0, None], pred[None, :, 1] - table.x[rows, 1, None]
+                pred[None, :, 0] - table.x[new_rows, 0, None],
+                pred[None, :, 1] - table.x[new_rows, 1, None],
             )
-            dist = np.where((dist <= gate[None]) & (own[None] != obj[rows, None]), dist, np.inf)
+            dist = np.where((dist <= gate[None]) & (own[None] != obj[new_rows, None]), dist, np.inf)
             # In the order of ``new``, each takes its nearest candidate not yet taken;
             # most new tracks have none within the gate and are skipped at once.
             taken = np.zeros(len(cands), bool)
@@ -576,12 +582,11 @@ class ThreatAssessor:
                 k = int(np.argmin(d))
                 if np.isfinite(d[k]):
                     taken[k] = True
-                    obj[rows[r]] = cands[k][0]
+                    obj[new_rows[r]] = cands[k][0]
                     self._lost.pop(cands[k][0], None)
         for i in new:
             if obj[i] < 0:
                 obj[i] = ids[i]
-        seen = dict(zip(ids[live_rows].tolist(), obj[live_rows].tolist(), strict=True))
         # Tracks gone from the live set: their objects, if no other track carries
         # them, wait for a successor.
         gone = ~np.isin(known, ids[live_rows]) & ~np.isin(known_obj, obj[live_rows])
@@ -593,7 +598,7 @@ class ThreatAssessor:
             elif o not in self._lost:
                 self._lost[o] = _Lost(t, np.full(6, np.nan), np.full((6, 6), np.nan))
         self._lost = {o: s for o, s in self._lost.items() if t - s.t_s <= cfg.handover_s}
-        self._object = seen
+        self._track_ids, self._track_obj = ids[live_rows], obj[live_rows]
         return obj
 
     def _near(self, i: int, j: int, table: TrackTable) -> bool:

@@ -785,7 +785,7 @@ class Tracker:
         ok = (d <= reach) & (dv <= turn) & ~clash & before
         if not ok.any():
             return
-        r, c, i, j, d, reach = r[ok], c[ok], i[ok], j[ok], d[ok], reach[ok]
+        c, i, j, d, reach = c[ok], i[ok], j[ok], d[ok], reach[ok]
         # Only where nothing else could be the lost object: with another established
         # track within reach (a wave of drones in formation) the new track may as well be
         # a neighbour's second track, and the object handover of the threat stage decides.
