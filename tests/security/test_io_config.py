@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import orjson
 import pytest
 import yaml
 
-from skywarden.config import ConfigError, load_config
+from skywarden.config import _RANGES, ConfigError, load_config
+from skywarden.threat.assess import ThreatConfig
 from skywarden.threat.zones import ZoneError, feature_to_zone, feature_to_zones, load_geojson
+from skywarden.tracking.config import TrackerConfig
 from skywarden.types import Rejected
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "site.yaml"
@@ -54,6 +57,10 @@ def setter(path: str, value):
         ("tracker.gate_p", 1.0),
         ("tracker.sigma_a_mps2", [1.5, float("nan")]),
         ("engine.output_interval_s", 0.0),
+        ("threat.loose_zone_margin_s", -1.0),
+        ("threat.loiter_range_m", float("nan")),
+        ("threat.handover_max_gate_m", -600.0),
+        ("tracker.jpda_used_p", 2.0),
     ],
 )
 def test_out_of_range_settings_are_refused_naming_the_key(tmp_path, key, value):
@@ -178,3 +185,11 @@ def test_a_deeply_nested_or_binary_config_is_a_config_error(tmp_path):
     p.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ConfigError):
         load_config(p)
+
+
+def test_every_numeric_threat_and_tracker_setting_has_a_range():
+    """The README promises a range for every numeric setting of the site config."""
+    for section, cls in (("threat", ThreatConfig), ("tracker", TrackerConfig)):
+        for f in msgspec.structs.fields(cls):
+            if f.type in (float, int):
+                assert f"{section}.{f.name}" in _RANGES, f"{section}.{f.name} has no range"
