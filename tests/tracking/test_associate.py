@@ -19,6 +19,7 @@ from skywarden.tracking.associate import (
     jpda_weights,
     largest_eigenvalue_bound,
     mahalanobis,
+    radar_candidate_pairs,
     radar_marginal_pairs,
 )
 from skywarden.tracking.measure import model_for
@@ -232,3 +233,59 @@ def test_radar_marginal_test_keeps_every_pair_in_the_gate(seed, with_rate):
     )
     assert (d2 < gate).any() and near[d2 < gate].all()
     assert near.mean() < 0.2  # and it does rule most out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_radar_candidates_are_exactly_the_ball_and_marginal_pairs(seed):
+    # Every pair, brute force, against the windowed search: tracks across north, at
+    # the radar (a window of every azimuth), far out with kilometre covariances.
+    rng = np.random.default_rng(600 + seed)
+    frame = LocalFrame(47.0, 8.0, 500.0)
+    sensor = Sensor(id="r", kind="radar", lat=47.0, lon=8.0, alt_m=520.0)
+    model = model_for(sensor, SensorGeometry.from_sensor(frame, sensor), with_rate=True)
+    n, k = 400, 300
+    x = np.zeros((n, 6))
+    x[:, :3] = rng.uniform(-12000, 12000, (n, 3))
+    x[:20, 0] = rng.normal(0.0, 30.0, 20)  # due north and south: windows across 0 / 2 pi
+    x[:20, 1] = np.abs(x[:20, 1])
+    x[20:25, :2] = model.geom.pos_enu_m[:2] + rng.normal(0.0, 3.0, (5, 2))  # over the radar
+    A = rng.normal(0.0, 1.0, (n, 6, 6)) * np.exp(rng.uniform(0.0, 5.0, (n, 1, 6)))
+    P = A @ A.transpose(0, 2, 1) + np.eye(6)
+    zhat, _ = model.predict(x[rng.integers(0, n, k)])
+    z = zhat + rng.normal(0.0, 1.0, zhat.shape) * np.sqrt(np.diagonal(model.R)) * 3
+    z[:3, 1] = [0.0005, 2 * np.pi - 0.0005, 0.0]
+    gate = chi2.ppf(0.9997, model.dim)
+    tvar = np.trace(P[:, :3, :3], axis1=1, axis2=2)
+    lam = largest_eigenvalue_bound(P[:, :3, :3])
+    dpos = model.to_position(z)
+    dvar = np.trace(model.position_cov(z), axis1=1, axis2=2)
+    ti, di = radar_candidate_pairs(model, x[:, :3], tvar, lam, dpos, dvar, z, gate, 4.0)
+    got = list(zip(ti.tolist(), di.tolist(), strict=True))
+    assert got == sorted(set(got))  # track-major, detections ascending, no repeats
+    all_t, all_d = (a.ravel() for a in np.meshgrid(np.arange(n), np.arange(k), indexing="ij"))
+    dist2 = ((x[all_t, :3] - dpos[all_d]) ** 2).sum(axis=1)
+    ball = dist2 <= 4.0 * gate * (tvar[all_t] + dvar[all_d])
+    marginal = radar_marginal_pairs(model, x[:, :3], lam, z, all_t, all_d, gate)
+    want = ball & marginal
+    assert want[all_t < 25].any() and want[all_t >= 25].any()
+    assert set(got) == set(zip(all_t[want].tolist(), all_d[want].tolist(), strict=True))
+
+
+def test_mahalanobis_of_pairs_in_any_order_equals_each_pair_alone():
+    rng = np.random.default_rng(9)
+    frame = LocalFrame(47.0, 8.0, 500.0)
+    sensor = Sensor(id="r", kind="radar", lat=47.0, lon=8.0, alt_m=520.0)
+    model = model_for(sensor, SensorGeometry.from_sensor(frame, sensor), with_rate=True)
+    n, k = 30, 20
+    x = np.zeros((n, 6))
+    x[:, :3] = rng.uniform(-5000, 5000, (n, 3))
+    A = rng.normal(0.0, 10.0, (n, 6, 6))
+    P = A @ A.transpose(0, 2, 1) + np.eye(6)
+    z, _ = model.predict(x[rng.integers(0, n, k)])
+    # Unsorted, repeated tracks, some tracks without a pair.
+    ti = rng.integers(0, n // 2, 60)
+    di = rng.integers(0, k, 60)
+    d2, logdet = mahalanobis(model, x, P, z, ti, di)
+    for p in range(0, 60, 7):
+        one = mahalanobis(model, x, P, z, ti[p : p + 1], di[p : p + 1])
+        assert (d2[p], logdet[p]) == (one[0][0], one[1][0])

@@ -2,9 +2,11 @@
 
 Steps, each vectorised over the whole scan:
 1. candidate pairs from a spatial index (scipy ``cKDTree`` over detection
-   positions, queried with a per-track radius that bounds its gate) — or, for
-   bearing-only sensors, whose detections have no position, from azimuths
-   sorted once and a per-track azimuth window that bounds its gate;
+   positions, queried with a per-track radius that bounds its gate); for radar
+   plots, from a ``cKDTree`` over their (azimuth, range) searched with each
+   track's range and azimuth window; for bearing-only sensors, whose detections
+   have no position, from azimuths sorted once and a per-track azimuth window
+   that bounds its gate;
 2. Mahalanobis distances in measurement space on candidate pairs only;
 3. independent clusters (connected components of the gated bipartite graph);
 4. per cluster: singletons are assigned directly, larger clusters by the
@@ -107,7 +109,9 @@ def candidate_pairs(
     # (A pair both within r0 and in a wide ball was found twice: unique drops one.)
     rank = np.empty(k, np.int64)
     rank[tree_d.indices] = np.arange(k)
-    key = np.unique(ti * k + rank[di])
+    # (np.unique would do, at ten times the cost of a sort on NumPy 2.4's hashing path.)
+    key = np.sort(ti * k + rank[di])
+    key = key[np.r_[True, key[1:] != key[:-1]]] if key.shape[0] else key
     return key // k, tree_d.indices[key % k]
 
 
@@ -154,6 +158,91 @@ def bearing_candidate_pairs(
     di = order[(np.arange(ti.shape[0]) + start) % k]
     keep = np.lexsort((di, ti))
     return ti[keep], di[keep]
+
+
+def radar_candidate_pairs(
+    model: MeasurementModel,
+    track_pos: np.ndarray,
+    track_pos_var: np.ndarray,
+    track_pos_lam: np.ndarray,
+    det_pos: np.ndarray,
+    det_pos_var: np.ndarray,
+    z: np.ndarray,
+    gate_chi2: float,
+    ball_factor: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Track/detection pairs of a radar scan that may lie within the gate: within the
+    ball ``|p_t - p_d|^2 <= ball_factor gate_chi2 (v_t + v_d)`` (``track_pos_var``,
+    ``det_pos_var`` the traces of the position covariances, as :func:`candidate_pairs`)
+    and passing :func:`radar_marginal_pairs` (``track_pos_lam`` its eigenvalue bound).
+    Track-major, detections ascending.
+
+    The pairs come from the marginal test's own range and azimuth windows, searched in
+    a k-d tree over the plots' (azimuth, range), not from balls around positions: a
+    radar plot's position covariance at 10 km is hundreds of metres across in
+    azimuth, and the balls of a dense scan held five times the pairs that survive
+    the marginal test (most of a mass raid's gating time went to finding and
+    sorting them).
+    """
+    n, k = track_pos.shape[0], z.shape[0]
+    if n == 0 or k == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    assert model.geom is not None
+    v = (track_pos - model.geom.pos_enu_m) @ model.geom.rot.T
+    rh2 = np.maximum(v[:, 0] ** 2 + v[:, 1] ** 2, 1e-6)
+    r_t = np.sqrt(rh2 + v[:, 2] ** 2)
+    az_t = np.arctan2(v[:, 0], v[:, 1]) % (2 * math.pi)
+    R = np.diagonal(model.R)
+    # The marginal test's half-widths, with rounding slack (a pair too many, never one
+    # in the gate dropped).
+    g = gate_chi2 * (1.0 + 1e-9)
+    h_r = np.sqrt(g * (track_pos_lam + R[0])) * (1.0 + 1e-9) + 1e-9
+    h_az = np.sqrt(g * (track_pos_lam / rh2 + R[1])) * (1.0 + 1e-9) + 1e-12
+    # Azimuth scaled to metres by the usual window's aspect, so that one Chebyshev
+    # radius per track, the larger half-width, is a box close to its window.
+    c = float(np.median(h_r / h_az))
+    turn = 2 * math.pi * c
+    tree_d = cKDTree(np.column_stack([(z[:, 1] % (2 * math.pi)) * c, z[:, 0]]))
+    radius = np.maximum(h_az * c, h_r)
+    # A window across north is searched a turn below or above as well (a window under
+    # a quarter turn wide finds a plot once); a track nearly over the radar, with a
+    # window that wide, takes every plot.
+    wide = h_az >= math.pi / 2
+    q = np.flatnonzero(~wide)
+    below = q[az_t[q] + h_az[q] >= 2 * math.pi]
+    above = q[az_t[q] - h_az[q] < 0.0]
+    qi = np.concatenate([q, below, above])
+    pts = np.column_stack([az_t * c, r_t])[qi]
+    pts[q.shape[0] : q.shape[0] + below.shape[0], 0] -= turn
+    pts[q.shape[0] + below.shape[0] :, 0] += turn
+    # Most boxes are small: their pairs come from one dual-tree pass at a common
+    # radius r0; the few larger ones (new tracks, tracks near the radar) one by one.
+    rq = radius[qi]
+    r0 = float(np.quantile(rq, 0.9)) if qi.shape[0] else 0.0
+    small = np.flatnonzero(rq <= r0)
+    big = np.flatnonzero(rq > r0)
+    near = cKDTree(pts[small]).sparse_distance_matrix(tree_d, r0, p=np.inf, output_type="ndarray")
+    i_s = near["i"].astype(np.int64)
+    in_box = near["v"] <= rq[small[i_s]]
+    hits = tree_d.query_ball_point(pts[big], rq[big], p=np.inf, return_sorted=False)
+    cnt = np.fromiter(map(len, hits), np.int64, big.shape[0])
+    all_t = np.flatnonzero(wide)
+    ti = np.concatenate([qi[small[i_s[in_box]]], np.repeat(qi[big], cnt), np.repeat(all_t, k)])
+    di = np.concatenate(
+        [
+            near["j"][in_box].astype(np.int64),
+            np.fromiter(chain.from_iterable(hits), np.int64, cnt.sum()),
+            np.tile(np.arange(k), all_t.shape[0]),
+        ]
+    )
+    d = track_pos[ti] - det_pos[di]
+    keep = np.einsum("ij,ij->i", d, d) <= ball_factor * gate_chi2 * (
+        track_pos_var[ti] + det_pos_var[di]
+    )
+    ti, di = ti[keep], di[keep]
+    keep = radar_marginal_pairs(model, track_pos, track_pos_lam, z, ti, di, gate_chi2)
+    key = np.sort(ti[keep] * k + di[keep])
+    return key // k, key % k
 
 
 def radar_marginal_pairs(
@@ -209,17 +298,23 @@ def mahalanobis(
     """
     if ti.shape[0] == 0:
         return np.empty(0), np.empty(0)
-    zhat, H = model.predict(x[ti])
+    # S depends on the track alone: predicted once per track with candidates, not
+    # once per pair (a track has several candidates in a dense scan).
+    has = np.zeros(x.shape[0], bool)
+    has[ti] = True
+    tracks = np.flatnonzero(has)
+    row = (np.cumsum(has) - 1)[ti]
+    zhat, H = model.predict(x[tracks])
     if model.kind is ModelKind.POSITION:
-        S = P[ti, :3, :3] + model.R  # H = [I 0]: the same numbers as H P H' + R
+        S = P[tracks, :3, :3] + model.R  # H = [I 0]: the same numbers as H P H' + R
     else:
-        S = H @ P[ti] @ H.transpose(0, 2, 1) + model.R
-    y = model.residual(z[di], zhat)
+        S = H @ P[tracks] @ H.transpose(0, 2, 1) + model.R
+    y = model.residual(z[di], zhat[row])
     L = np.linalg.cholesky(S)
-    w = np.linalg.solve(L, y[:, :, None])[:, :, 0]
+    w = np.linalg.solve(L[row], y[:, :, None])[:, :, 0]
     d2 = np.einsum("ki,ki->k", w, w)
     logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
-    return d2, logdet
+    return d2, logdet[row]
 
 
 def assign_gnn(g: Gated, n_tracks: int, n_dets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -243,18 +338,46 @@ def assign_gnn(g: Gated, n_tracks: int, n_dets: int) -> tuple[np.ndarray, np.nda
     single = order[starts[sizes == 1]]
     out_t.append(g.ti[single])
     out_d.append(g.di[single])
-    for s, e in zip(starts[sizes > 1], ends[sizes > 1], strict=True):
-        idx = order[s:e]
-        t_u, t_inv = np.unique(g.ti[idx], return_inverse=True)
-        d_u, d_inv = np.unique(g.di[idx], return_inverse=True)
-        big = 1e6
-        C = np.full((t_u.shape[0], d_u.shape[0]), big)
-        C[t_inv, d_inv] = g.cost[idx]
-        r, c = linear_sum_assignment(C)
-        ok = C[r, c] < big
-        out_t.append(t_u[r[ok]])
-        out_d.append(d_u[c[ok]])
+    # Larger clusters: each one's tracks and detections numbered (ascending) for all
+    # clusters at once, then one small assignment problem per cluster.
+    if not (sizes > 1).any():
+        return np.concatenate(out_t), np.concatenate(out_d)
+    in_multi = np.repeat(sizes > 1, sizes)
+    idx = order[in_multi]
+    bounds = np.r_[0, np.cumsum(sizes[sizes > 1])].tolist()
+    pcm = pc[in_multi]
+    t_u, t_row, t_base, t_n = _number_within(pcm, g.ti[idx], bounds)
+    d_u, d_col, d_base, d_n = _number_within(pcm, g.di[idx], bounds)
+    cost = g.cost[idx]
+    big = 1e6
+    for c in range(len(bounds) - 1):
+        s, e = bounds[c], bounds[c + 1]
+        C = np.full((t_n[c], d_n[c]), big)
+        C[t_row[s:e], d_col[s:e]] = cost[s:e]
+        r, cc = linear_sum_assignment(C)
+        ok = C[r, cc] < big
+        out_t.append(t_u[t_base[c] + r[ok]])
+        out_d.append(d_u[d_base[c] + cc[ok]])
     return np.concatenate(out_t), np.concatenate(out_d)
+
+
+def _number_within(
+    group: np.ndarray, v: np.ndarray, bounds: list[int]
+) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+    """Number the distinct values of ``v`` within each group (``group`` sorted, group
+    ``c`` at ``bounds[c]:bounds[c + 1]``, at least one group), ascending, as ``np.unique`` per group would:
+    the distinct values of all groups one after another, each element's number within
+    its group, and per group where its values start and how many there are."""
+    o = np.lexsort((v, group))
+    vs, gs = v[o], group[o]
+    new = np.r_[True, (vs[1:] != vs[:-1]) | (gs[1:] != gs[:-1])]
+    uid = np.cumsum(new) - 1
+    b = np.asarray(bounds)
+    base = uid[b[:-1]]
+    n = uid[b[1:] - 1] - base + 1
+    num = np.empty_like(uid)
+    num[o] = uid - np.repeat(base, np.diff(b))
+    return vs[new], num, base.tolist(), n.tolist()
 
 
 def jpda_weights(

@@ -47,7 +47,7 @@ from .associate import (
     jpda_weights,
     largest_eigenvalue_bound,
     mahalanobis,
-    radar_marginal_pairs,
+    radar_candidate_pairs,
 )
 from .config import TrackerConfig
 from .measure import MeasurementModel, ModelKind, bearing_rays, model_for
@@ -334,11 +334,14 @@ class Tracker:
             pos_var = np.trace(P[:, :3, :3], axis1=1, axis2=2)
             if model.kind is ModelKind.RADAR:
                 # A radar plot's converted position covariance only approximates its
-                # gate in range/azimuth/elevation: look wider.
+                # gate in range/azimuth/elevation: a wider ball, and the exact marginal
+                # tests on range, azimuth and elevation (radar plots carry no identity,
+                # so no wider gate either).
                 det_var = np.trace(model.position_cov(z), axis1=1, axis2=2)
-                ti, di = candidate_pairs(
-                    x[:, :3], pos_var, det_pos, det_var, gate * cfg.prefilter_gate_factor
-                )
+                ti, di = radar_candidate_pairs(
+                    model, x[:, :3], pos_var, largest_eigenvalue_bound(P[:, :3, :3]),
+                    det_pos, det_var, z, gate, cfg.prefilter_gate_factor,
+                )  # fmt: skip
             elif det_pos is not None:
                 # Linear position model: S = P_pos + R, so d2 >= |dp|^2 / lambda_max(S)
                 # and the bound is exact; no margin needed.
@@ -361,13 +364,6 @@ class Tracker:
                 seen = np.linalg.norm(x[:, :3] - geom.pos_enu_m, axis=1) <= reach
                 keep_pairs = seen[ti]
                 ti, di = ti[keep_pairs], di[keep_pairs]
-            if model.kind is ModelKind.RADAR and ti.shape[0]:
-                # Most radar candidates fail on range or azimuth alone: skip their
-                # full distance (radar plots carry no identity, so no wider gate).
-                near = radar_marginal_pairs(
-                    model, x[:, :3], largest_eigenvalue_bound(P[:, :3, :3]), z, ti, di, gate
-                )
-                ti, di = ti[near], di[near]
             d2, logdet = mahalanobis(model, x, P, z, ti, di)
             # Cooperative identity: the same id always pairs (within a wide
             # gate, so a reused id far away does not), a different id never.
