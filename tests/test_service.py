@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import msgspec
 import numpy as np
+import orjson
 import pytest
 import yaml
 
@@ -131,15 +132,23 @@ def test_replay_of_a_simulated_scenario_raises_alerts(tmp_path):
     )
     data = [r for r in recs if not isinstance(r, (Site, Sensor, Zone, TruthPoint))]
 
+    msgs: list[dict] = []
+
     async def main():
         service = Service(cfg, feed=iter(data), feed_speed=200.0)
         q = service.live.subscribe()
         await service.start()
         try:
             async with asyncio.timeout(60):
+                first: dict | None = None
                 while True:
-                    await q.get()
-                    if any(a.kind != "sensor" for a in service.live.alerts.values()):
+                    msgs.append(orjson.loads(await q.get()))
+                    m = msgs[-1]
+                    if first is None and m["type"] == "alert" and m["alert"]["kind"] != "sensor":
+                        first = m["alert"]
+                    # Until the tracks of a later scan than the one that raised it
+                    # have come too.
+                    if first is not None and m["type"] == "delta" and m["t"] > first["t"]:
                         break
         finally:
             await service.stop()
@@ -148,6 +157,11 @@ def test_replay_of_a_simulated_scenario_raises_alerts(tmp_path):
     service = asyncio.run(main())
     threat = [a for a in service.live.alerts.values() if a.kind != "sensor"]
     assert threat, "no threat alert during the replay"
+    # Each alert event once (the live map has them from the engine as soon as the
+    # threat stage does, not again with the scan's tracks).
+    events = [(m["alert"]["id"], m["alert"]["state"], m["alert"]["t"]) for m in msgs
+              if m["type"] == "alert"]  # fmt: skip
+    assert any(e[0] == threat[0].id for e in events) and len(events) == len(set(events))
 
 
 def _free_port() -> int:

@@ -195,6 +195,11 @@ class Engine:
         self.classifier = classifier
         self.assessor = assessor
         self.on_tracks = on_tracks
+        #: Called with each output tick's alert events as soon as the threat stage has
+        #: them, before the track lines are built (the live map hears of an alert
+        #: without waiting for the picture of every track). They are in the tick's
+        #: :class:`ScanOutput` as well.
+        self.on_alerts: Callable[[list[AlertLine]], None] | None = None
         self.stats = EngineStats()
         self.timer: StageTimer | None = None
         self._next_out = -math.inf
@@ -277,6 +282,8 @@ class Engine:
         alerts = self.assessor.assess(table, classes) if self.assessor and classes else []
         if tm is not None:
             tm.lap("threat")
+        if alerts and self.on_alerts is not None:
+            self.on_alerts(alerts)
         lines = self._track_lines(table, classes)
         if tm is not None:
             tm.lap("output")

@@ -324,6 +324,9 @@ class Service:
             from .sinks.cap import add_cap_routes
 
             add_cap_routes(self.app, self.sinks)
+        # Alert events reach the live map as soon as the threat stage has them; the
+        # scan's tracks, and the sinks, follow with the whole output.
+        self.engine.on_alerts = self.live.apply_alerts
         self.engine_thread = EngineThread(
             self.engine, maxsize=config.sources.queue_size, on_outputs=self._engine_outputs,
             clock=clock,
@@ -432,10 +435,11 @@ class Service:
             self.site.replace_zones(zones)
 
     def _engine_outputs(self, outs: list[ScanOutput]) -> None:
-        """The engine's outputs, on its thread: the live map first (its clients hear
-        of alerts at once), then the sinks on the event loop."""
+        """The engine's outputs, on its thread: the tracks to the live map first (it
+        has had their alert events from the engine already), then the sinks on the
+        event loop."""
         for out in outs:
-            self.live.apply(out)
+            self.live.apply_tracks(out)
             self.metrics.observe_latency(self.clock() - out.t_s)
         loop = self._loop
         if loop is not None and not loop.is_closed():

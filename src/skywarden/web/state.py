@@ -164,6 +164,10 @@ class LiveState:
     def apply(self, scan: ScanOutput) -> None:
         """Take one scan's output: alert events first (published one by one), then the tracks."""
         self.apply_alerts(scan.alerts)
+        self.apply_tracks(scan)
+
+    def apply_tracks(self, scan: ScanOutput) -> None:
+        """Take one scan's tracks (its alert events already taken by :meth:`apply_alerts`)."""
         with self._lock:
             old = self.tracks
             tracks: dict[str, TrackLine] = {}
