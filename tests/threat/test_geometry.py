@@ -72,18 +72,22 @@ def test_pairs_ruled_out_have_no_arrival_no_possible_arrival_and_no_closing(seed
     P[:, :3, :3] = np.eye(3) * rng.uniform(5, 300, n)[:, None, None] ** 2
     P[:, 3:, 3:] = np.eye(3) * rng.uniform(0.5, 10, n)[:, None, None] ** 2
     sig = position_sigma(P, t_samp, np.full(n, 3.0))
-    straight, may = reach(zs, p, v, horizon, float(t_samp[-1]), 400.0, 0.7)
+    straight, may, near = reach(zs, p, v, horizon, float(t_samp[-1]), 400.0, 0.7)
     assert may.any() and not may.all()
     assert (may >= straight).all() and (may > straight).any() and straight.any()
+    assert (may >= near).all() and (may > near).any() and near.any()
     for j in range(len(zs)):
         zj = np.full(n, j)
         out = ~straight[:, j]
         t_str, _ = arrival(zs, zj[out], p[out], v[out], horizon[j], 30.0)
         assert np.isinf(t_str).all()
-        out = ~may[:, j]
+        out = ~near[:, j]
         t_pos = possible_arrival(zs, zj[out], p[out], v[out], sig[out], t_samp, 2.0, 400.0, 30.0)
         assert np.isinf(t_pos).all()
+        out = ~may[:, j]
         assert (closing_time(zs, zj[out], p[out], v[out], 0.7) > horizon[j]).all()
         # And it does keep the pairs that have them.
         t_all, _ = arrival(zs, zj, p, v, horizon[j], 30.0)
         assert np.isfinite(t_all).any() and straight[np.isfinite(t_all), j].all()
+        t_all = possible_arrival(zs, zj, p, v, sig, t_samp, 2.0, 400.0, 30.0)
+        assert np.isfinite(t_all).any() and near[np.isfinite(t_all), j].all()

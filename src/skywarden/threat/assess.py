@@ -338,7 +338,7 @@ class ThreatAssessor:
         # alert): the others, most of a busy sky, keep level -1 and an infinite tta.
         # Off the straight path only a drone gets a level: the possible arrival and
         # the closing time are worked out for drones (and open alerts) alone.
-        straight, loose = reach(
+        straight, loose, near = reach(
             self.zones,
             x[:, :3],
             x[:, 3:],
@@ -364,11 +364,15 @@ class ThreatAssessor:
             r, j = r[need[r]], j[need[r]]
         if r.shape[0]:
             pr, vr = x[r, :3], x[r, 3:]
+            t_cl[r, j] = closing_time(self.zones, j, pr, vr, cfg.closing_min_cos)
+            # A possible arrival only where the path comes within the allowance (most
+            # pairs kept are there for their closing time, kilometres out).
+            w = near[r, j]
+            r, j = r[w], j[w]
             t_pos[r, j] = possible_arrival(
-                self.zones, j, pr, vr, sig[sig_row[r]], t_samp, cfg.n_sigma,
+                self.zones, j, x[r, :3], x[r, 3:], sig[sig_row[r]], t_samp, cfg.n_sigma,
                 cfg.max_allowance_m, vh,
             )  # fmt: skip
-            t_cl[r, j] = closing_time(self.zones, j, pr, vr, cfg.closing_min_cos)
         # Off the straight-line path, the time to arrival reported is the
         # earliest one a manoeuvre or a turn towards the zone allows.
         loose_t = np.minimum(t_pos, t_cl)

@@ -218,12 +218,12 @@ def reach(
     near_s: float,
     near_m: float,
     min_cos: float,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which (track, zone) pairs (n, Z) bool may have an arrival (:func:`arrival`) within
-    ``horizon_s[j]`` (Z,) seconds; and which may have that, or a closing time
+    ``horizon_s[j]`` (Z,) seconds; which may have that, or a closing time
     (:func:`closing_time`, heading within ``acos(min_cos)``) within ``horizon_s[j]``,
     or a possible arrival (:func:`possible_arrival`) within ``near_s`` seconds and
-    ``near_m`` metres of zone j.
+    ``near_m`` metres of zone j; and which may have the last of these.
 
     Conservative: a pair ruled out has none of these; a pair kept may still have
     none. With ``c`` a zone's bounding-circle centre and ``R`` its radius, the path
@@ -255,7 +255,8 @@ def reach(
     heading = (dist_c <= r + _SLACK_M) | (np.arccos(cos_c) <= cone)
     closing = (dist_c - r <= speed * h + _SLACK_M) & heading
     straight = miss(h) <= r + _SLACK_M
-    return straight, straight | (miss(near_s) <= r + near_m + _SLACK_M) | closing
+    near = miss(near_s) <= r + near_m + _SLACK_M
+    return straight, straight | near | closing, near
 
 
 def distance_xy(zones: ZoneSet, j: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
