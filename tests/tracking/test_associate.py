@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from skywarden.tracking.associate import (
     radar_candidate_pairs,
     radar_marginal_pairs,
 )
-from skywarden.tracking.measure import model_for
+from skywarden.tracking.measure import MeasurementModel, model_for
 from skywarden.types import Sensor
 
 
@@ -211,20 +212,44 @@ def test_bearing_candidates_contain_every_pair_inside_the_gate(seed, with_el):
     assert len(got) < n * k / 2  # and it does rule pairs out
 
 
+def _radar_model(lat: float, lon: float, with_rate: bool) -> MeasurementModel:
+    frame = LocalFrame(47.0, 8.0, 500.0)
+    sensor = Sensor(id="r", kind="radar", lat=lat, lon=lon, alt_m=520.0)
+    return model_for(sensor, SensorGeometry.from_sensor(frame, sensor), with_rate=with_rate)
+
+
+def _radar_scene(
+    rng: np.random.Generator,
+    model: MeasurementModel,
+    n: int,
+    k: int,
+    extent_m: float,
+    log_spread: float,
+    noise_sigmas: float,
+    place: Callable[[np.ndarray], None],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n tracks (x, P: covariances from tight to kilometres, not isotropic) within
+    ``extent_m``, moved by ``place``, and k plots near some of them."""
+    x = np.zeros((n, 6))
+    x[:, :3] = rng.uniform(-extent_m, extent_m, (n, 3))
+    place(x)
+    A = rng.normal(0.0, 1.0, (n, 6, 6)) * np.exp(rng.uniform(0.0, log_spread, (n, 1, 6)))
+    P = A @ A.transpose(0, 2, 1) + np.eye(6)
+    zhat, _ = model.predict(x[rng.integers(0, n, k)])
+    z = zhat + rng.normal(0.0, 1.0, zhat.shape) * np.sqrt(np.diagonal(model.R)) * noise_sigmas
+    return x, P, z
+
+
 @pytest.mark.parametrize(("seed", "with_rate"), [(s, r) for s in range(4) for r in (True, False)])
 def test_radar_marginal_test_keeps_every_pair_in_the_gate(seed, with_rate):
     rng = np.random.default_rng(500 + seed)
-    frame = LocalFrame(47.0, 8.0, 500.0)
-    sensor = Sensor(id="r", kind="radar", lat=47.01, lon=8.01, alt_m=520.0)
-    model = model_for(sensor, SensorGeometry.from_sensor(frame, sensor), with_rate=with_rate)
+    model = _radar_model(47.01, 8.01, with_rate)
     n, k = 300, 200
-    x = np.zeros((n, 6))
-    x[:, :3] = rng.uniform(-15000, 15000, (n, 3))
-    x[:, 3:] = rng.normal(0.0, 30.0, (n, 3))
-    A = rng.normal(0.0, 1.0, (n, 6, 6)) * np.exp(rng.uniform(0.0, 6.0, (n, 1, 6)))
-    P = A @ A.transpose(0, 2, 1) + np.eye(6)
-    zhat, _ = model.predict(x[rng.integers(0, n, k)])
-    z = zhat + rng.normal(0.0, 1.0, zhat.shape) * np.sqrt(np.diagonal(model.R)) * 20
+
+    def moving(x: np.ndarray) -> None:
+        x[:, 3:] = rng.normal(0.0, 30.0, (n, 3))
+
+    x, P, z = _radar_scene(rng, model, n, k, 15000.0, 6.0, 20.0, moving)
     ti, di = (a.ravel() for a in np.meshgrid(np.arange(n), np.arange(k), indexing="ij"))
     gate = chi2.ppf(0.9997, model.dim)
     d2, _ = mahalanobis(model, x, P, z, ti, di)
@@ -240,19 +265,16 @@ def test_radar_candidates_are_exactly_the_ball_and_marginal_pairs(seed):
     # Every pair, brute force, against the windowed search: tracks across north, at
     # the radar (a window of every azimuth), far out with kilometre covariances.
     rng = np.random.default_rng(600 + seed)
-    frame = LocalFrame(47.0, 8.0, 500.0)
-    sensor = Sensor(id="r", kind="radar", lat=47.0, lon=8.0, alt_m=520.0)
-    model = model_for(sensor, SensorGeometry.from_sensor(frame, sensor), with_rate=True)
+    model = _radar_model(47.0, 8.0, True)
     n, k = 400, 300
-    x = np.zeros((n, 6))
-    x[:, :3] = rng.uniform(-12000, 12000, (n, 3))
-    x[:20, 0] = rng.normal(0.0, 30.0, 20)  # due north and south: windows across 0 / 2 pi
-    x[:20, 1] = np.abs(x[:20, 1])
-    x[20:25, :2] = model.geom.pos_enu_m[:2] + rng.normal(0.0, 3.0, (5, 2))  # over the radar
-    A = rng.normal(0.0, 1.0, (n, 6, 6)) * np.exp(rng.uniform(0.0, 5.0, (n, 1, 6)))
-    P = A @ A.transpose(0, 2, 1) + np.eye(6)
-    zhat, _ = model.predict(x[rng.integers(0, n, k)])
-    z = zhat + rng.normal(0.0, 1.0, zhat.shape) * np.sqrt(np.diagonal(model.R)) * 3
+
+    def placed(x: np.ndarray) -> None:
+        x[:20, 0] = rng.normal(0.0, 30.0, 20)  # due north and south: windows across 0 / 2 pi
+        x[:20, 1] = np.abs(x[:20, 1])
+        assert model.geom is not None
+        x[20:25, :2] = model.geom.pos_enu_m[:2] + rng.normal(0.0, 3.0, (5, 2))  # over the radar
+
+    x, P, z = _radar_scene(rng, model, n, k, 12000.0, 5.0, 3.0, placed)
     z[:3, 1] = [0.0005, 2 * np.pi - 0.0005, 0.0]
     gate = chi2.ppf(0.9997, model.dim)
     tvar = np.trace(P[:, :3, :3], axis1=1, axis2=2)

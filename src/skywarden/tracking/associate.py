@@ -136,10 +136,7 @@ def bearing_candidate_pairs(
     n, k = track_pos.shape[0], z.shape[0]
     if n == 0 or k == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    assert model.geom is not None
-    v = (track_pos - model.geom.pos_enu_m) @ model.geom.rot.T
-    rh2 = np.maximum(v[:, 0] ** 2 + v[:, 1] ** 2, 1e-6)
-    az_t = np.arctan2(v[:, 0], v[:, 1]) % (2 * math.pi)
+    _, rh2, az_t = _sensor_axes(model, track_pos)
     bound = gate_chi2 * (model.dim * track_pos_var / rh2 + float(np.trace(model.R)))
     # Rounding slack: the bound may keep a pair too many, never drop one in the gate.
     half = np.sqrt(bound) * (1.0 + 1e-9) + 1e-12
@@ -158,6 +155,17 @@ def bearing_candidate_pairs(
     di = order[(np.arange(ti.shape[0]) + start) % k]
     keep = np.lexsort((di, ti))
     return ti[keep], di[keep]
+
+
+def _sensor_axes(
+    model: MeasurementModel, pos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions (n, 3) relative to the sensor in its axes, their squared horizontal
+    range (n,) (at least 1e-6 m^2) and their azimuth (n,) in [0, 2 pi) radians."""
+    assert model.geom is not None
+    v = (pos - model.geom.pos_enu_m) @ model.geom.rot.T
+    rh2 = np.maximum(v[:, 0] ** 2 + v[:, 1] ** 2, 1e-6)
+    return v, rh2, np.arctan2(v[:, 0], v[:, 1]) % (2 * math.pi)
 
 
 def radar_candidate_pairs(
@@ -187,11 +195,8 @@ def radar_candidate_pairs(
     n, k = track_pos.shape[0], z.shape[0]
     if n == 0 or k == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    assert model.geom is not None
-    v = (track_pos - model.geom.pos_enu_m) @ model.geom.rot.T
-    rh2 = np.maximum(v[:, 0] ** 2 + v[:, 1] ** 2, 1e-6)
+    v, rh2, az_t = _sensor_axes(model, track_pos)
     r_t = np.sqrt(rh2 + v[:, 2] ** 2)
-    az_t = np.arctan2(v[:, 0], v[:, 1]) % (2 * math.pi)
     R = np.diagonal(model.R)
     # The marginal test's half-widths, with rounding slack (a pair too many, never one
     # in the gate dropped).
@@ -263,11 +268,8 @@ def radar_marginal_pairs(
     of norm 1 for range, ``1/r_h`` for azimuth, ``1/r <= 1/r_h`` for elevation.
     A pair failing one of these is outside the gate whatever its range rate.
     """
-    assert model.geom is not None
-    v = (track_pos - model.geom.pos_enu_m) @ model.geom.rot.T
-    rh2 = np.maximum(v[:, 0] ** 2 + v[:, 1] ** 2, 1e-6)
+    v, rh2, az = _sensor_axes(model, track_pos)
     r = np.sqrt(rh2 + v[:, 2] ** 2)
-    az = np.arctan2(v[:, 0], v[:, 1]) % (2 * math.pi)
     el = np.arctan2(v[:, 2], np.sqrt(rh2))
     var = track_pos_var[ti]
     R = np.diagonal(model.R)
