@@ -25,6 +25,7 @@ from skywarden.scenario import ScenarioReader, encode_line
 from skywarden.service import Service
 from skywarden.sim import generate, load_spec
 from skywarden.sources.jsonl import ListenerConfig
+from skywarden.store import Store
 from skywarden.types import Detection, Sensor, Site, TruthPoint, Zone
 
 from .service_helpers import site_doc
@@ -111,7 +112,6 @@ def test_jsonl_tcp_detections_become_tracks_in_live_state_and_store(tmp_path):
     p = FRAME.to_enu(tracks[0].lat, tracks[0].lon, tracks[0].alt_m)
     assert p[0] > -4000 and abs(p[2] - 300.0) < 50.0
     # The record holds the track.
-    from skywarden.store import Store
 
     store = Store(tmp_path / "site.db")
     assert store.time_span() is not None
@@ -162,6 +162,13 @@ def test_replay_of_a_simulated_scenario_raises_alerts(tmp_path):
     events = [(m["alert"]["id"], m["alert"]["state"], m["alert"]["t"]) for m in msgs
               if m["type"] == "alert"]  # fmt: skip
     assert any(e[0] == threat[0].id for e in events) and len(events) == len(set(events))
+    # The store's writer had them ahead of the map, and once (not again with the scan).
+    store = Store(tmp_path / "site.db")
+    try:
+        stored = [(a.id, a.state, a.t) for a in store.alert_events(threat[0].id)]
+    finally:
+        store.close()
+    assert stored == [e for e in events if e[0] == threat[0].id]
 
 
 def _free_port() -> int:
@@ -173,7 +180,6 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_sigkill_and_restart_keep_raised_alerts_and_acks(tmp_path):
     """`skywarden serve` killed with SIGKILL and restarted keeps its alerts and acks."""
-    from skywarden.store import Store
 
     scen = tmp_path / "s.jsonl"
     exe = Path(sys.executable).with_name("skywarden")

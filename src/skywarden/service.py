@@ -324,9 +324,13 @@ class Service:
             from .sinks.cap import add_cap_routes
 
             add_cap_routes(self.app, self.sinks)
-        # Alert events reach the live map as soon as the threat stage has them; the
-        # scan's tracks, and the sinks, follow with the whole output.
-        self.engine.on_alerts = self.live.apply_alerts
+        # Alert events reach the store's writer and the live map as soon as the threat
+        # stage has them; the scan's tracks, and the other sinks, follow with the whole
+        # output (see _early_alerts).
+        self.engine.on_alerts = self._early_alerts
+        #: ids of the AlertLine objects handed to the store's writer ahead of their scan
+        #: (engine thread only): the scan's output goes to it without them.
+        self._stored_early: set[int] = set()
         self.engine_thread = EngineThread(
             self.engine, maxsize=config.sources.queue_size, on_outputs=self._engine_outputs,
             clock=clock,
@@ -434,21 +438,44 @@ class Service:
         with self.engine_thread.lock:
             self.site.replace_zones(zones)
 
+    def _early_alerts(self, alerts: list[AlertLine]) -> None:
+        """A tick's alert events, on the engine's thread, before its track lines are
+        built: to the store's writer first, then the live map, in that order on the
+        event loop (an alert an operator can see and acknowledge is already on its
+        way to the store, as it was when both came with the whole output)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            early = ScanOutput(t_s=alerts[0].t, tracks=(), alerts=tuple(alerts))
+            loop.call_soon_threadsafe(self.writer.offer, early)
+            self._stored_early.update(map(id, alerts))
+        self.live.apply_alerts(alerts)
+
     def _engine_outputs(self, outs: list[ScanOutput]) -> None:
         """The engine's outputs, on its thread: the tracks to the live map first (it
         has had their alert events from the engine already), then the sinks on the
-        event loop."""
+        event loop (the store's writer without the alert events it already has)."""
         for out in outs:
             self.live.apply_tracks(out)
             self.metrics.observe_latency(self.clock() - out.t_s)
+        early = self._stored_early
+        stored = [
+            ScanOutput(
+                t_s=o.t_s, tracks=o.tracks, alerts=tuple(a for a in o.alerts if id(a) not in early)
+            )
+            if o.alerts
+            else o
+            for o in outs
+        ]
+        early.clear()
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._offer, outs)
+            loop.call_soon_threadsafe(self._offer, outs, stored)
 
-    def _offer(self, outs: list[ScanOutput]) -> None:
-        for out in outs:
+    def _offer(self, outs: list[ScanOutput], stored: list[ScanOutput] | None = None) -> None:
+        """Every output to every sink; to the store's writer ``stored`` instead, if given."""
+        for out, rec in zip(outs, stored or outs, strict=True):
             for s in self.sinks:
-                s.offer(out)
+                s.offer(rec if s is self.writer else out)
 
     def dispatch_alerts(self, alerts: list[AlertLine]) -> None:
         """Alert events that come without a scan (a silent sensor, a failing sink), on the

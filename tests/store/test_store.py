@@ -42,6 +42,20 @@ def test_alert_lifecycle_and_acks(store):
     assert store.acks() == [ack]
 
 
+def test_an_alert_acknowledged_before_its_writer_commits_it_is_kept(store):
+    # The map shows an alert a moment before the store's writer has it: the
+    # acknowledgement carries it in, and the writer's own rows take over later.
+    seen = alert("A7", T0, level="warning")
+    store.acknowledge("A7", "otto", seen)
+    assert store.open_alerts() == [seen] and store.alert_events("A7") == []
+    store.write_alerts([seen, alert("A7", T0 + 2.0, state="updated")])
+    assert [a.state for a in store.alert_events("A7")] == ["raised", "updated"]
+    assert store.open_alerts()[0].t == T0 + 2.0
+    # One the store has already is left as it is.
+    store.acknowledge("A7", "ida", alert("A7", T0 + 0.5, level="critical"))
+    assert store.open_alerts()[0].t == T0 + 2.0 and store.acknowledged_ids() == {"A7"}
+
+
 def test_range_is_time_ordered_and_limited(store):
     for s in moving_scans(20):
         store.write_scan(s)

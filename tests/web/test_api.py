@@ -181,6 +181,16 @@ def test_tracks_alerts_and_ack(app, live, store, tokens):
     assert c.get("/api/sensors", headers=v).json()["sensors"][0]["status"] == "silent"
 
 
+def test_an_alert_acknowledged_before_the_store_has_it_is_stored_with_the_ack(
+    app, live, store, tokens
+):
+    # The live map has the alert; the store's writer has not committed it yet.
+    live.apply_alerts([alert("A5", T0 + 4)])
+    r = TestClient(app).post("/api/alerts/A5/ack", headers=bearer(tokens["operator"]))
+    assert r.status_code == 200
+    assert [a.id for a in store.open_alerts()] == ["A5"] and store.acknowledged_ids() == {"A5"}
+
+
 def test_zone_crud_round_trip(app, live, store, tokens):
     seen: list[list[str]] = []
     live.on_zones_changed = lambda zones: seen.append(sorted(z.id for z in zones))

@@ -314,14 +314,28 @@ class Store:
         """Append detections in one transaction."""
         self.write_tracks((), detections)
 
-    def acknowledge(self, alert_id: str, by: str) -> Ack:
-        """Record that ``by`` acknowledged ``alert_id`` now; committed before returning."""
+    def acknowledge(self, alert_id: str, by: str, alert: AlertLine | None = None) -> Ack:
+        """Record that ``by`` acknowledged ``alert_id`` now; committed before returning.
+
+        ``alert``: the alert as the operator saw it. The live map shows an alert as
+        soon as the engine raises it, a moment before the store's writer commits it;
+        if the store has no row for it yet, this one goes in with the acknowledgement,
+        so that an acknowledged alert is never lost to a crash in that moment (the
+        writer's own rows replace it when they come)."""
         ack = Ack(alert_id=alert_id, by=by, t=self.clock())
-        self._tx(
-            lambda c: c.execute(
+
+        def run(c: sqlite3.Connection) -> None:
+            c.execute(
                 "INSERT INTO acks (alert_id, by, t) VALUES (?,?,?)", (ack.alert_id, ack.by, ack.t)
             )
-        )
+            if alert is not None and alert.id == alert_id:
+                c.execute(
+                    "INSERT INTO alerts (id, t_first, t, state, level, line) "
+                    "VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
+                    (alert.id, alert.t, alert.t, alert.state, alert.level, self._enc.encode(alert)),
+                )
+
+        self._tx(run)
         return ack
 
     def prune(self, now_s: float | None = None) -> int:

@@ -284,7 +284,7 @@ def create_app(
     def ack(alert_id: str, who: Principal = Depends(require_operator)) -> dict[str, Any]:
         if alert_id not in live.alerts and not store.alert_events(alert_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
-        k = store.acknowledge(alert_id, who.name)
+        k = store.acknowledge(alert_id, who.name, live.alerts.get(alert_id))
         live.acknowledge(k)
         log.info("alert %s acknowledged by %s", alert_id, who.name)
         return {"alert_id": k.alert_id, "by": k.by, "t": k.t}
