@@ -2,10 +2,18 @@ import math
 
 import numpy as np
 import pymap3d
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skywarden.geodesy import LocalFrame, SensorGeometry, aer_to_enu, enu_to_aer, wrap_angle
+from skywarden.geodesy import (
+    LocalFrame,
+    SensorGeometry,
+    aer_to_enu,
+    azimuth_window_pairs,
+    enu_to_aer,
+    wrap_angle,
+)
 
 A = 6378137.0  # WGS-84 semi-major axis, m
 F = 1 / 298.257223563
@@ -110,3 +118,30 @@ def test_range_rate_sign_receding_positive():
 def test_wrap_angle_range():
     a = wrap_angle(np.linspace(-20, 20, 1001))
     assert a.min() >= -math.pi and a.max() < math.pi
+
+
+@pytest.mark.parametrize("half_deg", [0.0, 0.5, 3.0, 30.0, 89.0, 120.0, 179.9, 180.0, 200.0])
+def test_azimuth_window_holds_exactly_the_azimuths_within_the_half_width(half_deg):
+    rng = np.random.default_rng(int(half_deg * 10))
+    az = rng.uniform(-np.pi, 3 * np.pi, 500)  # any turn: the window wraps
+    az[:4] = [0.0, 2 * np.pi - 1e-4, 1e-4, -1e-4]
+    centre = np.concatenate([rng.uniform(-np.pi, 3 * np.pi, 60), [0.0, 2 * np.pi - 1e-5]])
+    half = np.full(centre.shape, math.radians(half_deg))
+    half[::7] /= 3.0  # a half-width per centre
+    i, j = azimuth_window_pairs(centre, half, az)
+    got = list(zip(i.tolist(), j.tolist(), strict=True))
+    assert len(set(got)) == len(got)  # no pair twice
+    assert np.all(np.diff(i) >= 0)  # centre-major
+    d = np.abs(wrap_angle(az[None, :] - centre[:, None]))
+    want = {(a, b) for a, b in zip(*np.nonzero(d <= half[:, None] - 1e-12), strict=True)}
+    assert want <= set(got)
+    # Nothing beyond the half-width (but for the rounding of the turn).
+    assert np.all(d[i, j] <= half[i] + 1e-12)
+    assert half_deg < 30 or half_deg >= 180 or len(got) < az.shape[0] * centre.shape[0]
+
+
+def test_azimuth_window_of_nothing_is_empty():
+    i, j = azimuth_window_pairs(np.array([1.0]), 0.1, np.empty(0))
+    assert i.shape == j.shape == (0,)
+    i, j = azimuth_window_pairs(np.empty(0), 0.1, np.array([1.0]))
+    assert i.shape == j.shape == (0,)

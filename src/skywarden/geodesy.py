@@ -119,3 +119,31 @@ class SensorGeometry:
 def wrap_angle(a_rad: Floats) -> np.ndarray:
     """Wrap angles to [-pi, pi)."""
     return (np.asarray(a_rad) + np.pi) % (2.0 * np.pi) - np.pi
+
+
+def azimuth_window_pairs(
+    centre_rad: np.ndarray, half_rad: Floats, az_rad: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i, j) with ``az_rad[j]`` within ``half_rad`` (scalar or per centre)
+    of ``centre_rad[i]``, all radians of any turn: the azimuths sorted once and a window
+    per centre, not every pair. Centre-major, each centre's azimuths in ascending order;
+    a half-width of pi or more takes them all. Edges are inclusive with no slack: a
+    caller that needs a superset widens ``half_rad``."""
+    m, n = centre_rad.shape[0], az_rad.shape[0]
+    if m == 0 or n == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    turn = 2.0 * np.pi
+    a = np.asarray(az_rad) % turn
+    order = np.argsort(a, kind="stable")
+    # Azimuths wrap: search a copy a turn below and a turn above as well.
+    ring = np.concatenate([a[order] - turn, a[order], a[order] + turn])
+    c = np.asarray(centre_rad) % turn
+    half = np.broadcast_to(np.asarray(half_rad, dtype=float), (m,))
+    lo = np.searchsorted(ring, c - half, side="left")
+    hi = np.searchsorted(ring, c + half, side="right")
+    wide = half >= np.pi
+    lo[wide], hi[wide] = n, 2 * n
+    counts = hi - lo
+    i = np.repeat(np.arange(m), counts)
+    start = np.repeat(lo - np.cumsum(counts) + counts, counts)
+    return i, order[(np.arange(i.shape[0]) + start) % n]

@@ -371,22 +371,3 @@ def test_adsb_emitter_category_is_forgotten_with_its_track():
     assert len(clf._emitter) == 1
     clf.update(_table(3100.0, [7], [[0] * 6], status=[DELETED]), NO_ASSOC)
     assert clf._emitter == {}
-
-
-@pytest.mark.parametrize("half_deg", [0.5, 3.0, 30.0, 89.0, 120.0])
-def test_bearing_window_holds_every_track_on_the_bearing(half_deg):
-    from skywarden.classify.classifier import _within_azimuth
-
-    rng = np.random.default_rng(int(half_deg * 10))
-    az = rng.uniform(-np.pi, 3 * np.pi, 500)  # any turn: the window wraps
-    az[:4] = [0.0, 2 * np.pi - 1e-4, 1e-4, -1e-4]
-    az_d = np.concatenate([rng.uniform(0.0, 2 * np.pi, 60), [0.0, 2 * np.pi - 1e-5]])
-    half = math.radians(half_deg)
-    hh, tt = _within_azimuth(az, az_d, half)
-    got = set(zip(hh.tolist(), tt.tolist(), strict=True))
-    assert len(got) == hh.shape[0]  # no pair twice
-    dw = np.abs((az[None, :] - az_d[:, None] + np.pi) % (2 * np.pi) - np.pi)
-    want = set(zip(*(a.tolist() for a in np.nonzero(dw <= half)), strict=True))
-    assert want and want <= got
-    # A window, not every pair (unless wider than a quarter turn).
-    assert len(got) < az.shape[0] * az_d.shape[0] / 2 or half_deg > 85

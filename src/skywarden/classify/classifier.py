@@ -32,7 +32,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from ..geodesy import LocalFrame, SensorGeometry
+from ..geodesy import LocalFrame, SensorGeometry, azimuth_window_pairs
 from ..tracking.measure import sigma_of
 from ..types import (
     CLASSES,
@@ -310,7 +310,7 @@ class Classifier:
             judged[mine] = True
             # Tracks on the hit's bearing (a window in the tracks' sorted azimuths, then
             # a cheap wrap, then the exact test on what passes) ...
-            hh, tt = _within_azimuth(az, az_d, nsig * s_az + 1e-9)
+            hh, tt = azimuth_window_pairs(az_d, nsig * s_az * (1.0 + 1e-6) + 2e-9, az)
             dw = np.abs((az[tt] - az_d[hh] + np.pi) % (2 * np.pi) - np.pi)
             # ... more drone-like than the hit's own, confirmed, not itself ...
             keep = (dw <= nsig * s_az + 1e-9) & others[tt] & (last_pd[tt] > last_pd[i_h[hh]])
@@ -465,27 +465,6 @@ class Classifier:
         live = table.status != DELETED
         self._last_pd = dict(zip(table.id[live].tolist(), prob[live, 0].tolist(), strict=True))
         return ClassResult(p=prob, label=label, cooperative=rid | icao, spoof=spoof)
-
-
-def _within_azimuth(az: np.ndarray, az_d: np.ndarray, half: float) -> tuple[np.ndarray, np.ndarray]:
-    """(bearing, track) index pairs with the track's azimuth ``az`` within about
-    ``half`` of the bearing ``az_d`` (radians; a superset, a little wider): the
-    tracks' azimuths sorted once and a window per bearing, not every pair."""
-    n, m = az.shape[0], az_d.shape[0]
-    turn = 2 * np.pi
-    if half >= np.pi / 2 or n == 0:
-        return np.repeat(np.arange(m), n), np.tile(np.arange(n), m)
-    o = np.argsort(az % turn, kind="stable")
-    a = (az % turn)[o]
-    ring = np.concatenate([a - turn, a, a + turn])
-    c = az_d % turn
-    slack = half * (1.0 + 1e-6) + 1e-9
-    lo = np.searchsorted(ring, c - slack, side="left")
-    hi = np.searchsorted(ring, c + slack, side="right")
-    counts = hi - lo
-    hh = np.repeat(np.arange(m), counts)
-    start = np.repeat(lo - np.cumsum(counts) + counts, counts)
-    return hh, o[(np.arange(hh.shape[0]) + start) % n]
 
 
 def _cap_drone(prob: np.ndarray, cap: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from ..geodesy import azimuth_window_pairs
 from .measure import MeasurementModel, ModelKind
 
 
@@ -140,19 +141,7 @@ def bearing_candidate_pairs(
     bound = gate_chi2 * (model.dim * track_pos_var / rh2 + float(np.trace(model.R)))
     # Rounding slack: the bound may keep a pair too many, never drop one in the gate.
     half = np.sqrt(bound) * (1.0 + 1e-9) + 1e-12
-    az_all = z[:, 0] % (2 * math.pi)
-    order = np.argsort(az_all, kind="stable")
-    az_d = az_all[order]
-    # Azimuths wrap: search a copy a turn below and a turn above as well.
-    ring = np.concatenate([az_d - 2 * math.pi, az_d, az_d + 2 * math.pi])
-    lo = np.searchsorted(ring, az_t - half, side="left")
-    hi = np.searchsorted(ring, az_t + half, side="right")
-    wide = half >= math.pi
-    lo[wide], hi[wide] = k, 2 * k
-    counts = hi - lo
-    ti = np.repeat(np.arange(n), counts)
-    start = np.repeat(lo - np.cumsum(counts) + counts, counts)
-    di = order[(np.arange(ti.shape[0]) + start) % k]
+    ti, di = azimuth_window_pairs(az_t, half, z[:, 0])
     keep = np.lexsort((di, ti))
     return ti[keep], di[keep]
 
