@@ -343,6 +343,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         api_s: list[float] = []
         rss: list[tuple[float, float]] = []
         tracks_live: list[float] = []
+        store_pending: list[float] = []
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{web_port}") as http:
             next_rss = time.time()
@@ -353,6 +354,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     next_rss += 10.0
                     m = _metrics((await http.get("/metrics", headers=headers)).text)
                     tracks_live.append(m.get("skywarden_tracks_live", math.nan))
+                    store_pending.append(m.get("skywarden_store_pending_rows", math.nan))
                 t = time.perf_counter()
                 r = await http.get("/api/alerts", params={"open": "true"}, headers=headers)
                 r.raise_for_status()
@@ -417,6 +419,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "ws_downgrades": metrics.get("skywarden_ws_downgrades_total"),
         "detections_dropped_queue": metrics.get("skywarden_detections_dropped_queue_total"),
         "engine_ms_per_scan_mean": metrics.get("skywarden_scan_ms_mean"),
+        # The record keeps up: rows waiting for the store's writer (every 10 s), and
+        # any dropped past its bound.
+        "store_pending_rows_max": max((p for p in store_pending if p == p), default=None),
+        "store_rows_dropped": (
+            metrics.get("skywarden_store_dropped_track_lines_total", 0.0)
+            + metrics.get("skywarden_store_dropped_detections_total", 0.0)
+        ),
         "rss_mb_start": rss[0][1] if rss else None,
         "rss_mb_end": rss[-1][1] if rss else None,
         "rss_samples": len(rss),

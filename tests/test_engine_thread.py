@@ -195,3 +195,30 @@ def test_a_feed_catching_up_is_not_coasted_past():
         th.stop()
     last = next(o for o in got.outs if o.t_s == dets[-2].t)
     assert [(tl.id, tl.status) for tl in last.tracks] == [("T1", "confirmed")]
+
+
+def test_idle_is_clear_while_the_engine_runs_and_set_while_it_waits():
+    states: list[bool] = []
+    th: EngineThread | None = None
+
+    def on_outputs(outs: list[ScanOutput]) -> None:
+        assert th is not None
+        states.append(th.idle.is_set())
+        got(outs)
+
+    got = Collector()
+    th = EngineThread(
+        build_engine(Header(site=SITE, sensors={RADAR.id: RADAR})),
+        maxsize=10, on_outputs=on_outputs,
+    )  # fmt: skip
+    assert not th.idle.is_set()
+    th.start()
+    try:
+        assert th.idle.wait(10.0)  # nothing to do
+        for d in _radar_dets(time.time(), 2):
+            th.put(d)
+        got.wait(1, timeout_s=30.0)
+        assert th.idle.wait(10.0)  # done, waiting again
+    finally:
+        th.stop()
+    assert states and not any(states)

@@ -414,3 +414,16 @@ def test_sensor_declared_on_one_connection_is_known_to_every_transport(tmp_path)
     assert len(tracks) == 1
     assert service.engine.stats.unknown_sensor == 0
 
+
+def test_the_store_writer_waits_for_an_idle_engine_briefly(tmp_path):
+    service = Service(_config(tmp_path, [RADAR]))
+    try:
+        assert service.writer.pause is not None
+        t = time.monotonic()
+        assert service.writer.pause() is False  # the engine is not idle: a short wait
+        waited = time.monotonic() - t
+        assert 0.02 <= waited < 1.0
+        service.engine_thread.idle.set()
+        assert service.writer.pause() is True
+    finally:
+        service.store.close()

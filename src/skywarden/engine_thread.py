@@ -22,6 +22,9 @@ Held scans are released on time either way.
 
 Outputs go to ``on_outputs`` on this thread. Everything that changes the
 engine's state from elsewhere (a zone edit) takes :attr:`EngineThread.lock`.
+:attr:`EngineThread.idle` is set while the thread waits for work: bulk work on
+other threads (the store's track rows) waits for it, so as not to take the
+interpreter lock from a scan on its way to an alert.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ class EngineThread:
         self.clock = clock
         #: Held while the engine runs; take it to change the engine's state from another thread.
         self.lock = threading.Lock()
+        #: Set while the thread waits for work (clear while it runs the engine).
+        self.idle = threading.Event()
         #: Detections dropped from the full inbox.
         self.dropped = 0
         output_s = engine.config.output_interval_s
@@ -128,6 +133,7 @@ class EngineThread:
 
     def _step(self) -> bool:
         with self._cond:
+            self.idle.set()
             while not (self._stopping or self._inbox or self._sensors):
                 wait_s = self._due - self.clock()
                 if wait_s <= 0:
@@ -135,6 +141,7 @@ class EngineThread:
                 self._cond.wait(wait_s)
             if self._stopping:
                 return False
+            self.idle.clear()
             dets, self._inbox = self._inbox, deque()
             sensors, self._sensors = self._sensors, []
         engine = self.engine

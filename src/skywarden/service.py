@@ -65,6 +65,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+#: Longest wait of the store's writer for an idle engine, per chunk of rows (s).
+_STORE_PAUSE_S = 0.05
 
 #: Sensors that may appear live (SAPIENT registrations, JSON sensor lines) besides the config's.
 MAX_LIVE_SENSORS = 1_000
@@ -335,6 +337,13 @@ class Service:
             self.engine, maxsize=config.sources.queue_size, on_outputs=self._engine_outputs,
             clock=clock,
         )  # fmt: skip
+        # Each stored row's insert takes the interpreter lock: thousands a second held
+        # up the engine's scans (live raid, 2,000 tracks: detection -> alert p99 293 ms
+        # with the writer running freely, 259 with it waiting, 260 with nothing stored).
+        # Track lines and detections wait (50 ms at most per chunk) for the engine to be
+        # idle; alert events never wait.
+        idle = self.engine_thread.idle
+        self.writer.pause = lambda: idle.wait(_STORE_PAUSE_S)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task] = []
         self._closers: list[Callable] = []

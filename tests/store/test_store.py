@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 from skywarden.store import Store, StoreWriter, zone_to_feature
 from skywarden.threat.zones import feature_to_zone
@@ -108,6 +109,60 @@ def test_store_writer_batches_and_keeps_alerts(store):
     # The track lines that survived the drop are the newest.
     assert sorted({t.t for t in store.range(0, T0 + 100).tracks}) == [T0 + 4.0, T0 + 5.0]
     assert len(store.detections(0.0, T0 + 1.0)) == 1
+
+
+def test_store_writer_pauses_before_each_chunk_of_rows_but_never_before_alerts(store):
+    from skywarden.store.db import BULK_CHUNK_ROWS
+
+    n_tracks, n_dets = 2 * BULK_CHUNK_ROWS + 1, BULK_CHUNK_ROWS
+    lines = [track_line(f"T{k}", T0, 10.0 * k, 0.0) for k in range(n_tracks)]
+    dets = [Detection(t=T0, sensor="radar1", range_m=50.0 + k) for k in range(n_dets)]
+    seen: list[tuple[int, int]] = []
+
+    def pause():
+        # What is in the store when the writer pauses: the alert is already committed.
+        seen.append((len(store.open_alerts()), len(store.tracks_at(T0))))
+
+    async def run():
+        w = StoreWriter(store)
+        w.pause = pause
+        w.offer(ScanOutput(t_s=T0, tracks=tuple(lines), alerts=(alert("A1", T0),)))
+        w.add_detections(dets)
+        task = asyncio.create_task(w.run())
+        await w.queue.join()
+        task.cancel()
+        await w.aclose()
+
+    asyncio.run(run())
+    assert len(seen) == 3 + 1  # three chunks of track lines, one of detections
+    assert all(a == 1 for a, _ in seen)
+    assert all(t == 0 for _, t in seen)  # rows land in one transaction, at the end
+    assert len(store.tracks_at(T0)) == n_tracks
+    assert len(store.detections(0.0, T0 + 1.0)) == n_dets
+
+
+def test_store_writer_stops_pausing_when_a_write_has_waited_its_budget(store):
+    from skywarden.store.db import BULK_CHUNK_ROWS
+
+    lines = [track_line(f"T{k}", T0, 10.0 * k, 0.0) for k in range(6 * BULK_CHUNK_ROWS)]
+    calls = []
+
+    def pause():  # an engine that is never idle
+        calls.append(1)
+        time.sleep(0.05)
+
+    async def run():
+        w = StoreWriter(store)
+        w.pause, w.pause_budget_s = pause, 0.12
+        w.offer(ScanOutput(t_s=T0, tracks=tuple(lines), alerts=()))
+        task = asyncio.create_task(w.run())
+        await w.queue.join()
+        task.cancel()
+        await w.aclose()
+
+    asyncio.run(run())
+    assert len(calls) == 3  # 0.05 + 0.05 < 0.12 <= 0.15: the rest are written at once
+    assert len(store.tracks_at(T0)) == len(lines)
 
 
 def test_zone_feature_round_trip_and_rejections(store):

@@ -77,6 +77,9 @@ _TABLES = frozenset(
     {"detections", "tracks", "alert_events", "alerts", "acks", "zones", "tokens", "meta"}
 )
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+#: Rows per ``executemany`` of :meth:`Store.write_tracks`: each row's insert takes
+#: and drops the interpreter lock, so a chunk is a point where the writer can wait.
+BULK_CHUNK_ROWS = 256
 
 
 class NotAStoreError(ValueError):
@@ -284,9 +287,13 @@ class Store:
         self._tx(run)
 
     def write_tracks(
-        self, tracks: Iterable[TrackLine], detections: Iterable[Detection] = ()
+        self,
+        tracks: Iterable[TrackLine],
+        detections: Iterable[Detection] = (),
+        pause: Callable[[], object] | None = None,
     ) -> None:
-        """Append track lines (and detections) in one transaction."""
+        """Append track lines (and detections) in one transaction; ``pause`` (if
+        given) is called before each chunk of ``BULK_CHUNK_ROWS`` rows."""
         trows = [
             (tl.t, tl.id, tl.status, tl.class_, tl.lat, tl.lon, tl.alt_m, self._enc.encode(tl))
             for tl in tracks
@@ -296,12 +303,18 @@ class Store:
             return
 
         def run(c: sqlite3.Connection) -> None:
-            c.executemany(
-                "INSERT INTO tracks (t, id, status, class, lat, lon, alt_m, line) "
-                "VALUES (?,?,?,?,?,?,?,?)",
-                trows,
-            )
-            c.executemany("INSERT INTO detections (t, sensor, line) VALUES (?,?,?)", drows)
+            for sql, rows in (
+                (
+                    "INSERT INTO tracks (t, id, status, class, lat, lon, alt_m, line) "
+                    "VALUES (?,?,?,?,?,?,?,?)",
+                    trows,
+                ),
+                ("INSERT INTO detections (t, sensor, line) VALUES (?,?,?)", drows),
+            ):
+                for k in range(0, len(rows), BULK_CHUNK_ROWS):
+                    if pause is not None:
+                        pause()
+                    c.executemany(sql, rows[k : k + BULK_CHUNK_ROWS])
 
         self._tx(run)
 

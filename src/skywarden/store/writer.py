@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..sinks.base import QueueWorker
 from ..types import AlertLine, Detection, ScanOutput, SinkHealth, SinkState, TrackLine
@@ -35,6 +36,12 @@ class StoreWriter(QueueWorker):
     ``max_pending_detections`` detections wait; older ones are dropped and counted
     (``dropped_tracks``, ``dropped_detections``). Alert events are never dropped.
     ``prune_interval_s`` (scan time) is how often retention runs.
+
+    ``pause`` (if set) is called on the writing thread before each chunk of track
+    lines and detections (never before alert events): the live service has it wait,
+    briefly, for the engine to be idle (see :meth:`Service.__init__`). One write
+    spends at most ``pause_budget_s`` in it, so an engine that is never idle slows
+    the record down but cannot stop it.
     """
 
     name = "store"
@@ -58,6 +65,8 @@ class StoreWriter(QueueWorker):
         self.prune_interval_s = prune_interval_s
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
+        self.pause: Callable[[], object] | None = None
+        self.pause_budget_s = 0.25
         self._alerts: list[AlertLine] = []
         self._tracks: deque[TrackLine] = deque()
         self._detections: deque[Detection] = deque()
@@ -168,7 +177,7 @@ class StoreWriter(QueueWorker):
     ) -> None:
         self.store.write_alerts(alerts)
         done.append("alerts")
-        self.store.write_tracks(tracks, dets)
+        self.store.write_tracks(tracks, dets, self._budgeted_pause())
         done.append("tracks")
         if self.store.retention_s is not None and t_s - self._last_prune_t >= self.prune_interval_s:
             self._last_prune_t = t_s
@@ -176,6 +185,22 @@ class StoreWriter(QueueWorker):
                 self.store.prune(now_s=t_s)
             except sqlite3.Error as e:
                 log.warning("store: retention pruning failed (retried later): %s", e)
+
+    def _budgeted_pause(self) -> Callable[[], None] | None:
+        """``pause``, until this write has spent ``pause_budget_s`` in it."""
+        pause = self.pause
+        if pause is None:
+            return None
+        spent = 0.0
+
+        def budgeted() -> None:
+            nonlocal spent
+            if spent < self.pause_budget_s:
+                t = time.monotonic()
+                pause()
+                spent += time.monotonic() - t
+
+        return budgeted
 
     async def aclose(self) -> None:
         """Write what is still pending (a few tries), else log what could not be written."""
