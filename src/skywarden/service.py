@@ -338,10 +338,10 @@ class Service:
             clock=clock,
         )  # fmt: skip
         # Each stored row's insert takes the interpreter lock: thousands a second held
-        # up the engine's scans (live raid, 2,000 tracks: detection -> alert p99 293 ms
-        # with the writer running freely, 259 with it waiting, 260 with nothing stored).
-        # Track lines and detections wait (50 ms at most per chunk) for the engine to be
-        # idle; alert events never wait.
+        # up the engine's scans (live raid, 2,000 tracks, 2 minutes: detection -> alert
+        # p99 293 ms with the writer running freely, 241 with it waiting, 260 with
+        # nothing stored). Track lines and detections wait (50 ms at most per chunk)
+        # for the engine to be idle; alert events never wait.
         idle = self.engine_thread.idle
         self.writer.pause = lambda: idle.wait(_STORE_PAUSE_S)
         self._loop: asyncio.AbstractEventLoop | None = None
