@@ -135,8 +135,9 @@ def azimuth_window_pairs(
     turn = 2.0 * np.pi
     a = np.asarray(az_rad) % turn
     order = np.argsort(a, kind="stable")
+    a = a[order]
     # Azimuths wrap: search a copy a turn below and a turn above as well.
-    ring = np.concatenate([a[order] - turn, a[order], a[order] + turn])
+    ring = np.concatenate([a - turn, a, a + turn])
     c = np.asarray(centre_rad) % turn
     half = np.broadcast_to(np.asarray(half_rad, dtype=float), (m,))
     lo = np.searchsorted(ring, c - half, side="left")

@@ -32,7 +32,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from ..geodesy import LocalFrame, SensorGeometry, azimuth_window_pairs
+from ..geodesy import LocalFrame, SensorGeometry, azimuth_window_pairs, wrap_angle
 from ..tracking.measure import sigma_of
 from ..types import (
     CLASSES,
@@ -311,7 +311,7 @@ class Classifier:
             # Tracks on the hit's bearing (a window in the tracks' sorted azimuths, then
             # a cheap wrap, then the exact test on what passes) ...
             hh, tt = azimuth_window_pairs(az_d, nsig * s_az * (1.0 + 1e-6) + 2e-9, az)
-            dw = np.abs((az[tt] - az_d[hh] + np.pi) % (2 * np.pi) - np.pi)
+            dw = np.abs(wrap_angle(az[tt] - az_d[hh]))
             # ... more drone-like than the hit's own, confirmed, not itself ...
             keep = (dw <= nsig * s_az + 1e-9) & others[tt] & (last_pd[tt] > last_pd[i_h[hh]])
             keep &= tt != i_h[hh]
