@@ -133,13 +133,16 @@ class EngineThread:
 
     def _step(self) -> bool:
         with self._cond:
-            self.idle.set()
+            # Set only when it really waits: a step that finds work at once (the usual
+            # case in a busy sky) must not wake the store's writer for nothing.
             while not (self._stopping or self._inbox or self._sensors):
                 wait_s = self._due - self.clock()
                 if wait_s <= 0:
                     break
+                self.idle.set()
                 self._cond.wait(wait_s)
             if self._stopping:
+                self.idle.set()
                 return False
             self.idle.clear()
             dets, self._inbox = self._inbox, deque()
