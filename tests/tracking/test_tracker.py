@@ -316,3 +316,64 @@ def test_jpda_tracks_close_targets_in_clutter():
     _, outs = run(header(pos), dets, association="jpda")
     rms, n = _rms_error(outs, paths, t)
     assert n > 80 and rms < 30.0
+
+
+def _lost_and_young(fixes_old: list[int], fixes_young: list[int]):
+    """A tracker holding a coasting track (last fixed 6 s ago, in batches ``fixes_old``)
+    and, 200 m ahead where it was heading, a confirmed track first seen 9 s ago (fixed in
+    ``fixes_young``): the two were fixed side by side for 3 s, longer than a handover."""
+    from skywarden.tracking.tracker import _FIX_RING, COASTING, CONFIRMED, Tracker
+
+    rad = sensor_at("r", "radar", 0, -4000, 10, **RADAR)
+    tr = Tracker(FRAME, {"r": rad})
+    t = T0 + 100.0
+    tr.t_s = t - 9.0
+    tr._spawn(
+        np.array([[0.0, 0.0, 300.0], [500.0, 200.0, 300.0]]),
+        np.repeat(np.eye(3)[None] * 100.0, 2, axis=0),
+        np.array([[40.0, 0.0, 0.0], [40.0, 0.0, 0.0]]),
+        np.full((2, 3), 4.0),
+        np.full(2, None, object),
+        [],
+        "radar",
+    )
+    tr.t_s = t
+    tr.t_state[:] = [t - 6.0, t]
+    tr.xm[0, :, :3] = [260.0, 0.0, 300.0]  # 6 s short of the young track's position
+    tr._combined = None
+    tr.status[:] = [COASTING, CONFIRMED]
+    tr.t_first[:] = [t - 60.0, t - 9.0]
+    tr.t_fix[:] = [t - 6.0, t]
+    for row, fixes in enumerate((fixes_old, fixes_young)):
+        tr.fix_batch[row] = -1
+        for k, b in enumerate(fixes):
+            tr.fix_batch[row, k % _FIX_RING] = b
+        tr.n_fix[row] = len(fixes)
+    return tr, t
+
+
+def test_a_track_fixed_beside_a_young_one_by_other_sensors_only_is_continued():
+    """In a turn one radar's plots may still fit the old track while another's start a
+    new one: fixed side by side for longer than a handover, but never in the same batch
+    (no sensor saw two objects), the new track takes the lost one's id."""
+    tr, t = _lost_and_young([10, 12, 14, 20, 22], [21, 23, 25, 27])
+    tr._continue_lost(t)
+    assert tr.id.tolist() == [1] and tr.stats.continued == 1
+
+
+@pytest.mark.parametrize(
+    ("fixes_old", "fixes_young"),
+    [
+        ([10, 12, 14, 20, 21], [21, 23, 25, 27]),  # batch 21 fixed both: two objects
+        # 20 fixes since the young track's first: the old one's ring no longer reaches it
+        ([100, *range(102, 121)], [101, 125]),
+        ([10, 12], list(range(30, 47))),  # the young track's first fixes have left its ring
+    ],
+    ids=["fixed-together", "old-ring-short", "young-ring-short"],
+)
+def test_a_track_fixed_together_with_a_young_one_or_unknown_is_not_continued(
+    fixes_old, fixes_young
+):
+    tr, t = _lost_and_young(fixes_old, fixes_young)
+    tr._continue_lost(t)
+    assert tr.id.tolist() == [1, 2] and tr.stats.continued == 0

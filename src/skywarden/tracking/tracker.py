@@ -77,6 +77,8 @@ class TrackerStats:
 #: A lost track may have been fixed this long after its successor's first detection:
 #: the old track can take a plot or two of the manoeuvre before it falls behind.
 _LOST_OVERLAP_S = 2.0
+#: Position-fixing batches remembered per track (the ring of ``fix_batch``).
+_FIX_RING = 16
 
 
 @dataclass
@@ -137,7 +139,7 @@ class Tracker:
     #: new tracks are written in place instead of every column being re-concatenated.
     _COLUMNS = (
         "id", "status", "xm", "Pm", "mu", "t_state", "identity",
-        "n_upd", "t_first", "t_last", "t_fix", "b_sensor", "b_t",
+        "n_upd", "t_first", "t_last", "t_fix", "b_sensor", "b_t", "fix_batch", "n_fix",
     )  # fmt: skip
 
     def _alloc(self, m: int) -> None:
@@ -159,6 +161,11 @@ class Tracker:
             "t_fix": np.empty(0),
             "b_sensor": np.empty(0, object),
             "b_t": np.empty(0),
+            # The last _FIX_RING batches (``stats.batches`` numbers, -1 none) in which a
+            # position-giving sensor updated the track, a ring written at ``n_fix``: two
+            # tracks fixed in one batch were two plots of one sensor's scan.
+            "fix_batch": np.empty((0, _FIX_RING), np.int64),
+            "n_fix": np.empty(0, np.int64),
         }
         #: Moment-matched (x, P) of the current state, until the state changes.
         self._combined: tuple[np.ndarray, np.ndarray] | None = None
@@ -179,6 +186,8 @@ class Tracker:
         self.t_fix = self._buf["t_fix"][:n]
         self.b_sensor = self._buf["b_sensor"][:n]
         self.b_t = self._buf["b_t"][:n]
+        self.fix_batch = self._buf["fix_batch"][:n]
+        self.n_fix = self._buf["n_fix"][:n]
 
     def _append(self, rows: dict[str, np.ndarray]) -> None:
         """Add ``k`` tracks: every column's k new rows."""
@@ -522,6 +531,8 @@ class Tracker:
             self.b_t[ti] = self.t_s
         else:
             fixed = ti
+            self.fix_batch[ti, self.n_fix[ti] % _FIX_RING] = self.stats.batches
+            self.n_fix[ti] += 1
         self.t_fix[fixed] = self.t_s
         coasting = self.status[fixed] == COASTING
         self.status[fixed[coasting]] = CONFIRMED
@@ -581,6 +592,10 @@ class Tracker:
         P[:, 3, 3], P[:, 4, 4], P[:, 5, 5] = vvar[:, 0], vvar[:, 1], vvar[:, 2]
         ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
         self._next_id += k
+        fix_batch = np.full((k, _FIX_RING), -1, np.int64)
+        positioned = kind not in _BEARING_KINDS
+        if positioned:
+            fix_batch[:, 0] = self.stats.batches
         self._append(
             {
                 "id": ids,
@@ -596,6 +611,8 @@ class Tracker:
                 "t_fix": np.full(k, self.t_s),
                 "b_sensor": np.full(k, "", dtype=object),
                 "b_t": np.full(k, -math.inf),
+                "fix_batch": fix_batch,
+                "n_fix": np.full(k, int(positioned), np.int64),
             }
         )
         self.stats.initiated += k
@@ -732,7 +749,10 @@ class Tracker:
 
         Young: confirmed, first seen within ``continue_window_s``. Lost: coasting, older,
         its last fix at most ``_LOST_OVERLAP_S`` after the young track's first detection
-        (tracks both fixed for longer saw two objects). It can be that object when it
+        (tracks both fixed for longer saw two objects), or fixed for longer but never in
+        a batch that also fixed the young track (no sensor saw both at once: in a sharp
+        turn one radar's plots may still fit the old track while the others' start the
+        new one, and that is one object). It can be that object when it
         lies within reach of a turn at ``continue_accel_mps2`` since the lost track's last
         fix (plus 3 sigma of both positions), at a velocity that turn allows, with no
         other identity, and no third established track lies within that reach. Nearest
@@ -776,7 +796,7 @@ class Tracker:
         id_i, id_j = self.identity[i], self.identity[j]
         clash = present(id_i) & present(id_j) & (id_i != id_j)
         before = (self.t_first[j] < self.t_first[i]) & (
-            self.t_fix[j] <= self.t_first[i] + _LOST_OVERLAP_S
+            (self.t_fix[j] <= self.t_first[i] + _LOST_OVERLAP_S) | self._never_fixed_together(i, j)
         )
         ok = (d <= reach) & (dv <= turn) & ~clash & before
         if not ok.any():
@@ -815,6 +835,18 @@ class Tracker:
             taken_i[ik] = True
         self.stats.continued += int(drop.sum())
         self._keep(~drop)
+
+    def _never_fixed_together(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Per pair, whether no position-giving batch updated both track ``i`` and track
+        ``j`` since ``i``'s first such fix, as far as their rings tell (False when they
+        cannot tell: ``i`` has no such fix or more than the ring holds, or ``j``'s ring
+        does not reach back to ``i``'s first)."""
+        fi, fj = self.fix_batch[i], self.fix_batch[j]
+        ni, nj = self.n_fix[i], self.n_fix[j]
+        common = ((fi[:, :, None] == fj[:, None, :]) & (fi[:, :, None] >= 0)).any(axis=(1, 2))
+        oldest_j = fj[np.arange(j.shape[0]), np.where(nj >= _FIX_RING, nj % _FIX_RING, 0)]
+        complete = (ni > 0) & (ni <= _FIX_RING) & ((nj < _FIX_RING) | (oldest_j < fi[:, 0]))
+        return complete & ~common
 
     # --- output -------------------------------------------------------------------
 
