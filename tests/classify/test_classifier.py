@@ -235,15 +235,32 @@ def test_an_emitter_in_range_of_two_direction_finders_must_be_heard_by_both():
 def test_slow_track_without_any_signature_is_never_a_likely_drone():
     """Within bird speeds and with no radar cross-section, RF or Remote ID, flight style
     alone gives a drone at most ``drone_p_max_unsigned``, below the threat stage's
-    ``drone_p`` (0.6): a hovering object reads as a drone, but is never warned of on that."""
-    p = ClassifierParams.load()
+    ``drone_p`` (0.6). Shown on a slow drifter (0.3 m/s) with the hover rule off."""
+    p = msgspec.structs.replace(ClassifierParams.load(), hover_signature_frac=2.0)
     hover = {1: ([0.0, 2000.0, 60.0], [0.3, 0.0, 0.0])}
-    capped, _, _ = _rf_run({}, [], hover)
+    capped, _, _ = _rf_run({}, [], hover, params=p)
     lifted = msgspec.structs.replace(p, drone_p_max_unsigned=1.0)
     uncapped, _, _ = _rf_run({}, [], hover, params=lifted)
     assert uncapped.p[0, 0] > p.drone_p_max_unsigned
     assert capped.p[0, 0] == pytest.approx(p.drone_p_max_unsigned)
     assert p.drone_p_max_unsigned < 0.6
+
+
+def test_an_object_standing_still_in_the_air_is_a_likely_drone_without_signature():
+    """Birds do not hover for ten seconds and more; multirotors do. A track that stands
+    still for at least ``hover_signature_frac`` of the feature window is exempt from the
+    base-rate penalty and the cap of signature-free slow flyers, so a hovering quadcopter
+    with no RF and no echo size reads above the threat stage's ``drone_p`` (0.6): the
+    recorded DJI Inspire 2 of real-eval-04 was never warned of before. A slow flyer
+    (3 m/s) stays a bird, and below the cap."""
+    p = ClassifierParams.load()
+    hover = {1: ([0.0, 2000.0, 60.0], [0.3, 0.0, 0.0])}
+    slow = {1: ([0.0, 2000.0, 60.0], [3.0, 0.0, 0.0])}
+    hovering, _, _ = _rf_run({}, [], hover)
+    flying, _, _ = _rf_run({}, [], slow)
+    assert hovering.label[0] == "drone" and hovering.p[0, 0] > 0.6
+    assert hovering.p[0, 0] <= p.drone_p_max_kinematic + 1e-9
+    assert flying.label[0] != "drone" and flying.p[0, 0] <= p.drone_p_max_unsigned
 
 
 def test_slow_flyer_without_signature_needs_strong_evidence_to_read_drone():
@@ -266,10 +283,11 @@ def test_hovering_object_without_signature_or_transponder_is_no_helicopter():
     """A slow object with no signature and no ICAO address is rarely a helicopter: the
     drone base-rate penalty alone handed hovering quadcopters to ``helicopter`` (the
     recorded DJI and PX4 flights of real-eval-04: drone accuracy 0.59-0.61 -> 0.76-0.79).
-    The penalty scales the helicopter odds by exp(unsigned_helicopter_llr)."""
-    p = ClassifierParams.load()
+    The penalty scales the helicopter odds by exp(unsigned_helicopter_llr). Shown with the
+    hover rule off (it lifts the drone penalty from a hovering track, not this one)."""
+    p = msgspec.structs.replace(ClassifierParams.load(), hover_signature_frac=2.0)
     hover = {1: ([0.0, 2000.0, 110.0], [0.3, 0.0, 0.0])}
-    with_rule, _, _ = _rf_run({}, [], hover)
+    with_rule, _, _ = _rf_run({}, [], hover, params=p)
     without = msgspec.structs.replace(p, unsigned_helicopter_llr=0.0)
     no_rule, _, _ = _rf_run({}, [], hover, params=without)
     assert no_rule.label[0] == "helicopter"
@@ -278,9 +296,9 @@ def test_hovering_object_without_signature_or_transponder_is_no_helicopter():
     assert odds == pytest.approx(np.exp(p.unsigned_helicopter_llr))
 
 
-def _radar_run(rcs_dbsm: float, v, n: int = 40):
+def _radar_run(rcs_dbsm: float, v, n: int = 40, params: ClassifierParams | None = None):
     """A track at 60 m seen by one radar each scan with a steady cross-section."""
-    clf = Classifier()
+    clf = Classifier(params)
     res = None
     for k in range(n):
         t = 5000.0 + k
@@ -295,11 +313,12 @@ def test_a_bird_sized_echo_is_no_signature():
     """Echoes below ``rcs_signature_min_dbsm`` overlap between large birds (and flock
     tracks hopping between members) and small multirotors: a slow track with one stays
     capped at ``drone_p_max_unsigned``; a drone-sized echo lifts the cap (mass-raid seed 1:
-    false alerts on flock tracks 11 -> 4)."""
-    p = ClassifierParams.load()
+    false alerts on flock tracks 11 -> 4). Shown on a slow drifter with the hover rule off
+    (a track standing still in the air is exempt from the cap whatever its echo)."""
+    p = msgspec.structs.replace(ClassifierParams.load(), hover_signature_frac=2.0)
     hover = [0.3, 0.0, 0.0]
-    small = _radar_run(p.rcs_signature_min_dbsm - 3.0, hover)
-    large = _radar_run(p.rcs_signature_min_dbsm + 5.0, hover)
+    small = _radar_run(p.rcs_signature_min_dbsm - 3.0, hover, params=p)
+    large = _radar_run(p.rcs_signature_min_dbsm + 5.0, hover, params=p)
     assert small.p[0, 0] <= p.drone_p_max_unsigned + 1e-9
     assert large.p[0, 0] > p.drone_p_max_unsigned
 

@@ -98,6 +98,13 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: than a bird with no transponder and no echo size is rarer still, and without it
     #: the drone penalty handed recorded hovering quadcopters to ``helicopter``.
     unsigned_helicopter_llr: float = -1.5
+    #: A track that hovers (slower than ``HOVER_SPEED_MPS``) for at least this fraction
+    #: of the feature window is not such a flyer: birds do not stand still in the air
+    #: for ten seconds and more, multirotors do. It keeps its drone evidence (no
+    #: ``unsigned_drone_llr``) and the kinematic cap, so that a hovering quadcopter with
+    #: no RF and no echo size can be warned of (the helicopter penalty still holds).
+    #: Above 1: off.
+    hover_signature_frac: float = 0.5
     #: A mean radar cross-section at least this large is a signature. Smaller echoes
     #: overlap between large birds (and flocks, whose tracks hop between members)
     #: and small multirotors, and tell neither.
@@ -440,13 +447,14 @@ class Classifier:
         slow = np.hypot(table.x[:, 3], table.x[:, 4]) < p.bird_speed_max_mps
         # "No signature" is itself evidence only once the track has been watched.
         unsigned = (table.t_s >= t_start) & rcs_none & slow & ~emitter & ~rid
+        hovering = feats[:, FEATURES.index("hover_frac")] >= p.hover_signature_frac
         logits = (
             self._prior[None]
             + p.evidence_weight * h.evidence[slots]
             + rid[:, None] * self._id_rid[None]
             + icao[:, None] * self._id_icao[None]
         )
-        logits[:, 0] += unsigned * p.unsigned_drone_llr
+        logits[:, 0] += (unsigned & ~hovering) * p.unsigned_drone_llr
         logits[:, _HELICOPTER] += (unsigned & ~icao) * p.unsigned_helicopter_llr
         named = self.emitter_classes(table, by_track)
         rows = np.flatnonzero(icao & (named >= 0))
@@ -457,7 +465,7 @@ class Classifier:
         cap = np.where(
             emitter,
             p.drone_p_max_rf,
-            np.where(rcs_none & slow, p.drone_p_max_unsigned, p.drone_p_max_kinematic),
+            np.where(rcs_none & slow & ~hovering, p.drone_p_max_unsigned, p.drone_p_max_kinematic),
         )
         prob = _cap_drone(prob, np.where(rid, 1.0, cap))
         label = np.asarray(CLASSES, dtype=object)[np.argmax(prob, axis=1)]
