@@ -216,17 +216,22 @@ def test_loiter_alert_held_far_off_reports_no_arrival_beyond_the_horizon():
     assert sum(e.state == "updated" for e in mine) <= 2, [(e.t - t0, e.tta_s) for e in mine]
 
 
+def _second_pass(away_s: int) -> tuple[ThreatAssessor, list]:
+    """A drone alerted on its way in, turning away for ``away_s`` seconds at 40 m/s,
+    coming back at the zone and turning away again: the assessor and its events."""
+    a = ThreatAssessor(zones())
+    inbound = straight([0, -6000, 100], [0, 40, 0], 60)
+    away = straight(inbound[-1, :3], [40, -5, 0], away_s)
+    back = straight(away[-1, :3], [-40, 30, 0], 50)
+    out = straight(back[-1, :3], [40, 0, 0], 80)
+    return a, run(a, np.concatenate([inbound, away, back, out])[:, None, :], DRONE)
+
+
 def test_transit_drone_second_pass_is_not_loitering():
     """A drone that is alerted, turns away and comes back from far away (further than
     ``loiter_max_displacement_m`` from where it was first alerted) is not loitering:
     its second alert clears when it turns away again."""
-    a = ThreatAssessor(zones())
-    leg = lambda p0, v, n: straight(p0, v, n)  # noqa: E731
-    inbound = leg([0, -6000, 100], [0, 40, 0], 60)
-    away = leg(inbound[-1, :3], [40, -5, 0], 160)
-    back = leg(away[-1, :3], [-40, 30, 0], 50)
-    out = leg(back[-1, :3], [40, 0, 0], 80)
-    ev = run(a, np.concatenate([inbound, away, back, out])[:, None, :], DRONE)
+    _, ev = _second_pass(160)
     assert all(e.dwell_s is None for e in ev)
     assert ev[-1].state == "cleared"
 
@@ -235,13 +240,7 @@ def test_drone_back_at_a_zone_a_few_km_from_its_first_alert_is_loitering():
     """The same drone, turning back 3 km from where it was first alerted (a loitering
     quadcopter strays that far between passes): its second alert is a loiter alert
     and stays open when it turns away again, with its dwell time."""
-    a = ThreatAssessor(zones())
-    leg = lambda p0, v, n: straight(p0, v, n)  # noqa: E731
-    inbound = leg([0, -6000, 100], [0, 40, 0], 60)
-    away = leg(inbound[-1, :3], [40, -5, 0], 80)
-    back = leg(away[-1, :3], [-40, 30, 0], 50)
-    out = leg(back[-1, :3], [40, 0, 0], 80)
-    ev = run(a, np.concatenate([inbound, away, back, out])[:, None, :], DRONE)
+    a, ev = _second_pass(80)
     raised = [e for e in ev if e.state == "raised"]
     assert len(raised) == 2 and raised[1].dwell_s is not None
     assert [o.id for o in a.open_alerts()] == [raised[1].id]
