@@ -264,3 +264,27 @@ def test_slow_client_is_downgraded_does_not_hold_up_a_fast_one_and_gets_every_al
     assert live.downgrades >= 1
     # ... but every alert event, in order, as the fast one did.
     assert slow.alert_events == fast.alert_events == [("A1", "raised"), ("A1", "cleared")]
+
+
+def test_a_slowed_client_idle_for_a_push_interval_gets_the_latest_scan():
+    """A client moved to every fourth scan is not sent the one scan it is behind on ...
+    until it has been sent nothing for a push interval: then it is (the removal of
+    every track, say, when scans stop), instead of a keepalive at its stale picture."""
+
+    async def main() -> None:
+        live = LiveState(sensors(), [zone_a()], history_len=8)
+        sub = live.subscribe()
+        client = Client()
+        client.take(sub.get_nowait())  # the snapshot
+        live.apply(ScanOutput(t_s=T0, tracks=(track_line("T1", T0, 0.0, 0.0),), alerts=()))
+        client.take(sub.get_nowait())
+        sub.every = 4
+        live.apply(ScanOutput(t_s=T0 + 1, tracks=(), alerts=()))
+        assert sub.get_nowait() is None
+        msg = sub.get_nowait(any_rate=True)
+        assert msg is not None
+        client.take(msg)
+        assert client.tracks == {} and client.at(live.seq)
+        assert sub.get_nowait(any_rate=True) is None  # nothing more to catch up on
+
+    asyncio.run(main())

@@ -464,7 +464,8 @@ async def _stream(
     still_valid: Callable[[], bool],
 ) -> None:
     """Send the client's feed (a snapshot, then events and track deltas: see
-    :mod:`.feed`), an empty delta when nothing came for ``push_interval_s``; close
+    :mod:`.feed`); when nothing came for ``push_interval_s``, the tracks the client
+    is behind on whatever its rate, else an empty delta; close
     with 1008 once ``still_valid`` says the token was revoked, and cut off a client
     that takes longer than ``send_timeout_s`` to accept a message."""
     sub = live.subscribe(config.feed)
@@ -485,7 +486,9 @@ async def _stream(
                     sub.get(), timeout=min(config.push_interval_s, recheck_s)
                 )
             except TimeoutError:
-                text = sub.keepalive()
+                # Idle for a whole interval: the tracks it is behind on (a slowed
+                # client's rate must not leave it stale when scans stop), else a keepalive.
+                text = sub.get_nowait(any_rate=True) or sub.keepalive()
             try:
                 await asyncio.wait_for(websocket.send_text(text), config.send_timeout_s)
             except TimeoutError:

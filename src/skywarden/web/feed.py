@@ -17,7 +17,10 @@ send waits while the socket's buffer is full). When more than ``every`` scans
 came during that time, the client cannot keep up with its rate and is moved to
 half of it (tracks at most every ``2 * every`` scans, up to ``max_every``);
 after ``recover_after`` updates in a row taken with no scan missed, its rate
-doubles again. Events are handed out as soon as they come, whatever the rate. A
+doubles again. A client that was sent nothing for a whole push interval is sent
+the tracks it is behind on whatever its rate (``get_nowait(any_rate=True)``): it
+had the time, and a slowed client must not keep a picture older than the latest
+scan when scans stop (the end of a replay, a sensor outage). Events are handed out as soon as they come, whatever the rate. A
 client so slow that ``max_pending`` events wait is cut off (:class:`ClientTooSlow`)
 rather than lose one or let its queue grow without bound; it reconnects and gets
 a new snapshot.
@@ -96,8 +99,9 @@ class Subscriber:
 
     # --- read by the client's sender (its event loop) ---
 
-    def get_nowait(self) -> str | None:
-        """The next message, or ``None`` when nothing is due; raises
+    def get_nowait(self, *, any_rate: bool = False) -> str | None:
+        """The next message, or ``None`` when nothing is due (with ``any_rate``, the
+        tracks are due whenever the client is behind, whatever its rate); raises
         :class:`ClientTooSlow` once an event could not be queued."""
         if self._overflowed:
             raise ClientTooSlow(f"{self.config.max_pending} events waited for this client")
@@ -105,7 +109,7 @@ class Subscriber:
             # Every part of the last update was taken: how many scans came meanwhile?
             self._judge(self.live.seq - self._update_from)
             self._update_from = None
-        return self._next()
+        return self._next(any_rate)
 
     async def get(self) -> str:
         """The next message, waiting until one is due."""
@@ -136,7 +140,7 @@ class Subscriber:
                 self.every //= 2
                 self._good = 0
 
-    def _next(self) -> str | None:
+    def _next(self, any_rate: bool = False) -> str | None:
         if self._snapshot_due:
             self._snapshot_due = False
             # Whatever was queued before is in the snapshot.
@@ -147,7 +151,7 @@ class Subscriber:
             return self._events.popleft()
         if self._parts:
             return self._parts.popleft()
-        if self.live.seq - self.seq < self.every:
+        if self.live.seq - self.seq < (1 if any_rate else self.every):
             return None
         update = self.live.track_update(self.seq)
         if update is None:
