@@ -20,10 +20,10 @@ after ``recover_after`` updates in a row taken with no scan missed, its rate
 doubles again. A client that was sent nothing for a whole push interval is sent
 the tracks it is behind on whatever its rate (``get_nowait(any_rate=True)``): it
 had the time, and a slowed client must not keep a picture older than the latest
-scan when scans stop (the end of a replay, a sensor outage). Events are handed out as soon as they come, whatever the rate. A
-client so slow that ``max_pending`` events wait is cut off (:class:`ClientTooSlow`)
-rather than lose one or let its queue grow without bound; it reconnects and gets
-a new snapshot.
+scan when scans stop (the end of a replay, a sensor outage). Events are handed
+out as soon as they come, whatever the rate. A client so slow that
+``max_pending`` events wait is cut off (:class:`ClientTooSlow`) rather than lose
+one or let its queue grow without bound; it reconnects and gets a new snapshot.
 """
 
 from __future__ import annotations
