@@ -21,7 +21,11 @@ real ``skywarden serve`` on loopback and, in this process:
 Statistics leave out the first ``--warmup-s`` (tracks forming). The memory slope
 is a least-squares fit over the samples after the warm-up, MB per minute.
 
-    .venv/bin/python bench/live_scale.py [--minutes 3] [--drones 500 --birds 1500] [--json]
+    .venv/bin/python bench/live_scale.py [--minutes 3] [--drones 500 --birds 1500]
+        [--worker process,thread] [--json]
+
+``--worker``: where ``serve`` runs the engine (``engine.worker``); with both, the same
+raid is served twice, one after the other, and the figures are printed side by side.
 
 All traffic stays on 127.0.0.1.
 """
@@ -298,14 +302,29 @@ async def _feed(
     writer.close()
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    tmp = Path(tempfile.mkdtemp(prefix="skywarden-live-scale-"))
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its children (the engine's process), MB."""
+    total = _rss_mb(pid)
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(_rss_mb(int(k)) for k in kids)
+
+
+def simulate(args: argparse.Namespace, tmp: Path) -> Path:
     duration_s = args.warmup_s + 60.0 * args.minutes + 5.0
     spec = raid_spec(duration_s, args.drones, args.birds)
     scen = tmp / "raid.jsonl"
     t_gen = time.perf_counter()
     simulate_to_file(spec, scen, seed=args.seed, duration_s=duration_s)
     console.print(f"simulated {duration_s:.0f} s in {time.perf_counter() - t_gen:.0f} s: {scen}")
+    return scen
+
+
+async def run(args: argparse.Namespace, scen: Path, worker: str) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix=f"skywarden-live-scale-{worker}-"))
+    console.print(f"serve with the engine on a {worker}")
     # Opened now: opening a long scenario takes seconds (the event loop must not wait).
     reader = ScenarioReader(scen)
     hdr = reader.header
@@ -315,6 +334,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "sensors": [_plain(s) for s in hdr.sensors.values() if isinstance(s, Sensor)],
         "zones": [_plain(z) for z in hdr.zones if isinstance(z, Zone)],
         "sources": {"jsonl_tcp_port": tcp_port, "jsonl_udp_port": None},
+        "engine": {"worker": worker},
         "store": {"path": str(tmp / "site.db")},
         "server": {"port": web_port},
     }
@@ -350,7 +370,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             while not feeder.done():
                 now = time.time()
                 if now >= next_rss:
-                    rss.append((now - wall0, _rss_mb(proc.pid)))
+                    rss.append((now - wall0, _tree_rss_mb(proc.pid)))
                     next_rss += 10.0
                     m = _metrics((await http.get("/metrics", headers=headers)).text)
                     tracks_live.append(m.get("skywarden_tracks_live", math.nan))
@@ -379,6 +399,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     live = [x for x in tracks_live[len(tracks_live) // 3 :] if math.isfinite(x)]
     measured_s = 60.0 * args.minutes
     return {
+        "worker": worker,
         "minutes": args.minutes,
         "warmup_s": args.warmup_s,
         "objects": {"hostile_drones_in_flight": args.drones, "birds": args.birds, "aircraft": 35},
@@ -441,18 +462,38 @@ def main() -> None:
     ap.add_argument("--birds", type=int, default=1500)
     ap.add_argument("--slow-clients", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--worker",
+        default="process,thread",
+        help="where serve runs the engine (engine.worker), one run each, side by side",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the scenario, store and log")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    res = asyncio.run(run(a))
+    workers = [w.strip() for w in a.worker.split(",") if w.strip()]
+    if not workers or not set(workers) <= {"thread", "process"}:
+        ap.error("--worker: a comma-separated list of 'thread' and 'process'")
+    tmp = Path(tempfile.mkdtemp(prefix="skywarden-live-scale-"))
+    try:
+        scen = simulate(a, tmp)
+        res = [asyncio.run(run(a, scen, w)) for w in workers]
+    finally:
+        if not a.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
     if a.json:
-        sys.stdout.write(orjson.dumps(res).decode() + "\n")
+        sys.stdout.write(orjson.dumps(res if len(res) > 1 else res[0]).decode() + "\n")
         return
     t = Table(title="skywarden serve at scale: detection → WebSocket, memory")
     t.add_column("measure")
-    t.add_column("value", justify="right")
-    for k, v in res.items():
-        t.add_row(k.replace("_", " "), f"{v:.1f}" if isinstance(v, float) else str(v))
+    for r in res:
+        t.add_column(f"engine on a {r['worker']}", justify="right")
+    for k in res[0]:
+        if k == "worker":
+            continue
+        t.add_row(
+            k.replace("_", " "),
+            *(f"{r[k]:.1f}" if isinstance(r[k], float) else str(r[k]) for r in res),
+        )
     Console().print(t)
 
 

@@ -21,6 +21,7 @@ import yaml
 
 from skywarden.config import SiteConfig, SourcesConfig, StoreConfig, load_config
 from skywarden.geodesy import LocalFrame, SensorGeometry
+from skywarden.pipeline import EngineConfig
 from skywarden.scenario import ScenarioReader, encode_line
 from skywarden.service import Service
 from skywarden.sim import generate, load_spec
@@ -45,10 +46,11 @@ RADAR = _sensor(
 )  # fmt: skip
 
 
-def _config(tmp_path: Path, sensors: list[Sensor], **sources) -> SiteConfig:
+def _config(tmp_path: Path, sensors: list[Sensor], worker: str = "thread", **sources) -> SiteConfig:
     return SiteConfig(
         site=SITE,
         sensors=sensors,
+        engine=EngineConfig(worker=worker),  # type: ignore[arg-type]
         sources=SourcesConfig(**{"jsonl_tcp_port": None, "jsonl_udp_port": None, **sources}),
         store=StoreConfig(path=str(tmp_path / "site.db")),
     )
@@ -88,10 +90,12 @@ async def _wait_for_tracks(service: Service, timeout_s: float = 20.0, confirmed:
         service.live.unsubscribe(q)
 
 
-def test_jsonl_tcp_detections_become_tracks_in_live_state_and_store(tmp_path):
+@pytest.mark.parametrize("worker", ["thread", "process"])
+def test_jsonl_tcp_detections_become_tracks_in_live_state_and_store(tmp_path, worker):
     async def main():
-        cfg = _config(tmp_path, [RADAR], jsonl_tcp_port=0)
+        cfg = _config(tmp_path, [RADAR], worker, jsonl_tcp_port=0)
         service = Service(cfg)
+        assert type(service.engine_thread).__name__ == f"Engine{worker.title()}"
         await service.start()
         try:
             _, w = await asyncio.open_connection("127.0.0.1", service.ports["jsonl_tcp"])
@@ -119,7 +123,8 @@ def test_jsonl_tcp_detections_become_tracks_in_live_state_and_store(tmp_path):
     store.close()
 
 
-def test_replay_of_a_simulated_scenario_raises_alerts(tmp_path):
+@pytest.mark.parametrize("worker", ["thread", "process"])
+def test_replay_of_a_simulated_scenario_raises_alerts(tmp_path, worker):
     spec = load_spec("single-drone")
     recs = list(generate(spec, seed=3, duration_s=420.0))
     header = [r for r in recs if isinstance(r, (Site, Sensor, Zone))]
@@ -127,6 +132,7 @@ def test_replay_of_a_simulated_scenario_raises_alerts(tmp_path):
         site=next(r for r in header if isinstance(r, Site)),
         sensors=[r for r in header if isinstance(r, Sensor)],
         zones=[r for r in header if isinstance(r, Zone)],
+        engine=EngineConfig(worker=worker),
         sources=SourcesConfig(jsonl_tcp_port=None, jsonl_udp_port=None),
         store=StoreConfig(path=str(tmp_path / "site.db")),
     )

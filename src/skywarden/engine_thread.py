@@ -37,10 +37,25 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+import msgspec
+
 from .pipeline import Engine
 from .types import Detection, ScanOutput, Sensor
 
 log = logging.getLogger(__name__)
+
+
+class EngineSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """The live engine's counters, for ``/metrics``."""
+
+    late: int = 0
+    unknown_sensor: int = 0
+    scans: int = 0
+    tracks: int = 0
+    ms_per_scan: float = 0.0
+    #: Detections dropped from the full inbox, and waiting in it.
+    dropped: int = 0
+    waiting: int = 0
 
 
 class EngineThread:
@@ -86,6 +101,15 @@ class EngineThread:
         """Detections waiting for the engine."""
         return len(self._inbox)
 
+    def snapshot(self) -> EngineSnapshot:
+        """The engine's counters now (read without the lock: each is one int or float)."""
+        e = self.engine
+        return EngineSnapshot(
+            late=e.stats.late, unknown_sensor=e.stats.unknown_sensor, scans=e.stats.scans,
+            tracks=len(e.tracker), ms_per_scan=e.stats.ms_per_scan, dropped=self.dropped,
+            waiting=self.qsize(),
+        )  # fmt: skip
+
     def put(self, det: Detection) -> bool:
         """Hand a detection over (any thread, never blocks); False when the oldest
         waiting one was dropped to make room."""
@@ -98,6 +122,19 @@ class EngineThread:
             self._last_put_s = self.clock()
             self._cond.notify()
         return not full
+
+    def put_many(self, dets: list[Detection]) -> int:
+        """Hand detections over at once (the engine takes all or none of them);
+        returns how many of the oldest waiting were dropped to make room."""
+        with self._cond:
+            self._inbox.extend(dets)
+            over = max(0, len(self._inbox) - self.maxsize)
+            for _ in range(over):
+                self._inbox.popleft()
+            self.dropped += over
+            self._last_put_s = self.clock()
+            self._cond.notify()
+        return over
 
     def declare(self, sensor: Sensor) -> None:
         """Declare a sensor to the site registry on the engine's thread, before the

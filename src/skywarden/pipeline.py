@@ -116,6 +116,11 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     output_interval_s: float = 1.0
     #: Also write tentative tracks.
     tentative: bool = False
+    #: Where ``serve`` runs the engine: on a ``thread`` beside the event loop, or in a
+    #: ``process`` of its own, where no scan waits for the interpreter lock that the
+    #: sources, the store and the WebSockets take (a busy sky: thousands of
+    #: detections a second). Batch commands ignore it.
+    worker: Literal["thread", "process"] = "process"
 
 
 @dataclass

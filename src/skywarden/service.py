@@ -5,13 +5,16 @@ Tasks, each with one job and one bounded queue:
 - sources (JSON Lines TCP/UDP, SAPIENT, file replay or the simulator feed)
   hand detections to the engine thread's inbox; when it is full the oldest
   detection is dropped and counted (a newer picture beats an old one);
-- the engine runs on a thread of its own (:mod:`.engine_thread`), so a scan of
+- the engine runs in a process of its own (:mod:`.engine_process`, the default)
+  or on a thread (:mod:`.engine_thread`; ``engine.worker``), so a scan of
   thousands of tracks never holds up the event loop's sources, WebSockets and
   API: it wakes when detections come or when its clock must move on (a held
-  scan leaves the reorder window; tracks coast when no data comes);
+  scan leaves the reorder window; tracks coast when no data comes). In a
+  process, :attr:`Service.engine` runs no scans (it is the site registry, the
+  frame and the zone check); the live counters are ``engine_thread.snapshot()``;
 - every scan's output goes to the live state (web map; its JSON is encoded on
-  the engine's thread), then, on the event loop, to the store writer and each
-  sink, without waiting for any of them;
+  the engine's thread, or the thread receiving the process's outputs), then, on
+  the event loop, to the store writer and each sink, without waiting for any of them;
 - the health check looks for silent sensors and failing sinks twice a second.
 """
 
@@ -33,6 +36,7 @@ import msgspec
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from .config import SiteConfig
+from .engine_process import EngineProcess, EngineSetup
 from .engine_thread import EngineThread
 from .health import SensorHealth, sensor_alert, sensor_alert_id
 from .i18n import Messages
@@ -137,28 +141,24 @@ class ServiceCollector:
 
     def collect(self) -> Iterator[Metric]:
         svc = self.service
-        e, m = svc.engine, svc.metrics
+        e, m = svc.engine_thread.snapshot(), svc.metrics
         for name, doc, value in (
             ("detections_received", "Detections accepted from every source.",
              m.detections_received),
             ("detections_dropped_queue", "Detections dropped from the full input queue.",
-             m.detections_dropped_queue),
-            ("detections_late", "Detections older than the reorder window.", e.stats.late),
+             e.dropped),
+            ("detections_late", "Detections older than the reorder window.", e.late),
             ("detections_unknown_sensor", "Detections of undeclared sensors.",
-             e.stats.unknown_sensor),
-            ("scans", "Scans processed by the tracker.", e.stats.scans),
+             e.unknown_sensor),
+            ("scans", "Scans processed by the tracker.", e.scans),
         ):  # fmt: skip
             yield CounterMetricFamily(f"skywarden_{name}", doc, value)
+        yield GaugeMetricFamily("skywarden_tracks_live", "Tracks held by the tracker.", e.tracks)
         yield GaugeMetricFamily(
-            "skywarden_tracks_live", "Tracks held by the tracker.", len(e.tracker)
+            "skywarden_detection_queue_depth", "Detections waiting for the engine.", e.waiting
         )
         yield GaugeMetricFamily(
-            "skywarden_detection_queue_depth",
-            "Detections waiting for the engine.",
-            svc.engine_thread.qsize(),
-        )
-        yield GaugeMetricFamily(
-            "skywarden_scan_ms_mean", "Mean tracker time per scan, ms.", e.stats.ms_per_scan
+            "skywarden_scan_ms_mean", "Mean tracker time per scan, ms.", e.ms_per_scan
         )
         lat = sorted(m.latency_s[-2000:])
         if lat:
@@ -266,9 +266,10 @@ class Service:
         self.header = Header(
             site=self.site.site, sensors=dict(self.site.sensors), zones=list(zones)
         )
+        first_track_id = self.store.next_track_number()
         self.engine = build_engine(
             self.site, engine_config=config.engine, tracker_config=config.tracker,
-            threat_config=config.threat, first_track_id=self.store.next_track_number(),
+            threat_config=config.threat, first_track_id=first_track_id,
         )  # fmt: skip
         self._restart_clears = self._close_restored_alerts(clock())
         self.live = LiveState(list(self.site.sensors.values()), list(zones))
@@ -333,10 +334,22 @@ class Service:
         #: ids of the AlertLine objects handed to the store's writer ahead of their scan
         #: (engine thread only): the scan's output goes to it without them.
         self._stored_early: set[int] = set()
-        self.engine_thread = EngineThread(
-            self.engine, maxsize=config.sources.queue_size, on_outputs=self._engine_outputs,
-            clock=clock,
-        )  # fmt: skip
+        self.engine_thread: EngineThread | EngineProcess
+        if config.engine.worker == "process" and clock is time.time:
+            self.engine_thread = EngineProcess(
+                self.engine, maxsize=config.sources.queue_size, on_outputs=self._engine_outputs,
+                setup=EngineSetup(
+                    site=self.site.site, sensors=list(self.site.sensors.values()),
+                    zones=list(self.site.zones), engine=config.engine, tracker=config.tracker,
+                    threat=config.threat, first_track_id=first_track_id,
+                    alerts=self.store.alerts(), maxsize=config.sources.queue_size,
+                ),
+            )  # fmt: skip
+        else:
+            self.engine_thread = EngineThread(
+                self.engine, maxsize=config.sources.queue_size, on_outputs=self._engine_outputs,
+                clock=clock,
+            )  # fmt: skip
         # Each stored row's insert takes the interpreter lock: thousands a second held
         # up the engine's scans (live raid, 2,000 tracks, 2 minutes: detection -> alert
         # p99 293 ms with the writer running freely, 241 with it waiting, 260 with
