@@ -433,3 +433,51 @@ def test_the_store_writer_waits_for_an_idle_engine_briefly(tmp_path):
         assert service.writer.pause() is True
     finally:
         service.store.close()
+
+
+@pytest.mark.parametrize("worker", ["thread", "process"])
+def test_an_engine_that_stops_raises_a_critical_alert_cleared_by_a_restart(tmp_path, worker):
+    """Never silent: a map with no new tracks looks like a quiet sky."""
+
+    async def main():
+        service = Service(_config(tmp_path, [RADAR], worker))
+        await service.start()
+        try:
+            if worker == "thread":
+
+                def boom(det):
+                    raise RuntimeError("a fault in a scan")
+
+                service.engine.push = boom  # type: ignore[method-assign]
+                service.engine_thread.put(_radar_dets(time.time(), 1)[0])
+            else:
+                os.kill(service.engine_thread._proc.pid, signal.SIGKILL)
+            q = service.live.subscribe()
+            async with asyncio.timeout(20):
+                while not any(a.cause == "engine_stopped" for a in service.live.alerts.values()):
+                    await q.get()
+            service.live.unsubscribe(q)
+            return [a for a in service.live.alerts.values() if a.cause == "engine_stopped"]
+        finally:
+            await service.stop()
+
+    (alert,) = asyncio.run(main())
+    assert (alert.kind, alert.sensor, alert.level, alert.state) == (
+        "sensor", "engine", "critical", "raised",
+    )  # fmt: skip
+    store = Store(tmp_path / "site.db")
+    try:
+        assert [a.state for a in store.alert_events(alert.id)] == ["raised"]
+    finally:
+        store.close()
+
+    # Started again, the engine runs: the alert is cleared, and says why.
+    service = Service(_config(tmp_path, [RADAR], worker))
+    store = Store(tmp_path / "site.db")
+    try:
+        last = store.alert_events(alert.id)[-1]
+        assert (last.state, last.cause) == ("cleared", "engine_running")
+        assert not store.open_alerts()
+    finally:
+        store.close()
+        service.store.close()

@@ -189,6 +189,16 @@ class EngineProcess:
             th.start()
             self._threads.append(th)
 
+    def alive(self) -> bool:
+        """Whether the engine runs: its process, its engine thread and the threads
+        here that feed it and receive its outputs."""
+        return (
+            self._proc is not None
+            and self._proc.is_alive()
+            and all(th.is_alive() for th in self._threads)
+            and self._stats.running
+        )
+
     def stop(self) -> None:
         """Stop the child and wait for it (what waits to be sent is not processed;
         the outputs it has made still arrive)."""
@@ -268,7 +278,8 @@ class EngineProcess:
                     self._stats = msg.stats
                     outs = [self._same_alerts(o) for o in msg.outs]
                     self._early.clear()
-                    self.on_outputs(outs)
+                    if outs:
+                        self.on_outputs(outs)
                 else:
                     return
         except Exception:
@@ -313,13 +324,22 @@ def _child_main(conn_in: Connection, conn_out: Connection, setup_raw: bytes) -> 
     def on_outputs(outs: list[ScanOutput]) -> None:
         send(_Outputs(outs, th.snapshot()))
 
+    def report_stopped() -> None:
+        # The engine thread ends only when stopped or by an error (logged there):
+        # in the second case the parent must hear of it.
+        th.join()
+        if not stopping.is_set():
+            send(_Outputs([], msgspec.structs.replace(th.snapshot(), running=False)))
+
     engine.on_alerts = lambda alerts: send(_Alerts(alerts))
     th = EngineThread(engine, maxsize=setup.maxsize, on_outputs=on_outputs)
     # As in `serve`: what exists now lives as long as the process, out of the
     # collector's full passes, which stop the engine for tens of milliseconds.
     gc.collect()
     gc.freeze()
+    stopping = threading.Event()
     th.start()
+    threading.Thread(target=report_stopped, name="skywarden-engine-watch", daemon=True).start()
     dec = msgspec.msgpack.Decoder(_ToChild)
     try:
         while True:
@@ -343,6 +363,7 @@ def _child_main(conn_in: Connection, conn_out: Connection, setup_raw: bytes) -> 
             else:
                 break
     finally:
+        stopping.set()
         th.stop()
         with send_lock, contextlib.suppress(OSError):
             conn_out.send_bytes(enc.encode(_Bye()))

@@ -56,6 +56,8 @@ class EngineSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     #: Detections dropped from the full inbox, and waiting in it.
     dropped: int = 0
     waiting: int = 0
+    #: False once the engine stopped (an error in a scan; the service says so).
+    running: bool = True
 
 
 class EngineThread:
@@ -150,6 +152,16 @@ class EngineThread:
         self._due = self.clock() + self.idle_s
         self._thread = threading.Thread(target=self._run, name="skywarden-engine", daemon=True)
         self._thread.start()
+
+    def alive(self) -> bool:
+        """Whether the engine runs (started, and not stopped by an error)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def join(self) -> None:
+        """Wait until the thread ends (stopped, or by an error)."""
+        th = self._thread
+        if th is not None:
+            th.join()
 
     def stop(self) -> None:
         """Stop the thread and wait for it (what waits in the inbox is not processed)."""

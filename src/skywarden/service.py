@@ -69,6 +69,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+#: The name a ``sensor`` alert about the engine itself carries.
+ENGINE = "engine"
 #: Longest wait of the store's writer for an idle engine, per chunk of rows (s).
 _STORE_PAUSE_S = 0.05
 
@@ -272,6 +274,9 @@ class Service:
             threat_config=config.threat, first_track_id=first_track_id,
         )  # fmt: skip
         self._restart_clears = self._close_restored_alerts(clock())
+        #: The open alert saying the engine stopped (there is no going back but a restart).
+        self._engine_alert: str | None = None
+        self._stopping = False
         self.live = LiveState(list(self.site.sensors.values()), list(zones))
         self.live.restore(self.store.open_alerts(), self.store.acks())
         self.live.on_zones_changed = self._zones_changed
@@ -379,14 +384,23 @@ class Service:
         so no new track is the object such an alert was about: it is cleared with
         that reason (and its acknowledgement goes with it), and a drone seen after
         the restart raises an alert of its own. The assessor is seeded with every
-        stored alert id, so none is reused. Sensor alerts stay open.
+        stored alert id, so none is reused. Sensor alerts stay open, but for one
+        saying the engine stopped: it runs again.
         """
         stale = [
             msgspec.structs.replace(
                 a, t=max(now_s, a.t), state="cleared", reason="restart: object not reacquired"
             )
-            for a in self.store.open_alerts()
             if a.kind != "sensor"
+            else msgspec.structs.replace(
+                a,
+                t=max(now_s, a.t),
+                state="cleared",
+                cause="engine_running",
+                reason="tracking running again (restart)",
+            )
+            for a in self.store.open_alerts()
+            if a.kind != "sensor" or a.cause == "engine_stopped"
         ]
         self.store.write_alerts(stale)
         if self.engine.assessor is not None:
@@ -523,6 +537,19 @@ class Service:
             now = self.clock()
             self._dispatch_sensor_alerts(self.health.check(now))
             self._check_sinks(now)
+            self._check_engine(now)
+
+    def _check_engine(self, now: float) -> None:
+        """An engine stopped by an error (its thread, or its process killed) raises a
+        ``critical`` alert naming ``engine``: the map would otherwise show the last
+        picture as if nothing came, and no drone would raise an alert."""
+        if self._engine_alert is not None or self._stopping or self.engine_thread.alive():
+            return
+        self._engine_alert = sensor_alert_id(ENGINE, now)
+        log.error("the engine stopped: no new tracks or alerts until the service restarts")
+        reason = "tracking stopped: no new tracks or alerts (see the service log)"
+        line = sensor_alert(now, self._engine_alert, ENGINE, "raised", "engine_stopped", reason)
+        self.dispatch_alerts([msgspec.structs.replace(line, level="critical")])
 
     def _check_sinks(self, now: float) -> None:
         """A sink that reports itself failing (a dead webhook endpoint) raises a
@@ -655,6 +682,7 @@ class Service:
                 raise
 
     async def stop(self) -> None:
+        self._stopping = True
         # The engine's last outputs reach the sinks (call_soon_threadsafe keeps them
         # ahead of this coroutine's wake-up) before the sinks stop.
         await asyncio.to_thread(self.engine_thread.stop)

@@ -255,7 +255,14 @@ AlertLevel = Literal["info", "warning", "critical"]
 AlertState = Literal["raised", "updated", "cleared"]
 #: What a ``sensor`` alert event is about: a sensor fell silent or is heard again, an
 #: outbound link stopped delivering or delivers again.
-SensorCause = Literal["sensor_silent", "sensor_heard", "link_failing", "link_delivering"]
+SensorCause = Literal[
+    "sensor_silent",
+    "sensor_heard",
+    "link_failing",
+    "link_delivering",
+    "engine_stopped",
+    "engine_running",
+]
 
 
 class Level(enum.IntEnum):
