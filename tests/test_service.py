@@ -435,28 +435,25 @@ def test_the_store_writer_waits_for_an_idle_engine_briefly(tmp_path):
         service.store.close()
 
 
-@pytest.mark.parametrize("worker", ["thread", "process"])
-def test_an_engine_that_stops_raises_a_critical_alert_cleared_by_a_restart(tmp_path, worker):
+def test_an_engine_thread_that_stops_raises_a_critical_alert_cleared_by_a_restart(tmp_path):
     """Never silent: a map with no new tracks looks like a quiet sky."""
 
     async def main():
-        service = Service(_config(tmp_path, [RADAR], worker))
+        service = Service(_config(tmp_path, [RADAR], "thread"))
         await service.start()
         try:
-            if worker == "thread":
 
-                def boom(det):
-                    raise RuntimeError("a fault in a scan")
+            def boom(det):
+                raise RuntimeError("a fault in a scan")
 
-                service.engine.push = boom  # type: ignore[method-assign]
-                service.engine_thread.put(_radar_dets(time.time(), 1)[0])
-            else:
-                os.kill(service.engine_thread._proc.pid, signal.SIGKILL)
+            service.engine.push = boom  # type: ignore[method-assign]
+            service.engine_thread.put(_radar_dets(time.time(), 1)[0])
             q = service.live.subscribe()
             async with asyncio.timeout(20):
                 while not any(a.cause == "engine_stopped" for a in service.live.alerts.values()):
                     await q.get()
             service.live.unsubscribe(q)
+            await asyncio.sleep(1.5)  # three more health checks: no restart on a thread
             return [a for a in service.live.alerts.values() if a.cause == "engine_stopped"]
         finally:
             await service.stop()
@@ -472,7 +469,7 @@ def test_an_engine_that_stops_raises_a_critical_alert_cleared_by_a_restart(tmp_p
         store.close()
 
     # Started again, the engine runs: the alert is cleared, and says why.
-    service = Service(_config(tmp_path, [RADAR], worker))
+    service = Service(_config(tmp_path, [RADAR], "thread"))
     store = Store(tmp_path / "site.db")
     try:
         last = store.alert_events(alert.id)[-1]
@@ -481,3 +478,63 @@ def test_an_engine_that_stops_raises_a_critical_alert_cleared_by_a_restart(tmp_p
     finally:
         store.close()
         service.store.close()
+
+
+def test_an_engine_process_that_dies_is_started_again_and_says_so(tmp_path):
+    """Its alert is raised and cleared; its threat alerts are cleared (their tracks
+    died with it); the new engine tracks with new numbers."""
+    spec = load_spec("single-drone")
+    recs = list(generate(spec, seed=3, duration_s=420.0))
+    cfg = SiteConfig(
+        site=next(r for r in recs if isinstance(r, Site)),
+        sensors=[r for r in recs if isinstance(r, Sensor)],
+        zones=[r for r in recs if isinstance(r, Zone)],
+        sources=SourcesConfig(jsonl_tcp_port=None, jsonl_udp_port=None),
+        store=StoreConfig(path=str(tmp_path / "site.db")),
+    )
+    data = [r for r in recs if not isinstance(r, (Site, Sensor, Zone, TruthPoint))]
+
+    async def until(service, cond, timeout_s=60.0):
+        q = service.live.subscribe()
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not cond():
+                    await q.get()
+        finally:
+            service.live.unsubscribe(q)
+
+    async def main():
+        service = Service(cfg, feed=iter(data), feed_speed=20.0)
+        await service.start()
+        try:
+            threat = lambda: [a for a in service.live.alerts.values() if a.kind != "sensor"]  # noqa: E731
+            await until(service, threat)
+            before = {t.id for t in service.live.tracks.values()}
+            opened = threat()
+            os.kill(service.engine_thread._proc.pid, signal.SIGKILL)
+            await until(service, lambda: service.engine_thread.alive() and not threat()
+                        and service._engine_restarts)  # fmt: skip
+            await until(service, lambda: set(service.live.tracks) - before)
+            return service, before, opened
+        finally:
+            await service.stop()
+
+    service, before, opened = asyncio.run(main())
+    store = Store(tmp_path / "site.db")
+    try:
+        (engine,) = [a for a in store.alerts() if a.sensor == "engine"]
+        events = store.alert_events(engine.id)
+        assert [(a.state, a.cause, a.level) for a in events] == [
+            ("raised", "engine_stopped", "critical"),
+            ("cleared", "engine_running", "critical"),
+        ]
+        for a in opened:
+            last = store.alert_events(a.id)[-1]
+            assert (last.state, last.reason) == (
+                "cleared",
+                "engine restarted: object not reacquired",
+            )
+    finally:
+        store.close()
+    numbers = lambda ids: {int(i.lstrip("T")) for i in ids}  # noqa: E731
+    assert min(numbers(set(service.live.tracks) - before)) > max(numbers(before))

@@ -29,6 +29,7 @@ import contextlib
 import gc
 import logging
 import multiprocessing
+import re
 import signal
 import threading
 from collections import deque
@@ -93,6 +94,8 @@ class _Bye(msgspec.Struct, array_like=True, tag="b"):
     pass
 
 
+_ALERT_ID = re.compile(r"^A(\d+)$")
+
 _ToChild = _Dets | _Declare | _Zones | _Stop
 _ToParent = _Alerts | _Outputs | _Bye
 
@@ -131,6 +134,9 @@ class EngineProcess:
         self._stopping = False
         self._stats = EngineSnapshot()
         self._early: dict[AlertLine, AlertLine] = {}
+        #: The alert event with the highest id number the engine has made.
+        self._last_alert: AlertLine | None = None
+        self._last_alert_n = 0
         self._proc: Any = None
         self._threads: list[threading.Thread] = []
         self._to_child: Connection | None = None
@@ -199,6 +205,30 @@ class EngineProcess:
             and self._stats.running
         )
 
+    def restart(self) -> None:
+        """Stop what is left of the engine and start a new one: the site's sensors and
+        zones as they are now, track and alert numbers after the old engine's (never
+        reused). The old engine's tracks and alerts are gone with it."""
+        self.stop()
+        site = self.engine.site
+        # A cleared line only numbers what follows (restore reopens nothing from it).
+        last = self._last_alert
+        tail = [msgspec.structs.replace(last, state="cleared")] if last is not None else []
+        self._setup = msgspec.structs.replace(
+            self._setup,
+            sensors=list(site.sensors.values()),
+            zones=list(site.zones),
+            first_track_id=max(self._setup.first_track_id, self._stats.next_track_id),
+            alerts=[*self._setup.alerts, *tail],
+        )
+        with self._cond:
+            self._stopping = False
+            self._ctrl.clear()  # the sensors and zones are in the new setup
+        self._dropped += self._stats.dropped
+        self._stats = EngineSnapshot(next_track_id=self._setup.first_track_id)
+        self._early.clear()
+        self.start()
+
     def stop(self) -> None:
         """Stop the child and wait for it (what waits to be sent is not processed;
         the outputs it has made still arrive)."""
@@ -250,7 +280,8 @@ class EngineProcess:
                     conn.send_bytes(enc.encode(_Stop()))
                     return
         except OSError:
-            log.error("engine process pipe closed; detections are no longer tracked")
+            if not self._stopping:
+                log.error("engine process pipe closed; detections are no longer tracked")
         finally:
             conn.close()
 
@@ -271,6 +302,10 @@ class EngineProcess:
                     return
                 if isinstance(msg, _Alerts):
                     self._early.update((a, a) for a in msg.alerts)
+                    for a in msg.alerts:
+                        m = _ALERT_ID.match(a.id)
+                        if m and int(m.group(1)) > self._last_alert_n:
+                            self._last_alert, self._last_alert_n = a, int(m.group(1))
                     on_alerts = self.engine.on_alerts
                     if on_alerts is not None:
                         on_alerts(msg.alerts)

@@ -58,6 +58,8 @@ class EngineSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     waiting: int = 0
     #: False once the engine stopped (an error in a scan; the service says so).
     running: bool = True
+    #: The number the next new track will get.
+    next_track_id: int = 1
 
 
 class EngineThread:
@@ -109,7 +111,7 @@ class EngineThread:
         return EngineSnapshot(
             late=e.stats.late, unknown_sensor=e.stats.unknown_sensor, scans=e.stats.scans,
             tracks=len(e.tracker), ms_per_scan=e.stats.ms_per_scan, dropped=self.dropped,
-            waiting=self.qsize(),
+            waiting=self.qsize(), next_track_id=e.tracker.next_id,
         )  # fmt: skip
 
     def put(self, det: Detection) -> bool:

@@ -71,6 +71,9 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 #: The name a ``sensor`` alert about the engine itself carries.
 ENGINE = "engine"
+#: An engine process that stops is started again at most this many times an hour
+#: (an engine that fails on every scan would otherwise flap): then the alert stays.
+ENGINE_RESTARTS = 3
 #: Longest wait of the store's writer for an idle engine, per chunk of rows (s).
 _STORE_PAUSE_S = 0.05
 
@@ -276,6 +279,8 @@ class Service:
         self._restart_clears = self._close_restored_alerts(clock())
         #: The open alert saying the engine stopped (there is no going back but a restart).
         self._engine_alert: str | None = None
+        #: When the engine was started again after it stopped (the last hour's).
+        self._engine_restarts: list[float] = []
         self._stopping = False
         self.live = LiveState(list(self.site.sensors.values()), list(zones))
         self.live.restore(self.store.open_alerts(), self.store.acks())
@@ -537,19 +542,54 @@ class Service:
             now = self.clock()
             self._dispatch_sensor_alerts(self.health.check(now))
             self._check_sinks(now)
-            self._check_engine(now)
+            if self._check_engine(now):
+                await self._restart_engine()
 
-    def _check_engine(self, now: float) -> None:
+    def _check_engine(self, now: float) -> bool:
         """An engine stopped by an error (its thread, or its process killed) raises a
         ``critical`` alert naming ``engine``: the map would otherwise show the last
-        picture as if nothing came, and no drone would raise an alert."""
-        if self._engine_alert is not None or self._stopping or self.engine_thread.alive():
-            return
-        self._engine_alert = sensor_alert_id(ENGINE, now)
-        log.error("the engine stopped: no new tracks or alerts until the service restarts")
-        reason = "tracking stopped: no new tracks or alerts (see the service log)"
-        line = sensor_alert(now, self._engine_alert, ENGINE, "raised", "engine_stopped", reason)
-        self.dispatch_alerts([msgspec.structs.replace(line, level="critical")])
+        picture as if nothing came, and no drone would raise an alert. True when it
+        is to be started again (an engine in a process, a few times an hour)."""
+        if self._stopping or self.engine_thread.alive():
+            return False
+        if self._engine_alert is None:
+            self._engine_alert = sensor_alert_id(ENGINE, now)
+            log.error("the engine stopped: no new tracks or alerts")
+            reason = "tracking stopped: no new tracks or alerts (see the service log)"
+            line = sensor_alert(now, self._engine_alert, ENGINE, "raised", "engine_stopped", reason)
+            self.dispatch_alerts([msgspec.structs.replace(line, level="critical")])
+        recent = [t for t in self._engine_restarts if now - t < 3600.0]
+        self._engine_restarts = recent
+        return isinstance(self.engine_thread, EngineProcess) and len(recent) < ENGINE_RESTARTS
+
+    async def _restart_engine(self) -> None:
+        """A new engine process in place of a stopped one; the old one's alerts are
+        cleared (its tracks are gone, and no new track continues their objects)."""
+        now = self.clock()
+        self._engine_restarts.append(now)
+        gone = [
+            msgspec.structs.replace(
+                a,
+                t=max(now, a.t),
+                state="cleared",
+                reason="engine restarted: object not reacquired",
+            )
+            for a in self.live.alerts.values()
+            if a.kind != "sensor"
+        ]
+        self.dispatch_alerts(gone)
+        worker = cast(EngineProcess, self.engine_thread)
+        await asyncio.to_thread(worker.restart)
+        log.warning(
+            "the engine was started again (%d restart(s) this hour)", len(self._engine_restarts)
+        )
+        if self._engine_alert is not None:
+            line = sensor_alert(
+                self.clock(), self._engine_alert, ENGINE, "cleared", "engine_running",
+                "tracking running again: the engine was started again after it stopped",
+            )  # fmt: skip
+            self.dispatch_alerts([msgspec.structs.replace(line, level="critical")])
+            self._engine_alert = None
 
     def _check_sinks(self, now: float) -> None:
         """A sink that reports itself failing (a dead webhook endpoint) raises a

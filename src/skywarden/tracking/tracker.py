@@ -222,6 +222,11 @@ class Tracker:
     def __len__(self) -> int:
         return self._n
 
+    @property
+    def next_id(self) -> int:
+        """The number the next new track will get (numbers are never reused)."""
+        return self._next_id
+
     def on_site_event(self, event: SiteEvent) -> None:
         """A sensor (re)declared in the site table: rebuild its geometry when next used."""
         if isinstance(event, SensorDeclared):
