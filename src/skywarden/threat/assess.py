@@ -41,6 +41,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -62,6 +63,7 @@ from .zones import ZoneSet
 log = logging.getLogger(__name__)
 
 _LEVELS = ("info", "warning", "critical")
+_LEVEL_INDEX = {name: k for k, name in enumerate(_LEVELS)}
 _ID = re.compile(r"^A(\d+)$")
 
 
@@ -430,7 +432,20 @@ class ThreatAssessor:
 
         # Existing alerts first: hand over, keep, update, downgrade or clear.
         zone_at = {z.id: j for j, z in enumerate(self.zones.zones)}
-        for key in sorted(self._open, key=lambda k: self._open[k].line.id):
+        keys = sorted(self._open, key=lambda k: self._open[k].line.id)
+        # Each open alert's (row, zone) values read at once, as Python scalars: a raid
+        # holds a thousand open alerts, and numpy scalar reads one by one cost more
+        # than the rest of this loop.
+        at_row = [row_of.get(k[0], -1) for k in keys]
+        at_zone = [zone_at.get(k[1], -1) for k in keys]
+        tta_k: list[Any] = [None] * len(keys)
+        lvo_k, lvi_k, tid_k = tta_k, tta_k, tta_k
+        if len(table) and len(self.zones):
+            ri = np.array(at_row, np.int64).clip(0)
+            ci = np.array(at_zone, np.int64).clip(0)
+            tta_k, lvo_k = tta[ri, ci].tolist(), lvl_out[ri, ci].tolist()
+            lvi_k, tid_k = lvl_in[ri, ci].tolist(), table.id[ri].tolist()
+        for k, key in enumerate(keys):
             a = self._open[key]
             oid, zid = key
             i = row_of.get(oid)
@@ -444,15 +459,12 @@ class ThreatAssessor:
                     events.append(self._clear(key, t, "track lost", classes, None))
                 continue
             a.orphan_since = None
-            # Python scalars: hundreds of open alerts per scan in a raid, and numpy
-            # scalar arithmetic in this loop cost more than the rest of it.
-            tij = float(tta[i, j])
-            lv = int(lvl_out[i, j])
-            cur = _LEVELS.index(a.level)
+            tij, lv = tta_k[k], lvo_k[k]
+            cur = _LEVEL_INDEX[a.level]
             self._smooth(a, tij, t)
-            if int(table.id[i]) != a.track:
+            if tid_k[k] != a.track:
                 # The object's new track carries the alert on, at its current level.
-                a.track = int(table.id[i])
+                a.track = tid_k[k]
                 events.append(
                     self._emit(
                         key,
@@ -490,7 +502,7 @@ class ThreatAssessor:
             a.quiet_since = None
             # Rise with the entry thresholds at once (the looser exit thresholds only
             # hold a level, never raise one); fall with the exit ones after a hold.
-            up = int(lvl_in[i, j])
+            up = lvi_k[k]
             new = up if up > cur else min(cur, max(lv, up))
             if new > cur:
                 a.lower_since = None
