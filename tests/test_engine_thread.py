@@ -47,6 +47,19 @@ def _scenario():
     return site, sensors, zones, dets
 
 
+def in_line(engine: Engine, dets: list[Detection], cam: Sensor) -> list[ScanOutput]:
+    """The outputs of ``engine`` fed ``dets`` in line, ``cam`` declared just before its
+    first detection (a sensor declared live)."""
+    first_cam = next(i for i, d in enumerate(dets) if d.sensor == cam.id)
+    out: list[ScanOutput] = []
+    for i, d in enumerate(dets):
+        if i == first_cam:
+            engine.site.declare_sensor(cam)
+        out.extend(engine.push(d))
+    assert any(o.alerts for o in out), "the scenario should raise an alert"
+    return out
+
+
 def test_the_thread_gives_the_same_outputs_as_the_engine_in_line():
     site, sensors, zones, dets = _scenario()
     # The camera is declared live, just before its first detection.
@@ -57,13 +70,7 @@ def test_the_thread_gives_the_same_outputs_as_the_engine_in_line():
     def engine():
         return build_engine(SiteRegistry(site, others, zones))
 
-    direct = engine()
-    expected: list[ScanOutput] = []
-    for i, d in enumerate(dets):
-        if i == first_cam:
-            direct.site.declare_sensor(cam)
-        expected.extend(direct.push(d))
-    assert any(out.alerts for out in expected), "the scenario should raise an alert"
+    expected = in_line(engine(), dets, cam)
 
     got = Collector()
     # A clock before every detection: the engine's clock never moves on by itself here.
