@@ -146,6 +146,16 @@ def _rss_mb(pid: int) -> float:
     return math.nan
 
 
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its children (the engine's process), MB."""
+    total = _rss_mb(pid)
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(_rss_mb(int(k)) for k in kids)
+
+
 async def _wait_port(port: int, timeout_s: float = 30.0) -> None:
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
@@ -228,7 +238,7 @@ async def run(latency_s: float, load_s: float) -> dict:
                 await asyncio.sleep(max(0.0, t_sec + (k + 1) / 10 - time.time()))
             flock.step(1.0)
             if time.time() >= next_rss:
-                rss.append((time.time() - t0, _rss_mb(proc.pid)))
+                rss.append((time.time() - t0, _tree_rss_mb(proc.pid)))
                 next_rss += 10.0
         rate = sent / (time.time() - t0)
         stop.set()

@@ -55,7 +55,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from latency import _free_port, _rss_mb, _wait_port
+from latency import _free_port, _tree_rss_mb, _wait_port
 from skywarden.scenario import ScenarioReader, encode_line
 from skywarden.sim.generate import simulate_to_file
 from skywarden.sim.spec import ScenarioSpec, spec_from_dict
@@ -300,16 +300,6 @@ async def _feed(
     if group:
         await flush()
     writer.close()
-
-
-def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and its children (the engine's process), MB."""
-    total = _rss_mb(pid)
-    try:
-        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return total
-    return total + sum(_rss_mb(int(k)) for k in kids)
 
 
 def simulate(args: argparse.Namespace, tmp: Path) -> Path:
