@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .types import AlertLine, Sensor, SensorCause
+from .types import AlertLevel, AlertLine, Sensor, SensorCause
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,7 @@ def sensor_alert(
     cause: SensorCause,
     reason: str,
     silent_s: float | None = None,
+    level: AlertLevel = "warning",
 ) -> AlertLine:
     """A ``sensor``-kind alert event about a sensor or a sink named ``name``.
 
@@ -123,7 +124,7 @@ def sensor_alert(
         id=alert_id,
         kind="sensor",
         sensor=name,
-        level="warning",
+        level=level,
         state=state,
         reason=reason,
         cause=cause,

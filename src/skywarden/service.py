@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgspec
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -123,12 +123,21 @@ def bind_tcp(host: str, port: int, send_buffer_bytes: int | None = None) -> sock
     return sock
 
 
+def _threat(alerts: Iterable[AlertLine]) -> list[AlertLine]:
+    """The threat alerts among ``alerts`` (not those about sensors, links or the engine)."""
+    return [a for a in alerts if a.kind != "sensor"]
+
+
+def _cleared(a: AlertLine, now_s: float, reason: str, **fields: Any) -> AlertLine:
+    """Alert ``a`` cleared at ``now_s`` (never before its last event) for ``reason``."""
+    return msgspec.structs.replace(a, t=max(now_s, a.t), state="cleared", reason=reason, **fields)
+
+
 @dataclass
 class ServiceMetrics:
     """Counters for ``/metrics``."""
 
     detections_received: int = 0
-    detections_dropped_queue: int = 0
     latency_s: list[float] = field(default_factory=list)
 
     def observe_latency(self, s: float) -> None:
@@ -277,6 +286,10 @@ class Service:
             threat_config=config.threat, first_track_id=first_track_id,
         )  # fmt: skip
         self._restart_clears = self._close_restored_alerts(clock())
+        # Every stored alert line (the threat stage's ids continue after them).
+        history = self.store.alerts()
+        if self.engine.assessor is not None:
+            self.engine.assessor.restore(history)
         #: The open alert saying the engine stopped (there is no going back but a restart).
         self._engine_alert: str | None = None
         #: When the engine was started again after it stopped (the last hour's).
@@ -352,7 +365,7 @@ class Service:
                     site=self.site.site, sensors=list(self.site.sensors.values()),
                     zones=list(self.site.zones), engine=config.engine, tracker=config.tracker,
                     threat=config.threat, first_track_id=first_track_id,
-                    alerts=self.store.alerts(), maxsize=config.sources.queue_size,
+                    alerts=history, maxsize=config.sources.queue_size,
                 ),
             )  # fmt: skip
         else:
@@ -389,27 +402,17 @@ class Service:
         so no new track is the object such an alert was about: it is cleared with
         that reason (and its acknowledgement goes with it), and a drone seen after
         the restart raises an alert of its own. The assessor is seeded with every
-        stored alert id, so none is reused. Sensor alerts stay open, but for one
-        saying the engine stopped: it runs again.
+        stored alert id (by the caller), so none is reused. Sensor alerts stay
+        open, but for one saying the engine stopped: it runs again.
         """
-        stale = [
-            msgspec.structs.replace(
-                a, t=max(now_s, a.t), state="cleared", reason="restart: object not reacquired"
-            )
-            if a.kind != "sensor"
-            else msgspec.structs.replace(
-                a,
-                t=max(now_s, a.t),
-                state="cleared",
-                cause="engine_running",
-                reason="tracking running again (restart)",
-            )
-            for a in self.store.open_alerts()
-            if a.kind != "sensor" or a.cause == "engine_stopped"
+        open_ = self.store.open_alerts()
+        stale = [_cleared(a, now_s, "restart: object not reacquired") for a in _threat(open_)]
+        stale += [
+            _cleared(a, now_s, "tracking running again (restart)", cause="engine_running")
+            for a in open_
+            if a.kind == "sensor" and a.cause == "engine_stopped"
         ]
         self.store.write_alerts(stale)
-        if self.engine.assessor is not None:
-            self.engine.assessor.restore(self.store.alerts())
         if stale:
             log.info("cleared %d alert(s) left open by the previous run", len(stale))
         return stale
@@ -440,8 +443,7 @@ class Service:
             for sid in self.health.take_newly_ok():
                 self.live.set_sensor_status(sid, "ok", now)
             self.writer.add_detections((rec,))
-            if not self.engine_thread.put(rec):
-                self.metrics.detections_dropped_queue += 1
+            self.engine_thread.put(rec)  # drops are counted there (snapshot().dropped)
         elif isinstance(rec, Sensor):
             self.add_sensor(rec)
 
@@ -556,8 +558,10 @@ class Service:
             self._engine_alert = sensor_alert_id(ENGINE, now)
             log.error("the engine stopped: no new tracks or alerts")
             reason = "tracking stopped: no new tracks or alerts (see the service log)"
-            line = sensor_alert(now, self._engine_alert, ENGINE, "raised", "engine_stopped", reason)
-            self.dispatch_alerts([msgspec.structs.replace(line, level="critical")])
+            self.dispatch_alerts([
+                sensor_alert(now, self._engine_alert, ENGINE, "raised", "engine_stopped", reason,
+                             level="critical")
+            ])  # fmt: skip
         recent = [t for t in self._engine_restarts if now - t < 3600.0]
         self._engine_restarts = recent
         return isinstance(self.engine_thread, EngineProcess) and len(recent) < ENGINE_RESTARTS
@@ -567,17 +571,8 @@ class Service:
         cleared (its tracks are gone, and no new track continues their objects)."""
         now = self.clock()
         self._engine_restarts.append(now)
-        gone = [
-            msgspec.structs.replace(
-                a,
-                t=max(now, a.t),
-                state="cleared",
-                reason="engine restarted: object not reacquired",
-            )
-            for a in self.live.alerts.values()
-            if a.kind != "sensor"
-        ]
-        self.dispatch_alerts(gone)
+        reason = "engine restarted: object not reacquired"
+        self.dispatch_alerts([_cleared(a, now, reason) for a in _threat(self.live.alerts.values())])
         worker = cast(EngineProcess, self.engine_thread)
         await asyncio.to_thread(worker.restart)
         log.warning(
@@ -587,8 +582,9 @@ class Service:
             line = sensor_alert(
                 self.clock(), self._engine_alert, ENGINE, "cleared", "engine_running",
                 "tracking running again: the engine was started again after it stopped",
+                level="critical",
             )  # fmt: skip
-            self.dispatch_alerts([msgspec.structs.replace(line, level="critical")])
+            self.dispatch_alerts([line])
             self._engine_alert = None
 
     def _check_sinks(self, now: float) -> None:
