@@ -39,7 +39,7 @@ from typing import Any
 
 import msgspec
 
-from .engine_thread import EngineSnapshot, EngineThread
+from .engine_thread import EngineSnapshot, EngineThread, append_bounded
 from .pipeline import Engine, EngineConfig, SiteRegistry, build_engine
 from .threat.assess import ThreatConfig
 from .tracking.config import TrackerConfig
@@ -162,13 +162,10 @@ class EngineProcess:
         """Hand a detection over (any thread, never blocks); False when the oldest
         waiting one was dropped to make room."""
         with self._cond:
-            full = len(self._dets) >= self.maxsize
-            if full:
-                self._dets.popleft()
-                self._dropped += 1
-            self._dets.append(det)
+            over = append_bounded(self._dets, (det,), self.maxsize)
+            self._dropped += over
             self._cond.notify()
-        return not full
+        return over == 0
 
     def declare(self, sensor: Sensor) -> None:
         """Declare a sensor: here at once (live map, sinks), in the child in order

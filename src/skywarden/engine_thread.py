@@ -35,7 +35,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import msgspec
 
@@ -43,6 +43,16 @@ from .pipeline import Engine
 from .types import Detection, ScanOutput, Sensor
 
 log = logging.getLogger(__name__)
+
+
+def append_bounded(queue: deque[Detection], dets: Iterable[Detection], maxsize: int) -> int:
+    """Append ``dets`` to ``queue``, dropping its oldest beyond ``maxsize`` (a newer
+    picture beats an old one); returns how many were dropped."""
+    queue.extend(dets)
+    over = max(0, len(queue) - maxsize)
+    for _ in range(over):
+        queue.popleft()
+    return over
 
 
 class EngineSnapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,24 +127,13 @@ class EngineThread:
     def put(self, det: Detection) -> bool:
         """Hand a detection over (any thread, never blocks); False when the oldest
         waiting one was dropped to make room."""
-        with self._cond:
-            full = len(self._inbox) >= self.maxsize
-            if full:
-                self._inbox.popleft()
-                self.dropped += 1
-            self._inbox.append(det)
-            self._last_put_s = self.clock()
-            self._cond.notify()
-        return not full
+        return self.put_many((det,)) == 0
 
-    def put_many(self, dets: list[Detection]) -> int:
+    def put_many(self, dets: Iterable[Detection]) -> int:
         """Hand detections over at once (the engine takes all or none of them);
         returns how many of the oldest waiting were dropped to make room."""
         with self._cond:
-            self._inbox.extend(dets)
-            over = max(0, len(self._inbox) - self.maxsize)
-            for _ in range(over):
-                self._inbox.popleft()
+            over = append_bounded(self._inbox, dets, self.maxsize)
             self.dropped += over
             self._last_put_s = self.clock()
             self._cond.notify()

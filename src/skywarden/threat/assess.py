@@ -436,20 +436,20 @@ class ThreatAssessor:
         # Each open alert's (row, zone) values read at once, as Python scalars: a raid
         # holds a thousand open alerts, and numpy scalar reads one by one cost more
         # than the rest of this loop.
-        at_row = [row_of.get(k[0], -1) for k in keys]
-        at_zone = [zone_at.get(k[1], -1) for k in keys]
+        at_row = [row_of.get(k[0]) for k in keys]
+        at_zone = [zone_at.get(k[1]) for k in keys]
         tta_k: list[Any] = [None] * len(keys)
         lvo_k, lvi_k, tid_k = tta_k, tta_k, tta_k
         if len(table) and len(self.zones):
-            ri = np.array(at_row, np.int64).clip(0)
-            ci = np.array(at_zone, np.int64).clip(0)
+            # Row and zone 0 stand in for a missing one: those values are never read.
+            ri = np.array([r or 0 for r in at_row], np.int64)
+            ci = np.array([c or 0 for c in at_zone], np.int64)
             tta_k, lvo_k = tta[ri, ci].tolist(), lvl_out[ri, ci].tolist()
             lvi_k, tid_k = lvl_in[ri, ci].tolist(), table.id[ri].tolist()
         for k, key in enumerate(keys):
             a = self._open[key]
-            oid, zid = key
-            i = row_of.get(oid)
-            j = zone_at.get(zid)
+            oid = key[0]
+            i, j = at_row[k], at_zone[k]
             if j is None:
                 events.append(self._clear(key, t, "zone removed", classes, i))
                 continue
