@@ -24,6 +24,14 @@ def test_bad_field_is_named_with_its_path(tmp_path):
         load_config(p)
 
 
+def test_engine_worker_is_thread_or_process(tmp_path):
+    assert load_config(EXAMPLE).engine.worker == "process"
+    p = tmp_path / "site.yaml"
+    p.write_text(EXAMPLE.read_text().replace("worker: process", "worker: subprocess; rm -rf /"))
+    with pytest.raises(ConfigError, match=r"\$\.engine\.worker"):
+        load_config(p)
+
+
 def test_unknown_section_is_refused(tmp_path):
     p = tmp_path / "site.yaml"
     p.write_text(EXAMPLE.read_text() + "\nweapons: {}\n")
