@@ -133,6 +133,14 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     fixed_wing_rcs_max_dbsm: float = 5.0
     fixed_wing_straightness_min: float = 0.95
     fixed_wing_unsigned: bool = True
+    #: For a track faster than a bird with no radar echo size measured, the style
+    #: features do not count against ``aircraft`` at any straightness (it gets the best
+    #: of the drone, aircraft and helicopter terms): the simulated manned aircraft of the
+    #: training set fly ruler-straight, real ones (a glider between thermals, a light
+    #: aircraft in a circuit) wander 2-3 degrees a second, which the trained histograms
+    #: hold against ``aircraft`` alone. Speed, height and climb then decide. (Lifting
+    #: ``helicopter`` the same way handed unsigned fixed-wing drones to it.)
+    fast_unsigned_style_neutral: bool = True
     identity_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
     #: The class an ADS-B emitter category (DO-260B) names: the category is set in the
     #: transponder for the airframe, so it says what flight style cannot (a helicopter
@@ -378,7 +386,8 @@ class Classifier:
         class, so that no single feature can rule a class out on its own; for a
         fast, straight track with a drone-sized radar echo (or none measured, with
         ``fixed_wing_unsigned``), the style features (``fixed_wing_neutral_features``)
-        do not count against ``drone``.
+        do not count against ``drone``; for a fast track with no echo size measured
+        (``fast_unsigned_style_neutral``) they do not count against ``aircraft`` either.
         """
         p = self.params
         ll = np.zeros((feats.shape[0], len(CLASSES)))
@@ -386,11 +395,13 @@ class Classifier:
         sized = (rcs >= p.rcs_signature_min_dbsm) & (rcs <= p.fixed_wing_rcs_max_dbsm)
         if p.fixed_wing_unsigned:
             sized |= np.isnan(rcs)
+        fast = feats[:, FEATURES.index("speed_mps")] >= p.bird_speed_max_mps
         fast_signed = (
-            (feats[:, FEATURES.index("speed_mps")] >= p.bird_speed_max_mps)
+            fast
             & sized
             & (feats[:, FEATURES.index("straightness")] >= p.fixed_wing_straightness_min)
         )
+        fast_unsized = fast & np.isnan(rcs) & p.fast_unsigned_style_neutral
         for j, edges, table, style in zip(
             self._feat_idx, self._edges, self._ll, self._style, strict=True
         ):
@@ -402,6 +413,7 @@ class Classifier:
                 manned = np.maximum(term[:, 2], term[:, 3])
                 term = term.copy()
                 term[:, 0] = np.where(fast_signed, np.maximum(term[:, 0], manned), term[:, 0])
+                term[:, 2] = np.where(fast_unsized, np.maximum(term[:, 0], manned), term[:, 2])
             ll += np.where(ok[:, None], term, 0.0)
         return ll
 
