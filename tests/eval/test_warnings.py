@@ -153,17 +153,25 @@ def test_confusion_matrix_and_settled_accuracy(tmp_path):
 
 def test_alerts_sorted_by_whom_they_were_for(tmp_path):
     """Wrong-zone alerts with their open time after the turn, raises per (object, zone),
-    and alerts on non-hostile drones split by whether the drone gave an identity."""
+    and alerts on non-hostile drones split by whether the drone had given an identity
+    when the alert was raised (one whose Remote ID is first heard later was anonymous)."""
     # H flies east past Z2 (north of it, closest at t = 30 s) and on into Z1.
     h = np.concatenate([line([-1_000.0, 500.0, 50.0], [20.0, 0.0, 0.0], T[:30]), np.zeros((70, 3))])
     h[30:] = line(h[29] + [20.0, 0.0, 0.0], [20.0, -8.0, 0.0], T[30:] - T[30] + T0)
     rid = line([2_000.0, 2_000.0, 50.0], [0.0, 0.0, 0.0], T)  # identified, not hostile
     anon = line([-2_000.0, 2_000.0, 50.0], [0.0, 0.0, 0.0], T)  # anonymous, not hostile
+    late = line([2_000.0, -2_000.0, 50.0], [0.0, 0.0, 0.0], T)  # Remote ID heard from t = 60 s
     recs = truth_lines("H", "drone", T, h, hostile=True)
     recs += truth_lines("R", "drone", T, rid) + truth_lines("N", "drone", T, anon)
+    recs += truth_lines("L", "drone", T, late)
     recs += [
         msgspec.structs.replace(d, uas_id="FRIEND-1")
         for d in position_detections("rid-1", T, rid, "R")
+    ]
+    recs += position_detections("pos", T[:60], late[:60], "L")
+    recs += [
+        msgspec.structs.replace(d, uas_id="FRIEND-2")
+        for d in position_detections("rid-1", T[60:], late[60:], "L")
     ]
     recs += position_detections("pos", T, h, "H") + position_detections("pos", T, anon, "N")
     scen = write_scenario(
@@ -173,7 +181,7 @@ def test_alerts_sorted_by_whom_they_were_for(tmp_path):
         recs,
     )
     out = track_lines("TH", T, h, cls="drone") + track_lines("TR", T, rid, cls="drone")
-    out += track_lines("TN", T, anon, cls="drone")
+    out += track_lines("TN", T, anon, cls="drone") + track_lines("TL", T, late, cls="drone")
     out += [
         alert(T0 + 10.0, "A1", "TH", "Z2"),  # wrong zone: H never enters Z2 ...
         alert(T0 + 45.0, "A1", "TH", "Z2", state="cleared"),  # ... cleared 5 s after passing
@@ -181,12 +189,13 @@ def test_alerts_sorted_by_whom_they_were_for(tmp_path):
         alert(T0 + 50.0, "A3", "TH", "Z1"),  # a second raise for (H, Z1)
         alert(T0 + 20.0, "A4", "TR", "Z1"),
         alert(T0 + 21.0, "A5", "TN", "Z1"),
+        alert(T0 + 22.0, "A6", "TL", "Z1"),  # before L's first Remote ID
     ]
     d = evaluate_files(scen, write_output(tmp_path / "o.jsonl", out), c=50.0).to_dict()
     w = d["warning"]
     assert w["false_alerts"] == 0
     assert w["hostile_alerts"] == 3
-    assert w["nonhostile_drone_alerts"] == {"identified": 1, "anonymous": 1}
+    assert w["nonhostile_drone_alerts"] == {"identified": 1, "anonymous": 2}
     assert w["wrong_zone_alerts"] == 1 and w["wrong_zone_fraction"] == pytest.approx(1 / 3)
     assert [a["alert_id"] for a in w["wrong_zone"]] == ["A1"]
     # Closest approach to Z2 (east edge e = -200) is when H is at e = -200, t = 40 s.

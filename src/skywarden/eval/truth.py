@@ -132,7 +132,8 @@ class ScenarioData:
     ``first_detection_t_s`` (k,) per truth object, NaN when no detection names it;
     ``has_truth_keys`` whether any detection carried a ``truth`` key;
     ``identified`` (k,) whether a Remote ID or ADS-B detection named the object
-    (it gave an identity).
+    (it gave an identity), ``identified_t_s`` (k,) the time of the first such
+    detection (NaN when none).
     ``t_min_s``/``t_max_s`` span of detection and truth times.
     """
 
@@ -149,6 +150,7 @@ class ScenarioData:
     t_max_s: float
     n_rejected: int
     identified: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    identified_t_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def seen_recently(
         self,
@@ -192,7 +194,7 @@ def read_scenario(path: str | os.PathLike[str]) -> ScenarioData:
     truth_cls: dict[str, str] = {}
     truth_hostile: dict[str, bool] = {}
     first_det: dict[str, float] = {}
-    identified: set[str] = set()
+    identified: dict[str, float] = {}
     det_truth: list[tuple[str, float]] = []
     pos_rows: list[tuple[float, str, float, float, float]] = []
     radar_rows: list[tuple[float, str, float, float, float]] = []
@@ -204,7 +206,7 @@ def read_scenario(path: str | os.PathLike[str]) -> ScenarioData:
                     first_det[rec.truth] = rec.t
             kind = kinds[rec.sensor]
             if rec.truth is not None and kind in COOPERATIVE_KINDS:
-                identified.add(rec.truth)
+                identified[rec.truth] = min(rec.t, identified.get(rec.truth, math.inf))
             if kind in POSITION_KINDS:
                 pos_rows.append((rec.t, rec.sensor, rec.lat, rec.lon, rec.alt_m))  # type: ignore[arg-type]
             elif kind == "radar":
@@ -247,6 +249,7 @@ def read_scenario(path: str | os.PathLike[str]) -> ScenarioData:
         t_max_s=t_max,
         n_rejected=stats.n_rejected,
         identified=np.array([n in identified for n in truth.ids], dtype=bool),
+        identified_t_s=np.array([identified.get(n, math.nan) for n in truth.ids], dtype=float),
     )
 
 

@@ -94,9 +94,10 @@ class WarningMetrics:
     ``false_alerts`` are raised alerts on what is no drone at all: birds,
     aircraft, helicopters and tracks matched to nothing (clutter), counted per
     class in ``false_by_class``. Alerts on drones that are not hostile in truth
-    are counted apart, split by whether the drone gave an identity (Remote ID
-    or ADS-B): for an anonymous drone an alert is right, for an identified one
-    it is noise. ``raises_per_object_zone``: the most raised alerts for one
+    are counted apart, split by whether the drone had given an identity (Remote ID
+    or ADS-B) when the alert was raised: for an anonymous drone an alert is right
+    (also for one whose broadcast is first heard later), for an identified one it
+    is noise. ``raises_per_object_zone``: the most raised alerts for one
     (object, zone) pair in any hour.
     """
 
@@ -224,17 +225,17 @@ def warning_metrics(
     owner_of = {a.id: int(o) for a, o in zip(raised, owner, strict=True)}
     hostile = scen.truth.hostile
     cls = scen.truth.cls
-    identified = scen.identified if scen.identified.shape[0] == len(scen.truth) else None
+    id_t = scen.identified_t_s if scen.identified_t_s.shape[0] == len(scen.truth) else None
     false_by: dict[str, int] = {}
     hostile_n = nh_id = nh_anon = 0
-    for o in owner:
+    for a, o in zip(raised, owner, strict=True):
         if o < 0:
             false_by["clutter"] = false_by.get("clutter", 0) + 1
         elif cls[o] != "drone":
             false_by[str(cls[o])] = false_by.get(str(cls[o]), 0) + 1
         elif hostile[o]:
             hostile_n += 1
-        elif identified is not None and identified[o]:
+        elif id_t is not None and id_t[o] <= a.t_s:
             nh_id += 1
         else:
             nh_anon += 1
