@@ -601,6 +601,17 @@ SOURCES: tuple[Source, ...] = (
         kind="PX4 multirotor (Pixhawk FMUv2), hover test",
         reader="sdlog2",
     ),
+    Source(
+        id="havo-adsb",
+        file="gissal_adsb1090-2019-07-12.txt",
+        repo="GISSAL/ads-b",
+        commit="07c86f60bc0f488dee9b1704ffc0e70775fdc3e2",
+        path="adsb1090-2019-07-12.txt",
+        licence="CC0-1.0",
+        cls="helicopter",
+        kind="tour helicopters (Airbus EC130, Bell 407), ADS-B",
+        reader="adsb-helicopter",
+    ),
 )
 
 #: sha256 of each original, by file name (checked before anything is read).
@@ -623,6 +634,9 @@ ORIGINAL_SHA256: dict[str, str] = {
         "4be1b12f9813f295546354f1cd65b03842a81653d477898a601fa5024de62d8f"
     ),
     "px4tools_01_07_59.px4log": "15dc438491dccf1bfe85e8e2a9c38673a2232aa58c277cb2442183d154037c34",
+    "gissal_adsb1090-2019-07-12.txt": (
+        "d2e91a626d4b4f7106b97197443ca767331881e2e13bf522e75932b4e473696c"
+    ),
 }
 
 Flight = tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # id suffix, t, lat, lon, alt
@@ -1119,6 +1133,60 @@ def _thin(t: np.ndarray, min_dt_s: float) -> np.ndarray:
     return keep
 
 
+#: The helicopters among the ICAO addresses of the Hawai'i Volcanoes ADS-B log, with
+#: their registration and ICAO type designator (FAA aircraft registry, looked up through
+#: the Mictronics/tar1090 database; facts, not data taken into the corpus). Every other
+#: address (airliners, tour aeroplanes) is left out.
+HAVO_HELICOPTERS: dict[str, tuple[str, str]] = {
+    "A02ACA": ("N11KQ", "EC30"),
+    "A02B92": ("N11TQ", "EC30"),
+    "A02C0F": ("N11YQ", "EC30"),
+    "A02AFC": ("N11MQ", "EC30"),
+    "A02B39": ("N11QA", "EC30"),
+    "A02A4D": ("N11EQ", "EC30"),
+    "A084A4": ("N132WS", "EC30"),
+    "A4B5A7": ("N402SH", "B407"),
+    "A4C89E": ("N407WH", "B407"),
+    "AAFD2B": ("N807PH", "B407"),
+}
+#: A pause in an address's reports longer than this ends a flight (the logger, on the
+#: ground, hears a tour helicopter only while it is in line of sight).
+ADSB_MAX_GAP_S = 15.0
+ADSB_MIN_S = 180.0
+
+
+def read_adsb_helicopters(path: Path) -> Iterator[Flight]:
+    """A day of a National Park Service ADS-B logger (tab-separated: ``HexID``,
+    ``DateTime`` (the logger's clock, ``YYYY/MM/DD hh:mm:ss.fff``), ``Latitude``,
+    ``Longitude``, ``Altitude`` in feet). The helicopters' reports, cut into flights at
+    pauses over ``ADSB_MAX_GAP_S``, those of at least ``ADSB_MIN_S`` kept, at most one fix
+    per ``IGC_MIN_DT_S``. Altitude is the transponder's pressure altitude (25 ft steps),
+    not a geometric height: scenarios use its shape only (``alt_mode: lowest``)."""
+    by: dict[str, list[tuple[float, float, float, float]]] = {}
+    with path.open(encoding="ascii") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if row["HexID"] not in HAVO_HELICOPTERS:
+                continue
+            when = dt.datetime.strptime(row["DateTime"], "%Y/%m/%d %H:%M:%S.%f")
+            by.setdefault(row["HexID"], []).append(
+                (
+                    when.replace(tzinfo=dt.UTC).timestamp(),
+                    float(row["Latitude"]),
+                    float(row["Longitude"]),
+                    float(row["Altitude"]) * FT_M,
+                )
+            )
+    for hex_id, fixes in by.items():
+        a = np.array(sorted(fixes))
+        a = a[np.concatenate([[True], np.diff(a[:, 0]) > 0])]
+        segs = _split(a[:, 0], np.ones(len(a), bool), ADSB_MAX_GAP_S)
+        flights = [seg for seg in segs if a[seg[-1], 0] - a[seg[0], 0] >= ADSB_MIN_S]
+        reg = HAVO_HELICOPTERS[hex_id][0].lower()
+        for k, seg in enumerate(flights):
+            keep = seg[_thin(a[seg, 0], IGC_MIN_DT_S)]
+            yield f"{reg}-{k + 1:02d}", a[keep, 0], a[keep, 1], a[keep, 2], a[keep, 3]
+
+
 READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
     "sula": read_sula,
     "larus": read_larus,
@@ -1129,6 +1197,7 @@ READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
     "djijson": read_djijson,
     "flp": read_flp,
     "edgetx": read_edgetx,
+    "adsb-helicopter": read_adsb_helicopters,
     **{f"srt-{layout}": _srt_reader(layout) for layout in ("bracket", "gps-latlon", "gps-lonlat")},
 }
 #: At most this many flights per source (keeps the committed corpus small).
@@ -1169,10 +1238,21 @@ def split_of(i: int, n: int) -> str:
     return "eval" if i % 4 == 3 or (n < 4 and i == n - 1) else "train"
 
 
-def build(originals: Path, out: Path) -> list[dict[str, str]]:
+def build(originals: Path, out: Path, only: set[str] | None = None) -> list[dict[str, str]]:
+    """Write every source's flights and the manifest; with ``only``, just those sources'
+    flights, the manifest's other rows kept as they are (the same rows, in the same order,
+    as a full build gives)."""
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, str]] = []
+    kept: dict[str, list[dict[str, str]]] = {}
+    if only is not None:
+        with (out / "manifest.csv").open(encoding="utf-8") as f:
+            for r in csv.DictReader(f):
+                kept.setdefault(r["source"], []).append(r)
     for src in SOURCES:
+        if only is not None and src.id not in only:
+            rows.extend(kept.get(src.id, []))
+            continue
         path = originals / src.file
         if not path.is_file():
             sys.exit(f"build_corpus: missing original {path} ({src.repo}@{src.commit}:{src.path})")
@@ -1317,8 +1397,18 @@ def _glider(rng: np.random.Generator, row: dict[str, str], track: str) -> dict:
     }
 
 
+def _helicopter(rng: np.random.Generator, row: dict[str, str], track: str) -> dict:
+    """A recorded helicopter placed as a glider is; its pressure altitude gives the
+    shape of its height, its lowest fix 100-300 m above the ground (the logs are tour
+    flights seen in line of sight of the logger, never on the ground)."""
+    obj = _glider(rng, row, track)
+    return {**obj, "truth_class": "helicopter", "agl_m": float(round(rng.uniform(100.0, 300.0)))}
+
+
 #: Powered light aircraft are placed and flown as gliders are.
-MAKERS = {"bird": _bird, "glider": _glider, "aircraft": _glider}
+MAKERS = {"bird": _bird, "glider": _glider, "aircraft": _glider, "helicopter": _helicopter}
+#: Objects per recorded-helicopter scenario by corpus class (besides the synthetic drones).
+PER_HELICOPTER_SCENARIO = {**PER_SCENARIO, "helicopter": 8}
 #: Objects per recorded-drone scenario by corpus class, besides the drones (the first
 #: scenarios of each split predate the powered aircraft and keep PER_SCENARIO).
 PER_DRONE_SCENARIO = {**PER_SCENARIO, "aircraft": 2}
@@ -1471,7 +1561,40 @@ def write_scenarios(flights: Path, out: Path) -> list[Path]:
             path = d / f"{spec['name']}.yaml"
             path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
             written.append(path)
+        if any(r["split"] == split and r["class"] == "helicopter" for r in rows):
+            spec = _helicopter_scenario(split, n + 2, rows)
+            path = d / f"{spec['name']}.yaml"
+            path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+            written.append(path)
     return written
+
+
+def _helicopter_scenario(split: str, k: int, rows: list[dict[str, str]]) -> dict:
+    """Birds and gliders of the split as in the first scenarios, up to
+    ``PER_HELICOPTER_SCENARIO["helicopter"]`` of its recorded helicopters (half of them
+    without a transponder) and the synthetic drones as the threats."""
+    rng = np.random.default_rng([17, k - 1, 0 if split == "train" else 1])
+    objects = []
+    for cls, per in PER_HELICOPTER_SCENARIO.items():
+        pool = [r for r in rows if r["split"] == split and r["class"] == cls]
+        pick = rng.choice(len(pool), size=min(per, len(pool)), replace=False)
+        for i in sorted(pick.tolist()):
+            objects.append(MAKERS[cls](rng, pool[i], _track_ref(pool[i])))
+    objects.extend(SYNTHETIC_DRONES)
+    name = f"real-{split}-{k:02d}"
+    return {
+        "name": name,
+        "description": (
+            f"Recorded real flights of the {split} split relocated to one site: birds, "
+            "gliders and tour helicopters (half without a transponder), with synthetic "
+            "drones as the threats; generated by scripts/build_corpus.py --scenarios."
+        ),
+        "duration_s": SCENARIO_DURATION_S,
+        "site": SITE,
+        "zones": ZONES,
+        "sensors": SENSORS,
+        "objects": objects,
+    }
 
 
 def _track_ref(row: dict[str, str]) -> str:
@@ -1524,6 +1647,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "data" / "flights")
     ap.add_argument("--hashes", action="store_true", help="print the originals' sha256 and exit")
     ap.add_argument(
+        "--only", nargs="+", metavar="SOURCE", help="rebuild only these sources' flights"
+    )
+    ap.add_argument(
         "--scenarios",
         action="store_true",
         help="only (re)write scenarios/real/{train,eval}/*.yaml from the corpus manifest",
@@ -1537,7 +1663,7 @@ def main() -> None:
         for src in SOURCES:
             print(f"{src.file}  {sha256_file(a.originals / src.file)}")
         return
-    rows = build(a.originals, a.out)
+    rows = build(a.originals, a.out, set(a.only) if a.only else None)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["class"]] = counts.get(r["class"], 0) + 1

@@ -48,12 +48,13 @@ MEDIAN_LEAD_S = 120.0
 #: keeps its drone evidence, docs/classifier.md rule 8.)
 MEDIAN_LEAD_S_BY_SCENARIO = {
     "real-eval-01": 85.0,
-    "real-eval-02": 55.0,
+    "real-eval-02": 105.0,
     "real-eval-03": 85.0,
 }
 #: Hostile drones per scenario (and seed) warned less than MIN_LEAD_S ahead, among
-#: those in view long enough (measured: one in seed 2 of real-eval-01..03, 50-54 s).
-MAX_LATE_OR_MISSED = {"real-eval-01": 1, "real-eval-02": 1, "real-eval-03": 1}
+#: those in view long enough (measured: one in seed 2 of real-eval-01 and -03, 54 and
+#: 49 s: their doglegs point them at their zone only on the final run).
+MAX_LATE_OR_MISSED = {"real-eval-01": 1, "real-eval-03": 1}
 #: Drones in view too briefly for MIN_LEAD_S that are not warned before entry at all.
 #: Shortfall: real-eval-04, 3 in seed 1 and 1 in seed 2 (recorded DJI quadcopters with
 #: no RF taking off about 50 s from a zone, alerted 27-63 s after entry).
@@ -74,15 +75,16 @@ RAISES_PER_OBJECT_ZONE = 2
 #: warned where the straight path enters it, and off that path the zones reached
 #: within ThreatConfig.loose_zone_margin_s of the first (fewer cost lead time: see
 #: README). Measured: swarm 0.50, coastal 0.50, mass-raid 0.59-0.61, real-flight
-#: 0.18-0.60.
+#: 0.00-0.60.
 MAX_WRONG_ZONE_FRACTION = {
     "swarm": 0.5,
     "coastal": 0.55,
     "mass-raid": 0.62,
     "real-eval-01": 0.65,
-    "real-eval-02": 0.45,
+    "real-eval-02": 0.65,
     "real-eval-03": 0.65,
     "real-eval-04": 0.25,
+    "real-eval-05": 0.35,
 }
 WRONG_ZONE_FRACTION = 0.10
 MAX_WRONG_ZONE_OPEN_S = 30.0
@@ -92,13 +94,15 @@ MAX_WRONG_ZONE_OPEN_S = 30.0
 MAX_WRONG_ZONE_OPEN_S_BY_SCENARIO = {"real-eval-01": 550.0}
 MIN_ACCURACY = 0.95
 #: Settled accuracy below MIN_ACCURACY where achieved (shortfalls, README): real-eval-02
-#: 0.942-0.943 (synthetic fixed-wing drones read as helicopters, a slow quadcopter as a
-#: bird), real-eval-04 0.897-0.901 (recorded quadcopters as birds), with no radar
-#: cross-section to separate them. (real-eval-01 and -03 reach 0.958-0.968 since the
-#: ADS-B emitter category is evidence: light aircraft no longer read as helicopters.)
+#: 0.944-0.947 (a slow quadcopter read as a bird), real-eval-04 0.897-0.902 (recorded
+#: quadcopters as birds), real-eval-05 0.856-0.865 (recorded helicopters without a
+#: transponder as aircraft or drones), with no radar cross-section to separate them.
+#: (real-eval-01 and -03 reach 0.966-0.974 since the ADS-B emitter category is evidence:
+#: light aircraft no longer read as helicopters.)
 MIN_ACCURACY_BY_SCENARIO = {
     "real-eval-02": 0.94,
     "real-eval-04": 0.89,
+    "real-eval-05": 0.85,
 }
 MAX_HOSTILE_AS_AIRCRAFT = 0.03
 #: Where a scenario falls short of MAX_HOSTILE_AS_AIRCRAFT (none since fixed-wing
