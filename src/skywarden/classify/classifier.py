@@ -399,7 +399,9 @@ class Classifier:
         fast, straight track with a drone-sized radar echo (or none measured, with
         ``fixed_wing_unsigned``), the style features (``fixed_wing_neutral_features``)
         do not count against ``drone``; for a fast track with no echo size measured
-        (``fast_unsigned_style_neutral``) they do not count against ``aircraft`` either.
+        (``fast_unsigned_style_neutral``) they do not count against ``aircraft`` either;
+        for any track faster than a bird (``fast_style_not_bird``) they give ``bird`` no
+        more than the best of drone, aircraft and helicopter.
         """
         p = self.params
         ll = np.zeros((feats.shape[0], len(CLASSES)))
@@ -423,11 +425,11 @@ class Classifier:
             b = np.searchsorted(edges, np.where(ok, v, 0.0), side="right")
             term = table[b]
             if style:
-                manned = np.maximum(term[:, 2], term[:, 3])
+                # The best of drone, aircraft and helicopter.
+                powered = np.maximum(term[:, 0], np.maximum(term[:, 2], term[:, 3]))
                 term = term.copy()
-                term[:, 0] = np.where(fast_signed, np.maximum(term[:, 0], manned), term[:, 0])
-                term[:, 2] = np.where(fast_unsized, np.maximum(term[:, 0], manned), term[:, 2])
-                powered = np.maximum(term[:, 0], manned)
+                term[:, 0] = np.where(fast_signed, powered, term[:, 0])
+                term[:, 2] = np.where(fast_unsized, powered, term[:, 2])
                 term[:, 1] = np.where(fast_not_bird, np.minimum(term[:, 1], powered), term[:, 1])
             ll += np.where(ok[:, None], term, 0.0)
         return ll
