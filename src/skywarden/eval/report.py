@@ -29,7 +29,8 @@ in seconds (``*_t_s`` UTC seconds since the epoch).
   ``false_alerts`` (raised alerts on birds, aircraft, helicopters and clutter),
   ``false_alerts_per_hour``, ``false_by_class``, ``hostile_alerts``,
   ``nonhostile_drone_alerts`` ({``identified``, ``anonymous``}: alerts on drones
-  not hostile in truth, by whether they gave a Remote ID / ADS-B identity),
+  not hostile in truth, by whether they had given a Remote ID / ADS-B identity when
+  the alert was raised),
   ``wrong_zone_alerts`` (hostile drone alerted for a zone it never enters),
   ``wrong_zone_fraction`` (of ``hostile_alerts``), ``wrong_zone_clear_delay_max_s``
   (open time after the drone's closest approach), ``wrong_zone`` (list),
