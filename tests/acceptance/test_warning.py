@@ -94,10 +94,10 @@ MAX_WRONG_ZONE_OPEN_S = 30.0
 MAX_WRONG_ZONE_OPEN_S_BY_SCENARIO = {"real-eval-01": 550.0}
 MIN_ACCURACY = 0.95
 #: Settled accuracy below MIN_ACCURACY where achieved (shortfalls, README): real-eval-02
-#: 0.944-0.947 (a slow quadcopter read as a bird), real-eval-04 0.897-0.902 (recorded
+#: 0.944-0.949 (a slow quadcopter read as a bird), real-eval-04 0.902 (recorded
 #: quadcopters as birds), real-eval-05 0.856-0.865 (recorded helicopters without a
 #: transponder as aircraft or drones), with no radar cross-section to separate them.
-#: (real-eval-01 and -03 reach 0.966-0.974 since the ADS-B emitter category is evidence:
+#: (real-eval-01 and -03 reach 0.966-0.977 since the ADS-B emitter category is evidence:
 #: light aircraft no longer read as helicopters.)
 MIN_ACCURACY_BY_SCENARIO = {
     "real-eval-02": 0.94,

@@ -222,6 +222,50 @@ def test_a_bird_on_an_emitters_bearing_is_not_an_emitter():
     assert alone[:, 0].all()
 
 
+def test_one_clean_bearing_keeps_an_emitters_flag():
+    """Two drones emit, one behind the other as the first direction finder sees them; the
+    second finder sees them apart. The nearer one, heard for longer, is the likelier
+    emitter on the shared bearing, so the farther one's hit on it counts for nothing; its
+    hit from the second finder is its own, and keeps its flag (one ambiguous bearing used
+    to cost the whole scan's: a real-eval-01 fixed-wing drone's lines read `drone` 80 -> 96 %)."""
+    far = ([0.0, 3000.0, 80.0], [0.0, 0.0, 0.0])
+    near = ([0.0, 1500.0, 60.0], [0.0, 0.0, 0.0])  # on far's bearing from RF1, not RF2's
+    tracks = {1: far, 2: near}
+    clf = Classifier(frame=FRAME, sensors={"rf1": RF1, "rf2": RF2})
+    own = []
+    for k in range(40):
+        t = 3000.0 + k
+        hits = [(2, RF1, near), (2, RF2, near)] + (
+            [(1, RF1, far), (1, RF2, far)] if k >= 20 else []
+        )
+        dets = tuple(Detection(t=t, sensor=s.id, az_deg=_bearing(s, e[0])) for _, s, e in hits)
+        assoc = Association(
+            track_id=np.array([h[0] for h in hits]), detections=dets, kinds=("rf",) * len(hits)
+        )
+        x = [[*p0, *v] for p0, v in tracks.values()]
+        table = _table(t, list(tracks), x, t_first=[3000.0, 3000.0])
+        rf = np.array([float(k >= 20), 1.0])
+        own.append(clf.own_emission(table, assoc, rf))
+        clf.update(table, assoc)
+    own = np.array(own)
+    assert own[:, 1].all()
+    assert own[21:, 0].all()
+    # With only the shared bearing, the farther one gains nothing.
+    clf = Classifier(frame=FRAME, sensors={"rf1": RF1})
+    for k in range(40):
+        t = 3000.0 + k
+        hits = [(2, RF1, near)] + ([(1, RF1, far)] if k >= 20 else [])
+        dets = tuple(Detection(t=t, sensor=s.id, az_deg=_bearing(s, e[0])) for _, s, e in hits)
+        assoc = Association(
+            track_id=np.array([h[0] for h in hits]), detections=dets, kinds=("rf",) * len(hits)
+        )
+        table = _table(t, list(tracks), [[*p0, *v] for p0, v in tracks.values()],
+                       t_first=[3000.0, 3000.0])  # fmt: skip
+        last = clf.own_emission(table, assoc, np.array([float(k >= 20), 1.0]))
+        clf.update(table, assoc)
+    assert last[0] == 0.0 and last[1] == 1.0
+
+
 def test_an_emitter_in_range_of_two_direction_finders_must_be_heard_by_both():
     target = ([-1500.0, 2000.0, 100.0], [0.0, 8.0, 0.0])
     _, _, one = _rf_run({"rf1": RF1, "rf2": RF2}, [(1, RF1, 1)], {1: target})

@@ -296,8 +296,9 @@ class Classifier:
         """RF flags (n,) without the hits whose bearing (and elevation, when given) fits
         another confirmed track that was more drone-like at the last scan: a bearing says
         "something on it emits", not which; the likeliest emitter on it keeps the credit,
-        so a bird between a direction finder and a drone gains none. (Tentative tracks,
-        mostly clutter, do not compete.)"""
+        so a bird between a direction finder and a drone gains none. A track keeps its
+        flag when any one of its hits is its own. (Tentative tracks, mostly clutter, do
+        not compete.)"""
         if self._frame is None or not rf.any():
             return rf
         n = len(table)
@@ -350,10 +351,14 @@ class Classifier:
             has_el = np.isfinite(el_d[hh])
             near &= ~has_el | (np.abs(el[tt] - el_d[hh]) <= nsig * s_el)
             blocked[mine[np.unique(hh[near])]] = True
-        for h in np.flatnonzero(judged):
+        # A track keeps its flag if any of its hits is its own: one direction finder's
+        # bearing may pass another emitter while the other's does not.
+        own = np.zeros(n, bool)
+        for h in np.flatnonzero(judged & ~blocked):
             i = int(rows[h])
-            if blocked[h] or not self._cross_heard(int(table.id[i]), dets[h].sensor, pos[i], t):
-                out[i] = 0.0
+            own[i] |= self._cross_heard(int(table.id[i]), dets[h].sensor, pos[i], t)
+        out[np.unique(rows[judged]).astype(np.int64)] = 0.0
+        out[own] = rf[own]
         live = set(table.id.tolist())
         self._rf_last = {k: v for k, v in self._rf_last.items() if k in live}
         return out
