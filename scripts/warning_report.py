@@ -4,11 +4,15 @@
 
 Simulates every built-in and every real-flight evaluation scenario with each
 seed, runs the whole engine on it and scores it with ``skywarden eval``'s
-metrics, in parallel processes. The same runs as ``tests/acceptance``.
+metrics, in parallel processes. The same runs as ``tests/acceptance``. A second
+table gives the settled classification accuracy per source of the real-flight
+scenarios' objects (the corpus source of each recorded flight, ``synthetic`` for
+the simulator's own).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -23,10 +27,42 @@ from skywarden.eval import evaluate_files
 from skywarden.eval.warning_metrics import MIN_LEAD_S
 from skywarden.runner import run_file
 from skywarden.sim import load_spec, simulate_to_file
-from skywarden.sim.recorded import real_scenarios
+from skywarden.sim.generate import Simulation
+from skywarden.sim.recorded import corpus_dir, real_scenarios
+from skywarden.sim.spec import Recorded
 
 BUILTINS = ("single-drone", "swarm", "birds", "airport", "coastal", "mass-raid")
+REAL_NAMES = {p.stem for p in real_scenarios("eval")}
 console = Console(stderr=True)
+
+
+def _sources(spec_path: str) -> dict[str, str]:
+    """Truth object id -> ``class: source`` of the recorded flight it flies (its corpus
+    class and the first part of its source id, e.g. ``bird: sula``, ``helicopter: havo``),
+    ``synthetic`` for the simulator's own objects. The simulator numbers objects in spec
+    order."""
+    with (corpus_dir() / "manifest.csv").open(encoding="utf-8") as f:
+        source_of = {
+            r["file"]: f"{r['class']}: {r['source'].split('-')[0]}" for r in csv.DictReader(f)
+        }
+    spec = load_spec(spec_path)
+    ids = Simulation(spec, seed=0, duration_s=1.0).population.ids
+    groups = [g for g in spec.objects for _ in range(g.count)]
+    return {
+        i: source_of[Path(g.track).name] if isinstance(g, Recorded) else "synthetic"
+        for i, g in zip(ids, groups, strict=True)
+    }
+
+
+def _by_source(spec_path: str, per_object: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Settled track-scans and the correct ones, summed per source."""
+    src = _sources(spec_path)
+    out: dict[str, list[int]] = {}
+    for oid, (n, ok) in per_object.items():
+        acc = out.setdefault(src[oid], [0, 0])
+        acc[0] += n
+        acc[1] += ok
+    return out
 
 
 def _one(job: tuple[str, str, int]) -> dict:
@@ -59,6 +95,10 @@ def _one(job: tuple[str, str, int]) -> dict:
         "accuracy_settled": c["accuracy_settled"],
         "accuracy_by_class": c["accuracy_settled_by_class"],
         "hostile_as_aircraft": c["hostile_drones_as_aircraft"],
+        # [settled track-scans, correct] per real-flight source (real scenarios only).
+        "accuracy_by_source": (
+            _by_source(spec, c["per_object_settled"]) if name in REAL_NAMES else {}
+        ),
     }
 
 
@@ -107,6 +147,19 @@ def main(
             f(r["hostile_as_aircraft"], 3),
         )
     Console().print(t)
+    by_source: dict[str, list[int]] = {}
+    for r in rows:
+        for src, (n, ok) in r["accuracy_by_source"].items():
+            acc = by_source.setdefault(src, [0, 0])
+            acc[0] += n
+            acc[1] += ok
+    if by_source:
+        ts = Table(title="Settled accuracy by source (real-flight scenarios, every seed)")
+        for col in ("source", "track-scans", "accuracy"):
+            ts.add_column(col, justify="left" if col == "source" else "right")
+        for src, (n, ok) in sorted(by_source.items()):
+            ts.add_row(src, str(n), f(ok / n, 3) if n else "-")
+        Console().print(ts)
 
 
 if __name__ == "__main__":
