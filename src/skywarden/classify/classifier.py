@@ -357,7 +357,7 @@ class Classifier:
         for h in np.flatnonzero(judged & ~blocked):
             i = int(rows[h])
             own[i] |= self._cross_heard(int(table.id[i]), dets[h].sensor, pos[i], t)
-        out[np.unique(rows[judged]).astype(np.int64)] = 0.0
+        out[rows[judged]] = 0.0
         out[own] = rf[own]
         live = set(table.id.tolist())
         self._rf_last = {k: v for k, v in self._rf_last.items() if k in live}
@@ -411,16 +411,17 @@ class Classifier:
         p = self.params
         ll = np.zeros((feats.shape[0], len(CLASSES)))
         rcs = feats[:, FEATURES.index("rcs_dbsm")]
+        no_rcs = np.isnan(rcs)
         sized = (rcs >= p.rcs_signature_min_dbsm) & (rcs <= p.fixed_wing_rcs_max_dbsm)
         if p.fixed_wing_unsigned:
-            sized |= np.isnan(rcs)
+            sized |= no_rcs
         fast = feats[:, FEATURES.index("speed_mps")] >= p.bird_speed_max_mps
         fast_signed = (
             fast
             & sized
             & (feats[:, FEATURES.index("straightness")] >= p.fixed_wing_straightness_min)
         )
-        fast_unsized = fast & np.isnan(rcs) & p.fast_unsigned_style_neutral
+        fast_unsized = fast & no_rcs & p.fast_unsigned_style_neutral
         fast_not_bird = fast & p.fast_style_not_bird
         for j, edges, table, style in zip(
             self._feat_idx, self._edges, self._ll, self._style, strict=True
@@ -481,7 +482,8 @@ class Classifier:
         speed = np.hypot(table.x[:, 3], table.x[:, 4])
         slow = speed < p.bird_speed_max_mps
         # "No signature" is itself evidence only once the track has been watched.
-        unsigned = (table.t_s >= t_start) & rcs_none & slow & ~emitter & ~rid
+        watched_unsigned = (table.t_s >= t_start) & rcs_none & ~emitter & ~rid
+        unsigned = watched_unsigned & slow
         hovering = feats[:, FEATURES.index("hover_frac")] >= p.hover_signature_frac
         logits = (
             self._prior[None]
@@ -491,8 +493,9 @@ class Classifier:
         )
         logits[:, 0] += (unsigned & ~hovering) * p.unsigned_drone_llr
         not_transit = speed < p.unsigned_helicopter_speed_max_mps
-        no_heli = (table.t_s >= t_start) & rcs_none & not_transit & ~emitter & ~rid & ~icao
-        logits[:, _HELICOPTER] += no_heli * p.unsigned_helicopter_llr
+        logits[:, _HELICOPTER] += (
+            watched_unsigned & not_transit & ~icao
+        ) * p.unsigned_helicopter_llr
         named = self.emitter_classes(table, by_track)
         rows = np.flatnonzero(icao & (named >= 0))
         logits[rows, named[rows]] += p.emitter_llr

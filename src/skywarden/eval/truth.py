@@ -131,9 +131,8 @@ class ScenarioData:
 
     ``first_detection_t_s`` (k,) per truth object, NaN when no detection names it;
     ``has_truth_keys`` whether any detection carried a ``truth`` key;
-    ``identified`` (k,) whether a Remote ID or ADS-B detection named the object
-    (it gave an identity), ``identified_t_s`` (k,) the time of the first such
-    detection (NaN when none).
+    ``identified_t_s`` (k,) the time of the first Remote ID or ADS-B detection
+    naming the object (it gave an identity), NaN when none.
     ``t_min_s``/``t_max_s`` span of detection and truth times.
     """
 
@@ -149,8 +148,12 @@ class ScenarioData:
     t_min_s: float
     t_max_s: float
     n_rejected: int
-    identified: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     identified_t_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def identified(self) -> np.ndarray:
+        """(k,) whether the object ever gave an identity."""
+        return np.isfinite(self.identified_t_s)
 
     def seen_recently(
         self,
@@ -248,7 +251,6 @@ def read_scenario(path: str | os.PathLike[str]) -> ScenarioData:
         t_min_s=t_min,
         t_max_s=t_max,
         n_rejected=stats.n_rejected,
-        identified=np.array([n in identified for n in truth.ids], dtype=bool),
         identified_t_s=np.array([identified.get(n, math.nan) for n in truth.ids], dtype=float),
     )
 
