@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import tempfile
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -54,15 +55,20 @@ def _sources(spec_path: str) -> dict[str, str]:
     }
 
 
-def _by_source(spec_path: str, per_object: dict[str, list[int]]) -> dict[str, list[int]]:
-    """Settled track-scans and the correct ones, summed per source."""
-    src = _sources(spec_path)
+def _summed(items: Iterable[tuple[str, int, int]]) -> dict[str, list[int]]:
+    """``[track-scans, correct]`` summed per key of ``(key, track-scans, correct)``."""
     out: dict[str, list[int]] = {}
-    for oid, (n, ok) in per_object.items():
-        acc = out.setdefault(src[oid], [0, 0])
+    for key, n, ok in items:
+        acc = out.setdefault(key, [0, 0])
         acc[0] += n
         acc[1] += ok
     return out
+
+
+def _by_source(spec_path: str, per_object: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Settled track-scans and the correct ones, summed per source."""
+    src = _sources(spec_path)
+    return _summed((src[oid], n, ok) for oid, (n, ok) in per_object.items())
 
 
 def _one(job: tuple[str, str, int]) -> dict:
@@ -147,12 +153,7 @@ def main(
             f(r["hostile_as_aircraft"], 3),
         )
     Console().print(t)
-    by_source: dict[str, list[int]] = {}
-    for r in rows:
-        for src, (n, ok) in r["accuracy_by_source"].items():
-            acc = by_source.setdefault(src, [0, 0])
-            acc[0] += n
-            acc[1] += ok
+    by_source = _summed((s, n, ok) for r in rows for s, (n, ok) in r["accuracy_by_source"].items())
     if by_source:
         ts = Table(title="Settled accuracy by source (real-flight scenarios, every seed)")
         for col in ("source", "track-scans", "accuracy"):
