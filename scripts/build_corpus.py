@@ -1528,15 +1528,7 @@ def write_scenarios(flights: Path, out: Path) -> list[Path]:
             old.unlink()
         for k in range(n):
             rng = np.random.default_rng([17, k, 0 if split == "train" else 1])
-            objects = []
-            for cls, per in PER_SCENARIO.items():
-                pool = [r for r in rows if r["split"] == split and r["class"] == cls]
-                if not pool:
-                    continue
-                pick = rng.choice(len(pool), size=min(per, len(pool)), replace=False)
-                for i in sorted(pick.tolist()):
-                    rel = Path("..") / ".." / ".." / "data" / "flights" / pool[i]["file"]
-                    objects.append(MAKERS[cls](rng, pool[i], rel.as_posix()))
+            objects = _pick_objects(rng, rows, split, PER_SCENARIO)
             objects.extend(SYNTHETIC_DRONES)
             name = f"real-{split}-{k + 1:02d}"
             spec = {
@@ -1574,12 +1566,7 @@ def _helicopter_scenario(split: str, k: int, rows: list[dict[str, str]]) -> dict
     ``PER_HELICOPTER_SCENARIO["helicopter"]`` of its recorded helicopters (half of them
     without a transponder) and the synthetic drones as the threats."""
     rng = np.random.default_rng([17, k - 1, 0 if split == "train" else 1])
-    objects = []
-    for cls, per in PER_HELICOPTER_SCENARIO.items():
-        pool = [r for r in rows if r["split"] == split and r["class"] == cls]
-        pick = rng.choice(len(pool), size=min(per, len(pool)), replace=False)
-        for i in sorted(pick.tolist()):
-            objects.append(MAKERS[cls](rng, pool[i], _track_ref(pool[i])))
+    objects = _pick_objects(rng, rows, split, PER_HELICOPTER_SCENARIO)
     objects.extend(SYNTHETIC_DRONES)
     name = f"real-{split}-{k:02d}"
     return {
@@ -1601,6 +1588,22 @@ def _track_ref(row: dict[str, str]) -> str:
     return (Path("..") / ".." / ".." / "data" / "flights" / row["file"]).as_posix()
 
 
+def _pick_objects(
+    rng: np.random.Generator, rows: list[dict[str, str]], split: str, per_class: dict[str, int]
+) -> list[dict]:
+    """Spec objects of up to ``per_class[c]`` flights of each class c of ``split``,
+    drawn at random and placed by ``MAKERS[c]``."""
+    objects = []
+    for cls, per in per_class.items():
+        pool = [r for r in rows if r["split"] == split and r["class"] == cls]
+        if not pool:
+            continue
+        pick = rng.choice(len(pool), size=min(per, len(pool)), replace=False)
+        for i in sorted(pick.tolist()):
+            objects.append(MAKERS[cls](rng, pool[i], _track_ref(pool[i])))
+    return objects
+
+
 def _drone_scenario(
     split: str, k: int, rows: list[dict[str, str]], drones: list[dict[str, str]]
 ) -> dict:
@@ -1611,14 +1614,7 @@ def _drone_scenario(
     Birds, gliders and powered aircraft of the split are picked as in the other scenarios.
     """
     rng = np.random.default_rng([17, k - 1, 0 if split == "train" else 1])
-    objects = []
-    for cls, per in PER_DRONE_SCENARIO.items():
-        pool = [r for r in rows if r["split"] == split and r["class"] == cls]
-        if not pool:
-            continue
-        pick = rng.choice(len(pool), size=min(per, len(pool)), replace=False)
-        for i in sorted(pick.tolist()):
-            objects.append(MAKERS[cls](rng, pool[i], _track_ref(pool[i])))
+    objects = _pick_objects(rng, rows, split, PER_DRONE_SCENARIO)
     for row in drones:
         for zone in ZONE_RADII:
             flight = ROOT / "data" / "flights" / row["file"]
