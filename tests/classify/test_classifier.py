@@ -168,26 +168,29 @@ def _bearing(sensor: Sensor, p) -> float:
     return math.degrees(math.atan2(d[0], d[1])) % 360
 
 
-def _rf_run(sensors, hits, tracks, n=40, params=None):
+def _rf_run(sensors, hits, tracks, n=40, params=None, first_scan=None):
     """Feed ``n`` scans; ``tracks`` {id: (p0, v)}; ``hits`` [(track id, sensor, emitter id)]:
-    each scan the sensor's bearing to the emitter is associated with the track. Returns
-    the last result, the row order and, per scan, which rows' RF hits counted as their own.
+    each scan the sensor's bearing to the emitter is associated with the track (from scan
+    ``first_scan[track id]`` on, when given). Returns the last result, the row order and,
+    per scan, which rows' RF hits counted as their own.
     ``params``: classifier parameters other than the shipped ones."""
     clf = Classifier(params, frame=FRAME, sensors=sensors)
     res, own = None, []
+    first_scan = first_scan or {}
     for k in range(n):
         t = 3000.0 + k
         pos = {i: np.asarray(p0) + k * np.asarray(v) for i, (p0, v) in tracks.items()}
         ids = list(tracks)
         x = [[*pos[i], *tracks[i][1]] for i in ids]
-        dets = tuple(Detection(t=t, sensor=s.id, az_deg=_bearing(s, pos[e])) for _, s, e in hits)
+        now = [h for h in hits if k >= first_scan.get(h[0], 0)]
+        dets = tuple(Detection(t=t, sensor=s.id, az_deg=_bearing(s, pos[e])) for _, s, e in now)
         assoc = Association(
-            track_id=np.array([h[0] for h in hits], np.int64),
+            track_id=np.array([h[0] for h in now], np.int64),
             detections=dets,
-            kinds=("rf",) * len(hits),
+            kinds=("rf",) * len(now),
         )
         table = _table(t, ids, x, t_first=[3000.0] * len(ids))
-        rf = np.array([float(any(h[0] == i for h in hits)) for i in ids])
+        rf = np.array([float(any(h[0] == i for h in now)) for i in ids])
         own.append(clf.own_emission(table, assoc, rf))
         res = clf.update(table, assoc)
     return res, ids, np.array(own)
@@ -231,39 +234,15 @@ def test_one_clean_bearing_keeps_an_emitters_flag():
     far = ([0.0, 3000.0, 80.0], [0.0, 0.0, 0.0])
     near = ([0.0, 1500.0, 60.0], [0.0, 0.0, 0.0])  # on far's bearing from RF1, not RF2's
     tracks = {1: far, 2: near}
-    clf = Classifier(frame=FRAME, sensors={"rf1": RF1, "rf2": RF2})
-    own = []
-    for k in range(40):
-        t = 3000.0 + k
-        hits = [(2, RF1, near), (2, RF2, near)] + (
-            [(1, RF1, far), (1, RF2, far)] if k >= 20 else []
-        )
-        dets = tuple(Detection(t=t, sensor=s.id, az_deg=_bearing(s, e[0])) for _, s, e in hits)
-        assoc = Association(
-            track_id=np.array([h[0] for h in hits]), detections=dets, kinds=("rf",) * len(hits)
-        )
-        x = [[*p0, *v] for p0, v in tracks.values()]
-        table = _table(t, list(tracks), x, t_first=[3000.0, 3000.0])
-        rf = np.array([float(k >= 20), 1.0])
-        own.append(clf.own_emission(table, assoc, rf))
-        clf.update(table, assoc)
-    own = np.array(own)
+    late = {1: 20}  # the farther one is heard from scan 20 on
+    both = {"rf1": RF1, "rf2": RF2}
+    hits = [(2, RF1, 2), (2, RF2, 2), (1, RF1, 1), (1, RF2, 1)]
+    _, _, own = _rf_run(both, hits, tracks, first_scan=late)
     assert own[:, 1].all()
     assert own[21:, 0].all()
     # With only the shared bearing, the farther one gains nothing.
-    clf = Classifier(frame=FRAME, sensors={"rf1": RF1})
-    for k in range(40):
-        t = 3000.0 + k
-        hits = [(2, RF1, near)] + ([(1, RF1, far)] if k >= 20 else [])
-        dets = tuple(Detection(t=t, sensor=s.id, az_deg=_bearing(s, e[0])) for _, s, e in hits)
-        assoc = Association(
-            track_id=np.array([h[0] for h in hits]), detections=dets, kinds=("rf",) * len(hits)
-        )
-        table = _table(t, list(tracks), [[*p0, *v] for p0, v in tracks.values()],
-                       t_first=[3000.0, 3000.0])  # fmt: skip
-        last = clf.own_emission(table, assoc, np.array([float(k >= 20), 1.0]))
-        clf.update(table, assoc)
-    assert last[0] == 0.0 and last[1] == 1.0
+    _, _, own = _rf_run({"rf1": RF1}, [(2, RF1, 2), (1, RF1, 1)], tracks, first_scan=late)
+    assert not own[-1, 0] and own[-1, 1]
 
 
 def test_an_emitter_in_range_of_two_direction_finders_must_be_heard_by_both():
