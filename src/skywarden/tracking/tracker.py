@@ -50,6 +50,7 @@ from .associate import (
     radar_candidate_pairs,
 )
 from .config import TrackerConfig
+from .kalman import kalman_update
 from .measure import MeasurementModel, ModelKind, bearing_rays, model_for
 from .motion import imm_combine, imm_predict, predict_cv
 
@@ -489,28 +490,10 @@ class Tracker:
         p, m_modes = ti.shape[0], self.mu.shape[1]
         xm = self.xm[ti].reshape(p * m_modes, 6)
         Pm = self.Pm[ti].reshape(p * m_modes, 6, 6)
-        zz = np.repeat(z, m_modes, axis=0)
         zhat, H = model.predict(xm)
-        if model.kind is ModelKind.POSITION:
-            # H = [I 0]: its products are slices, the very same numbers, without the work.
-            S = Pm[:, :3, :3] + model.R  # S = H P H' + R
-            Sinv = np.linalg.inv(S)
-            K = Pm[:, :, :3] @ Sinv  # K = P H' S^-1
-            IKH = np.broadcast_to(np.eye(6), Pm.shape).copy()
-            IKH[:, :, :3] -= K
-        else:
-            Ht = H.transpose(0, 2, 1)
-            S = H @ Pm @ Ht + model.R  # S = H P H' + R
-            Sinv = np.linalg.inv(S)
-            K = Pm @ Ht @ Sinv  # K = P H' S^-1
-            IKH = np.eye(6) - K @ H
-        y = model.residual(zz, zhat)
-        x_new = xm + np.einsum("kij,kj->ki", K, y)  # x = x + K y
-        # P = (I-KH) P (I-KH)' + K R K'
-        P_new = IKH @ Pm @ IKH.transpose(0, 2, 1) + K @ model.R @ K.transpose(0, 2, 1)
+        y = model.residual(np.repeat(z, m_modes, axis=0), zhat)
+        x_new, P_new, d2, logdet = kalman_update(xm, Pm, H, model.R, y)
         if m_modes > 1:
-            d2 = np.einsum("ki,kij,kj->k", y, Sinv, y)
-            _, logdet = np.linalg.slogdet(S)
             loglik = (-0.5 * (d2 + logdet)).reshape(p, m_modes)
             loglik -= loglik.max(axis=1, keepdims=True)
             w = self.mu[ti] * np.exp(loglik)
