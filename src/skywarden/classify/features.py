@@ -23,7 +23,10 @@ Features (one value per track, NaN when the history cannot tell):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
 
 from ..types import Association, Detection, TrackTable
 
@@ -166,80 +169,126 @@ class TrackHistory:
         """Features (n, len(FEATURES)) over the samples of the last ``window_s`` seconds
         that are not older than ``t_start_s`` (n,) (a new track's filter transient)."""
         n = slots.shape[0]
-        out = np.full((n, len(FEATURES)), np.nan)
         if n == 0 or self.tick == 0:
-            return out
+            return np.full((n, len(FEATURES)), np.nan)
         d = self.depth
         # The window: the latest pushes within window_s (times never decrease).
         recent = self.col_t[(self.tick - 1 - np.arange(min(self.tick, d))) % d]
         k = int(np.count_nonzero(recent >= t_s - window_s))
         if k == 0:
-            return out
-        w_t = recent[:k][::-1]  # (k,) oldest first
-        w_tick = np.arange(self.tick - k, self.tick)
-        born = self.born[slots][:, None]
-        t0 = t_start_s[:, None]
+            return np.full((n, len(FEATURES)), np.nan)
+        return _features(
+            self.e, self.n, self.u, self.ve, self.vn, self.vu, self.rcs, self.rf,
+            self.born, self.col_t, self.col_tick,
+            np.ascontiguousarray(slots, np.int64), np.ascontiguousarray(t_start_s, np.float64),
+            self.tick, k,
+        )  # fmt: skip
+
+
+# One loop per track over its window's columns, compiled (Numba): as whole-array
+# NumPy expressions the features made a dozen (tracks × window) temporaries per
+# tick, 2.8 ms of a 1,000-track scan. The signature compiles at import.
+@njit(
+    "f8[:, ::1](f8[:, ::1], f8[:, ::1], f8[:, ::1], f8[:, ::1], f8[:, ::1], f8[:, ::1],"
+    " f8[:, ::1], f8[:, ::1], i8[::1], f8[::1], i8[::1], i8[::1], f8[::1], i8, i8)",
+    cache=True,
+)
+def _features(e, nn, u, ve, vn, vu, rcs, rf, born, col_t, col_tick, slots, t_start, tick, k):
+    d = col_t.shape[0]
+    n = slots.shape[0]
+    out = np.full((n, 10), np.nan)
+    cols = np.empty(k, np.int64)
+    m = np.empty(k, np.bool_)
+    spd = np.empty(k)
+    for j in range(k):
+        cols[j] = (tick - k + j) % d
+    for r in range(n):
+        s = slots[r]
+        b = born[s]
+        t0 = t_start[r]
         # Samples taken while the track lived and after its transient; a suffix of the window.
-        m = (w_tick[None, :] >= born) & (w_t[None, :] >= t0)
-        n_valid = m.sum(axis=1)
+        n_valid = 0
+        for j in range(k):
+            c = cols[j]
+            m[j] = tick - k + j >= b and col_t[c] >= t0
+            if m[j]:
+                n_valid += 1
+                spd[j] = math.sqrt(ve[s, c] * ve[s, c] + vn[s, c] * vn[s, c])
+            else:
+                spd[j] = 0.0
         enough = n_valid >= MIN_SAMPLES
-        cnt = np.maximum(n_valid, 1)
-        e, nn, ve, vn, vu = (
-            np.where(m, self._window(c, slots, k), 0.0) for c in ("e", "n", "ve", "vn", "vu")
-        )
-        last = m[:, -1]
-        # sqrt(a^2 + b^2), not hypot: no overflow is possible here, and it is ten times faster.
-        spd = np.sqrt(ve * ve + vn * vn)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[:, 0] = np.where(last, spd[:, -1], np.nan)
-            out[:, 1] = np.where(last, self.u[slots, (self.tick - 1) % d], np.nan)
-            out[:, 2] = np.where(enough, np.abs(vu).sum(axis=1) / cnt, np.nan)
-            mean_spd = spd.sum(axis=1) / cnt
-            dev = np.where(m, spd - mean_spd[:, None], 0.0)
-            out[:, 3] = np.where(enough, np.sqrt((dev * dev).sum(axis=1) / cnt), np.nan)
-
-            # Turn rate from consecutive headings of samples fast enough to have one.
-            both = m[:, 1:] & m[:, :-1]
-            dt = np.diff(w_t)[None, :]
-            use = (
-                both
-                & (spd[:, 1:] > MIN_TURN_SPEED_MPS)
-                & (spd[:, :-1] > MIN_TURN_SPEED_MPS)
-                & (dt > 0)
-            )
-            # Heading change between consecutive velocities: the angle between them.
-            v0e, v0n, v1e, v1n = ve[:, :-1], vn[:, :-1], ve[:, 1:], vn[:, 1:]
-            dh = np.arctan2(v0n * v1e - v0e * v1n, v0n * v1n + v0e * v1e)
-            n_rate = use.sum(axis=1)
-            rate = np.where(use, np.abs(dh) / np.where(dt > 0, dt, 1.0), 0.0).sum(axis=1)
-            out[:, 4] = np.where(
-                n_rate >= MIN_SAMPLES - 1, np.degrees(rate / np.maximum(n_rate, 1)), np.nan
-            )
-
-            de, dn = np.diff(e, axis=1), np.diff(nn, axis=1)
-            path = np.where(both, np.sqrt(de * de + dn * dn), 0.0).sum(axis=1)
-            first = np.argmax(m, axis=1)
-            rows = np.arange(n)
-            net = np.hypot(e[:, -1] - e[rows, first], nn[:, -1] - nn[rows, first])
-            ok = enough & (path > MIN_PATH_M)
-            out[:, 5] = np.where(ok, np.clip(net / np.where(ok, path, 1.0), 0.0, 1.0), np.nan)
-            out[:, 6] = np.where(enough, (m & (spd < HOVER_SPEED_MPS)).sum(axis=1) / cnt, np.nan)
-
-            # Radar cross-section: the whole ring (any order), from the end of the transient.
-            r = self.rcs[slots]
-            has = (self.col_tick[None, :] >= born) & (self.col_t[None, :] >= t0) & np.isfinite(r)
-            n_rcs = has.sum(axis=1)
-            mean_rcs = np.where(has, r, 0.0).sum(axis=1) / np.maximum(n_rcs, 1)
-            dev = np.where(has, r - mean_rcs[:, None], 0.0)
-            out[:, 7] = np.where(n_rcs >= 1, mean_rcs, np.nan)
-            out[:, 8] = np.where(
-                n_rcs >= MIN_SAMPLES,
-                np.sqrt((dev * dev).sum(axis=1) / np.maximum(n_rcs, 1)),
-                np.nan,
-            )
-            rf = np.where(m, self._window("rf", slots, k), 0.0)
-            out[:, 9] = np.where(enough, rf.sum(axis=1) / cnt, np.nan)
-        return out
+        cnt = max(n_valid, 1)
+        last = cols[k - 1]
+        if m[k - 1]:
+            out[r, 0] = spd[k - 1]
+            out[r, 1] = u[s, last]
+        if enough:
+            climb = 0.0
+            spd_sum = 0.0
+            hover = 0
+            rf_sum = 0.0
+            for j in range(k):
+                if m[j]:
+                    c = cols[j]
+                    climb += abs(vu[s, c])
+                    spd_sum += spd[j]
+                    hover += spd[j] < HOVER_SPEED_MPS
+                    rf_sum += rf[s, c]
+            mean_spd = spd_sum / cnt
+            var = 0.0
+            for j in range(k):
+                if m[j]:
+                    var += (spd[j] - mean_spd) ** 2
+            out[r, 2] = climb / cnt
+            out[r, 3] = math.sqrt(var / cnt)
+            out[r, 6] = hover / cnt
+            out[r, 9] = rf_sum / cnt
+        # Turn rate from consecutive headings of samples fast enough to have one, and
+        # the path length, over consecutive pairs of samples.
+        n_rate = 0
+        rate = 0.0
+        path = 0.0
+        first = -1
+        for j in range(k):
+            if m[j] and first < 0:
+                first = j
+            if j == 0 or not (m[j] and m[j - 1]):
+                continue
+            c0, c1 = cols[j - 1], cols[j]
+            dt = col_t[c1] - col_t[c0]
+            de = e[s, c1] - e[s, c0]
+            dn = nn[s, c1] - nn[s, c0]
+            path += math.sqrt(de * de + dn * dn)
+            if spd[j] > MIN_TURN_SPEED_MPS and spd[j - 1] > MIN_TURN_SPEED_MPS and dt > 0:
+                v0e, v0n, v1e, v1n = ve[s, c0], vn[s, c0], ve[s, c1], vn[s, c1]
+                dh = math.atan2(v0n * v1e - v0e * v1n, v0n * v1n + v0e * v1e)
+                rate += abs(dh) / dt
+                n_rate += 1
+        if n_rate >= MIN_SAMPLES - 1:
+            out[r, 4] = math.degrees(rate / n_rate)
+        if enough and path > MIN_PATH_M and m[k - 1]:
+            c0 = cols[first]
+            net = math.hypot(e[s, last] - e[s, c0], nn[s, last] - nn[s, c0])
+            out[r, 5] = min(max(net / path, 0.0), 1.0)
+        # Radar cross-section: the whole ring (any order), from the end of the transient.
+        n_rcs = 0
+        rcs_sum = 0.0
+        for c in range(d):
+            x = rcs[s, c]
+            if col_tick[c] >= b and col_t[c] >= t0 and math.isfinite(x):
+                n_rcs += 1
+                rcs_sum += x
+        if n_rcs >= 1:
+            mean_rcs = rcs_sum / n_rcs
+            out[r, 7] = mean_rcs
+            if n_rcs >= MIN_SAMPLES:
+                var = 0.0
+                for c in range(d):
+                    x = rcs[s, c]
+                    if col_tick[c] >= b and col_t[c] >= t0 and math.isfinite(x):
+                        var += (x - mean_rcs) ** 2
+                out[r, 8] = math.sqrt(var / n_rcs)
+    return out
 
 
 def scan_inputs(
