@@ -1,8 +1,8 @@
 """Per-track kinematic and signature history, and the classifier's features.
 
 History lives in fixed-depth ring buffers, one row ("slot") per live track, so
-that every feature is computed for all tracks at once with NaN-aware NumPy
-reductions. A slot is freed when its track is deleted or leaves the table, so
+that every feature is computed for all tracks in one compiled pass over the
+window's columns. A slot is freed when its track is deleted or leaves the table, so
 memory is bounded by the number of live tracks.
 
 Features (one value per track, NaN when the history cannot tell):
@@ -43,6 +43,9 @@ FEATURES: tuple[str, ...] = (
     "rf_frac",
 )
 
+# A plain int for the compiled loop (Numba freezes it as a constant).
+_N_FEATURES = len(FEATURES)
+
 #: Below this horizontal speed an object counts as hovering.
 HOVER_SPEED_MPS = 2.0
 #: Headings of slower objects are too noisy to give a turn rate.
@@ -63,9 +66,8 @@ class TrackHistory:
     Every call of :meth:`push` writes one sample for every live track into the same
     ring column (the one after the previous push's), so a column is one output
     tick for all tracks and the chronological order is the same for every row: a
-    feature window is a run of columns found once per call, read as one or two
-    contiguous slices per state component. A row's samples from before its track's
-    first push are masked by ``born``.
+    feature window is a run of columns found once per call. A row's samples from
+    before its track's first push are masked by ``born``.
     """
 
     #: State components kept, one ring each: position (e, n, u) and velocity (e, n, u).
@@ -155,14 +157,6 @@ class TrackHistory:
         self.col_tick[c] = self.tick
         self.tick += 1
 
-    def _window(self, name: str, slots: np.ndarray, k: int) -> np.ndarray:
-        """Ring ``name``'s last ``k`` columns (n, k) for ``slots``, oldest first."""
-        a = getattr(self, name)
-        start = (self.tick - k) % self.depth
-        if start + k <= self.depth:
-            return a[slots, start : start + k]
-        return np.concatenate([a[slots, start:], a[slots, : start + k - self.depth]], axis=1)
-
     def features(
         self, slots: np.ndarray, t_s: float, window_s: float, t_start_s: np.ndarray
     ) -> np.ndarray:
@@ -196,7 +190,7 @@ class TrackHistory:
 def _features(e, nn, u, ve, vn, vu, rcs, rf, born, col_t, col_tick, slots, t_start, tick, k):
     d = col_t.shape[0]
     n = slots.shape[0]
-    out = np.full((n, 10), np.nan)
+    out = np.full((n, _N_FEATURES), np.nan)
     cols = np.empty(k, np.int64)
     m = np.empty(k, np.bool_)
     spd = np.empty(k)
