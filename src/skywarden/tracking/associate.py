@@ -29,6 +29,7 @@ from scipy.spatial import cKDTree
 
 from ..geodesy import azimuth_window_pairs
 from .measure import MeasurementModel, ModelKind
+from .motion import as_f8
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +326,7 @@ def mahalanobis(
         S = H @ P[tracks] @ H.transpose(0, 2, 1) + model.R
     y = model.residual(z[di], zhat[row])
     L = np.linalg.cholesky(S)
-    d2 = _whitened_d2(L, row, np.ascontiguousarray(y, dtype=np.float64))
+    d2 = _whitened_d2(L, row, as_f8(y))
     logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
     return d2, logdet[row]
 

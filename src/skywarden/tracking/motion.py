@@ -24,6 +24,27 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True)
+def _moments(xm, Pm, w, x, P, d):
+    """Mean x (6,) and covariance P (6, 6) of the modes xm (M, 6), Pm (M, 6, 6) with
+    weights w (M,): x = sum_i w_i x_i, P = sum_i w_i (P_i + d_i d_i'), d_i = x_i - x
+    (``d`` (6,) is scratch)."""
+    m = w.shape[0]
+    for a in range(6):
+        s = 0.0
+        for i in range(m):
+            s += w[i] * xm[i, a]
+        x[a] = s
+    P[:, :] = 0.0
+    for i in range(m):
+        wi = w[i]
+        for a in range(6):
+            d[a] = xm[i, a] - x[a]
+        for a in range(6):
+            for b in range(6):
+                P[a, b] += wi * (Pm[i, a, b] + d[a] * d[b])
+
+
 # Signatures compile (or load from the cache) at import, not at the first scan.
 @njit(
     "Tuple((f8[:, :, ::1], f8[:, :, :, ::1], f8[:, ::1]))"
@@ -56,20 +77,7 @@ def _imm_predict(xm, Pm, mu, dt_s, sigma_a, tau_s):
             for i in range(m):
                 w[i, j] = Pi[i, j] * mu[k, i] / c
         for j in range(m):
-            # x0_j = sum_i mu_{i|j} x_i ; P0_j = sum_i mu_{i|j} (P_i + d d'), d = x_i - x0_j
-            for a in range(6):
-                s = 0.0
-                for i in range(m):
-                    s += w[i, j] * xm[k, i, a]
-                x0[a] = s
-            P0[:, :] = 0.0
-            for i in range(m):
-                wij = w[i, j]
-                for a in range(6):
-                    d[a] = xm[k, i, a] - x0[a]
-                for a in range(6):
-                    for b in range(6):
-                        P0[a, b] += wij * (Pm[k, i, a, b] + d[a] * d[b])
+            _moments(xm[k], Pm[k], w[:, j], x0, P0, d)
             # F x0 and F P0 F' + Q, written out by blocks of F.
             h2 = h * h
             q = sigma_a[j] * sigma_a[j]
@@ -95,21 +103,12 @@ def _imm_predict(xm, Pm, mu, dt_s, sigma_a, tau_s):
 
 @njit("Tuple((f8[:, ::1], f8[:, :, ::1]))(f8[:, :, ::1], f8[:, :, :, ::1], f8[:, ::1])", cache=True)
 def _imm_combine(xm, Pm, mu):
-    n, m = mu.shape
-    x = np.zeros((n, 6))
-    P = np.zeros((n, 6, 6))
+    n = mu.shape[0]
+    x = np.empty((n, 6))
+    P = np.empty((n, 6, 6))
     d = np.empty(6)
     for k in range(n):
-        for i in range(m):
-            for a in range(6):
-                x[k, a] += mu[k, i] * xm[k, i, a]
-        for i in range(m):
-            u = mu[k, i]
-            for a in range(6):
-                d[a] = xm[k, i, a] - x[k, a]
-            for a in range(6):
-                for b in range(6):
-                    P[k, a, b] += u * (Pm[k, i, a, b] + d[a] * d[b])
+        _moments(xm[k], Pm[k], mu[k], x[k], P[k], d)
     return x, P
 
 
