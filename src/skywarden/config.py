@@ -256,6 +256,8 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "tracker.coast_after_s": (0.0, 3_600.0, True),
     "tracker.delete_after_s": (0.0, 3_600.0, True),
     "tracker.bearing_fix_window_s": (0.0, 600.0, True),
+    "tracker.bearing_fix_max_growth": (0.0, 100.0, False),
+    "tracker.bearing_fix_sd_m": (0.0, 1.0e5, False),
     "tracker.max_pos_std_m": (0.0, 1.0e6, True),
     "tracker.min_alt_m": (-1_000.0, 100_000.0, False),
     "tracker.reorder_window_s": (0.0, 10.0, False),
@@ -265,6 +267,9 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "tracker.continue_accel_mps2": (0.0, 100.0, False),
     "tracker.continue_max_m": (0.0, 1.0e5, False),
     "tracker.continue_window_s": (0.0, 600.0, False),
+    "tracker.merge_fixes": (0, 16, False),
+    "tracker.merge_max_m": (0.0, 1.0e4, False),
+    "tracker.merge_max_dv_mps": (0.0, 1.0e3, False),
     # The ranges TrackerConfig's own comments state.
     "tracker.prefilter_gate_factor": (1.0, 100.0, False),
     "tracker.identity_gate_factor": (1.0, 1.0e4, False),
@@ -283,6 +288,7 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "threat.raise_hold_s": (0.0, 600.0, False),
     "threat.info_raise_hold_s": (0.0, 3_600.0, False),
     "threat.max_pos_sigma_m": (0.0, 100_000.0, True),
+    "threat.max_unfixed_s": (0.0, 3_600.0, False),
     "threat.horizon_exit_factor": (1.0, 10.0, False),
     "threat.priority_boost": (0.0, 10.0, False),
     "threat.reference_priority": (1, 100, False),
@@ -312,6 +318,7 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "threat.loiter_window_s": (0.0, 86_400.0, False),
     "threat.loiter_min_s": (0.0, 86_400.0, False),
     "threat.loiter_max_displacement_m": (0.0, 1.0e6, False),
+    "threat.loiter_max_net_frac": (0.0, 1.0, False),
     "threat.loiter_range_m": (0.0, 1.0e6, False),
 }
 

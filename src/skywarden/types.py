@@ -429,6 +429,8 @@ class TrackTable:
     or ``None`` for a non-cooperative track. ``n_updates`` (n,) measurements used so far;
     ``t_first_s`` / ``t_last_update_s`` (n,) first and latest update times.
     ``mode_p`` (n, m) IMM mode probabilities (m = 1 when the tracker has no IMM).
+    ``t_fix_s`` (n,) the latest update that fixed the position (a position-giving
+    sensor, or bearings of two sensors crossing), ``None`` when not known.
     """
 
     t_s: float
@@ -441,6 +443,7 @@ class TrackTable:
     t_first_s: np.ndarray
     t_last_update_s: np.ndarray
     mode_p: np.ndarray
+    t_fix_s: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.id.shape[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import numpy as np
@@ -228,12 +229,29 @@ def _second_pass(away_s: int) -> tuple[ThreatAssessor, list]:
 
 
 def test_transit_drone_second_pass_is_not_loitering():
-    """A drone that is alerted, turns away and comes back from far away (further than
-    ``loiter_max_displacement_m`` from where it was first alerted) is not loitering:
-    its second alert clears when it turns away again."""
-    _, ev = _second_pass(160)
+    """A drone on a dogleg route (alerted inbound, a leg that points past the zone,
+    then in again from 5 km further along) is passing through, not loitering: it
+    made most of the way it flew (``loiter_max_net_frac``), and its second alert
+    clears when it turns away again."""
+    a = ThreatAssessor(zones())
+    inbound = straight([0, -9000, 100], [0, 40, 0], 60)
+    leg = straight(inbound[-1, :3], [37.5, 14, 0], 100)
+    back = straight(leg[-1, :3], [-32, 24, 0], 50)
+    out = straight(back[-1, :3], [40, 0, 0], 80)
+    ev = run(a, np.concatenate([inbound, leg, back, out])[:, None, :], DRONE)
+    raised = [e for e in ev if e.state == "raised"]
+    assert len(raised) == 2
     assert all(e.dwell_s is None for e in ev)
-    assert ev[-1].state == "cleared"
+    assert ev[-1].state == "cleared" and not a.open_alerts()
+
+
+def test_drone_back_at_a_zone_after_minutes_away_is_loitering():
+    """A drone that turns away for minutes, 6 km off, and comes back at the zone made
+    little way for all its flying: it loiters, and its second alert stays open."""
+    a, ev = _second_pass(160)
+    raised = [e for e in ev if e.state == "raised"]
+    assert len(raised) == 2 and raised[1].dwell_s is not None
+    assert [o.id for o in a.open_alerts()] == [raised[1].id]
 
 
 def test_drone_back_at_a_zone_a_few_km_from_its_first_alert_is_loitering():
@@ -443,17 +461,17 @@ def test_exit_thresholds_hold_a_level_but_never_raise_one():
 
 def test_loiterer_coming_back_near_a_later_raise_keeps_its_alert():
     """Loitering is judged against every earlier raise, not only the first: a drone
-    raised once from the south, then twice from the same spot in the east, is
-    loitering at its third raise (more than 2 km from the first)."""
+    raised once from the south, then from the east 8.6 km on (it made most of its way
+    there: not loitering), then again from the same spot in the east, is loitering at
+    its third raise."""
     a = ThreatAssessor(zones())
     leg = lambda p0, v, n: straight(p0, v, n)  # noqa: E731
-    legs = [leg([0, -5600, 100], [0, 15, 0], 60)]  # raise 1 near (0, -4700)
-    legs.append(leg(legs[-1][-1, :3], [15, 0, 0], 330))  # away, east
-    legs.append(leg(legs[-1][-1, :3], [0, 15, 0], 300))  # north, passing the zone's east
-    legs.append(leg(legs[-1][-1, :3], [-15, 0, 0], 30))  # raise 2 near (4950, -200)
-    legs.append(leg(legs[-1][-1, :3], [15, 0, 0], 60))  # away
-    legs.append(leg(legs[-1][-1, :3], [-15, 0, 0], 40))  # raise 3, near raise 2
-    legs.append(leg(legs[-1][-1, :3], [15, 0, 0], 40))  # away again: stays open
+    legs = [leg([0, -7000, 100], [0, 20, 0], 60)]  # raise 1 near (0, -6300)
+    legs.append(leg(legs[-1][-1, :3], [15.32, 12.86, 0], 420))  # past the zone, north-east
+    legs.append(leg(legs[-1][-1, :3], [-20, 0, 0], 30))  # raise 2 near (6250, -380)
+    legs.append(leg(legs[-1][-1, :3], [20, 0, 0], 60))  # away
+    legs.append(leg(legs[-1][-1, :3], [-20, 0, 0], 40))  # raise 3, near raise 2
+    legs.append(leg(legs[-1][-1, :3], [20, 0, 0], 40))  # away again: stays open
     ev = run(a, np.concatenate(legs)[:, None, :], DRONE)
     raised = [e for e in ev if e.state == "raised"]
     assert len(raised) == 3, [(e.t - T0, e.state, e.level) for e in ev]
@@ -473,3 +491,21 @@ def test_class_wavering_while_heading_in_does_not_clear_and_reraise():
         ev += a.assess(table(T0 + k, [1], x[k]), classes([p[k]]))
     assert [e.state for e in ev].count("raised") == 1
     assert not any(e.state == "cleared" for e in ev)
+
+
+def test_an_alert_clears_once_its_track_goes_unfixed():
+    """A drone heading in is alerted; then its track stops being fixed (the drone dived
+    into another zone, or went out of view) while it coasts on at the zone: after
+    ``max_unfixed_s`` it gives no level, and the alert clears as for a turn away,
+    not when the tracker finally drops the track."""
+    a = ThreatAssessor(zones())
+    x = straight([0, -6000, 100], [0, 40, 0], 60)
+    ev = []
+    for k, xk in enumerate(x):
+        tab = table(T0 + k, [1], xk)
+        # Fixed until 20 s, then only coasting predictions.
+        tab = dataclasses.replace(tab, t_fix_s=np.array([T0 + min(k, 20)], float))
+        ev += a.assess(tab, classes([DRONE]))
+    states = [(e.state, round(e.t - T0)) for e in ev]
+    assert states[0][0] == "raised" and states[-1][0] == "cleared", states
+    assert 20 + a.config.max_unfixed_s < states[-1][1] <= 20 + a.config.max_unfixed_s + 12

@@ -318,10 +318,11 @@ def test_jpda_tracks_close_targets_in_clutter():
     assert n > 80 and rms < 30.0
 
 
-def _lost_and_young(fixes_old: list[int], fixes_young: list[int]):
+def _lost_and_young(fixes_old: list[int], fixes_young: list[int], young_age_s: float = 9.0):
     """A tracker holding a coasting track (last fixed 6 s ago, in batches ``fixes_old``)
-    and, 200 m ahead where it was heading, a confirmed track first seen 9 s ago (fixed in
-    ``fixes_young``): the two were fixed side by side for 3 s, longer than a handover."""
+    and, 200 m ahead where it was heading, a confirmed track first seen ``young_age_s``
+    ago (fixed in ``fixes_young``): with 9 s the two were fixed side by side for 3 s,
+    longer than a handover."""
     from skywarden.tracking.tracker import _FIX_RING, COASTING, CONFIRMED, Tracker
 
     rad = sensor_at("r", "radar", 0, -4000, 10, **RADAR)
@@ -342,7 +343,7 @@ def _lost_and_young(fixes_old: list[int], fixes_young: list[int]):
     tr.xm[0, :, :3] = [260.0, 0.0, 300.0]  # 6 s short of the young track's position
     tr._combined = None
     tr.status[:] = [COASTING, CONFIRMED]
-    tr.t_first[:] = [t - 60.0, t - 9.0]
+    tr.t_first[:] = [t - 60.0, t - young_age_s]
     tr.t_fix[:] = [t - 6.0, t]
     for row, fixes in enumerate((fixes_old, fixes_young)):
         tr.fix_batch[row] = -1
@@ -377,3 +378,114 @@ def test_a_track_fixed_together_with_a_young_one_or_unknown_is_not_continued(
     tr, t = _lost_and_young(fixes_old, fixes_young)
     tr._continue_lost(t)
     assert tr.id.tolist() == [1, 2] and tr.stats.continued == 0
+
+
+def test_a_young_track_older_than_the_window_but_started_before_the_loss_is_continued():
+    """In a turn one radar may keep fixing the old track for seconds after the new one
+    started: the old track coasts only then, when the new one may be older than the
+    continuation window. First seen 14 s ago, 8 s before the old track's last fix, it
+    still continues it; first seen as long ago but after that fix, it does not."""
+    tr, t = _lost_and_young([10, 12, 14, 20, 22], [21, 23, 25, 27], young_age_s=14.0)
+    tr._continue_lost(t)
+    assert tr.id.tolist() == [1] and tr.stats.continued == 1
+    tr, t = _lost_and_young([10, 12, 14, 20, 22], [21, 23, 25, 27], young_age_s=14.0)
+    tr.t_fix[0] = t - 16.0  # the old track's last fix came before the young one
+    tr._continue_lost(t)
+    assert tr.id.tolist() == [1, 2] and tr.stats.continued == 0
+
+
+def _side_by_side(fixes: list[list[int]], offsets_m: list[float], speeds_mps=None):
+    """A tracker holding confirmed tracks ``offsets_m`` east of (0, 0, 300) flying north
+    (at ``speeds_mps``, default 40), first seen 60, 50, ... s ago, fixed in ``fixes``
+    (position-fixing batch numbers); the second has the smaller position variance."""
+    from skywarden.tracking.tracker import _FIX_RING, CONFIRMED, Tracker
+
+    rad = sensor_at("r", "radar", 0, -4000, 10, **RADAR)
+    tr = Tracker(FRAME, {"r": rad})
+    t = T0 + 100.0
+    tr.t_s = t
+    k = len(offsets_m)
+    speeds = [40.0] * k if speeds_mps is None else speeds_mps
+    tr._spawn(
+        np.array([[e, 0.0, 300.0] for e in offsets_m]),
+        np.array([np.eye(3) * (100.0 if r == 0 else 25.0) for r in range(k)]),
+        np.array([[0.0, v, 0.0] for v in speeds]),
+        np.full((k, 3), 4.0),
+        np.full(k, None, object),
+        [],
+        "radar",
+    )
+    tr.status[:] = CONFIRMED
+    tr.t_first[:] = [t - 60.0 + 10.0 * r for r in range(k)]
+    tr.n_upd[:] = 30
+    for row, f in enumerate(fixes):
+        tr.fix_batch[row] = -1
+        for j, b in enumerate(f):
+            tr.fix_batch[row, j % _FIX_RING] = b
+        tr.n_fix[row] = len(f)
+    return tr
+
+
+def test_two_tracks_fixed_in_turn_and_never_together_are_merged():
+    """Two tracks 50 m apart at one velocity, each fixed in every other batch and never
+    in the same one (two radars, each giving its plot to one of them): one object seen
+    twice. The better-fixed track carries on under the older id; the younger id ends
+    with a deleted line."""
+    tr = _side_by_side([[10, 12, 14, 16, 18], [11, 13, 15, 17, 19]], [0.0, 50.0])
+    tr._merge_duplicates()
+    assert tr.id.tolist() == [1] and tr.stats.merged == 1
+    assert tr.combined()[0][0, 0] == pytest.approx(50.0)  # the second's state
+    deleted = tr.table()
+    assert deleted.id.tolist() == [1, 2] and deleted.status.tolist() == [1, 3]
+
+
+@pytest.mark.parametrize(
+    ("fixes", "offsets", "speeds"),
+    [
+        ([[10, 12, 14, 16, 18], [11, 13, 14, 17, 19]], [0.0, 50.0], None),  # batch 14: two plots
+        ([[10, 12, 14, 16, 18], [17, 19]], [0.0, 50.0], None),  # too few fixes side by side
+        ([[10, 12, 14, 16, 18], [11, 13, 15, 17, 19]], [0.0, 200.0], None),  # too far apart
+        ([[10, 12, 14, 16, 18], [11, 13, 15, 17, 19]], [0.0, 50.0], [40.0, 55.0]),  # faster
+        # A third track beside them (a flock, a formation): tracks hop between members.
+        ([[10, 12, 14, 16, 18], [11, 13, 15, 17, 19], [30, 31]], [0.0, 50.0, 100.0], None),
+    ],
+    ids=["fixed-together", "few-fixes", "apart", "faster", "third-track"],
+)
+def test_tracks_that_may_be_two_objects_are_not_merged(fixes, offsets, speeds):
+    tr = _side_by_side(fixes, offsets, speeds)
+    tr._merge_duplicates()
+    assert tr.id.tolist() == list(range(1, len(offsets) + 1)) and tr.stats.merged == 0
+
+
+def test_bearings_that_leave_a_lost_track_ever_less_certain_do_not_fix_it():
+    """A track that has lost its object takes stray bearings of whatever lies on them;
+    two of different sensors count as a fix only while the track's position stays
+    known (within twice its sigma at the last fix, or 30 m): a track 60 m uncertain
+    after a 3 m fix is not fixed by them, and is deleted as unfixed."""
+    from skywarden.tracking.tracker import COASTING, Tracker
+
+    cam = sensor_at("cam", "camera", 0, 0, 10, sigma_az_deg=0.05, sigma_el_deg=0.05)
+    rf = sensor_at("rf", "rf", 0, 200, 10, sigma_az_deg=2.0)
+    tr = Tracker(FRAME, {"cam": cam, "rf": rf})
+    t = T0 + 100.0
+    tr.t_s = t
+    for sd_now, fixed in ((60.0, False), (20.0, True), (5.0, True)):
+        tr._alloc(tr.mu.shape[1])
+        tr._spawn(
+            np.array([[400.0, 800.0, 300.0]]),
+            np.eye(3)[None] * 3.0**2,
+            np.array([[0.0, 10.0, 0.0]]),
+            np.full((1, 3), 4.0),
+            np.full(1, None, object),
+            [],
+            "radar",
+        )
+        tr.status[:] = COASTING
+        tr.t_fix[:] = t - 10.0
+        tr.Pm[0, :, :3, :3] = np.eye(3) * sd_now**2
+        tr._combined = None
+        ti = np.array([0])
+        none = np.full(1, None, object)
+        tr._after_update(ti, [], none, cam)
+        tr._after_update(ti, [], none, rf)
+        assert (tr.t_fix[0] == t) == fixed, sd_now

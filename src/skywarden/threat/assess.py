@@ -116,6 +116,9 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: No alert on a track whose horizontal position one-sigma exceeds this (bearing-only
     #: tracks, or a first fix at the edge of radar cover: no usable time to arrival).
     max_pos_sigma_m: float = 60.0
+    #: No level for a track whose position was last fixed longer ago than this (its
+    #: alerts clear as for an object that turned away); 0 turns this off.
+    max_unfixed_s: float = 8.0
     #: Horizons are this much longer for an alert that is already open.
     horizon_exit_factor: float = 1.25
     #: Zone priority 1 is highest; each step above ``reference_priority`` lengthens
@@ -172,12 +175,17 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: open, ``info`` at least, with its dwell time, while it stays within
     #: ``loiter_range_m`` of the zone — one alert, not a fresh one every pass. A
     #: quadcopter loitering between mass-raid's zones strays up to 7 km from one: at
-    #: 5 km its alert cleared and was raised twice more in the hour (seed 1). Two
-    #: such quadcopters there were raised a second time 2-4 km from their first
-    #: raise, and only the third raise was found to be loitering (at 2 km).
+    #: 5 km its alert cleared and was raised twice more in the hour (seed 1).
     loiter_window_s: float = 3600.0
-    loiter_min_s: float = 60.0
-    loiter_max_displacement_m: float = 4000.0
+    loiter_min_s: float = 30.0
+    loiter_max_displacement_m: float = 1000.0
+    #: ... or further, but less than this fraction of the way it would have flown at
+    #: its present speed since that raise: a loiterer wanders and comes back, a drone
+    #: passing through on doglegs makes way. Mass-raid seed 1: re-raises of attack
+    #: drones at 31-59 m/s had moved 0.77-0.99 of that, of loitering quadcopters
+    #: 0.12-0.70; 4 km flat judged an attack drone re-raised 90 s and 3.6 km on a
+    #: loiterer, and missed a quadcopter back after 14 min 4.8 km from its first raise.
+    loiter_max_net_frac: float = 0.7
     loiter_range_m: float = 8000.0
 
 
@@ -316,6 +324,11 @@ class ThreatAssessor:
         ) & (~coop_all | cfg.cooperative_info)
         if keep is not None:
             could |= keep
+        if table.t_fix_s is not None and cfg.max_unfixed_s > 0.0:
+            # A track that has gone this long without a position fix no longer says
+            # where its object is going (a drone that dived into a zone leaves a track
+            # coasting on, and stray bearings may still update it).
+            live = live & (table.t_s - table.t_fix_s <= cfg.max_unfixed_s)
         rows = np.flatnonzero(live & located & could)
         if rows.shape[0] == 0 or nz == 0:
             return lvl_in, lvl_out, tta, entry
@@ -411,7 +424,7 @@ class ThreatAssessor:
         t = table.t_s
         live = (table.status == CONFIRMED) | (table.status == COASTING)
         obj = self._objects(table, live)
-        self._ids, self._pos = table.id, table.x[:, :2]
+        self._ids, self._pos, self._vel = table.id, table.x[:, :2], table.x[:, 3:5]
         # One row per object: its most recently updated track (the last in a stable
         # sort by update time).
         order = np.argsort(table.t_last_update_s, kind="stable")
@@ -673,9 +686,11 @@ class ThreatAssessor:
             self._raises[key] = [*prev, (t, e, n)]
             # Any earlier raise counts: a loiterer wanders further than the limit from
             # its first raise over an hour, but comes back near one of them.
+            speed = math.hypot(float(self._vel[i, 0]), float(self._vel[i, 1]))
             loiter = any(
                 t - r[0] >= cfg.loiter_min_s
-                and math.hypot(e - r[1], n - r[2]) < cfg.loiter_max_displacement_m
+                and math.hypot(e - r[1], n - r[2])
+                < max(cfg.loiter_max_displacement_m, cfg.loiter_max_net_frac * speed * (t - r[0]))
                 for r in prev
             )
             dwell_from = prev[0][0] if loiter else t

@@ -73,8 +73,17 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     #: ... and is deleted after this long without an update. Both count only updates
     #: that fix the position: bearings of one sensor alone leave the range unknown.
     delete_after_s: float = 15.0
-    #: Bearings of two sensors this close in time fix a track's position.
+    #: Bearings of two sensors this close in time fix a track's position ...
     bearing_fix_window_s: float = 3.0
+    #: ... when they leave its horizontal position one-sigma at most this many times
+    #: what it was after the previous fix, or within ``bearing_fix_sd_m``: a track
+    #: that has lost its object takes stray bearings of whatever lies on them, and
+    #: two such from sensors close together "fix" it while its uncertainty grows
+    #: (mass-raid: a track kept alive 110 s so, its sigma 2 -> 110 m, drifting 1.6 km
+    #: from its drone). 0 turns the check off. [0, 100]
+    bearing_fix_max_growth: float = 2.0
+    #: ... [0, 1e5]
+    bearing_fix_sd_m: float = 30.0
     #: Delete any track whose position one-sigma (RMS over axes) exceeds this.
     max_pos_std_m: float = 2_500.0
     #: A track lost in a manoeuvre (coasting) is continued by a track confirmed where the
@@ -86,6 +95,19 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     continue_max_m: float = 1_500.0
     #: ... by a track first seen at most this long ago. [0, 600]
     continue_window_s: float = 10.0
+    #: Two established tracks within ``merge_max_m`` of each other (horizontally and
+    #: vertically), at velocities within ``merge_max_dv_mps``, with no third track that
+    #: close, that each had ``merge_fixes`` position fixes over the same span with no
+    #: batch fixing both, are one object seen twice: no sensor's scan gave two plots
+    #: there, each radar's plot went to one of them (two radars kilometres apart
+    #: disagree by tens of metres). The better-fixed track carries on under the older
+    #: id. Two objects that close are both in most scans of every radar that sees
+    #: them. 0 turns this off. [0, 16]
+    merge_fixes: int = 4
+    #: ... [0, 1e4]
+    merge_max_m: float = 150.0
+    #: ... [0, 1e3]
+    merge_max_dv_mps: float = 10.0
     #: Delete any track below this altitude above the ellipsoid (no ground is lower).
     min_alt_m: float = -500.0
     #: Late detections within this window of the newest one are still used in order.

@@ -72,6 +72,7 @@ class TrackerStats:
     confirmed: int = 0
     deleted: int = 0
     continued: int = 0
+    merged: int = 0
     bearings_triangulated: int = 0
 
 
@@ -131,6 +132,7 @@ class Tracker:
         self._bearings: deque[_Bearing] = deque()
         self._assoc = _Assoc()
         self._deleted: list[tuple[int, np.ndarray, np.ndarray, str, int, float, float]] = []
+        self._merge_t = -math.inf  # when duplicates were last looked for
         self._alloc(m)
 
     # --- state -----------------------------------------------------------------
@@ -140,7 +142,8 @@ class Tracker:
     #: new tracks are written in place instead of every column being re-concatenated.
     _COLUMNS = (
         "id", "status", "xm", "Pm", "mu", "t_state", "identity",
-        "n_upd", "t_first", "t_last", "t_fix", "b_sensor", "b_t", "fix_batch", "n_fix",
+        "n_upd", "t_first", "t_last", "t_fix", "sd_fix", "b_sensor", "b_t", "fix_batch",
+        "n_fix",
     )  # fmt: skip
 
     def _alloc(self, m: int) -> None:
@@ -160,6 +163,8 @@ class Tracker:
             # bearings from two different sensors close in time. A track that only
             # one bearing sensor sees has no range and must not live on that alone.
             "t_fix": np.empty(0),
+            # Horizontal position one-sigma (RMS over east and north) after that fix.
+            "sd_fix": np.empty(0),
             "b_sensor": np.empty(0, object),
             "b_t": np.empty(0),
             # The last _FIX_RING batches (``stats.batches`` numbers, -1 none) in which a
@@ -185,6 +190,7 @@ class Tracker:
         self.t_first = self._buf["t_first"][:n]
         self.t_last = self._buf["t_last"][:n]
         self.t_fix = self._buf["t_fix"][:n]
+        self.sd_fix = self._buf["sd_fix"][:n]
         self.b_sensor = self._buf["b_sensor"][:n]
         self.b_t = self._buf["b_t"][:n]
         self.fix_batch = self._buf["fix_batch"][:n]
@@ -508,19 +514,26 @@ class Tracker:
         kind = sensor.kind
         self.n_upd[ti] += 1
         self.t_last[ti] = self.t_s
+        cfg = self.config
         if kind in _BEARING_KINDS:
             crossed = (
                 (self.b_sensor[ti] != "")
                 & (self.b_sensor[ti] != sensor.id)
-                & (self.t_s - self.b_t[ti] <= self.config.bearing_fix_window_s)
+                & (self.t_s - self.b_t[ti] <= cfg.bearing_fix_window_s)
             )
             fixed = ti[crossed]
             self.b_sensor[ti] = sensor.id
             self.b_t[ti] = self.t_s
+            if fixed.shape[0] and cfg.bearing_fix_max_growth > 0.0:
+                bound = np.maximum(
+                    cfg.bearing_fix_max_growth * self.sd_fix[fixed], cfg.bearing_fix_sd_m
+                )
+                fixed = fixed[self._sd_horizontal(fixed) <= bound]
         else:
             fixed = ti
             self.fix_batch[ti, self.n_fix[ti] % _FIX_RING] = self.stats.batches
             self.n_fix[ti] += 1
+        self.sd_fix[fixed] = self._sd_horizontal(fixed)
         self.t_fix[fixed] = self.t_s
         coasting = self.status[fixed] == COASTING
         self.status[fixed[coasting]] = CONFIRMED
@@ -529,6 +542,14 @@ class Tracker:
         self._assoc.track_id.extend(self.id[ti].tolist())
         self._assoc.dets.extend(dets)
         self._assoc.kinds.extend([kind] * len(dets))
+
+    def _sd_horizontal(self, rows: np.ndarray) -> np.ndarray:
+        """Horizontal position one-sigma (RMS over east and north, metres) of the mode
+        mixture of ``rows``: only the two variances, not the whole moment match."""
+        mu, xm = self.mu[rows], self.xm[rows, :, :2]
+        spread = ((xm - np.einsum("km,kmi->ki", mu, xm)[:, None, :]) ** 2).sum(axis=2)
+        var = self.Pm[rows, :, 0, 0] + self.Pm[rows, :, 1, 1] + spread
+        return np.sqrt((mu * var).sum(axis=1) / 2.0)
 
     # --- initiation ---------------------------------------------------------------
 
@@ -597,6 +618,7 @@ class Tracker:
                 "t_first": np.full(k, self.t_s),
                 "t_last": np.full(k, self.t_s),
                 "t_fix": np.full(k, self.t_s),
+                "sd_fix": np.sqrt((pcov[:, 0, 0] + pcov[:, 1, 1]) / 2.0),
                 "b_sensor": np.full(k, "", dtype=object),
                 "b_t": np.full(k, -math.inf),
                 "fix_batch": fix_batch,
@@ -731,11 +753,18 @@ class Tracker:
             self._keep(~dead)
         if cfg.continue_accel_mps2 > 0.0:
             self._continue_lost(t)
+        # A duplicate lives for seconds: looking once a second is enough.
+        if cfg.merge_fixes > 0 and t - self._merge_t >= 1.0:
+            self._merge_t = t
+            self._merge_duplicates()
 
     def _continue_lost(self, t: float) -> None:
         """Give a young confirmed track the id of a coasting one whose object it can be.
 
-        Young: confirmed, first seen within ``continue_window_s``. Lost: coasting, older,
+        Young: confirmed, first seen within ``continue_window_s`` of now, or within as
+        long before the lost track's last fix (in a turn one radar's plots may keep
+        fixing the old track for seconds after the new one started, and it coasts only
+        after that). Lost: coasting, older,
         its last fix at most ``_LOST_OVERLAP_S`` after the young track's first detection
         (tracks both fixed for longer saw two objects), or fixed for longer but never in
         a batch that also fixed the young track (no sensor saw both at once: in a sharp
@@ -749,7 +778,10 @@ class Tracker:
         """
         cfg = self.config
         st = self.status
-        new = np.flatnonzero((st == CONFIRMED) & (t - self.t_first <= cfg.continue_window_s))
+        # Young by the clock, or by the lost track's last fix (checked per pair below).
+        new = np.flatnonzero(
+            (st == CONFIRMED) & (t - self.t_first <= cfg.continue_window_s + cfg.delete_after_s)
+        )
         if new.shape[0] == 0:
             return
         old = np.flatnonzero(st == COASTING)
@@ -786,7 +818,11 @@ class Tracker:
         before = (self.t_first[j] < self.t_first[i]) & (
             (self.t_fix[j] <= self.t_first[i] + _LOST_OVERLAP_S) | self._never_fixed_together(i, j)
         )
-        ok = (d <= reach) & (dv <= turn) & ~clash & before
+        young = (t - self.t_first[i] <= cfg.continue_window_s) | (
+            (self.t_first[i] >= self.t_fix[j] - cfg.continue_window_s)
+            & (self.t_first[i] <= self.t_fix[j])
+        )
+        ok = (d <= reach) & (dv <= turn) & ~clash & before & young
         if not ok.any():
             return
         c, i, j, d, reach = c[ok], i[ok], j[ok], d[ok], reach[ok]
@@ -824,6 +860,84 @@ class Tracker:
         self.stats.continued += int(drop.sum())
         self._keep(~drop)
 
+    def _merge_duplicates(self) -> None:
+        """Merge pairs of established tracks that are one object seen twice.
+
+        Candidates lie within ``merge_max_m`` (horizontally and vertically) at
+        velocities within ``merge_max_dv_mps``, with the same identity (or none), and
+        no third established track lies that close to either.
+        They are one object when no position-fixing batch in their rings fixed both,
+        and each had at least ``merge_fixes`` of them while the other's ring runs:
+        one sensor's scan never gave two plots there. The track with the smaller position variance survives under the
+        older id (its first time, update count and identity); the younger id ends
+        with a deleted line. Nearest pair first, one merge per track per batch.
+        """
+        cfg = self.config
+        k = cfg.merge_fixes
+        st = self.status
+        cand = np.flatnonzero((st == CONFIRMED) | (st == COASTING))
+        if cand.shape[0] < 2:
+            return
+        x, P = self.combined()
+        pairs = cKDTree(x[cand, :2]).query_pairs(cfg.merge_max_m, output_type="ndarray")
+        if pairs.shape[0] == 0:
+            return
+        # Only a pair with no third established track near either: in a flock of birds
+        # (or a tight formation) tracks hop between members, and two members' tracks
+        # can go a few scans without a common fix.
+        alone = np.bincount(pairs.ravel(), minlength=cand.shape[0]) == 1
+        pairs = pairs[alone[pairs[:, 0]] & alone[pairs[:, 1]]]
+        i, j = cand[pairs[:, 0]], cand[pairs[:, 1]]
+        ok = (np.abs(x[i, 2] - x[j, 2]) <= cfg.merge_max_m) & (
+            np.linalg.norm(x[i, 3:6] - x[j, 3:6], axis=1) <= cfg.merge_max_dv_mps
+        )
+        id_i, id_j = self.identity[i], self.identity[j]
+        ok &= (present(id_i) == present(id_j)) & ((id_i == id_j) | ~present(id_i))
+        i, j = i[ok], j[ok]
+        if i.shape[0] == 0:
+            return
+        # Over the span both rings cover: no batch in common, at least k fixes each.
+        fi, fj = self.fix_batch[i], self.fix_batch[j]
+        common = ((fi[:, :, None] == fj[:, None, :]) & (fi[:, :, None] >= 0)).any(axis=(1, 2))
+        big = np.iinfo(np.int64).max
+        lo = np.maximum(
+            np.where(fi >= 0, fi, big).min(axis=1), np.where(fj >= 0, fj, big).min(axis=1)
+        )
+        hi = np.minimum(fi.max(axis=1), fj.max(axis=1))
+        n_i = ((fi >= lo[:, None]) & (fi <= hi[:, None])).sum(axis=1)
+        n_j = ((fj >= lo[:, None]) & (fj <= hi[:, None])).sum(axis=1)
+        same = ~common & (n_i >= k) & (n_j >= k)
+        if not same.any():
+            return
+        i, j = i[same], j[same]
+        d = np.hypot(x[i, 0] - x[j, 0], x[i, 1] - x[j, 1])
+        var = np.trace(P[:, :3, :3], axis1=1, axis2=2)
+        drop = np.zeros(len(self), bool)
+        for m in np.argsort(d, kind="stable"):
+            a, b = int(i[m]), int(j[m])
+            if drop[a] or drop[b]:
+                continue
+            old, young = (a, b) if self.t_first[a] <= self.t_first[b] else (b, a)
+            keep, gone = (a, b) if var[a] <= var[b] else (b, a)
+            self._deleted.append(
+                (
+                    int(self.id[young]),
+                    x[young].copy(),
+                    P[young].copy(),
+                    self.identity[young],
+                    int(self.n_upd[young]),
+                    float(self.t_first[young]),
+                    float(self.t_last[young]),
+                )
+            )
+            if keep == young:
+                self.id[keep] = self.id[old]
+                self.t_first[keep] = self.t_first[old]
+            self.n_upd[keep] += self.n_upd[gone]
+            drop[gone] = True
+        self.stats.merged += int(drop.sum())
+        self._keep(~drop)
+
     def _never_fixed_together(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Per pair, whether no position-giving batch updated both track ``i`` and track
         ``j`` since ``i``'s first such fix, as far as their rings tell (False when they
@@ -851,7 +965,7 @@ class Tracker:
             x, P = predict_cv(x, P, dt, float(self._sigma_a[0]))
         ids, status, xs, Ps = [self.id], [self.status], [x], [P]
         ident, nup, tf, tl = [self.identity], [self.n_upd], [self.t_first], [self.t_last]
-        mu = [self.mu]
+        mu, tfix = [self.mu], [self.t_fix]
         if include_deleted and self._deleted:
             d = self._deleted
             ids.append(np.array([r[0] for r in d], np.int64))
@@ -863,6 +977,7 @@ class Tracker:
             tf.append(np.array([r[5] for r in d]))
             tl.append(np.array([r[6] for r in d]))
             mu.append(np.tile(self._mu0, (len(d), 1)))
+            tfix.append(tl[-1])
             self._deleted = []
         return TrackTable(
             t_s=float(t),
@@ -875,6 +990,7 @@ class Tracker:
             t_first_s=np.concatenate(tf),
             t_last_update_s=np.concatenate(tl),
             mode_p=np.concatenate(mu),
+            t_fix_s=np.concatenate(tfix),
         )
 
     def take_association(self) -> Association:
