@@ -267,6 +267,7 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "tracker.continue_accel_mps2": (0.0, 100.0, False),
     "tracker.continue_max_m": (0.0, 1.0e5, False),
     "tracker.continue_window_s": (0.0, 600.0, False),
+    "tracker.continue_min_up_m": (-1.0e5, 0.0, False),
     "tracker.merge_fixes": (0, 16, False),
     "tracker.merge_max_m": (0.0, 1.0e4, False),
     "tracker.merge_max_dv_mps": (0.0, 1.0e3, False),

@@ -194,6 +194,38 @@ def test_a_lost_track_in_a_formation_is_not_continued():
     assert continued == {"alone": 1, "formation": 0}
 
 
+def test_a_lost_track_beside_a_farther_neighbour_is_continued():
+    """The same sidestep with the neighbour 900 m to the other side: the new track is
+    nearer to where a was heading than b is, so b's track is no doubt and a keeps its
+    id (a wave of attack drones flies abreast several hundred metres apart)."""
+    t = np.arange(0.0, 70.0, 1.0)
+    a = straight([-2000, 0, 300], [40, 0, 0], t)
+    a[t >= 39, 1] = 400.0
+    a[(t > 30) & (t < 39)] = np.nan
+    b = straight([-2000, -900, 300], [40, 0, 0], t)
+    rad = sensor_at("r", "radar", 0, -4000, 10, **RADAR)
+    paths = {"a": a, "b": b}
+    dets = observe(rad, paths, t, np.random.default_rng(4), pd=1.0)
+    eng, outs = run(header(rad), dets)
+    ids_a = {x[1] for x in matched(outs, paths, t, gate_m=300.0)["a"]}
+    assert len(ids_a) == 1 and eng.tracker.stats.continued == 1, ids_a
+
+
+def test_a_track_that_came_down_is_not_continued():
+    """A drone diving at 70 m/s is lost as it hits the ground; 6 s on, its coasting
+    prediction is 320 m below the site. A track that starts within reach (a bird,
+    another drone) is a new object, not the one that came down; the same dive 1 s
+    shorter (still above ``continue_min_up_m``) is continued."""
+    for up, continued in ((100.0, 0), (170.0, 1)):
+        tr, t = _lost_and_young([10, 12, 14], [21, 23, 25, 27])
+        tr.xm[0, :, 2] = up
+        tr.xm[0, :, 5] = -70.0
+        tr.xm[1, :, 2] = up
+        tr._combined = None
+        tr._continue_lost(t)
+        assert tr.stats.continued == continued, up
+
+
 def _rms_error(outs, paths, t):
     m = matched(outs, paths, t, gate_m=300.0)
     errs = [e for v in m.values() for (tt, _, e) in v if tt > 10]

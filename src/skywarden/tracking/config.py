@@ -95,6 +95,9 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     continue_max_m: float = 1_500.0
     #: ... by a track first seen at most this long ago. [0, 600]
     continue_window_s: float = 10.0
+    #: ... unless the lost track is predicted more than this far below the site's
+    #: origin, metres (up is negative): it came down. [-1e5, 0]
+    continue_min_up_m: float = -300.0
     #: Two established tracks within ``merge_max_m`` of each other (horizontally and
     #: vertically), at velocities within ``merge_max_dv_mps``, with no third track that
     #: close, that each had ``merge_fixes`` position fixes over the same span with no

@@ -772,7 +772,9 @@ class Tracker:
         new one, and that is one object). It can be that object when it
         lies within reach of a turn at ``continue_accel_mps2`` since the lost track's last
         fix (plus 3 sigma of both positions), at a velocity that turn allows, with no
-        other identity, and no third established track lies within that reach. Nearest
+        other identity, and no third established track lies within that reach nearer to
+        the lost track's prediction than the young one, and the lost track is not
+        predicted more than ``continue_min_up_m`` below the site (it came down). Nearest
         first, one to one; the lost track is dropped without a deleted line, since its id
         lives on.
         """
@@ -822,15 +824,21 @@ class Tracker:
             (self.t_first[i] >= self.t_fix[j] - cfg.continue_window_s)
             & (self.t_first[i] <= self.t_fix[j])
         )
-        ok = (d <= reach) & (dv <= turn) & ~clash & before & young
+        # A lost track whose prediction has gone far below the site is an object that
+        # came down (a drone diving into its target keeps diving in its prediction).
+        up = p_old[c, 2] >= cfg.continue_min_up_m
+        ok = (d <= reach) & (dv <= turn) & ~clash & before & young & up
         if not ok.any():
             return
         c, i, j, d, reach = c[ok], i[ok], j[ok], d[ok], reach[ok]
-        # Only where nothing else could be the lost object: with another established
-        # track within reach (a wave of drones in formation) the new track may as well be
-        # a neighbour's second track, and the object handover of the threat stage decides.
-        # The pair itself is at most two of a lost track's three nearest established
-        # tracks, so the nearest third track is among them.
+        # Only where nothing else could as well be the lost object: with another
+        # established track within reach and nearer to the lost one's prediction than
+        # the young track (a wave of drones in formation) the young track may as well be
+        # a neighbour's second track, and the object handover of the threat stage
+        # decides. A neighbour further off than the young track (the next drone of a
+        # wave, 640 m abreast of one whose track broke at a dogleg 580 m off its
+        # prediction) is no such doubt. The pair itself is at most two of a lost
+        # track's three nearest established tracks, so the nearest third is among them.
         others = np.flatnonzero((st == CONFIRMED) | (st == COASTING))
         k_near = min(3, others.shape[0])
         lost, row = np.unique(c, return_inverse=True)
@@ -838,7 +846,7 @@ class Tracker:
         dist = dist.reshape(lost.shape[0], k_near)[row]
         near = others[nearest.reshape(lost.shape[0], k_near)][row]
         third = (near != i[:, None]) & (near != j[:, None])
-        free = ~(third & (dist <= reach[:, None])).any(axis=1)
+        free = ~(third & (dist <= np.minimum(reach, d)[:, None])).any(axis=1)
         if not free.any():
             return
         i, j = i[free], j[free]
