@@ -738,17 +738,7 @@ class Tracker:
         )
         if dead.any():
             for i in np.flatnonzero(dead & (st != TENTATIVE)):
-                self._deleted.append(
-                    (
-                        int(self.id[i]),
-                        x[i].copy(),
-                        P[i].copy(),
-                        self.identity[i],
-                        int(self.n_upd[i]),
-                        float(self.t_first[i]),
-                        float(self.t_last[i]),
-                    )
-                )
+                self._end(int(i), x, P)
             self.stats.deleted += int((dead & (st != TENTATIVE)).sum())
             self._keep(~dead)
         if cfg.continue_accel_mps2 > 0.0:
@@ -757,6 +747,20 @@ class Tracker:
         if cfg.merge_fixes > 0 and t - self._merge_t >= 1.0:
             self._merge_t = t
             self._merge_duplicates()
+
+    def _end(self, i: int, x: np.ndarray, P: np.ndarray) -> None:
+        """Queue a deleted line for track row ``i`` (state ``x[i]``, ``P[i]``)."""
+        self._deleted.append(
+            (
+                int(self.id[i]),
+                x[i].copy(),
+                P[i].copy(),
+                self.identity[i],
+                int(self.n_upd[i]),
+                float(self.t_first[i]),
+                float(self.t_last[i]),
+            )
+        )
 
     def _continue_lost(self, t: float) -> None:
         """Give a young confirmed track the id of a coasting one whose object it can be.
@@ -927,17 +931,7 @@ class Tracker:
                 continue
             old, young = (a, b) if self.t_first[a] <= self.t_first[b] else (b, a)
             keep, gone = (a, b) if var[a] <= var[b] else (b, a)
-            self._deleted.append(
-                (
-                    int(self.id[young]),
-                    x[young].copy(),
-                    P[young].copy(),
-                    self.identity[young],
-                    int(self.n_upd[young]),
-                    float(self.t_first[young]),
-                    float(self.t_last[young]),
-                )
-            )
+            self._end(young, x, P)
             if keep == young:
                 self.id[keep] = self.id[old]
                 self.t_first[keep] = self.t_first[old]
