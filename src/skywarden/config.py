@@ -290,6 +290,8 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "threat.info_raise_hold_s": (0.0, 3_600.0, False),
     "threat.max_pos_sigma_m": (0.0, 100_000.0, True),
     "threat.max_unfixed_s": (0.0, 3_600.0, False),
+    "threat.edge_m": (0.0, 10_000.0, False),
+    "threat.edge_speed_mps": (0.0, 1_000.0, False),
     "threat.horizon_exit_factor": (1.0, 10.0, False),
     "threat.priority_boost": (0.0, 10.0, False),
     "threat.reference_priority": (1, 100, False),

@@ -57,7 +57,7 @@ MEDIAN_LEAD_S_BY_SCENARIO = {
 MAX_LATE_OR_MISSED = {"real-eval-01": 1, "real-eval-03": 1}
 #: Drones in view too briefly for MIN_LEAD_S that are not warned before entry at all.
 #: Shortfall: real-eval-04, 3 in seed 1 and 1 in seed 2 (recorded DJI quadcopters with
-#: no RF taking off about 50 s from a zone, alerted 27-63 s after entry).
+#: no RF taking off about 50 s from a zone, alerted 2-27 s after entry).
 MAX_SHORT_NOTICE_UNWARNED = {"real-eval-04": 3}
 #: False alerts (birds, aircraft, helicopters, clutter) per hour over every
 #: scenario and seed together (measured: none in 7 h).

@@ -94,6 +94,10 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: warning for it. It is raised only after ``info_raise_hold_s``, like info.
     #: 0 turns it off.
     unidentified_warning_horizon_s: float = 120.0
+    #: ... and so is one slower than ``edge_speed_mps`` within ``edge_m`` of a zone
+    #: (horizontally): hovering at its edge, a few seconds' drift takes it in.
+    edge_m: float = 50.0
+    edge_speed_mps: float = 5.0
     #: Off its straight path (a possible arrival, or closing on a zone), a drone raises
     #: (or escalates) an alert only for the zones it would reach within this many
     #: seconds of the first (times to arrival over each zone's horizon factor); open
@@ -390,6 +394,16 @@ class ThreatAssessor:
                 self.zones, j, x[r, :3], x[r, 3:], sig[sig_row[r]], t_samp, cfg.n_sigma,
                 cfg.max_allowance_m, vh,
             )  # fmt: skip
+        # An unidentified object hovering or creeping at a zone's edge: its heading
+        # says nothing, a few seconds' drift puts it inside.
+        at_edge = np.zeros((m, nz), bool)
+        if cfg.edge_m > 0.0:
+            slow = np.hypot(x[:, 3], x[:, 4]) < cfg.edge_speed_mps
+            e_rows = np.flatnonzero(maybe & ~coop & slow)
+            if e_rows.shape[0]:
+                pts = shapely.points(x[e_rows, 0], x[e_rows, 1])
+                for jz, z in enumerate(self.zones.zones):
+                    at_edge[e_rows, jz] = shapely.distance(z.polygon_enu, pts) <= cfg.edge_m
         # Off the straight-line path, the time to arrival reported is the
         # earliest one a manoeuvre or a turn towards the zone allows.
         loose_t = np.minimum(t_pos, t_cl)
@@ -410,7 +424,7 @@ class ThreatAssessor:
             lv[info & straight] = 0
             if cfg.unidentified_warning_horizon_s > 0.0:
                 hu = cfg.unidentified_warning_horizon_s * self._factor[None, :] * hx
-                lv[(maybe & ~coop)[:, None] & (t_str <= hu)] = 1
+                lv[(maybe & ~coop)[:, None] & ((t_str <= hu) | at_edge)] = 1
             lv[dr & (straight | loose)] = 1
             lv[dr & (t_str <= hc)] = 2
             # A believed cooperative drone is known and accountable: info at most.
