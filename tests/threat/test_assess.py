@@ -514,15 +514,16 @@ def test_an_alert_clears_once_its_track_goes_unfixed():
 def test_unidentified_object_hovering_at_a_zone_edge_is_warned():
     """An unidentified object creeping about 30 m outside a zone's edge (its heading
     wanders, so its straight path only now and then enters) is warned of: a few
-    seconds' drift takes it in. The same 200 m out, or a bird at the edge, is not."""
+    seconds' drift takes it in. The same 200 m out, 1 km above the zone's ceiling (a
+    balloon), or a bird at the edge, is not."""
     rng = np.random.default_rng(2)
 
-    def hover(y0: float, p) -> list:
+    def hover(y0: float, p, up: float = 30.0) -> list:
         a = ThreatAssessor(zones())
         ev = []
         for k in range(90):
             heading = rng.uniform(0.0, 2.0 * np.pi)
-            x = [rng.normal(0.0, 3.0), y0 + rng.normal(0.0, 3.0), 30.0,
+            x = [rng.normal(0.0, 3.0), y0 + rng.normal(0.0, 3.0), up,
                  2.0 * np.cos(heading), 2.0 * np.sin(heading), 0.0]  # fmt: skip
             ev += a.assess(table(T0 + k, [1], x), classes([p]))
         return ev
@@ -530,4 +531,5 @@ def test_unidentified_object_hovering_at_a_zone_edge_is_warned():
     near = hover(-530.0, UNKNOWN)
     assert [(e.state, e.level) for e in near][:1] == [("raised", "warning")]
     assert hover(-700.0, UNKNOWN) == []
+    assert hover(-530.0, UNKNOWN, up=1300.0) == []
     assert hover(-530.0, BIRD) == []

@@ -95,7 +95,8 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: 0 turns it off.
     unidentified_warning_horizon_s: float = 120.0
     #: ... and so is one slower than ``edge_speed_mps`` within ``edge_m`` of a zone
-    #: (horizontally): hovering at its edge, a few seconds' drift takes it in.
+    #: (horizontally, and of its floor and ceiling): hovering at its edge, a few
+    #: seconds' drift takes it in.
     edge_m: float = 50.0
     edge_speed_mps: float = 5.0
     #: Off its straight path (a possible arrival, or closing on a zone), a drone raises
@@ -402,8 +403,13 @@ class ThreatAssessor:
             e_rows = np.flatnonzero(maybe & ~coop & slow)
             if e_rows.shape[0]:
                 pts = shapely.points(x[e_rows, 0], x[e_rows, 1])
+                up = x[e_rows, 2]
                 for jz, z in enumerate(self.zones.zones):
-                    at_edge[e_rows, jz] = shapely.distance(z.polygon_enu, pts) <= cfg.edge_m
+                    at_edge[e_rows, jz] = (
+                        (shapely.distance(z.polygon_enu, pts) <= cfg.edge_m)
+                        & (up >= z.floor_u_m - cfg.edge_m)
+                        & (up <= z.ceiling_u_m + cfg.edge_m)
+                    )
         # Off the straight-line path, the time to arrival reported is the
         # earliest one a manoeuvre or a turn towards the zone allows.
         loose_t = np.minimum(t_pos, t_cl)
