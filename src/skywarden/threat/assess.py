@@ -57,7 +57,14 @@ from ..types import (
     track_label,
     track_number,
 )
-from .geometry import arrival, closing_time, position_sigma, possible_arrival, reach
+from .geometry import (
+    arrival,
+    closing_time,
+    distance_xy,
+    position_sigma,
+    possible_arrival,
+    reach,
+)
 from .zones import ZoneSet
 
 log = logging.getLogger(__name__)
@@ -401,15 +408,14 @@ class ThreatAssessor:
         if cfg.edge_m > 0.0:
             slow = np.hypot(x[:, 3], x[:, 4]) < cfg.edge_speed_mps
             e_rows = np.flatnonzero(maybe & ~coop & slow)
-            if e_rows.shape[0]:
-                pts = shapely.points(x[e_rows, 0], x[e_rows, 1])
-                up = x[e_rows, 2]
-                for jz, z in enumerate(self.zones.zones):
-                    at_edge[e_rows, jz] = (
-                        (shapely.distance(z.polygon_enu, pts) <= cfg.edge_m)
-                        & (up >= z.floor_u_m - cfg.edge_m)
-                        & (up <= z.ceiling_u_m + cfg.edge_m)
-                    )
+            r, j = np.repeat(e_rows, nz), np.tile(np.arange(nz), e_rows.shape[0])
+            if r.shape[0]:
+                up = x[r, 2]
+                at_edge[r, j] = (
+                    (distance_xy(self.zones, j, x[r, 0], x[r, 1]) <= cfg.edge_m)
+                    & (up >= self.zones.floor_u_m[j] - cfg.edge_m)
+                    & (up <= self.zones.ceiling_u_m[j] + cfg.edge_m)
+                )
         # Off the straight-line path, the time to arrival reported is the
         # earliest one a manoeuvre or a turn towards the zone allows.
         loose_t = np.minimum(t_pos, t_cl)

@@ -545,11 +545,9 @@ class Tracker:
 
     def _sd_horizontal(self, rows: np.ndarray) -> np.ndarray:
         """Horizontal position one-sigma (RMS over east and north, metres) of the mode
-        mixture of ``rows``: only the two variances, not the whole moment match."""
-        mu, xm = self.mu[rows], self.xm[rows, :, :2]
-        spread = ((xm - np.einsum("km,kmi->ki", mu, xm)[:, None, :]) ** 2).sum(axis=2)
-        var = self.Pm[rows, :, 0, 0] + self.Pm[rows, :, 1, 1] + spread
-        return np.sqrt((mu * var).sum(axis=1) / 2.0)
+        mixture of ``rows``."""
+        _, P = imm_combine(self.xm[rows], self.Pm[rows], self.mu[rows])
+        return np.sqrt((P[:, 0, 0] + P[:, 1, 1]) / 2.0)
 
     # --- initiation ---------------------------------------------------------------
 
@@ -910,7 +908,7 @@ class Tracker:
             return
         # Over the span both rings cover: no batch in common, at least k fixes each.
         fi, fj = self.fix_batch[i], self.fix_batch[j]
-        common = ((fi[:, :, None] == fj[:, None, :]) & (fi[:, :, None] >= 0)).any(axis=(1, 2))
+        common = _fixed_together(fi, fj)
         big = np.iinfo(np.int64).max
         lo = np.maximum(
             np.where(fi >= 0, fi, big).min(axis=1), np.where(fj >= 0, fj, big).min(axis=1)
@@ -923,14 +921,15 @@ class Tracker:
             return
         i, j = i[same], j[same]
         d = np.hypot(x[i, 0] - x[j, 0], x[i, 1] - x[j, 1])
-        var = np.trace(P[:, :3, :3], axis1=1, axis2=2)
+        var_i = np.trace(P[i, :3, :3], axis1=1, axis2=2)
+        var_j = np.trace(P[j, :3, :3], axis1=1, axis2=2)
         drop = np.zeros(len(self), bool)
         for m in np.argsort(d, kind="stable"):
             a, b = int(i[m]), int(j[m])
             if drop[a] or drop[b]:
                 continue
             old, young = (a, b) if self.t_first[a] <= self.t_first[b] else (b, a)
-            keep, gone = (a, b) if var[a] <= var[b] else (b, a)
+            keep, gone = (a, b) if var_i[m] <= var_j[m] else (b, a)
             self._end(young, x, P)
             if keep == young:
                 self.id[keep] = self.id[old]
@@ -947,7 +946,7 @@ class Tracker:
         does not reach back to ``i``'s first)."""
         fi, fj = self.fix_batch[i], self.fix_batch[j]
         ni, nj = self.n_fix[i], self.n_fix[j]
-        common = ((fi[:, :, None] == fj[:, None, :]) & (fi[:, :, None] >= 0)).any(axis=(1, 2))
+        common = _fixed_together(fi, fj)
         oldest_j = fj[np.arange(j.shape[0]), np.where(nj >= _FIX_RING, nj % _FIX_RING, 0)]
         complete = (ni > 0) & (ni <= _FIX_RING) & ((nj < _FIX_RING) | (oldest_j < fi[:, 0]))
         return complete & ~common
@@ -979,7 +978,7 @@ class Tracker:
             tf.append(np.array([r[5] for r in d]))
             tl.append(np.array([r[6] for r in d]))
             mu.append(np.tile(self._mu0, (len(d), 1)))
-            tfix.append(tl[-1])
+            tfix.append(tl[-1])  # a deleted row gets no level: its last update stands in
             self._deleted = []
         return TrackTable(
             t_s=float(t),
@@ -1079,3 +1078,8 @@ def _closest_approach(
     if np.linalg.norm(q1 - q2) > 0.05 * max(s, r) + 50.0:
         return None
     return (q1 + q2) / 2, float(s), float(r), sin_a
+
+
+def _fixed_together(fi: np.ndarray, fj: np.ndarray) -> np.ndarray:
+    """Per pair of fix rings (p, _FIX_RING), whether one batch number is in both."""
+    return ((fi[:, :, None] == fj[:, None, :]) & (fi[:, :, None] >= 0)).any(axis=(1, 2))
