@@ -901,8 +901,6 @@ class Tracker:
         ok = (np.abs(x[i, 2] - x[j, 2]) <= cfg.merge_max_m) & (
             np.linalg.norm(x[i, 3:6] - x[j, 3:6], axis=1) <= cfg.merge_max_dv_mps
         )
-        id_i, id_j = self.identity[i], self.identity[j]
-        ok &= (present(id_i) == present(id_j)) & ((id_i == id_j) | ~present(id_i))
         i, j = i[ok], j[ok]
         if i.shape[0] == 0:
             return
@@ -917,9 +915,13 @@ class Tracker:
         n_i = ((fi >= lo[:, None]) & (fi <= hi[:, None])).sum(axis=1)
         n_j = ((fj >= lo[:, None]) & (fj <= hi[:, None])).sum(axis=1)
         same = ~common & (n_i >= k) & (n_j >= k)
-        if not same.any():
-            return
+        # Identities (Python objects) compared only for the few pairs left.
         i, j = i[same], j[same]
+        id_i, id_j = self.identity[i], self.identity[j]
+        same_id = (present(id_i) == present(id_j)) & ((id_i == id_j) | ~present(id_i))
+        i, j = i[same_id], j[same_id]
+        if i.shape[0] == 0:
+            return
         d = np.hypot(x[i, 0] - x[j, 0], x[i, 1] - x[j, 1])
         var_i = np.trace(P[i, :3, :3], axis1=1, axis2=2)
         var_j = np.trace(P[j, :3, :3], axis1=1, axis2=2)
