@@ -4,8 +4,10 @@ and a /metrics scrape that waits for what it expects."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
+from pathlib import Path
 
 import httpx
 import msgspec
@@ -49,3 +51,19 @@ def terminate(proc: subprocess.Popen, timeout_s: float = 20.0) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+def read_facts(proc: subprocess.Popen, what: str = "the process", log: Path | None = None) -> dict:
+    """The JSON document a ``--json`` service prints before it serves (ends at a line ``}``).
+
+    Fails with the process's stderr (piped, or the ``log`` file it goes to) if it exits
+    first, instead of reading empty lines at end of file for ever."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not lines or lines[-1] != "}\n":
+        line = proc.stdout.readline()
+        if not line:
+            err = log.read_text() if log else proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"{what} exited before printing its facts: {err}")
+        lines.append(line)
+    return json.loads("".join(lines))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ import httpx
 import pytest
 
 from skywarden.region.server import free_port
-from tests.service_helpers import terminate
+from tests.service_helpers import read_facts, terminate
 
 SKYWARDEN = str(Path(sys.executable).parent / "skywarden")
 
@@ -25,13 +24,7 @@ def test_demo_sites_serves_three_healthy_sites_and_shared_tracks() -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        assert proc.stdout is not None
-        lines = []
-        while not lines or lines[-1] != "}\n":
-            line = proc.stdout.readline()
-            assert line, f"demo exited: {proc.stderr.read() if proc.stderr else ''}"
-            lines.append(line)
-        facts = json.loads("".join(lines))
+        facts = read_facts(proc, "the demo")
         assert sorted(facts["sites"]) == ["A", "B", "C"]
         auth = {"Authorization": f"Bearer {facts['viewer_token']}"}
         # The regional map's API asks for a token like a site's.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import subprocess
 import sys
 import threading
@@ -32,7 +31,7 @@ from skywarden.region.schema import (
 from skywarden.region.server import NatsServer, free_port
 from skywarden.region.service import RegionService
 from skywarden.types import Sensor
-from tests.service_helpers import terminate
+from tests.service_helpers import read_facts, terminate
 from tests.web.webhelpers import launch_chromium, loopback_only, require_browser
 
 from .conftest import region_config, track
@@ -185,13 +184,7 @@ def test_demo_sites_serves_the_regional_map_within_60_s() -> None:
     )  # fmt: skip
     blocked: list[str] = []
     try:
-        assert proc.stdout is not None
-        lines: list[str] = []
-        while not lines or lines[-1] != "}\n":
-            line = proc.stdout.readline()
-            assert line, "the demo exited before printing its URLs"
-            lines.append(line)
-        facts = json.loads("".join(lines))
+        facts = read_facts(proc, "the demo")
         assert facts["map"] == f"http://127.0.0.1:{port}/"
         with playwright.sync_playwright() as p:
             browser = launch_chromium(p)

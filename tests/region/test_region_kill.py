@@ -13,7 +13,6 @@ drone one ``raised`` then one ``cleared``, nothing lost, nothing repeated.
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sqlite3
 import subprocess
@@ -30,6 +29,7 @@ from skywarden.region.schema import AlertsMsg, TracksMsg, encode, subject
 from skywarden.region.server import NatsServer
 from skywarden.store import Store
 from skywarden.types import AlertLine
+from tests.service_helpers import read_facts
 
 from .conftest import alert, track
 
@@ -46,13 +46,7 @@ def start_region(config: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
         stdout=subprocess.PIPE, stderr=err, text=True,
     )  # fmt: skip
     err.close()
-    assert proc.stdout is not None
-    lines: list[str] = []
-    while not lines or lines[-1] != "}\n":
-        line = proc.stdout.readline()
-        assert line, f"region exited: {log.read_text()}"
-        lines.append(line)
-    url = json.loads("".join(lines))["url"]
+    url = read_facts(proc, "region", log)["url"]
     return proc, url.removesuffix("/api/sites")
 
 

@@ -7,7 +7,6 @@ real command line runs in a subprocess against a port this test holds busy.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 import yaml
 
 import skywarden
+from tests.service_helpers import read_facts
 
 SRC = str(Path(skywarden.__file__).resolve().parents[1])
 SITE = {"name": "ports", "lat": 51.0, "lon": 1.0, "alt_m": 0.0}
@@ -124,18 +124,27 @@ def test_demo_that_cannot_listen_leaves_no_temp_folder(tmp_path, args):
 def test_serve_prints_every_bound_port_and_they_answer(tmp_path):
     """The start-up facts come once everything listens: each port named there is open."""
     cfg = site_yaml(tmp_path, {"sapient_port": 0})
-    with busy() as s:
-        web = s.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": SRC}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from skywarden.cli import main; main()",
-         "serve", "--config", str(cfg), "--port", str(web), "--json"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    # The web port is picked here and freed: another process may take it before serve binds
+    # it, which serve reports as a busy port; then the test picks another.
+    for _ in range(5):
+        with busy() as s:
+            web = s.getsockname()[1]
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from skywarden.cli import main; main()",
+             "serve", "--config", str(cfg), "--port", str(web), "--json"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            facts = read_facts(proc, "serve")
+            break
+        except AssertionError as e:
+            proc.communicate(timeout=60)
+            if "already in use" not in str(e):
+                raise
+    else:
+        pytest.fail("five ports picked in turn were all taken before serve could bind them")
     try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        facts = json.loads(first + "".join(iter(proc.stdout.readline, "}\n")) + "}")
         ports = facts["ports"]
         assert facts["url"] == f"http://127.0.0.1:{web}/" and ports["web"] == web
         assert set(ports) == {"jsonl_tcp", "jsonl_udp", "sapient", "web"}

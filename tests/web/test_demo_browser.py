@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import subprocess
@@ -11,6 +10,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+
+from tests.service_helpers import read_facts
 
 from .webhelpers import launch_chromium, loopback_only, require_browser
 
@@ -36,12 +37,7 @@ def test_demo_shows_moving_tracks_and_an_alert_within_60_s(tmp_path):
     blocked: list[str] = []
     try:
         # The demo prints its facts as one JSON document before it serves.
-        lines = []
-        while not lines or lines[-1] != "}\n":
-            line = proc.stdout.readline()
-            assert line, "demo exited before printing its URL"
-            lines.append(line)
-        facts = json.loads("".join(lines))
+        facts = read_facts(proc, "the demo")
         assert facts["url"] == f"http://127.0.0.1:{port}/" and facts["viewer_token"]
         with playwright.sync_playwright() as p:
             browser = launch_chromium(p)
