@@ -432,19 +432,21 @@ def test_wander_faster_than_a_bird_is_no_evidence_for_a_bird():
 
 
 def test_a_signature_free_flyer_below_helicopter_cruise_is_no_likely_helicopter():
-    """Without transponder, echo size or RF, a fixed-wing drone at 35 m/s and a
+    """Without transponder, echo size or RF, a fixed-wing drone at 25-45 m/s and a
     helicopter fly alike; helicopters in transit cruise at 50-75 m/s. Below
     ``unsigned_helicopter_speed_max_mps`` the helicopter odds are scaled by
-    exp(``unsigned_helicopter_llr``), as for slow flyers; at 55 m/s they are not."""
+    exp(``unsigned_helicopter_llr``), as for slow flyers (also at 42 m/s, where a
+    40 m/s bound left cruising drones reading ``helicopter``); at 55 m/s they are not."""
     p = ClassifierParams.load()
     off = msgspec.structs.replace(p, unsigned_helicopter_speed_max_mps=p.bird_speed_max_mps)
-    on, without = (
-        _weaving_run(0.0, height_m=150.0, speed_mps=35.0),
-        _weaving_run(0.0, off, height_m=150.0, speed_mps=35.0),
-    )
-    odds = (on.p[0, 3] / on.p[0, 2]) / (without.p[0, 3] / without.p[0, 2])
-    assert odds == pytest.approx(np.exp(p.unsigned_helicopter_llr))
-    assert on.p[0, 0] > without.p[0, 0]
+    for speed in (35.0, 42.0):
+        on, without = (
+            _weaving_run(0.0, height_m=150.0, speed_mps=speed),
+            _weaving_run(0.0, off, height_m=150.0, speed_mps=speed),
+        )
+        odds = (on.p[0, 3] / on.p[0, 2]) / (without.p[0, 3] / without.p[0, 2])
+        assert odds == pytest.approx(np.exp(p.unsigned_helicopter_llr)), speed
+        assert on.p[0, 0] > without.p[0, 0], speed
     fast_on = _weaving_run(0.0, height_m=150.0, speed_mps=55.0)
     fast_off = _weaving_run(0.0, off, height_m=150.0, speed_mps=55.0)
     np.testing.assert_allclose(fast_on.p, fast_off.p)
