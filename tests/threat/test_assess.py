@@ -305,8 +305,9 @@ def test_birds_give_nothing_unknowns_give_info():
 
 
 def test_unidentified_object_about_to_enter_is_a_warning():
-    """An unidentified object gets info far out and warning once its straight path
-    enters the zone within unidentified_warning_horizon_s; never before the info hold."""
+    """An unidentified object gets info far out and warning once it may enter the zone
+    within unidentified_warning_horizon_s (its straight path, less the uncertainty
+    allowance of at most max_allowance_m: 40 s at 10 m/s); never before the info hold."""
     cfg = ThreatConfig()
     x = straight([0, -3000, 100], [0, 10, 0], 300)[:, None, :]
     ev = run(ThreatAssessor(zones(), cfg), x, UNKNOWN)
@@ -315,7 +316,9 @@ def test_unidentified_object_about_to_enter_is_a_warning():
     assert raised[0].t - T0 >= cfg.info_raise_hold_s - 1.0
     up = next(e for e in ev if e.level == "warning")
     assert up.state == "updated" and up.id == raised[0].id
-    assert 0.0 < up.tta_s <= cfg.unidentified_warning_horizon_s
+    allowance_s = cfg.max_allowance_m / 10.0
+    assert cfg.unidentified_warning_horizon_s < up.tta_s
+    assert up.tta_s <= cfg.unidentified_warning_horizon_s + allowance_s
     # Starting inside the horizon: the raise still waits for the info hold.
     near = straight([0, -1000, 100], [0, 10, 0], 120)[:, None, :]
     ev = run(ThreatAssessor(zones(), cfg), near, UNKNOWN)
@@ -323,6 +326,29 @@ def test_unidentified_object_about_to_enter_is_a_warning():
     assert ev[0].t - T0 >= cfg.info_raise_hold_s - 1.0
     # A believed cooperative object stays quiet.
     assert run(ThreatAssessor(zones(), cfg), near, UNKNOWN, cooperative=[True]) == []
+
+
+def test_unidentified_object_that_may_enter_within_its_uncertainty_is_a_warning():
+    """Far out, a track's heading swings by degrees between updates, and a straight path
+    grazing a zone's edge comes and goes. An unidentified object whose path passes 200 m
+    outside the zone, while its velocity is known to 1 m/s, may well enter: warning
+    (after the info hold). Known to 0.05 m/s it surely misses: nothing."""
+    cfg = ThreatConfig()
+    x = straight([700, -1500, 100], [0, 10, 0], 150)
+
+    def events(vel_sigma_mps: float) -> list:
+        a, ev = ThreatAssessor(zones(), cfg), []
+        for k, xk in enumerate(x):
+            tab = table(T0 + k, [1], xk, vel_sigma_mps=vel_sigma_mps)
+            ev += a.assess(tab, classes([UNKNOWN]))
+        return ev
+
+    ev = events(1.0)
+    raised = [e for e in ev if e.state == "raised"]
+    assert len(raised) == 1 and raised[0].level == "warning", ev
+    assert raised[0].t - T0 >= cfg.info_raise_hold_s - 1.0
+    assert 0.0 < raised[0].tta_s <= cfg.unidentified_warning_horizon_s
+    assert events(0.05) == []
 
 
 def test_swarm_of_twenty_gives_twenty_alerts_and_few_lines():

@@ -95,8 +95,9 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     info_fast_drone_p: float = 0.25
     info_fast_speed_mps: float = 25.0
     #: An object that qualifies for ``info`` (and gives no identity) whose straight
-    #: path enters a zone within this is ``warning``: whatever it is, it is about to
-    #: enter, and a drone it may be. Without a radar cross-section or RF a fixed-wing
+    #: path, or a possible arrival within its track's uncertainty (not the closing
+    #: time: that is for drones), enters a zone within this is ``warning``: whatever
+    #: it is, it is about to enter, and a drone it may be. Without a radar cross-section or RF a fixed-wing
     #: drone reads like a helicopter until it is close; this keeps a minute of
     #: warning for it. It is raised only after ``info_raise_hold_s``, like info.
     #: 0 turns it off.
@@ -379,10 +380,16 @@ class ThreatAssessor:
         held = np.zeros(m, bool) if keep is None else keep[rows]
         drone_ish = p_drone >= min(cfg.drone_p, cfg.drone_p_exit)
         need = held | (drone_ish & ~coop)
+        unid = maybe & ~coop
+        # An unidentified object gets the possible arrival too (not the closing time):
+        # far out, its heading swings by several degrees between updates, and a straight
+        # path that grazes a zone's edge came and went with each (real-eval-01 seed 2: a
+        # fixed-wing drone 5 km out, ±8° of heading, warned 54 s before entry).
+        wide = need | (unid & (cfg.unidentified_warning_horizon_s > 0.0))
         # Rows that may get info (on the straight path) or more.
-        can = need | (maybe & ~coop) | (coop & drone_ish & cfg.cooperative_info)
-        active = (straight & can[:, None]) | (loose & need[:, None]) | held[:, None]
-        busy = np.flatnonzero(need & active.any(axis=1))
+        can = need | unid | (coop & drone_ish & cfg.cooperative_info)
+        active = (straight & can[:, None]) | (loose & wide[:, None]) | held[:, None]
+        busy = np.flatnonzero(wide & active.any(axis=1))
         sig = position_sigma(P[busy], t_samp, cfg.manoeuvre_sigma_mps * p_drone[busy])
         sig_row = np.zeros(m, np.int64)
         sig_row[busy] = np.arange(busy.shape[0])
@@ -390,10 +397,11 @@ class ThreatAssessor:
         r, j = np.nonzero(active)
         if r.shape[0]:
             t_str[r, j], entry[rows[r], j] = arrival(self.zones, j, x[r, :3], x[r, 3:], h_max, vh)
-            r, j = r[need[r]], j[need[r]]
+            r, j = r[wide[r]], j[wide[r]]
         if r.shape[0]:
-            pr, vr = x[r, :3], x[r, 3:]
-            t_cl[r, j] = closing_time(self.zones, j, pr, vr, cfg.closing_min_cos)
+            d = need[r]
+            rd, jd = r[d], j[d]
+            t_cl[rd, jd] = closing_time(self.zones, jd, x[rd, :3], x[rd, 3:], cfg.closing_min_cos)
             # A possible arrival only where the path comes within the allowance (most
             # pairs kept are there for their closing time, kilometres out).
             w = near[r, j]
@@ -436,7 +444,7 @@ class ThreatAssessor:
             lv[info & straight] = 0
             if cfg.unidentified_warning_horizon_s > 0.0:
                 hu = cfg.unidentified_warning_horizon_s * self._factor[None, :] * hx
-                lv[(maybe & ~coop)[:, None] & ((t_str <= hu) | at_edge)] = 1
+                lv[unid[:, None] & ((t_str <= hu) | (t_pos <= hu) | at_edge)] = 1
             lv[dr & (straight | loose)] = 1
             lv[dr & (t_str <= hc)] = 2
             # A believed cooperative drone is known and accountable: info at most.
