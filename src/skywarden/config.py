@@ -285,6 +285,7 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "threat.drone_p_exit": (0.0, 1.0, False),
     "threat.info_p": (0.0, 1.0, False),
     "threat.info_min_age_s": (0.0, 3_600.0, False),
+    "threat.info_fast_min_age_s": (0.0, 3_600.0, False),
     "threat.closing_min_cos": (-1.0, 1.0, False),
     "threat.raise_hold_s": (0.0, 600.0, False),
     "threat.info_raise_hold_s": (0.0, 3_600.0, False),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -349,6 +351,30 @@ def test_unidentified_object_that_may_enter_within_its_uncertainty_is_a_warning(
     assert raised[0].t - T0 >= cfg.info_raise_hold_s - 1.0
     assert 0.0 < raised[0].tta_s <= cfg.unidentified_warning_horizon_s
     assert events(0.05) == []
+
+
+def test_a_new_fast_track_that_may_be_a_drone_is_warned_without_the_unknown_wait():
+    """A track first seen 5 km out, flying at 30 m/s straight at the zone, reading
+    helicopter with drone 0.3: no bird, and no new track's "unknown" either. It may be a
+    drone from info_fast_min_age_s (10 s) on, and is warned once that has held
+    info_raise_hold_s, 20 s before the 30 s wait for an unknown would allow."""
+    cfg = ThreatConfig()
+    heli_or_drone = [0.3, 0.05, 0.1, 0.5, 0.05]
+    x = straight([0, -5_000, 100], [0, 30, 0], 100)
+
+    def first_raise(c: ThreatConfig) -> float:
+        a = ThreatAssessor(zones(), c)
+        for k, xk in enumerate(x):
+            tab = dataclasses.replace(table(T0 + k, [1], xk), t_first_s=np.array([T0]))
+            for e in a.assess(tab, classes([heli_or_drone])):
+                if e.state == "raised":
+                    return e.t - T0
+        return math.inf
+
+    t = first_raise(cfg)
+    assert t == pytest.approx(cfg.info_fast_min_age_s + cfg.info_raise_hold_s, abs=1.0)
+    slow = msgspec.structs.replace(cfg, info_fast_min_age_s=cfg.info_min_age_s)
+    assert first_raise(slow) == pytest.approx(t + 20.0, abs=1.0)
 
 
 def test_swarm_of_twenty_gives_twenty_alerts_and_few_lines():
