@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..eval.report import EvalReport, evaluate_files
 from ._common import console, fail, iso, print_json
+
+if TYPE_CHECKING:
+    from ..eval.report import EvalReport
 
 
 def evaluate(
@@ -35,6 +37,8 @@ def evaluate(
         fail("--c must be a finite number > 0 and --p a finite number >= 1")
     _check_complete(output)
     _check_truth(scenario)
+    from ..eval.report import evaluate_files
+
     try:
         report = evaluate_files(scenario, output, c=c, p=p, all_truth=all_truth)
     except (ValueError, OSError) as e:

@@ -13,7 +13,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..eval.cwa18150 import FORMAT_VERSION, Cwa18150Export
 from ..scenario import ScenarioReader, bounded_lines
 from ..types import AlertLine, Detection, OutputRecord, TrackLine
 from ._common import atomic_output, console, fail, print_json
@@ -74,6 +73,8 @@ def cwa18150(
         fail("--geoid-m must be within -120..100 m (the EGM96 geoid's range)", 2)
     if alarm_level not in ("info", "warning", "critical"):
         fail("--alarm-level must be info, warning or critical", 2)
+    from ..eval.cwa18150 import FORMAT_VERSION, Cwa18150Export
+
     reader = ScenarioReader(scenario, quiet=True)
     site = reader.header.site
     if site is None:

@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 
-from ..config import ConfigError, ServerConfig, SiteConfig, SourcesConfig, StoreConfig, load_config
 from ._common import check_listen, console, fail, finite_positive, print_json
 
 #: Fastest ``demo --speed``: the bound of a site's ``sources.replay_speed``.
@@ -33,6 +32,7 @@ def serve(
     ] = False,
 ) -> None:
     """Run a site live: sources → tracker → classifier → threat → web map, store and sinks."""
+    from ..config import ConfigError, load_config
     from ..service import Service
 
     if not config.is_file():
@@ -85,6 +85,7 @@ def demo(
     if sites:
         _demo_sites(sites, host, port, seed, speed, json_out)
         return
+    from ..config import ServerConfig, SiteConfig, SourcesConfig, StoreConfig
     from ..service import Service
     from ..sim import generate, load_spec
     from ..types import Sensor, Site, Zone

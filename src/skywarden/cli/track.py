@@ -10,8 +10,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..pipeline import EngineConfig
-from ..runner import count_lines, run_file
 from ._common import atomic_output, console, fail, finite_positive, print_json, progress_bar
 
 
@@ -34,6 +32,9 @@ def track(
     if motion not in ("imm", "cv"):
         fail("--motion must be imm or cv")
     finite_positive(output_interval, "--output-interval")
+    from ..pipeline import EngineConfig
+    from ..runner import count_lines, run_file
+
     size = count_lines(scenario)
     t0 = time.perf_counter()
     with (

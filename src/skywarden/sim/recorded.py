@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import pymap3d
-from scipy.ndimage import gaussian_filter1d
 
 from ..threat.zones import ZoneSet
 from .spec import Recorded
@@ -246,6 +245,10 @@ def fly(
     exists &= ~(long_gap[k] & (tq > t_log[k]) & (tq < t_log[k + 1]))
     pos = np.column_stack([np.interp(tq, t_log, xyz[:, j]) for j in range(3)])
     if g.smooth_s > 0.0:
+        # Imported here, like the truth model's lfilter: a third of a second that
+        # listing the built-ins (the command line's help) would otherwise pay.
+        from scipy.ndimage import gaussian_filter1d
+
         for a, b in _runs(exists):
             pos[a:b] = gaussian_filter1d(pos[a:b], g.smooth_s / dt_s, axis=0, mode="nearest")
     vel = np.zeros_like(pos)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from scipy.signal import lfilter
 
 from ..threat.zones import ZoneSet
 from .recorded import DEFAULT_RCS_DBSM, fly, read_track
@@ -124,6 +123,10 @@ def _ar1(rng: np.random.Generator, n: int, t: int, rho: float, sigma: float) -> 
     """Stationary AR(1) series (n, t) with standard deviation ``sigma``: x_k = rho x_{k-1} + w_k."""
     w = rng.normal(0.0, sigma * math.sqrt(1.0 - rho * rho), (n, t))
     w[:, 0] = rng.normal(0.0, sigma, n)
+    # Imported here: scipy.signal takes most of a second to import, which every command
+    # that only lists the built-ins (the command line's help) would pay.
+    from scipy.signal import lfilter
+
     return lfilter([1.0], [1.0, -rho], w, axis=1)
 
 
