@@ -103,9 +103,9 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: An object that qualifies for ``info`` (and gives no identity) whose straight
     #: path, or a possible arrival within its track's uncertainty (not the closing
     #: time: that is for drones), enters a zone within this is ``warning``: whatever
-    #: it is, it is about to enter, and a drone it may be. Without a radar cross-section or RF a fixed-wing
-    #: drone reads like a helicopter until it is close; this keeps a minute of
-    #: warning for it. It is raised only after ``info_raise_hold_s``, like info.
+    #: it is, it is about to enter, and a drone it may be. Without a radar
+    #: cross-section or RF a fixed-wing drone reads like a helicopter until it is
+    #: close; this keeps a minute of warning for it. It is raised only after ``info_raise_hold_s``, like info.
     #: 0 turns it off.
     unidentified_warning_horizon_s: float = 120.0
     #: ... and so is one slower than ``edge_speed_mps`` within ``edge_m`` of a zone
