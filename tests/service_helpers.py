@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -67,3 +70,29 @@ def read_facts(proc: subprocess.Popen, what: str = "the process", log: Path | No
             raise AssertionError(f"{what} exited before printing its facts: {err}")
         lines.append(line)
     return json.loads("".join(lines))
+
+
+def start_on_free_port(
+    command: Callable[[int], list[str]], what: str, log: Path, tries: int = 5, **popen: Any
+) -> tuple[subprocess.Popen, int, dict]:
+    """Start ``command(port)`` (a ``--json`` service) on a loopback port picked here; its
+    process, the port and its start-up facts. Its stderr goes to ``log``.
+
+    The port is free when picked but another process may take it before the service
+    binds it; the service then says so ("already in use") and exits, and another port
+    is tried (CI once lost a run to this)."""
+    for _ in range(tries):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        with log.open("w") as err:
+            proc = subprocess.Popen(
+                command(port), stdout=subprocess.PIPE, stderr=err, text=True, **popen
+            )
+        try:
+            return proc, port, read_facts(proc, what, log)
+        except AssertionError as e:
+            proc.wait(timeout=60)
+            if "already in use" not in str(e):
+                raise
+    raise AssertionError(f"{tries} ports picked in turn were taken before {what} bound them")

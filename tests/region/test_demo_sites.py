@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -10,21 +9,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from skywarden.region.server import free_port
-from tests.service_helpers import read_facts, terminate
+from tests.service_helpers import start_on_free_port, terminate
 
 SKYWARDEN = str(Path(sys.executable).parent / "skywarden")
 
 
 @pytest.mark.slow
-def test_demo_sites_serves_three_healthy_sites_and_shared_tracks() -> None:
-    port = free_port()
-    proc = subprocess.Popen(
-        [SKYWARDEN, "demo", "--sites", "3", "--port", str(port), "--speed", "20", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+def test_demo_sites_serves_three_healthy_sites_and_shared_tracks(tmp_path: Path) -> None:
+    proc, _port, facts = start_on_free_port(
+        lambda port: [SKYWARDEN, "demo", "--sites", "3", "--port", str(port), "--speed", "20",
+                      "--json"],
+        "the demo", tmp_path / "demo.log",
     )  # fmt: skip
     try:
-        facts = read_facts(proc, "the demo")
         assert sorted(facts["sites"]) == ["A", "B", "C"]
         auth = {"Authorization": f"Bearer {facts['viewer_token']}"}
         # The regional map's API asks for a token like a site's.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
 import sys
 import threading
 import time
@@ -28,10 +27,10 @@ from skywarden.region.schema import (
     encode,
     subject,
 )
-from skywarden.region.server import NatsServer, free_port
+from skywarden.region.server import NatsServer
 from skywarden.region.service import RegionService
 from skywarden.types import Sensor
-from tests.service_helpers import read_facts, terminate
+from tests.service_helpers import start_on_free_port, terminate
 from tests.web.webhelpers import launch_chromium, loopback_only, require_browser
 
 from .conftest import region_config, track
@@ -171,20 +170,18 @@ def test_region_map_colours_tracks_by_site_and_filters_them(
     assert blocked == [] or all(urlparse(u).hostname != "127.0.0.1" for u in blocked)
 
 
-def test_demo_sites_serves_the_regional_map_within_60_s() -> None:
+def test_demo_sites_serves_the_regional_map_within_60_s(tmp_path: Path) -> None:
     """``skywarden demo --sites 3`` at its own pace: the signed-in regional map shows three
     healthy sites within 60 s of the start, and then the raid's drones in their site's
     colour (the first site confirms them about 40 s in)."""
     playwright = require_browser()
-    port = free_port()
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [SKYWARDEN, "demo", "--sites", "3", "--port", str(port), "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    proc, port, facts = start_on_free_port(
+        lambda port: [SKYWARDEN, "demo", "--sites", "3", "--port", str(port), "--json"],
+        "the demo", tmp_path / "demo.log",
     )  # fmt: skip
     blocked: list[str] = []
     try:
-        facts = read_facts(proc, "the demo")
         assert facts["map"] == f"http://127.0.0.1:{port}/"
         with playwright.sync_playwright() as p:
             browser = launch_chromium(p)

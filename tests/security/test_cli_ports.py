@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import skywarden
-from tests.service_helpers import read_facts
+from tests.service_helpers import start_on_free_port
 
 SRC = str(Path(skywarden.__file__).resolve().parents[1])
 SITE = {"name": "ports", "lat": 51.0, "lon": 1.0, "alt_m": 0.0}
@@ -125,25 +125,11 @@ def test_serve_prints_every_bound_port_and_they_answer(tmp_path):
     """The start-up facts come once everything listens: each port named there is open."""
     cfg = site_yaml(tmp_path, {"sapient_port": 0})
     env = {**os.environ, "PYTHONPATH": SRC}
-    # The web port is picked here and freed: another process may take it before serve binds
-    # it, which serve reports as a busy port; then the test picks another.
-    for _ in range(5):
-        with busy() as s:
-            web = s.getsockname()[1]
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "from skywarden.cli import main; main()",
-             "serve", "--config", str(cfg), "--port", str(web), "--json"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            facts = read_facts(proc, "serve")
-            break
-        except AssertionError as e:
-            proc.communicate(timeout=60)
-            if "already in use" not in str(e):
-                raise
-    else:
-        pytest.fail("five ports picked in turn were all taken before serve could bind them")
+    proc, web, facts = start_on_free_port(
+        lambda port: [sys.executable, "-c", "from skywarden.cli import main; main()",
+                      "serve", "--config", str(cfg), "--port", str(port), "--json"],
+        "serve", tmp_path / "serve.log", cwd=tmp_path, env=env,
+    )  # fmt: skip
     try:
         ports = facts["ports"]
         assert facts["url"] == f"http://127.0.0.1:{web}/" and ports["web"] == web
@@ -153,5 +139,6 @@ def test_serve_prints_every_bound_port_and_they_answer(tmp_path):
                 pass
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=60)
+        proc.communicate(timeout=60)
+    err = (tmp_path / "serve.log").read_text()
     assert proc.returncode == 0 and "Traceback" not in err, err

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-from tests.service_helpers import read_facts
+from tests.service_helpers import start_on_free_port
 
 from .webhelpers import launch_chromium, loopback_only, require_browser
 
@@ -20,24 +18,17 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = [pytest.mark.slow]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_demo_shows_moving_tracks_and_an_alert_within_60_s(tmp_path):
     playwright = require_browser()
-    port = _free_port()
     exe = Path(sys.executable).with_name("skywarden")
-    proc = subprocess.Popen(
-        [str(exe), "demo", "--port", str(port), "--db", str(tmp_path / "demo.db"), "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    # The demo prints its facts as one JSON document before it serves.
+    proc, port, facts = start_on_free_port(
+        lambda port: [str(exe), "demo", "--port", str(port), "--db", str(tmp_path / "demo.db"),
+                      "--json"],
+        "the demo", tmp_path / "demo.log",
     )  # fmt: skip
     blocked: list[str] = []
     try:
-        # The demo prints its facts as one JSON document before it serves.
-        facts = read_facts(proc, "the demo")
         assert facts["url"] == f"http://127.0.0.1:{port}/" and facts["viewer_token"]
         with playwright.sync_playwright() as p:
             browser = launch_chromium(p)
