@@ -393,7 +393,14 @@ class ThreatAssessor:
         wide = need | (unid & (cfg.unidentified_warning_horizon_s > 0.0))
         # Rows that may get info (on the straight path) or more.
         can = need | unid | (coop & drone_ish & cfg.cooperative_info)
-        active = (straight & can[:, None]) | (loose & wide[:, None]) | held[:, None]
+        # An unidentified object's pairs off the straight path: only those whose path
+        # comes within the allowance (it gets no closing time).
+        active = (
+            (straight & can[:, None])
+            | (loose & need[:, None])
+            | (near & wide[:, None])
+            | held[:, None]
+        )
         busy = np.flatnonzero(wide & active.any(axis=1))
         sig = position_sigma(P[busy], t_samp, cfg.manoeuvre_sigma_mps * p_drone[busy])
         sig_row = np.zeros(m, np.int64)
