@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from skywarden.region.server import free_port
 from skywarden.scenario import Header
 from skywarden.service import Service
 
@@ -82,9 +82,7 @@ def start_on_free_port(
     binds it; the service then says so ("already in use") and exits, and another port
     is tried (CI once lost a run to this)."""
     for _ in range(tries):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
+        port = free_port()
         with log.open("w") as err:
             proc = subprocess.Popen(
                 command(port), stdout=subprocess.PIPE, stderr=err, text=True, **popen

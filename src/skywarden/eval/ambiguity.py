@@ -65,14 +65,9 @@ def drone_rays(
         miss[:, j] = shapely.distance(rays, z.polygon_enu)
         along = shapely.line_locate_point(rays, shapely.centroid(z.polygon_enu))
         t_ca[:, j] = along / speed
-    # Inside the zone horizontally: it is there now.
-    inside = shapely.contains_xy(
-        shapely.MultiPolygon([z.polygon_enu for z in zones]), pos[:, 0], pos[:, 1]
-    )
-    if inside.any():
-        for j, z in enumerate(zones):
-            here = inside & shapely.contains_xy(z.polygon_enu, pos[:, 0], pos[:, 1])
-            miss[here, j], t_ca[here, j] = 0.0, 0.0
+        # Inside the zone horizontally: it is there now.
+        here = shapely.contains_xy(z.polygon_enu, pos[:, 0], pos[:, 1])
+        miss[here, j], t_ca[here, j] = 0.0, 0.0
     return ts, miss, t_ca
 
 

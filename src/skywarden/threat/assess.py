@@ -105,8 +105,8 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: time: that is for drones), enters a zone within this is ``warning``: whatever
     #: it is, it is about to enter, and a drone it may be. Without a radar
     #: cross-section or RF a fixed-wing drone reads like a helicopter until it is
-    #: close; this keeps a minute of warning for it. It is raised only after ``info_raise_hold_s``, like info.
-    #: 0 turns it off.
+    #: close; this keeps a minute of warning for it. It is raised only after
+    #: ``info_raise_hold_s``, like info. 0 turns it off.
     unidentified_warning_horizon_s: float = 120.0
     #: ... and so is one slower than ``edge_speed_mps`` within ``edge_m`` of a zone
     #: (horizontally, and of its floor and ceiling): hovering at its edge, a few
@@ -427,7 +427,7 @@ class ThreatAssessor:
         at_edge = np.zeros((m, nz), bool)
         if cfg.edge_m > 0.0:
             slow = np.hypot(x[:, 3], x[:, 4]) < cfg.edge_speed_mps
-            e_rows = np.flatnonzero(maybe & ~coop & slow)
+            e_rows = np.flatnonzero(unid & slow)
             r, j = np.repeat(e_rows, nz), np.tile(np.arange(nz), e_rows.shape[0])
             if r.shape[0]:
                 up = x[r, 2]
@@ -451,7 +451,7 @@ class ThreatAssessor:
             if k == 0:
                 loose &= scaled <= first[:, None] + cfg.loose_zone_margin_s
             dr = (drone[k] & ~coop)[:, None]
-            info = ((maybe & ~coop) | (coop & drone[k] & cfg.cooperative_info))[:, None]
+            info = (unid | (coop & drone[k] & cfg.cooperative_info))[:, None]
             lv = np.full((m, nz), -1)
             lv[info & straight] = 0
             if cfg.unidentified_warning_horizon_s > 0.0:
