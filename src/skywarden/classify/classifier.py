@@ -156,6 +156,12 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: drone's track noise at long range, which otherwise read ``bird`` (the speed term
     #: alone is clipped at ``max_feature_llr``).
     fast_style_not_bird: bool = True
+    #: For a track slower than a bird's top speed, the style features give ``unknown`` no
+    #: more support than the better of drone and bird. ``unknown`` was learnt from
+    #: synthetic balloons drifting with the wind, whose heading at a few metres a second
+    #: wanders widely; real birds soaring and multirotors manoeuvring wander as much
+    #: and read ``unknown`` on wander alone. Speed, height and climb still tell a balloon.
+    slow_style_not_unknown: bool = True
     identity_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
     #: The class an ADS-B emitter category (DO-260B) names: the category is set in the
     #: transponder for the airframe, so it says what flight style cannot (a helicopter
@@ -426,6 +432,7 @@ class Classifier:
         )
         fast_unsized = fast & no_rcs & p.fast_unsigned_style_neutral
         fast_not_bird = fast & p.fast_style_not_bird
+        slow_not_unknown = ~fast & p.slow_style_not_unknown
         for j, edges, table, style in zip(
             self._feat_idx, self._edges, self._ll, self._style, strict=True
         ):
@@ -440,6 +447,10 @@ class Classifier:
                 term[:, 0] = np.where(fast_signed, powered, term[:, 0])
                 term[:, 2] = np.where(fast_unsized, powered, term[:, 2])
                 term[:, 1] = np.where(fast_not_bird, np.minimum(term[:, 1], powered), term[:, 1])
+                slow_best = np.maximum(term[:, 0], term[:, 1])
+                term[:, 4] = np.where(
+                    slow_not_unknown, np.minimum(term[:, 4], slow_best), term[:, 4]
+                )
             ll += np.where(ok[:, None], term, 0.0)
         return ll
 
