@@ -58,7 +58,7 @@ MEDIAN_LEAD_S_BY_SCENARIO = {
 MAX_LATE_OR_MISSED: dict[str, int] = {}
 #: Drones in view too briefly for MIN_LEAD_S that are not warned before entry at all.
 #: Shortfall: real-eval-04, 3 in seed 1 and 1 in seed 2 (recorded DJI quadcopters with
-#: no RF taking off about 50 s from a zone, alerted at most 13 s after entry).
+#: no RF taking off about 50 s from a zone, alerted at most 27 s after entry).
 MAX_SHORT_NOTICE_UNWARNED = {"real-eval-04": 3}
 #: False alerts (birds, aircraft, helicopters, clutter) per hour over every
 #: scenario and seed together (measured: one in 7.7 h, a helicopter without a
