@@ -7,7 +7,10 @@ seed, runs the whole engine on it and scores it with ``skywarden eval``'s
 metrics, in parallel processes. The same runs as ``tests/acceptance``. A second
 table gives the settled classification accuracy per source of the real-flight
 scenarios' objects (the corpus source of each recorded flight, ``synthetic`` for
-the simulator's own).
+the simulator's own). A third gives the reliability of the settled track-scans'
+drone probability (forecasts binned by p(drone), the fraction that were drones)
+and the log loss of their class probabilities, for the built-ins and the
+real-flight scenarios apart.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from skywarden.eval import evaluate_files
+from skywarden.eval.calibration import Calibration
 from skywarden.eval.warning_metrics import MIN_LEAD_S
 from skywarden.runner import run_file
 from skywarden.sim import load_spec, simulate_to_file
@@ -101,6 +105,8 @@ def _one(job: tuple[str, str, int]) -> dict:
         "accuracy_settled": c["accuracy_settled"],
         "accuracy_by_class": c["accuracy_settled_by_class"],
         "hostile_as_aircraft": c["hostile_drones_as_aircraft"],
+        "log_loss": c["calibration_settled"]["log_loss"],
+        "calibration": rep.classification.calibration_settled,
         # [settled track-scans, correct] per real-flight source (real scenarios only).
         "accuracy_by_source": (
             _by_source(spec, c["per_object_settled"]) if name in REAL_NAMES else {}
@@ -120,14 +126,28 @@ def main(
         rows = list(pool.map(_one, work))
     hours = sum(r["hours"] for r in rows)
     false = sum(r["false_alerts"] for r in rows)
+    cal = {
+        group: Calibration.merged(
+            r["calibration"] for r in rows if (r["scenario"] in REAL_NAMES) == real
+        )
+        for group, real in (("built-in", False), ("real-flight", True))
+    }
+    for r in rows:
+        r["calibration"] = r["calibration"].to_dict()
     if as_json:
-        print(json.dumps({"rows": rows, "false_per_hour_all": false / hours}, indent=1))
+        doc = {
+            "rows": rows,
+            "false_per_hour_all": false / hours,
+            "calibration": {g: c.to_dict() for g, c in cal.items()},
+        }
+        print(json.dumps(doc, indent=1))
         return
     t = Table(title=f"Warning quality ({hours:.1f} h; false alerts {false / hours:.2f}/h over all)")
     for col in (
         "scenario", "seed", "entered", "short notice", "warned <60 s", "warning lead min",
         "warning lead med", "first alert lead min", "false/h",
-        "non-hostile drone", "wrong zone", "raises/obj-zone", "accuracy", "hostile→aircraft",
+        "non-hostile drone", "wrong zone", "raises/obj-zone", "accuracy", "log loss",
+        "hostile→aircraft",
     ):  # fmt: skip
         t.add_column(col, justify="left" if col == "scenario" else "right")
 
@@ -150,6 +170,7 @@ def main(
             f(r["wrong_zone_fraction"], 2),
             str(r["raises_per_object_zone"]),
             f(r["accuracy_settled"], 3),
+            f(r["log_loss"], 3),
             f(r["hostile_as_aircraft"], 3),
         )
     Console().print(t)
@@ -161,6 +182,21 @@ def main(
         for src, (n, ok) in sorted(by_source.items()):
             ts.add_row(src, str(n), f(ok / n, 3) if n else "-")
         Console().print(ts)
+    tc = Table(title="Reliability of p(drone), settled track-scans (every seed)")
+    for col in ("p(drone)", *(f"{g} {k}" for g in cal for k in ("n", "mean p", "drones"))):
+        tc.add_column(col, justify="right")
+    bins = {g: {row[0]: row for row in c.table("drone")} for g, c in cal.items()}
+    for lo in sorted({lo for b in bins.values() for lo in b}):
+        cells = [f"{lo:.1f}-{lo + 0.1:.1f}"]
+        for g in cal:
+            _, _, n, mean_p, frac = bins[g].get(lo, (lo, lo, 0, np.nan, np.nan))
+            cells += [str(n), f(mean_p, 3), f(frac, 3)]
+        tc.add_row(*cells)
+    tc.add_row(
+        "log loss, ECE",
+        *(x for c in cal.values() for x in ("", f(c.log_loss, 3), f(c.ece("drone"), 3))),
+    )
+    Console().print(tc)
 
 
 if __name__ == "__main__":

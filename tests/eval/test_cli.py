@@ -35,6 +35,7 @@ DOCUMENTED = {
         "n_raw_detections",
         "rejected_scenario_lines",
         "rejected_output_lines",
+        "output_lines_class_p_ignored",
     },
     "gospa": {
         "n_scans",
@@ -96,6 +97,7 @@ DOCUMENTED = {
         "accuracy_settled_by_class",
         "hostile_drones_as_aircraft",
         "per_object_settled",
+        "calibration_settled",
     },
 }
 

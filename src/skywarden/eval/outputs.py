@@ -9,6 +9,7 @@ skipped; unknown line types are ignored.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,13 +19,25 @@ import numpy as np
 import orjson
 
 from ..geodesy import LocalFrame
-from ..types import TRACK_STATUSES
+from ..types import CLASSES, TRACK_STATUSES
 
 log = logging.getLogger(__name__)
 
 STATUS_CODE: dict[str, int] = {s: i for i, s in enumerate(TRACK_STATUSES)}
 CONFIRMED = STATUS_CODE["confirmed"]
 COASTING = STATUS_CODE["coasting"]
+
+
+class _ClassP(msgspec.Struct):
+    # Fields in ``CLASSES`` order (checked below); a class a line leaves out is 0.
+    drone: float = 0.0
+    bird: float = 0.0
+    aircraft: float = 0.0
+    helicopter: float = 0.0
+    unknown: float = 0.0
+
+
+assert _ClassP.__struct_fields__ == CLASSES
 
 
 class _TrackRow(msgspec.Struct, tag="track", tag_field="type"):
@@ -35,6 +48,7 @@ class _TrackRow(msgspec.Struct, tag="track", tag_field="type"):
     alt_m: float
     status: str
     class_: str = msgspec.field(name="class", default="unknown")
+    class_p: _ClassP | None = None
 
 
 class _AlertRow(msgspec.Struct, tag="alert", tag_field="type"):
@@ -65,7 +79,10 @@ class OutputData:
 
     ``t_s`` (n,), ``track`` (n,) codes into ``track_ids``, ``status`` (n,) codes
     into ``TRACK_STATUSES``, ``cls`` (n,) codes into ``class_names``,
-    ``pos_enu_m`` (n, 3) in the scenario's site frame.
+    ``pos_enu_m`` (n, 3) in the scenario's site frame, ``class_p`` (n, len(CLASSES))
+    the lines' class probabilities (a class a line leaves out: 0; a line without
+    ``class_p``: NaN); ``class_p_ignored`` lines whose ``class_p`` gave a value outside
+    [0, 1] (kept, with NaN; classes the classifier does not have are ignored).
     """
 
     t_s: np.ndarray
@@ -78,6 +95,8 @@ class OutputData:
     alerts: tuple[Alert, ...]
     n_alert_lines: int
     rejected: Counter[str] = field(default_factory=Counter)
+    class_p: np.ndarray = field(default_factory=lambda: np.empty((0, len(CLASSES))))
+    class_p_ignored: int = 0
 
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
@@ -93,6 +112,7 @@ def read_output(path: str | os.PathLike[str], frame: LocalFrame) -> OutputData:
     status: list[int] = []
     cls: list[int] = []
     lla: list[tuple[float, float, float]] = []
+    probs: list[tuple[float, ...]] = []
     track_code: dict[str, int] = {}
     class_code: dict[str, int] = {}
     alerts: list[Alert] = []
@@ -112,11 +132,14 @@ def read_output(path: str | os.PathLike[str], frame: LocalFrame) -> OutputData:
                 if st is None:
                     rejected["unknown track status"] += 1
                     continue
+                cp = rec.class_p
+                row = _NO_P if cp is None else msgspec.structs.astuple(cp)
                 t.append(rec.t)
                 tid.append(track_code.setdefault(rec.id, len(track_code)))
                 status.append(st)
                 cls.append(class_code.setdefault(rec.class_, len(class_code)))
                 lla.append((rec.lat, rec.lon, rec.alt_m))
+                probs.append(row)
             else:
                 n_alert_lines += 1
                 if rec.kind not in (None, "threat"):
@@ -125,6 +148,14 @@ def read_output(path: str | os.PathLike[str], frame: LocalFrame) -> OutputData:
                     rejected["threat alert without track or zone"] += 1
                     continue
                 alerts.append(Alert(rec.t, rec.id, rec.state, rec.track, rec.zone, rec.level))
+    probs_a = np.asarray(probs, dtype=float).reshape(-1, len(CLASSES))
+    # A line's position and class still count when its class_p is bad; calibration
+    # skips it (NaN row).
+    bad = ((probs_a < 0.0) | (probs_a > 1.0)).any(axis=1)
+    probs_a[bad] = np.nan
+    bad_p = int(bad.sum())
+    if bad_p:
+        log.warning("output file: class_p of %d track lines ignored (not in [0, 1])", bad_p)
     if rejected:
         log.warning("output file: %d lines rejected: %s", sum(rejected.values()), dict(rejected))
     g = np.asarray(lla, dtype=float).reshape(-1, 3)
@@ -140,7 +171,12 @@ def read_output(path: str | os.PathLike[str], frame: LocalFrame) -> OutputData:
         alerts=tuple(sorted(alerts, key=lambda a: a.t_s)),
         n_alert_lines=n_alert_lines,
         rejected=rejected,
+        class_p=probs_a,
+        class_p_ignored=bad_p,
     )
+
+
+_NO_P = (math.nan,) * len(CLASSES)
 
 
 def _reason(raw: bytes, err: msgspec.DecodeError) -> str | None:

@@ -10,7 +10,7 @@ in seconds (``*_t_s`` UTC seconds since the epoch).
   named by a detection within the last 10 s).
 - ``scenario``: ``duration_s``, ``n_truth_objects``, ``n_hostile``,
   ``n_track_lines``, ``n_alert_lines``, ``n_raw_detections``,
-  ``rejected_scenario_lines``, ``rejected_output_lines``.
+  ``rejected_scenario_lines``, ``rejected_output_lines``, ``output_lines_class_p_ignored``.
 - ``gospa`` (tracks, per scan of the output) and ``raw_gospa`` (position-like
   detections, per sensor scan): ``n_scans``, ``mean_m``, ``median_m``,
   ``mean_localisation_m``, ``mean_missed_m``, ``mean_false_m`` (the parts'
@@ -46,7 +46,9 @@ in seconds (``*_t_s`` UTC seconds since the epoch).
   track's first confirmed line), ``confusion_settled``,
   ``accuracy_settled_by_class``, ``hostile_drones_as_aircraft`` (fraction of
   hostile-drone track-scans read as aircraft), ``per_object_settled`` (object id
-  -> [settled scans, correct]).
+  -> [settled scans, correct]), ``calibration_settled`` (``n``, ``log_loss`` and
+  per class ``ece`` and reliability ``bins`` ``[lo, hi, forecasts, mean p, fraction
+  true]`` of the settled scans' ``class_p``; eval.calibration).
 """
 
 from __future__ import annotations
@@ -136,6 +138,7 @@ class EvalReport:
                 "n_raw_detections": int(scen.raw.t_s.shape[0]),
                 "rejected_scenario_lines": scen.n_rejected,
                 "rejected_output_lines": sum(self.output.rejected.values()),
+                "output_lines_class_p_ignored": self.output.class_p_ignored,
             },
             "gospa": _clean(self.gospa.summary()),
             "raw_gospa": _clean(raw),
@@ -223,6 +226,7 @@ class EvalReport:
                 "accuracy_settled_by_class": cl.class_accuracy_settled(),
                 "hostile_drones_as_aircraft": _num(cl.hostile_as_aircraft),
                 "per_object_settled": {k: list(v) for k, v in cl.per_object.items()},
+                "calibration_settled": cl.calibration_settled.to_dict(),
             },
         }
 

@@ -20,7 +20,9 @@ import numpy as np
 import shapely
 
 from ..threat.zones import ZoneSet
-from ..types import TRUTH_CLASSES
+from ..types import CLASSES, TRUTH_CLASSES
+from .calibration import Calibration, calibration
+from .calibration import empty as empty_calibration
 from .match import TrackMatching
 from .outputs import CONFIRMED, Alert, OutputData
 from .truth import ScenarioData
@@ -344,7 +346,9 @@ class Classification:
     over those at least ``SETTLE_S`` after the track's first confirmed line,
     whose counts are ``confusion_settled``. ``per_object`` maps each truth object
     id to (settled track-scans, of which correct); ``hostile_as_aircraft`` is the
-    fraction of hostile-drone track-scans read as ``aircraft``.
+    fraction of hostile-drone track-scans read as ``aircraft``;
+    ``calibration_settled`` the reliability and log loss of the settled track-scans'
+    ``class_p`` (truth classes the classifier has).
     """
 
     truth_labels: tuple[str, ...]
@@ -357,6 +361,7 @@ class Classification:
     confusion_settled: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
     per_object: dict[str, tuple[int, int]] = field(default_factory=dict)
     hostile_as_aircraft: float = math.nan
+    calibration_settled: Calibration = field(default_factory=empty_calibration)
 
     def class_accuracy_settled(self) -> dict[str, float]:
         """Settled accuracy per truth class that has settled track-scans."""
@@ -400,6 +405,9 @@ def classification(scen: ScenarioData, out: OutputData, m: TrackMatching) -> Cla
     per_object = {scen.truth.ids[i]: (int(per_n[i]), int(per_ok[i])) for i in np.flatnonzero(per_n)}
     hostile = scen.truth.hostile[objs]
     as_air = np.array(track_labels)[ki] == "aircraft" if n else np.zeros(0, bool)
+    truth_k = np.array([CLASSES.index(c) if c in CLASSES else -1 for c in truth_labels])[ti]
+    has_k = settled & (truth_k >= 0)
+    cal = calibration(truth_k[has_k], out.class_p[rows[has_k]])
     return Classification(
         truth_labels=truth_labels,
         track_labels=track_labels,
@@ -411,4 +419,5 @@ def classification(scen: ScenarioData, out: OutputData, m: TrackMatching) -> Cla
         confusion_settled=matrix_s,
         per_object=per_object,
         hostile_as_aircraft=float(as_air[hostile].mean()) if hostile.any() else math.nan,
+        calibration_settled=cal,
     )
