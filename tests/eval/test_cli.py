@@ -160,7 +160,7 @@ def test_json_has_documented_keys(app, files):
 def test_human_output_renders_tables(app, files):
     res = CliRunner().invoke(app, ["eval", str(files[0]), str(files[1]), "--all-truth"])
     assert res.exit_code == 0, res.output
-    for title in ("GOSPA", "Track continuity", "Warnings", "Classification"):
+    for title in ("GOSPA", "Track continuity", "Warnings", "Classification", "log loss"):
         assert title in res.stdout
 
 

@@ -214,3 +214,8 @@ def _render(report: EvalReport, doc: dict[str, Any]) -> None:
         + ", ".join(f"{k} {_f(v, 3)}" for k, v in by_class.items())
         + f"; hostile drones read as aircraft {_f(doc['classification']['hostile_drones_as_aircraft'], 3)}"
     )
+    cal = cl.calibration_settled
+    console.print(
+        f"class probabilities after 30 s: log loss {_f(cal.log_loss, 3)} nats over {cal.n} "
+        f"track-scans; p(drone) expected calibration error {_f(cal.ece('drone'), 3)}"
+    )
