@@ -126,6 +126,11 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: counts only if that one also had the track within this long: an emitter is
     #: heard by every direction finder in range, a bird on one bearing by one only.
     rf_cross_window_s: float = 5.0
+    #: A direction finder gives one bearing per emitter and scan: a bearing fitting a
+    #: likelier emitter that got a bearing of its own from the same finder in the same
+    #: scan is a second emitter's, and counts for the track it went to (two drones in
+    #: line, one with Remote ID: the other lost its RF credit to it and read ``bird``).
+    rf_one_bearing_per_emitter: bool = True
     #: Flight-style features that cannot tell a fixed-wing drone from a manned aircraft
     #: or helicopter in transit: all fly straight. For a track flying straight
     #: (``straightness`` >= ``fixed_wing_straightness_min``) faster than a bird with a
@@ -352,6 +357,10 @@ class Classifier:
             # ... more drone-like than the hit's own, confirmed, not itself ...
             keep = (dw <= nsig * s_az + 1e-9) & others[tt] & (last_pd[tt] > last_pd[i_h[hh]])
             keep &= tt != i_h[hh]
+            if self.params.rf_one_bearing_per_emitter:
+                # ... that had no bearing of its own from this direction finder in this
+                # scan (with its own, this one is a second emitter's) ...
+                keep &= ~np.isin(tt, i_h)
             hh, tt = hh[keep], tt[keep]
             near = np.abs(np.angle(np.exp(1j * (az[tt] - az_d[hh])))) <= nsig * s_az
             # ... and in elevation, when the hit has one.
