@@ -149,8 +149,8 @@ def test_false_alerts_across_all_scenarios(tmp_path_factory):
 #: Settled track-scans at the threat stage's ``drone_p`` or above that are drones, at
 #: least (measured 6 Dec: 0.994 on the real-flight scenarios, 0.998 on the built-ins).
 MIN_DRONE_PRECISION_AT_DRONE_P = 0.97
-#: Log loss of the settled class probabilities, nats, at most (measured 6 Dec: 0.056
-#: on the built-ins, 0.234 on the real-flight scenarios; docs/classifier.md).
+#: Log loss of the settled class probabilities, nats, at most (measured 6 Dec: 0.053
+#: on the built-ins, 0.230 on the real-flight scenarios; docs/classifier.md).
 MAX_LOG_LOSS = {"built-in": 0.07, "real-flight": 0.26}
 
 
