@@ -2,8 +2,9 @@
 
 Lines are decoded by a reduced msgspec schema (only the keys evaluation uses,
 unknown keys ignored), so a file of hundreds of thousands of track lines reads
-in about a second. A bad line is counted as rejected with its reason and
-skipped; unknown line types are ignored.
+in about a second. A bad line (or one longer than the scenario reader's limit,
+never held in memory) is counted as rejected with its reason and skipped;
+unknown line types are ignored.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import orjson
 
 from ..geodesy import LocalFrame
+from ..scenario import MAX_LINE_BYTES, bounded_lines
 from ..types import CLASSES, TRACK_STATUSES
 
 log = logging.getLogger(__name__)
@@ -119,7 +121,10 @@ def read_output(path: str | os.PathLike[str], frame: LocalFrame) -> OutputData:
     n_alert_lines = 0
     rejected: Counter[str] = Counter()
     with open(path, "rb", buffering=1 << 20) as f:
-        for raw in f:
+        for raw in bounded_lines(f):
+            if raw is None:
+                rejected[f"line longer than {MAX_LINE_BYTES} bytes"] += 1
+                continue
             try:
                 rec = _DECODER.decode(raw)
             except msgspec.DecodeError as e:
