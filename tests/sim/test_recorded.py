@@ -285,3 +285,25 @@ def test_smoothing_damps_jitter_within_each_stretch(tmp_path):
     assert np.std(smooth[inner, 0]) < 0.2 * np.std(raw[inner, 0])
     # Along-track motion is kept: still about 10 m/s north.
     assert np.median(np.diff(smooth[:39, 1])) == pytest.approx(10.0, abs=0.1)
+
+
+def test_a_steady_wind_adds_to_the_ground_velocity(tmp_path):
+    # Northward at 10 m/s in calm air, flown in a 6 m/s wind from the west.
+    t = np.arange(0.0, 60.0)
+    lat, lon, _ = pymap3d.enu2geodetic(0.0, 10.0 * t, 0.0, SITE["lat"], SITE["lon"], 0.0)
+    rows = [
+        (f"{a:.1f}", f"{b:.9f}", f"{c:.9f}", "100.0") for a, b, c in zip(t, lat, lon, strict=True)
+    ]
+    path = _write(tmp_path / "north.csv", rows)
+    calm, ok = _flat(_sim({"track": str(path)}, 60.0))
+    windy_sim = _sim({"track": str(path), "wind_mps": [6.0, 0.0]}, 60.0)
+    windy, ok_w = _flat(windy_sim)
+    assert np.array_equal(ok, ok_w) and ok[:59].all()
+    # Same start, then carried east 6 m a second; the northward track is unchanged.
+    np.testing.assert_allclose(windy[0], calm[0], atol=1e-6)
+    np.testing.assert_allclose(np.diff(windy[:59, 0]), 6.0, atol=1e-6)
+    np.testing.assert_allclose(windy[:59, 1], calm[:59, 1], atol=1e-6)
+    vel = windy_sim.population.vel_enu_mps[0, :58, :2]
+    np.testing.assert_allclose(np.hypot(vel[:, 0], vel[:, 1]), math.hypot(6.0, 10.0), rtol=1e-3)
+    with pytest.raises(ValueError, match="wind_mps"):
+        _sim({"track": str(path), "wind_mps": [60.0, 0.0]})

@@ -244,6 +244,10 @@ def fly(
     long_gap = np.diff(t_log) > g.max_gap_s
     exists &= ~(long_gap[k] & (tq > t_log[k]) & (tq < t_log[k + 1]))
     pos = np.column_stack([np.interp(tq, t_log, xyz[:, j]) for j in range(3)])
+    if g.wind_mps != (0.0, 0.0):
+        # A steady wind carries the object as it flies: the logged path is its path
+        # through the air, and the air moves.
+        pos[:, :2] += np.outer(tq - lo, g.wind_mps)
     if g.smooth_s > 0.0:
         # Imported here, like the truth model's lfilter: a third of a second that
         # listing the built-ins (the command line's help) would otherwise pay.

@@ -314,6 +314,8 @@ class Recorded(_Spec, frozen=True, kw_only=True, tag="recorded", tag_field="kind
     lowest point ``agl_m`` above the ground, ``ground`` subtracts the log's
     ground altitude ``log_ground_m``, ``constant`` flies at ``agl_m`` (2-D
     tracks). The object is absent inside log gaps longer than ``max_gap_s``.
+    ``wind_mps`` (East, North) drifts the flight with a steady wind from the window's
+    start: its ground velocity is the logged one plus the wind.
     """
 
     track: str
@@ -332,6 +334,10 @@ class Recorded(_Spec, frozen=True, kw_only=True, tag="recorded", tag_field="kind
     log_ground_m: Alt | None = None
     max_gap_s: Positive = 10.0
     smooth_s: Annotated[float, msgspec.Meta(ge=0.0, le=60.0)] = 0.0
+    wind_mps: tuple[
+        Annotated[float, msgspec.Meta(ge=-50.0, le=50.0)],
+        Annotated[float, msgspec.Meta(ge=-50.0, le=50.0)],
+    ] = (0.0, 0.0)
     hostile: bool = False
     radio: bool = False
     remote_id: bool = False
