@@ -305,5 +305,10 @@ def test_a_steady_wind_adds_to_the_ground_velocity(tmp_path):
     np.testing.assert_allclose(windy[:59, 1], calm[:59, 1], atol=1e-6)
     vel = windy_sim.population.vel_enu_mps[0, :58, :2]
     np.testing.assert_allclose(np.hypot(vel[:, 0], vel[:, 1]), math.hypot(6.0, 10.0), rtol=1e-3)
+    # Anchored on its last point, the flight ends where it was put and starts upwind.
+    last, _ = _flat(_sim({"track": str(path), "anchor": "last"}, 60.0))
+    last_w, _ = _flat(_sim({"track": str(path), "anchor": "last", "wind_mps": [6.0, 0.0]}, 60.0))
+    np.testing.assert_allclose(last_w[58], last[58] + [-6.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(last_w[0], last[0] + [-6.0 * 59.0, 0.0], atol=1e-6)
     with pytest.raises(ValueError, match="wind_mps"):
         _sim({"track": str(path), "wind_mps": [60.0, 0.0]})

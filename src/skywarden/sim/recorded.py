@@ -246,8 +246,10 @@ def fly(
     pos = np.column_stack([np.interp(tq, t_log, xyz[:, j]) for j in range(3)])
     if g.wind_mps != (0.0, 0.0):
         # A steady wind carries the object as it flies: the logged path is its path
-        # through the air, and the air moves.
-        pos[:, :2] += np.outer(tq - lo, g.wind_mps)
+        # through the air, and the air moves. The anchor's moment (the window's start,
+        # end or middle) stays where it was placed, so an aimed flight still arrives.
+        t_ref = {"first": lo, "last": hi}.get(g.anchor_point, (lo + hi) / 2.0)
+        pos[:, :2] += np.outer(tq - t_ref, g.wind_mps)
     if g.smooth_s > 0.0:
         # Imported here, like the truth model's lfilter: a third of a second that
         # listing the built-ins (the command line's help) would otherwise pay.

@@ -314,8 +314,9 @@ class Recorded(_Spec, frozen=True, kw_only=True, tag="recorded", tag_field="kind
     lowest point ``agl_m`` above the ground, ``ground`` subtracts the log's
     ground altitude ``log_ground_m``, ``constant`` flies at ``agl_m`` (2-D
     tracks). The object is absent inside log gaps longer than ``max_gap_s``.
-    ``wind_mps`` (East, North) drifts the flight with a steady wind from the window's
-    start: its ground velocity is the logged one plus the wind.
+    ``wind_mps`` (East, North) drifts the flight with a steady wind: its ground
+    velocity is the logged one plus the wind, and the anchor keeps its place at its
+    moment (the window's start, end, or middle for ``centroid``).
     """
 
     track: str
