@@ -79,15 +79,12 @@ def _by_source(spec_path: str, per_object: dict[str, list[int]]) -> dict[str, li
 
 
 def _in_wind(spec: ScenarioSpec, wind: tuple[float, float]) -> ScenarioSpec:
-    """Every recorded bird flown in a steady ``wind`` (East, North, m/s), its anchor moved
-    upwind by half the drift of up to 20 minutes so that it stays about the site."""
+    """Every recorded bird flown in a steady ``wind`` (East, North, m/s); each keeps its
+    anchor (the corpus birds are anchored on their centroid, so they stay about the site)."""
     if wind == (0.0, 0.0):
         return spec
-    back = min(spec.duration_s / 2.0, 600.0)
     objs = [
-        msgspec.structs.replace(
-            o, wind_mps=wind, east_m=o.east_m - wind[0] * back, north_m=o.north_m - wind[1] * back
-        )
+        msgspec.structs.replace(o, wind_mps=wind)
         if isinstance(o, Recorded) and o.truth_class == "bird"
         else o
         for o in spec.objects
