@@ -220,10 +220,11 @@ def test_slow_client_is_downgraded_does_not_hold_up_a_fast_one_and_gets_every_al
     small_buffers_server,
 ):
     live, url, token = small_buffers_server
-    # Far more deltas than the server's side absorbs before its send to an idle client
-    # blocks (about 2.7 MB, some 18 deltas of 400 tracks): a sender that merges scans
-    # takes fewer updates, and with 40 scans one that took every second never blocked
-    # and was never judged slow (2 local runs in 12, one CI run).
+    # Far more deltas than go out to an idle client before the server's send blocks
+    # (some 18 deltas of 400 tracks, 2.7 MB of JSON: permessage-deflate shrinks them
+    # into the socket buffers): a sender that merges scans takes fewer updates, and with
+    # 40 scans one that took every second never blocked and was never judged slow (2
+    # local runs in 12, one CI run).
     n_scans = 100
 
     async def connect(**kw) -> websockets.ClientConnection:
