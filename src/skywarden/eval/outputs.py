@@ -40,6 +40,8 @@ class _ClassP(msgspec.Struct):
 
 
 assert _ClassP.__struct_fields__ == CLASSES
+#: A line without ``class_p``: calibration skips it.
+_NO_P = (math.nan,) * len(CLASSES)
 
 
 class _TrackRow(msgspec.Struct, tag="track", tag_field="type"):
@@ -179,9 +181,6 @@ def read_output(path: str | os.PathLike[str], frame: LocalFrame) -> OutputData:
         class_p=probs_a,
         class_p_ignored=bad_p,
     )
-
-
-_NO_P = (math.nan,) * len(CLASSES)
 
 
 def _reason(raw: bytes, err: msgspec.DecodeError) -> str | None:
