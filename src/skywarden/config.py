@@ -312,6 +312,8 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "threat.info_fast_drone_p": (0.0, 1.0, False),
     "threat.info_fast_speed_mps": (0.0, 1_000.0, False),
     "threat.unidentified_warning_horizon_s": (0.0, 7_200.0, False),
+    "threat.unidentified_slow_possible_horizon_s": (0.0, 7_200.0, False),
+    "threat.unidentified_slow_drone_p": (0.0, 1.0, False),
     "threat.class_clear_delay_s": (0.0, 3_600.0, False),
     "threat.handover_s": (0.0, 3_600.0, False),
     "threat.handover_n_sigma": (0.0, 100.0, True),

@@ -306,51 +306,85 @@ def test_birds_give_nothing_unknowns_give_info():
     assert ev[0].t - T0 >= ThreatConfig().info_raise_hold_s - 1.0
 
 
-def test_unidentified_object_about_to_enter_is_a_warning():
+#: A slow object that may be a drone: at the 0.5 cap of one with no signature, less a bit.
+SLOW_DRONE = [0.45, 0.25, 0.05, 0.05, 0.2]
+
+
+@pytest.mark.parametrize(
+    ("p", "speed", "allowance"),
+    [(UNKNOWN, 10.0, False), (SLOW_DRONE, 10.0, True), (UNKNOWN, 30.0, True)],
+)
+def test_unidentified_object_about_to_enter_is_a_warning(p, speed, allowance):
     """An unidentified object gets info far out and warning once it may enter the zone
-    within unidentified_warning_horizon_s (its straight path, less the uncertainty
-    allowance of at most max_allowance_m: 40 s at 10 m/s); never before the info hold."""
+    within unidentified_warning_horizon_s; never before the info hold. Its uncertainty
+    allowance (at most max_allowance_m) brings that forward for a fast one, or a slow one
+    whose drone probability is near the cap of a slow object with no signature; a slow
+    one reading mostly ``unknown`` is warned on its straight path."""
     cfg = ThreatConfig()
-    x = straight([0, -3000, 100], [0, 10, 0], 300)[:, None, :]
-    ev = run(ThreatAssessor(zones(), cfg), x, UNKNOWN)
+    x = straight([0, -500 - 250 * speed, 100], [0, speed, 0], 260)[:, None, :]
+    ev = run(ThreatAssessor(zones(), cfg), x, p)
     raised = [e for e in ev if e.state == "raised"]
     assert len(raised) == 1 and raised[0].level == "info"
     assert raised[0].t - T0 >= cfg.info_raise_hold_s - 1.0
     up = next(e for e in ev if e.level == "warning")
     assert up.state == "updated" and up.id == raised[0].id
-    allowance_s = cfg.max_allowance_m / 10.0
-    assert cfg.unidentified_warning_horizon_s < up.tta_s
-    assert up.tta_s <= cfg.unidentified_warning_horizon_s + allowance_s
+    allowance_s = cfg.max_allowance_m / speed
+    if allowance:
+        assert cfg.unidentified_warning_horizon_s < up.tta_s
+        assert up.tta_s <= cfg.unidentified_warning_horizon_s + allowance_s
+    else:
+        assert cfg.unidentified_warning_horizon_s - 1.0 <= up.tta_s
+        assert up.tta_s <= cfg.unidentified_warning_horizon_s
     # Starting inside the horizon: the raise still waits for the info hold.
-    near = straight([0, -1000, 100], [0, 10, 0], 120)[:, None, :]
-    ev = run(ThreatAssessor(zones(), cfg), near, UNKNOWN)
+    near = straight([0, -500 - 50 * speed, 100], [0, speed, 0], 60)[:, None, :]
+    ev = run(ThreatAssessor(zones(), cfg), near, p)
     assert ev[0].state == "raised" and ev[0].level == "warning"
     assert ev[0].t - T0 >= cfg.info_raise_hold_s - 1.0
     # A believed cooperative object stays quiet.
-    assert run(ThreatAssessor(zones(), cfg), near, UNKNOWN, cooperative=[True]) == []
+    assert run(ThreatAssessor(zones(), cfg), near, p, cooperative=[True]) == []
+
+
+def _events_off_path(cfg, p, x, vel_sigma_mps):
+    a, ev = ThreatAssessor(zones(), cfg), []
+    for k, xk in enumerate(x):
+        ev += a.assess(table(T0 + k, [1], xk, vel_sigma_mps=vel_sigma_mps), classes([p]))
+    return ev
 
 
 def test_unidentified_object_that_may_enter_within_its_uncertainty_is_a_warning():
     """Far out, a track's heading swings by degrees between updates, and a straight path
-    grazing a zone's edge comes and goes. An unidentified object whose path passes 200 m
-    outside the zone, while its velocity is known to 1 m/s, may well enter: warning
+    grazing a zone's edge comes and goes. A fast unidentified object whose path passes
+    200 m outside the zone, while its velocity is known to 1 m/s, may well enter: warning
     (after the info hold). Known to 0.05 m/s it surely misses: nothing."""
     cfg = ThreatConfig()
-    x = straight([700, -1500, 100], [0, 10, 0], 150)
-
-    def events(vel_sigma_mps: float) -> list:
-        a, ev = ThreatAssessor(zones(), cfg), []
-        for k, xk in enumerate(x):
-            tab = table(T0 + k, [1], xk, vel_sigma_mps=vel_sigma_mps)
-            ev += a.assess(tab, classes([UNKNOWN]))
-        return ev
-
-    ev = events(1.0)
+    x = straight([700, -4500, 100], [0, 30, 0], 150)
+    ev = _events_off_path(cfg, UNKNOWN, x, 1.0)
     raised = [e for e in ev if e.state == "raised"]
     assert len(raised) == 1 and raised[0].level == "warning", ev
     assert raised[0].t - T0 >= cfg.info_raise_hold_s - 1.0
     assert 0.0 < raised[0].tta_s <= cfg.unidentified_warning_horizon_s
-    assert events(0.05) == []
+    assert _events_off_path(cfg, UNKNOWN, x, 0.05) == []
+
+
+def test_a_slow_unidentified_object_that_may_drift_in_is_warned_only_when_close():
+    """A slow object reading mostly ``unknown`` (a real gannet circling a kilometre out
+    read so) whose path passes 100 m outside the zone may drift in minutes from now: not
+    yet "about to enter". It is warned once the possible arrival is within
+    unidentified_slow_possible_horizon_s; with the old rule (the whole unidentified
+    horizon) it was warned a minute earlier. One as drone-like as its missing signature
+    allows keeps the whole horizon."""
+    cfg = ThreatConfig()
+    x = straight([600, -1500, 100], [0, 8, 0], 150)
+
+    def warned_at(c, p) -> float:
+        ev = _events_off_path(c, p, x, 1.0)
+        return min((e.t - T0 for e in ev if e.level == "warning"), default=math.inf)
+
+    new = warned_at(cfg, UNKNOWN)
+    old_rule = msgspec.structs.replace(cfg, unidentified_slow_possible_horizon_s=120.0)
+    old = warned_at(old_rule, UNKNOWN)
+    assert math.isfinite(new) and old + 30.0 <= new
+    assert warned_at(cfg, SLOW_DRONE) <= old
 
 
 def test_a_new_fast_track_that_may_be_a_drone_is_warned_without_the_unknown_wait():
