@@ -457,6 +457,43 @@ def test_wander_at_bird_speeds_is_no_evidence_for_an_unknown_object():
     )
 
 
+def _speed_run(speeds, params: ClassifierParams | None = None, height_m: float = 280.0):
+    """A track flying north at ``height_m`` with the horizontal speeds given, one a
+    second, its vertical speed swinging +-2 m/s (a radar's height noise at range), with
+    no detection that gives a cross-section or RF."""
+    clf = Classifier(params)
+    p, res = np.array([0.0, -8000.0, height_m]), None
+    for k, sp in enumerate(speeds):
+        v = np.array([0.0, sp, 2.0 * (-1) ** k])
+        p = p + v
+        res = clf.update(_table(5000.0 + k, [1], [[*p, *v]], t_first=[5000.0]), NO_ASSOC)
+    return res
+
+
+def test_a_track_steadily_faster_than_any_bird_is_no_bird():
+    """A fixed-wing drone cruising at 41 m/s, 280 m up, with no echo size or RF read
+    ``bird`` 0.3 and ``drone`` under 0.5 for a minute (the speed feature alone is clipped
+    at ``max_feature_llr``; real-train-01). Steadily above ``bird_ground_speed_max_mps``
+    (35 m/s: its speed now less the window's standard deviation of speed) ``bird`` is all
+    but ruled out; a new track, one whose speed swings (hopping between two birds'
+    plots), and one at a bird's speed in a tailwind (28 m/s) are scored as before."""
+    p = ClassifierParams.load()
+    off = msgspec.structs.replace(p, fast_bird_llr=0.0)
+    steady = [41.0 + 2.5 * math.sin(k) for k in range(60)]
+    on, without = _speed_run(steady), _speed_run(steady, off)
+    assert without.p[0, 1] > 0.02
+    assert on.p[0, 1] < without.p[0, 1] / 10.0 and on.p[0, 0] > without.p[0, 0]
+    # A new track's first speeds (no spread measured yet) say nothing about the object.
+    new = [100.0, 100.0, 100.0]
+    np.testing.assert_allclose(_speed_run(new).p, _speed_run(new, off).p)
+    # Speed now less the window's spread: one that swings 25-55 m/s is not steady.
+    swinging = [40.0 + 15.0 * math.sin(k) for k in range(62)]
+    assert swinging[-1] - np.std(swinging[-20:]) < p.bird_ground_speed_max_mps
+    np.testing.assert_allclose(_speed_run(swinging).p, _speed_run(swinging, off).p)
+    tailwind = [28.0] * 60
+    np.testing.assert_allclose(_speed_run(tailwind).p, _speed_run(tailwind, off).p)
+
+
 def test_a_signature_free_flyer_below_helicopter_cruise_is_no_likely_helicopter():
     """Without transponder, echo size or RF, a fixed-wing drone at 25-45 m/s and a
     helicopter fly alike; helicopters in transit cruise at 50-75 m/s. Below
