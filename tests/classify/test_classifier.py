@@ -168,10 +168,11 @@ def _bearing(sensor: Sensor, p) -> float:
     return math.degrees(math.atan2(d[0], d[1])) % 360
 
 
-def _rf_run(sensors, hits, tracks, n=40, params=None, first_scan=None):
+def _rf_run(sensors, hits, tracks, n=40, params=None, first_scan=None, plots=False):
     """Feed ``n`` scans; ``tracks`` {id: (p0, v)}; ``hits`` [(track id, sensor, emitter id)]:
     each scan the sensor's bearing to the emitter is associated with the track (from scan
-    ``first_scan[track id]`` on, when given). Returns the last result, the row order and,
+    ``first_scan[track id]`` on, when given); with ``plots``, a radar plot with no
+    cross-section too, for every track. Returns the last result, the row order and,
     per scan, which rows' RF hits counted as their own.
     ``params``: classifier parameters other than the shipped ones."""
     clf = Classifier(params, frame=FRAME, sensors=sensors)
@@ -184,10 +185,12 @@ def _rf_run(sensors, hits, tracks, n=40, params=None, first_scan=None):
         x = [[*pos[i], *tracks[i][1]] for i in ids]
         now = [h for h in hits if k >= first_scan.get(h[0], 0)]
         dets = tuple(Detection(t=t, sensor=s.id, az_deg=_bearing(s, pos[e])) for _, s, e in now)
+        plotted = ids if plots else []
+        radar = tuple(Detection(t=t, sensor="r", range_m=1.0, az_deg=0.0) for _ in plotted)
         assoc = Association(
-            track_id=np.array([h[0] for h in now], np.int64),
-            detections=dets,
-            kinds=("rf",) * len(now),
+            track_id=np.array([h[0] for h in now] + plotted, np.int64),
+            detections=dets + radar,
+            kinds=("rf",) * len(now) + ("radar",) * len(plotted),
         )
         table = _table(t, ids, x, t_first=[3000.0] * len(ids))
         rf = np.array([float(any(h[0] == i for h in now)) for i in ids])
@@ -270,9 +273,9 @@ def test_slow_track_without_any_signature_is_never_a_likely_drone():
     ``drone_p`` (0.6). Shown on a slow drifter (0.3 m/s) with the hover rule off."""
     p = msgspec.structs.replace(ClassifierParams.load(), hover_signature_frac=2.0)
     hover = {1: ([0.0, 2000.0, 60.0], [0.3, 0.0, 0.0])}
-    capped, _, _ = _rf_run({}, [], hover, params=p)
+    capped, _, _ = _rf_run({}, [], hover, params=p, plots=True)
     lifted = msgspec.structs.replace(p, drone_p_max_unsigned=1.0)
-    uncapped, _, _ = _rf_run({}, [], hover, params=lifted)
+    uncapped, _, _ = _rf_run({}, [], hover, params=lifted, plots=True)
     assert uncapped.p[0, 0] > p.drone_p_max_unsigned
     assert capped.p[0, 0] == pytest.approx(p.drone_p_max_unsigned)
     assert p.drone_p_max_unsigned < 0.6
@@ -284,15 +287,21 @@ def test_an_object_standing_still_in_the_air_is_a_likely_drone_without_signature
     base-rate penalty and the cap of signature-free slow flyers, so a hovering quadcopter
     with no RF and no echo size reads above the threat stage's ``drone_p`` (0.6): the
     recorded DJI Inspire 2 of real-eval-04 was never warned of before. A slow flyer
-    (3 m/s) stays a bird, and below the cap."""
+    (3 m/s) stays a bird, and below the cap; so does a hovering track whose position no
+    radar plot or position report has fixed within ``hover_fix_max_s``."""
     p = ClassifierParams.load()
     hover = {1: ([0.0, 2000.0, 60.0], [0.3, 0.0, 0.0])}
     slow = {1: ([0.0, 2000.0, 60.0], [3.0, 0.0, 0.0])}
-    hovering, _, _ = _rf_run({}, [], hover)
-    flying, _, _ = _rf_run({}, [], slow)
+    hovering, _, _ = _rf_run({}, [], hover, plots=True)
+    flying, _, _ = _rf_run({}, [], slow, plots=True)
     assert hovering.label[0] == "drone" and hovering.p[0, 0] > 0.6
     assert hovering.p[0, 0] <= p.drone_p_max_kinematic + 1e-9
     assert flying.label[0] != "drone" and flying.p[0, 0] <= p.drone_p_max_unsigned
+    # Held by bearings alone (no radar plot, no position report) a track's standing still
+    # is no signature: a ghost at the crossing of two sensors' bearings on two other
+    # objects stood still inside a zone and was raised critical (real-train-01 seed 1).
+    ghost, _, _ = _rf_run({}, [], hover)
+    assert ghost.p[0, 0] <= p.drone_p_max_unsigned
 
 
 def test_slow_flyer_without_signature_needs_strong_evidence_to_read_drone():
@@ -302,10 +311,10 @@ def test_slow_flyer_without_signature_needs_strong_evidence_to_read_drone():
     p = ClassifierParams.load()
     slow = {1: ([0.0, 2000.0, 60.0], [3.0, 0.0, 0.0])}
     hover = {1: ([0.0, 2000.0, 60.0], [0.3, 0.0, 0.0])}
-    with_base_rate, _, _ = _rf_run({}, [], slow)
-    hovering, _, _ = _rf_run({}, [], hover)
+    with_base_rate, _, _ = _rf_run({}, [], slow, plots=True)
+    hovering, _, _ = _rf_run({}, [], hover, plots=True)
     without = msgspec.structs.replace(p, unsigned_drone_llr=0.0)
-    no_base_rate, _, _ = _rf_run({}, [], slow, params=without)
+    no_base_rate, _, _ = _rf_run({}, [], slow, params=without, plots=True)
     assert no_base_rate.label[0] == "drone"
     assert with_base_rate.label[0] != "drone" and with_base_rate.p[0, 0] < 0.3
     assert hovering.label[0] == "drone"
@@ -319,9 +328,9 @@ def test_hovering_object_without_signature_or_transponder_is_no_helicopter():
     hover rule off (it lifts the drone penalty from a hovering track, not this one)."""
     p = msgspec.structs.replace(ClassifierParams.load(), hover_signature_frac=2.0)
     hover = {1: ([0.0, 2000.0, 110.0], [0.3, 0.0, 0.0])}
-    with_rule, _, _ = _rf_run({}, [], hover, params=p)
+    with_rule, _, _ = _rf_run({}, [], hover, params=p, plots=True)
     without = msgspec.structs.replace(p, unsigned_helicopter_llr=0.0)
-    no_rule, _, _ = _rf_run({}, [], hover, params=without)
+    no_rule, _, _ = _rf_run({}, [], hover, params=without, plots=True)
     assert no_rule.label[0] == "helicopter"
     assert with_rule.label[0] == "drone"
     odds = (with_rule.p[0, 3] / with_rule.p[0, 1]) / (no_rule.p[0, 3] / no_rule.p[0, 1])

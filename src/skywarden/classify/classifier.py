@@ -121,6 +121,11 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: no RF and no echo size can be warned of (the helicopter penalty still holds).
     #: Above 1: off.
     hover_signature_frac: float = 0.5
+    #: ... and only while its position was fixed (a radar plot, a position report)
+    #: within this many seconds: a ghost track at the crossing of a camera's bearing on
+    #: a distant bird and a direction finder's on a drone stood still inside a zone for
+    #: 20 s and was raised ``critical`` as a hovering drone (real-train-01 seed 1).
+    hover_fix_max_s: float = 5.0
     #: A mean radar cross-section at least this large is a signature. Smaller echoes
     #: overlap between large birds (and flocks, whose tracks hop between members)
     #: and small multirotors, and tell neither.
@@ -478,11 +483,12 @@ class Classifier:
             self.spoof.update(table.id, np.empty((0, 3)), {})
             return ClassResult.empty()
         p = self.params
-        rcs, rf, by_track = scan_inputs(table, assoc)
+        rcs, rf, by_track, fixed = scan_inputs(table, assoc)
         rf = self.own_emission(table, assoc, rf)
         h = self.history
         slots = h.slots(table.id)
         h.push(slots, table.t_s, table.x, rcs, rf)
+        h.last_fix_t_s[slots[fixed]] = table.t_s
         t_start = table.t_first_s + p.settle_s
         feats = h.features(slots, table.t_s, p.window_s, t_start)
         ll = self.log_likelihood(feats)
@@ -515,6 +521,10 @@ class Classifier:
         watched_unsigned = (table.t_s >= t_start) & rcs_none & ~emitter & ~rid
         unsigned = watched_unsigned & slow
         hovering = feats[:, FEATURES.index("hover_frac")] >= p.hover_signature_frac
+        # Only a track whose position is measured: one held by bearings alone (a camera's
+        # on a bird far along its line, crossing another sensor's) has no measured
+        # velocity, and stands still because nothing moves it.
+        hovering &= table.t_s - h.last_fix_t_s[slots] <= p.hover_fix_max_s
         logits = (
             self._prior[None]
             + p.evidence_weight * h.evidence[slots]

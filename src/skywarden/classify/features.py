@@ -95,6 +95,8 @@ class TrackHistory:
             "rf": np.zeros((n_slots, d)),
             "born": np.full(n_slots, -1, np.int64),
             "last_t_s": np.full(n_slots, np.nan),
+            # Time of the track's latest position fix (a radar plot, a position report).
+            "last_fix_t_s": np.full(n_slots, np.nan),
             "evidence": np.zeros((n_slots, 5)),
         }
         for name, arr in new.items():
@@ -140,6 +142,7 @@ class TrackHistory:
         s = self._slot[which]
         self.born[s] = -1
         self.last_t_s[s] = np.nan
+        self.last_fix_t_s[s] = np.nan
         self.evidence[s] = 0.0
         self._ids, self._slot = self._ids[~which], self._slot[~which]
 
@@ -287,20 +290,23 @@ def _features(e, nn, u, ve, vn, vu, rcs, rf, born, col_t, col_tick, slots, t_sta
 
 def scan_inputs(
     table: TrackTable, assoc: Association
-) -> tuple[np.ndarray, np.ndarray, dict[int, list[tuple[Detection, str]]]]:
+) -> tuple[np.ndarray, np.ndarray, dict[int, list[tuple[Detection, str]]], np.ndarray]:
     """What one scan's association says about each table row.
 
     Returns mean radar cross-section (n,) dBsm (NaN without a radar update), an
-    RF-update flag (n,) 0/1, and, per track id that a cooperative report (Remote
+    RF-update flag (n,) 0/1, per track id that a cooperative report (Remote
     ID, ADS-B) updated, all its (detection, sensor kind) pairs in association
-    order: what the spoof check reads (other tracks have nothing to check).
+    order: what the spoof check reads (other tracks have nothing to check), and a
+    position-fix flag (n,) bool: an update that measures where the object is (a
+    radar plot, a position report), not only a bearing to it (RF, camera).
     """
     n = len(table)
     rf = np.zeros(n)
+    fixed = np.zeros(n, bool)
     by_track: dict[int, list[tuple[Detection, str]]] = {}
     k = assoc.track_id.shape[0]
     if n == 0 or k == 0:
-        return np.full(n, np.nan), rf, by_track
+        return np.full(n, np.nan), rf, by_track, fixed
     order = np.argsort(table.id, kind="stable")
     pos = np.minimum(np.searchsorted(table.id, assoc.track_id, sorter=order), n - 1)
     row = order[pos]
@@ -315,10 +321,11 @@ def scan_inputs(
     rcs_sum = np.bincount(row[has], weights=rcs[has], minlength=n)
     rcs_n = np.bincount(row[has], minlength=n)
     rf[row[seen & (kinds == "rf")]] = 1.0
+    fixed[row[seen & (kinds != "rf") & (kinds != "camera")]] = True
     coop = seen & ((kinds == "remoteid") | (kinds == "adsb"))
     if coop.any():
         ids = assoc.track_id
         for j in np.flatnonzero(seen & np.isin(ids, ids[coop])):
             by_track.setdefault(int(ids[j]), []).append((assoc.detections[j], assoc.kinds[j]))
     mean = np.where(rcs_n > 0, rcs_sum / np.maximum(rcs_n, 1), np.nan)
-    return mean, rf, by_track
+    return mean, rf, by_track, fixed

@@ -104,7 +104,7 @@ def collect(
     feats, ys, tracks = [], [], []
     for table, assoc in scans:
         votes.add(assoc)
-        rcs, rf, _ = scan_inputs(table, assoc)
+        rcs, rf, _, _ = scan_inputs(table, assoc)
         slots = hist.slots(table.id)
         hist.push(slots, table.t_s, table.x, rcs, rf)
         t_start = table.t_first_s + settle_s
