@@ -139,6 +139,36 @@ def test_young_track_continues_an_object_whose_track_goes_stale():
     assert [al.track for al in a.open_alerts()] == ["T42"]
 
 
+def test_an_alert_stays_on_its_track_while_that_one_still_updates():
+    """A drone's track misses a few updates and a young track near it (on a bird) takes
+    its object over; then the drone's track updates again, and the two take turns. The
+    alert goes back to the drone's track and stays there: it used to follow each turn,
+    cleared on the bird's track ("turned away") and was raised again (real-train-07
+    seed 2: 4 raises for one quadcopter and zone)."""
+    import dataclasses
+
+    a = ThreatAssessor(zones())
+    x = straight([0, -3000, 100], [0, 20, 0], 80)
+    ev = run(a, x[:20, None, :], DRONE, ids=[7])
+    assert [e.state for e in ev] == ["raised"]
+    bird = straight([40, -2600, 100], [15, -5, 0], 80)
+    ev = []
+    for k in range(20, 80):
+        # The drone's track 7 gets no update from scan 20 to 24, then every other scan;
+        # the bird's track 42 (new at scan 20) every scan.
+        last7 = T0 + (19 if k < 25 else k - (k % 2))
+        both = table(T0 + k, [7, 42], np.stack([x[k], bird[k - 20]]))
+        both = dataclasses.replace(
+            both,
+            t_first_s=np.array([T0 - 60.0, T0 + 20.0]),
+            t_last_update_s=np.array([last7, T0 + k]),
+        )
+        ev += a.assess(both, classes([DRONE, BIRD]))
+    states = [(e.state, e.track) for e in ev]
+    assert not [s for s in states if s[0] in ("raised", "cleared")], states
+    assert [al.track for al in a.open_alerts()] == ["T7"]
+
+
 def test_far_new_track_is_not_a_successor():
     a = ThreatAssessor(zones(), ThreatConfig(raise_hold_s=0.0))
     x = straight([0, -5000, 100], [0, 20, 0], 40)

@@ -485,9 +485,15 @@ class ThreatAssessor:
         live = (table.status == CONFIRMED) | (table.status == COASTING)
         obj = self._objects(table, live)
         self._ids, self._pos, self._vel = table.id, table.x[:, :2], table.x[:, 3:5]
-        # One row per object: its most recently updated track (the last in a stable
-        # sort by update time).
-        order = np.argsort(table.t_last_update_s, kind="stable")
+        # One row per object: of its tracks updated within handover_stale_s the most
+        # drone-like, then the most recently updated (the last in a sort on those keys).
+        # Two tracks of one object (a young one took it over while the old one missed a
+        # few updates, then the old one came back) took turns by update time, and the
+        # alert followed each turn: on the one that was a bird it cleared ("turned
+        # away") and was raised again (real-train-07 seed 2: 4 raises for one
+        # quadcopter and zone).
+        fresh = t - table.t_last_update_s < cfg.handover_stale_s
+        order = np.lexsort((table.t_last_update_s, classes.p[:, CLASSES.index("drone")], fresh))
         order = order[obj[order] >= 0]
         row_of = dict(zip(obj[order].tolist(), order.tolist(), strict=True))
         keep = np.zeros(len(table), bool)
