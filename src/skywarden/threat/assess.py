@@ -493,7 +493,9 @@ class ThreatAssessor:
         # away") and was raised again (real-train-07 seed 2: 4 raises for one
         # quadcopter and zone).
         fresh = t - table.t_last_update_s < cfg.handover_stale_s
-        order = np.lexsort((table.t_last_update_s, classes.p[:, CLASSES.index("drone")], fresh))
+        # (Among stale ones recency alone, as before.)
+        pd = np.where(fresh, classes.p[:, CLASSES.index("drone")], 0.0)
+        order = np.lexsort((table.t_last_update_s, pd, fresh))
         order = order[obj[order] >= 0]
         row_of = dict(zip(obj[order].tolist(), order.tolist(), strict=True))
         keep = np.zeros(len(table), bool)
