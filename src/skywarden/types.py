@@ -45,6 +45,8 @@ MAX_TRACK_SITES = 10_000
 
 SensorKind = Literal["radar", "rf", "camera", "remoteid", "adsb", "position"]
 SENSOR_KINDS: tuple[str, ...] = ("radar", "rf", "camera", "remoteid", "adsb", "position")
+#: Sensor kinds that give a bearing to an object, not its position.
+BEARING_KINDS: tuple[str, ...] = ("rf", "camera")
 TruthClass = Literal["drone", "bird", "aircraft", "helicopter", "unknown"]
 TRUTH_CLASSES: tuple[TruthClass, ...] = ("drone", "bird", "aircraft", "helicopter", "unknown")
 

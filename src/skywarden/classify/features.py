@@ -28,7 +28,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..types import Association, Detection, TrackTable
+from ..types import BEARING_KINDS, Association, Detection, TrackTable
 
 FEATURES: tuple[str, ...] = (
     "speed_mps",
@@ -321,7 +321,7 @@ def scan_inputs(
     rcs_sum = np.bincount(row[has], weights=rcs[has], minlength=n)
     rcs_n = np.bincount(row[has], minlength=n)
     rf[row[seen & (kinds == "rf")]] = 1.0
-    fixed[row[seen & (kinds != "rf") & (kinds != "camera")]] = True
+    fixed[row[seen & ~np.isin(kinds, BEARING_KINDS)]] = True
     coop = seen & ((kinds == "remoteid") | (kinds == "adsb"))
     if coop.any():
         ids = assoc.track_id

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..geodesy import LocalFrame, SensorGeometry, wrap_angle
 from ..tracking.measure import sigma_of
-from ..types import Detection, Sensor, SensorDeclared, SiteEvent
+from ..types import BEARING_KINDS, Detection, Sensor, SensorDeclared, SiteEvent
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ class SpoofMonitor:
                 return None
             sigma = sigma_of(s, "sigma_pos_m")
             return float(np.linalg.norm(at - p)) <= max(cfg.max_offset_m, cfg.n_sigma * sigma)
-        if kind in ("rf", "camera") and d.az_deg is not None:
+        if kind in BEARING_KINDS and d.az_deg is not None:
             _, az, _ = g.to_aer(p)
             miss = abs(float(wrap_angle(math.radians(d.az_deg) - float(az))))
             sa = math.radians(sigma_of(s, "sigma_az_deg"))

@@ -26,6 +26,7 @@ from scipy.stats import chi2
 from ..geodesy import LocalFrame, SensorGeometry
 from ..timing import StageTimer
 from ..types import (
+    BEARING_KINDS,
     COASTING,
     CONFIRMED,
     DELETED,
@@ -57,7 +58,6 @@ from .motion import imm_combine, imm_predict, predict_cv
 log = logging.getLogger(__name__)
 
 _POSITION_KINDS = ("position", "remoteid", "adsb")
-_BEARING_KINDS = ("rf", "camera")
 
 
 @dataclass
@@ -515,7 +515,7 @@ class Tracker:
         self.n_upd[ti] += 1
         self.t_last[ti] = self.t_s
         cfg = self.config
-        if kind in _BEARING_KINDS:
+        if kind in BEARING_KINDS:
             crossed = (
                 (self.b_sensor[ti] != "")
                 & (self.b_sensor[ti] != sensor.id)
@@ -600,7 +600,7 @@ class Tracker:
         ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
         self._next_id += k
         fix_batch = np.full((k, _FIX_RING), -1, np.int64)
-        positioned = kind not in _BEARING_KINDS
+        positioned = kind not in BEARING_KINDS
         if positioned:
             fix_batch[:, 0] = self.stats.batches
         self._append(
