@@ -223,7 +223,7 @@ def test_no_warning_on_real_birds(real_scored):
     scen = read_scenario(scen_path)
     out = read_output(out_path, scen.frame)
     m = match_tracks(scen, out, 100.0, 2.0, False)
-    attr = AlertAttribution(out, m, 2.0 * m.step_s + 1e-6)
+    attr = AlertAttribution(out, m, 2.0 * m.step_s + 1e-6, scen)
     owner = {a.id: attr.object_of(a.track, a.t_s) for a in out.alerts if a.state == "raised"}
     high = [
         a

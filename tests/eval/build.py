@@ -75,7 +75,7 @@ def radar_detections(s: Sensor, t_s, pos_enu_m, truth: str | None = None):
     ]
 
 
-def track_lines(tid: str, t_s, pos_enu_m, status="confirmed", cls="unknown"):
+def track_lines(tid: str, t_s, pos_enu_m, status="confirmed", cls="unknown", pos_std_m=None):
     """TrackLine records; ``status`` and ``cls`` may be a string or one per time."""
     t_s = np.asarray(t_s, dtype=float)
     n = t_s.shape[0]
@@ -93,6 +93,7 @@ def track_lines(tid: str, t_s, pos_enu_m, status="confirmed", cls="unknown"):
             status=status[k],
             class_=cls[k],
             class_p={cls[k]: 1.0},
+            pos_std_m=pos_std_m,
         )
         for k in range(n)
     ]

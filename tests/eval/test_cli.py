@@ -74,6 +74,7 @@ DOCUMENTED = {
         "false_alerts_per_hour",
         "false_by_class",
         "hostile_alerts",
+        "attributed_by_proximity",
         "nonhostile_drone_alerts",
         "wrong_zone_alerts",
         "wrong_zone_fraction",

@@ -115,6 +115,44 @@ def test_alert_on_a_track_never_matched_is_false(tmp_path):
     assert d["false_alerts"] == 1 and d["missed_warnings"] == 1
 
 
+@pytest.mark.parametrize(
+    ("pos_std_m", "whom", "false_alerts", "missed", "by_proximity"),
+    [
+        (80.0, "drone", 0, 0, 1),  # 150 m off, within three of its 80 m sigmas
+        (20.0, "drone", 1, 1, 0),  # 150 m off with a 20 m sigma: another thing
+        (None, "drone", 1, 1, 0),  # no sigma given: the cut-off alone
+        (80.0, "bird", 1, 1, 1),  # near a bird: the bird's, and still false
+    ],
+)
+def test_a_never_matched_track_is_the_object_within_its_own_error(
+    tmp_path, pos_std_m, whom, false_alerts, missed, by_proximity
+):
+    """A poorly fixed first track of a drone, just beyond the matching cut-off, warned of
+    that drone; a track that claims a small error there was of something else."""
+    p = line([-990.0, 100.0, 50.0], [20.0, 0.0, 0.0], T)
+    bird = line([-990.0, 100.0, 50.0], [20.0, 0.0, 0.0], T) + np.array([0.0, 0.0, 20.0])
+    recs = truth_lines("H", "drone", T, p, hostile=True)
+    if whom == "bird":
+        recs = truth_lines("H", "drone", T, p + np.array([0.0, 3_000.0, 0.0]), hostile=True)
+        recs += truth_lines("B", "bird", T, bird)
+    scen = write_scenario(
+        tmp_path / "s.jsonl",
+        [sensor("pos", "position")],
+        [zone("Z1", 0.0, 0.0, 200.0, 4_000.0)],
+        recs,
+    )
+    off = p + np.array([0.0, 150.0, 0.0])
+    out = [
+        *track_lines("T9", T[:20], off[:20], pos_std_m=pos_std_m),
+        alert(T0 + 10.0, "A", "T9", "Z1"),
+    ]
+    d = evaluate_files(scen, write_output(tmp_path / "o.jsonl", out)).to_dict()["warning"]
+    assert d["false_alerts"] == false_alerts and d["missed_warnings"] == missed
+    assert d["attributed_by_proximity"] == by_proximity
+    if whom == "bird":
+        assert d["false_by_class"] == {"bird": 1}
+
+
 def test_confusion_matrix_and_settled_accuracy(tmp_path):
     t = T[:60]
     paths = {

@@ -186,6 +186,7 @@ def _render(report: EvalReport, doc: dict[str, Any]) -> None:
     at.add_row("  of which wrong zone", str(w["wrong_zone_alerts"]))
     at.add_row("non-hostile drone, identified", str(w["nonhostile_drone_alerts"]["identified"]))
     at.add_row("non-hostile drone, anonymous", str(w["nonhostile_drone_alerts"]["anonymous"]))
+    at.add_row("(on unmatched tracks, by proximity)", str(w["attributed_by_proximity"]))
     console.print(at)
     worst = w["worst_object_zone"]
     console.print(

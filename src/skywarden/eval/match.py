@@ -14,6 +14,7 @@ or every existing object with ``all_truth``.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,7 +156,7 @@ class TrackMatching:
     ``gospa`` per scan. Counted truth rows (q): ``truth_scan``, ``truth_obj``,
     ``truth_row_match`` (index of the matched output row, -1 when missed).
     Pairs (k): ``pair_t_s``, ``pair_obj``, ``pair_row`` (output row).
-    ``step_s`` the scan interval.
+    ``step_s`` the scan interval; ``cutoff_m`` the matching cut-off.
     """
 
     gospa: ScanGospa
@@ -166,6 +167,7 @@ class TrackMatching:
     pair_t_s: np.ndarray
     pair_obj: np.ndarray
     pair_row: np.ndarray
+    cutoff_m: float = math.inf
 
 
 def match_tracks(
@@ -197,6 +199,7 @@ def match_tracks(
         pair_t_s=t_scan[tr_scan[pt]],
         pair_obj=tr_obj[pt],
         pair_row=rows[pe],
+        cutoff_m=c_m,
     )
 
 

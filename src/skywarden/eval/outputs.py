@@ -53,6 +53,7 @@ class _TrackRow(msgspec.Struct, tag="track", tag_field="type"):
     status: str
     class_: str = msgspec.field(name="class", default="unknown")
     class_p: _ClassP | None = None
+    pos_std_m: float | None = None
 
 
 class _AlertRow(msgspec.Struct, tag="alert", tag_field="type"):
@@ -86,7 +87,8 @@ class OutputData:
     ``pos_enu_m`` (n, 3) in the scenario's site frame, ``class_p`` (n, len(CLASSES))
     the lines' class probabilities (a class a line leaves out: 0; a line without
     ``class_p``: NaN); ``class_p_ignored`` lines whose ``class_p`` gave a value outside
-    [0, 1] (kept, with NaN; classes the classifier does not have are ignored).
+    [0, 1] (kept, with NaN; classes the classifier does not have are ignored);
+    ``pos_std_m`` (n,) the lines' one-sigma position error, m (NaN when absent).
     """
 
     t_s: np.ndarray
@@ -101,6 +103,7 @@ class OutputData:
     rejected: Counter[str] = field(default_factory=Counter)
     class_p: np.ndarray = field(default_factory=lambda: np.empty((0, len(CLASSES))))
     class_p_ignored: int = 0
+    pos_std_m: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
@@ -117,6 +120,7 @@ def read_output(path: str | os.PathLike[str], frame: LocalFrame) -> OutputData:
     cls: list[int] = []
     lla: list[tuple[float, float, float]] = []
     probs: list[tuple[float, ...]] = []
+    pos_std: list[float] = []
     track_code: dict[str, int] = {}
     class_code: dict[str, int] = {}
     alerts: list[Alert] = []
@@ -147,6 +151,7 @@ def read_output(path: str | os.PathLike[str], frame: LocalFrame) -> OutputData:
                 cls.append(class_code.setdefault(rec.class_, len(class_code)))
                 lla.append((rec.lat, rec.lon, rec.alt_m))
                 probs.append(row)
+                pos_std.append(math.nan if rec.pos_std_m is None else rec.pos_std_m)
             else:
                 n_alert_lines += 1
                 if rec.kind not in (None, "threat"):
@@ -180,6 +185,7 @@ def read_output(path: str | os.PathLike[str], frame: LocalFrame) -> OutputData:
         rejected=rejected,
         class_p=probs_a,
         class_p_ignored=bad_p,
+        pos_std_m=np.asarray(pos_std, dtype=float),
     )
 
 

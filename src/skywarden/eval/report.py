@@ -177,6 +177,7 @@ class EvalReport:
                 "false_alerts_per_hour": _num(w.false_alerts_per_hour),
                 "false_by_class": dict(w.false_by_class),
                 "hostile_alerts": w.hostile_alerts,
+                "attributed_by_proximity": w.attributed_by_proximity,
                 "nonhostile_drone_alerts": {
                     "identified": w.nonhostile_identified,
                     "anonymous": w.nonhostile_anonymous,

@@ -7,7 +7,9 @@ intervals either side (the alert stage may run a scan before or after the
 written track line). When the track was not matched then — an early warning on
 a drone 15 km out, where a radar's angle error alone exceeds the matching
 cut-off — the object the track was matched to most often over its life is
-taken instead; a track never matched to anything makes a false alert.
+taken instead. A track never matched to anything is attributed to the truth
+object nearest it within three of its own reported sigmas (``AlertAttribution``);
+failing that, its alert is a false alert on clutter.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 SETTLE_S = 30.0
 #: The warning every hostile drone should get before it enters its zone, seconds.
 MIN_LEAD_S = 60.0
+#: An unmatched track's alert goes to the nearest object within this many of its sigmas.
+PROXIMITY_SIGMAS = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +104,8 @@ class WarningMetrics:
     or ADS-B) when the alert was raised: for an anonymous drone an alert is right
     (also for one whose broadcast is first heard later), for an identified one it
     is noise. ``raises_per_object_zone``: the most raised alerts for one
-    (object, zone) pair in any hour.
+    (object, zone) pair in any hour. ``attributed_by_proximity``: raised alerts on
+    tracks never matched, attributed to the object near them (``AlertAttribution``).
     """
 
     drones: tuple[DroneWarning, ...]
@@ -115,6 +120,7 @@ class WarningMetrics:
     wrong_zone: tuple[WrongZoneAlert, ...] = ()
     raises_per_object_zone: int = 0
     worst_object_zone: tuple[str, str] | None = None
+    attributed_by_proximity: int = 0
 
     @property
     def missed_warnings(self) -> int:
@@ -190,9 +196,26 @@ def entered_zones(scen: ScenarioData, zones: ZoneSet) -> set[tuple[int, str]]:
 
 
 class AlertAttribution:
-    """Which truth object a track was matched to near a given time."""
+    """Which truth object a track was matched to near a given time.
 
-    def __init__(self, out: OutputData, m: TrackMatching, window_s: float) -> None:
+    A track never matched to any object is attributed, at a given time, to the
+    truth object nearest its line then, if that object lies within
+    ``n_sigma`` times the line's own reported position error (never less than
+    the matching cut-off): a drone 1.7 km up whose first track carried a 70-240 m
+    error sat 110-180 m from it, beyond the 100 m cut-off, and its warning
+    belongs to that drone. A track near nothing stays unattributed (clutter); one
+    near a bird is the bird's (a false alert still). ``n_by_proximity`` counts
+    the calls answered that way.
+    """
+
+    def __init__(
+        self,
+        out: OutputData,
+        m: TrackMatching,
+        window_s: float,
+        scen: ScenarioData,
+        n_sigma: float = PROXIMITY_SIGMAS,
+    ) -> None:
         self._code = {name: i for i, name in enumerate(out.track_ids)}
         track = out.track[m.pair_row]
         order = np.lexsort((m.pair_t_s, track))
@@ -200,20 +223,50 @@ class AlertAttribution:
         self._t = m.pair_t_s[order]
         self._obj = m.pair_obj[order]
         self._window_s = window_s
+        self._out = out
+        self._scen = scen
+        self._cutoff_m = m.cutoff_m
+        self._n_sigma = n_sigma
+        self._rows_of: dict[int, np.ndarray] = {}
+        self.n_by_proximity = 0
 
     def object_of(self, track: str, t_s: float) -> int:
-        """Truth object index matched to ``track`` at the scan nearest ``t_s`` (within the window), or -1."""
+        """Truth object index matched to ``track`` at the scan nearest ``t_s`` (within the
+        window), else the one it was matched to most often, else the nearest one within
+        its error (see the class); -1 when none."""
         code = self._code.get(track)
         if code is None:
             return -1
         a, b = np.searchsorted(self._track, [code, code + 1])
         if a == b:
-            return -1
+            return self._nearest(code, t_s)
         ts = self._t[a:b]
         j = int(np.argmin(np.abs(ts - t_s)))
         if abs(ts[j] - t_s) <= self._window_s:
             return int(self._obj[a + j])
         return int(np.bincount(self._obj[a:b]).argmax())
+
+    def _nearest(self, code: int, t_s: float) -> int:
+        rows = self._rows_of.get(code)
+        if rows is None:
+            rows = np.flatnonzero(self._out.track == code)
+            self._rows_of[code] = rows
+        if rows.shape[0] == 0:
+            return -1
+        r = int(rows[np.argmin(np.abs(self._out.t_s[rows] - t_s))])
+        if abs(self._out.t_s[r] - t_s) > self._window_s:
+            return -1
+        _, obj, pos = self._scen.truth.at(self._out.t_s[r : r + 1])
+        if obj.shape[0] == 0:
+            return -1
+        d = np.linalg.norm(pos - self._out.pos_enu_m[r], axis=1)
+        k = int(np.argmin(d))
+        sd = self._out.pos_std_m[r] if self._out.pos_std_m.shape[0] else math.nan
+        gate = max(self._cutoff_m, self._n_sigma * sd) if math.isfinite(sd) else self._cutoff_m
+        if d[k] > gate:
+            return -1
+        self.n_by_proximity += 1
+        return int(obj[k])
 
 
 def warning_metrics(
@@ -221,7 +274,7 @@ def warning_metrics(
 ) -> WarningMetrics:
     """Lead time per hostile drone that entered a zone, and every raised alert sorted by its object."""
     raised: list[Alert] = [a for a in out.alerts if a.state == "raised"]
-    attr = AlertAttribution(out, m, window_scans * m.step_s + 1e-6)
+    attr = AlertAttribution(out, m, window_scans * m.step_s + 1e-6, scen)
     owner = np.array([attr.object_of(a.track, a.t_s) for a in raised], dtype=np.int64)
     # Every event of an alert belongs to the object its raise was attributed to.
     owner_of = {a.id: int(o) for a, o in zip(raised, owner, strict=True)}
@@ -282,6 +335,7 @@ def warning_metrics(
         wrong_zone=tuple(wrong),
         raises_per_object_zone=worst,
         worst_object_zone=worst_pair,
+        attributed_by_proximity=attr.n_by_proximity,
     )
 
 
