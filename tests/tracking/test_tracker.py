@@ -516,3 +516,52 @@ def test_bearings_that_leave_a_lost_track_ever_less_certain_do_not_fix_it():
         tr._after_update(ti, [], none, cam)
         tr._after_update(ti, [], none, rf)
         assert (tr.t_fix[0] == t) == fixed, sd_now
+
+
+def _rf_on_a_radar_bird(**cfg):
+    """RF bearings of a drone hovering 5.3 km out (beyond the radar) that pass within
+    3.5 and 1.2 sigma of a bird the radar tracks 1.7 km nearer (real-eval-02's
+    geometry): how many RF bearings the bird's track took after the first 30 s, and
+    how many pairs the bias check refused."""
+    from itertools import groupby
+
+    from skywarden.tracking.tracker import Tracker
+
+    rng = np.random.default_rng(3)
+    t = np.arange(0.0, 90.0, 1.0)
+    bird = {"bird": straight([-3600.0, -74.0, 131.0], [-2.5, 5.0, 0.0], t)}
+    drone = {"drone": straight([-5232.0, -554.0, 116.0], [0.0, 0.0, 0.0], t)}
+    radar = sensor_at("radar", "radar", 0, 0, 20, max_range_m=4_500.0, **RADAR)
+    rf1 = sensor_at("rf1", "rf", 100, -50, 10, sigma_az_deg=2.0, max_range_m=6_000.0)
+    rf2 = sensor_at("rf2", "rf", -1500, 800, 10, sigma_az_deg=2.0, max_range_m=6_000.0)
+
+    def bearings(s, offset_s):
+        return [
+            Detection(t=d.t, sensor=s.id, az_deg=d.az_deg, truth=d.truth)
+            for d in observe(s, drone, t, rng, pd=0.95, offset_s=offset_s)
+        ]
+
+    dets = merge(observe(radar, bird, t, rng, pd=0.95), bearings(rf1, 0.3), bearings(rf2, 0.6))
+    tr = Tracker(FRAME, {s.id: s for s in (radar, rf1, rf2)}, TrackerConfig(**cfg))
+    took: dict[tuple[int, str | None, str], int] = {}
+    for _, batch in groupby(dets, key=lambda d: (d.t, d.sensor)):
+        b = list(batch)
+        tr.process(b)
+        a = tr.take_association()
+        if b[0].t - T0 < 30.0:
+            continue
+        for tid, d, kind in zip(a.track_id, a.detections, a.kinds, strict=True):
+            took[(int(tid), d.truth, kind)] = took.get((int(tid), d.truth, kind), 0) + 1
+    bird_tracks = {tid for (tid, truth, kind) in took if truth == "bird" and kind == "radar"}
+    on_bird = sum(n for (tid, _, kind), n in took.items() if tid in bird_tracks and kind == "rf")
+    return on_bird, tr.stats.rf_biased_rejected
+
+
+def test_a_direction_finders_biased_bearings_leave_a_radar_track_of_another_object():
+    """One bearing 3.5 sigma off passes the gate; scan after scan, the offset does not
+    average out and the bearings are another emitter's: they stop updating the bird's
+    track."""
+    off_bird, off_rejected = _rf_on_a_radar_bird(rf_bias_max=0.0)
+    on_bird, on_rejected = _rf_on_a_radar_bird()
+    assert off_rejected == 0 and off_bird > 30, off_bird
+    assert on_rejected > 0 and on_bird < 0.3 * off_bird, (on_bird, off_bird)

@@ -84,6 +84,18 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     bearing_fix_max_growth: float = 2.0
     #: ... [0, 1e5]
     bearing_fix_sd_m: float = 30.0
+    #: A direction finder's bearings stop pairing with a track once the running mean
+    #: (weight ``rf_bias_alpha`` per bearing) of their azimuth residuals passes this
+    #: many of the finder's sigmas plus three of the track's own after
+    #: ``rf_bias_min_n`` bearings: another emitter's (``Tracker._rf_unbiased``). 0
+    #: turns it off. [0, 100]
+    rf_bias_max: float = 1.0
+    #: ... (0, 1]
+    rf_bias_alpha: float = 0.1
+    #: ... [1, 10000]
+    rf_bias_min_n: int = 5
+    #: ... for a track a radar plot or position report updated within this long. [0, 600]
+    rf_bias_fix_s: float = 5.0
     #: Delete any track whose position one-sigma (RMS over axes) exceeds this.
     max_pos_std_m: float = 2_500.0
     #: A track lost in a manoeuvre (coasting) is continued by a track confirmed where the
