@@ -296,6 +296,39 @@ def test_drone_back_at_a_zone_a_few_km_from_its_first_alert_is_loitering():
     assert [o.id for o in a.open_alerts()] == [raised[1].id]
 
 
+def _through_and_back(out_m: float) -> tuple[ThreatAssessor, list]:
+    """A drone that flies into the zone, out of it ``out_m`` to the north and straight
+    back in (a quadcopter leaving a depot and returning): the assessor and its events."""
+    a = ThreatAssessor(zones())
+    inbound = straight([0, -3000, 100], [0, 20, 0], 175)  # inside from y = -500, at 125 s
+    out = straight(inbound[-1, :3], [0, 20, 0], int(out_m / 20) + 25)
+    back = straight(out[-1, :3], [0, -20, 0], int(out_m / 20) + 25)
+    return a, run(a, np.concatenate([inbound, out, back])[:, None, :], DRONE)
+
+
+def test_drone_that_leaves_a_zone_and_comes_back_keeps_its_alert():
+    """Out of the zone and 1.5 km off, then back in: the one alert stays open (a loiter
+    alert, with its dwell time), not cleared and raised again."""
+    a, ev = _through_and_back(1_500.0)
+    assert [e.state for e in ev].count("raised") == 1, [(e.t - T0, e.state) for e in ev]
+    assert not [e for e in ev if e.state == "cleared"]
+    assert ev[-1].dwell_s is not None and ev[-1].dwell_s > 200.0
+    assert len(a.open_alerts()) == 1
+
+
+def test_drone_that_leaves_a_zone_for_good_is_cleared_beyond_the_loiter_range():
+    a = ThreatAssessor(zones())
+    x = np.concatenate(
+        [straight([0, -3000, 100], [0, 20, 0], 175), straight([0, 500, 100], [0, 40, 0], 260)]
+    )
+    ev = run(a, x[:, None, :], DRONE)
+    cleared = [e for e in ev if e.state == "cleared"]
+    assert [e.state for e in ev].count("raised") == 1
+    assert len(cleared) == 1 and cleared[0].reason == "cleared: left the zone"
+    # Not before it was loiter_range_m (8 km) from the zone.
+    assert cleared[0].t - T0 >= 175 + (8_000 - 0) / 40
+
+
 def test_noisy_track_along_the_critical_horizon_does_not_flap():
     rng = np.random.default_rng(5)
     a = ThreatAssessor(zones())
