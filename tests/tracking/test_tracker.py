@@ -521,14 +521,14 @@ def test_bearings_that_leave_a_lost_track_ever_less_certain_do_not_fix_it():
 def _rf_on_a_radar_bird(**cfg):
     """RF bearings of a drone hovering 5.3 km out (beyond the radar) that pass within
     3.5 and 1.2 sigma of a bird the radar tracks 1.7 km nearer (real-eval-02's
-    geometry): how many RF bearings the bird's track took after the first 30 s, and
+    geometry): how many RF bearings the bird's track took after the first minute, and
     how many pairs the bias check refused."""
     from itertools import groupby
 
     from skywarden.tracking.tracker import Tracker
 
     rng = np.random.default_rng(3)
-    t = np.arange(0.0, 90.0, 1.0)
+    t = np.arange(0.0, 150.0, 1.0)
     bird = {"bird": straight([-3600.0, -74.0, 131.0], [-2.5, 5.0, 0.0], t)}
     drone = {"drone": straight([-5232.0, -554.0, 116.0], [0.0, 0.0, 0.0], t)}
     radar = sensor_at("radar", "radar", 0, 0, 20, max_range_m=4_500.0, **RADAR)
@@ -548,7 +548,7 @@ def _rf_on_a_radar_bird(**cfg):
         b = list(batch)
         tr.process(b)
         a = tr.take_association()
-        if b[0].t - T0 < 30.0:
+        if b[0].t - T0 < 60.0:
             continue
         for tid, d, kind in zip(a.track_id, a.detections, a.kinds, strict=True):
             took[(int(tid), d.truth, kind)] = took.get((int(tid), d.truth, kind), 0) + 1
@@ -563,5 +563,5 @@ def test_a_direction_finders_biased_bearings_leave_a_radar_track_of_another_obje
     track."""
     off_bird, off_rejected = _rf_on_a_radar_bird(rf_bias_max=0.0)
     on_bird, on_rejected = _rf_on_a_radar_bird()
-    assert off_rejected == 0 and off_bird > 30, off_bird
-    assert on_rejected > 0 and on_bird < 0.3 * off_bird, (on_bird, off_bird)
+    assert off_rejected == 0 and off_bird > 15, off_bird
+    assert on_rejected > 0 and on_bird < 0.2 * off_bird, (on_bird, off_bird)

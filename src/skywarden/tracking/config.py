@@ -90,10 +90,13 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     #: ``rf_bias_min_n`` bearings: another emitter's (``Tracker._rf_unbiased``). 0
     #: turns it off. [0, 100]
     rf_bias_max: float = 1.0
-    #: ... (0, 1]
-    rf_bias_alpha: float = 0.1
+    #: ... A turn's lag lasts seconds, another emitter's offset minutes: at 0.1 (and 5
+    #: bearings) an attack drone's radar-held track refused its own bearings in a turn,
+    #: a neighbour's track took them and was held heading at a zone 48 s after its
+    #: drone turned away (mass-raid seed 2). (0, 1]
+    rf_bias_alpha: float = 0.05
     #: ... [1, 10000]
-    rf_bias_min_n: int = 5
+    rf_bias_min_n: int = 10
     #: ... for a track a radar plot or position report updated within this long. [0, 600]
     rf_bias_fix_s: float = 5.0
     #: Delete any track whose position one-sigma (RMS over axes) exceeds this.
