@@ -182,7 +182,7 @@ class Tracker:
             # Last update by a full-position measurement (radar plot, position report).
             "t_pos": np.empty(0),
             # Per direction finder (a slot of ``_rf_slot``): a running mean of the
-            # track's normalised azimuth residual, and how many bearings it holds.
+            # track's azimuth residual from it (radians), and how many bearings it holds.
             "rf_bias": np.empty((0, _RF_SLOTS)),
             "rf_n": np.empty((0, _RF_SLOTS), np.int64),
         }
