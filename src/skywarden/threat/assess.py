@@ -564,7 +564,6 @@ class ThreatAssessor:
                 # coming back updates this alert instead of raising a second one
                 # (a recorded quadcopter left a depot and was raised again 10 s later).
                 a.loiter = True
-                a.dwell_from_t = a.raised_t if math.isnan(a.dwell_from_t) else a.dwell_from_t
             if lv < 0 and a.loiter and self._near(i, j, table):
                 lv = 0  # loitering near the zone: the alert stays open at info level
             if lv < 0:

@@ -139,7 +139,7 @@ def bearing_candidate_pairs(
     n, k = track_pos.shape[0], z.shape[0]
     if n == 0 or k == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    _, rh2, az_t = _sensor_axes(model, track_pos)
+    _, rh2, az_t = sensor_axes(model, track_pos)
     bound = gate_chi2 * (model.dim * track_pos_var / rh2 + float(np.trace(model.R)))
     # Rounding slack: the bound may keep a pair too many, never drop one in the gate.
     half = np.sqrt(bound) * (1.0 + 1e-9) + 1e-12
@@ -148,7 +148,7 @@ def bearing_candidate_pairs(
     return ti[keep], di[keep]
 
 
-def _sensor_axes(
+def sensor_axes(
     model: MeasurementModel, pos: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions (n, 3) relative to the sensor in its axes, their squared horizontal
@@ -186,7 +186,7 @@ def radar_candidate_pairs(
     n, k = track_pos.shape[0], z.shape[0]
     if n == 0 or k == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    v, rh2, az_t = _sensor_axes(model, track_pos)
+    v, rh2, az_t = sensor_axes(model, track_pos)
     r_t = np.sqrt(rh2 + v[:, 2] ** 2)
     R = np.diagonal(model.R)
     # The marginal test's half-widths, with rounding slack (a pair too many, never one
@@ -259,7 +259,7 @@ def radar_marginal_pairs(
     of norm 1 for range, ``1/r_h`` for azimuth, ``1/r <= 1/r_h`` for elevation.
     A pair failing one of these is outside the gate whatever its range rate.
     """
-    v, rh2, az = _sensor_axes(model, track_pos)
+    v, rh2, az = sensor_axes(model, track_pos)
     r = np.sqrt(rh2 + v[:, 2] ** 2)
     el = np.arctan2(v[:, 2], np.sqrt(rh2))
     var = track_pos_var[ti]

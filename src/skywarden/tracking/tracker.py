@@ -49,6 +49,7 @@ from .associate import (
     largest_eigenvalue_bound,
     mahalanobis,
     radar_candidate_pairs,
+    sensor_axes,
 )
 from .config import TrackerConfig
 from .kalman import kalman_update
@@ -416,7 +417,7 @@ class Tracker:
             g = Gated(ti[keep], di[keep], d2[keep], cost[keep])
             gated_di = g.di
             if sensor.kind == "rf" and cfg.rf_bias_max > 0.0 and g.ti.shape[0]:
-                g = self._rf_unbiased(g, sensor.id, geom, x, P, z, model)
+                g = self._rf_unbiased(g, sensor.id, x, P, z, model)
             if tm is not None:
                 tm.lap("gate")
             if self.config.association == "jpda":
@@ -534,7 +535,6 @@ class Tracker:
         self,
         g: Gated,
         sensor_id: str,
-        geom: SensorGeometry,
         x: np.ndarray,
         P: np.ndarray,
         z: np.ndarray,
@@ -564,9 +564,7 @@ class Tracker:
         first[1:] = g.ti[order][1:] != g.ti[order][:-1]
         best = order[first]
         tb, db = g.ti[best], g.di[best]
-        v = geom.to_local(x[tb, :3])
-        rh2 = np.maximum(v[:, 0] ** 2 + v[:, 1] ** 2, 1e-6)
-        az_t = np.arctan2(v[:, 0], v[:, 1])
+        _, rh2, az_t = sensor_axes(model, x[tb, :3])
         y = (z[db, 0] - az_t + math.pi) % (2.0 * math.pi) - math.pi
         a = cfg.rf_bias_alpha
         self.rf_bias[tb, slot] = (1.0 - a) * self.rf_bias[tb, slot] + a * y
