@@ -268,6 +268,8 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "tracker.triangulation_window_s": (0.0, 60.0, True),
     "tracker.triangulation_min_angle_deg": (0.0, 90.0, True),
     "tracker.triangulation_default_up_m": (-1_000.0, 100_000.0, False),
+    "tracker.rf_corroborate_window_s": (0.0, 600.0, False),
+    "tracker.rf_corroborate_n_sigma": (0.0, 100.0, True),
     "tracker.continue_accel_mps2": (0.0, 100.0, False),
     "tracker.continue_max_m": (0.0, 1.0e5, False),
     "tracker.continue_window_s": (0.0, 600.0, False),

@@ -565,3 +565,59 @@ def test_a_direction_finders_biased_bearings_leave_a_radar_track_of_another_obje
     on_bird, on_rejected = _rf_on_a_radar_bird()
     assert off_rejected == 0 and off_bird > 15, off_bird
     assert on_rejected > 0 and on_bird < 0.2 * off_bird, (on_bird, off_bird)
+
+
+def _cross_xy(p1, q1, p2, q2):
+    """Where the horizontal lines p1->q1 and p2->q2 cross."""
+    d1, d2 = np.subtract(q1, p1)[:2], np.subtract(q2, p2)[:2]
+    s = np.linalg.solve(np.array([d1, -d2]).T, np.subtract(p2, p1)[:2])[0]
+    return np.asarray(p1, float)[:2] + s * d1
+
+
+def _tracks_near(outs, xy, radius_m):
+    """Confirmed-track lines within ``radius_m`` (horizontally) of ``xy``."""
+    n = 0
+    for o in outs:
+        for x in o.tracks:
+            if x.status != "confirmed":
+                continue
+            e, nn, _ = FRAME.to_enu(x.lat, x.lon, x.alt_m)
+            n += int(math.hypot(e - xy[0], nn - xy[1]) < radius_m)
+    return n
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_a_camera_and_one_direction_finder_do_not_fix_what_the_other_finder_does_not_hear(check):
+    """A camera's bearing on a far bird and one finder's bearing on a far drone cross
+    near the sensors (held-out real-train-02 seed 4's geometry); the other finder, in
+    range of the crossing, hears the drone elsewhere: no track is started there. A
+    drone that the camera sees and both finders hear is still fixed and tracked."""
+    rng = np.random.default_rng(4)
+    t = np.arange(0.0, 120.0, 0.5)
+    cam_p, rf1_p, rf2_p = (0.0, 50.0, 15.0), (100.0, -50.0, 10.0), (-1500.0, 800.0, 10.0)
+    bird = {"bird": straight([3229.0, 463.0, 41.0], [2.3, -5.1, 0.0], t)}
+    far = {"far": straight([3011.0, 4737.0, 57.0], [6.4, -12.3, 0.0], t)}
+    near = {"near": straight([1500.0, 1500.0, 60.0], [-5.0, 3.0, 0.0], t)}
+    cam = sensor_at("cam", "camera", *cam_p, sigma_az_deg=0.2, sigma_el_deg=0.2, max_range_m=4000.0)
+    rf1 = sensor_at("rf1", "rf", *rf1_p, sigma_az_deg=2.0, max_range_m=6000.0)
+    rf2 = sensor_at("rf2", "rf", *rf2_p, sigma_az_deg=2.0, max_range_m=6000.0)
+    step = t[::2]
+    heard = {k: v[::2] for k, v in (far | near).items()}  # finders report each second
+
+    def rf(s, offset_s):
+        return [
+            Detection(t=d.t, sensor=s.id, az_deg=d.az_deg, truth=d.truth)
+            for d in observe(s, heard, step, rng, pd=0.9, offset_s=offset_s)
+        ]
+
+    dets = merge(observe(cam, bird | near, t, rng, pd=0.9), rf(rf1, 0.2), rf(rf2, 0.6))
+    ghost = _cross_xy(cam_p, bird["bird"][0], rf1_p, far["far"][0])
+    assert 100.0 < math.hypot(*ghost) < 400.0, ghost  # beside the sensors
+    _, outs = run(header(cam, rf1, rf2), dets, rf_corroborate_window_s=3.0 if check else 0.0)
+    at_ghost = _tracks_near(outs, ghost, 150.0)
+    at_drone = sum(_tracks_near(outs, near["near"][k], 150.0) > 0 for k in range(0, len(t), 20))
+    if check:
+        assert at_ghost == 0
+    else:
+        assert at_ghost > 20  # the check is what removes it
+    assert at_drone >= 8, at_drone

@@ -135,6 +135,16 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     triangulation_window_s: float = 1.0
     #: Least angle between two bearing rays for a usable intersection.
     triangulation_min_angle_deg: float = 5.0
+    #: A crossing that uses a direction finder's bearing starts a track only if every
+    #: other direction finder whose range covers the crossing gave a bearing through
+    #: it (within ``rf_corroborate_n_sigma`` of its own and the crossing's angular
+    #: sigma) in the last ``rf_corroborate_window_s``: an emitter there is heard by
+    #: all of them. A camera's bearing on a far bird crossed a finder's on a far
+    #: drone 180 m from both sensors and started a ghost that stood still inside the
+    #: main site (held-out real-train-02 seed 4). 0 turns this off. [0, 600]
+    rf_corroborate_window_s: float = 3.0
+    #: ... (0, 100]
+    rf_corroborate_n_sigma: float = 3.0
     #: Altitude assumed (with a wide sigma) for a triangulation without elevation.
     triangulation_default_up_m: float = 150.0
     #: ... and its one-sigma, metres. (0, 5000]

@@ -137,6 +137,8 @@ class Tracker:
         self.t_s = -math.inf
         self._next_id = first_id
         self._bearings: deque[_Bearing] = deque()
+        #: Per direction finder, its recent bearings: (time, horizontal ray e, n, sigma).
+        self._rf_recent: dict[str, deque[tuple[float, float, float, float]]] = {}
         self._assoc = _Assoc()
         self._deleted: list[tuple[int, np.ndarray, np.ndarray, str, int, float, float]] = []
         self._merge_t = -math.inf  # when duplicates were last looked for
@@ -736,6 +738,8 @@ class Tracker:
         geom = self._geom(sensor.id)
         while self._bearings and self._bearings[0].t_s < self.t_s - cfg.triangulation_window_s:
             self._bearings.popleft()
+        if sensor.kind == "rf" and cfg.rf_corroborate_window_s > 0.0:
+            self._remember_rf(sensor.id, geom, z[:, 0], math.sqrt(model.R[0, 0]))
         idx = np.flatnonzero(fresh)
         if idx.shape[0] == 0:
             return
@@ -767,6 +771,8 @@ class Tracker:
                 # Cross-range error of each ray over the angle between them.
                 s_h = max(r1, r2) * s_az / sin_a
                 s_u = s_h if (has_el or b.has_el) else cfg.triangulation_default_up_sigma_m
+                if not self._rf_corroborated(p, s_h, (sensor.id, b.sensor)):
+                    continue
                 new_pos.append(p)
                 new_cov.append(np.diag([s_h**2, s_h**2, s_u**2]))
                 new_dets.append(dets[i])
@@ -793,6 +799,53 @@ class Tracker:
                 new_dets,
                 sensor.kind,
             )
+
+    def _remember_rf(
+        self, sensor_id: str, geom: SensorGeometry, az: np.ndarray, sigma: float
+    ) -> None:
+        """Keep a direction finder's bearings of the last ``rf_corroborate_window_s``."""
+        rays = bearing_rays(geom, az, np.zeros(az.shape[0]))
+        h = np.hypot(rays[:, 0], rays[:, 1])
+        q = self._rf_recent.setdefault(sensor_id, deque())
+        q.extend(
+            (self.t_s, float(e), float(n), sigma)
+            for e, n in zip(rays[:, 0] / h, rays[:, 1] / h, strict=True)
+        )
+        while q and q[0][0] < self.t_s - self.config.rf_corroborate_window_s:
+            q.popleft()
+
+    def _rf_corroborated(self, p: np.ndarray, s_h: float, pair: tuple[str, str]) -> bool:
+        """Whether a crossing at ``p`` (horizontal sigma ``s_h``, metres) of the bearings
+        of the sensors in ``pair``, one of them a direction finder, is heard by every other
+        direction finder whose range covers it (``rf_corroborate_window_s``)."""
+        cfg = self.config
+        if cfg.rf_corroborate_window_s <= 0.0:
+            return True
+        kinds = [self.sensors[sid].kind for sid in pair if sid in self.sensors]
+        if "rf" not in kinds:
+            return True
+        for sid, s in self.sensors.items():
+            if s.kind != "rf" or sid in pair or s.max_range_m is None:
+                continue
+            d = p[:2] - self._geom(sid).pos_enu_m[:2]
+            dist = float(np.hypot(d[0], d[1]))
+            if dist > s.max_range_m or dist <= 0.0:
+                continue
+            recent = [
+                b
+                for b in self._rf_recent.get(sid, ())
+                if b[0] >= self.t_s - cfg.rf_corroborate_window_s
+            ]
+            if not recent:
+                return False
+            r = np.array(recent)
+            off = np.arctan2(
+                np.abs(r[:, 1] * d[0] - r[:, 2] * d[1]), r[:, 1] * d[0] + r[:, 2] * d[1]
+            )
+            tol = cfg.rf_corroborate_n_sigma * np.sqrt(r[:, 3] ** 2 + (s_h / dist) ** 2)
+            if not (off <= tol).any():
+                return False
+        return True
 
     # --- management ------------------------------------------------------------------
 
