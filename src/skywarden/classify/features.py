@@ -98,6 +98,9 @@ class TrackHistory:
             # Time of the track's latest position fix (a radar plot, a position report).
             "last_fix_t_s": np.full(n_slots, np.nan),
             "evidence": np.zeros((n_slots, 5)),
+            # Seconds the track has stood still in the air while fixed (the classifier's
+            # hover signature), summed over its life.
+            "hovered_s": np.zeros(n_slots),
         }
         for name, arr in new.items():
             if n_old:
@@ -144,6 +147,7 @@ class TrackHistory:
         self.last_t_s[s] = np.nan
         self.last_fix_t_s[s] = np.nan
         self.evidence[s] = 0.0
+        self.hovered_s[s] = 0.0
         self._ids, self._slot = self._ids[~which], self._slot[~which]
 
     def push(
