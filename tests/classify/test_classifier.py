@@ -562,14 +562,16 @@ def test_adsb_emitter_category_is_forgotten_with_its_track():
     assert clf._emitter == {}
 
 
-def _hover_then_fly(params, hover_s=40, fly_s=30, plots=True):
-    """p(drone) per scan of a track that stands still (0.3 m/s) for ``hover_s`` scans, then
-    flies on at 3 m/s, with radar plots (no cross-section) or bearings alone."""
+def _hover_then_fly(params, hover_s=40, fly_s=30, plots=True, crawl=False):
+    """p(drone) per scan of a track that stands still (0.3 m/s; with ``crawl``, 1.5, 1.5 and
+    2.5 m/s in turn) for ``hover_s`` scans, then flies on at 3 m/s, with radar plots (no
+    cross-section) or bearings alone."""
     clf = Classifier(params, frame=FRAME, sensors={})
     pos, out = np.array([0.0, 2000.0, 60.0]), []
     for k in range(hover_s + fly_s):
         t = 3000.0 + k
-        v = np.array([0.3 if k < hover_s else 3.0, 0.0, 0.0])
+        slow = (1.5, 1.5, 2.5)[k % 3] if crawl else 0.3
+        v = np.array([slow if k < hover_s else 3.0, 0.0, 0.0])
         pos = pos + v
         kind = "radar" if plots else "camera"
         det = Detection(t=t, sensor="r", range_m=1.0, az_deg=0.0)
@@ -584,7 +586,9 @@ def test_a_track_that_hovered_keeps_the_signature_when_it_moves_on():
     up, read as a bird (slow, no signature) and was warned 40 s after entry (held-out
     real-train-07 seed 3). Having hovered ``hover_latch_s`` in all, the track keeps the
     exemption from the cap and penalty of signature-free slow flyers when it moves on;
-    a track that hovered less, or with no position fix, does not."""
+    a track that hovered less, or with no position fix, does not; nor does one crawling
+    at about the hover speed (a gull hanging in a headwind), hovering by rule 8 in half
+    its window but not standing still (``hover_latch_frac``)."""
     p = ClassifierParams.load()
     latched = _hover_then_fly(p)
     off = _hover_then_fly(msgspec.structs.replace(p, hover_latch_s=0.0))
@@ -593,3 +597,6 @@ def test_a_track_that_hovered_keeps_the_signature_when_it_moves_on():
     assert latched[-1] > 0.6 and off[-1] <= p.drone_p_max_unsigned + 1e-9
     assert brief[-1] <= p.drone_p_max_unsigned + 1e-9
     assert ghost.max() <= p.drone_p_max_unsigned + 1e-9
+    crawl = _hover_then_fly(p, crawl=True)
+    crawl_any = _hover_then_fly(msgspec.structs.replace(p, hover_latch_frac=0.5), crawl=True)
+    assert crawl[-1] <= p.drone_p_max_unsigned + 1e-9 < crawl_any[-1]  # latched at 0.5

@@ -132,6 +132,10 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: read as a bird (no signature, slow) and entered its zone unwarned. Counted only
     #: once the feature window lies wholly past the track's settle time. 0: off.
     hover_latch_s: float = 10.0
+    #: ... counting only seconds when at least this fraction of the window hovered:
+    #: a gull flying into a headwind hangs at 2-3 m/s over the ground, below the hover
+    #: speed in half its samples (bird-wind stress test).
+    hover_latch_frac: float = 0.9
     #: A mean radar cross-section at least this large is a signature. Smaller echoes
     #: overlap between large birds (and flocks, whose tracks hop between members)
     #: and small multirotors, and tell neither.
@@ -535,7 +539,8 @@ class Classifier:
             # Only once the whole window is past the filter transient: a new track's
             # velocity starts at zero and a bird's first seconds read as hovering.
             settled = table.t_s >= t_start + p.window_s
-            h.hovered_s[slots] += np.where(hovering & settled, np.minimum(dt, 1.0), 0.0)
+            still = feats[:, FEATURES.index("hover_frac")] >= p.hover_latch_frac
+            h.hovered_s[slots] += np.where(hovering & settled & still, np.minimum(dt, 1.0), 0.0)
             hovering |= h.hovered_s[slots] >= p.hover_latch_s
         logits = (
             self._prior[None]
