@@ -621,3 +621,28 @@ def test_a_camera_and_one_direction_finder_do_not_fix_what_the_other_finder_does
     else:
         assert at_ghost > 20  # the check is what removes it
     assert at_drone >= 8, at_drone
+
+
+def test_a_crossing_is_corroborated_only_by_a_bearing_through_it():
+    """The corroboration check itself: the other finder's bearing through the crossing
+    corroborates it, one 10 degrees off does not, nor does none at all."""
+    from skywarden.tracking.tracker import Tracker
+
+    cam = sensor_at("cam", "camera", 0.0, 50.0, 15.0, max_range_m=4000.0)
+    rf1 = sensor_at("rf1", "rf", 100.0, -50.0, 10.0, sigma_az_deg=2.0, max_range_m=6000.0)
+    rf2 = sensor_at("rf2", "rf", -1500.0, 800.0, 10.0, sigma_az_deg=2.0, max_range_m=6000.0)
+    tr = Tracker(FRAME, {s.id: s for s in (cam, rf1, rf2)}, TrackerConfig())
+    tr.t_s = T0
+    p = np.array([1200.0, 1500.0, 60.0])
+    geom = tr._geom("rf2")
+    az = math.atan2(p[0] + 1500.0, p[1] - 800.0)  # from north, clockwise
+    sigma = math.radians(2.0)
+    assert not tr._rf_corroborated(p, 30.0, ("cam", "rf1"))
+    tr._remember_rf("rf2", geom, np.array([az + math.radians(10.0)]), sigma)
+    assert not tr._rf_corroborated(p, 30.0, ("cam", "rf1"))
+    tr._remember_rf("rf2", geom, np.array([az + math.radians(1.0)]), sigma)
+    assert tr._rf_corroborated(p, 30.0, ("cam", "rf1"))
+    # A pair of the two finders has no third to ask; a pair without a finder is not asked.
+    tr._rf_recent.clear()
+    assert tr._rf_corroborated(p, 30.0, ("rf1", "rf2"))
+    assert tr._rf_corroborated(p, 30.0, ("cam", "cam2"))

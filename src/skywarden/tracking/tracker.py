@@ -839,8 +839,9 @@ class Tracker:
             if not recent:
                 return False
             r = np.array(recent)
+            # Angle between each bearing's ray (e, n) and the direction to the crossing.
             off = np.arctan2(
-                np.abs(r[:, 1] * d[0] - r[:, 2] * d[1]), r[:, 1] * d[0] + r[:, 2] * d[1]
+                np.abs(r[:, 1] * d[1] - r[:, 2] * d[0]), r[:, 1] * d[0] + r[:, 2] * d[1]
             )
             tol = cfg.rf_corroborate_n_sigma * np.sqrt(r[:, 3] ** 2 + (s_h / dist) ** 2)
             if not (off <= tol).any():
