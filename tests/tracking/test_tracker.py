@@ -634,13 +634,12 @@ def test_a_crossing_is_corroborated_only_by_a_bearing_through_it():
     tr = Tracker(FRAME, {s.id: s for s in (cam, rf1, rf2)}, TrackerConfig())
     tr.t_s = T0
     p = np.array([1200.0, 1500.0, 60.0])
-    geom = tr._geom("rf2")
     az = math.atan2(p[0] + 1500.0, p[1] - 800.0)  # from north, clockwise
     sigma = math.radians(2.0)
     assert not tr._rf_corroborated(p, 30.0, ("cam", "rf1"))
-    tr._remember_rf("rf2", geom, np.array([az + math.radians(10.0)]), sigma)
+    tr._remember_rf("rf2", np.array([az + math.radians(10.0)]), sigma)
     assert not tr._rf_corroborated(p, 30.0, ("cam", "rf1"))
-    tr._remember_rf("rf2", geom, np.array([az + math.radians(1.0)]), sigma)
+    tr._remember_rf("rf2", np.array([az + math.radians(1.0)]), sigma)
     assert tr._rf_corroborated(p, 30.0, ("cam", "rf1"))
     # A pair of the two finders has no third to ask; a pair without a finder is not asked.
     tr._rf_recent.clear()

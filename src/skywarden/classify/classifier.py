@@ -530,7 +530,8 @@ class Classifier:
         # "No signature" is itself evidence only once the track has been watched.
         watched_unsigned = (table.t_s >= t_start) & rcs_none & ~emitter & ~rid
         unsigned = watched_unsigned & slow
-        hovering = feats[:, FEATURES.index("hover_frac")] >= p.hover_signature_frac
+        hover_frac = feats[:, FEATURES.index("hover_frac")]
+        hovering = hover_frac >= p.hover_signature_frac
         # Only a track whose position is measured: one held by bearings alone (a camera's
         # on a bird far along its line, crossing another sensor's) has no measured
         # velocity, and stands still because nothing moves it.
@@ -539,7 +540,7 @@ class Classifier:
             # Only once the whole window is past the filter transient: a new track's
             # velocity starts at zero and a bird's first seconds read as hovering.
             settled = table.t_s >= t_start + p.window_s
-            still = feats[:, FEATURES.index("hover_frac")] >= p.hover_latch_frac
+            still = hover_frac >= p.hover_latch_frac
             h.hovered_s[slots] += np.where(hovering & settled & still, np.minimum(dt, 1.0), 0.0)
             hovering |= h.hovered_s[slots] >= p.hover_latch_s
         logits = (

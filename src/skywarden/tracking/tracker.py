@@ -23,7 +23,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-from ..geodesy import LocalFrame, SensorGeometry
+from ..geodesy import LocalFrame, SensorGeometry, wrap_angle
 from ..timing import StageTimer
 from ..types import (
     BEARING_KINDS,
@@ -137,8 +137,8 @@ class Tracker:
         self.t_s = -math.inf
         self._next_id = first_id
         self._bearings: deque[_Bearing] = deque()
-        #: Per direction finder, its recent bearings: (time, horizontal ray e, n, sigma).
-        self._rf_recent: dict[str, deque[tuple[float, float, float, float]]] = {}
+        #: Per direction finder, its recent batches: (time, azimuths in its axes, sigma).
+        self._rf_recent: dict[str, deque[tuple[float, np.ndarray, float]]] = {}
         self._assoc = _Assoc()
         self._deleted: list[tuple[int, np.ndarray, np.ndarray, str, int, float, float]] = []
         self._merge_t = -math.inf  # when duplicates were last looked for
@@ -739,7 +739,7 @@ class Tracker:
         while self._bearings and self._bearings[0].t_s < self.t_s - cfg.triangulation_window_s:
             self._bearings.popleft()
         if sensor.kind == "rf" and cfg.rf_corroborate_window_s > 0.0:
-            self._remember_rf(sensor.id, geom, z[:, 0], math.sqrt(model.R[0, 0]))
+            self._remember_rf(sensor.id, z[:, 0], math.sqrt(model.R[0, 0]))
         idx = np.flatnonzero(fresh)
         if idx.shape[0] == 0:
             return
@@ -800,17 +800,11 @@ class Tracker:
                 sensor.kind,
             )
 
-    def _remember_rf(
-        self, sensor_id: str, geom: SensorGeometry, az: np.ndarray, sigma: float
-    ) -> None:
-        """Keep a direction finder's bearings of the last ``rf_corroborate_window_s``."""
-        rays = bearing_rays(geom, az, np.zeros(az.shape[0]))
-        h = np.hypot(rays[:, 0], rays[:, 1])
+    def _remember_rf(self, sensor_id: str, az: np.ndarray, sigma: float) -> None:
+        """Keep a direction finder's bearings (azimuths in its axes, radians, and their
+        sigma) of the last ``rf_corroborate_window_s``."""
         q = self._rf_recent.setdefault(sensor_id, deque())
-        q.extend(
-            (self.t_s, float(e), float(n), sigma)
-            for e, n in zip(rays[:, 0] / h, rays[:, 1] / h, strict=True)
-        )
+        q.append((self.t_s, np.array(az, dtype=float), sigma))
         while q and q[0][0] < self.t_s - self.config.rf_corroborate_window_s:
             q.popleft()
 
@@ -827,23 +821,21 @@ class Tracker:
         for sid, s in self.sensors.items():
             if s.kind != "rf" or sid in pair or s.max_range_m is None:
                 continue
-            d = p[:2] - self._geom(sid).pos_enu_m[:2]
-            dist = float(np.hypot(d[0], d[1]))
+            v = self._geom(sid).to_local(p)
+            dist = math.hypot(v[0], v[1])
             if dist > s.max_range_m or dist <= 0.0:
                 continue
             recent = [
-                b
-                for b in self._rf_recent.get(sid, ())
-                if b[0] >= self.t_s - cfg.rf_corroborate_window_s
+                (az, sigma)
+                for t, az, sigma in self._rf_recent.get(sid, ())
+                if t >= self.t_s - cfg.rf_corroborate_window_s
             ]
             if not recent:
                 return False
-            r = np.array(recent)
-            # Angle between each bearing's ray (e, n) and the direction to the crossing.
-            off = np.arctan2(
-                np.abs(r[:, 1] * d[1] - r[:, 2] * d[0]), r[:, 1] * d[0] + r[:, 2] * d[1]
-            )
-            tol = cfg.rf_corroborate_n_sigma * np.sqrt(r[:, 3] ** 2 + (s_h / dist) ** 2)
+            az = np.concatenate([a for a, _ in recent])
+            sigma = np.concatenate([np.full(a.shape[0], sg) for a, sg in recent])
+            off = np.abs(wrap_angle(az - math.atan2(v[0], v[1])))
+            tol = cfg.rf_corroborate_n_sigma * np.sqrt(sigma**2 + (s_h / dist) ** 2)
             if not (off <= tol).any():
                 return False
         return True
