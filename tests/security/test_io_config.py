@@ -61,6 +61,9 @@ def setter(path: str, value):
         ("threat.loiter_range_m", float("nan")),
         ("threat.handover_max_gate_m", -600.0),
         ("tracker.jpda_used_p", 2.0),
+        ("tracker.rf_corroborate_window_s", -1.0),
+        ("tracker.rf_corroborate_n_sigma", 0.0),
+        ("tracker.rf_corroborate_n_sigma", float("nan")),
     ],
 )
 def test_out_of_range_settings_are_refused_naming_the_key(tmp_path, key, value):
