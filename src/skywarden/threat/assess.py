@@ -9,7 +9,11 @@ Level of a confirmed or coasting track against a zone, from its time to arrival
   *may* arrive (uncertainty and manoeuvre allowance) within ``critical_horizon_s``,
   or one closing on the zone (heading within ``acos(closing_min_cos)`` of it)
   that would reach it within ``warning_horizon_s`` at its closing speed (attack
-  drones fly doglegs whose straight-line extension misses the zone);
+  drones fly doglegs whose straight-line extension misses the zone). An
+  unidentified object (below) whose straight path or possible arrival enters
+  within ``unidentified_warning_horizon_s`` is ``warning`` too, unless it is slow
+  and reads less than ``unidentified_slow_drone_p`` drone (then ``info`` until it
+  is inside or at the edge);
 * ``info``: an object that may be a drone or is unidentified (drone + unknown
   probability >= ``info_p``, tracked for ``info_min_age_s``; or faster than a bird
   with drone probability >= ``info_fast_drone_p``, tracked for
@@ -106,7 +110,11 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: it is, it is about to enter, and a drone it may be. Without a radar
     #: cross-section or RF a fixed-wing drone reads like a helicopter until it is
     #: close; this keeps a minute of warning for it. It is raised only after
-    #: ``info_raise_hold_s``, like info. 0 turns it off.
+    #: ``info_raise_hold_s``, like info. 0 turns it off. A slow one (below
+    #: ``info_fast_speed_mps``) whose drone probability is under
+    #: ``unidentified_slow_drone_p`` gets ``info`` for this instead, and ``warning``
+    #: only inside or at the edge: it is more likely not a drone (a real gull drifting
+    #: in at 5 m/s, drone 0.22, was warned 83 s out; real-train-05 seed 4).
     unidentified_warning_horizon_s: float = 120.0
     #: ... and so is one slower than ``edge_speed_mps`` within ``edge_m`` of a zone
     #: (horizontally, and of its floor and ceiling): hovering at its edge, a few
@@ -114,12 +122,13 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     edge_m: float = 50.0
     edge_speed_mps: float = 5.0
     #: For an unidentified object slower than ``info_fast_speed_mps``, the possible
-    #: arrival counts within this only, unless its drone probability is at least
-    #: ``unidentified_slow_drone_p``: a real gannet circling at 5 m/s a kilometre out,
-    #: ``unknown`` for a minute, was warned of as about to enter (a possible arrival
-    #: 140-300 s out, manoeuvre allowance and all; real-train-05). A drone flying at a
-    #: bird's speed with no signature is capped at 0.5 (docs/classifier.md) and mostly
-    #: sits at the cap; the birds that qualify sit lower, on ``unknown``.
+    #: arrival counts within this only (and gives ``info`` only), unless its drone
+    #: probability is at least ``unidentified_slow_drone_p``: a real gannet circling
+    #: at 5 m/s a kilometre out, ``unknown`` for a minute, was warned of as about to
+    #: enter (a possible arrival 140-300 s out, manoeuvre allowance and all;
+    #: real-train-05). A drone flying at a bird's speed with no signature is capped at
+    #: 0.5 (docs/classifier.md) and mostly sits at the cap; the birds that qualify sit
+    #: lower, on ``unknown``.
     unidentified_slow_possible_horizon_s: float = 60.0
     unidentified_slow_drone_p: float = 0.4
     #: Off its straight path (a possible arrival, or closing on a zone), a drone raises
@@ -450,6 +459,7 @@ class ThreatAssessor:
         loose_t = np.minimum(t_pos, t_cl)
         tta[rows] = np.where(np.isfinite(t_str), t_str, loose_t)
         drone = (p_drone >= cfg.drone_p, p_drone >= cfg.drone_p_exit)
+        may_drone = fast | (p_drone >= cfg.unidentified_slow_drone_p)
         scaled = tta[rows] / self._factor[None, :]
         first = scaled.min(axis=1, initial=np.inf)
         for k, (out, hx) in enumerate(((lvl_in, 1.0), (lvl_out, cfg.horizon_exit_factor))):
@@ -466,11 +476,14 @@ class ThreatAssessor:
             if cfg.unidentified_warning_horizon_s > 0.0:
                 hu = cfg.unidentified_warning_horizon_s * self._factor[None, :] * hx
                 hp = np.where(
-                    (fast | (p_drone >= cfg.unidentified_slow_drone_p))[:, None],
+                    may_drone[:, None],
                     hu,
                     cfg.unidentified_slow_possible_horizon_s * self._factor[None, :] * hx,
                 )
-                lv[unid[:, None] & ((t_str <= hu) | (t_pos <= hp) | at_edge)] = 1
+                soon = unid[:, None] & ((t_str <= hu) | (t_pos <= hp))
+                lv[soon & may_drone[:, None]] = 1
+                lv[soon & ~may_drone[:, None]] = 0
+                lv[unid[:, None] & (at_edge | (t_str <= 0.0))] = 1
             lv[dr & (straight | loose)] = 1
             lv[dr & (t_str <= hc)] = 2
             # A believed cooperative drone is known and accountable: info at most.
