@@ -119,6 +119,7 @@ def _one(job: tuple[str, str, int, tuple[float, float]]) -> dict:
         "warning_lead_median_s": w["warning_lead_time_median_s"],
         "false_alerts": w["false_alerts"],
         "false_by_class": w["false_by_class"],
+        "false_warning_by_class": w["false_warning_by_class"],
         "hostile_alerts": w["hostile_alerts"],
         "nonhostile_drone_alerts": w["nonhostile_drone_alerts"],
         "wrong_zone_fraction": w["wrong_zone_fraction"],
@@ -185,7 +186,7 @@ def main(
     t = Table(title=f"Warning quality ({hours:.1f} h; false alerts {false / hours:.2f}/h over all)")
     for col in (
         "scenario", "seed", "entered", "short notice", "warned <60 s", "warning lead min",
-        "warning lead med", "first alert lead min", "false/h",
+        "warning lead med", "first alert lead min", "false/h", "false at warning+",
         "non-hostile drone", "wrong zone", "raises/obj-zone", "accuracy", "log loss",
         "hostile→aircraft",
     ):  # fmt: skip
@@ -206,6 +207,7 @@ def main(
             f(r["warning_lead_median_s"]),
             f(r["lead_min_s"]),
             f(r["false_alerts"] / r["hours"], 1),
+            str(sum(r["false_warning_by_class"].values())),
             f"{nh['anonymous']}+{nh['identified']} id",
             f(r["wrong_zone_fraction"], 2),
             str(r["raises_per_object_zone"]),

@@ -99,11 +99,13 @@ def track_lines(tid: str, t_s, pos_enu_m, status="confirmed", cls="unknown", pos
     ]
 
 
-def alert(t_s: float, aid: str, track: str, zone_id: str, state="raised", **kw) -> AlertLine:
+def alert(
+    t_s: float, aid: str, track: str, zone_id: str, state="raised", level="warning", **kw
+) -> AlertLine:
     return AlertLine(
         t=float(t_s),
         id=aid,
-        level="warning",
+        level=level,
         state=state,
         track=track,
         zone=zone_id,

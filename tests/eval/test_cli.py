@@ -73,6 +73,7 @@ DOCUMENTED = {
         "false_alerts",
         "false_alerts_per_hour",
         "false_by_class",
+        "false_warning_by_class",
         "hostile_alerts",
         "attributed_by_proximity",
         "nonhostile_drone_alerts",

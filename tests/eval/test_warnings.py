@@ -257,3 +257,33 @@ def test_in_view_time_and_late_drones(warned):
     assert {d.id for d in warned.warning.late(15.0)} == {"H2", "H3"}
     assert {d.id for d in warned.warning.late(20.0)} == {"H3"}
     assert warned.warning.late(25.0) == []
+
+
+@pytest.mark.parametrize(
+    ("events", "at_warning"),
+    [
+        ([("raised", "info")], {}),
+        ([("raised", "info"), ("updated", "warning")], {"bird": 1}),
+        ([("raised", "critical")], {"bird": 1}),
+    ],
+)
+def test_false_alerts_at_warning_or_above_count_any_event_of_the_alert(
+    tmp_path, events, at_warning
+):
+    """A bird must never reach warning: an alert on it raised at info and escalated later
+    counts as one at warning, one that stayed info does not."""
+    bird = line([-990.0, 100.0, 50.0], [10.0, 0.0, 0.0], T)
+    scen = write_scenario(
+        tmp_path / "s.jsonl",
+        [sensor("pos", "position")],
+        [zone("Z1", 0.0, 0.0, 200.0, 4_000.0)],
+        truth_lines("B", "bird", T, bird),
+    )
+    out = [*track_lines("T1", T[:40], bird[:40])]
+    out += [
+        alert(T0 + 10.0 + 5.0 * k, "A1", "T1", "Z1", state=state, level=level)
+        for k, (state, level) in enumerate(events)
+    ]
+    d = evaluate_files(scen, write_output(tmp_path / "o.jsonl", out)).to_dict()["warning"]
+    assert d["false_by_class"] == {"bird": 1}
+    assert d["false_warning_by_class"] == at_warning

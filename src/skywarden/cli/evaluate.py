@@ -180,8 +180,9 @@ def _render(report: EvalReport, doc: dict[str, Any]) -> None:
     at = Table(title="Raised alerts by what they were for")
     at.add_column("for")
     at.add_column("alerts", justify="right")
+    at.add_column("at warning or above", justify="right")
     for cls_name, n in sorted(w["false_by_class"].items()):
-        at.add_row(f"false: {cls_name}", str(n))
+        at.add_row(f"false: {cls_name}", str(n), str(w["false_warning_by_class"].get(cls_name, 0)))
     at.add_row("hostile drone", str(w["hostile_alerts"]))
     at.add_row("  of which wrong zone", str(w["wrong_zone_alerts"]))
     at.add_row("non-hostile drone, identified", str(w["nonhostile_drone_alerts"]["identified"]))

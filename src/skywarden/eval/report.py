@@ -27,7 +27,8 @@ in seconds (``*_t_s`` UTC seconds since the epoch).
 - ``warning``: ``n_hostile``, ``n_entered``, ``missed_warnings``,
   ``lead_time_min_s``, ``lead_time_median_s``, ``n_raised_alerts``,
   ``false_alerts`` (raised alerts on birds, aircraft, helicopters and clutter),
-  ``false_alerts_per_hour``, ``false_by_class``, ``hostile_alerts``,
+  ``false_alerts_per_hour``, ``false_by_class``, ``false_warning_by_class`` (of
+  those, the ones at ``warning`` or ``critical`` in any event), ``hostile_alerts``,
   ``nonhostile_drone_alerts`` ({``identified``, ``anonymous``}: alerts on drones
   not hostile in truth, by whether they had given a Remote ID / ADS-B identity when
   the alert was raised),
@@ -176,6 +177,7 @@ class EvalReport:
                 "false_alerts": w.false_alerts,
                 "false_alerts_per_hour": _num(w.false_alerts_per_hour),
                 "false_by_class": dict(w.false_by_class),
+                "false_warning_by_class": dict(w.false_warning_by_class),
                 "hostile_alerts": w.hostile_alerts,
                 "attributed_by_proximity": w.attributed_by_proximity,
                 "nonhostile_drone_alerts": {

@@ -99,7 +99,9 @@ class WarningMetrics:
 
     ``false_alerts`` are raised alerts on what is no drone at all: birds,
     aircraft, helicopters and tracks matched to nothing (clutter), counted per
-    class in ``false_by_class``. Alerts on drones that are not hostile in truth
+    class in ``false_by_class``, and those of them that were at ``warning`` or
+    ``critical`` in any event of their life in ``false_warning_by_class`` (a bird
+    must never reach warning). Alerts on drones that are not hostile in truth
     are counted apart, split by whether the drone had given an identity (Remote ID
     or ADS-B) when the alert was raised: for an anonymous drone an alert is right
     (also for one whose broadcast is first heard later), for an identified one it
@@ -114,6 +116,7 @@ class WarningMetrics:
     false_alerts: int
     duration_s: float
     false_by_class: dict[str, int] = field(default_factory=dict)
+    false_warning_by_class: dict[str, int] = field(default_factory=dict)
     hostile_alerts: int = 0
     nonhostile_identified: int = 0
     nonhostile_anonymous: int = 0
@@ -281,13 +284,17 @@ def warning_metrics(
     hostile = scen.truth.hostile
     cls = scen.truth.cls
     id_t = scen.identified_t_s if scen.identified_t_s.shape[0] == len(scen.truth) else None
+    # An alert raised at info may be escalated later: it is "at warning" if any event was.
+    warned = {a.id for a in out.alerts if a.level in ("warning", "critical")}
     false_by: dict[str, int] = {}
+    false_warn: dict[str, int] = {}
     hostile_n = nh_id = nh_anon = 0
     for a, o in zip(raised, owner, strict=True):
-        if o < 0:
-            false_by["clutter"] = false_by.get("clutter", 0) + 1
-        elif cls[o] != "drone":
-            false_by[str(cls[o])] = false_by.get(str(cls[o]), 0) + 1
+        if o < 0 or cls[o] != "drone":
+            what = "clutter" if o < 0 else str(cls[o])
+            false_by[what] = false_by.get(what, 0) + 1
+            if a.id in warned:
+                false_warn[what] = false_warn.get(what, 0) + 1
         elif hostile[o]:
             hostile_n += 1
         elif id_t is not None and id_t[o] <= a.t_s:
@@ -329,6 +336,7 @@ def warning_metrics(
         false_alerts=sum(false_by.values()),
         duration_s=scen.t_max_s - scen.t_min_s,
         false_by_class=false_by,
+        false_warning_by_class=false_warn,
         hostile_alerts=hostile_n,
         nonhostile_identified=nh_id,
         nonhostile_anonymous=nh_anon,
