@@ -696,3 +696,22 @@ def test_unidentified_object_hovering_at_a_zone_edge_is_warned():
     assert hover(-700.0, UNKNOWN) == []
     assert hover(-530.0, UNKNOWN, up=1300.0) == []
     assert hover(-530.0, BIRD) == []
+
+
+def test_the_classifiers_faster_than_a_bird_holds_through_a_speed_dip():
+    """A fixed-wing drone at the bird limit (25 m/s) whose speed estimate reads 24 m/s,
+    drone 0.3: the threat stage's fast rule takes the classifier's hysteresis, so the
+    object stays one that may be a drone and is warned of on its way in; by its speed
+    alone it is neither fast nor unidentified enough, and raises nothing."""
+    p = [0.3, 0.45, 0.1, 0.1, 0.05]
+    x = straight([0, -500 - 100 * 24.0, 100], [0, 24.0, 0], 90)
+
+    def events(fast: bool) -> list:
+        a, ev = ThreatAssessor(zones()), []
+        for k, xk in enumerate(x):
+            c = dataclasses.replace(classes([p]), fast=np.array([fast]))
+            ev += a.assess(table(T0 + k, [1], xk), c)
+        return ev
+
+    assert [e.level for e in events(True) if e.state == "raised"] == ["warning"]
+    assert events(False) == []

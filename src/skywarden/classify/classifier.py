@@ -89,6 +89,17 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: such a track is never warned of as a drone on kinematics alone.
     drone_p_max_unsigned: float = 0.5
     bird_speed_max_mps: float = 25.0
+    #: A track whose speed has been at ``bird_speed_max_mps`` or more in at least
+    #: ``fast_latch_frac`` of its recent scans (weighted with time constant
+    #: ``fast_tau_s``) stays faster than a bird while its speed stays within this of
+    #: it: a fixed-wing drone cruising at 25 m/s has a speed estimate that dips below
+    #: 25 every few scans, and each dip made it a bird (cap, base-rate penalty, style
+    #: rules) and cost it the threat stage's fast rule; two such drones entered their
+    #: zones unwarned (real-eval-03 seed 6). A bird at 23 m/s whose estimate pokes above
+    #: 25 now and then stays below the fraction. 0: no hysteresis.
+    fast_hysteresis_mps: float = 4.0
+    fast_latch_frac: float = 0.35
+    fast_tau_s: float = 10.0
     #: Log-likelihood added to ``bird`` for a track steadily faster over the ground than
     #: this (its window's speed less the speed's standard deviation): no bird flies
     #: level at it, even with a strong wind behind it. The speed feature alone is
@@ -242,13 +253,15 @@ class ClassResult:
 
     ``p`` (n, 5) probabilities in ``CLASSES`` order, ``label`` (n,) object the most
     probable class, ``cooperative`` (n,) bool a believed Remote ID / ADS-B
-    identity, ``spoof`` (n,) bool a cooperative report judged false.
+    identity, ``spoof`` (n,) bool a cooperative report judged false, ``fast`` (n,) bool
+    faster than a bird by the classifier's hysteresis (None: not worked out).
     """
 
     p: np.ndarray
     label: np.ndarray
     cooperative: np.ndarray
     spoof: np.ndarray
+    fast: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.p.shape[0])
@@ -436,8 +449,10 @@ class Classifier:
         """A sensor or zone change from the site registry (the spoof check needs sensors)."""
         self.spoof.on_site_event(event)
 
-    def log_likelihood(self, feats: np.ndarray) -> np.ndarray:
+    def log_likelihood(self, feats: np.ndarray, fast: np.ndarray | None = None) -> np.ndarray:
         """Per-scan log-likelihoods (n, 5) of feature rows (n, len(FEATURES)); NaN skipped.
+        ``fast`` (n,) bool: faster than a bird (default: ``speed_mps`` at
+        ``bird_speed_max_mps`` or more; :meth:`update` passes its hysteresis).
 
         Each feature's term is clipped to ``max_feature_llr`` below its best
         class, so that no single feature can rule a class out on its own; for a
@@ -455,7 +470,8 @@ class Classifier:
         sized = (rcs >= p.rcs_signature_min_dbsm) & (rcs <= p.fixed_wing_rcs_max_dbsm)
         if p.fixed_wing_unsigned:
             sized |= no_rcs
-        fast = feats[:, FEATURES.index("speed_mps")] >= p.bird_speed_max_mps
+        if fast is None:
+            fast = feats[:, FEATURES.index("speed_mps")] >= p.bird_speed_max_mps
         fast_signed = (
             fast
             & sized
@@ -501,10 +517,16 @@ class Classifier:
         h.last_fix_t_s[slots[fixed]] = table.t_s
         t_start = table.t_first_s + p.settle_s
         feats = h.features(slots, table.t_s, p.window_s, t_start)
-        ll = self.log_likelihood(feats)
+        dt = np.where(np.isfinite(h.last_t_s[slots]), table.t_s - h.last_t_s[slots], 1.0)
+        speed = np.hypot(table.x[:, 3], table.x[:, 4])
+        above = speed >= p.bird_speed_max_mps
+        in_band = speed >= p.bird_speed_max_mps - p.fast_hysteresis_mps
+        w = np.exp(-np.maximum(dt, 0.0) / p.fast_tau_s)
+        h.fast_frac[slots] = np.where(in_band, w * h.fast_frac[slots] + (1.0 - w) * above, 0.0)
+        fast = above | (in_band & (h.fast_frac[slots] >= p.fast_latch_frac))
+        ll = self.log_likelihood(feats, fast)
         # Evidence only from tracks past their filter transient; younger ones keep the prior.
         ll[table.t_s < t_start] = 0.0
-        dt = np.where(np.isfinite(h.last_t_s[slots]), table.t_s - h.last_t_s[slots], 1.0)
         a = np.exp(-np.maximum(dt, 0.0) / p.tau_s)[:, None]
         # L <- a L + (1 - a) l   (exponential forgetting of per-scan evidence)
         h.evidence[slots] = a * h.evidence[slots] + (1.0 - a) * ll
@@ -525,8 +547,7 @@ class Classifier:
         emitter = feats[:, FEATURES.index("rf_frac")] >= p.rf_emitter_frac
         rcs = feats[:, FEATURES.index("rcs_dbsm")]
         rcs_none = ~(rcs >= p.rcs_signature_min_dbsm)  # NaN (no radar RCS) included
-        speed = np.hypot(table.x[:, 3], table.x[:, 4])
-        slow = speed < p.bird_speed_max_mps
+        slow = ~fast
         # "No signature" is itself evidence only once the track has been watched.
         watched_unsigned = (table.t_s >= t_start) & rcs_none & ~emitter & ~rid
         unsigned = watched_unsigned & slow
@@ -576,7 +597,7 @@ class Classifier:
         h.forget(table.id[table.status == DELETED])
         live = table.status != DELETED
         self._last_pd = dict(zip(table.id[live].tolist(), prob[live, 0].tolist(), strict=True))
-        return ClassResult(p=prob, label=label, cooperative=rid | icao, spoof=spoof)
+        return ClassResult(p=prob, label=label, cooperative=rid | icao, spoof=spoof, fast=fast)
 
 
 def _cap_drone(prob: np.ndarray, cap: np.ndarray) -> np.ndarray:

@@ -101,6 +101,9 @@ class TrackHistory:
             # Seconds the track has stood still in the air while fixed (the classifier's
             # hover signature), summed over its life.
             "hovered_s": np.zeros(n_slots),
+            # Time-weighted share of recent scans faster than a bird, since the speed last
+            # fell below the classifier's hysteresis band (its "faster than a bird" latch).
+            "fast_frac": np.zeros(n_slots),
         }
         for name, arr in new.items():
             if n_old:
@@ -148,6 +151,7 @@ class TrackHistory:
         self.last_fix_t_s[s] = np.nan
         self.evidence[s] = 0.0
         self.hovered_s[s] = 0.0
+        self.fast_frac[s] = 0.0
         self._ids, self._slot = self._ids[~which], self._slot[~which]
 
     def push(

@@ -375,6 +375,10 @@ class ThreatAssessor:
         p_drone = p[:, CLASSES.index("drone")]
         age = table.t_s - table.t_first_s[rows]
         fast = np.hypot(table.x[rows, 3], table.x[rows, 4]) >= cfg.info_fast_speed_mps
+        if classes.fast is not None:
+            # The classifier's "faster than a bird" holds through the dips of a speed
+            # estimate at the bird limit (its hysteresis).
+            fast |= classes.fast[rows]
         maybe = (
             (p_drone + p[:, CLASSES.index("unknown")] >= cfg.info_p) & (age >= cfg.info_min_age_s)
         ) | (fast & (p_drone >= cfg.info_fast_drone_p) & (age >= cfg.info_fast_min_age_s))
