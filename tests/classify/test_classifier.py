@@ -623,3 +623,59 @@ def test_a_drone_cruising_at_the_bird_limit_stays_faster_than_a_bird_through_dip
     bird = [23.0 + (3.0 if k % 7 == 0 else 0.0) for k in range(61)]
     assert not _speed_run(bird).fast[0]
     assert not _speed_run([*cruise, 20.0, 23.0]).fast[0]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("tau_s", 0.0),
+        ("fast_tau_s", -1.0),
+        ("evidence_weight", math.nan),
+        ("fast_latch_frac", 1.5),
+        ("drone_p_max_unsigned", -0.1),
+        ("hover_latch_s", -5.0),
+        ("unsigned_drone_llr", math.inf),
+    ],
+)
+def test_out_of_range_parameters_are_refused_with_the_field_named(tmp_path, field, value):
+    good = ClassifierParams.load()
+    with pytest.raises(ValueError, match=field):
+        msgspec.structs.replace(good, **{field: value})
+    raw = msgspec.json.decode(msgspec.json.encode(good))
+    raw[field] = value
+    path = tmp_path / "params.json"
+    # Non-finite floats are written as JSON null by msgspec, refused as a type error.
+    path.write_bytes(msgspec.json.encode(raw))
+    with pytest.raises(ValueError, match=field):
+        ClassifierParams.load(path)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda r: r["edges"]["speed_mps"].reverse(),
+        lambda r: r["log_lik"]["height_m"].pop(),
+        lambda r: r["log_lik"]["climb_mps"][0].append(-1.0),
+        lambda r: r["log_lik"]["straightness"][0].__setitem__(2, 0.5),
+        lambda r: r["log_prior"].pop(),
+        lambda r: r["edges"].pop("rf_frac"),
+    ],
+)
+def test_histograms_that_do_not_fit_their_edges_are_refused(tmp_path, edit):
+    raw = msgspec.json.decode(msgspec.json.encode(ClassifierParams.load()))
+    edit(raw)
+    path = tmp_path / "params.json"
+    path.write_bytes(msgspec.json.encode(raw))
+    with pytest.raises(ValueError):
+        ClassifierParams.load(path)
+
+
+def test_every_scalar_parameter_has_a_checked_range():
+    from skywarden.classify.classifier import _RANGES
+
+    scalars = {
+        f.name
+        for f in msgspec.structs.fields(ClassifierParams)
+        if f.type in (float, "float") and f.name != "trained_on"
+    }
+    assert scalars and scalars == set(_RANGES)

@@ -25,6 +25,7 @@ cooperative report is judged spoofed (:mod:`.spoof`).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -51,6 +52,48 @@ from .spoof import SpoofConfig, SpoofMonitor
 
 log = logging.getLogger(__name__)
 _HELICOPTER = CLASSES.index("helicopter")
+
+
+#: Allowed ranges of :class:`ClassifierParams`' scalar fields: (low, low exclusive, high).
+_POS = (0.0, True, math.inf)
+_NONNEG = (0.0, False, math.inf)
+_FRAC = (0.0, False, 1.0)
+_ANY = (-math.inf, False, math.inf)
+_RANGES: dict[str, tuple[float, bool, float]] = {
+    "evidence_weight": _POS,
+    "tau_s": _POS,
+    "window_s": _POS,
+    "settle_s": _NONNEG,
+    "max_feature_llr": _POS,
+    "drone_p_max_kinematic": _FRAC,
+    "rf_emitter_frac": _FRAC,
+    "drone_p_max_rf": _FRAC,
+    "drone_p_max_unsigned": _FRAC,
+    "bird_speed_max_mps": _POS,
+    "fast_hysteresis_mps": _NONNEG,
+    "fast_latch_frac": _FRAC,
+    "fast_tau_s": _POS,
+    "bird_ground_speed_max_mps": _POS,
+    "fast_bird_llr": _ANY,
+    "unsigned_drone_llr": _ANY,
+    "unsigned_helicopter_llr": _ANY,
+    "unsigned_helicopter_speed_max_mps": _POS,
+    "hover_signature_frac": _NONNEG,
+    "hover_fix_max_s": _NONNEG,
+    "hover_latch_s": _NONNEG,
+    "hover_latch_frac": _FRAC,
+    "rcs_signature_min_dbsm": _ANY,
+    "rf_ambiguity_n_sigma": _POS,
+    "rf_cross_window_s": _NONNEG,
+    "fixed_wing_rcs_max_dbsm": _ANY,
+    "fixed_wing_straightness_min": _FRAC,
+    "emitter_llr": _NONNEG,
+}
+
+
+def _log_probs(rows: list[list[float]]) -> bool:
+    a = np.asarray(rows, float)
+    return bool(np.all(np.isfinite(a)) and np.all(a <= 0.0))
 
 
 class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -225,22 +268,48 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: Free-form description of the training run (data, seeds, measured accuracy).
     trained_on: dict[str, object] = msgspec.field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Checked on every construction (decode, ``structs.replace``, by hand): a
+        # hand-edited file with ``tau_s: 0`` or a fraction of 5 would otherwise give
+        # NaN probabilities or a rule that never fires, not an error.
+        if tuple(self.classes) != CLASSES:
+            raise ValueError(f"classifier params have classes {self.classes}, expected {CLASSES}")
+        for f in self.features:
+            if f not in FEATURES:
+                raise ValueError(f"classifier params use unknown feature '{f}'")
+            if f not in self.edges or f not in self.log_lik:
+                raise ValueError(f"feature '{f}': edges and log_lik required")
+            e = np.asarray(self.edges[f], float)
+            if not (np.all(np.isfinite(e)) and np.all(np.diff(e) > 0)):
+                raise ValueError(f"feature '{f}': edges must be finite and increasing")
+            if len(self.log_lik[f]) != len(e) + 1:
+                raise ValueError(f"feature '{f}': {len(e) + 1} bins expected")
+            if any(len(row) != len(CLASSES) for row in self.log_lik[f]):
+                raise ValueError(f"feature '{f}': {len(CLASSES)} log-likelihoods per bin expected")
+            if not _log_probs(self.log_lik[f]):
+                raise ValueError(f"feature '{f}': log-likelihoods must be finite and <= 0")
+        if len(self.log_prior) != len(CLASSES) or not _log_probs([self.log_prior]):
+            raise ValueError(f"log_prior: {len(CLASSES)} finite values <= 0 expected")
+        for name, (lo, lo_open, hi) in _RANGES.items():
+            v = getattr(self, name)
+            if not (math.isfinite(v) and (v > lo if lo_open else v >= lo) and v <= hi):
+                bound = f"{'>' if lo_open else '>='} {lo}" + (
+                    f" and <= {hi}" if hi < math.inf else ""
+                )
+                raise ValueError(f"classifier parameter {name} = {v!r}: must be {bound}")
+
     @classmethod
     def load(cls, path: str | Path | None = None) -> ClassifierParams:
-        """Parameters from a JSON file; the shipped defaults when ``path`` is None."""
+        """Parameters from a JSON file; the shipped defaults when ``path`` is None.
+
+        Raises ``msgspec.ValidationError`` (a ``ValueError``) naming the field when a
+        value is out of range or the histograms do not fit their edges.
+        """
         if path is None:
             raw = resources.files(__package__).joinpath("params.json").read_bytes()
         else:
             raw = Path(path).read_bytes()
-        p = msgspec.json.decode(raw, type=cls)
-        if tuple(p.classes) != CLASSES:
-            raise ValueError(f"classifier params have classes {p.classes}, expected {CLASSES}")
-        for f in p.features:
-            if f not in FEATURES:
-                raise ValueError(f"classifier params use unknown feature '{f}'")
-            if len(p.log_lik[f]) != len(p.edges[f]) + 1:
-                raise ValueError(f"feature '{f}': {len(p.edges[f]) + 1} bins expected")
-        return p
+        return msgspec.json.decode(raw, type=cls)
 
     def dump(self, path: str | Path) -> None:
         """Write as indented JSON."""
