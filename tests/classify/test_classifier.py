@@ -625,6 +625,37 @@ def test_a_drone_cruising_at_the_bird_limit_stays_faster_than_a_bird_through_dip
     assert not _speed_run([*cruise, 20.0, 23.0]).fast[0]
 
 
+def _climbing_run(vu_sd: float, params: ClassifierParams | None = None) -> np.ndarray:
+    """Class probabilities of a track flying north at 55 m/s, 300 m up, whose vertical
+    speed estimate swings +-15 m/s with standard deviation ``vu_sd`` (a radar's height
+    noise at long range), for 30 scans."""
+    clf = Classifier(params)
+    p, res = np.array([0.0, -10000.0, 300.0]), None
+    for k in range(30):
+        v = np.array([0.0, 55.0, 15.0 * (-1) ** k])
+        p = p + v
+        table = _table(6000.0 + k, [1], [[*p, *v]], t_first=[6000.0])
+        table.P[0, 5, 5] = vu_sd**2
+        res = clf.update(table, NO_ASSOC)
+    assert res is not None
+    return res.p[0]
+
+
+def test_a_climb_the_filter_does_not_know_is_no_evidence():
+    """A new track 10 km out has a vertical speed uncertain by 10-25 m/s; the 12-20 m/s
+    "climbs" that came of it read recorded helicopters as diving drones at 0.7
+    (real-train-08). Beyond ``climb_sigma_max_mps`` the climb feature is left out; a
+    known vertical speed still counts."""
+    p = ClassifierParams.load()
+    off = msgspec.structs.replace(p, climb_sigma_max_mps=0.0)
+    drone = CLASSES.index("drone")
+    known, known_off = _climbing_run(2.0, p), _climbing_run(2.0, off)
+    np.testing.assert_allclose(known, known_off)
+    noisy, noisy_off = _climbing_run(20.0, p), _climbing_run(20.0, off)
+    np.testing.assert_allclose(noisy_off, known_off)
+    assert noisy[drone] < noisy_off[drone] - 0.05
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

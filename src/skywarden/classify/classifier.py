@@ -52,6 +52,7 @@ from .spoof import SpoofConfig, SpoofMonitor
 
 log = logging.getLogger(__name__)
 _HELICOPTER = CLASSES.index("helicopter")
+_CLIMB = FEATURES.index("climb_mps")
 
 
 #: Allowed ranges of :class:`ClassifierParams`' scalar fields: (low, low exclusive, high).
@@ -73,6 +74,7 @@ _RANGES: dict[str, tuple[float, bool, float]] = {
     "fast_hysteresis_mps": _NONNEG,
     "fast_latch_frac": _FRAC,
     "fast_tau_s": _POS,
+    "climb_sigma_max_mps": _NONNEG,
     "bird_ground_speed_max_mps": _POS,
     "fast_bird_llr": _ANY,
     "unsigned_drone_llr": _ANY,
@@ -143,6 +145,14 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     fast_hysteresis_mps: float = 4.0
     fast_latch_frac: float = 0.35
     fast_tau_s: float = 10.0
+    #: The climb feature counts only while the track's vertical speed is known to
+    #: within this (its filter's standard deviation, m/s): a radar that measures
+    #: elevation at 10 km leaves a new track's vertical speed uncertain by 10-25 m/s,
+    #: and the "climbs" of 12-20 m/s that came of it read recorded helicopters as
+    #: diving drones at 0.7 in their first half minute (real-train-08). At this
+    #: uncertainty an estimate cannot tell one of the histogram's bins (0.25 to 12 m/s)
+    #: from another. 0: off.
+    climb_sigma_max_mps: float = 10.0
     #: Log-likelihood added to ``bird`` for a track steadily faster over the ground than
     #: this (its window's speed less the speed's standard deviation): no bird flies
     #: level at it, even with a strong wind behind it. The speed feature alone is
@@ -586,6 +596,9 @@ class Classifier:
         h.last_fix_t_s[slots[fixed]] = table.t_s
         t_start = table.t_first_s + p.settle_s
         feats = h.features(slots, table.t_s, p.window_s, t_start)
+        if p.climb_sigma_max_mps > 0.0:
+            vu_sd = np.sqrt(np.maximum(table.P[:, 5, 5], 0.0))
+            feats[vu_sd > p.climb_sigma_max_mps, _CLIMB] = np.nan
         dt = np.where(np.isfinite(h.last_t_s[slots]), table.t_s - h.last_t_s[slots], 1.0)
         speed = np.hypot(table.x[:, 3], table.x[:, 4])
         above = speed >= p.bird_speed_max_mps
