@@ -690,6 +690,8 @@ def test_out_of_range_parameters_are_refused_with_the_field_named(tmp_path, fiel
         lambda r: r["log_lik"]["straightness"][0].__setitem__(2, 0.5),
         lambda r: r["log_prior"].pop(),
         lambda r: r["edges"].pop("rf_frac"),
+        lambda r: r["identity_log_lik"]["remoteid"].pop(),
+        lambda r: r["emitter_class"].__setitem__("A7", "rotorcraft"),
     ],
 )
 def test_histograms_that_do_not_fit_their_edges_are_refused(tmp_path, edit):

@@ -300,6 +300,14 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
                 raise ValueError(f"feature '{f}': log-likelihoods must be finite and <= 0")
         if len(self.log_prior) != len(CLASSES) or not _log_probs([self.log_prior]):
             raise ValueError(f"log_prior: {len(CLASSES)} finite values <= 0 expected")
+        for kind, ll in self.identity_log_lik.items():
+            if len(ll) != len(CLASSES) or not all(math.isfinite(v) for v in ll):
+                raise ValueError(
+                    f"identity_log_lik[{kind!r}]: {len(CLASSES)} finite values expected"
+                )
+        for code, c in self.emitter_class.items():
+            if c not in CLASSES:
+                raise ValueError(f"emitter_class[{code!r}] = {c!r}: not one of {CLASSES}")
         for name, (lo, lo_open, hi) in _RANGES.items():
             v = getattr(self, name)
             if not (math.isfinite(v) and (v > lo if lo_open else v >= lo) and v <= hi):
@@ -391,9 +399,7 @@ class Classifier:
         self._rf_geom: dict[str, tuple[SensorGeometry, float, float]] = {}
         self._rf_last: dict[int, dict[str, float]] = {}  # track -> RF sensor -> last hit
         self._last_pd: dict[int, float] = {}  # track -> drone probability at the last scan
-        self._emitter_cls = {
-            code: CLASSES.index(c) for code, c in p.emitter_class.items() if c in CLASSES
-        }
+        self._emitter_cls = {code: CLASSES.index(c) for code, c in p.emitter_class.items()}
         self._emitter: dict[int, int] = {}  # track -> class its ADS-B emitter category names
 
     def emitter_classes(
