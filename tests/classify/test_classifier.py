@@ -692,6 +692,9 @@ def test_out_of_range_parameters_are_refused_with_the_field_named(tmp_path, fiel
         lambda r: r["edges"].pop("rf_frac"),
         lambda r: r["identity_log_lik"]["remoteid"].pop(),
         lambda r: r["emitter_class"].__setitem__("A7", "rotorcraft"),
+        lambda r: r["spoof"].__setitem__("max_offset_m", 0.0),
+        lambda r: r["spoof"].__setitem__("min_bearing_deg", -1.0),
+        lambda r: r["spoof"].__setitem__("min_score", 7.0),
     ],
 )
 def test_histograms_that_do_not_fit_their_edges_are_refused(tmp_path, edit):

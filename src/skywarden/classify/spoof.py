@@ -51,6 +51,18 @@ class SpoofConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     #: The score does not grow beyond this (so a flag can decay in bounded time).
     max_score: float = 6.0
 
+    def __post_init__(self) -> None:
+        # Shipped inside the classifier parameters: a hand-edited zero or NaN would make
+        # every cooperative report look spoofed (or none), not an error.
+        for name in msgspec.structs.fields(self):
+            v = getattr(self, name.name)
+            zero_ok = name.name == "min_bearing_deg"
+            if not (math.isfinite(v) and (v >= 0.0 if zero_ok else v > 0.0)):
+                bound = ">= 0" if zero_ok else "> 0"
+                raise ValueError(f"spoof parameter {name.name} = {v!r}: must be finite and {bound}")
+        if self.min_score > self.max_score:
+            raise ValueError("spoof parameters: min_score must not exceed max_score")
+
 
 _COOP = ("remoteid", "adsb")
 
