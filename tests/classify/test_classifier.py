@@ -682,27 +682,27 @@ def test_out_of_range_parameters_are_refused_with_the_field_named(tmp_path, fiel
 
 
 @pytest.mark.parametrize(
-    "edit",
+    ("edit", "reason"),
     [
-        lambda r: r["edges"]["speed_mps"].reverse(),
-        lambda r: r["log_lik"]["height_m"].pop(),
-        lambda r: r["log_lik"]["climb_mps"][0].append(-1.0),
-        lambda r: r["log_lik"]["straightness"][0].__setitem__(2, 0.5),
-        lambda r: r["log_prior"].pop(),
-        lambda r: r["edges"].pop("rf_frac"),
-        lambda r: r["identity_log_lik"]["remoteid"].pop(),
-        lambda r: r["emitter_class"].__setitem__("A7", "rotorcraft"),
-        lambda r: r["spoof"].__setitem__("max_offset_m", 0.0),
-        lambda r: r["spoof"].__setitem__("min_bearing_deg", -1.0),
-        lambda r: r["spoof"].__setitem__("min_score", 7.0),
+        (lambda r: r["edges"]["speed_mps"].reverse(), "finite and increasing"),
+        (lambda r: r["log_lik"]["height_m"].pop(), "bins expected"),
+        (lambda r: r["log_lik"]["climb_mps"][0].append(-1.0), "per bin expected"),
+        (lambda r: r["log_lik"]["straightness"][0].__setitem__(2, 0.5), "finite and <= 0"),
+        (lambda r: r["log_prior"].pop(), "log_prior"),
+        (lambda r: r["edges"].pop("rf_frac"), "edges and log_lik required"),
+        (lambda r: r["identity_log_lik"]["remoteid"].pop(), "identity_log_lik"),
+        (lambda r: r["emitter_class"].__setitem__("A7", "rotorcraft"), "emitter_class"),
+        (lambda r: r["spoof"].__setitem__("max_offset_m", 0.0), "max_offset_m"),
+        (lambda r: r["spoof"].__setitem__("min_bearing_deg", -1.0), "min_bearing_deg"),
+        (lambda r: r["spoof"].__setitem__("min_score", 7.0), "min_score"),
     ],
 )
-def test_histograms_that_do_not_fit_their_edges_are_refused(tmp_path, edit):
+def test_malformed_parameter_files_are_refused_with_the_reason(tmp_path, edit, reason):
     raw = msgspec.json.decode(msgspec.json.encode(ClassifierParams.load()))
     edit(raw)
     path = tmp_path / "params.json"
     path.write_bytes(msgspec.json.encode(raw))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=reason):
         ClassifierParams.load(path)
 
 
