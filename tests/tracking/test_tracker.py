@@ -623,6 +623,87 @@ def test_a_camera_and_one_direction_finder_do_not_fix_what_the_other_finder_does
     assert at_drone >= 8, at_drone
 
 
+@pytest.mark.parametrize("cover_m", [3000.0, 0.0])
+def test_bearings_do_not_place_an_object_where_a_radar_sees_none(cover_m):
+    """A camera's bearing on a far bird and one finder's bearing on a far drone cross
+    beside the sensors (real-eval-01 seed 7's geometry); the radar there, which sees
+    nothing at the crossing, would see anything flying so near: no track lives there
+    (the finder check is off, so this rule alone decides). Without it (range 0) a ghost does. A
+    drone that the radar, the camera and the finder see is tracked either way."""
+    rng = np.random.default_rng(7)
+    t = np.arange(0.0, 120.0, 0.5)
+    cam_p, rf1_p = (0.0, 50.0, 15.0), (100.0, -50.0, 10.0)
+    bird = {"bird": straight([3229.0, 463.0, 41.0], [2.3, -5.1, 0.0], t)}
+    far = {"far": straight([3011.0, 4737.0, 57.0], [6.4, -12.3, 0.0], t)}
+    near = {"near": straight([1500.0, 1500.0, 60.0], [-5.0, 3.0, 0.0], t)}
+    radar = sensor_at("radar", "radar", 0.0, 0.0, 20.0, max_range_m=12000.0, **RADAR)
+    cam = sensor_at("cam", "camera", *cam_p, sigma_az_deg=0.2, sigma_el_deg=0.2, max_range_m=4000.0)
+    rf1 = sensor_at("rf1", "rf", *rf1_p, sigma_az_deg=2.0, max_range_m=6000.0)
+    step = t[::2]
+    heard = {k: v[::2] for k, v in (far | near).items()}
+    rf = [
+        Detection(t=d.t, sensor="rf1", az_deg=d.az_deg, truth=d.truth)
+        for d in observe(rf1, heard, step, rng, pd=0.9, offset_s=0.2)
+    ]
+    # The bird and the far drone are too small for the radar at 3-5.6 km; the near
+    # drone it sees.
+    plots = observe(radar, {"near": near["near"][::2]}, step, rng, pd=0.9)
+    ghost = _cross_xy(cam_p, bird["bird"][0], rf1_p, far["far"][0])
+    assert 100.0 < math.hypot(*ghost) < 400.0, ghost
+    # Two clutter echoes there start a track: the crossings must not keep it either.
+    echo = np.array([[ghost[0], ghost[1], 40.0]] * 2)
+    clutter = [
+        Detection(t=d.t, sensor=d.sensor, range_m=d.range_m, az_deg=d.az_deg, el_deg=d.el_deg)
+        for d in observe(radar, {"echo": echo}, np.array([20.0, 21.0]), rng)
+    ]
+    dets = merge(plots, clutter, observe(cam, bird | near, t, rng, pd=0.9), rf)
+    _, outs = run(
+        header(radar, cam, rf1), dets, rf_corroborate_window_s=0.0, radar_cover_range_m=cover_m
+    )
+    at_ghost = _tracks_near(outs, ghost, 150.0)
+    at_drone = sum(_tracks_near(outs, near["near"][k], 150.0) > 0 for k in range(0, len(t), 20))
+    if cover_m:
+        assert at_ghost == 0
+    else:
+        assert at_ghost > 20, at_ghost  # the rule is what removes it
+    assert at_drone >= 10, at_drone
+
+
+@pytest.mark.parametrize(
+    ("cover_m", "radar_on", "held"),
+    [(3000.0, True, False), (0.0, True, True), (3000.0, False, True)],
+)
+def test_a_radar_that_sees_nothing_overrules_crossing_bearings(cover_m, radar_on, held):
+    """An object 1.4 km out that the radar saw for 4 s and then not, while a camera and
+    a direction finder keep crossing on it: with the rule the crossings no longer fix
+    it where a working radar sees nothing, and its track ends; without it, or once the
+    radar itself has gone quiet (no negative evidence), the crossings hold it."""
+    rng = np.random.default_rng(11)
+    radar = sensor_at("radar", "radar", 0.0, 0.0, 20.0, max_range_m=12000.0, **RADAR)
+    cam = sensor_at("cam", "camera", 0.0, 50.0, 15.0, sigma_az_deg=0.2, sigma_el_deg=0.2)
+    rf1 = sensor_at("rf1", "rf", 100.0, -50.0, 10.0, sigma_az_deg=1.0)
+    t = np.arange(0.0, 40.0, 1.0)
+    obj = {"obj": straight([800.0, 1200.0, 60.0], [0.0, 0.0, 0.0], t)}
+    far = {"far": straight([9000.0, 0.0, 300.0], [-10.0, 0.0, 0.0], t)}
+    seen = t < 4.0
+    plots = observe(radar, {"obj": obj["obj"][seen]}, t[seen], rng)
+    if radar_on:
+        plots += observe(radar, far, t, rng)
+    dets = merge(
+        plots, observe(cam, obj, t, rng, offset_s=0.3), observe(rf1, obj, t, rng, offset_s=0.6)
+    )
+    dets = [
+        Detection(t=d.t, sensor=d.sensor, az_deg=d.az_deg, truth=d.truth)
+        if d.sensor == "rf1"
+        else d
+        for d in dets
+    ]
+    _, outs = run(header(radar, cam, rf1), dets, radar_cover_range_m=cover_m)
+    late = [o for o in outs if o.t_s - T0 >= 30.0]
+    near = sum(_tracks_near([o], obj["obj"][0], 150.0) for o in late)
+    assert (near == len(late)) if held else (near == 0), (near, len(late))
+
+
 def test_a_crossing_is_corroborated_only_by_a_bearing_through_it():
     """The corroboration check itself: the other finder's bearing through the crossing
     corroborates it, one 10 degrees off does not, nor does none at all."""

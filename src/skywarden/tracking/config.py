@@ -145,6 +145,21 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     rf_corroborate_window_s: float = 3.0
     #: ... (0, 100]
     rf_corroborate_n_sigma: float = 3.0
+    #: A radar that has reported in the last ``radar_cover_window_s`` sees whatever
+    #: flies within this range of it and inside its field of view: bearings crossing
+    #: there start no track, and fix the position of no track that a radar plot (or
+    #: a position report) has not updated within that window. Bearings of two sensors
+    #: a hundred metres apart on two far objects in different directions cross a few
+    #: hundred metres from both; a ghost there, kept alive by the crossings, stood
+    #: still inside the main site with a direction finder's drone credit and was
+    #: raised ``critical`` (real-eval-01 seed 7). 0 turns this off. [0, 100000]
+    radar_cover_range_m: float = 3000.0
+    #: ... and within this fraction of the radar's ``max_range_m`` (where it has one):
+    #: a radar's stated range is where it still sees the objects it is there for, a
+    #: small drone well inside it. [0, 1]
+    radar_cover_max_frac: float = 0.25
+    #: ... (0, 600]
+    radar_cover_window_s: float = 4.0
     #: Altitude assumed (with a wide sigma) for a triangulation without elevation.
     triangulation_default_up_m: float = 150.0
     #: ... and its one-sigma, metres. (0, 5000]

@@ -23,6 +23,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
+from ..coverage import in_coverage_aer
 from ..geodesy import LocalFrame, SensorGeometry, wrap_angle
 from ..timing import StageTimer
 from ..types import (
@@ -139,6 +140,8 @@ class Tracker:
         self._bearings: deque[_Bearing] = deque()
         #: Per direction finder, its recent batches: (time, azimuths in its axes, sigma).
         self._rf_recent: dict[str, deque[tuple[float, np.ndarray, float]]] = {}
+        #: Time of each radar's latest batch (radar sensor id -> UTC seconds).
+        self._radar_t: dict[str, float] = {}
         self._assoc = _Assoc()
         self._deleted: list[tuple[int, np.ndarray, np.ndarray, str, int, float, float]] = []
         self._merge_t = -math.inf  # when duplicates were last looked for
@@ -278,6 +281,8 @@ class Tracker:
         self.stats.batches += 1
         self.stats.detections += len(dets)
         self._predict_to(t)
+        if sensor.kind == "radar":
+            self._radar_t[sensor.id] = t
         tm = self.timer
         if tm is not None:
             tm.lap("predict")
@@ -615,6 +620,13 @@ class Tracker:
                     cfg.bearing_fix_max_growth * self.sd_fix[fixed], cfg.bearing_fix_sd_m
                 )
                 fixed = fixed[self._sd_horizontal(fixed) <= bound]
+            if fixed.shape[0] and cfg.radar_cover_range_m > 0.0:
+                # Bearings alone do not place an object where a radar would see it:
+                # only a radar plot does (a ghost there lives on crossings otherwise).
+                unseen = self.t_s - self.t_pos[fixed] > cfg.radar_cover_window_s
+                if unseen.any():
+                    x, _ = imm_combine(self.xm[fixed], self.Pm[fixed], self.mu[fixed])
+                    fixed = fixed[~(unseen & self._radar_covers(x[:, :3]))]
         else:
             fixed = ti
             self.fix_batch[ti, self.n_fix[ti] % _FIX_RING] = self.stats.batches
@@ -773,6 +785,8 @@ class Tracker:
                 s_u = s_h if (has_el or b.has_el) else cfg.triangulation_default_up_sigma_m
                 if not self._rf_corroborated(p, s_h, (sensor.id, b.sensor)):
                     continue
+                if cfg.radar_cover_range_m > 0.0 and self._radar_covers(p[None, :])[0]:
+                    continue  # a radar would see an object there, and has no track of it
                 new_pos.append(p)
                 new_cov.append(np.diag([s_h**2, s_h**2, s_u**2]))
                 new_dets.append(dets[i])
@@ -799,6 +813,23 @@ class Tracker:
                 new_dets,
                 sensor.kind,
             )
+
+    def _radar_covers(self, pos: np.ndarray) -> np.ndarray:
+        """Which site-ENU points (n, 3) lie within ``radar_cover_range_m`` (and
+        ``radar_cover_max_frac`` of its range) of a radar that has reported in the last
+        ``radar_cover_window_s``, inside its field of view: bool (n,)."""
+        cfg = self.config
+        out = np.zeros(pos.shape[0], bool)
+        for sid, t in self._radar_t.items():
+            sensor = self.sensors.get(sid)
+            if sensor is None or self.t_s - t > cfg.radar_cover_window_s:
+                continue
+            reach = cfg.radar_cover_range_m
+            if sensor.max_range_m is not None:
+                reach = min(reach, cfg.radar_cover_max_frac * sensor.max_range_m)
+            r, az, el = self._geom(sid).to_aer(pos)
+            out |= (r <= reach) & in_coverage_aer(sensor, r, az, el)
+        return out
 
     def _remember_rf(self, sensor_id: str, az: np.ndarray, sigma: float) -> None:
         """Keep a direction finder's bearings (azimuths in its axes, radians, and their
