@@ -104,3 +104,24 @@ def test_no_history_gives_nan():
     h = TrackHistory(depth=8)
     f = h.features(h.slots(np.array([5])), T0, 10.0, np.array([-np.inf]))
     assert f.shape == (1, len(FEATURES)) and np.isnan(f).all()
+
+
+def test_standing_still_counts_only_while_held():
+    """``held_still_frac`` takes the window as the features do and counts a still sample
+    only where the track was held (fixed), not where it coasted on its filter's guess;
+    ``hover_frac`` counts both. Too few samples: NaN."""
+    hover = np.zeros((20, 1, 6))
+    hover[:, 0, 2] = 40.0
+    h = TrackHistory(depth=32)
+    ids = np.array([1])
+    for k in range(20):
+        held = np.array([k % 4 == 0 or k < 10])  # held for 10 s, then 1 scan in 4
+        h.push(h.slots(ids), T0 + k, hover[k], np.full(1, np.nan), np.zeros(1), held)
+    slots = h.slots(ids)
+    since = np.full(1, -np.inf)
+    # Window t = 10..19: held at 12 and 16 only.
+    assert h.held_still_frac(slots, T0 + 19, 9.0, since)[0] == 0.2
+    assert h.features(slots, T0 + 19, 9.0, since)[0, F["hover_frac"]] == 1.0
+    # Window t = 5..19: 5..9, 12, 16 held of 15.
+    assert math.isclose(h.held_still_frac(slots, T0 + 19, 14.0, since)[0], 7 / 15)
+    assert math.isnan(h.held_still_frac(slots, T0 + 19, 9.0, np.array([T0 + 18.0]))[0])

@@ -183,7 +183,8 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: for ten seconds and more, multirotors do. It keeps its drone evidence (no
     #: ``unsigned_drone_llr``) and the kinematic cap, so that a hovering quadcopter with
     #: no RF and no echo size can be warned of (the helicopter penalty still holds).
-    #: Above 1: off.
+    #: The same fraction of the window must have found it that slow while its track was
+    #: held (confirmed), not coasting on the filter's guess. Above 1: off.
     hover_signature_frac: float = 0.5
     #: ... and only while its position was fixed (a radar plot, a position report)
     #: within this many seconds: a ghost track at the crossing of a camera's bearing on
@@ -598,7 +599,7 @@ class Classifier:
         rf = self.own_emission(table, assoc, rf)
         h = self.history
         slots = h.slots(table.id)
-        h.push(slots, table.t_s, table.x, rcs, rf)
+        h.push(slots, table.t_s, table.x, rcs, rf, table.status == CONFIRMED)
         h.last_fix_t_s[slots[fixed]] = table.t_s
         t_start = table.t_first_s + p.settle_s
         feats = h.features(slots, table.t_s, p.window_s, t_start)
@@ -645,6 +646,13 @@ class Classifier:
         # on a bird far along its line, crossing another sensor's) has no measured
         # velocity, and stands still because nothing moves it.
         hovering &= table.t_s - h.last_fix_t_s[slots] <= p.hover_fix_max_s
+        # ... and that stood still while held, not while coasting: a bird turning back
+        # on its path leaves a filter's speed near zero for a few scans, and a track
+        # coasting on that guess stands still for as many more (real-train-05 seed 8).
+        cand = np.flatnonzero(hovering)
+        if cand.shape[0]:
+            held = h.held_still_frac(slots[cand], table.t_s, p.window_s, t_start[cand])
+            hovering[cand] = held >= p.hover_signature_frac
         if p.hover_latch_s > 0.0:
             # Only once the whole window is past the filter transient: a new track's
             # velocity starts at zero and a bird's first seconds read as hovering.

@@ -93,6 +93,9 @@ class TrackHistory:
             **{c: np.zeros((n_slots, d)) for c in self._COMPONENTS},
             "rcs": np.full((n_slots, d), np.nan),
             "rf": np.zeros((n_slots, d)),
+            # 1 where the track was held (confirmed: fixed within the tracker's coast
+            # time), 0 where it coasted on its filter's prediction.
+            "held": np.zeros((n_slots, d)),
             "born": np.full(n_slots, -1, np.int64),
             "last_t_s": np.full(n_slots, np.nan),
             # Time of the track's latest position fix (a radar plot, a position report).
@@ -155,18 +158,51 @@ class TrackHistory:
         self._ids, self._slot = self._ids[~which], self._slot[~which]
 
     def push(
-        self, slots: np.ndarray, t_s: float, x: np.ndarray, rcs_dbsm: np.ndarray, rf: np.ndarray
+        self,
+        slots: np.ndarray,
+        t_s: float,
+        x: np.ndarray,
+        rcs_dbsm: np.ndarray,
+        rf: np.ndarray,
+        held: np.ndarray | None = None,
     ) -> None:
         """Append one sample per slot: state x (n, 6), mean RCS (n,) (NaN if none), RF flag
-        (n,). Every live slot is pushed at each call (the slots of :meth:`slots`)."""
+        (n,), held flag (n,) (default: held). Every live slot is pushed at each call (the
+        slots of :meth:`slots`)."""
         c = self.tick % self.depth
         for k, name in enumerate(self._COMPONENTS):
             getattr(self, name)[slots, c] = x[:, k]
         self.rcs[slots, c] = rcs_dbsm
         self.rf[slots, c] = rf
+        self.held[slots, c] = 1.0 if held is None else held
         self.col_t[c] = t_s
         self.col_tick[c] = self.tick
         self.tick += 1
+
+    def held_still_frac(
+        self, slots: np.ndarray, t_s: float, window_s: float, t_start_s: np.ndarray
+    ) -> np.ndarray:
+        """Per slot (n,): the fraction of the window's samples (as :meth:`features` takes
+        them) in which the track was held and slower than ``HOVER_SPEED_MPS``; NaN with
+        fewer than ``MIN_SAMPLES``. Unlike ``hover_frac`` a coasting sample never counts:
+        its speed is the filter's guess."""
+        n, d = slots.shape[0], self.depth
+        k = min(self.tick, d)
+        ticks = self.tick - 1 - np.arange(k)
+        cols = ticks % d
+        ok_col = self.col_t[cols] >= t_s - window_s
+        cols, ticks = cols[ok_col], ticks[ok_col]
+        if n == 0 or cols.shape[0] == 0:
+            return np.full(n, np.nan)
+        rows = slots[:, None]
+        valid = (ticks[None, :] >= self.born[rows]) & (
+            self.col_t[cols][None, :] >= t_start_s[:, None]
+        )
+        still = np.hypot(self.ve[rows, cols], self.vn[rows, cols]) < HOVER_SPEED_MPS
+        held = self.held[rows, cols] > 0.5
+        cnt = valid.sum(axis=1)
+        frac = (valid & still & held).sum(axis=1) / np.maximum(cnt, 1)
+        return np.where(cnt >= MIN_SAMPLES, frac, np.nan)
 
     def features(
         self, slots: np.ndarray, t_s: float, window_s: float, t_start_s: np.ndarray
