@@ -1,6 +1,6 @@
 """Warning quality of every acceptance scenario, as one table (the README's figures).
 
-    .venv/bin/python scripts/warning_report.py [--seeds 1 2] [--jobs 2] [--json]
+    .venv/bin/python scripts/warning_report.py [--seeds 1 --seeds 2] [--jobs 2] [--json]
         [--bird-wind E N] [--set acceptance|train]
 
 Simulates every built-in and every real-flight evaluation scenario with each

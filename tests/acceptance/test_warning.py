@@ -102,7 +102,7 @@ MIN_ACCURACY = 0.95
 #: quadcopter that has stood still keeps the hover signature, docs/classifier.md rule
 #: 14), real-eval-05 0.864-0.873 (recorded helicopters without a transponder as
 #: aircraft or drones), with no radar cross-section to separate them. (real-eval-02
-#: reaches 0.957-0.968 since wander at bird speeds stopped counting for ``unknown``;
+#: reaches 0.958-0.968 since wander at bird speeds stopped counting for ``unknown``;
 #: real-eval-01 and -03 0.975-0.983.)
 MIN_ACCURACY_BY_SCENARIO = {
     "real-eval-04": 0.94,
