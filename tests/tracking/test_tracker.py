@@ -704,6 +704,33 @@ def test_a_radar_that_sees_nothing_overrules_crossing_bearings(cover_m, radar_on
     assert (near == len(late)) if held else (near == 0), (near, len(late))
 
 
+def test_what_a_radar_covers():
+    """The radar-cover check itself: inside the radar's range limit (the smaller of
+    radar_cover_range_m and radar_cover_max_frac of its max_range_m) and field of view,
+    while it has reported within radar_cover_window_s; not outside its sector, below its
+    lowest elevation, beyond the limit, or once it has gone quiet."""
+    from skywarden.tracking.tracker import Tracker
+    from skywarden.types import FieldOfView
+
+    fov = FieldOfView(az_min_deg=0.0, az_max_deg=90.0, el_min_deg=-1.0, el_max_deg=60.0)
+    radar = sensor_at("radar", "radar", 0.0, 0.0, 20.0, max_range_m=8000.0, fov=fov, **RADAR)
+    tr = Tracker(FRAME, {"radar": radar}, TrackerConfig())
+    tr.t_s = T0
+    pts = np.array(
+        [
+            [1000.0, 1000.0, 100.0],  # north-east, 1.4 km: covered
+            [-1000.0, 1000.0, 100.0],  # north-west: outside the sector
+            [1000.0, 1000.0, -30.0],  # below the beam
+            [1500.0, 1500.0, 100.0],  # 2.1 km: beyond a quarter of 8 km
+        ]
+    )
+    assert not tr._radar_covers(pts).any()  # the radar has not reported yet
+    tr._radar_t["radar"] = T0 - 1.0
+    assert tr._radar_covers(pts).tolist() == [True, False, False, False]
+    tr.t_s = T0 + TrackerConfig().radar_cover_window_s
+    assert not tr._radar_covers(pts).any()  # quiet too long
+
+
 def test_a_crossing_is_corroborated_only_by_a_bearing_through_it():
     """The corroboration check itself: the other finder's bearing through the crossing
     corroborates it, one 10 degrees off does not, nor does none at all."""
