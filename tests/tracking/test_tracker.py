@@ -704,6 +704,51 @@ def test_a_radar_that_sees_nothing_overrules_crossing_bearings(cover_m, radar_on
     assert (near == len(late)) if held else (near == 0), (near, len(late))
 
 
+@pytest.mark.parametrize("check", [True, False])
+def test_crossings_the_other_finder_does_not_hear_do_not_hold_a_track(check):
+    """A quadcopter the radar saw hovers where a camera's bearing on a far bird and one
+    finder's bearing on a far drone cross, then lands; its track, left at the crossing
+    (as if below the radar's beam: the radar's own check is off), would be held there by
+    the two bearings — such a ghost was raised critical inside the main site (bird-wind
+    stress test, real-eval-05 seed 1). The other finder in range never hears anything
+    there: with the check the crossings fix nothing and the track ends; without it the
+    ghost lives on."""
+    rng = np.random.default_rng(5)
+    t = np.arange(0.0, 120.0, 0.5)
+    cam_p, rf1_p, rf2_p = (0.0, 50.0, 15.0), (100.0, -50.0, 10.0), (-1500.0, 800.0, 10.0)
+    bird = {"bird": straight([3229.0, 463.0, 41.0], [2.3, -5.1, 0.0], t)}
+    far = {"far": straight([3011.0, 4737.0, 57.0], [6.4, -12.3, 0.0], t)}
+    ghost = _cross_xy(cam_p, bird["bird"][0], rf1_p, far["far"][0])
+    visitor = straight([ghost[0], ghost[1], 40.0], [0.0, 0.0, 0.0], t)
+    visitor[t >= 25.0] = np.nan  # landed
+    radar = sensor_at("radar", "radar", 0.0, 0.0, 20.0, max_range_m=12000.0, **RADAR)
+    cam = sensor_at("cam", "camera", *cam_p, sigma_az_deg=0.2, sigma_el_deg=0.2, max_range_m=4000.0)
+    rf1 = sensor_at("rf1", "rf", *rf1_p, sigma_az_deg=2.0, max_range_m=6000.0)
+    rf2 = sensor_at("rf2", "rf", *rf2_p, sigma_az_deg=2.0, max_range_m=6000.0)
+    step = t[::2]
+
+    def rf(s, offset_s):
+        return [
+            Detection(t=d.t, sensor=s.id, az_deg=d.az_deg, truth=d.truth)
+            for d in observe(s, {"far": far["far"][::2]}, step, rng, pd=0.9, offset_s=offset_s)
+        ]
+
+    plots = observe(radar, {"visitor": visitor[::2]}, step, rng, pd=0.9)
+    dets = merge(plots, observe(cam, bird, t, rng, pd=0.9), rf(rf1, 0.2), rf(rf2, 0.6))
+    _, outs = run(
+        header(radar, cam, rf1, rf2),
+        dets,
+        rf_corroborate_window_s=3.0 if check else 0.0,
+        radar_cover_range_m=0.0,  # as below the radar's beam: only the finders can tell
+    )
+    late = [o for o in outs if o.t_s - T0 >= 50.0]
+    at_ghost = _tracks_near(late, ghost, 150.0)
+    if check:
+        assert at_ghost == 0
+    else:
+        assert at_ghost > 20, at_ghost  # the check is what ends it
+
+
 def test_what_a_radar_covers():
     """The radar-cover check itself: inside the radar's range limit (the smaller of
     radar_cover_range_m and radar_cover_max_frac of its max_range_m) and field of view,

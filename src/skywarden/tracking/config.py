@@ -141,7 +141,11 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     #: sigma) in the last ``rf_corroborate_window_s``: an emitter there is heard by
     #: all of them. A camera's bearing on a far bird crossed a finder's on a far
     #: drone 180 m from both sensors and started a ghost that stood still inside the
-    #: main site (held-out real-train-02 seed 4). 0 turns this off. [0, 600]
+    #: main site (held-out real-train-02 seed 4). Such a crossing likewise fixes an
+    #: existing track only where every other finder in range hears it (a track below
+    #: the radar's beam, held by a camera's bearings on a bird crossing a finder's on a
+    #: drone, was raised critical in the main site: real-eval-05 seed 1 under the
+    #: bird-wind stress test). 0 turns this off. [0, 600]
     rf_corroborate_window_s: float = 3.0
     #: ... (0, 100]
     rf_corroborate_n_sigma: float = 3.0

@@ -613,13 +613,26 @@ class Tracker:
                 & (self.t_s - self.b_t[ti] <= cfg.bearing_fix_window_s)
             )
             fixed = ti[crossed]
+            partner = self.b_sensor[fixed]
             self.b_sensor[ti] = sensor.id
             self.b_t[ti] = self.t_s
             if fixed.shape[0] and cfg.bearing_fix_max_growth > 0.0:
                 bound = np.maximum(
                     cfg.bearing_fix_max_growth * self.sd_fix[fixed], cfg.bearing_fix_sd_m
                 )
-                fixed = fixed[self._sd_horizontal(fixed) <= bound]
+                keep = self._sd_horizontal(fixed) <= bound
+                fixed, partner = fixed[keep], partner[keep]
+            if fixed.shape[0] and cfg.rf_corroborate_window_s > 0.0:
+                # A crossing with a finder's bearing fixes a track only where every other
+                # finder in range hears it too, as it starts one only there (_triangulate):
+                # else a track left where two bearings on two far objects cross lives on.
+                x, _ = imm_combine(self.xm[fixed], self.Pm[fixed], self.mu[fixed])
+                sd = self._sd_horizontal(fixed)
+                heard = [
+                    self._rf_corroborated(x[r, :3], float(sd[r]), (sensor.id, str(partner[r])))
+                    for r in range(fixed.shape[0])
+                ]
+                fixed = fixed[np.array(heard, bool)]
             if fixed.shape[0] and cfg.radar_cover_range_m > 0.0:
                 # Bearings alone do not place an object where a radar would see it:
                 # only a radar plot does (a ghost there lives on crossings otherwise).
