@@ -38,10 +38,17 @@ RADAR = {"id": "radar-1", "kind": "radar", "lat": 51.0, "lon": 1.0, "alt_m": 30.
          "update_s": 1.0, "max_range_m": 20000.0}  # fmt: skip
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports() -> tuple[int, int, int]:
+    """Three loopback ports free when picked (TCP, UDP, TCP), held open together so that
+    the two TCP ones differ."""
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as http,
+    ):
+        for sock in (tcp, udp, http):
+            sock.bind(("127.0.0.1", 0))
+        return tcp.getsockname()[1], udp.getsockname()[1], http.getsockname()[1]
 
 
 def garbage(rng: random.Random) -> bytes:
@@ -75,37 +82,54 @@ def garbage(rng: random.Random) -> bytes:
 class Site:
     """A ``skywarden serve`` process with JSON Lines ports and a viewer token."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.tcp_port, self.udp_port = free_port(), free_port(socket.SOCK_DGRAM)
-        self.http_port = free_port()
-        cfg = {
-            "site": SITE,
-            "sensors": [RADAR],
-            "sources": {"jsonl_tcp_port": self.tcp_port, "jsonl_udp_port": self.udp_port},
-            "store": {"path": str(workdir / "flood.db")},
-            "server": {"port": self.http_port},
-        }
-        (workdir / "site.yaml").write_text(yaml.safe_dump(cfg))
+    #: How long the server may take to answer its API (a cold start compiles the
+    #: tracker's and classifier's Numba code; a busy CI machine is slow at it).
+    START_TIMEOUT_S = 180.0
+
+    def __init__(self, workdir: Path, tries: int = 5) -> None:
         store = Store(workdir / "flood.db")
         self.token = store.create_token("viewer", "flood")
         store.close()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from skywarden.cli import main; main()",
-             "serve", "--config", str(workdir / "site.yaml")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy(),
-        )  # fmt: skip
-        self.base = f"http://127.0.0.1:{self.http_port}"
         self.headers = {"Authorization": f"Bearer {self.token}"}
-        deadline = time.monotonic() + 60.0
-        while True:
+        self.log = workdir / "serve.log"
+        # A port free when picked may be taken before the server binds it; the server
+        # then says so and exits, and other ports are tried (CI once lost a run to a
+        # server that did not come up, with nothing to say why).
+        for _ in range(tries):
+            self.tcp_port, self.udp_port, self.http_port = free_ports()
+            cfg = {
+                "site": SITE,
+                "sensors": [RADAR],
+                "sources": {"jsonl_tcp_port": self.tcp_port, "jsonl_udp_port": self.udp_port},
+                "store": {"path": str(workdir / "flood.db")},
+                "server": {"port": self.http_port},
+            }
+            (workdir / "site.yaml").write_text(yaml.safe_dump(cfg))
+            with self.log.open("wb") as err:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-c", "from skywarden.cli import main; main()",
+                     "serve", "--config", str(workdir / "site.yaml")],
+                    stdout=subprocess.DEVNULL, stderr=err, env=os.environ.copy(),
+                )  # fmt: skip
+            self.base = f"http://127.0.0.1:{self.http_port}"
+            if self._wait_up():
+                return
+            said = self.stop()
+            if "already in use" not in said:
+                raise RuntimeError(f"skywarden serve did not come up: {said[-2000:]}")
+        raise RuntimeError(f"{tries} sets of ports were taken before the server bound them")
+
+    def _wait_up(self) -> bool:
+        """Whether the API answered before the server exited or START_TIMEOUT_S passed."""
+        deadline = time.monotonic() + self.START_TIMEOUT_S
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 if httpx.get(self.base + "/api/tracks", headers=self.headers).status_code == 200:
-                    break
+                    return True
             except httpx.HTTPError:
                 pass
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("skywarden serve did not come up")
             time.sleep(0.2)  # a separate process: nothing to await
+        return False
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -115,9 +139,14 @@ class Site:
 
     def stop(self) -> str:
         """Stop the server; returns what it wrote on stderr."""
-        self.proc.terminate()
-        _, err = self.proc.communicate(timeout=30)
-        return err.decode(errors="replace")
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.log.read_text(errors="replace")
 
 
 async def flood(site: Site, seconds: float, connections: int = 6) -> dict[str, Any]:
