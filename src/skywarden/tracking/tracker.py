@@ -616,30 +616,8 @@ class Tracker:
             partner = self.b_sensor[fixed]
             self.b_sensor[ti] = sensor.id
             self.b_t[ti] = self.t_s
-            if fixed.shape[0] and cfg.bearing_fix_max_growth > 0.0:
-                bound = np.maximum(
-                    cfg.bearing_fix_max_growth * self.sd_fix[fixed], cfg.bearing_fix_sd_m
-                )
-                keep = self._sd_horizontal(fixed) <= bound
-                fixed, partner = fixed[keep], partner[keep]
-            if fixed.shape[0] and cfg.rf_corroborate_window_s > 0.0:
-                # A crossing with a finder's bearing fixes a track only where every other
-                # finder in range hears it too, as it starts one only there (_triangulate):
-                # else a track left where two bearings on two far objects cross lives on.
-                x, _ = imm_combine(self.xm[fixed], self.Pm[fixed], self.mu[fixed])
-                sd = self._sd_horizontal(fixed)
-                heard = [
-                    self._rf_corroborated(x[r, :3], float(sd[r]), (sensor.id, str(partner[r])))
-                    for r in range(fixed.shape[0])
-                ]
-                fixed = fixed[np.array(heard, bool)]
-            if fixed.shape[0] and cfg.radar_cover_range_m > 0.0:
-                # Bearings alone do not place an object where a radar would see it:
-                # only a radar plot does (a ghost there lives on crossings otherwise).
-                unseen = self.t_s - self.t_pos[fixed] > cfg.radar_cover_window_s
-                if unseen.any():
-                    x, _ = imm_combine(self.xm[fixed], self.Pm[fixed], self.mu[fixed])
-                    fixed = fixed[~(unseen & self._radar_covers(x[:, :3]))]
+            if fixed.shape[0]:
+                fixed = fixed[self._crossing_fixes(fixed, partner, sensor.id)]
         else:
             fixed = ti
             self.fix_batch[ti, self.n_fix[ti] % _FIX_RING] = self.stats.batches
@@ -659,7 +637,35 @@ class Tracker:
         """Horizontal position one-sigma (RMS over east and north, metres) of the mode
         mixture of ``rows``."""
         _, P = imm_combine(self.xm[rows], self.Pm[rows], self.mu[rows])
-        return np.sqrt((P[:, 0, 0] + P[:, 1, 1]) / 2.0)
+        return _horizontal_sd(P)
+
+    def _crossing_fixes(self, rows: np.ndarray, partner: np.ndarray, sensor_id: str) -> np.ndarray:
+        """Which of ``rows``, whose bearing from ``sensor_id`` crossed one from ``partner``
+        (per row) within the fix window, that crossing fixes: bool (n,). Each check
+        looks only at the rows the ones before it kept."""
+        cfg = self.config
+        x, P = imm_combine(self.xm[rows], self.Pm[rows], self.mu[rows])
+        sd = _horizontal_sd(P)
+        keep = np.ones(rows.shape[0], bool)
+        if cfg.bearing_fix_max_growth > 0.0:
+            keep &= sd <= np.maximum(
+                cfg.bearing_fix_max_growth * self.sd_fix[rows], cfg.bearing_fix_sd_m
+            )
+        if cfg.rf_corroborate_window_s > 0.0:
+            # A crossing with a finder's bearing fixes a track only where every other
+            # finder in range hears it too, as it starts one only there (_triangulate):
+            # else a track left where two bearings on two far objects cross lives on.
+            for r in np.flatnonzero(keep):
+                keep[r] = self._rf_corroborated(
+                    x[r, :3], float(sd[r]), (sensor_id, str(partner[r]))
+                )
+        if cfg.radar_cover_range_m > 0.0:
+            # Bearings alone do not place an object where a radar would see it: only a
+            # radar plot does (a ghost there lives on crossings otherwise).
+            unseen = keep & (self.t_s - self.t_pos[rows] > cfg.radar_cover_window_s)
+            if unseen.any():
+                keep[unseen] = ~self._radar_covers(x[unseen, :3])
+        return keep
 
     # --- initiation ---------------------------------------------------------------
 
@@ -728,7 +734,7 @@ class Tracker:
                 "t_first": np.full(k, self.t_s),
                 "t_last": np.full(k, self.t_s),
                 "t_fix": np.full(k, self.t_s),
-                "sd_fix": np.sqrt((pcov[:, 0, 0] + pcov[:, 1, 1]) / 2.0),
+                "sd_fix": _horizontal_sd(pcov),
                 "b_sensor": np.full(k, "", dtype=object),
                 "b_t": np.full(k, -math.inf),
                 "fix_batch": fix_batch,
@@ -1258,6 +1264,12 @@ def _closest_approach(
     if np.linalg.norm(q1 - q2) > 0.05 * max(s, r) + 50.0:
         return None
     return (q1 + q2) / 2, float(s), float(r), sin_a
+
+
+def _horizontal_sd(P: np.ndarray) -> np.ndarray:
+    """Horizontal position one-sigma (RMS over east and north, metres) of covariances
+    ``P`` (n, k, k) whose first two axes are east and north."""
+    return np.sqrt((P[:, 0, 0] + P[:, 1, 1]) / 2.0)
 
 
 def _fixed_together(fi: np.ndarray, fj: np.ndarray) -> np.ndarray:
