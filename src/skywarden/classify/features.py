@@ -179,6 +179,12 @@ class TrackHistory:
         self.col_tick[c] = self.tick
         self.tick += 1
 
+    def _window_len(self, t_s: float, window_s: float) -> int:
+        """How many of the latest pushes lie within ``window_s`` of ``t_s`` (the feature
+        window; push times never decrease)."""
+        recent = self.col_t[(self.tick - 1 - np.arange(min(self.tick, self.depth))) % self.depth]
+        return int(np.count_nonzero(recent >= t_s - window_s))
+
     def held_still_frac(
         self, slots: np.ndarray, t_s: float, window_s: float, t_start_s: np.ndarray
     ) -> np.ndarray:
@@ -186,14 +192,11 @@ class TrackHistory:
         them) in which the track was held and slower than ``HOVER_SPEED_MPS``; NaN with
         fewer than ``MIN_SAMPLES``. Unlike ``hover_frac`` a coasting sample never counts:
         its speed is the filter's guess."""
-        n, d = slots.shape[0], self.depth
-        k = min(self.tick, d)
-        ticks = self.tick - 1 - np.arange(k)
-        cols = ticks % d
-        ok_col = self.col_t[cols] >= t_s - window_s
-        cols, ticks = cols[ok_col], ticks[ok_col]
-        if n == 0 or cols.shape[0] == 0:
+        n, k = slots.shape[0], self._window_len(t_s, window_s)
+        if n == 0 or k == 0:
             return np.full(n, np.nan)
+        ticks = self.tick - k + np.arange(k)
+        cols = ticks % self.depth
         rows = slots[:, None]
         valid = (ticks[None, :] >= self.born[rows]) & (
             self.col_t[cols][None, :] >= t_start_s[:, None]
@@ -209,14 +212,8 @@ class TrackHistory:
     ) -> np.ndarray:
         """Features (n, len(FEATURES)) over the samples of the last ``window_s`` seconds
         that are not older than ``t_start_s`` (n,) (a new track's filter transient)."""
-        n = slots.shape[0]
-        if n == 0 or self.tick == 0:
-            return np.full((n, len(FEATURES)), np.nan)
-        d = self.depth
-        # The window: the latest pushes within window_s (times never decrease).
-        recent = self.col_t[(self.tick - 1 - np.arange(min(self.tick, d))) % d]
-        k = int(np.count_nonzero(recent >= t_s - window_s))
-        if k == 0:
+        n, k = slots.shape[0], self._window_len(t_s, window_s)
+        if n == 0 or k == 0:
             return np.full((n, len(FEATURES)), np.nan)
         return _features(
             self.e, self.n, self.u, self.ve, self.vn, self.vu, self.rcs, self.rf,
