@@ -26,7 +26,7 @@ import yaml
 from skywarden.config import load_config
 from skywarden.scenario import Header, ScenarioReader
 
-from .service_helpers import site_doc
+from .service_helpers import site_doc, start_on_free_port
 from .test_service import _free_port
 
 
@@ -77,15 +77,11 @@ def test_sigterm_stops_the_cat062_worker_and_resource_tracker(tmp_path: Path) ->
                 "sinks": {"asterix62": [{"host": "127.0.0.1", "port": _free_port(),
                                          "sac": 1, "sic": 2}]},
                 "store": {"path": str(tmp_path / "site.db")},
-                "server": {"port": _free_port()},
             }
         )
     )  # fmt: skip
     load_config(site_yaml)
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--config", str(site_yaml)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    proc, _port, _facts = _serve(exe, site_yaml, tmp_path / "serve.log")
     try:
         # The encoder worker is spawned at the first scan with tracks; the resource
         # tracker with it. Polling another process: there is no event to await.
@@ -110,6 +106,14 @@ def test_sigterm_stops_the_cat062_worker_and_resource_tracker(tmp_path: Path) ->
     for p in left:
         os.kill(p, signal.SIGKILL)
     assert left == {}, left
+
+
+def _serve(exe: Path, site_yaml: Path, log: Path) -> tuple[subprocess.Popen, int, dict]:
+    """``skywarden serve`` on a free web port (tried again if another process took it)."""
+    return start_on_free_port(
+        lambda port: [str(exe), "serve", "--config", str(site_yaml), "--port", str(port), "--json"],
+        "serve", log,
+    )  # fmt: skip
 
 
 def _descendants(pid: int) -> dict[int, str]:
@@ -229,16 +233,12 @@ def test_sigterm_with_every_sink_configured_leaves_no_process(tmp_path: Path) ->
                                    "webhooks": [{"url": f"{http}/escalation", "secret": "s3cret"}]},
                 },
                 "store": {"path": str(tmp_path / "site.db")},
-                "server": {"port": _free_port()},
             }
         )
     )  # fmt: skip
     load_config(site_yaml)
     log = tmp_path / "serve.log"  # a file, not a pipe: a full pipe would block the service
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [str(exe), "serve", "--config", str(site_yaml)], stdout=subprocess.DEVNULL, stderr=err
-        )
+    proc, _port, _facts = _serve(exe, site_yaml, log)
     seen: dict[int, str] = {}
     try:
         # Every sink has delivered (an alert by webhook and CAP, tracks by TCP and UDP)

@@ -29,7 +29,7 @@ from skywarden.sources.jsonl import ListenerConfig
 from skywarden.store import Store
 from skywarden.types import Detection, Sensor, Site, TruthPoint, Zone
 
-from .service_helpers import site_doc
+from .service_helpers import site_doc, start_on_free_port
 
 SITE = Site(name="test-site", lat=51.0, lon=1.0, alt_m=20.0)
 FRAME = LocalFrame.from_site(SITE)
@@ -196,7 +196,6 @@ def test_sigkill_and_restart_keep_raised_alerts_and_acks(tmp_path):
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     hdr = ScenarioReader(scen).header
-    port = _free_port()
     site_yaml = tmp_path / "site.yaml"
     db = tmp_path / "site.db"
     site_yaml.write_text(
@@ -206,7 +205,6 @@ def test_sigkill_and_restart_keep_raised_alerts_and_acks(tmp_path):
                 "sources": {"jsonl_tcp_port": None, "jsonl_udp_port": None,
                             "replay": str(scen), "replay_speed": 100.0},
                 "store": {"path": str(db)},
-                "server": {"port": port},
             }
         )
     )  # fmt: skip
@@ -215,13 +213,16 @@ def test_sigkill_and_restart_keep_raised_alerts_and_acks(tmp_path):
     op = store.create_token("operator", "test")
     store.close()
     auth = {"Authorization": f"Bearer {op}"}
-    base = f"http://127.0.0.1:{port}"
+    base = ""
 
     def start() -> subprocess.Popen:
-        return subprocess.Popen(
-            [str(exe), "serve", "--config", str(site_yaml)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        nonlocal base
+        proc, port, _facts = start_on_free_port(
+            lambda port: [str(exe), "serve", "--config", str(site_yaml), "--port", str(port), "--json"],
+            "serve", tmp_path / "serve.log",
         )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        return proc
 
     def get(path: str, deadline_s: float, want) -> object:
         end = time.monotonic() + deadline_s
