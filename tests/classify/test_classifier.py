@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from skywarden.classify import Classifier, ClassifierParams
+from skywarden.classify.features import FEATURES
 from skywarden.classify.training import evaluate, truth_classes
 from skywarden.eval.scans import pseudo_scans
 from skywarden.geodesy import LocalFrame
@@ -477,14 +478,21 @@ def test_wander_at_bird_speeds_is_no_evidence_for_an_unknown_object():
     )
 
 
-def _speed_run(speeds, params: ClassifierParams | None = None, height_m: float = 280.0):
+def _speed_run(
+    speeds,
+    params: ClassifierParams | None = None,
+    height_m: float = 280.0,
+    weave_deg: float = 0.0,
+):
     """A track flying north at ``height_m`` with the horizontal speeds given, one a
-    second, its vertical speed swinging +-2 m/s (a radar's height noise at range), with
-    no detection that gives a cross-section or RF."""
+    second, its heading weaving +-``weave_deg`` over 20 s (a track's noise at long
+    range) and its vertical speed swinging +-2 m/s (a radar's height noise at range),
+    with no detection that gives a cross-section or RF."""
     clf = Classifier(params)
     p, res = np.array([0.0, -8000.0, height_m]), None
     for k, sp in enumerate(speeds):
-        v = np.array([0.0, sp, 2.0 * (-1) ** k])
+        hd = math.radians(weave_deg * math.sin(2.0 * math.pi * k / 20.0))
+        v = np.array([sp * math.sin(hd), sp * math.cos(hd), 2.0 * (-1) ** k])
         p = p + v
         res = clf.update(_table(5000.0 + k, [1], [[*p, *v]], t_first=[5000.0]), NO_ASSOC)
     return res
@@ -501,7 +509,7 @@ def test_a_track_steadily_faster_than_any_bird_is_no_bird():
     off = msgspec.structs.replace(p, fast_bird_llr=0.0)
     steady = [41.0 + 2.5 * math.sin(k) for k in range(60)]
     on, without = _speed_run(steady), _speed_run(steady, off)
-    assert without.p[0, 1] > 0.02
+    assert without.p[0, 1] > 0.01
     assert on.p[0, 1] < without.p[0, 1] / 10.0 and on.p[0, 0] > without.p[0, 0]
     # A new track's first speeds (no spread measured yet) say nothing about the object.
     new = [100.0, 100.0, 100.0]
@@ -636,6 +644,58 @@ def test_a_drone_cruising_at_the_bird_limit_stays_faster_than_a_bird_through_dip
     assert not _speed_run([*cruise, 20.0, 23.0]).fast[0]
 
 
+def test_faster_than_a_bird_nothing_but_speed_speaks_for_a_bird():
+    """A fixed-wing drone cruising at 25-28 m/s, 250 m up, with no echo size or RF read
+    ``bird`` 0.55 for four minutes and was warned 29 s before entry (real-eval-03 seed
+    6): the bird histograms, learnt at bird speeds, favoured its height (the simulated
+    flocks fly 200-450 m up), its steady speed and its silence to the direction finders,
+    and the drone's speed histogram had a valley between the simulated multirotors (up
+    to 18 m/s) and fixed-wing drones (from 27 m/s). Faster than a bird, those features
+    give ``bird`` no more than the best powered class, and the drone's speed likelihood
+    has no valley. A bird at bird speed is scored on them as before."""
+    p = ClassifierParams.load()
+    off = msgspec.structs.replace(p, fast_not_bird_features=(), drone_speed_gap_mps=(0.0, 0.0))
+    cruise = [26.5 + 1.5 * math.sin(k) for k in range(90)]
+    on = _speed_run(cruise, height_m=250.0, weave_deg=15.0)
+    without = _speed_run(cruise, off, height_m=250.0, weave_deg=15.0)
+    assert without.label[0] == "bird" and without.p[0, 1] > without.p[0, 0] + 0.2
+    assert on.label[0] == "drone" and on.p[0, 0] >= ThreatConfig().info_fast_drone_p
+    # The bird histograms' part alone (with the drone's speed valley as trained).
+    valley_kept = msgspec.structs.replace(p, drone_speed_gap_mps=(0.0, 0.0))
+    alone = _speed_run(cruise, valley_kept, height_m=250.0, weave_deg=15.0)
+    assert alone.p[0, 1] < without.p[0, 1] - 0.1
+    # At a bird's speed the bird's own histograms still speak: only the drone's speed
+    # term differs (filled in its valley).
+    gull = [14.0 + 1.0 * math.sin(k) for k in range(90)]
+    valley_only = msgspec.structs.replace(p, fast_not_bird_features=())
+    np.testing.assert_allclose(
+        _speed_run(gull, height_m=250.0, weave_deg=15.0).p,
+        _speed_run(gull, valley_only, height_m=250.0, weave_deg=15.0).p,
+    )
+
+
+def test_the_drone_speed_likelihood_has_no_gap_where_the_simulator_flew_no_drone():
+    """Speed alone (every other feature unknown): between the simulated multirotors'
+    top speed and the fixed-wing drones' cruise (``drone_speed_gap_mps``, 18-27 m/s) the
+    drone's term is at least the lower of its best below and above; as trained it was
+    below both. Other speeds are scored as trained."""
+    speeds = np.arange(0.5, 80.0, 0.5)
+    feats = np.full((speeds.shape[0], len(FEATURES)), np.nan)
+    feats[:, FEATURES.index("speed_mps")] = speeds
+
+    def drone_term(params: ClassifierParams) -> np.ndarray:
+        return Classifier(params).log_likelihood(feats, np.zeros(speeds.shape[0], bool))[:, 0]
+
+    p = ClassifierParams.load()
+    filled = drone_term(p)
+    trained = drone_term(msgspec.structs.replace(p, drone_speed_gap_mps=(0.0, 0.0)))
+    gap = (speeds >= 18.0) & (speeds < 27.0)
+    floor = min(trained[speeds < 18.0].max(), trained[speeds >= 27.0].max())
+    assert np.all(trained[gap] < floor - 0.5)
+    assert np.all(filled[gap] >= floor - 1e-12)
+    np.testing.assert_array_equal(filled[~gap], trained[~gap])
+
+
 def _climbing_run(vu_sd: float, params: ClassifierParams | None = None) -> np.ndarray:
     """Class probabilities of a track flying north at 55 m/s, 300 m up, whose vertical
     speed estimate swings +-15 m/s with standard deviation ``vu_sd`` (a radar's height
@@ -703,6 +763,8 @@ def test_out_of_range_parameters_are_refused_with_the_field_named(tmp_path, fiel
         (lambda r: r["edges"].pop("rf_frac"), "edges and log_lik required"),
         (lambda r: r["identity_log_lik"]["remoteid"].pop(), "identity_log_lik"),
         (lambda r: r["emitter_class"].__setitem__("A7", "rotorcraft"), "emitter_class"),
+        (lambda r: r.__setitem__("fast_not_bird_features", ["wingspan"]), "unknown feature"),
+        (lambda r: r.__setitem__("drone_speed_gap_mps", [27.0, 18.0]), "drone_speed_gap_mps"),
         (lambda r: r["spoof"].__setitem__("max_offset_m", 0.0), "max_offset_m"),
         (lambda r: r["spoof"].__setitem__("min_bearing_deg", -1.0), "min_bearing_deg"),
         (lambda r: r["spoof"].__setitem__("min_score", 7.0), "min_score"),
