@@ -46,12 +46,11 @@ MEDIAN_LEAD_S = 120.0
 #: doglegs point them at their zone only on the final run. (real-eval-04's two
 #: quadcopters in view long enough are warned 191-205 s ahead since a hovering track
 #: keeps its drone evidence, docs/classifier.md rule 8.)
-#: Measured: real-eval-03 105-156 s (real-eval-02 met the goal on 5 Dec: 122-163 s;
-#: real-eval-01 on 6 Dec, 131-161 s, once a track steadily faster than any bird stopped
-#: reading ``bird``: docs/classifier.md rule 13).
-MEDIAN_LEAD_S_BY_SCENARIO = {
-    "real-eval-03": 100.0,
-}
+#: None left: real-eval-02 met the goal on 5 Dec (122-163 s); real-eval-01 on 6 Dec,
+#: 131-161 s, once a track steadily faster than any bird stopped reading ``bird``
+#: (docs/classifier.md rule 13); real-eval-03 on 6 Dec, 105-156 -> 148-156 s, once
+#: nothing but the speed spoke for a bird on a track faster than one (rule 18).
+MEDIAN_LEAD_S_BY_SCENARIO: dict[str, float] = {}
 #: Hostile drones per scenario (and seed) warned less than MIN_LEAD_S ahead, among
 #: those in view long enough (none since 5 Dec: the last two, in seed 2 of real-eval-01
 #: and -03, were warned 54 and 49 s ahead; now 99 and 81 s).

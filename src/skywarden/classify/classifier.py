@@ -53,6 +53,7 @@ from .spoof import SpoofConfig, SpoofMonitor
 log = logging.getLogger(__name__)
 _HELICOPTER = CLASSES.index("helicopter")
 _CLIMB = FEATURES.index("climb_mps")
+_SPEED = FEATURES.index("speed_mps")
 
 
 #: Allowed ranges of :class:`ClassifierParams`' scalar fields: (low, low exclusive, high).
@@ -263,13 +264,15 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
         "hover_frac",
         "rf_frac",
     )
-    #: Speeds (m/s, from, to) the drone's speed likelihood was not learnt at: each bin
-    #: wholly within gets at least the lower of the drone's best terms on either side.
-    #: The simulated drones are multirotors up to 18 m/s and fixed-wing drones from
-    #: 27 m/s; real drones fly every speed between (a small fixed-wing drone cruises at
-    #: 20-28 m/s, a multirotor sprints at 20), and the gap in the training set read as
-    #: evidence against them there. (0, 0): as trained.
-    drone_speed_gap_mps: tuple[float, float] = (18.0, 27.0)
+    #: Speeds (m/s, from, to) where the drone's speed term is at least the lower of its
+    #: best terms in the bins wholly below and wholly above. The simulated drones are
+    #: multirotors up to 18 m/s and fixed-wing drones from 27 m/s, and the gap between
+    #: read as evidence against a drone there; real drones fly every speed between (a
+    #: small fixed-wing drone cruises at 20-28 m/s). Filled only from a bird's top speed
+    #: (``bird_speed_max_mps``) up: from 18 m/s, gulls flying 21-27 m/s over the ground
+    #: in a tailwind read ``drone`` 0.6-0.7 and were warned of (the bird-wind stress
+    #: test, README). (0, 0): as trained.
+    drone_speed_gap_mps: tuple[float, float] = (25.0, 27.0)
     #: For a track slower than a bird's top speed, the style features give ``unknown`` no
     #: more support than the better of drone and bird. ``unknown`` was learnt from
     #: synthetic balloons drifting with the wind, whose heading at a few metres a second
@@ -420,12 +423,15 @@ class Classifier:
             np.maximum(t, t.max(axis=1, keepdims=True) - p.max_feature_llr)
             for t in (np.asarray(p.log_lik[f], float) for f in p.features)
         ]
-        if "speed_mps" in p.features:
-            _fill_gap(
+        self._drone_gap_floor = (
+            _gap_floor(
                 self._ll[list(p.features).index("speed_mps")][:, 0],
                 np.asarray(p.edges["speed_mps"], float),
                 *p.drone_speed_gap_mps,
             )
+            if "speed_mps" in p.features
+            else -np.inf
+        )
         self._style = np.array([f in p.fixed_wing_neutral_features for f in p.features])
         self._not_bird = self._style | np.array([f in p.fast_not_bird_features for f in p.features])
         self._prior = np.asarray(p.log_prior, float)
@@ -610,6 +616,12 @@ class Classifier:
             ok = np.isfinite(v)
             b = np.searchsorted(edges, np.where(ok, v, 0.0), side="right")
             term = table[b]
+            if j == _SPEED:
+                lo, hi = p.drone_speed_gap_mps
+                gap = (v >= lo) & (v < hi)
+                if gap.any():
+                    term = term.copy()
+                    term[gap, 0] = np.maximum(term[gap, 0], self._drone_gap_floor)
             if not_bird:
                 # The best of drone, aircraft and helicopter.
                 powered = np.maximum(term[:, 0], np.maximum(term[:, 2], term[:, 3]))
@@ -734,16 +746,15 @@ class Classifier:
         return ClassResult(p=prob, label=label, cooperative=rid | icao, spoof=spoof, fast=fast)
 
 
-def _fill_gap(term: np.ndarray, edges: np.ndarray, lo: float, hi: float) -> None:
-    """Raise, in place, the terms (one per bin of ``edges``) of the bins wholly within
-    [``lo``, ``hi``] to at least the lower of the best terms below and above them."""
+def _gap_floor(term: np.ndarray, edges: np.ndarray, lo: float, hi: float) -> float:
+    """The lower of the best terms (one per bin of ``edges``) among the bins wholly
+    below ``lo`` and among those wholly above ``hi``; -inf if either side has none."""
     lower = np.concatenate(([-np.inf], edges))
     upper = np.concatenate((edges, [np.inf]))
-    gap = np.flatnonzero((lower >= lo) & (upper <= hi))
-    if gap.shape[0] == 0 or gap[0] == 0 or gap[-1] == term.shape[0] - 1:
-        return
-    floor = min(term[: gap[0]].max(), term[gap[-1] + 1 :].max())
-    term[gap] = np.maximum(term[gap], floor)
+    below, above = term[upper <= lo], term[lower >= hi]
+    if lo >= hi or below.shape[0] == 0 or above.shape[0] == 0:
+        return -np.inf
+    return float(min(below.max(), above.max()))
 
 
 def _cap_drone(prob: np.ndarray, cap: np.ndarray) -> np.ndarray:
