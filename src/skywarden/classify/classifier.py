@@ -615,17 +615,15 @@ class Classifier:
             v = feats[:, j]
             ok = np.isfinite(v)
             b = np.searchsorted(edges, np.where(ok, v, 0.0), side="right")
+            # Indexed with an array: a copy of the table's rows, free to change below.
             term = table[b]
             if j == _SPEED:
                 lo, hi = p.drone_speed_gap_mps
                 gap = (v >= lo) & (v < hi)
-                if gap.any():
-                    term = term.copy()
-                    term[gap, 0] = np.maximum(term[gap, 0], self._drone_gap_floor)
+                term[gap, 0] = np.maximum(term[gap, 0], self._drone_gap_floor)
             if not_bird:
                 # The best of drone, aircraft and helicopter.
                 powered = np.maximum(term[:, 0], np.maximum(term[:, 2], term[:, 3]))
-                term = term.copy()
                 term[:, 1] = np.where(fast_not_bird, np.minimum(term[:, 1], powered), term[:, 1])
             if style:
                 term[:, 0] = np.where(fast_signed, powered, term[:, 0])
