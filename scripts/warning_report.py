@@ -1,7 +1,7 @@
 """Warning quality of every acceptance scenario, as one table (the README's figures).
 
     .venv/bin/python scripts/warning_report.py [--seeds 1 --seeds 2] [--jobs 2] [--json]
-        [--bird-wind E N] [--set acceptance|train]
+        [--bird-wind E N] [--without KIND ...] [--set acceptance|train]
 
 Simulates every built-in and every real-flight evaluation scenario with each
 seed, runs the whole engine on it and scores it with ``skywarden eval``'s
@@ -13,6 +13,9 @@ drone probability (forecasts binned by p(drone), the fraction that were drones)
 and the log loss of their class probabilities, for the built-ins and the
 real-flight scenarios apart. ``--bird-wind`` flies every recorded bird in a steady
 wind, a stress test of birds faster over the ground than any logged one.
+``--without camera`` (or any sensor kind, repeatable) takes those sensors out of every
+scenario: the same objects seen by a smaller sensor suite, a stress test of the
+classifier on noisier tracks (a radar's elevation alone fixes a far bird's height).
 ``--set train`` runs the real-flight *training* scenarios instead
 (``scenarios/real/train``, flights of the training split): the shipped classifier
 parameters were fitted on simulated scenarios only and no rule was tuned on these, so
@@ -43,6 +46,7 @@ from skywarden.sim import load_spec, simulate_to_file
 from skywarden.sim.generate import Simulation
 from skywarden.sim.recorded import corpus_dir, real_scenarios
 from skywarden.sim.spec import Recorded, ScenarioSpec
+from skywarden.types import SENSOR_KINDS
 
 BUILTINS = ("single-drone", "swarm", "birds", "airport", "coastal", "mass-raid")
 REAL_NAMES = {p.stem for split in ("eval", "train") for p in real_scenarios(split)}
@@ -97,11 +101,21 @@ def _in_wind(spec: ScenarioSpec, wind: tuple[float, float]) -> ScenarioSpec:
     return msgspec.structs.replace(spec, objects=objs)
 
 
-def _one(job: tuple[str, str, int, tuple[float, float]]) -> dict:
-    name, spec, seed, wind = job
+def _without(spec: ScenarioSpec, kinds: tuple[str, ...]) -> ScenarioSpec:
+    """The scenario without its sensors of these ``kinds``; ValueError if none would be left."""
+    if not kinds:
+        return spec
+    kept = [s for s in spec.sensors if s.kind not in kinds]
+    if not kept:
+        raise ValueError(f"{spec.name}: no sensor left without {', '.join(kinds)}")
+    return msgspec.structs.replace(spec, sensors=kept)
+
+
+def _one(job: tuple[str, str, int, tuple[float, float], tuple[str, ...]]) -> dict:
+    name, spec, seed, wind, without = job
     with tempfile.TemporaryDirectory() as d:
         scen, out = Path(d) / "s.jsonl", Path(d) / "o.jsonl"
-        simulate_to_file(_in_wind(load_spec(spec), wind), scen, seed=seed)
+        simulate_to_file(_without(_in_wind(load_spec(spec), wind), without), scen, seed=seed)
         run_file(scen, out)
         rep = evaluate_files(scen, out)
     doc = rep.to_dict()
@@ -147,6 +161,11 @@ def main(
         "(East North, m/s): its ground speed is what it logged plus the wind (a stress "
         "test; the acceptance runs are at 0 0).",
     ),
+    without: list[str] = typer.Option(
+        [],
+        help=f"Take every sensor of this kind ({', '.join(SENSOR_KINDS)}) out of every "
+        "scenario (a stress test; repeat for more kinds).",
+    ),
     scenario_set: str = typer.Option(
         "acceptance",
         "--set",
@@ -162,7 +181,10 @@ def main(
         specs = [(p.stem, str(p)) for p in real_scenarios("train")]
     else:
         raise typer.BadParameter(f"--set must be acceptance or train, not {scenario_set!r}")
-    work = [(n, s, seed, bird_wind) for n, s in specs for seed in seeds]
+    bad = sorted(set(without) - set(SENSOR_KINDS))
+    if bad:
+        raise typer.BadParameter(f"--without: unknown sensor kind {bad[0]!r}")
+    work = [(n, s, seed, bird_wind, tuple(without)) for n, s in specs for seed in seeds]
     with ProcessPoolExecutor(jobs) as pool:
         rows = list(pool.map(_one, work))
     hours = sum(r["hours"] for r in rows)
@@ -183,7 +205,12 @@ def main(
         }
         print(json.dumps(doc, indent=1))
         return
-    t = Table(title=f"Warning quality ({hours:.1f} h; false alerts {false / hours:.2f}/h over all)")
+    stress = "".join(f"; without {k}" for k in without) + (
+        f"; birds in wind {bird_wind[0]:g} {bird_wind[1]:g} m/s" if bird_wind != (0.0, 0.0) else ""
+    )
+    t = Table(
+        title=f"Warning quality ({hours:.1f} h; false alerts {false / hours:.2f}/h over all{stress})"
+    )
     for col in (
         "scenario", "seed", "entered", "short notice", "warned <60 s", "warning lead min",
         "warning lead med", "first alert lead min", "false/h", "false at warning+",
