@@ -199,6 +199,8 @@ def main(
         r["calibration"] = r["calibration"].to_dict()
     if as_json:
         doc = {
+            "without": list(without),
+            "bird_wind_mps": list(bird_wind),
             "rows": rows,
             "false_per_hour_all": false / hours,
             "calibration": {g: c.to_dict() for g, c in cal.items()},
