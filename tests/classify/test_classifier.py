@@ -726,6 +726,38 @@ def test_a_climb_the_filter_does_not_know_is_no_evidence():
     assert noisy[drone] < noisy_off[drone] - 0.05
 
 
+def _vertical_run(vu, params: ClassifierParams | None = None):
+    """A track flying north at 7 m/s, 120 m up, its heading weaving +-40 degrees over
+    20 s (a slow bird's track at range), with the vertical speeds ``vu`` (m/s, one a
+    second) and no signature, for as many scans."""
+    clf = Classifier(params)
+    p, res = np.array([0.0, -3000.0, 120.0]), None
+    for k, w in enumerate(vu):
+        hd = math.radians(40.0 * math.sin(2.0 * math.pi * k / 20.0))
+        v = np.array([7.0 * math.sin(hd), 7.0 * math.cos(hd), w])
+        p = p + v
+        res = clf.update(_table(7000.0 + k, [1], [[*p, *v]], t_first=[7000.0]), NO_ASSOC)
+    assert res is not None
+    return res
+
+
+def test_a_height_that_only_wanders_is_no_balloons_climb():
+    """``unknown`` was learnt from balloons, which rise steadily. Without a camera a slow
+    bird's radar height wanders up and down, and its mean absolute climb sat in the
+    balloons' bins: recorded birds read ``unknown`` and were warned of inside zones
+    (real-train-02, -03, -05 without the camera). ``unknown``'s climb term is read at
+    the net climb; a steady climb still reads ``unknown``."""
+    off = msgspec.structs.replace(ClassifierParams.load(), unknown_net_climb=False)
+    unknown = CLASSES.index("unknown")
+    wander = 3.5 * np.array([(-1) ** (k // 2) for k in range(60)], float)
+    on, without = _vertical_run(wander), _vertical_run(wander, off)
+    assert without.label[0] == "unknown" and on.label[0] == "bird"
+    assert on.p[0, unknown] < without.p[0, unknown] - 0.3
+    rising = np.full(60, 3.5)
+    np.testing.assert_allclose(_vertical_run(rising).p, _vertical_run(rising, off).p)
+    assert _vertical_run(rising).label[0] == "unknown"
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

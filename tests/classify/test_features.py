@@ -51,6 +51,8 @@ def test_straight_turning_and_hovering_tracks():
     assert np.allclose(f[:, F["speed_mps"]], [15.0, 15.0, 0.0])
     assert np.allclose(f[:, F["height_m"]], [120.0, 120.0, 40.0])
     assert np.allclose(f[:, F["climb_mps"]], [0.0, 0.0, 1.0])
+    # Bobbing up and down goes nowhere: the window's 11 samples (t = 9..19) net one.
+    assert np.allclose(f[:, F["net_climb_mps"]], [0.0, 0.0, 1.0 / 11.0])
     assert np.allclose(f[:, F["speed_std_mps"]], 0.0, atol=1e-9)
     assert math.isclose(f[0, F["turn_rate_dps"]], 0.0, abs_tol=1e-9)
     assert math.isclose(f[1, F["turn_rate_dps"]], 12.0, rel_tol=1e-9)
@@ -61,6 +63,20 @@ def test_straight_turning_and_hovering_tracks():
     assert math.isclose(f[1, F["straightness"]], 2 * math.sin(arc / 2) / arc, rel_tol=2e-3)
     assert math.isnan(f[2, F["straightness"]])  # no path
     assert np.allclose(f[:, F["hover_frac"]], [0.0, 0.0, 1.0])
+
+
+def test_net_climb_keeps_the_sign_of_each_sample():
+    t = np.arange(20.0)
+    rising = circle(5.0, 0.0, t)
+    rising[:, 5] = np.where(t % 4 == 0, -1.0, 3.0)  # up 3 m/s, down 1 m/s every fourth
+    sinking = circle(5.0, 0.0, t)
+    sinking[:, 5] = -2.0
+    h = TrackHistory(depth=32)
+    slots = fly(h, [1, 2], np.stack([rising, sinking], axis=1))
+    f = h.features(slots, T0 + 19, 7.5, np.full(2, -np.inf))
+    # Window t = 12..19: samples 3, 3, 3, -1 twice over.
+    assert np.allclose(f[:, F["climb_mps"]], [2.5, 2.0])
+    assert np.allclose(f[:, F["net_climb_mps"]], [2.0, 2.0])
 
 
 def test_window_transient_and_too_few_samples():

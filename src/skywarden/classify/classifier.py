@@ -47,13 +47,14 @@ from ..types import (
     TrackTable,
     present,
 )
-from .features import EXTRA_DEPTH, FEATURES, TrackHistory, scan_inputs
+from .features import EXTRA_DEPTH, FEATURES, HISTOGRAM_FEATURES, TrackHistory, scan_inputs
 from .spoof import SpoofConfig, SpoofMonitor
 
 log = logging.getLogger(__name__)
 _HELICOPTER = CLASSES.index("helicopter")
 _CLIMB = FEATURES.index("climb_mps")
 _SPEED = FEATURES.index("speed_mps")
+_NET_CLIMB = FEATURES.index("net_climb_mps")
 
 
 #: Allowed ranges of :class:`ClassifierParams`' scalar fields: (low, low exclusive, high).
@@ -110,7 +111,7 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """
 
     classes: tuple[str, ...] = CLASSES
-    features: tuple[str, ...] = FEATURES
+    features: tuple[str, ...] = HISTOGRAM_FEATURES
     edges: dict[str, list[float]]
     log_lik: dict[str, list[list[float]]]
     log_prior: list[float]
@@ -279,6 +280,17 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: wanders widely; real birds soaring and multirotors manoeuvring wander as much
     #: and read ``unknown`` on wander alone. Speed, height and climb still tell a balloon.
     slow_style_not_unknown: bool = True
+    #: For a track slower than a bird's top speed, ``unknown``'s climb term is read at the
+    #: track's net climb (``net_climb_mps``: the window's mean vertical speed, sign kept),
+    #: the other classes' at its mean absolute climb (``climb_mps``). ``unknown`` was
+    #: learnt from balloons, which drift at 2-12 m/s and rise steadily, so the two are
+    #: the same for them; a height that only wanders is no balloon's.
+    #: Without a camera, a radar's elevation alone leaves a slow bird's height wandering
+    #: tens of metres up and down: its mean absolute climb read 1.8 m/s (median; 0.5
+    #: with the camera) and put it in the balloons' bins, while its net climb stayed at
+    #: 0.5 (real-train-02 seed 1). Such birds read ``unknown`` and were warned of
+    #: inside zones as unidentified objects.
+    unknown_net_climb: bool = True
     identity_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
     #: The class an ADS-B emitter category (DO-260B) names: the category is set in the
     #: transponder for the airframe, so it says what flight style cannot (a helicopter
@@ -617,6 +629,12 @@ class Classifier:
             b = np.searchsorted(edges, np.where(ok, v, 0.0), side="right")
             # Indexed with an array: a copy of the table's rows, free to change below.
             term = table[b]
+            if j == _CLIMB and p.unknown_net_climb:
+                net = feats[:, _NET_CLIMB]
+                has = ok & np.isfinite(net) & ~fast
+                bn = np.searchsorted(edges, net[has], side="right")
+                # Clipped against the row the other classes read, as every term is.
+                term[has, 4] = np.maximum(table[bn, 4], term[has].max(axis=1) - p.max_feature_llr)
             if j == _SPEED:
                 lo, hi = p.drone_speed_gap_mps
                 gap = (v >= lo) & (v < hi)

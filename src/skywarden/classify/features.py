@@ -11,6 +11,7 @@ Features (one value per track, NaN when the history cannot tell):
 ``speed_mps``      horizontal speed now
 ``height_m``       ENU up now (height above the site origin)
 ``climb_mps``      mean absolute vertical speed over the window
+``net_climb_mps``  absolute mean vertical speed over the window (the net climb)
 ``speed_std_mps``  standard deviation of horizontal speed over the window
 ``turn_rate_dps``  mean absolute heading rate over the window, degrees per second
 ``straightness``   net horizontal displacement / path length over the window (0..1)
@@ -19,6 +20,9 @@ Features (one value per track, NaN when the history cannot tell):
 ``rcs_std_db``     standard deviation of that radar cross-section (wing-beat flutter)
 ``rf_frac``        fraction of output ticks in the window with an RF (emitter) update
 =================  =====================================================================
+
+``net_climb_mps`` has no histogram of its own (it would count the climb twice);
+the classifier reads one class's climb term at it (``unknown_net_climb``).
 """
 
 from __future__ import annotations
@@ -41,7 +45,10 @@ FEATURES: tuple[str, ...] = (
     "rcs_dbsm",
     "rcs_std_db",
     "rf_frac",
+    "net_climb_mps",
 )
+#: The features with a trained histogram; the others feed rules only.
+HISTOGRAM_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f != "net_climb_mps")
 
 # A plain int for the compiled loop (Numba freezes it as a constant).
 _N_FEATURES = len(FEATURES)
@@ -262,6 +269,7 @@ def _features(e, nn, u, ve, vn, vu, rcs, rf, born, col_t, col_tick, slots, t_sta
             out[r, 1] = u[s, last]
         if enough:
             climb = 0.0
+            net_climb = 0.0
             spd_sum = 0.0
             hover = 0
             rf_sum = 0.0
@@ -269,6 +277,7 @@ def _features(e, nn, u, ve, vn, vu, rcs, rf, born, col_t, col_tick, slots, t_sta
                 if m[j]:
                     c = cols[j]
                     climb += abs(vu[s, c])
+                    net_climb += vu[s, c]
                     spd_sum += spd[j]
                     hover += spd[j] < HOVER_SPEED_MPS
                     rf_sum += rf[s, c]
@@ -281,6 +290,7 @@ def _features(e, nn, u, ve, vn, vu, rcs, rf, born, col_t, col_tick, slots, t_sta
             out[r, 3] = math.sqrt(var / cnt)
             out[r, 6] = hover / cnt
             out[r, 9] = rf_sum / cnt
+            out[r, 10] = abs(net_climb) / cnt
         # Turn rate from consecutive headings of samples fast enough to have one, and
         # the path length, over consecutive pairs of samples.
         n_rate = 0

@@ -26,7 +26,7 @@ from ..types import (
     TruthPoint,
 )
 from .classifier import Classifier, ClassifierParams
-from .features import EXTRA_DEPTH, FEATURES, TrackHistory, scan_inputs
+from .features import EXTRA_DEPTH, FEATURES, HISTOGRAM_FEATURES, TrackHistory, scan_inputs
 
 #: Interior bin edges of each feature's histogram (chosen by hand on physical
 #: scales: speeds log-spaced from hover to airliner, heights from mast to cruise).
@@ -138,7 +138,8 @@ def fit(
     class out (the simulator is not the world).
     """
     log_lik: dict[str, list[list[float]]] = {}
-    for j, f in enumerate(FEATURES):
+    for f in HISTOGRAM_FEATURES:
+        j = FEATURES.index(f)
         edges = np.asarray(EDGES[f], float)
         nb = len(edges) + 1
         table = np.zeros((nb, len(CLASSES)))
@@ -150,7 +151,8 @@ def fit(
             table[:, c] = (1 - floor) * p + floor / nb
         log_lik[f] = np.round(np.log(table), 4).tolist()
     return ClassifierParams(
-        edges={f: [float(e) for e in EDGES[f]] for f in FEATURES},
+        features=HISTOGRAM_FEATURES,
+        edges={f: [float(e) for e in EDGES[f]] for f in HISTOGRAM_FEATURES},
         log_lik=log_lik,
         log_prior=np.round(np.log(np.asarray(PRIOR)), 4).tolist(),
         evidence_weight=evidence_weight,
