@@ -795,6 +795,7 @@ def test_out_of_range_parameters_are_refused_with_the_field_named(tmp_path, fiel
         (lambda r: r["identity_log_lik"]["remoteid"].pop(), "identity_log_lik"),
         (lambda r: r["emitter_class"].__setitem__("A7", "rotorcraft"), "emitter_class"),
         (lambda r: r.__setitem__("fast_not_bird_features", ["wingspan"]), "unknown feature"),
+        (lambda r: r["features"].append("net_climb_mps"), "takes no histogram"),
         (lambda r: r.__setitem__("drone_speed_gap_mps", [27.0, 18.0]), "drone_speed_gap_mps"),
         (lambda r: r["spoof"].__setitem__("max_offset_m", 0.0), "max_offset_m"),
         (lambda r: r["spoof"].__setitem__("min_bearing_deg", -1.0), "min_bearing_deg"),

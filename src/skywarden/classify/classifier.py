@@ -325,6 +325,8 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
         for f in self.features:
             if f not in FEATURES:
                 raise ValueError(f"classifier params use unknown feature '{f}'")
+            if f not in HISTOGRAM_FEATURES:
+                raise ValueError(f"feature '{f}' feeds a rule only and takes no histogram")
             if f not in self.edges or f not in self.log_lik:
                 raise ValueError(f"feature '{f}': edges and log_lik required")
             e = np.asarray(self.edges[f], float)

@@ -151,7 +151,6 @@ def fit(
             table[:, c] = (1 - floor) * p + floor / nb
         log_lik[f] = np.round(np.log(table), 4).tolist()
     return ClassifierParams(
-        features=HISTOGRAM_FEATURES,
         edges={f: [float(e) for e in EDGES[f]] for f in HISTOGRAM_FEATURES},
         log_lik=log_lik,
         log_prior=np.round(np.log(np.asarray(PRIOR)), 4).tolist(),
