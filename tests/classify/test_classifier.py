@@ -413,15 +413,17 @@ def _weaving_run(
     n: int = 60,
     height_m: float = 1000.0,
     speed_mps: float = 30.0,
+    vu_mps: np.ndarray | None = None,
 ):
     """A track at ``speed_mps`` (30 m/s), ``height_m`` (1,000 m) up, its heading weaving
     +-``amp_deg`` over 30 s (a glider between thermals), with no detection that gives a
-    cross-section or RF."""
+    cross-section or RF; its vertical speed ``vu_mps[k]`` at scan k (default level)."""
     clf = Classifier(params)
     p, res = np.array([0.0, 3000.0, height_m]), None
     for k in range(n):
         hd = math.radians(90.0 + amp_deg * math.sin(2.0 * math.pi * k / 30.0))
-        v = np.array([speed_mps * math.sin(hd), speed_mps * math.cos(hd), 0.0])
+        vu = 0.0 if vu_mps is None else vu_mps[k]
+        v = np.array([speed_mps * math.sin(hd), speed_mps * math.cos(hd), vu])
         p = p + v
         res = clf.update(_table(4000.0 + k, [1], [[*p, *v]], t_first=[4000.0]), NO_ASSOC)
     return res
@@ -726,21 +728,6 @@ def test_a_climb_the_filter_does_not_know_is_no_evidence():
     assert noisy[drone] < noisy_off[drone] - 0.05
 
 
-def _vertical_run(vu, params: ClassifierParams | None = None):
-    """A track flying north at 7 m/s, 120 m up, its heading weaving +-40 degrees over
-    20 s (a slow bird's track at range), with the vertical speeds ``vu`` (m/s, one a
-    second) and no signature, for as many scans."""
-    clf = Classifier(params)
-    p, res = np.array([0.0, -3000.0, 120.0]), None
-    for k, w in enumerate(vu):
-        hd = math.radians(40.0 * math.sin(2.0 * math.pi * k / 20.0))
-        v = np.array([7.0 * math.sin(hd), 7.0 * math.cos(hd), w])
-        p = p + v
-        res = clf.update(_table(7000.0 + k, [1], [[*p, *v]], t_first=[7000.0]), NO_ASSOC)
-    assert res is not None
-    return res
-
-
 def test_a_height_that_only_wanders_is_no_balloons_climb():
     """``unknown`` was learnt from balloons, which rise steadily. Without a camera a slow
     bird's radar height wanders up and down, and its mean absolute climb sat in the
@@ -749,13 +736,18 @@ def test_a_height_that_only_wanders_is_no_balloons_climb():
     the net climb; a steady climb still reads ``unknown``."""
     off = msgspec.structs.replace(ClassifierParams.load(), unknown_net_climb=False)
     unknown = CLASSES.index("unknown")
+
+    # A slow bird's track at range: 7 m/s, 120 m up, heading weaving +-60 degrees.
+    def run(vu, params=None):
+        return _weaving_run(60.0, params, height_m=120.0, speed_mps=7.0, vu_mps=vu)
+
     wander = 3.5 * np.array([(-1) ** (k // 2) for k in range(60)], float)
-    on, without = _vertical_run(wander), _vertical_run(wander, off)
+    on, without = run(wander), run(wander, off)
     assert without.label[0] == "unknown" and on.label[0] == "bird"
     assert on.p[0, unknown] < without.p[0, unknown] - 0.3
     rising = np.full(60, 3.5)
-    np.testing.assert_allclose(_vertical_run(rising).p, _vertical_run(rising, off).p)
-    assert _vertical_run(rising).label[0] == "unknown"
+    np.testing.assert_allclose(run(rising).p, run(rising, off).p)
+    assert run(rising).label[0] == "unknown"
 
 
 @pytest.mark.parametrize(
