@@ -86,19 +86,31 @@ def test_missed_and_false_alerts(warned):
     assert d["lead_time_median_s"] == pytest.approx(float(np.median(leads)))
 
 
-def test_alert_outside_the_matching_window_takes_the_tracks_lifetime_owner(tmp_path):
-    """An alert at a time the track was not matched goes to the object it followed most."""
+def test_alert_outside_the_matching_window_takes_the_object_matched_nearest_in_time(tmp_path):
+    """An alert at a time the track was not matched goes to the object it was matched to
+    nearest that time, not to the one it followed longest: this track warned of the drone
+    while still off it, held it until it entered the zone and ended, and then followed a
+    bird for longer."""
     p = line([-990.0, 100.0, 50.0], [20.0, 0.0, 0.0], T)
+    alive = T <= T0 + 55.0
+    bird = line([150.0, 100.0, 50.0], [-10.0, 0.0, 0.0], T)
     scen = write_scenario(
         tmp_path / "s.jsonl",
         [sensor("pos", "position")],
         [zone("Z1", 0.0, 0.0, 200.0, 200.0)],
-        truth_lines("H", "drone", T, p, hostile=True),
+        truth_lines("H", "drone", T[alive], p[alive], hostile=True)
+        + truth_lines("B", "bird", T, bird),
     )
-    late = T >= T0 + 30.0
-    out = [*track_lines("T1", T[late], p[late]), alert(T0 + 10.0, "A", "T1", "Z1")]
+    off = T < T0 + 30.0
+    on_drone = ~off & alive
+    on_bird = ~alive
+    pos = np.where(
+        off[:, None], p + np.array([0.0, 400.0, 0.0]), np.where(on_bird[:, None], bird, p)
+    )
+    assert on_bird.sum() > on_drone.sum()
+    out = [*track_lines("T1", T, pos), alert(T0 + 10.0, "A", "T1", "Z1")]
     d = evaluate_files(scen, write_output(tmp_path / "o.jsonl", out)).to_dict()["warning"]
-    assert d["false_alerts"] == 0 and d["missed_warnings"] == 0
+    assert d["false_alerts"] == 0 and d["missed_warnings"] == 0 and d["hostile_alerts"] == 1
 
 
 def test_alert_on_a_track_never_matched_is_false(tmp_path):

@@ -6,8 +6,10 @@ matched to at the scan nearest the alert time, within ``window_scans`` scan
 intervals either side (the alert stage may run a scan before or after the
 written track line). When the track was not matched then — an early warning on
 a drone 15 km out, where a radar's angle error alone exceeds the matching
-cut-off — the object the track was matched to most often over its life is
-taken instead. A track never matched to anything is attributed to the truth
+cut-off — the object it was matched to nearest that time is taken instead (not
+the one it followed longest: a track that outlived its drone, which dived into
+its zone, and then followed a bird for minutes was the drone's when it warned of
+it). A track never matched to anything is attributed to the truth
 object nearest it within three of its own reported sigmas (``AlertAttribution``);
 failing that, its alert is a false alert on clutter.
 """
@@ -234,9 +236,9 @@ class AlertAttribution:
         self.n_by_proximity = 0
 
     def object_of(self, track: str, t_s: float) -> int:
-        """Truth object index matched to ``track`` at the scan nearest ``t_s`` (within the
-        window), else the one it was matched to most often, else the nearest one within
-        its error (see the class); -1 when none."""
+        """Truth object index ``track`` was matched to at its matched scan nearest ``t_s``;
+        for a track never matched, the object nearest its line within its error (see
+        the class); -1 when none."""
         code = self._code.get(track)
         if code is None:
             return -1
@@ -244,10 +246,7 @@ class AlertAttribution:
         if a == b:
             return self._nearest(code, t_s)
         ts = self._t[a:b]
-        j = int(np.argmin(np.abs(ts - t_s)))
-        if abs(ts[j] - t_s) <= self._window_s:
-            return int(self._obj[a + j])
-        return int(np.bincount(self._obj[a:b]).argmax())
+        return int(self._obj[a + int(np.argmin(np.abs(ts - t_s)))])
 
     def _nearest(self, code: int, t_s: float) -> int:
         rows = self._rows_of.get(code)
