@@ -74,7 +74,10 @@ def test_the_process_gives_the_same_outputs_as_the_engine_in_line():
     # The scans the data made, then the held last ones released by the clock.
     assert outs[: len(expected)] == expected
     assert proc.dropped == 0
-    assert stats.scans >= direct.stats.scans and stats.tracks >= 1
+    # Tracks made, by the ids given out: how many are still live depends on the wall clock
+    # (the data ended a second before ``direct`` ran; on a loaded machine the child's clock
+    # had coasted and deleted every track before the snapshot).
+    assert stats.scans >= direct.stats.scans and stats.next_track_id > 1
     # Each alert event handed over early is the very object in its scan's output.
     sent = [a for o in outs for a in o.alerts]
     assert early and {id(a) for a in early} <= {id(a) for a in sent}
