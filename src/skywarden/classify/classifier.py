@@ -429,6 +429,14 @@ class ClassResult:
         )
 
 
+def _unknown_at_most_drone_or_bird(term: np.ndarray, rows: np.ndarray) -> None:
+    """Cap ``unknown``'s column of one feature's terms (n, 5) at the better of drone and
+    bird on ``rows``, in place: where the balloons it was learnt from share a feature's
+    range with slow birds and multirotors (rules 12 and 20)."""
+    best = np.maximum(term[:, 0], term[:, 1])
+    term[:, 4] = np.where(rows, np.minimum(term[:, 4], best), term[:, 4])
+
+
 class Classifier:
     """Classifies every track of each table from its accumulated history."""
 
@@ -637,6 +645,7 @@ class Classifier:
         fast_unsized = fast & no_rcs & p.fast_unsigned_style_neutral
         fast_not_bird = fast & p.fast_style_not_bird
         slow_not_unknown = ~fast & p.slow_style_not_unknown
+        slow_speed_not_unknown = ~fast & p.slow_speed_not_unknown
         for j, edges, table, style, not_bird in zip(
             self._feat_idx, self._edges, self._ll, self._style, self._not_bird, strict=True
         ):
@@ -652,9 +661,7 @@ class Classifier:
                 # Clipped against the row the other classes read, as every term is.
                 term[has, 4] = np.maximum(table[bn, 4], term[has].max(axis=1) - p.max_feature_llr)
             if j == _SPEED:
-                if p.slow_speed_not_unknown:
-                    slow_best = np.maximum(term[:, 0], term[:, 1])
-                    term[:, 4] = np.where(~fast, np.minimum(term[:, 4], slow_best), term[:, 4])
+                _unknown_at_most_drone_or_bird(term, slow_speed_not_unknown)
                 lo, hi = p.drone_speed_gap_mps
                 gap = (v >= lo) & (v < hi)
                 term[gap, 0] = np.maximum(term[gap, 0], self._drone_gap_floor)
@@ -665,10 +672,7 @@ class Classifier:
             if style:
                 term[:, 0] = np.where(fast_signed, powered, term[:, 0])
                 term[:, 2] = np.where(fast_unsized, powered, term[:, 2])
-                slow_best = np.maximum(term[:, 0], term[:, 1])
-                term[:, 4] = np.where(
-                    slow_not_unknown, np.minimum(term[:, 4], slow_best), term[:, 4]
-                )
+                _unknown_at_most_drone_or_bird(term, slow_not_unknown)
             ll += np.where(ok[:, None], term, 0.0)
         return ll
 
