@@ -782,6 +782,26 @@ def test_a_birds_slow_speed_is_no_balloons():
     assert run(rising).label[0] == "unknown" and run(rising).p[0, unknown] > 0.5
 
 
+def test_height_within_a_helicopters_reach_is_no_evidence_against_one():
+    """The simulated helicopters fly 100-500 m up and the height histogram put one at
+    1,000 m 3 nats below drone and aircraft; recorded helicopters without a transponder
+    fly up to 1,800 m above the site and read ``drone`` or ``aircraft`` up there (and were
+    warned of as unidentified fast objects, real-eval-05). Within
+    ``helicopter_height_band_m`` height no longer counts against ``helicopter``; below it,
+    where the simulated helicopters flew (and the low drones fly), and above it, nothing
+    changes."""
+    p = ClassifierParams.load()
+    off = msgspec.structs.replace(p, helicopter_height_band_m=(0.0, 0.0))
+    drone, heli = CLASSES.index("drone"), CLASSES.index("helicopter")
+    cruise = [56.0 + 2.5 * math.sin(k) for k in range(60)]
+    on, without = _speed_run(cruise, height_m=1000.0), _speed_run(cruise, off, height_m=1000.0)
+    assert without.p[0, heli] < 0.05 and on.p[0, heli] > 3.0 * without.p[0, heli]
+    assert on.p[0, drone] < without.p[0, drone] - 0.05
+    for height_m in (80.0, 250.0, 2500.0):
+        a, b = _speed_run(cruise, height_m=height_m), _speed_run(cruise, off, height_m=height_m)
+        np.testing.assert_allclose(a.p, b.p)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -821,6 +841,7 @@ def test_out_of_range_parameters_are_refused_with_the_field_named(tmp_path, fiel
         (lambda r: r.__setitem__("fast_not_bird_features", ["wingspan"]), "unknown feature"),
         (lambda r: r["features"].append("net_climb_mps"), "takes no histogram"),
         (lambda r: r.__setitem__("drone_speed_gap_mps", [27.0, 18.0]), "drone_speed_gap_mps"),
+        (lambda r: r.__setitem__("helicopter_height_band_m", [-5.0, 600.0]), "height_band"),
         (lambda r: r["spoof"].__setitem__("max_offset_m", 0.0), "max_offset_m"),
         (lambda r: r["spoof"].__setitem__("min_bearing_deg", -1.0), "min_bearing_deg"),
         (lambda r: r["spoof"].__setitem__("min_score", 7.0), "min_score"),
