@@ -315,7 +315,7 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: ``aircraft`` or ``drone``, and at drone 0.25-0.36 was warned of as an unidentified
     #: fast object about to enter a zone. Below 600 m the trained term stands: there a
     #: helicopter's term lifted to the drone's took drone evidence from low-flying
-    #: quadcopters and fixed-wing drones (warned up to 70 s later).
+    #: quadcopters and fixed-wing drones (warned 10-160 s later, one not at all).
     helicopter_height_band_m: tuple[float, float] = (600.0, 2000.0)
     identity_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
     #: The class an ADS-B emitter category (DO-260B) names: the category is set in the
