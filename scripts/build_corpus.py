@@ -1430,6 +1430,30 @@ def _excursion(flight: Path) -> tuple[float, float]:
     return float(np.hypot(e[i], n[i])), float(np.degrees(np.arctan2(e[i], n[i])) % 360.0)
 
 
+#: Position grid (degrees) at or above which a log's fixes are rounded coarsely enough
+#: to fake motion: older DJI video telemetry writes 4 decimals, an 11 m grid, so a
+#: quadcopter at 5 m/s logged at 1 Hz stands still for a second or two and then jumps
+#: a grid step (55-74 % of those logs' fixes repeat the one before; speeds read 0, 11,
+#: 22 m/s in turn). No drone flies like that, and the classifier read the stop-go as a
+#: bird's (a recorded Mavic Pro entering the main site read bird 0.05-0.2 on its final
+#: run). Such a log is flown smoothed by ``QUANTISED_SMOOTH_S``.
+QUANTISED_STEP_DEG = 1e-4
+#: Gaussian sigma (s) of that smoothing: the largest whole second whose smoothed path
+#: stays within the grid's own rounding error of the fixes (RMS 2.4-4.1 m against
+#: 4.3 m for an 11 m grid; 3 s gave up to 6.4 m, cutting real turns), and which leaves
+#: a multirotor's accelerations (95th percentile 1.0-2.5 m/s^2 against 11-15 raw).
+QUANTISED_SMOOTH_S = 2.0
+
+
+def _quantised(flight: Path) -> bool:
+    """Whether every horizontal fix of a log lies on a ``QUANTISED_STEP_DEG`` grid."""
+    from skywarden.sim.recorded import read_track
+
+    tr = read_track(flight)
+    q = np.concatenate([tr.lat_deg, tr.lon_deg]) / QUANTISED_STEP_DEG
+    return bool(np.abs(q - np.round(q)).max() < 1e-3)
+
+
 def _hostile_drone(
     rng: np.random.Generator, row: dict[str, str], track: str, zone: str, flight: Path
 ) -> dict:
@@ -1441,7 +1465,8 @@ def _hostile_drone(
     farthest excursion from its edge, and the log is turned so that the
     excursion points at the zone's centre: the drone enters the zone on its
     way out. Heights are the log's own with its lowest fix on the ground; a
-    2-D log flies at a constant height.
+    2-D log flies at a constant height; a log rounded to an 11 m grid is flown
+    smoothed (``QUANTISED_STEP_DEG``).
     """
     reach_m, reach_deg = _excursion(flight)
     side = float(round(rng.uniform(0.0, 360.0)))
@@ -1465,6 +1490,7 @@ def _hostile_drone(
         "rotate_deg": float(round((side + 180.0 - reach_deg) % 360.0, 1)),
         **height,
         "max_gap_s": 10.0,
+        **({"smooth_s": QUANTISED_SMOOTH_S} if _quantised(flight) else {}),
         # Take-off inside the scenario; a log longer than the scenario is cut at its end.
         "launch_s": float(round(rng.uniform(0.0, max(SCENARIO_DURATION_S - duration - 60.0, 0.0)))),
         "radio": bool(rng.random() < 0.5),
