@@ -6,6 +6,7 @@ import csv
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from skywarden.scenario import ScenarioReader
@@ -80,3 +81,27 @@ def test_eval_scenarios_simulate_to_valid_files(path, tmp_path):
     assert summary.objects == sum(g.count for g in spec.objects)
     assert summary.hostile >= 1
     assert sum(summary.detections_by_sensor.values()) > summary.clutter_by_sensor["radar-1"]
+
+
+def _on_grid(track_path: Path, step_deg: float) -> bool:
+    tr = read_track(track_path)
+    q = np.concatenate([tr.lat_deg, tr.lon_deg]) / step_deg
+    return bool(np.abs(q - np.round(q)).max() < 1e-3)
+
+
+def test_drone_logs_rounded_to_an_11_m_grid_are_flown_smoothed_and_no_others():
+    """A log rounded to 4 decimals stops and jumps 11 m at 1 Hz, which no drone does.
+
+    Seven of the corpus's drone logs are; every scenario flies them smoothed (and
+    flies every finer log as logged), as ``scripts/build_corpus.py --scenarios`` writes.
+    """
+    seen = {True: 0, False: 0}
+    for split in ("train", "eval"):
+        for path in real_scenarios(split):
+            for g in load_spec(path).objects:
+                if not isinstance(g, Recorded) or g.truth_class != "drone":
+                    continue
+                coarse = _on_grid(path.parent / g.track, 1e-4)
+                seen[coarse] += 1
+                assert (g.smooth_s == 2.0) if coarse else (g.smooth_s == 0.0), (path.stem, g.track)
+    assert seen[True] >= 2 and seen[False] >= 2
