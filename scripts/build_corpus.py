@@ -602,6 +602,17 @@ SOURCES: tuple[Source, ...] = (
         reader="sdlog2",
     ),
     Source(
+        id="dvm-2018-07-04",
+        file="dronevideomeasure_test_drone_log.csv",
+        repo="egemose/DroneVideoMeasure",
+        commit="c7dfdc331a9782df2f95c4e3fabc9a4261b518e9",
+        path="tests/test_data/test_drone_log.csv",
+        licence="MIT",
+        cls="drone-multirotor",
+        kind="DJI Phantom 4 Pro (DJI flight record as CSV), climb and hover",
+        reader="djicsv",
+    ),
+    Source(
         id="havo-adsb",
         file="gissal_adsb1090-2019-07-12.txt",
         repo="GISSAL/ads-b",
@@ -634,6 +645,9 @@ ORIGINAL_SHA256: dict[str, str] = {
         "4be1b12f9813f295546354f1cd65b03842a81653d477898a601fa5024de62d8f"
     ),
     "px4tools_01_07_59.px4log": "15dc438491dccf1bfe85e8e2a9c38673a2232aa58c277cb2442183d154037c34",
+    "dronevideomeasure_test_drone_log.csv": (
+        "dbb8ab4ff644739f6139db1fd66aec9d6e1623e65d3822720443a088b42acf74"
+    ),
     "gissal_adsb1090-2019-07-12.txt": (
         "d2e91a626d4b4f7106b97197443ca767331881e2e13bf522e75932b4e473696c"
     ),
@@ -872,6 +886,44 @@ def read_dronedeploy(path: Path) -> Iterator[Flight]:
         lon.append(float(lo))
         alt.append(float(al) * FT_M)
     if len(t) < 2:
+        return
+    ta = np.asarray(t)
+    keep = _thin(ta, DRONE_MIN_DT_S)
+    yield "flight", ta[keep], np.asarray(lat)[keep], np.asarray(lon)[keep], np.asarray(alt)[keep]
+
+
+def read_djicsv(path: Path) -> Iterator[Flight]:
+    """A DJI flight record converted to CSV (``TXTlogToCSVtool`` layout: ``OSD.*`` columns).
+
+    Latin-1 text, one row every 0.1 s. Kept: the rows where the aircraft reports
+    itself in the air (``OSD.groundOrSky`` = ``Sky``) with a position, at most one a
+    second; ``OSD.flyTime [s]`` is the time, ``OSD.height [m]`` the height above the
+    take-off point. Nothing else is read (the record also names the aircraft's, its
+    battery's and its remote controller's serial numbers).
+    """
+    with path.open(encoding="latin-1", newline="") as f:
+        rows = list(csv.DictReader(f))
+    t: list[float] = []
+    lat: list[float] = []
+    lon: list[float] = []
+    alt: list[float] = []
+    for r in rows:
+        try:
+            ts, la, lo = (
+                float(r["OSD.flyTime [s]"]),
+                float(r["OSD.latitude"]),
+                float(r["OSD.longitude"]),
+            )
+            al = float(r["OSD.height [m]"])
+        except (TypeError, ValueError):
+            continue  # a truncated row
+        if r["OSD.groundOrSky"] != "Sky" or (la == 0.0 and lo == 0.0) or (t and ts <= t[-1]):
+            continue
+        t.append(ts)
+        lat.append(la)
+        lon.append(lo)
+        alt.append(al)
+    if len(t) < 2 or t[-1] - t[0] < DRONE_MIN_S:
         return
     ta = np.asarray(t)
     keep = _thin(ta, DRONE_MIN_DT_S)
@@ -1193,6 +1245,7 @@ READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
     "m2b": read_m2b,
     "igc": read_igc,
     "dronedeploy": read_dronedeploy,
+    "djicsv": read_djicsv,
     "sdlog2": read_sdlog2,
     "djijson": read_djijson,
     "flp": read_flp,

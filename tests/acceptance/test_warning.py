@@ -56,9 +56,10 @@ MEDIAN_LEAD_S_BY_SCENARIO: dict[str, float] = {}
 #: and -03, were warned 54 and 49 s ahead; now 99 and 81 s).
 MAX_LATE_OR_MISSED: dict[str, int] = {}
 #: Drones in view too briefly for MIN_LEAD_S that are not warned before entry at all.
-#: Shortfall: real-eval-04, 3 in seed 1 and 1 in seed 2 (recorded DJI quadcopters with
-#: no RF taking off about 50 s from a zone, alerted at most 27 s after entry).
-MAX_SHORT_NOTICE_UNWARNED = {"real-eval-04": 3}
+#: Shortfall: real-eval-04, 1 in seed 2 (the recorded Phantom 4 Pro, no RF, taking off
+#: 25 m outside the main site: 19 s after entry; until 7 Dec, before it joined the
+#: scenario, 3 in seed 1 and 1 in seed 2, DJI quadcopters alerted up to 27 s after entry).
+MAX_SHORT_NOTICE_UNWARNED = {"real-eval-04": 1}
 #: False alerts (birds, aircraft, helicopters, clutter) per hour over every
 #: scenario and seed together (measured: none in 7.7 h since docs/classifier.md rule
 #: 21; before it one, a helicopter without a transponder that flew through
@@ -94,20 +95,20 @@ WRONG_ZONE_FRACTION = 0.10
 MAX_WRONG_ZONE_OPEN_S = 30.0
 #: Shortfall: real-eval-01 seed 2's hostile quadcopter loiters between the zones; its
 #: loiter alert stays open while it stays near (505 s after its closest approach to a
-#: zone it never enters).
-MAX_WRONG_ZONE_OPEN_S_BY_SCENARIO = {"real-eval-01": 550.0}
+#: zone it never enters). Likewise real-eval-04 seed 2's recorded Mavic Pro, raised a
+#: second time for the main site it never enters (178 s, since the Phantom 4 Pro joined
+#: the scenario on 7 Dec and the radar's noise fell otherwise).
+MAX_WRONG_ZONE_OPEN_S_BY_SCENARIO = {"real-eval-01": 550.0, "real-eval-04": 200.0}
 MIN_ACCURACY = 0.95
 #: Settled accuracy below MIN_ACCURACY where achieved (shortfalls, README): real-eval-05
 #: 0.881-0.885 (recorded helicopters without a transponder as aircraft or drones, with
 #: no radar cross-section to separate them; 0.868-0.873 before docs/classifier.md rule
-#: 21); real-eval-04 0.943-0.968 (0.951 before rule 21: a light aircraft without a
-#: transponder cruising above 600 m reads ``helicopter`` in 15 of its 488 lines, where
-#: height no longer tells them apart; 0.949-0.981 before its Mavic Pro, logged on an
-#: 11 m grid, was flown smoothed: its stop-go had read as a drone's hover, and flown
-#: as it really went, at 5-10 m/s without stops, it reads ``bird`` in part). (real-eval-02 0.958-0.969 since wander at bird
+#: 21). (real-eval-04 0.957-0.970 since it flies a twentieth recorded drone, 7 Dec;
+#: 0.943-0.968 before, once its Mavic Pro, logged on an 11 m grid, was flown smoothed:
+#: its stop-go had read as a drone's hover, and flown as it really went it reads
+#: ``bird`` in part.) (real-eval-02 0.958-0.969 since wander at bird
 #: speeds stopped counting for ``unknown``; real-eval-01 and -03 0.977-0.983.)
 MIN_ACCURACY_BY_SCENARIO = {
-    "real-eval-04": 0.94,
     "real-eval-05": 0.875,
 }
 MAX_HOSTILE_AS_AIRCRAFT = 0.03
