@@ -1487,9 +1487,11 @@ def _excursion(flight: Path) -> tuple[float, float]:
 #: to fake motion: older DJI video telemetry writes 4 decimals, an 11 m grid, so a
 #: quadcopter at 5 m/s logged at 1 Hz stands still for a second or two and then jumps
 #: a grid step (55-74 % of those logs' fixes repeat the one before; speeds read 0, 11,
-#: 22 m/s in turn). No drone flies like that, and the classifier read the stop-go as a
-#: bird's (a recorded Mavic Pro entering the main site read bird 0.05-0.2 on its final
-#: run). Such a log is flown smoothed by ``QUANTISED_SMOOTH_S``.
+#: 22 m/s in turn). No drone flies like that, and the classifier read the stop-go as
+#: hovering (drone evidence) on slow legs and as a bird's wander on fast ones (a recorded
+#: Mavic Pro entering the main site read bird 0.05-0.2 on its final run). Such a log is
+#: flown smoothed by ``QUANTISED_SMOOTH_S``; flown so, slow multirotors read ``bird`` more
+#: often (README, "Recorded drones flown as they flew").
 QUANTISED_STEP_DEG = 1e-4
 #: Gaussian sigma (s) of that smoothing: the largest whole second whose smoothed path
 #: stays within the grid's own rounding error of the fixes (RMS 2.4-4.1 m against
