@@ -892,6 +892,10 @@ def read_dronedeploy(path: Path) -> Iterator[Flight]:
     yield "flight", ta[keep], np.asarray(lat)[keep], np.asarray(lon)[keep], np.asarray(alt)[keep]
 
 
+#: Time (s), latitude, longitude (deg) and height above take-off (m) of a DJI CSV record.
+_DJICSV_COLUMNS = ("OSD.flyTime [s]", "OSD.latitude", "OSD.longitude", "OSD.height [m]")
+
+
 def read_djicsv(path: Path) -> Iterator[Flight]:
     """A DJI flight record converted to CSV (``TXTlogToCSVtool`` layout: ``OSD.*`` columns).
 
@@ -909,12 +913,7 @@ def read_djicsv(path: Path) -> Iterator[Flight]:
     alt: list[float] = []
     for r in rows:
         try:
-            ts, la, lo = (
-                float(r["OSD.flyTime [s]"]),
-                float(r["OSD.latitude"]),
-                float(r["OSD.longitude"]),
-            )
-            al = float(r["OSD.height [m]"])
+            ts, la, lo, al = (float(r[c]) for c in _DJICSV_COLUMNS)
         except (TypeError, ValueError):
             continue  # a truncated row
         if r["OSD.groundOrSky"] != "Sky" or (la == 0.0 and lo == 0.0) or (t and ts <= t[-1]):
