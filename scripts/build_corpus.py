@@ -1238,6 +1238,74 @@ def read_adsb_helicopters(path: Path) -> Iterator[Flight]:
             yield f"{reg}-{k + 1:02d}", a[keep, 0], a[keep, 1], a[keep, 2], a[keep, 3]
 
 
+#: A homing pigeon is flying where its speed, smoothed over ``IGOTU_SMOOTH_S``, exceeds
+#: ``IGOTU_FLYING_MPS`` (it cruises at 15-20 m/s; sitting and walking stay far below).
+IGOTU_FLYING_MPS = 8.0
+#: Width (s) of the centred window of that smoothing (distance over time in the window).
+IGOTU_SMOOTH_S = 15.0
+#: A flying run has no step between fixes longer than this (the logger writes 1 a second)...
+IGOTU_MAX_GAP_S = 10.0
+#: ... and lasts at least this long (a homing flight, not a hop about the release site).
+IGOTU_MIN_S = 300.0
+
+
+def read_igotu(path: Path) -> Iterator[Flight]:
+    """An i-gotU GPS logger's CSV (homing pigeons of Flack et al. 2014): CR line ends,
+    header ``Date, Time, Latitude, Longitude, Altitude, Speed, Course, Type, Distance,
+    Essential``, rows ``2011/05/24, 14:06:06, 51.861092, -1.240210, 73.09, ...``.
+
+    Times are whole seconds, taken as UTC (the file names no zone); latitude and
+    longitude are WGS-84 degrees. A row not later than the last kept one is dropped
+    (now and then the logger stamps two successive fixes with the same second; the
+    first is kept). Altitude is not kept: it is GPS altitude, noisy (the last fixes of
+    51 of the corpus's 52 logs, all within 50 m of the loft, read 44-97 m), and
+    scenarios fly birds at a constant height anyway. Kept: the longest flying run,
+    steps whose speed smoothed over ``IGOTU_SMOOTH_S`` exceeds ``IGOTU_FLYING_MPS``
+    without a gap over ``IGOTU_MAX_GAP_S``, if it lasts at least ``IGOTU_MIN_S``.
+    Yields one flight: UTC seconds, WGS-84 degrees, no altitude.
+    """
+    text = path.read_text(encoding="latin-1")
+    t: list[float] = []
+    lat: list[float] = []
+    lon: list[float] = []
+    for line in text.splitlines()[1:]:
+        cells = [c.strip() for c in line.split(",")]
+        if len(cells) < 4 or not cells[0]:
+            continue
+        when = dt.datetime.strptime(f"{cells[0]} {cells[1]}", "%Y/%m/%d %H:%M:%S")
+        ts = when.replace(tzinfo=dt.UTC).timestamp()
+        if t and ts <= t[-1]:
+            continue
+        t.append(ts)
+        lat.append(float(cells[2]))
+        lon.append(float(cells[3]))
+    if len(t) < 2:
+        return
+    ta, la, lo = np.asarray(t), np.asarray(lat), np.asarray(lon)
+    e, n, _ = pymap3d.geodetic2enu(la, lo, 0.0, la[0], lo[0], 0.0)
+    step_m = np.hypot(np.diff(e), np.diff(n))
+    step_s = np.diff(ta)
+    # Distance over time of the steps whose middles lie within the window centred on each step.
+    mid = 0.5 * (ta[1:] + ta[:-1])
+    lo_i = np.searchsorted(mid, mid - IGOTU_SMOOTH_S / 2.0, side="left")
+    hi_i = np.searchsorted(mid, mid + IGOTU_SMOOTH_S / 2.0, side="right")
+    cum_m = np.concatenate([[0.0], np.cumsum(step_m)])
+    cum_s = np.concatenate([[0.0], np.cumsum(step_s)])
+    speed = (cum_m[hi_i] - cum_m[lo_i]) / (cum_s[hi_i] - cum_s[lo_i])
+    flying = (speed > IGOTU_FLYING_MPS) & (step_s <= IGOTU_MAX_GAP_S)
+    edges = np.diff(np.concatenate([[0], flying.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if starts.size == 0:
+        return
+    # Run of steps a..b-1 spans fixes a..b; the longest in time (the first of equals).
+    span = ta[ends] - ta[starts]
+    best = int(np.argmax(span))
+    if span[best] < IGOTU_MIN_S:
+        return
+    run = slice(int(starts[best]), int(ends[best]) + 1)
+    yield "flight", ta[run], la[run], lo[run], np.full(ta[run].size, np.nan)
+
+
 READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
     "sula": read_sula,
     "larus": read_larus,
@@ -1250,6 +1318,7 @@ READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
     "flp": read_flp,
     "edgetx": read_edgetx,
     "adsb-helicopter": read_adsb_helicopters,
+    "igotu": read_igotu,
     **{f"srt-{layout}": _srt_reader(layout) for layout in ("bracket", "gps-latlon", "gps-lonlat")},
 }
 #: At most this many flights per source (keeps the committed corpus small).

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
+import importlib.util
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +28,7 @@ CLASSES = {
     "airliner",
 }
 OPEN_LICENCES = {"CC0-1.0", "CC-BY-4.0", "MIT", "BSD-3-Clause", "Apache-2.0", "ODbL-1.0"}
+BUILD_CORPUS = Path(__file__).parents[2] / "scripts" / "build_corpus.py"
 
 
 def _manifest() -> list[dict[str, str]]:
@@ -105,3 +110,91 @@ def test_drone_logs_rounded_to_an_11_m_grid_are_flown_smoothed_and_no_others():
                 seen[coarse] += 1
                 assert (g.smooth_s == 2.0) if coarse else (g.smooth_s == 0.0), (path.stem, g.track)
     assert seen[True] >= 2 and seen[False] >= 2
+
+
+def _build_corpus():
+    spec = importlib.util.spec_from_file_location("build_corpus", BUILD_CORPUS)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["build_corpus"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+#: A made-up i-gotU log starts at this time (UTC) and lies on this parallel.
+_T0 = dt.datetime(2011, 5, 24, 14, 0, 0, tzinfo=dt.UTC)
+_LAT = 51.8
+_M_PER_DEG_LON = 111_320.0 * np.cos(np.radians(_LAT))
+
+
+def _igotu_text(legs: list[tuple[int, float]], extra: dict[int, float] | None = None) -> str:
+    """An i-gotU CSV (CR line ends) of a bird on a parallel, one fix a second: ``legs`` are
+    (seconds, m/s) in turn, 0 m/s sitting, a negative duration a gap without fixes;
+    ``extra`` adds, after the fix of second s, another fix stamped s, that many metres on."""
+    rows = ["Date, Time, Latitude, Longitude, Altitude, Speed, Course, Type, Distance, Essential"]
+
+    def row(s: int, x_m: float) -> str:
+        when = _T0 + dt.timedelta(seconds=s)
+        lon = -1.3 + x_m / _M_PER_DEG_LON
+        return (
+            f"{when:%Y/%m/%d}, {when:%H:%M:%S}, {_LAT:.6f}, {lon:.6f}, 80.00,  0.00, 90, 0, 0.00, "
+        )
+
+    s, x = 0, 0.0
+    for dur, v in legs:
+        if dur < 0:
+            s -= dur
+            x += v * -dur
+            continue
+        for _ in range(dur):
+            rows.append(row(s, x))
+            if extra and s in extra:
+                rows.append(row(s, x + extra[s]))
+            s += 1
+            x += v
+    return "\r".join(rows) + "\r"
+
+
+def _read_igotu(tmp_path: Path, text: str) -> list:
+    path = tmp_path / "log.csv"
+    path.write_bytes(text.encode("latin-1"))
+    return list(_build_corpus().read_igotu(path))
+
+
+@pytest.fixture
+def local_time_not_utc(monkeypatch):
+    """The process's local time zone 5 h behind UTC (a reader must not depend on it)."""
+    monkeypatch.setenv("TZ", "EST+5")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_igotu_reader_drops_repeated_seconds_and_keeps_the_longest_flying_run(
+    tmp_path, local_time_not_utc
+):
+    """Sitting, 100 s of flight, sitting, 440 s of flight with a second fix stamped like the
+    one before it (500 m on, dropped), sitting: one flight, the 440 s, in UTC seconds."""
+    text = _igotu_text([(60, 0.0), (100, 15.0), (60, 0.0), (440, 15.0), (60, 0.0)], {400: 500.0})
+    assert "\n" not in text
+    flights = _read_igotu(tmp_path, text)
+    assert len(flights) == 1
+    suffix, t, lat, lon, alt = flights[0]
+    assert suffix == "flight"
+    assert np.all(np.diff(t) > 0) and np.isnan(alt).all()
+    start = _T0.timestamp() + 220.0
+    assert abs(t[0] - start) <= 8.0 and abs(t[-1] - (start + 440.0)) <= 8.0
+    x = (lon + 1.3) * _M_PER_DEG_LON
+    assert np.all(np.abs(np.diff(x) / np.diff(t) - 15.0) < 0.5)  # the stray fix is gone
+    assert np.allclose(lat, _LAT)
+
+
+def test_igotu_reader_splits_runs_at_gaps_and_skips_short_flights(tmp_path):
+    """A gap over 10 s ends a flying run; a run under 300 s is not a flight."""
+    gap = [(30, 0.0), (280, 16.0), (-12, 16.0), (330, 16.0), (30, 0.0)]
+    ((_, t, *_),) = _read_igotu(tmp_path, _igotu_text(gap))
+    assert abs(t[0] - (_T0.timestamp() + 30.0 + 280.0 + 12.0)) <= 8.0
+    assert abs(t[-1] - t[0] - 330.0) <= 8.0
+    assert np.diff(t).max() <= 1.0
+    assert _read_igotu(tmp_path, _igotu_text([(30, 0.0), (280, 16.0), (30, 0.0)])) == []
