@@ -455,6 +455,74 @@ DJISRT_FILES: tuple[tuple[str, str, str, str, str, str], ...] = (
 )
 
 
+#: GPS tracks of homing pigeons (i-gotU GT-120 loggers, 1 fix a second) of Flack, Guilford
+#: & Biro (2014), released at three sites near Oxford in 2011 (Dryad doi:10.5061/dryad.j444n,
+#: CC0), as mirrored in dshizuka/RCourse: (``<regime>_<bird>_R<site>_<trial>``, sha256).
+#: Two of each bird's 18 releases: the one with the longest flying run (``read_igotu``) and
+#: the one with the longest flying run from another release site.
+PIGEON_COMMIT = "1a9378eb731c0d0271ee9a79fd9a38672afbc928"
+PIGEON_FILES: tuple[tuple[str, str], ...] = (
+    ("A_A35_R1_02", "354dbd24907a0a785f6201d2993c5d01186a69558bfabe1f2974ab9c644570f7"),
+    ("A_A35_R3_02", "a972661bdd82d1cde6551a8d7589cd644c9f1d33f3a55ed3f7d1e13317c1c68d"),
+    ("A_A38_R1_01", "d264d1a879d62e4c7c247c792234ee134def5146fc894409a422310fc95339f9"),
+    ("A_A38_R2_01", "b920ca5ba0449be76982d41dce1f61c90458a352ff6b8640f24eba07d1c7aa4a"),
+    ("A_A45_R1_05", "8d740e1ec0a49c889b82960b5a3e65a04bbd45daf3261678415e9e4ea3bc9b0b"),
+    ("A_A45_R3_01", "cba005b45c7696a49c7cbe3a21228a4ef2a5c4a281b6eafc6d5842d601616e4c"),
+    ("A_D06_R1_06", "058e7a224c1e42ae1cb4aa9615d4c7fb67f55c0275cd3ee2ce4776d802dac60a"),
+    ("A_D06_R3_05", "958b7ed2fb35c262621239f1cacd1e6a8acfeff2fd0810ee24795b78bcf33e93"),
+    ("A_D09_R1_01", "2e3b03b917f07fa9f18d702c5564c965fde6708cd2b4b3adc1f00aa7c904241d"),
+    ("A_D09_R3_03", "e8d26440b182c13ef259d0b09467051d399e1e0f63fb936da955291d8f520a12"),
+    ("A_D16_R1_02", "c5aff00e97bb6782c4c18c93cb99eb494bd18463f77bc1a5beea4d744dd5dd59"),
+    ("A_D16_R3_01", "f41393f429908e8acd79f0a5e509882e344b04dd21554affdfff773e9c675481"),
+    ("A_D83_R1_01", "a9fddf04ae200f4c06eae869e46de3ecb978b9ca7e1ef22dd93879a2a0a6cf10"),
+    ("A_D83_R2_02", "93d39a3418c52ef17d4f7f257476a660d0312352c380ba474b559cf81498d1d8"),
+    ("A_D94_R2_01", "9df666ef0716f4b3a4a700c0ebd1340c98e601b3b239eb400b9b884f6c58be11"),
+    ("A_D94_R3_01", "72527e3906c984c5af8777a6c0c99d30c32bfbdbfb8154af4676ba9d4803d958"),
+    ("A_D96_R2_02", "12e7b6129f07c8f4bad6fdff5bfaa9c0b1e36245f0c84e0bc8df1a49a84242ef"),
+    ("A_D96_R3_01", "2f1c4b05683a2640f8d53959bef54386d5bffa4a47d12b48971b615168ab3ad4"),
+    ("B_A31_R1_02", "e69b29bae142f2b83c2010191d2d0e00b4bc3bf1e32fc662d3e300aed575b758"),
+    ("B_A31_R2_01", "94a3cfa640ab35bc398824a7cd66ecde6ba8cef06d65fbd99b614ee224979287"),
+    ("B_A34_R1_01", "43b3331982ab4b7bff444e315c9808a8c4492edbb4166596f129e45c2a32a47a"),
+    ("B_A34_R2_03", "60e14f2d17947a2f73bac68f69f12bbd52467402f66f9147084b4130a25c2155"),
+    ("B_D04_R1_02", "6336ede6a22c0b0ef6d66c79115928594dd8b694edd559d5cff92b28eb32088f"),
+    ("B_D04_R2_02", "75c7e01a3f83cc539763137d8b933ea0e4cde7644dd6717f9015dfd3cedc6994"),
+    ("B_D12_R2_05", "0452ebecb5249a7bf15d8088d3e6b39c5da8988f243db38ac3611d6c5e24eb95"),
+    ("B_D12_R3_01", "cfa44067539f0ad91ecc0186b36c8b3c19d6989bafd11ef97e6d5bd4636114f5"),
+    ("B_D86_R1_02", "fa92f08e98096dfd189cadf4287fbdf5349928c73d5ea701017247f274657005"),
+    ("B_D86_R3_03", "c1bc958574bfe215103c2c5458db8b021df7d234c9e2f0f60dd1dc5bd00d85c1"),
+    ("B_D90_R1_01", "5f4ff15d2972ee2fff6b1d696367266ad540f166e32261a184ceae9c8a51f259"),
+    ("B_D90_R2_01", "5248c7ef811a2ac0b94422d1d7d1a3496c50092e5fbe3cb528b91a85ab5c633b"),
+    ("B_D98_R1_02", "a6eddf2c34d2713634cc8ca0a1fe29cfb868386a7dc11d92429d8ad67b6c9b4e"),
+    ("B_D98_R2_02", "b1b20c0cb7a3f01c011e43b974ffb1e7553c3782a5c3a2f9e0661e781b822fce"),
+    ("C_A39_R1_01", "394603f79cbffaa5897655da184bc5b73f974f768562c7b5380ea2761ae9c704"),
+    ("C_A39_R3_01", "4f2ae67e75191428d024ce3a0e023bfada7f5d44834e0278256731dfe1f5d0eb"),
+    ("C_A43_R1_02", "d9c16f599790931229c8f39f92562f60b93b6f8b8ba102f20d52649791020462"),
+    ("C_A43_R3_02", "bc5ffed66b1de76ecc951801c835b5265a8253571065c9a12bedb657b8194e22"),
+    ("C_A47_R1_01", "f2b4e32710a541f772ab2062cf9102be70a5bf6a1648b7702ca148a541d40612"),
+    ("C_A47_R3_01", "50c301b5681ab6131876ca30e54477c7c3d5c5548b02aa3ce7d96df71fa248eb"),
+    ("C_D00_R1_01", "d421aa8c2140c2db9af132c313bda1809dce22036d8881ccaf8b09beceb586c1"),
+    ("C_D00_R3_01", "9a8ff0199c1fdb157731f7b82e70087e3326b2d02782a3dc1213cc1f1317b8a0"),
+    ("C_D01_R1_04", "2a3376a197d9608c5914569f5ef9ade20dc0594ff6f7c9850c18c237640a70cb"),
+    ("C_D01_R3_03", "b3a754e86d8fbb14c2dd16ea9ceaec05c4f78a6cdf8d3e7a1c944b34819cddb1"),
+    ("C_D08_R2_02", "45ade97bc84e69310b7552dae61ad791dc3b5a316d777457e84c3a5d8bc5e96d"),
+    ("C_D08_R3_01", "5328c9cf5adc31a3d0d789befc0ad410329a8069f553db84836b17f6dd27c883"),
+    ("C_D10_R2_01", "f9099c7c928ce5163925ae4f24218a32230b4c4e7fa46cb1a67f47de4f974aae"),
+    ("C_D10_R3_01", "6dbd8aad7f55bc2550f49f09becdcbcb367e1c302215489e3f2540b93915e45c"),
+    ("C_D15_R1_01", "9f1733f6d62d16910811903b45b2943d25394f6fb240ebcd9fdf1d924ec97f7a"),
+    ("C_D15_R3_02", "cc53414a8109852c70bca41d31542f7dfa191ed0c89527d47bed16f488cb589b"),
+    ("C_D88_R1_04", "59cb457b2a6570faae39436fb2d75a563ee72353f3b43d924ad0112744a7d082"),
+    ("C_D88_R2_05", "67216ee8e38acd2fdd4a5123575470b1b78ebe919e11a69ec1d6138a8ade4eda"),
+    ("C_D93_R1_03", "6fba510d1eefd8322710c9019460eb68a90f9ec32fe57c2ca89b96f8310f5ea2"),
+    ("C_D93_R3_01", "e9bf455ed65c7ebf5beb039473b3faea8dcb0fa990b9842b22ea445f32f42ffa"),
+)
+
+
+def _pigeon_path(name: str) -> str:
+    """``A_A35_R1_02`` -> its path in the repository."""
+    regime, bird, site, _ = name.split("_")
+    return f"data/Flack et al_Biology Letters/{site}/{regime}_{bird}/{name}.csv"
+
+
 def _igcparser_file(path: str) -> str:
     return "igcparser_" + path.removeprefix("fixtures/").replace("/", "_")
 
@@ -623,6 +691,21 @@ SOURCES: tuple[Source, ...] = (
         kind="tour helicopters (Airbus EC130, Bell 407), ADS-B",
         reader="adsb-helicopter",
     ),
+    # After every other bird source, so that their flights keep their split (``split_of``).
+    *(
+        Source(
+            id="pigeon-" + name.split("_", 1)[1].lower().replace("_", "-"),
+            file=f"flack2014_{name}.csv",
+            repo="dshizuka/RCourse",
+            commit=PIGEON_COMMIT,
+            path=_pigeon_path(name),
+            licence="CC0-1.0",
+            cls="bird",
+            kind="Columba livia (homing pigeon)",
+            reader="igotu",
+        )
+        for name, _ in PIGEON_FILES
+    ),
 )
 
 #: sha256 of each original, by file name (checked before anything is read).
@@ -651,6 +734,7 @@ ORIGINAL_SHA256: dict[str, str] = {
     "gissal_adsb1090-2019-07-12.txt": (
         "d2e91a626d4b4f7106b97197443ca767331881e2e13bf522e75932b4e473696c"
     ),
+    **{f"flack2014_{name}.csv": sha for name, sha in PIGEON_FILES},
 }
 
 Flight = tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # id suffix, t, lat, lon, alt
