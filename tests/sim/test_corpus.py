@@ -29,6 +29,7 @@ CLASSES = {
 }
 OPEN_LICENCES = {"CC0-1.0", "CC-BY-4.0", "MIT", "BSD-3-Clause", "Apache-2.0", "ODbL-1.0"}
 BUILD_CORPUS = Path(__file__).parents[2] / "scripts" / "build_corpus.py"
+PIGEON = "Columba livia (homing pigeon)"
 
 
 def _manifest() -> list[dict[str, str]]:
@@ -198,3 +199,30 @@ def test_igotu_reader_splits_runs_at_gaps_and_skips_short_flights(tmp_path):
     assert abs(t[-1] - t[0] - 330.0) <= 8.0
     assert np.diff(t).max() <= 1.0
     assert _read_igotu(tmp_path, _igotu_text([(30, 0.0), (280, 16.0), (30, 0.0)])) == []
+
+
+def _birds(path: Path) -> list[Recorded]:
+    return [
+        g for g in load_spec(path).objects if isinstance(g, Recorded) and g.truth_class == "bird"
+    ]
+
+
+def test_pigeons_fly_smoothed_in_one_scenario_per_split_and_nowhere_else():
+    """The 1 Hz pigeon logs (whole-second stamps) fly in one scenario of each split, only
+    pigeons of that split, smoothed over 2 s with gaps of up to 10 s bridged; every other
+    scenario has no pigeon (and flies its birds unsmoothed)."""
+    rows = {r["file"]: r for r in _manifest()}
+    for split in ("train", "eval"):
+        pool = {f for f, r in rows.items() if r["type"] == PIGEON and r["split"] == split}
+        with_pigeons = []
+        for path in real_scenarios(split):
+            birds = _birds(path)
+            pigeons = [g for g in birds if rows[Path(g.track).name]["type"] == PIGEON]
+            if not pigeons:
+                assert all(g.smooth_s == 0.0 for g in birds), path.stem
+                continue
+            with_pigeons.append(path.stem)
+            assert len(pigeons) == len(birds) == min(12, len(pool))
+            assert {Path(g.track).name for g in pigeons} <= pool
+            assert all(g.smooth_s == 2.0 and g.max_gap_s == 10.0 for g in pigeons)
+        assert with_pigeons == [{"train": "real-train-09", "eval": "real-eval-06"}[split]]
