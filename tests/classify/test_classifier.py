@@ -654,6 +654,26 @@ def test_a_drone_cruising_at_the_bird_limit_stays_faster_than_a_bird_through_dip
     assert not _speed_run([*cruise, *[17.0] * 15]).fast[0]
 
 
+def test_a_birds_burst_above_the_bird_limit_is_no_cruise():
+    """Real homing pigeons (1 Hz GPS) cruise at 15-20 m/s over the ground and burst to
+    25-30 m/s for up to 40 s at a time; each burst made them faster than a bird, read
+    them ``drone`` 0.6-0.8 within ten seconds and raised them as drones heading for a
+    zone. A track is faster than a bird only while its speed averaged over
+    ``cruise_tau_s`` is at least ``bird_cruise_max_mps``: a burst after minutes at a
+    bird's speed is not, a drone that cruises at 26 m/s from its first scans is, and so
+    is anything at ``bird_ground_speed_max_mps`` or more, burst or not."""
+    p = ClassifierParams.load()
+    off = msgspec.structs.replace(p, bird_cruise_max_mps=0.0)
+    burst = [18.0 + 1.0 * math.sin(k) for k in range(120)] + [27.5] * 20
+    gated, ungated = _speed_run(burst), _speed_run(burst, off)
+    assert ungated.fast[0] and ungated.label[0] == "drone" and ungated.p[0, 0] > 0.5
+    assert not gated.fast[0] and gated.p[0, 0] < 0.1
+    # Held long enough, the burst is a cruise (the average reaches the limit).
+    assert _speed_run([*burst, *[27.5] * 60]).fast[0]
+    assert _speed_run([26.0 + 1.0 * math.sin(k) for k in range(40)]).fast[0]
+    assert _speed_run([*burst[:120], *[38.0] * 3]).fast[0]
+
+
 def test_faster_than_a_bird_nothing_but_speed_speaks_for_a_bird():
     """A fixed-wing drone cruising at 25-28 m/s, 250 m up, with no echo size or RF read
     ``bird`` 0.55 for four minutes and was warned 29 s before entry (real-eval-03 seed

@@ -715,3 +715,25 @@ def test_the_classifiers_faster_than_a_bird_holds_through_a_speed_dip():
 
     assert [e.level for e in events(True) if e.state == "raised"] == ["warning"]
     assert events(False) == []
+
+
+def test_a_birds_burst_the_classifier_calls_no_cruise_is_not_fast():
+    """A homing pigeon bursting to 27 m/s over the ground, drone 0.3: the classifier says
+    it is not faster than a bird (its average is a bird's), and the threat stage takes
+    that over the speed of the moment, so it raises nothing; without the classifier's
+    flag the speed alone makes it fast and it is warned of as it comes in."""
+    p = [0.3, 0.45, 0.1, 0.1, 0.05]
+    x = straight([0, -500 - 100 * 27.0, 100], [0, 27.0, 0], 90)
+
+    def events(fast: bool | None) -> list:
+        a, ev = ThreatAssessor(zones()), []
+        for k, xk in enumerate(x):
+            c = classes([p])
+            if fast is not None:
+                c = dataclasses.replace(c, fast=np.array([fast]))
+            ev += a.assess(table(T0 + k, [1], xk), c)
+        return ev
+
+    assert events(False) == []
+    assert [e.level for e in events(None) if e.state == "raised"] == ["warning"]
+    assert [e.level for e in events(True) if e.state == "raised"] == ["warning"]

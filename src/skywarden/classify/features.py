@@ -114,6 +114,9 @@ class TrackHistory:
             # Time-weighted share of recent scans faster than a bird, since the speed last
             # fell below the classifier's hysteresis band (its "faster than a bird" latch).
             "fast_frac": np.zeros(n_slots),
+            # The track's speed averaged with the classifier's cruise time constant since
+            # its settle time (NaN before): what it keeps up, not what it bursts to.
+            "cruise_mps": np.full(n_slots, np.nan),
         }
         for name, arr in new.items():
             if n_old:
@@ -162,6 +165,7 @@ class TrackHistory:
         self.evidence[s] = 0.0
         self.hovered_s[s] = 0.0
         self.fast_frac[s] = 0.0
+        self.cruise_mps[s] = np.nan
         self._ids, self._slot = self._ids[~which], self._slot[~which]
 
     def push(

@@ -94,9 +94,10 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     info_p: float = 0.5
     #: ... tracked at least this long (a new track reads "unknown" until classified).
     info_min_age_s: float = 30.0
-    #: Also ``info``: an object faster than any bird (``info_fast_speed_mps``) that may
-    #: be a drone (``info_fast_drone_p``) — without a radar cross-section or RF a
-    #: fixed-wing drone and a helicopter fly alike, and a drone must not pass unseen.
+    #: Also ``info``: an object faster than any bird (the classifier's flag, or
+    #: ``info_fast_speed_mps`` where it gives none) that may be a drone
+    #: (``info_fast_drone_p``) — without a radar cross-section or RF a fixed-wing drone
+    #: and a helicopter fly alike, and a drone must not pass unseen.
     info_fast_drone_p: float = 0.25
     info_fast_speed_mps: float = 25.0
     #: ... tracked at least this long: the wait above is for a new track's "unknown",
@@ -374,11 +375,12 @@ class ThreatAssessor:
         coop = np.asarray(classes.cooperative[rows], bool) & ~np.asarray(classes.spoof[rows], bool)
         p_drone = p[:, CLASSES.index("drone")]
         age = table.t_s - table.t_first_s[rows]
-        fast = np.hypot(table.x[rows, 3], table.x[rows, 4]) >= cfg.info_fast_speed_mps
         if classes.fast is not None:
             # The classifier's "faster than a bird" holds through the dips of a speed
-            # estimate at the bird limit (its hysteresis).
-            fast |= classes.fast[rows]
+            # estimate at the bird limit (its hysteresis) and not through a bird's burst.
+            fast = np.asarray(classes.fast[rows], bool)
+        else:
+            fast = np.hypot(table.x[rows, 3], table.x[rows, 4]) >= cfg.info_fast_speed_mps
         maybe = (
             (p_drone + p[:, CLASSES.index("unknown")] >= cfg.info_p) & (age >= cfg.info_min_age_s)
         ) | (fast & (p_drone >= cfg.info_fast_drone_p) & (age >= cfg.info_fast_min_age_s))
