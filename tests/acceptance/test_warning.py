@@ -229,7 +229,7 @@ def test_wrong_zone_alerts_few_and_cleared_after_the_turn(scored):
 #: Shortfall: real-eval-06 (recorded homing pigeons at 1 Hz), 1 in each seed: the same
 #: pigeon, cruising at 22-24 m/s over the ground for minutes, crosses the main site in a
 #: straight line at 25 m/s and is raised ``critical`` -- at that speed it flies as the
-#: slowest fixed-wing drones do (docs/classifier.md rule 22; 3 and 2 alerts on
+#: slowest fixed-wing drones do (docs/classifier.md rule 22; 2 and 1 alerts on
 #: pigeons in seeds 1 and 2 before that rule).
 MAX_BIRD_WARNINGS_BY_SCENARIO = {"real-eval-06": 1}
 
