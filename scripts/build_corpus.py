@@ -26,12 +26,14 @@ import datetime as dt
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import math
 import re
 import struct
 import sys
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -1322,6 +1324,38 @@ def read_adsb_helicopters(path: Path) -> Iterator[Flight]:
             yield f"{reg}-{k + 1:02d}", a[keep, 0], a[keep, 1], a[keep, 2], a[keep, 3]
 
 
+def _flying_runs(
+    t: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    smooth_s: float,
+    flying_mps: float,
+    max_gap_s: float,
+) -> list[tuple[int, int]]:
+    """Runs of flying steps of a track, as (index of the first fix, index of the last fix).
+
+    A step (between two successive fixes) is flying where the track's speed smoothed over
+    ``smooth_s`` exceeds ``flying_mps`` and the step is no longer than ``max_gap_s``. The
+    smoothed speed of a step is the distance over the time of the steps whose middles lie
+    within ``smooth_s`` centred on its middle (path length, so a bird circling in a
+    thermal keeps its speed).
+    """
+    e, n, _ = pymap3d.geodetic2enu(lat, lon, 0.0, lat[0], lon[0], 0.0)
+    step_m = np.hypot(np.diff(e), np.diff(n))
+    step_s = np.diff(t)
+    mid = 0.5 * (t[1:] + t[:-1])
+    lo_i = np.searchsorted(mid, mid - smooth_s / 2.0, side="left")
+    hi_i = np.searchsorted(mid, mid + smooth_s / 2.0, side="right")
+    cum_m = np.concatenate([[0.0], np.cumsum(step_m)])
+    cum_s = np.concatenate([[0.0], np.cumsum(step_s)])
+    speed = (cum_m[hi_i] - cum_m[lo_i]) / (cum_s[hi_i] - cum_s[lo_i])
+    flying = (speed > flying_mps) & (step_s <= max_gap_s)
+    edges = np.diff(np.concatenate([[0], flying.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    # Steps a..b-1 span fixes a..b.
+    return [(int(a), int(b)) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
 #: A homing pigeon is flying where its speed, smoothed over ``IGOTU_SMOOTH_S``, exceeds
 #: ``IGOTU_FLYING_MPS`` (it cruises at 15-20 m/s; sitting and walking stay far below).
 IGOTU_FLYING_MPS = 8.0
@@ -1366,28 +1400,131 @@ def read_igotu(path: Path) -> Iterator[Flight]:
     if len(t) < 2:
         return
     ta, la, lo = np.asarray(t), np.asarray(lat), np.asarray(lon)
-    e, n, _ = pymap3d.geodetic2enu(la, lo, 0.0, la[0], lo[0], 0.0)
-    step_m = np.hypot(np.diff(e), np.diff(n))
-    step_s = np.diff(ta)
-    # Distance over time of the steps whose middles lie within the window centred on each step.
-    mid = 0.5 * (ta[1:] + ta[:-1])
-    lo_i = np.searchsorted(mid, mid - IGOTU_SMOOTH_S / 2.0, side="left")
-    hi_i = np.searchsorted(mid, mid + IGOTU_SMOOTH_S / 2.0, side="right")
-    cum_m = np.concatenate([[0.0], np.cumsum(step_m)])
-    cum_s = np.concatenate([[0.0], np.cumsum(step_s)])
-    speed = (cum_m[hi_i] - cum_m[lo_i]) / (cum_s[hi_i] - cum_s[lo_i])
-    flying = (speed > IGOTU_FLYING_MPS) & (step_s <= IGOTU_MAX_GAP_S)
-    edges = np.diff(np.concatenate([[0], flying.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    if starts.size == 0:
+    runs = _flying_runs(ta, la, lo, IGOTU_SMOOTH_S, IGOTU_FLYING_MPS, IGOTU_MAX_GAP_S)
+    if not runs:
         return
-    # Run of steps a..b-1 spans fixes a..b; the longest in time (the first of equals).
-    span = ta[ends] - ta[starts]
+    # The longest run in time (the first of equals).
+    span = np.array([ta[b] - ta[a] for a, b in runs])
     best = int(np.argmax(span))
     if span[best] < IGOTU_MIN_S:
         return
-    run = slice(int(starts[best]), int(ends[best]) + 1)
+    run = slice(runs[best][0], runs[best][1] + 1)
     yield "flight", ta[run], la[run], lo[run], np.full(ta[run].size, np.nan)
+
+
+#: Columns of a Technosmart logger's CSV (Gipsy, AxyTrek and their kin), as in the
+#: Rocamadour files: date (``dd/mm/yyyy``), time of day (``hh:mm:ss`` with or without
+#: a fraction), WGS-84 degrees, GPS altitude (m above mean sea level).
+_ROCA_COLUMNS = ("Date", "Time", "Latitude", "Longitude", "height-above-msl")
+#: A fix whose altitude (m above mean sea level) lies outside this open interval is
+#: junk: the loggers write 65535 for a missing altitude (the 5 Hz ones also 0), and one
+#: log not taken (the condor's of 30 June) falls to -1229 m while the bird sits in the park.
+ROCA_ALT_RANGE_M = (0.0, 10_000.0)
+#: The logs (4 or 5 fixes a second) are thinned to one fix a second, the simulator's grid.
+ROCA_MIN_DT_S = 1.0
+#: A raptor is flying where its speed, smoothed over ``ROCA_SMOOTH_S`` as for the pigeons
+#: (``_flying_runs``), exceeds ``ROCA_FLYING_MPS``: the birds soar and glide at 8-20 m/s,
+#: and outside the study's flight sessions (sitting on a perch or the falconer's fist) the
+#: files taken read 0.6 m/s typically, under 3 m/s 99 % of the time. Height is no sign of
+#: flight here: the park's perches, at about 270 m, stand 50-130 m above the lowest fixes
+#: of the logs (the valley the birds fly down into), and the slow fixes within the study's
+#: flight sessions are nearly all as low (the bird has landed somewhere).
+ROCA_FLYING_MPS = 3.0
+ROCA_SMOOTH_S = 15.0
+#: A flying run has no step between the thinned fixes longer than this...
+ROCA_MAX_GAP_S = 10.0
+#: ... and lasts at least this long (shorter hops between perches are left out);
+ROCA_MIN_S = 300.0
+#: a run is cut into equal windows of at most this long (each thus at least ``ROCA_MIN_S``).
+ROCA_MAX_S = 1200.0
+
+
+def _roca_rows(path: Path) -> Iterator[dict[str, str]]:
+    """Rows of a Rocamadour logger CSV, read from the zip file's one CSV if it is zipped
+    (as in the repository; nothing is extracted to disk)."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            (name,) = [n for n in z.namelist() if n.lower().endswith(".csv")]
+            with z.open(name) as raw:
+                yield from csv.DictReader(io.TextIOWrapper(raw, encoding="latin-1", newline=""))
+    else:
+        with path.open(encoding="latin-1", newline="") as f:
+            yield from csv.DictReader(f)
+
+
+def _roca_ms(date: str, time: str, day_ms: dict[str, int]) -> int | None:
+    """UTC milliseconds of a ``dd/mm/yyyy`` date and an ``hh:mm:ss[.ff]`` time (whole
+    numbers, so that thinning to 1 s is exact at 4 and 5 Hz); None if either is junk."""
+    if date not in day_ms:
+        try:
+            day = dt.datetime.strptime(date, "%d/%m/%Y").replace(tzinfo=dt.UTC)
+        except ValueError:
+            return None  # e.g. 00/00/2000, a logger's row before its first fix
+        day_ms[date] = int(day.timestamp()) * 1000
+    try:
+        h, m, sec = time.split(":")
+        return day_ms[date] + (int(h) * 3600 + int(m) * 60) * 1000 + round(float(sec) * 1000.0)
+    except ValueError:
+        return None
+
+
+def read_roca(path: Path, individual: str) -> Iterator[Flight]:
+    """A Technosmart GPS logger's CSV of a raptor flying free at Rocamadour (zipped or not):
+    columns ``_ROCA_COLUMNS`` among others (accelerometer, satellites, the study's flight
+    session in ``behaviour``, not read), 4 or 5 rows a second.
+
+    Times are UTC (the study's own metadata gives its take-off times in UTC, and they
+    match these rows), to the millisecond; positions WGS-84 degrees; altitude GPS altitude
+    in metres above mean sea level, kept: a soaring bird climbs in thermals and glides
+    down, which is the flight this source adds. Dropped: rows without a position or with
+    an unreadable date, a latitude or longitude of 0 or out of range, an altitude outside
+    ``ROCA_ALT_RANGE_M``, and rows not later than the last kept one (a logger's clock
+    steps back now and then, and one log ends with a day-old stretch). Then thinned to
+    one fix per ``ROCA_MIN_DT_S``. Yielded: each flying run (``_flying_runs`` with
+    ``ROCA_SMOOTH_S``, ``ROCA_FLYING_MPS``, ``ROCA_MAX_GAP_S``) of at least ``ROCA_MIN_S``,
+    cut into equal windows of at most ``ROCA_MAX_S``, numbered through the file as
+    ``<individual>-<nn>``: UTC seconds, WGS-84 degrees, metres above mean sea level.
+    """
+    day_ms: dict[str, int] = {}
+    lo_alt, hi_alt = ROCA_ALT_RANGE_M
+    t: list[int] = []
+    lat: list[float] = []
+    lon: list[float] = []
+    alt: list[float] = []
+    for row in _roca_rows(path):
+        try:
+            date, time, la_s, lo_s, al_s = (row[c] or "" for c in _ROCA_COLUMNS)
+            la, lo, al = float(la_s), float(lo_s), float(al_s)
+        except (KeyError, TypeError, ValueError):
+            continue  # no fix in this row (or a truncated one)
+        if not (0.0 < abs(la) <= 90.0 and 0.0 < abs(lo) <= 180.0 and lo_alt < al < hi_alt):
+            continue
+        ms = _roca_ms(date, time, day_ms)
+        if ms is None or (t and ms <= t[-1]):
+            continue
+        t.append(ms)
+        lat.append(la)
+        lon.append(lo)
+        alt.append(al)
+    if len(t) < 2:
+        return
+    t_ms = np.asarray(t, dtype=np.int64)
+    keep = _thin(t_ms.astype(float), ROCA_MIN_DT_S * 1000.0)
+    ta = t_ms[keep] / 1000.0
+    la_a, lo_a, al_a = np.asarray(lat)[keep], np.asarray(lon)[keep], np.asarray(alt)[keep]
+    if ta.size < 2:
+        return
+    k = 0
+    for a, b in _flying_runs(ta, la_a, lo_a, ROCA_SMOOTH_S, ROCA_FLYING_MPS, ROCA_MAX_GAP_S):
+        span = ta[b] - ta[a]
+        if span < ROCA_MIN_S:
+            continue
+        pieces = math.ceil(span / ROCA_MAX_S)
+        cuts = np.searchsorted(ta[a : b + 1], ta[a] + span * np.arange(1, pieces) / pieces) + a
+        for lo_i, hi_i in itertools.pairwise([a, *cuts.tolist(), b + 1]):
+            k += 1
+            sl = slice(lo_i, hi_i)
+            yield f"{individual}-{k:02d}", ta[sl], la_a[sl], lo_a[sl], al_a[sl]
 
 
 READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {

@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -226,3 +227,99 @@ def test_pigeons_fly_smoothed_in_one_scenario_per_split_and_nowhere_else():
             assert {Path(g.track).name for g in pigeons} <= pool
             assert all(g.smooth_s == 2.0 and g.max_gap_s == 10.0 for g in pigeons)
         assert with_pigeons == [{"train": "real-train-09", "eval": "real-eval-06"}[split]]
+
+
+#: A made-up Technosmart logger log (Rocamadour) starts at this time (UTC) and lies on
+#: this parallel.
+_ROCA_T0 = dt.datetime(2018, 6, 25, 11, 0, 0, tzinfo=dt.UTC)
+_ROCA_LAT = 44.8
+_ROCA_M_PER_DEG_LON = 111_320.0 * np.cos(np.radians(_ROCA_LAT))
+_ROCA_HEADER = (
+    "TagID,Date,Time,CENT,Acc-X,Acc-Y,Acc-Z,Activity,Pressure,Temperature,Latitude,Longitude,"
+    "height-above-msl,ground-speed_km_h,satellite-count,hdop,maximum-signal-strength,"
+    "Sensor Raw,behaviour"
+)
+
+
+def _roca_text(legs: list[tuple[int, float]], hz: int, junk_alt: dict[float, str]) -> str:
+    """A Technosmart GPS logger's CSV of a bird on a parallel, ``hz`` rows a second:
+    ``legs`` are (seconds, m/s) in turn (0 m/s sitting, at 300 m; flying, climbing 1 m/s).
+    ``junk_alt`` writes that altitude at those seconds from the start instead of the real
+    one. Around them: an accelerometer row without a position, a row of the logger's
+    made-up date, and a row whose clock steps 20 s back."""
+    rows = [_ROCA_HEADER]
+
+    def row(s: float, x_m: float, alt: str) -> str:
+        when = _ROCA_T0 + dt.timedelta(seconds=s)
+        lon = 1.6 + x_m / _ROCA_M_PER_DEG_LON
+        stamp = f"{when:%H:%M:%S}.{when.microsecond // 10_000:02d}"
+        return f"T,{when:%d/%m/%Y},{stamp},,,,,,,,{_ROCA_LAT:.6f},{lon:.6f},{alt},0.0,,,,,"
+
+    s, x, z = 0.0, 0.0, 300.0
+    for dur, v in legs:
+        for _ in range(dur * hz):
+            rows.append(row(s, x, junk_alt.get(round(s, 2), f"{z:.1f}")))
+            s, x = s + 1.0 / hz, x + v / hz
+            z += (1.0 if v else 0.0) / hz
+    rows.insert(40, "T,25/06/2018,11:00:09.10,,0.1,0.2,0.9,,,,,,,,,,,,")
+    rows.insert(50, "T,00/00/2000,00:00:27.40,,,,,,,,44.801000,1.611000,190,0,,,,,")
+    rows.insert(60, row(-5.0, 0.0, "300.0"))
+    return "\n".join(rows) + "\n"
+
+
+#: Sitting, a 1500 s flight (two windows), sitting, a 200 s hop (too short), sitting, a
+#: 400 s flight (one window), sitting.
+_ROCA_LEGS = [(60, 0.0), (1500, 12.0), (60, 0.0), (200, 12.0), (60, 0.0), (400, 12.0), (30, 0.0)]
+
+
+def _read_roca(tmp_path: Path, text: str, zipped: bool) -> list:
+    path = tmp_path / ("log.zip" if zipped else "log.csv")
+    if zipped:
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("RawData/2018-06-25/log.csv", text)
+    else:
+        path.write_text(text, encoding="latin-1")
+    return list(_build_corpus().read_roca(path, individual="kuzco"))
+
+
+def _has(t: np.ndarray, when: float) -> bool:
+    return bool(np.abs(t - when).min() < 1e-3)
+
+
+@pytest.mark.parametrize("hz", [4, 5])
+def test_roca_reader_keeps_flying_windows_at_1_hz_with_altitude(tmp_path, hz, local_time_not_utc):
+    """A raptor's logger at 4 or 5 Hz, zipped or not: the two flights long enough come out
+    as windows of at most 20 min (the 1500 s one cut in two), one fix a second, in UTC
+    seconds, with the logged altitude; junk altitudes (65535, then a negative one where the
+    thinning, moved on by the first, would take it), rows without a position, with the
+    logger's made-up date or stepping back in time are dropped."""
+    t0 = _ROCA_T0.timestamp()
+    junk = {500.0: "65535", round(900.0 + 1.0 / hz, 2): "-1229.4"}
+    text = _roca_text(_ROCA_LEGS, hz, junk)
+    flights = _read_roca(tmp_path, text, zipped=True)
+    assert [f[0] for f in flights] == ["kuzco-01", "kuzco-02", "kuzco-03"]
+    spans = [f[1][-1] - f[1][0] for f in flights]
+    assert all(abs(a - b) <= 10.0 for a, b in zip(spans, [750.0, 750.0, 400.0], strict=True))
+    assert abs(flights[0][1][0] - (t0 + 60.0)) <= 8.0
+    assert abs(flights[1][1][-1] - (t0 + 1560.0)) <= 8.0
+    assert abs(flights[2][1][0] - (t0 + 1880.0)) <= 8.0
+    for _, t, lat, lon, alt in flights:
+        steps = np.diff(t)
+        assert steps.min() >= 1.0 and np.median(steps) == 1.0 and steps.max() <= 1.25
+        assert np.allclose(lat, _ROCA_LAT)
+        assert np.all((alt >= 300.0) & (alt <= 2400.0))  # no 65535, no -1229.4
+        # Inside the flight (its ends may hold a few seconds of sitting): 12 m/s, climbing 1 m/s.
+        x = (lon - 1.6) * _ROCA_M_PER_DEG_LON
+        assert np.all(np.abs(np.diff(x)[8:-8] / steps[8:-8] - 12.0) < 0.5)
+        assert np.all(np.abs(np.diff(alt)[8:-8] / steps[8:-8] - 1.0) < 0.2)
+    first = np.concatenate([flights[0][1], flights[1][1]])
+    for s in junk:
+        assert not _has(first, t0 + s) and _has(first, t0 + s + 1.0 / hz)
+    plain = _read_roca(tmp_path, text, zipped=False)
+    assert len(plain) == len(flights)
+    for a, b in zip(plain, flights, strict=True):
+        assert a[0] == b[0] and all(np.array_equal(u, v) for u, v in zip(a[1:], b[1:], strict=True))
+
+
+def test_roca_reader_skips_logs_without_a_long_enough_flight(tmp_path):
+    assert _read_roca(tmp_path, _roca_text([(60, 0.0), (290, 12.0), (60, 0.0)], 4, {}), True) == []
