@@ -36,6 +36,7 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -519,6 +520,179 @@ PIGEON_FILES: tuple[tuple[str, str], ...] = (
 )
 
 
+#: GPS logs of captive raptors of a falconry park flying free at Rocamadour, France,
+#: 25 June-1 July 2018, from a harness-effect experiment (the study the repository's
+#: readme names "Effect of tag attachment on flight parameters across five raptor species",
+#: Longarini et al.), in mscacco/Rocamadour_HarnessExperiment (MIT):
+#: (``RawData/`` folder, file, individual, species code, sha256). Species by individual as
+#: the repository's ``RawData/FlightSessions_harnessType_deviceID.csv`` and
+#: ``RawData/Calibration_LoggersStartEnd.csv`` give them (codes as ``ROCA_SPECIES``; one
+#: file name, ``Gipsy13_27june18_VFGaelle``, says VF for Gaelle, whom both tables give as VH
+#: that day and every other). Chosen: Technosmart Gipsy-type loggers (4 or 5 fixes a second;
+#: not the 1 Hz Ornitela loggers) with at least 20 minutes of steps faster than 4 m/s in the
+#: raw fixes; of each individual's, the two with the most airborne time as ``read_roca``
+#: finds it, on different days (on 1 July Hercule carried two loggers at once, leg-loop and
+#: back-pack harness: the back-pack one, airborne 1 s longer). Left out:
+#: ``GPS03_26jun18_RAV_KHAN_MANU`` (one logger on two tawny eagles in turn). 20 files of 11
+#: individuals; Manu and Lafayette have one file each that qualifies.
+ROCA_COMMIT = "a7db1918cee0d095138671c57b56b087f4f4c955"
+ROCA_SPECIES = {
+    "VF": "Gyps fulvus (griffon vulture)",
+    "VH": "Gyps himalayensis (Himalayan vulture)",
+    "VR": "Gyps rueppelli (Rüppell's vulture)",
+    "CONDOR": "Vultur gryphus (Andean condor)",
+    "RAV": "Aquila rapax (tawny eagle)",
+    "PYGTB": "Haliaeetus leucocephalus (bald eagle)",
+}
+ROCAMADOUR_FILES: tuple[tuple[str, str, str, str, str], ...] = (
+    (
+        "2018-06-25",
+        "GPS-A_25jun18_PygLafayette_format.zip",
+        "lafayette",
+        "PYGTB",
+        "20f0c3f63732333c8c002b2ff7235c78d277edba8a1e1297db3d9f307b405b2c",
+    ),
+    (
+        "2018-06-25",
+        "GPS03_25jun18_VFGregoire_format.zip",
+        "gregoire",
+        "VF",
+        "65e1cd838e97c1a6ac5e5dab1b0d11f83763e3f62c5b87b76776e5bc3fac5550",
+    ),
+    (
+        "2018-06-25",
+        "GPS10_25jun18_VFHercule_format.zip",
+        "hercule",
+        "VF",
+        "2fbc483c222ac6084fada9bf4e42e372995c22e6db90e4b2bcc0a89be12bb754",
+    ),
+    (
+        "2018-06-25",
+        "GPS13_25jun18_VFLeon_format.zip",
+        "leon",
+        "VF",
+        "e92b916ecd333ca005faaae1b52038416172bfe3b805ad6f43b90ac014dcd35a",
+    ),
+    (
+        "2018-06-25",
+        "GPS14_25jun18_PIGDakota_format.zip",
+        "dakota",
+        "PYGTB",
+        "e08065a27769979d46bcb2f3a98bd410cd41f4e81e3bd3d2d3bef59e36231b26",
+    ),
+    (
+        "2018-06-27",
+        "GPS-A_27june18_PIGDakota_format.zip",
+        "dakota",
+        "PYGTB",
+        "9504a085314bd0b6215f2f8f9d98f6fa17cdc2ffa68ba8b46a958f48beca2a59",
+    ),
+    (
+        "2018-06-27",
+        "Gipsy13_27june18_VFGaelle_format.zip",
+        "gaelle",
+        "VH",
+        "06fe4d8ae7562b8eaa0af00f2ba90a410d22ca21c17233ae2eec9a5babe16660",
+    ),
+    (
+        "2018-06-27",
+        "Gipsy4_27june18_VFGregoire_format.zip",
+        "gregoire",
+        "VF",
+        "000c980ab08691834a9874606ee54c2efaa94f8f2624af5bd55f477493da0c3f",
+    ),
+    (
+        "2018-06-28",
+        "Gipsy14_28jun18_VRupKiricou_format.zip",
+        "kirikou",
+        "VR",
+        "60ec78a358aaa8014bacbd9066453e4203bbef7017a3c2e3ce88aa905692f062",
+    ),
+    (
+        "2018-06-28",
+        "Gipsy4_28jun18_RavManu_format.zip",
+        "manu",
+        "RAV",
+        "59ca8bcb186d1eedb396ad8d7da5b301edc7b05d9cea8b8a2d080722eb5655f4",
+    ),
+    (
+        "2018-06-28",
+        "Gipsy5_28jun18_Kuzco_format.zip",
+        "kuzco",
+        "CONDOR",
+        "e235e0832963b61724b069c5f01fa0cb40ef3b19480d57b2448b15c4d872c6dd",
+    ),
+    (
+        "2018-06-28",
+        "Gipsy6_28jun18_VFHenry_format.zip",
+        "henri",
+        "VF",
+        "a71627d90b7b2dde510e3cdb893c19ee518806ad4029dab0a4c2127c86beff28",
+    ),
+    (
+        "2018-06-29",
+        "Gipsy14_29jun18_VFLeon_format.zip",
+        "leon",
+        "VF",
+        "89639d8c5f73f068db8b82bf3da02c65fc572e91be42439023db3d23872e37fc",
+    ),
+    (
+        "2018-06-30",
+        "Gipsy05_30jun18_ARupKiricou_format.zip",
+        "kirikou",
+        "VR",
+        "55e9e5153f63b818d3b0bde0e7a3dd9da38456a373a6dda6ba9c36259509c112",
+    ),
+    (
+        "2018-06-30",
+        "Gipsy06_30jun18_VHGiselle_format.zip",
+        "gisele",
+        "VH",
+        "0f20ae547a94254710527f03287468c38a919c3995b28160906808641a615365",
+    ),
+    (
+        "2018-07-01",
+        "GPS-B_1july18_CondorKuzco_format.zip",
+        "kuzco",
+        "CONDOR",
+        "8136bd90732adb97162e61ad4c966b2f1630dbad38af346cec0b4e67981baa76",
+    ),
+    (
+        "2018-07-01",
+        "Gipsy04_01jul18_VFHercule_BackPack_format.zip",
+        "hercule",
+        "VF",
+        "6aae72c04ac3a2211971441358b1f12d9d5e665dcaef7c20bb870451fd4a013b",
+    ),
+    (
+        "2018-07-01",
+        "Gipsy05_01jul18_VHGiselle_format.zip",
+        "gisele",
+        "VH",
+        "327252c7ee2fc580219f90156451615d55c03aac34e2f568b3b6963d17842abf",
+    ),
+    (
+        "2018-07-01",
+        "Gipsy06_01jul18_VFHenri_format.zip",
+        "henri",
+        "VF",
+        "ec8a2947d49259211c6e6d7ee68e56d2bd77934a498010c82e3871edb527486e",
+    ),
+    (
+        "2018-07-01",
+        "Gipsy14_01jul18_VHGaelle_format.zip",
+        "gaelle",
+        "VH",
+        "1b68efe2d1877d52ac2e91cb2857b911e2aabc94a292a36116b07faa54fb7e6f",
+    ),
+)
+
+
+def _roca_id(folder: str, name: str) -> str:
+    """``2018-06-25``, ``GPS03_25jun18_VFGregoire_format.zip`` -> ``roca-20180625-gps03``."""
+    return f"roca-{folder.replace('-', '')}-{name.split('_', 1)[0].lower()}"
+
+
 def _pigeon_path(name: str) -> str:
     """``A_A35_R1_02`` -> its path in the repository."""
     regime, bird, site, _ = name.split("_")
@@ -708,6 +882,21 @@ SOURCES: tuple[Source, ...] = (
         )
         for name, _ in PIGEON_FILES
     ),
+    # After the pigeons, so that every earlier flight keeps its split.
+    *(
+        Source(
+            id=_roca_id(folder, name),
+            file=f"roca_{name}",
+            repo="mscacco/Rocamadour_HarnessExperiment",
+            commit=ROCA_COMMIT,
+            path=f"RawData/{folder}/{name}",
+            licence="MIT",
+            cls="bird",
+            kind=f"{ROCA_SPECIES[species]}, soaring",
+            reader=f"roca-{individual}",
+        )
+        for folder, name, individual, species, _ in ROCAMADOUR_FILES
+    ),
 )
 
 #: sha256 of each original, by file name (checked before anything is read).
@@ -737,6 +926,7 @@ ORIGINAL_SHA256: dict[str, str] = {
         "d2e91a626d4b4f7106b97197443ca767331881e2e13bf522e75932b4e473696c"
     ),
     **{f"flack2014_{name}.csv": sha for name, sha in PIGEON_FILES},
+    **{f"roca_{name}": sha for _, name, _, _, sha in ROCAMADOUR_FILES},
 }
 
 Flight = tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # id suffix, t, lat, lon, alt
@@ -1540,6 +1730,11 @@ READERS: dict[str, Callable[[Path], Iterator[Flight]]] = {
     "edgetx": read_edgetx,
     "adsb-helicopter": read_adsb_helicopters,
     "igotu": read_igotu,
+    # One reader per individual: it names the individual's flights (``<individual>-<nn>``).
+    **{
+        f"roca-{ind}": partial(read_roca, individual=ind)
+        for ind in sorted({f[2] for f in ROCAMADOUR_FILES})
+    },
     **{f"srt-{layout}": _srt_reader(layout) for layout in ("bracket", "gps-latlon", "gps-lonlat")},
 }
 #: At most this many flights per source (keeps the committed corpus small).

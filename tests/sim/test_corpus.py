@@ -323,3 +323,15 @@ def test_roca_reader_keeps_flying_windows_at_1_hz_with_altitude(tmp_path, hz, lo
 
 def test_roca_reader_skips_logs_without_a_long_enough_flight(tmp_path):
     assert _read_roca(tmp_path, _roca_text([(60, 0.0), (290, 12.0), (60, 0.0)], 4, {}), True) == []
+
+
+def _is_raptor(row: dict[str, str]) -> bool:
+    return row["source"].startswith("roca-")
+
+
+def test_raptor_flights_are_1_hz_windows_of_5_to_20_minutes_with_altitude():
+    raptors = [r for r in _manifest() if _is_raptor(r)]
+    assert len(raptors) >= 60 and {r["split"] for r in raptors} == {"train", "eval"}
+    for r in raptors:
+        assert r["class"] == "bird" and r["has_alt"] == "yes" and r["licence"] == "MIT"
+        assert r["median_dt_s"] == "1.0" and 300 <= int(r["duration_s"]) <= 1200, r["flight_id"]
