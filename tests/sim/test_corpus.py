@@ -335,3 +335,30 @@ def test_raptor_flights_are_1_hz_windows_of_5_to_20_minutes_with_altitude():
     for r in raptors:
         assert r["class"] == "bird" and r["has_alt"] == "yes" and r["licence"] == "MIT"
         assert r["median_dt_s"] == "1.0" and 300 <= int(r["duration_s"]) <= 1200, r["flight_id"]
+
+
+def test_raptors_fly_with_their_logged_heights_in_one_scenario_per_split_and_nowhere_else():
+    """The Rocamadour raptors fly in one scenario of each split, only raptors of that split,
+    their logs' heights kept (the lowest fix 10-60 m above the ground), with two gliders;
+    every other scenario has no raptor (and so stays as it was)."""
+    rows = {r["file"]: r for r in _manifest()}
+    for split in ("train", "eval"):
+        pool = {f for f, r in rows.items() if _is_raptor(r) and r["split"] == split}
+        with_raptors = []
+        for path in real_scenarios(split):
+            birds = _birds(path)
+            raptors = [g for g in birds if _is_raptor(rows[Path(g.track).name])]
+            if not raptors:
+                continue
+            with_raptors.append(path.stem)
+            assert len(raptors) == len(birds) == min(12, len(pool))
+            assert {Path(g.track).name for g in raptors} <= pool
+            for g in raptors:
+                assert g.alt_mode == "lowest" and 10.0 <= g.agl_m <= 60.0
+                assert g.max_gap_s == 10.0 and g.smooth_s == 0.0
+            objects = load_spec(path).objects
+            gliders = [
+                g for g in objects if isinstance(g, Recorded) and g.truth_class == "aircraft"
+            ]
+            assert len(gliders) == 2
+        assert with_raptors == [{"train": "real-train-10", "eval": "real-eval-07"}[split]]
