@@ -822,6 +822,30 @@ def test_height_within_a_helicopters_reach_is_no_evidence_against_one():
         np.testing.assert_allclose(a.p, b.p)
 
 
+def _terms(params: ClassifierParams, **values: float) -> np.ndarray:
+    """One scan's per-class log-likelihood (5,) from the named features alone, not fast."""
+    feats = np.full((1, len(FEATURES)), np.nan)
+    for name, v in values.items():
+        feats[0, FEATURES.index(name)] = v
+    return Classifier(params).log_likelihood(feats, np.zeros(1, bool))[0]
+
+
+def test_height_within_a_soaring_birds_reach_is_no_evidence_against_one():
+    """The simulated birds fly up to 450 m and the height histogram put a bird at 1 km
+    3 nats below an aircraft; real vultures climb in thermals to 1-2 km (the corpus's
+    Rocamadour raptors) and read ``aircraft`` up there. Within ``bird_height_band_m``
+    height gives ``bird`` no less than ``aircraft``; below it nothing changes, and the
+    other classes never."""
+    p = ClassifierParams.load()
+    off = msgspec.structs.replace(p, bird_height_band_m=(0.0, 0.0))
+    bird, aircraft = CLASSES.index("bird"), CLASSES.index("aircraft")
+    high, trained = _terms(p, height_m=1200.0), _terms(off, height_m=1200.0)
+    assert trained[bird] < trained[aircraft] - 2.0
+    assert high[bird] == pytest.approx(high[aircraft])
+    np.testing.assert_array_equal(np.delete(high, bird), np.delete(trained, bird))
+    np.testing.assert_array_equal(_terms(p, height_m=150.0), _terms(off, height_m=150.0))
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

@@ -52,6 +52,8 @@ from .spoof import SpoofConfig, SpoofMonitor
 
 log = logging.getLogger(__name__)
 _HELICOPTER = CLASSES.index("helicopter")
+_BIRD = CLASSES.index("bird")
+_AIRCRAFT = CLASSES.index("aircraft")
 _CLIMB = FEATURES.index("climb_mps")
 _SPEED = FEATURES.index("speed_mps")
 _NET_CLIMB = FEATURES.index("net_climb_mps")
@@ -327,6 +329,13 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: helicopter's term lifted to the drone's took drone evidence from low-flying
     #: quadcopters and fixed-wing drones (warned 10-160 s later, one not at all).
     helicopter_height_band_m: tuple[float, float] = (600.0, 2000.0)
+    #: Within this band of heights (m above the site origin) the height term gives
+    #: ``bird`` no less support than ``aircraft``; (0, 0): as trained. The simulated
+    #: birds fly up to 450 m, so above 400 m the term put a bird 2-3 nats below an
+    #: aircraft; real soaring birds (vultures, eagles, a condor at Rocamadour; the corpus
+    #: source ``roca``) climb in thermals to 1-2 km at 8-16 m/s and read ``aircraft`` in
+    #: more than half of their lines. Speed still tells a glider (22-40 m/s) from them.
+    bird_height_band_m: tuple[float, float] = (400.0, 3000.0)
     identity_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
     #: The class an ADS-B emitter category (DO-260B) names: the category is set in the
     #: transponder for the airframe, so it says what flight style cannot (a helicopter
@@ -374,7 +383,7 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
                 raise ValueError(f"feature '{f}': {len(CLASSES)} log-likelihoods per bin expected")
             if not _log_probs(self.log_lik[f]):
                 raise ValueError(f"feature '{f}': log-likelihoods must be finite and <= 0")
-        for name in ("drone_speed_gap_mps", "helicopter_height_band_m"):
+        for name in ("drone_speed_gap_mps", "helicopter_height_band_m", "bird_height_band_m"):
             lo, hi = getattr(self, name)
             if not (math.isfinite(lo) and math.isfinite(hi) and 0.0 <= lo <= hi):
                 raise ValueError(f"{name} = {(lo, hi)!r}: 0 <= from <= to expected")
@@ -647,7 +656,8 @@ class Classifier:
         do not count against ``drone``; for a fast track with no echo size measured
         (``fast_unsigned_style_neutral``) they do not count against ``aircraft`` either;
         for any track faster than a bird (``fast_style_not_bird``) they give ``bird`` no
-        more than the best of drone, aircraft and helicopter.
+        more than the best of drone, aircraft and helicopter; within
+        ``bird_height_band_m`` height gives ``bird`` no less than ``aircraft``.
         """
         p = self.params
         ll = np.zeros((feats.shape[0], len(CLASSES)))
@@ -692,6 +702,9 @@ class Classifier:
                 term[reach, _HELICOPTER] = np.maximum(
                     term[reach, _HELICOPTER], np.maximum(term[reach, 0], term[reach, 2])
                 )
+                lo, hi = p.bird_height_band_m
+                aloft = (v >= lo) & (v < hi)
+                term[aloft, _BIRD] = np.maximum(term[aloft, _BIRD], term[aloft, _AIRCRAFT])
             if not_bird:
                 # The best of drone, aircraft and helicopter.
                 powered = np.maximum(term[:, 0], np.maximum(term[:, 2], term[:, 3]))
