@@ -2097,66 +2097,70 @@ def write_scenarios(flights: Path, out: Path) -> list[Path]:
     with (flights / "manifest.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     # The homing pigeons and the Rocamadour raptors fly in their own scenarios only
-    # (``_pigeon_scenario``, ``_roca_scenario``): the others draw from the corpus as it was
+    # (``_bird_source_scenario``): the others draw from the corpus as it was
     # before them, and the pigeons' from the corpus before the raptors, so all stay as
     # they were.
     before_roca = [r for r in rows if not r["source"].startswith(ROCA_SOURCE_PREFIX)]
     older = [r for r in before_roca if not r["source"].startswith(PIGEON_SOURCE_PREFIX)]
-    written = []
+    written: list[Path] = []
     for split, n in N_SCENARIOS.items():
         d = out / split
         d.mkdir(parents=True, exist_ok=True)
         for old in d.glob("*.yaml"):
             old.unlink()
+
+        def save(spec: dict, d: Path = d) -> None:
+            path = d / f"{spec['name']}.yaml"
+            path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+            written.append(path)
+
         for k in range(n):
             rng = np.random.default_rng([17, k, 0 if split == "train" else 1])
             objects = _pick_objects(rng, older, split, PER_SCENARIO)
             objects.extend(SYNTHETIC_DRONES)
-            name = f"real-{split}-{k + 1:02d}"
-            spec = {
-                "name": name,
-                "description": (
+            save(
+                _spec(
+                    f"real-{split}-{k + 1:02d}",
                     f"Recorded real flights (birds, gliders) of the {split} split relocated "
                     "to one site, with synthetic drones (no open drone logs yet); generated "
-                    "by scripts/build_corpus.py --scenarios."
-                ),
-                "duration_s": SCENARIO_DURATION_S,
-                "site": SITE,
-                "zones": ZONES,
-                "sensors": SENSORS,
-                "objects": objects,
-            }
-            path = d / f"{name}.yaml"
-            path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-            written.append(path)
+                    "by scripts/build_corpus.py --scenarios.",
+                    objects,
+                )
+            )
         drones = [r for r in rows if r["split"] == split and r["class"] in DRONE_CLASSES]
         if drones:
-            spec = _drone_scenario(split, n + 1, older, drones)
-            path = d / f"{spec['name']}.yaml"
-            path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-            written.append(path)
+            save(_drone_scenario(split, n + 1, older, drones))
         if any(r["split"] == split and r["class"] == "helicopter" for r in rows):
-            spec = _helicopter_scenario(split, n + 2, older)
-            path = d / f"{spec['name']}.yaml"
-            path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-            written.append(path)
+            save(_helicopter_scenario(split, n + 2, older))
         if any(r["split"] == split and r["source"].startswith(PIGEON_SOURCE_PREFIX) for r in rows):
-            spec = _pigeon_scenario(split, n + 3, before_roca)
-            path = d / f"{spec['name']}.yaml"
-            path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-            written.append(path)
+            save(
+                _bird_source_scenario(
+                    split,
+                    n + 3,
+                    before_roca,
+                    PIGEON_SOURCE_PREFIX,
+                    "homing pigeons logged once a second (flown smoothed over 2 s)",
+                    smooth_s=PIGEON_SMOOTH_S,
+                )
+            )
         if any(r["split"] == split and r["source"].startswith(ROCA_SOURCE_PREFIX) for r in rows):
-            spec = _roca_scenario(split, n + 4, rows)
-            path = d / f"{spec['name']}.yaml"
-            path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-            written.append(path)
+            save(
+                _bird_source_scenario(
+                    split,
+                    n + 4,
+                    rows,
+                    ROCA_SOURCE_PREFIX,
+                    "captive vultures, eagles and a condor flying free at Rocamadour "
+                    "(soaring in thermals, heights as logged)",
+                    alt_mode="lowest",
+                    agl_m=RAPTOR_LOWEST_AGL_M,
+                )
+            )
     return written
 
 
 #: Source ids of the homing pigeons (``PIGEON_FILES``) start with this.
 PIGEON_SOURCE_PREFIX = "pigeon-"
-#: Pigeons per pigeon scenario (at most; as many as birds in the first scenarios).
-PIGEONS_PER_SCENARIO = PER_SCENARIO["bird"]
 #: Gaussian sigma (s) of the smoothing the pigeons are flown with. The logger stamps whole
 #: seconds, now and then two successive fixes with the same one; the second is dropped
 #: (``read_igotu``), so the next one-second step spans two fixes: one-second speeds jump
@@ -2167,39 +2171,8 @@ PIGEONS_PER_SCENARIO = PER_SCENARIO["bird"]
 PIGEON_SMOOTH_S = 2.0
 
 
-def _pigeon_scenario(split: str, k: int, rows: list[dict[str, str]]) -> dict:
-    """Up to ``PIGEONS_PER_SCENARIO`` of the split's homing pigeons, placed as the other
-    birds are and flown smoothed (``PIGEON_SMOOTH_S``), gliders of the split as in the
-    first scenarios, and the synthetic drones as the threats."""
-    rng = np.random.default_rng([17, k - 1, 0 if split == "train" else 1])
-    pool = [r for r in rows if r["split"] == split and r["source"].startswith(PIGEON_SOURCE_PREFIX)]
-    pick = rng.choice(len(pool), size=min(PIGEONS_PER_SCENARIO, len(pool)), replace=False)
-    objects = [
-        _bird(rng, pool[i], _track_ref(pool[i]), smooth_s=PIGEON_SMOOTH_S)
-        for i in sorted(pick.tolist())
-    ]
-    objects.extend(_pick_objects(rng, rows, split, {"glider": PER_SCENARIO["glider"]}))
-    objects.extend(SYNTHETIC_DRONES)
-    name = f"real-{split}-{k:02d}"
-    return {
-        "name": name,
-        "description": (
-            f"Recorded real flights of the {split} split relocated to one site: homing "
-            "pigeons logged once a second (flown smoothed over 2 s) and gliders, with "
-            "synthetic drones as the threats; generated by scripts/build_corpus.py --scenarios."
-        ),
-        "duration_s": SCENARIO_DURATION_S,
-        "site": SITE,
-        "zones": ZONES,
-        "sensors": SENSORS,
-        "objects": objects,
-    }
-
-
 #: Source ids of the Rocamadour raptors (``ROCAMADOUR_FILES``) start with this.
 ROCA_SOURCE_PREFIX = "roca-"
-#: Raptors per raptor scenario (at most; as many as birds in the first scenarios).
-RAPTORS_PER_SCENARIO = PER_SCENARIO["bird"]
 #: Height (m) above the site's ground of a raptor flight's lowest fix, drawn from this
 #: interval; the rest of the flight keeps its logged height above that fix (climbs in
 #: thermals of up to 1.9 km, descents to the park). The windows end or start near the
@@ -2207,35 +2180,40 @@ RAPTORS_PER_SCENARIO = PER_SCENARIO["bird"]
 RAPTOR_LOWEST_AGL_M = (10.0, 60.0)
 
 
-def _roca_scenario(split: str, k: int, rows: list[dict[str, str]]) -> dict:
-    """Up to ``RAPTORS_PER_SCENARIO`` of the split's Rocamadour raptors, placed as the other
-    birds are but with the heights of their logs (``alt_mode: lowest``, the lowest fix
-    ``RAPTOR_LOWEST_AGL_M`` above the ground), gliders of the split as in the first
-    scenarios, and the synthetic drones as the threats."""
-    rng = np.random.default_rng([17, k - 1, 0 if split == "train" else 1])
-    pool = [r for r in rows if r["split"] == split and r["source"].startswith(ROCA_SOURCE_PREFIX)]
-    pick = rng.choice(len(pool), size=min(RAPTORS_PER_SCENARIO, len(pool)), replace=False)
-    objects = [
-        _bird(rng, pool[i], _track_ref(pool[i]), alt_mode="lowest", agl_m=RAPTOR_LOWEST_AGL_M)
-        for i in sorted(pick.tolist())
-    ]
-    objects.extend(_pick_objects(rng, rows, split, {"glider": PER_SCENARIO["glider"]}))
-    objects.extend(SYNTHETIC_DRONES)
-    name = f"real-{split}-{k:02d}"
+def _spec(name: str, description: str, objects: list[dict]) -> dict:
+    """A real-flight scenario spec: the common site, zones and sensors, and ``objects``."""
     return {
         "name": name,
-        "description": (
-            f"Recorded real flights of the {split} split relocated to one site: captive "
-            "vultures, eagles and a condor flying free at Rocamadour (soaring in thermals, "
-            "heights as logged) and gliders, with synthetic drones as the threats; generated "
-            "by scripts/build_corpus.py --scenarios."
-        ),
+        "description": description,
         "duration_s": SCENARIO_DURATION_S,
         "site": SITE,
         "zones": ZONES,
         "sensors": SENSORS,
         "objects": objects,
     }
+
+
+def _bird_source_scenario(
+    split: str, k: int, rows: list[dict[str, str]], prefix: str, birds: str, **bird: Any
+) -> dict:
+    """Up to ``PER_SCENARIO["bird"]`` of the split's birds of the sources whose ids start
+    with ``prefix`` (``birds`` says what they are), placed as the other birds are (``_bird``
+    with ``bird``'s keywords), gliders of the split as in the first scenarios, and the
+    synthetic drones as the threats: the pigeon (``PIGEON_SMOOTH_S``) and raptor
+    (``RAPTOR_LOWEST_AGL_M``) scenarios."""
+    rng = np.random.default_rng([17, k - 1, 0 if split == "train" else 1])
+    pool = [r for r in rows if r["split"] == split and r["source"].startswith(prefix)]
+    pick = rng.choice(len(pool), size=min(PER_SCENARIO["bird"], len(pool)), replace=False)
+    objects = [_bird(rng, pool[i], _track_ref(pool[i]), **bird) for i in sorted(pick.tolist())]
+    objects.extend(_pick_objects(rng, rows, split, {"glider": PER_SCENARIO["glider"]}))
+    objects.extend(SYNTHETIC_DRONES)
+    return _spec(
+        f"real-{split}-{k:02d}",
+        f"Recorded real flights of the {split} split relocated to one site: {birds} and "
+        "gliders, with synthetic drones as the threats; generated by "
+        "scripts/build_corpus.py --scenarios.",
+        objects,
+    )
 
 
 def _helicopter_scenario(split: str, k: int, rows: list[dict[str, str]]) -> dict:
@@ -2245,20 +2223,13 @@ def _helicopter_scenario(split: str, k: int, rows: list[dict[str, str]]) -> dict
     rng = np.random.default_rng([17, k - 1, 0 if split == "train" else 1])
     objects = _pick_objects(rng, rows, split, PER_HELICOPTER_SCENARIO)
     objects.extend(SYNTHETIC_DRONES)
-    name = f"real-{split}-{k:02d}"
-    return {
-        "name": name,
-        "description": (
-            f"Recorded real flights of the {split} split relocated to one site: birds, "
-            "gliders and tour helicopters (half without a transponder), with synthetic "
-            "drones as the threats; generated by scripts/build_corpus.py --scenarios."
-        ),
-        "duration_s": SCENARIO_DURATION_S,
-        "site": SITE,
-        "zones": ZONES,
-        "sensors": SENSORS,
-        "objects": objects,
-    }
+    return _spec(
+        f"real-{split}-{k:02d}",
+        f"Recorded real flights of the {split} split relocated to one site: birds, "
+        "gliders and tour helicopters (half without a transponder), with synthetic "
+        "drones as the threats; generated by scripts/build_corpus.py --scenarios.",
+        objects,
+    )
 
 
 def _track_ref(row: dict[str, str]) -> str:
@@ -2296,20 +2267,13 @@ def _drone_scenario(
         for zone in ZONE_RADII:
             flight = ROOT / "data" / "flights" / row["file"]
             objects.append(_hostile_drone(rng, row, _track_ref(row), zone, flight))
-    name = f"real-{split}-{k:02d}"
-    return {
-        "name": name,
-        "description": (
-            f"Recorded real flights of the {split} split relocated to one site: birds, "
-            "gliders, light aircraft and, as the hostile drones, recorded real drone flights (each "
-            "flown into both zones); generated by scripts/build_corpus.py --scenarios."
-        ),
-        "duration_s": SCENARIO_DURATION_S,
-        "site": SITE,
-        "zones": ZONES,
-        "sensors": SENSORS,
-        "objects": objects,
-    }
+    return _spec(
+        f"real-{split}-{k:02d}",
+        f"Recorded real flights of the {split} split relocated to one site: birds, "
+        "gliders, light aircraft and, as the hostile drones, recorded real drone flights (each "
+        "flown into both zones); generated by scripts/build_corpus.py --scenarios.",
+        objects,
+    )
 
 
 def main() -> None:
