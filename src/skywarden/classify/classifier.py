@@ -736,9 +736,10 @@ class Classifier:
             vu_sd = np.sqrt(np.maximum(table.P[:, 5, 5], 0.0))
             feats[vu_sd > p.climb_sigma_max_mps, _CLIMB] = np.nan
         dt = np.where(np.isfinite(h.last_t_s[slots]), table.t_s - h.last_t_s[slots], 1.0)
+        elapsed = np.maximum(dt, 0.0)
         speed = np.hypot(table.x[:, 3], table.x[:, 4])
         cruise = h.cruise_mps[slots]
-        wc = np.where(np.isfinite(cruise), np.exp(-np.maximum(dt, 0.0) / p.cruise_tau_s), 0.0)
+        wc = np.where(np.isfinite(cruise), np.exp(-elapsed / p.cruise_tau_s), 0.0)
         cruise = np.where(
             table.t_s >= t_start, wc * np.nan_to_num(cruise) + (1.0 - wc) * speed, np.nan
         )
@@ -748,13 +749,13 @@ class Classifier:
         bursting = (cruise < p.bird_cruise_max_mps) & (speed < p.bird_ground_speed_max_mps)
         above = (speed >= p.bird_speed_max_mps) & ~bursting
         in_band = speed >= p.bird_speed_max_mps - p.fast_hysteresis_mps
-        w = np.exp(-np.maximum(dt, 0.0) / p.fast_tau_s)
+        w = np.exp(-elapsed / p.fast_tau_s)
         h.fast_frac[slots] = np.where(in_band, w * h.fast_frac[slots] + (1.0 - w) * above, 0.0)
         fast = above | (in_band & (h.fast_frac[slots] >= p.fast_latch_frac))
         ll = self.log_likelihood(feats, fast)
         # Evidence only from tracks past their filter transient; younger ones keep the prior.
         ll[table.t_s < t_start] = 0.0
-        a = np.exp(-np.maximum(dt, 0.0) / p.tau_s)[:, None]
+        a = np.exp(-elapsed / p.tau_s)[:, None]
         # L <- a L + (1 - a) l   (exponential forgetting of per-scan evidence)
         h.evidence[slots] = a * h.evidence[slots] + (1.0 - a) * ll
         h.last_t_s[slots] = table.t_s
