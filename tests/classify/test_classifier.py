@@ -856,6 +856,10 @@ def test_height_within_a_soaring_birds_reach_is_no_evidence_against_one():
         ("drone_p_max_unsigned", -0.1),
         ("hover_latch_s", -5.0),
         ("unsigned_drone_llr", math.inf),
+        ("cruise_tau_s", 0.0),
+        ("bird_cruise_max_mps", -1.0),
+        ("bird_height_band_m", (3000.0, 400.0)),
+        ("bird_height_band_m", (math.nan, 3000.0)),
     ],
 )
 def test_out_of_range_parameters_are_refused_with_the_field_named(tmp_path, field, value):
