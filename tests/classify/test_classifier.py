@@ -908,6 +908,54 @@ def test_circling_and_climbing_at_a_soaring_birds_pace_is_a_birds_style():
         np.testing.assert_allclose(_thermal_run(p, **run).p, _thermal_run(off, **run).p)
 
 
+def _thermal_then_glide(params: ClassifierParams | None, air_mps: float, glide_mps: float):
+    """A track circling at ``air_mps`` through the air in a 6 m/s wind for 90 s, climbing
+    2 m/s from 600 m, then gliding straight at ``glide_mps``, sinking 1 m/s, for 60 s;
+    no detection gives a cross-section or RF."""
+    clf = Classifier(params)
+    p, res = np.array([2000.0, 2000.0, 600.0]), None
+    for k in range(150):
+        if k < 90:
+            hd = math.radians(15.0 * k)
+            v = np.array([air_mps * math.sin(hd) + 6.0, air_mps * math.cos(hd), 2.0])
+        else:
+            v = np.array([glide_mps, 0.0, -1.0])
+        p = p + v
+        res = clf.update(_table(7000.0 + k, [1], [[*p, *v]], t_first=[7000.0]), NO_ASSOC)
+    return res
+
+
+def test_a_bird_that_has_soared_keeps_a_birds_style_between_thermals():
+    """A vulture gliding straight between thermals at 18-25 m/s read ``aircraft`` (straight
+    flight is an aircraft's in the histograms). A track that has soared as a bird does for
+    ``soaring_latch_s`` keeps the soaring lift while slower than a bird; a sailplane,
+    circling at 25 m/s through the air (its speed over the ground dips below 18 m/s in the
+    wind, but not its average), never latches."""
+    p = ClassifierParams.load()
+    off = msgspec.structs.replace(p, soaring_latch_s=0.0)
+    bird = CLASSES.index("bird")
+    on, without = _thermal_then_glide(p, 12.0, 20.0), _thermal_then_glide(off, 12.0, 20.0)
+    assert without.label[0] == "aircraft"
+    assert on.label[0] == "bird" and on.p[0, bird] > without.p[0, bird] + 0.2
+    assert on.p[0, 0] <= without.p[0, 0] + 0.01
+    np.testing.assert_allclose(
+        _thermal_then_glide(p, 25.0, 22.0).p, _thermal_then_glide(off, 25.0, 22.0).p
+    )
+    assert _thermal_then_glide(p, 25.0, 22.0).label[0] == "aircraft"
+    # Faster than a bird, or below the soaring height, the lift ends.
+    glide = np.full((2, len(FEATURES)), np.nan)
+    glide[:, FEATURES.index("straightness")] = 0.99
+    glide[:, FEATURES.index("height_m")] = [400.0, 60.0]
+    clf, latched = Classifier(p), np.ones(2, bool)
+    lifted = clf.log_likelihood(glide, np.zeros(2, bool), latched)
+    assert lifted[0, bird] > clf.log_likelihood(glide, np.zeros(2, bool))[0, bird]
+    np.testing.assert_array_equal(lifted[1], clf.log_likelihood(glide, np.zeros(2, bool))[1])
+    fast = np.ones(2, bool)
+    np.testing.assert_array_equal(
+        clf.log_likelihood(glide, fast, latched), clf.log_likelihood(glide, fast)
+    )
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -926,6 +974,7 @@ def test_circling_and_climbing_at_a_soaring_birds_pace_is_a_birds_style():
         ("soaring_straightness_max", 1.5),
         ("soaring_net_climb_min_mps", -1.0),
         ("soaring_height_min_m", math.inf),
+        ("soaring_latch_s", -1.0),
     ],
 )
 def test_out_of_range_parameters_are_refused_with_the_field_named(tmp_path, field, value):

@@ -101,6 +101,7 @@ _RANGES: dict[str, tuple[float, bool, float]] = {
     "soaring_straightness_max": _FRAC,
     "soaring_net_climb_min_mps": _NONNEG,
     "soaring_height_min_m": _ANY,
+    "soaring_latch_s": _NONNEG,
 }
 
 
@@ -362,6 +363,14 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     soaring_straightness_max: float = 0.6
     soaring_net_climb_min_mps: float = 0.8
     soaring_height_min_m: float = 100.0
+    #: A track that has soared so for this long in all (seconds, at a cruise speed, the
+    #: ``cruise_tau_s`` average, within ``soaring_speed_mps`` too) keeps the lift for its
+    #: life while slower than a bird and at least ``soaring_height_min_m`` up: a vulture
+    #: gliding straight between thermals at 18-25 m/s read ``aircraft`` (straight flight
+    #: is an aircraft's in the histograms). The cruise guard keeps a sailplane, whose
+    #: speed over the ground dips below 18 m/s in a thermal drifting in the wind but
+    #: averages 22-28, from latching. 0: off.
+    soaring_latch_s: float = 30.0
     identity_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
     #: The class an ADS-B emitter category (DO-260B) names: the category is set in the
     #: transponder for the airframe, so it says what flight style cannot (a helicopter
@@ -680,10 +689,30 @@ class Classifier:
         """A sensor or zone change from the site registry (the spoof check needs sensors)."""
         self.spoof.on_site_event(event)
 
-    def log_likelihood(self, feats: np.ndarray, fast: np.ndarray | None = None) -> np.ndarray:
+    def soaring(self, feats: np.ndarray, fast: np.ndarray) -> np.ndarray:
+        """(n,) bool: feature rows of tracks soaring as a bird does (the ``soaring_*``
+        parameters; ``fast`` (n,) as for :meth:`log_likelihood`). NaN features compare
+        False: a track soars only on measured evidence."""
+        p = self.params
+        lo, hi = p.soaring_speed_mps
+        speed = feats[:, _SPEED]
+        return (
+            ~fast
+            & (speed >= lo)
+            & (speed < hi)
+            & (feats[:, _STRAIGHTNESS] < p.soaring_straightness_max)
+            & (feats[:, _NET_CLIMB] >= p.soaring_net_climb_min_mps)
+            & (feats[:, _HEIGHT] >= p.soaring_height_min_m)
+        )
+
+    def log_likelihood(
+        self, feats: np.ndarray, fast: np.ndarray | None = None, soared: np.ndarray | None = None
+    ) -> np.ndarray:
         """Per-scan log-likelihoods (n, 5) of feature rows (n, len(FEATURES)); NaN skipped.
         ``fast`` (n,) bool: faster than a bird (default: ``speed_mps`` at
-        ``bird_speed_max_mps`` or more; :meth:`update` passes its hysteresis).
+        ``bird_speed_max_mps`` or more; :meth:`update` passes its hysteresis). ``soared``
+        (n,) bool: tracks that have soared for ``soaring_latch_s`` (:meth:`update` keeps
+        the count; default none).
 
         Each feature's term is clipped to ``max_feature_llr`` below its best
         class, so that no single feature can rule a class out on its own; for a
@@ -715,17 +744,9 @@ class Classifier:
         fast_not_bird = fast & p.fast_style_not_bird
         slow_not_unknown = ~fast & p.slow_style_not_unknown
         slow_speed_not_unknown = ~fast & p.slow_speed_not_unknown
-        lo, hi = p.soaring_speed_mps
-        speed = feats[:, _SPEED]
-        # NaN features compare False: a track is soaring only on measured evidence.
-        soaring = (
-            ~fast
-            & (speed >= lo)
-            & (speed < hi)
-            & (feats[:, _STRAIGHTNESS] < p.soaring_straightness_max)
-            & (feats[:, _NET_CLIMB] >= p.soaring_net_climb_min_mps)
-            & (feats[:, _HEIGHT] >= p.soaring_height_min_m)
-        )
+        soaring = self.soaring(feats, fast)
+        if soared is not None:
+            soaring |= soared & ~fast & (feats[:, _HEIGHT] >= p.soaring_height_min_m)
         for j, edges, table, style, not_bird, soar in zip(
             self._feat_idx,
             self._edges,
@@ -810,7 +831,15 @@ class Classifier:
         w = np.exp(-elapsed / p.fast_tau_s)
         h.fast_frac[slots] = np.where(in_band, w * h.fast_frac[slots] + (1.0 - w) * above, 0.0)
         fast = above | (in_band & (h.fast_frac[slots] >= p.fast_latch_frac))
-        ll = self.log_likelihood(feats, fast)
+        soared = h.soared_s[slots] >= p.soaring_latch_s if p.soaring_latch_s > 0.0 else None
+        ll = self.log_likelihood(feats, fast, soared)
+        if soared is not None:
+            cruising = cruise < p.soaring_speed_mps[1]
+            h.soared_s[slots] += np.where(
+                self.soaring(feats, fast) & cruising & (table.t_s >= t_start),
+                np.minimum(dt, 1.0),
+                0.0,
+            )
         # Evidence only from tracks past their filter transient; younger ones keep the prior.
         ll[table.t_s < t_start] = 0.0
         a = np.exp(-elapsed / p.tau_s)[:, None]

@@ -117,6 +117,9 @@ class TrackHistory:
             # The track's speed averaged with the classifier's cruise time constant since
             # its settle time (NaN before): what it keeps up, not what it bursts to.
             "cruise_mps": np.full(n_slots, np.nan),
+            # Seconds the track has soared as a bird does (the classifier's soaring
+            # rule), summed over its life.
+            "soared_s": np.zeros(n_slots),
         }
         for name, arr in new.items():
             if n_old:
@@ -166,6 +169,7 @@ class TrackHistory:
         self.hovered_s[s] = 0.0
         self.fast_frac[s] = 0.0
         self.cruise_mps[s] = np.nan
+        self.soared_s[s] = 0.0
         self._ids, self._slot = self._ids[~which], self._slot[~which]
 
     def push(
