@@ -119,8 +119,8 @@ MIN_ACCURACY = 0.95
 #: ``bird`` in part.) (real-eval-02 0.958-0.969 since wander at bird
 #: speeds stopped counting for ``unknown``; real-eval-01 and -03 0.977-0.983.)
 #: real-eval-07 0.909-0.917 (recorded soaring vultures, eagles and a condor read
-#: ``aircraft`` in a tenth of their lines, most gliding at 18 m/s or more before their
-#: first half minute of soaring; 0.744-0.803 before docs/classifier.md rule 24, 0.682-0.762 before rule 23).
+#: ``aircraft`` in a tenth of their lines, most at 18 m/s or more; 0.744-0.803 before
+#: docs/classifier.md rule 24, 0.682-0.762 before rule 23).
 MIN_ACCURACY_BY_SCENARIO = {
     "real-eval-05": 0.875,
     "real-eval-07": 0.9,
