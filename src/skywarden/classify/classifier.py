@@ -511,6 +511,13 @@ def _unknown_at_most_drone_or_bird(term: np.ndarray, rows: np.ndarray) -> None:
     term[:, 4] = np.where(rows, np.minimum(term[:, 4], best), term[:, 4])
 
 
+def _bird_at_least_aircraft(term: np.ndarray, rows: np.ndarray) -> None:
+    """Lift ``bird``'s column of one feature's terms (n, 5) to ``aircraft``'s on ``rows``,
+    in place: where real soaring birds share with gliders what the simulated birds never
+    did (height, rule 23; circling and climbing, rule 24)."""
+    term[rows, _BIRD] = np.maximum(term[rows, _BIRD], term[rows, _AIRCRAFT])
+
+
 class Classifier:
     """Classifies every track of each table from its accumulated history."""
 
@@ -779,8 +786,7 @@ class Classifier:
                     term[reach, _HELICOPTER], np.maximum(term[reach, 0], term[reach, 2])
                 )
                 lo, hi = p.bird_height_band_m
-                aloft = (v >= lo) & (v < hi)
-                term[aloft, _BIRD] = np.maximum(term[aloft, _BIRD], term[aloft, _AIRCRAFT])
+                _bird_at_least_aircraft(term, (v >= lo) & (v < hi))
             if not_bird:
                 # The best of drone, aircraft and helicopter.
                 powered = np.maximum(term[:, 0], np.maximum(term[:, 2], term[:, 3]))
@@ -791,7 +797,7 @@ class Classifier:
                 _unknown_at_most_drone_or_bird(term, slow_not_unknown)
             if soar:
                 # Last, so that no other class's term is bounded by the lifted one.
-                term[soaring, _BIRD] = np.maximum(term[soaring, _BIRD], term[soaring, _AIRCRAFT])
+                _bird_at_least_aircraft(term, soaring)
             ll += np.where(ok[:, None], term, 0.0)
         return ll
 
