@@ -674,6 +674,39 @@ def test_a_birds_burst_above_the_bird_limit_is_no_cruise():
     assert _speed_run([*burst[:120], *[38.0] * 3]).fast[0]
 
 
+def test_one_scan_above_the_bird_limit_does_not_flip_a_birds_reading():
+    """A real pigeon cruising at 21-24 m/s (its average above ``bird_cruise_max_mps``)
+    read ``drone`` 0.14 -> 0.42 -> 0.14 in three scans as its speed estimate poked above
+    25 m/s for one (real-eval-06): the slow-flyer penalty and cap held or vanished with
+    the scan's own flag. They now weigh by the share of recent scans that were slow
+    (``slow_share_tau_s``): a poke moves the reading a little, a cruise above the limit
+    moves it as before, a turn from slow to fast within about ten seconds."""
+    p = ClassifierParams.load()
+    off = msgspec.structs.replace(p, slow_share_tau_s=0.0)
+
+    def run(speeds, params=p):
+        return _speed_run(speeds, params, height_m=95.0, weave_deg=10.0)
+
+    cruise = [23.5 + 0.8 * math.sin(k) for k in range(90)]
+    before = run(cruise)
+    assert not before.fast[0] and before.label[0] == "bird"
+    np.testing.assert_allclose(before.p, run(cruise, off).p)
+    poke, flipped = run([*cruise, 25.6]), run([*cruise, 25.6], off)
+    assert poke.fast[0] and flipped.fast[0]
+    assert flipped.label[0] == "drone" and flipped.p[0, 0] > before.p[0, 0] + 0.2
+    assert poke.label[0] == "bird" and poke.p[0, 0] < before.p[0, 0] + 0.06
+    # Above the limit from its first scans (a new track's share starts once its feature
+    # window is past the filter transient), the reading is what it was without the share.
+    cruise27 = [27.0 + math.sin(k) for k in range(60)]
+    np.testing.assert_allclose(run(cruise27).p, run(cruise27, off).p, atol=1e-9)
+    assert run(cruise27).label[0] == "drone"
+    # Slow for 40 s, then at 40 m/s: the share fades over ``slow_share_tau_s``.
+    turn = [*[20.0] * 40, *[40.0] * 3]
+    assert run(turn).p[0, 0] < run(turn, off).p[0, 0] - 0.1
+    turn = [*[20.0] * 40, *[40.0] * 30]
+    assert run(turn).p[0, 0] == pytest.approx(run(turn, off).p[0, 0], abs=0.03)
+
+
 def test_faster_than_a_bird_nothing_but_speed_speaks_for_a_bird():
     """A fixed-wing drone cruising at 25-28 m/s, 250 m up, with no echo size or RF read
     ``bird`` 0.55 for four minutes and was warned 29 s before entry (real-eval-03 seed

@@ -86,6 +86,7 @@ _RANGES: dict[str, tuple[float, bool, float]] = {
     "bird_ground_speed_max_mps": _POS,
     "fast_bird_llr": _ANY,
     "unsigned_drone_llr": _ANY,
+    "slow_share_tau_s": _NONNEG,
     "unsigned_helicopter_llr": _ANY,
     "unsigned_helicopter_speed_max_mps": _POS,
     "hover_signature_frac": _NONNEG,
@@ -143,7 +144,9 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: signature at all (no radar cross-section, no RF emitter, no Remote ID): within a
     #: bird's speeds, flight style alone cannot tell a drone, and real birds fly long
     #: straight legs at steady speed. Below the threat stage's ``drone_p`` (0.6), so
-    #: such a track is never warned of as a drone on kinematics alone.
+    #: such a track is never warned of as a drone on kinematics alone. Weighed by the
+    #: track's share of slow scans (``slow_share_tau_s``) between this and
+    #: ``drone_p_max_kinematic``.
     drone_p_max_unsigned: float = 0.5
     bird_speed_max_mps: float = 25.0
     #: A track whose speed has been at ``bird_speed_max_mps`` or more in at least
@@ -191,6 +194,12 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: simulated training set, with as many drones as birds, does not carry). Without
     #: it a bird whose flight style looks drone-like reads ``drone`` at the cap.
     unsigned_drone_llr: float = -1.5
+    #: The penalty and the cap ``drone_p_max_unsigned`` weigh by the share of the
+    #: track's recent scans slower than a bird (time constant, s), not by the scan's own
+    #: flag: a real pigeon cruising at 21-24 m/s read ``drone`` 0.14 -> 0.42 -> 0.14 in
+    #: three scans as its speed estimate poked above 25 m/s for one (real-eval-06).
+    #: Counted from the settle time plus ``window_s``. 0: the scan's own flag.
+    slow_share_tau_s: float = 10.0
     #: ... and to ``helicopter`` when it also gives no ICAO address: a helicopter slower
     #: than a bird with no transponder and no echo size is rarer still, and without it
     #: the drone penalty handed recorded hovering quadcopters to ``helicopter``.
@@ -871,7 +880,16 @@ class Classifier:
         slow = ~fast
         # "No signature" is itself evidence only once the track has been watched.
         watched_unsigned = (table.t_s >= t_start) & rcs_none & ~emitter & ~rid
-        unsigned = watched_unsigned & slow
+        # The base rate of slow flyers (penalty and cap below) weighs by the share of the
+        # track's recent scans that were slow, not by this scan's flag: a bird's speed
+        # estimate that pokes above a bird's limit for a scan must not flip its reading.
+        # Counted only once the feature window is past the filter transient: a new
+        # track's first speeds are no measure of the object (a 37 m/s drone's new track
+        # settled at 21 m/s and would have kept a bird's share for ten seconds).
+        prev = h.slow_share[slots]
+        ws = np.exp(-elapsed / p.slow_share_tau_s) if p.slow_share_tau_s > 0.0 else np.zeros(n)
+        share = np.where(np.isfinite(prev), ws * prev + (1.0 - ws) * slow, slow)
+        h.slow_share[slots] = np.where(table.t_s >= t_start + p.window_s, share, np.nan)
         hover_frac = feats[:, FEATURES.index("hover_frac")]
         hovering = hover_frac >= p.hover_signature_frac
         # Only a track whose position is measured: one held by bearings alone (a camera's
@@ -898,7 +916,7 @@ class Classifier:
             + rid[:, None] * self._id_rid[None]
             + icao[:, None] * self._id_icao[None]
         )
-        logits[:, 0] += (unsigned & ~hovering) * p.unsigned_drone_llr
+        logits[:, 0] += (watched_unsigned & ~hovering) * share * p.unsigned_drone_llr
         # Steadily so: the window's speed less its spread (a new track's speed, or one
         # jumping between two birds' plots, is no measure of the object's).
         steady = (
@@ -918,7 +936,12 @@ class Classifier:
         cap = np.where(
             emitter,
             p.drone_p_max_rf,
-            np.where(rcs_none & slow & ~hovering, p.drone_p_max_unsigned, p.drone_p_max_kinematic),
+            np.where(
+                rcs_none & ~hovering,
+                p.drone_p_max_kinematic
+                - share * (p.drone_p_max_kinematic - p.drone_p_max_unsigned),
+                p.drone_p_max_kinematic,
+            ),
         )
         prob = _cap_drone(prob, np.where(rid, 1.0, cap))
         label = np.asarray(CLASSES, dtype=object)[np.argmax(prob, axis=1)]

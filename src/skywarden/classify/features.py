@@ -120,6 +120,9 @@ class TrackHistory:
             # Seconds the track has soared as a bird does (the classifier's soaring
             # rule), summed over its life.
             "soared_s": np.zeros(n_slots),
+            # Time-weighted share of the track's recent scans slower than a bird, since
+            # its settle time (NaN before): what the slow-flyer base rate weighs by.
+            "slow_share": np.full(n_slots, np.nan),
         }
         for name, arr in new.items():
             if n_old:
@@ -170,6 +173,7 @@ class TrackHistory:
         self.fast_frac[s] = 0.0
         self.cruise_mps[s] = np.nan
         self.soared_s[s] = 0.0
+        self.slow_share[s] = np.nan
         self._ids, self._slot = self._ids[~which], self._slot[~which]
 
     def push(
