@@ -707,6 +707,33 @@ def test_one_scan_above_the_bird_limit_does_not_flip_a_birds_reading():
     assert run(turn).p[0, 0] == pytest.approx(run(turn, off).p[0, 0], abs=0.03)
 
 
+def test_an_emitters_flight_style_speaks_for_no_bird():
+    """A fixed-wing drone at 20-24 m/s, 230 m up, heard as an emitter of its own on both
+    direction finders for two minutes, read ``drone`` 0.4-0.55 and was warned 13 s after
+    entry: its height, gentle turns and speed spread are where the simulated flocks
+    fly. Birds do not emit: on a track with ``rf_frac`` at ``rf_emitter_frac`` or more the
+    style features and ``fast_not_bird_features`` give ``bird`` no more than the best
+    powered class (as faster than a bird); a silent track is scored as trained."""
+    p = ClassifierParams.load()
+    off = msgspec.structs.replace(p, emitter_style_not_bird=False)
+    feats = np.full((3, len(FEATURES)), np.nan)
+    row = {"speed_mps": 22.0, "height_m": 230.0, "climb_mps": 1.8, "net_climb_mps": 0.8,
+           "speed_std_mps": 1.6, "turn_rate_dps": 3.3, "straightness": 0.86, "hover_frac": 0.0}  # fmt: skip
+    for name, v in row.items():
+        feats[:, FEATURES.index(name)] = v
+    feats[:, FEATURES.index("rf_frac")] = (1.0, p.rf_emitter_frac, 0.0)
+    slow = np.zeros(3, bool)
+    on, without = (
+        Classifier(p).log_likelihood(feats, slow),
+        Classifier(off).log_likelihood(feats, slow),
+    )
+    assert without[0, 1] > without[0, 0]  # as trained, the emitter's style is a bird's
+    assert on[0, 0] > on[0, 1] + 2.0 and on[1, 1] < without[1, 1] - 1.0
+    # The powered classes' terms stand (``unknown``'s is bounded by drone's and bird's).
+    np.testing.assert_allclose(on[:, [0, 2, 3]], without[:, [0, 2, 3]])
+    np.testing.assert_allclose(on[2], without[2])  # silent: unchanged
+
+
 def test_faster_than_a_bird_nothing_but_speed_speaks_for_a_bird():
     """A fixed-wing drone cruising at 25-28 m/s, 250 m up, with no echo size or RF read
     ``bird`` 0.55 for four minutes and was warned 29 s before entry (real-eval-03 seed
