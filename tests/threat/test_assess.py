@@ -626,8 +626,9 @@ def test_loiterer_coming_back_near_a_later_raise_keeps_its_alert():
     """Loitering is judged against every earlier raise, not only the first: a drone
     raised once from the south, then from the east 8.6 km on (it made most of its way
     there: not loitering), then again from the same spot in the east, is loitering at
-    its third raise."""
-    a = ThreatAssessor(zones())
+    its third raise. (Judged by displacement: a slow object re-raised is loitering
+    wherever it went, the next test.)"""
+    a = ThreatAssessor(zones(), ThreatConfig(loiter_slow_anywhere=False))
     leg = lambda p0, v, n: straight(p0, v, n)  # noqa: E731
     legs = [leg([0, -7000, 100], [0, 20, 0], 60)]  # raise 1 near (0, -6300)
     legs.append(leg(legs[-1][-1, :3], [15.32, 12.86, 0], 420))  # past the zone, north-east
@@ -641,6 +642,36 @@ def test_loiterer_coming_back_near_a_later_raise_keeps_its_alert():
     assert all(e.dwell_s is None for e in ev if e.id in (raised[0].id, raised[1].id))
     third = [e for e in ev if e.id == raised[2].id]
     assert third[0].dwell_s is not None and all(e.state != "cleared" for e in third)
+
+
+def test_a_slow_drone_raised_again_for_a_zone_is_loitering_wherever_it_went():
+    """A non-hostile quadcopter without Remote ID wandered 3-5 km from mass-raid's
+    zones and made most of its way between its first two raises for one zone, so it was
+    not judged loitering and was raised three times in ten minutes. An object slower
+    than a bird (the classifier's flag) raised again for a zone is loitering wherever it
+    went: its second alert stays open when it turns away. A fast one (an attack drone
+    on doglegs) is judged by displacement as before."""
+    leg = lambda p0, v, n: straight(p0, v, n)  # noqa: E731
+    legs = [leg([0, -7000, 100], [0, 20, 0], 60)]  # raise 1 near (0, -6300)
+    legs.append(leg(legs[-1][-1, :3], [15.32, 12.86, 0], 420))  # past the zone, north-east
+    legs.append(leg(legs[-1][-1, :3], [-20, 0, 0], 30))  # raise 2 near (6250, -380)
+    legs.append(leg(legs[-1][-1, :3], [20, 0, 0], 60))  # away
+    states = np.concatenate(legs)
+    for anywhere, fast, loitering in (
+        (True, False, True),
+        (False, False, False),
+        (True, True, False),
+    ):
+        a = ThreatAssessor(zones(), ThreatConfig(loiter_slow_anywhere=anywhere))
+        ev = []
+        for k, x in enumerate(states):
+            c = dataclasses.replace(classes([DRONE]), fast=np.array([fast]))
+            ev += a.assess(table(T0 + k, [1], x), c)
+        raised = [e for e in ev if e.state == "raised"]
+        assert len(raised) == 2, (anywhere, fast)
+        second = [e for e in ev if e.id == raised[1].id]
+        assert (second[0].dwell_s is not None) == loitering, (anywhere, fast)
+        assert any(e.state == "cleared" for e in second) != loitering, (anywhere, fast)
 
 
 def test_class_wavering_while_heading_in_does_not_clear_and_reraise():

@@ -225,6 +225,11 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: loiterer, and missed a quadcopter back after 14 min 4.8 km from its first raise.
     loiter_max_net_frac: float = 0.7
     loiter_range_m: float = 8000.0
+    #: ... or, for an object slower than a bird (the classifier's flag), anywhere: a
+    #: multirotor's wander makes way too. A non-hostile quadcopter without Remote ID
+    #: wandering 3-5 km from mass-raid's zones made 0.7 of its way or more between its
+    #: first two raises for one zone and was raised three times in ten minutes.
+    loiter_slow_anywhere: bool = True
 
 
 @dataclass
@@ -779,10 +784,22 @@ class ThreatAssessor:
             # Any earlier raise counts: a loiterer wanders further than the limit from
             # its first raise over an hour, but comes back near one of them.
             speed = math.hypot(float(self._vel[i, 0]), float(self._vel[i, 1]))
+            fast = (
+                bool(classes.fast[i])
+                if classes.fast is not None
+                else speed >= cfg.info_fast_speed_mps
+            )
+            anywhere = cfg.loiter_slow_anywhere and not fast
             loiter = any(
                 t - r[0] >= cfg.loiter_min_s
-                and math.hypot(e - r[1], n - r[2])
-                < max(cfg.loiter_max_displacement_m, cfg.loiter_max_net_frac * speed * (t - r[0]))
+                and (
+                    anywhere
+                    or math.hypot(e - r[1], n - r[2])
+                    < max(
+                        cfg.loiter_max_displacement_m,
+                        cfg.loiter_max_net_frac * speed * (t - r[0]),
+                    )
+                )
                 for r in prev
             )
             dwell_from = prev[0][0] if loiter else t
