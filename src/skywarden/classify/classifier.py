@@ -146,7 +146,7 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: straight legs at steady speed. Below the threat stage's ``drone_p`` (0.6), so
     #: such a track is never warned of as a drone on kinematics alone. Weighed by the
     #: track's share of slow scans (``slow_share_tau_s``) between this and
-    #: ``drone_p_max_kinematic``.
+    #: ``drone_p_max_kinematic``: a track slow for 13 s or more stays below 0.6.
     drone_p_max_unsigned: float = 0.5
     bird_speed_max_mps: float = 25.0
     #: A track whose speed has been at ``bird_speed_max_mps`` or more in at least

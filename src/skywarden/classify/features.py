@@ -120,8 +120,9 @@ class TrackHistory:
             # Seconds the track has soared as a bird does (the classifier's soaring
             # rule), summed over its life.
             "soared_s": np.zeros(n_slots),
-            # Time-weighted share of the track's recent scans slower than a bird, since
-            # its settle time (NaN before): what the slow-flyer base rate weighs by.
+            # Time-weighted share of the track's recent scans slower than a bird, once
+            # its feature window is past its settle time (NaN before): what the
+            # slow-flyer base rate weighs by.
             "slow_share": np.full(n_slots, np.nan),
         }
         for name, arr in new.items():
