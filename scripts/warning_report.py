@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/warning_report.py [--seeds 1 --seeds 2] [--jobs 2] [--json]
         [--bird-wind E N] [--without KIND ...] [--set acceptance|train]
+        [--hostile-speed LO HI] [--hostile-radio FRAC]
 
 Simulates every built-in and every real-flight evaluation scenario with each
 seed, runs the whole engine on it and scores it with ``skywarden eval``'s
@@ -16,6 +17,10 @@ wind, a stress test of birds faster over the ground than any logged one.
 ``--without camera`` (or any sensor kind, repeatable) takes those sensors out of every
 scenario: the same objects seen by a smaller sensor suite, a stress test of the
 classifier on noisier tracks (a radar's elevation alone fixes a far bird's height).
+``--hostile-speed 17 24`` flies every scripted hostile fixed-wing drone
+(``hostile_drone``) at 17-24 m/s, a bird's speed, and ``--hostile-radio 1`` (or 0)
+makes every one of them an emitter (or none): a check of slow fixed-wing drones with
+and without RF.
 ``--set train`` runs the real-flight *training* scenarios instead
 (``scenarios/real/train``, flights of the training split): the shipped classifier
 parameters were fitted on simulated scenarios only and no rule was tuned on these, so
@@ -45,7 +50,7 @@ from skywarden.runner import run_file
 from skywarden.sim import load_spec, simulate_to_file
 from skywarden.sim.generate import Simulation
 from skywarden.sim.recorded import corpus_dir, real_scenarios
-from skywarden.sim.spec import Recorded, ScenarioSpec
+from skywarden.sim.spec import HostileDrone, Recorded, ScenarioSpec
 from skywarden.types import SENSOR_KINDS
 
 BUILTINS = ("single-drone", "swarm", "birds", "airport", "coastal", "mass-raid")
@@ -111,11 +116,32 @@ def _without(spec: ScenarioSpec, kinds: tuple[str, ...]) -> ScenarioSpec:
     return msgspec.structs.replace(spec, sensors=kept)
 
 
-def _one(job: tuple[str, str, int, tuple[float, float], tuple[str, ...]]) -> dict:
-    name, spec, seed, wind, without = job
+Hostile = tuple[tuple[float, float] | None, float | None]
+
+
+def _hostile(spec: ScenarioSpec, hostile: Hostile) -> ScenarioSpec:
+    """Every scripted hostile fixed-wing drone at ``hostile[0]`` (m/s, from, to) and with
+    ``hostile[1]`` as its chance of being an RF emitter, where given."""
+    speed, radio = hostile
+    objs = [
+        msgspec.structs.replace(
+            o,
+            speed_mps=o.speed_mps if speed is None else speed,
+            radio_fraction=o.radio_fraction if radio is None else radio,
+        )
+        if isinstance(o, HostileDrone)
+        else o
+        for o in spec.objects
+    ]
+    return msgspec.structs.replace(spec, objects=objs)
+
+
+def _one(job: tuple[str, str, int, tuple[float, float], tuple[str, ...], Hostile]) -> dict:
+    name, spec, seed, wind, without, hostile = job
     with tempfile.TemporaryDirectory() as d:
         scen, out = Path(d) / "s.jsonl", Path(d) / "o.jsonl"
-        simulate_to_file(_without(_in_wind(load_spec(spec), wind), without), scen, seed=seed)
+        sim = _hostile(_without(_in_wind(load_spec(spec), wind), without), hostile)
+        simulate_to_file(sim, scen, seed=seed)
         run_file(scen, out)
         rep = evaluate_files(scen, out)
     doc = rep.to_dict()
@@ -166,6 +192,16 @@ def main(
         help=f"Take every sensor of this kind ({', '.join(SENSOR_KINDS)}) out of every "
         "scenario (a stress test; repeat for more kinds).",
     ),
+    hostile_speed: tuple[float, float] | None = typer.Option(
+        None,
+        help="Fly every scripted hostile fixed-wing drone at this speed (from to, m/s; a "
+        "check: 17 24 is a bird's speed).",
+    ),
+    hostile_radio: float | None = typer.Option(
+        None,
+        help="Make every scripted hostile fixed-wing drone an RF emitter with this "
+        "chance (0-1; a check).",
+    ),
     scenario_set: str = typer.Option(
         "acceptance",
         "--set",
@@ -184,7 +220,14 @@ def main(
     bad = sorted(set(without) - set(SENSOR_KINDS))
     if bad:
         raise typer.BadParameter(f"--without: unknown sensor kind {bad[0]!r}")
-    work = [(n, s, seed, bird_wind, tuple(without)) for n, s in specs for seed in seeds]
+    if hostile_speed is not None and not (
+        np.all(np.isfinite(hostile_speed)) and 0.0 < hostile_speed[0] <= hostile_speed[1]
+    ):
+        raise typer.BadParameter("--hostile-speed: two speeds, 0 < from <= to (m/s)")
+    if hostile_radio is not None and not 0.0 <= hostile_radio <= 1.0:
+        raise typer.BadParameter("--hostile-radio: a chance from 0 to 1")
+    hostile = (hostile_speed, hostile_radio)
+    work = [(n, s, seed, bird_wind, tuple(without), hostile) for n, s in specs for seed in seeds]
     with ProcessPoolExecutor(jobs) as pool:
         rows = list(pool.map(_one, work))
     hours = sum(r["hours"] for r in rows)
@@ -201,13 +244,20 @@ def main(
         doc = {
             "without": list(without),
             "bird_wind_mps": list(bird_wind),
+            "hostile_speed_mps": None if hostile_speed is None else list(hostile_speed),
+            "hostile_radio": hostile_radio,
             "rows": rows,
             "false_per_hour_all": false / hours,
             "calibration": {g: c.to_dict() for g, c in cal.items()},
         }
         print(json.dumps(doc, indent=1))
         return
-    stress = "".join(f"; without {k}" for k in without) + (
+    stress = "".join(f"; without {k}" for k in without)
+    if hostile_speed is not None:
+        stress += f"; hostile drones at {hostile_speed[0]:g}-{hostile_speed[1]:g} m/s"
+    if hostile_radio is not None:
+        stress += f"; hostile drones emitting {hostile_radio:g}"
+    stress += (
         f"; birds in wind {bird_wind[0]:g} {bird_wind[1]:g} m/s" if bird_wind != (0.0, 0.0) else ""
     )
     t = Table(
