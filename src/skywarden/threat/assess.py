@@ -232,6 +232,18 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     loiter_slow_anywhere: bool = True
 
 
+def _faster_than_a_bird(
+    classes: ClassResult, rows: np.ndarray | list[int], vel_en: np.ndarray, speed_mps: float
+) -> np.ndarray:
+    """(len(rows),) bool: the classifier's "faster than a bird" flag of ``rows`` (its
+    hysteresis holds through the dips of a speed estimate at the bird limit, and not
+    through a bird's burst), or where it gives none, a horizontal speed (``vel_en``
+    (len(rows), 2), m/s) of ``speed_mps`` or more."""
+    if classes.fast is not None:
+        return np.asarray(classes.fast[rows], bool)
+    return np.hypot(vel_en[:, 0], vel_en[:, 1]) >= speed_mps
+
+
 @dataclass
 class _Alert:
     line: AlertLine  # the latest line written (raised or updated)
@@ -380,12 +392,7 @@ class ThreatAssessor:
         coop = np.asarray(classes.cooperative[rows], bool) & ~np.asarray(classes.spoof[rows], bool)
         p_drone = p[:, CLASSES.index("drone")]
         age = table.t_s - table.t_first_s[rows]
-        if classes.fast is not None:
-            # The classifier's "faster than a bird" holds through the dips of a speed
-            # estimate at the bird limit (its hysteresis) and not through a bird's burst.
-            fast = np.asarray(classes.fast[rows], bool)
-        else:
-            fast = np.hypot(table.x[rows, 3], table.x[rows, 4]) >= cfg.info_fast_speed_mps
+        fast = _faster_than_a_bird(classes, rows, table.x[rows, 3:5], cfg.info_fast_speed_mps)
         maybe = (
             (p_drone + p[:, CLASSES.index("unknown")] >= cfg.info_p) & (age >= cfg.info_min_age_s)
         ) | (fast & (p_drone >= cfg.info_fast_drone_p) & (age >= cfg.info_fast_min_age_s))
@@ -784,12 +791,8 @@ class ThreatAssessor:
             # Any earlier raise counts: a loiterer wanders further than the limit from
             # its first raise over an hour, but comes back near one of them.
             speed = math.hypot(float(self._vel[i, 0]), float(self._vel[i, 1]))
-            fast = (
-                bool(classes.fast[i])
-                if classes.fast is not None
-                else speed >= cfg.info_fast_speed_mps
-            )
-            anywhere = cfg.loiter_slow_anywhere and not fast
+            fast = _faster_than_a_bird(classes, [i], self._vel[[i]], cfg.info_fast_speed_mps)
+            anywhere = cfg.loiter_slow_anywhere and not fast[0]
             loiter = any(
                 t - r[0] >= cfg.loiter_min_s
                 and (
