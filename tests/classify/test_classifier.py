@@ -1035,6 +1035,8 @@ def test_a_bird_that_has_soared_keeps_a_birds_style_between_thermals():
         ("soaring_net_climb_min_mps", -1.0),
         ("soaring_height_min_m", math.inf),
         ("soaring_latch_s", -1.0),
+        ("slow_share_tau_s", -1.0),
+        ("slow_share_tau_s", math.nan),
     ],
 )
 def test_out_of_range_parameters_are_refused_with_the_field_named(tmp_path, field, value):
