@@ -48,7 +48,7 @@ from skywarden.eval.calibration import Calibration
 from skywarden.eval.warning_metrics import MIN_LEAD_S
 from skywarden.runner import run_file
 from skywarden.sim import load_spec, simulate_to_file
-from skywarden.sim.generate import Simulation
+from skywarden.sim.generate import Simulation, recorded_flights
 from skywarden.sim.recorded import corpus_dir, real_scenarios
 from skywarden.sim.spec import HostileDrone, Recorded, ScenarioSpec
 from skywarden.types import SENSOR_KINDS
@@ -61,19 +61,15 @@ console = Console(stderr=True)
 def _sources(spec_path: str) -> dict[str, str]:
     """Truth object id -> ``class: source`` of the recorded flight it flies (its corpus
     class and the first part of its source id, e.g. ``bird: sula``, ``helicopter: havo``),
-    ``synthetic`` for the simulator's own objects. The simulator numbers objects in spec
-    order."""
+    ``synthetic`` for the simulator's own objects."""
     with (corpus_dir() / "manifest.csv").open(encoding="utf-8") as f:
         source_of = {
             r["file"]: f"{r['class']}: {r['source'].split('-')[0]}" for r in csv.DictReader(f)
         }
     spec = load_spec(spec_path)
+    flights = recorded_flights(spec)
     ids = Simulation(spec, seed=0, duration_s=1.0).population.ids
-    groups = [g for g in spec.objects for _ in range(g.count)]
-    return {
-        i: source_of[Path(g.track).name] if isinstance(g, Recorded) else "synthetic"
-        for i, g in zip(ids, groups, strict=True)
-    }
+    return {i: source_of[flights[i]] if i in flights else "synthetic" for i in ids}
 
 
 def _summed(items: Iterable[tuple[str, int, int]]) -> dict[str, list[int]]:

@@ -11,6 +11,7 @@ import pymap3d
 import pytest
 
 from skywarden.sim import Simulation, SpecError, load_spec, spec_from_dict
+from skywarden.sim.generate import recorded_flights
 from skywarden.sim.recorded import TrackError, read_track
 from skywarden.types import Detection, Sensor
 
@@ -312,3 +313,23 @@ def test_a_steady_wind_adds_to_the_ground_velocity(tmp_path):
     np.testing.assert_allclose(last_w[0], last[0] + [-6.0 * 59.0, 0.0], atol=1e-6)
     with pytest.raises(ValueError, match="wind_mps"):
         _sim({"track": str(path), "wind_mps": [60.0, 0.0]})
+
+
+def test_recorded_flights_name_each_recorded_objects_file(tmp_path):
+    path, _ = _log(tmp_path, "gull.csv.gz")
+    spec = spec_from_dict(
+        {
+            "name": "rec",
+            "duration_s": 30.0,
+            "site": SITE,
+            "sensors": [RADAR],
+            "objects": [
+                {"kind": "bird", "count": 2, "area": {"radius_m": 1000.0}},
+                {"kind": "recorded", "truth_class": "bird", "track": str(path)},
+                {"kind": "recorded", "truth_class": "drone", "track": str(path)},
+            ],
+        }
+    )
+    ids = Simulation(spec, seed=1).population.ids
+    assert recorded_flights(spec) == {ids[2]: "gull.csv.gz", ids[3]: "gull.csv.gz"}
+    assert ids[2].startswith("bird") and ids[3].startswith("drone")

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from ..scenario import ScenarioWriter
 from ..threat.zones import ZoneSet
 from ..types import Record, Site, TruthPoint, Zone
 from .sensors import SensorModel, sensor_record
-from .spec import ScenarioSpec, ZoneSpec
+from .spec import Recorded, ScenarioSpec, ZoneSpec
 from .truth import Population, build_population
 
 #: Simulated time starts at 2026-01-01T00:00:00Z, so files are reproducible.
@@ -237,3 +238,13 @@ def simulate_to_file(
                 progress(done, sim.duration_s)
         lines = w.count
     return sim.summary(time.perf_counter() - t0, lines, str(path))
+
+
+def recorded_flights(spec: ScenarioSpec) -> dict[str, str]:
+    """Truth object id -> file name of the recorded flight it flies, for the spec's
+    ``recorded`` objects (the simulator numbers objects in spec order)."""
+    ids = Simulation(spec, seed=0, duration_s=1.0).population.ids
+    groups = [g for g in spec.objects for _ in range(g.count)]
+    return {
+        i: Path(g.track).name for i, g in zip(ids, groups, strict=True) if isinstance(g, Recorded)
+    }
