@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 
 from ..types import (
@@ -97,8 +98,10 @@ def collect(
     classes_by_truth: dict[str, str],
     window_s: float = 20.0,
     settle_s: float = 5.0,
+    keep: Container[str] | None = None,
 ) -> Samples:
-    """Feature rows of every confirmed track at every scan, labelled by truth vote."""
+    """Feature rows of every confirmed track at every scan, labelled by truth vote;
+    with ``keep``, only of tracks whose truth object is in it."""
     hist = TrackHistory(depth=max(8, math.ceil(window_s) + EXTRA_DEPTH))
     votes = TruthVotes(classes_by_truth)
     feats, ys, tracks = [], [], []
@@ -110,8 +113,9 @@ def collect(
         t_start = table.t_first_s + settle_s
         f = hist.features(slots, table.t_s, window_s, t_start)
         for i in np.flatnonzero((table.status == CONFIRMED) & (table.t_s >= t_start)):
-            c = votes.class_of(int(table.id[i]))
-            if c is None:
+            truth = votes.truth_of(int(table.id[i]))
+            c = None if truth is None else classes_by_truth.get(truth)
+            if c is None or (keep is not None and truth not in keep):
                 continue
             feats.append(f[i])
             ys.append(CLASSES.index(c))
@@ -120,6 +124,15 @@ def collect(
     return Samples(
         np.array(feats).reshape(-1, len(FEATURES)), np.array(ys, np.int64), np.array(tracks)
     )
+
+
+def _smoothed(v: np.ndarray, edges: np.ndarray, alpha: float, floor: float) -> np.ndarray:
+    """Bin probabilities of values ``v``: Laplace smoothing plus a uniform floor."""
+    nb = len(edges) + 1
+    v = v[np.isfinite(v)]
+    cnt = np.bincount(np.searchsorted(edges, v, side="right"), minlength=nb)
+    p = (cnt + alpha) / (cnt.sum() + alpha * nb)
+    return (1 - floor) * p + floor / nb
 
 
 def fit(
@@ -144,11 +157,7 @@ def fit(
         nb = len(edges) + 1
         table = np.zeros((nb, len(CLASSES)))
         for c in range(len(CLASSES)):
-            v = samples.feats[samples.y == c, j]
-            v = v[np.isfinite(v)]
-            cnt = np.bincount(np.searchsorted(edges, v, side="right"), minlength=nb)
-            p = (cnt + alpha) / (cnt.sum() + alpha * nb)
-            table[:, c] = (1 - floor) * p + floor / nb
+            table[:, c] = _smoothed(samples.feats[samples.y == c, j], edges, alpha, floor)
         log_lik[f] = np.round(np.log(table), 4).tolist()
     return ClassifierParams(
         edges={f: [float(e) for e in EDGES[f]] for f in HISTOGRAM_FEATURES},
@@ -159,6 +168,38 @@ def fit(
         window_s=window_s,
         identity_log_lik=IDENTITY_LOG_LIK,
     )
+
+
+def mix(
+    params: ClassifierParams,
+    samples: Samples,
+    weights: Mapping[str, float],
+    features: Sequence[str],
+    *,
+    alpha: float = 1.0,
+    floor: float = 0.02,
+) -> ClassifierParams:
+    """``params`` with the likelihoods of ``features`` for the classes in ``weights``
+    mixed with those of ``samples``: p(bin | c) <- (1 - w_c) p(bin | c) + w_c q(bin | c),
+    q smoothed as in :func:`fit`. A mixture rather than pooled counts, so that a few
+    thousand rows of real flight weigh as set, not by their number against the
+    simulator's hundreds of thousands. A class with no sample rows is left as it was.
+    """
+    log_lik = {f: [list(row) for row in t] for f, t in params.log_lik.items()}
+    for f in features:
+        j = FEATURES.index(f)
+        edges = np.asarray(params.edges[f], float)
+        table = np.exp(np.asarray(log_lik[f], float))
+        for name, w in weights.items():
+            if not 0.0 <= w <= 1.0:
+                raise ValueError(f"weight of {name} must be within 0..1, not {w}")
+            c = CLASSES.index(name)
+            v = samples.feats[samples.y == c, j]
+            if not np.isfinite(v).any():
+                continue
+            table[:, c] = (1.0 - w) * table[:, c] + w * _smoothed(v, edges, alpha, floor)
+        log_lik[f] = np.round(np.log(table), 4).tolist()
+    return msgspec.structs.replace(params, log_lik=log_lik)
 
 
 @dataclass
