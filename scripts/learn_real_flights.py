@@ -1,0 +1,191 @@
+"""Mix the recorded flights of the real-flight train split into the classifier's likelihoods.
+
+    .venv/bin/python scripts/learn_real_flights.py --out /tmp/params.json
+
+The result is a candidate, not the shipped parameters: docs/classifier.md ("Recorded
+flights in the likelihoods") gives what it gained and cost on the whole engine, measured
+by copying it over ``src/skywarden/classify/params.json`` and running
+``scripts/warning_report.py``.
+
+Every real-flight *train* scenario (``scenarios/real/train``, built from corpus flights of
+the train split only) is simulated (seed ``--seed``) and tracked by the real tracker;
+the feature rows of tracks whose truth is a recorded flight are kept where the flight
+was logged at least every ``--max-fix-s`` seconds (the seabird and gull logs have a fix
+every 4-20 minutes: their per-second motion is our interpolation, not the bird's). For
+each class given a ``--weight`` w, each feature's histogram becomes
+``(1 - w) p_simulated + w p_recorded`` (:func:`skywarden.classify.training.mix`).
+
+Which features: the horizontal motion (speed, its spread, turn rate, straightness,
+hovering) of every kept flight, and the climb rate of those logged with altitude. Not
+height (the scenario places 2-D flights at a height it chooses), radar cross-section
+and RF-emitter fraction (the simulated sensors give them, not the flight). A class
+named in ``--only`` takes just the features listed there: the corpus's drones are all
+multirotors, while the drone class also stands for fixed-wing attack drones, so only
+the multirotors' own signature, hovering, is taken from them. With their speeds,
+spread, turning and straightness mixed in as well, the fixed-wing drones' straight,
+steady flight counted less: hostile fixed-wing drones of the real-flight scenarios
+were warned 57-59 s ahead instead of 97-121 s, and birds in a tailwind were raised 31
+times instead of 23 (docs/classifier.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from skywarden.classify.classifier import ClassifierParams
+from skywarden.classify.training import Samples, collect, mix, truth_classes
+from skywarden.eval.scans import tracker_scans
+from skywarden.scenario import ScenarioReader
+from skywarden.sim import load_spec, simulate_to_file
+from skywarden.sim.generate import recorded_flights
+from skywarden.sim.recorded import corpus_dir, real_scenarios
+from skywarden.types import CLASSES
+
+SHIPPED = Path(__file__).resolve().parents[1] / "src" / "skywarden" / "classify" / "params.json"
+MOTION = ("speed_mps", "speed_std_mps", "turn_rate_dps", "straightness", "hover_frac")
+CLIMB = ("climb_mps",)
+console = Console(stderr=True)
+
+
+def _manifest() -> dict[str, dict[str, str]]:
+    with (corpus_dir() / "manifest.csv").open(encoding="utf-8") as f:
+        return {r["file"]: r for r in csv.DictReader(f)}
+
+
+def _rows(job: tuple[str, int, float]) -> tuple[str, Samples, Samples, int]:
+    """Feature rows of one train scenario's recorded flights: (all kept, with altitude)."""
+    path, seed, max_fix_s = job
+    spec = load_spec(path)
+    man = _manifest()
+    flights = recorded_flights(spec)
+    for name in flights.values():
+        if man[name]["split"] != "train":
+            raise ValueError(f"{path}: {name} is not of the train split")
+    fine = {i for i, f in flights.items() if float(man[f]["median_dt_s"]) <= max_fix_s}
+    alt = {i for i in fine if man[flights[i]]["has_alt"] == "yes"}
+    with tempfile.TemporaryDirectory() as d:
+        scen = Path(d) / "s.jsonl"
+        simulate_to_file(spec, scen, seed=seed)
+        reader = ScenarioReader(scen, quiet=True)
+        records = list(reader)
+    cls, _ = truth_classes(records)
+    scans = list(tracker_scans(reader.header, records))
+    return Path(path).stem, collect(scans, cls, keep=fine), collect(scans, cls, keep=alt), len(fine)
+
+
+def _concat(parts: list[Samples]) -> Samples:
+    return Samples(
+        np.concatenate([s.feats for s in parts]),
+        np.concatenate([s.y for s in parts]),
+        np.concatenate([s.track for s in parts]),
+    )
+
+
+def _weights(items: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if name not in CLASSES or not value:
+            raise typer.BadParameter(f"{item!r}: give CLASS=WEIGHT, CLASS one of {CLASSES}")
+        w = float(value)
+        if not (math.isfinite(w) and 0.0 <= w <= 1.0):
+            raise typer.BadParameter(f"{item!r}: the weight must be within 0..1")
+        out[name] = w
+    return out
+
+
+def _only(items: list[str], weights: dict[str, float]) -> dict[str, tuple[str, ...]]:
+    """The features mixed per weighted class: every one unless ``--only`` narrows it."""
+    out = {name: (*MOTION, *CLIMB) for name in weights}
+    for item in items:
+        name, _, value = item.partition("=")
+        feats = tuple(f for f in value.split(",") if f)
+        if name not in weights:
+            raise typer.BadParameter(f"--only {item!r}: {name!r} is not given a --weight")
+        bad = [f for f in feats if f not in (*MOTION, *CLIMB)]
+        if bad or not feats:
+            raise typer.BadParameter(f"--only {item!r}: features from {(*MOTION, *CLIMB)}")
+        out[name] = feats
+    return out
+
+
+def _simulated(params: ClassifierParams) -> ClassifierParams:
+    """``params`` with any recorded-flight mixture taken out again."""
+    real = params.trained_on.get("real_flights")
+    if not isinstance(real, dict):
+        return params
+    log_lik = {f: [list(r) for r in t] for f, t in params.log_lik.items()}
+    for f, cols in real["simulated_log_lik"].items():
+        for name, col in cols.items():
+            c = CLASSES.index(name)
+            for row, v in zip(log_lik[f], col, strict=True):
+                row[c] = v
+    rest = {k: v for k, v in params.trained_on.items() if k != "real_flights"}
+    return msgspec.structs.replace(params, log_lik=log_lik, trained_on=rest)
+
+
+def main(
+    weight: list[str] = typer.Option(
+        ["bird=0.5", "drone=0.25"],
+        help="CLASS=WEIGHT: the recorded flights' share of a class's histograms.",
+    ),
+    only: list[str] = typer.Option(
+        ["drone=hover_frac"],
+        help="CLASS=FEATURE[,FEATURE...]: mix only these features of that class.",
+    ),
+    seed: int = typer.Option(101, help="Simulation seed (evaluation seeds are 1 and 2)."),
+    max_fix_s: float = typer.Option(10.0, help="Use flights logged at least this often (s)."),
+    base: Path = typer.Option(SHIPPED, help="Parameters to start from."),
+    out: Path = typer.Option(..., help="Where to write the parameters."),
+    jobs: int = typer.Option(2, help="Parallel processes."),
+) -> None:
+    """Mix recorded train-split flights into the classifier's likelihoods."""
+    weights = _weights(weight)
+    features = _only(only, weights)
+    params = _simulated(ClassifierParams.load(base))
+    paths = [str(p) for p in real_scenarios("train")]
+    with ProcessPoolExecutor(jobs) as pool:
+        parts = list(pool.map(_rows, [(p, seed, max_fix_s) for p in paths]))
+    motion, climb = _concat([p[1] for p in parts]), _concat([p[2] for p in parts])
+    table = Table("class", "weight", "rows", "rows with altitude")
+    for name, w in weights.items():
+        c = CLASSES.index(name)
+        table.add_row(
+            name, f"{w:g}", str(int((motion.y == c).sum())), str(int((climb.y == c).sum()))
+        )
+    console.print(table)
+    mixed = params
+    for name, w in weights.items():
+        for rows, feats in ((motion, MOTION), (climb, CLIMB)):
+            mixed = mix(mixed, rows, {name: w}, [f for f in feats if f in features[name]])
+    kept: dict[str, dict[str, list[float]]] = {}
+    for name, feats in features.items():
+        for f in feats:
+            kept.setdefault(f, {})[name] = [row[CLASSES.index(name)] for row in params.log_lik[f]]
+    real = {
+        "scenarios": [Path(p).name for p in paths],
+        "seed": seed,
+        "max_fix_s": max_fix_s,
+        "weights": weights,
+        "features_by_class": {n: list(f) for n, f in features.items()},
+        "flights": sum(p[3] for p in parts),
+        "rows": {n: int((motion.y == CLASSES.index(n)).sum()) for n in weights},
+        "simulated_log_lik": kept,
+    }
+    mixed = msgspec.structs.replace(mixed, trained_on={**params.trained_on, "real_flights": real})
+    mixed.dump(out)
+    console.print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    typer.run(main)
