@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
 import pytest
 from typer.testing import CliRunner
 
+from skywarden.classify.classifier import ClassifierParams
 from skywarden.cli import app
 from skywarden.eval import evaluate_files
 from skywarden.runner import read_outputs, run_file
@@ -92,3 +94,16 @@ def test_tracks_beat_raw_detections_on_gospa(tmp_path, name, targets, duration, 
     g, raw = d["gospa"]["mean_m"], d["raw_gospa"]["mean_m"]
     assert g < ratio * raw, (g, raw)
     assert g < bound_m, g
+
+
+def test_run_file_takes_a_candidate_classifiers_parameters(tmp_path):
+    scen = tmp_path / "s.jsonl"
+    simulate_to_file(load_spec("single-drone"), scen, seed=1, duration_s=300)
+    run_file(scen, tmp_path / "shipped.jsonl")
+    # Evidence weighed at nearly nothing: every track keeps its prior (``unknown``).
+    blind = msgspec.structs.replace(ClassifierParams.load(), evidence_weight=1e-9)
+    run_file(scen, tmp_path / "blind.jsonl", classifier_params=blind)
+    shipped = [r for r in read_outputs(tmp_path / "shipped.jsonl") if isinstance(r, TrackLine)]
+    candidate = [r for r in read_outputs(tmp_path / "blind.jsonl") if isinstance(r, TrackLine)]
+    assert any(r.class_ == "drone" and r.identity is None for r in shipped)
+    assert not any(r.class_ == "drone" and r.identity is None for r in candidate)

@@ -28,7 +28,7 @@ import msgspec
 import numpy as np
 
 from .classify import Classifier
-from .classify.classifier import ClassResult
+from .classify.classifier import ClassifierParams, ClassResult
 from .geodesy import LocalFrame
 from .scenario import Header
 from .threat import ThreatAssessor, ThreatConfig
@@ -385,8 +385,10 @@ def build_engine(
     association: Literal["gnn", "jpda"] = "gnn",
     motion: Literal["imm", "cv"] = "imm",
     first_track_id: int = 1,
+    classifier_params: ClassifierParams | None = None,
 ) -> Engine:
-    """The full engine (tracker, classifier, threat) on one site registry."""
+    """The full engine (tracker, classifier, threat) on one site registry;
+    ``classifier_params`` replaces the shipped ones (a candidate classifier)."""
     reg = site if isinstance(site, SiteRegistry) else SiteRegistry.from_header(site)
     tcfg = tracker_config or TrackerConfig(association=association, motion=motion)
     frame = LocalFrame.from_site(reg.site)
@@ -395,7 +397,9 @@ def build_engine(
         tracker_config=tcfg,
         config=engine_config,
         # The registry's live table, shared and never copied; the classifier only reads it.
-        classifier=Classifier(frame=frame, sensors=cast(dict[str, Sensor], reg.sensors)),
+        classifier=Classifier(
+            classifier_params, frame=frame, sensors=cast(dict[str, Sensor], reg.sensors)
+        ),
         assessor=ThreatAssessor(ZoneSet(list(reg.zones), frame), threat_config),
         first_track_id=first_track_id,
     )

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from .classify.classifier import ClassifierParams
 from .pipeline import Engine, EngineConfig, build_engine
 from .scenario import ScenarioReader, ScenarioWriter
 from .threat.assess import ThreatConfig
@@ -66,8 +67,10 @@ def run_file(
     motion: Literal["imm", "cv"] = "imm",
     progress: Callable[[int], None] | None = None,
     on_output: Callable[[ScanOutput], None] | None = None,
+    classifier_params: ClassifierParams | None = None,
 ) -> RunResult:
-    """Track a scenario file; write its track and alert lines to ``out`` (if given)."""
+    """Track a scenario file; write its track and alert lines to ``out`` (if given).
+    ``classifier_params`` replaces the shipped classifier parameters."""
     reader = ScenarioReader(scenario)
     engine = build_engine(
         reader.header,
@@ -76,6 +79,7 @@ def run_file(
         threat_config=threat_config,
         association=association,
         motion=motion,
+        classifier_params=classifier_params,
     )
     writer = ScenarioWriter(out) if out is not None else None
     total = count_lines(scenario) if progress is not None else 0
