@@ -4,8 +4,7 @@
 
 The result is a candidate, not the shipped parameters: docs/classifier.md ("Recorded
 flights in the likelihoods") gives what it gained and cost on the whole engine, measured
-by copying it over ``src/skywarden/classify/params.json`` and running
-``scripts/warning_report.py``.
+with ``scripts/warning_report.py --classifier-params FILE``.
 
 Every real-flight *train* scenario (``scenarios/real/train``, built from corpus flights of
 the train split only) is simulated (seed ``--seed``) and tracked by the real tracker;

@@ -43,6 +43,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from skywarden.classify.classifier import ClassifierParams
 from skywarden.eval import evaluate_files
 from skywarden.eval.calibration import Calibration
 from skywarden.eval.warning_metrics import MIN_LEAD_S
@@ -132,13 +133,17 @@ def _hostile(spec: ScenarioSpec, hostile: Hostile) -> ScenarioSpec:
     return msgspec.structs.replace(spec, objects=objs)
 
 
-def _one(job: tuple[str, str, int, tuple[float, float], tuple[str, ...], Hostile]) -> dict:
-    name, spec, seed, wind, without, hostile = job
+Job = tuple[str, str, int, tuple[float, float], tuple[str, ...], Hostile, str | None]
+
+
+def _one(job: Job) -> dict:
+    name, spec, seed, wind, without, hostile, params_path = job
+    params = None if params_path is None else ClassifierParams.load(params_path)
     with tempfile.TemporaryDirectory() as d:
         scen, out = Path(d) / "s.jsonl", Path(d) / "o.jsonl"
         sim = _hostile(_without(_in_wind(load_spec(spec), wind), without), hostile)
         simulate_to_file(sim, scen, seed=seed)
-        run_file(scen, out)
+        run_file(scen, out, classifier_params=params)
         rep = evaluate_files(scen, out)
     doc = rep.to_dict()
     w, c = doc["warning"], doc["classification"]
@@ -198,6 +203,12 @@ def main(
         help="Make every scripted hostile fixed-wing drone an RF emitter with this "
         "chance (0-1; a check).",
     ),
+    classifier_params: Path | None = typer.Option(
+        None,
+        "--classifier-params",
+        help="A candidate classifier's parameters (a params.json, e.g. written by "
+        "scripts/learn_real_flights.py) in place of the shipped ones.",
+    ),
     scenario_set: str = typer.Option(
         "acceptance",
         "--set",
@@ -223,7 +234,18 @@ def main(
     if hostile_radio is not None and not 0.0 <= hostile_radio <= 1.0:
         raise typer.BadParameter("--hostile-radio: a chance from 0 to 1")
     hostile = (hostile_speed, hostile_radio)
-    work = [(n, s, seed, bird_wind, tuple(without), hostile) for n, s in specs for seed in seeds]
+    params_path = None
+    if classifier_params is not None:
+        try:
+            ClassifierParams.load(classifier_params)
+        except (OSError, ValueError) as e:
+            raise typer.BadParameter(f"--classifier-params {classifier_params}: {e}") from None
+        params_path = str(classifier_params)
+    work: list[Job] = [
+        (n, s, seed, bird_wind, tuple(without), hostile, params_path)
+        for n, s in specs
+        for seed in seeds
+    ]
     with ProcessPoolExecutor(jobs) as pool:
         rows = list(pool.map(_one, work))
     hours = sum(r["hours"] for r in rows)
@@ -242,6 +264,7 @@ def main(
             "bird_wind_mps": list(bird_wind),
             "hostile_speed_mps": None if hostile_speed is None else list(hostile_speed),
             "hostile_radio": hostile_radio,
+            "classifier_params": params_path,
             "rows": rows,
             "false_per_hour_all": false / hours,
             "calibration": {g: c.to_dict() for g, c in cal.items()},
@@ -253,6 +276,8 @@ def main(
         stress += f"; hostile drones at {hostile_speed[0]:g}-{hostile_speed[1]:g} m/s"
     if hostile_radio is not None:
         stress += f"; hostile drones emitting {hostile_radio:g}"
+    if params_path is not None:
+        stress += f"; classifier {Path(params_path).name}"
     stress += (
         f"; birds in wind {bird_wind[0]:g} {bird_wind[1]:g} m/s" if bird_wind != (0.0, 0.0) else ""
     )
