@@ -36,7 +36,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import msgspec
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -80,14 +79,6 @@ def _rows(job: tuple[str, int, float]) -> tuple[str, Samples, Samples, int]:
     cls, _ = truth_classes(records)
     scans = list(tracker_scans(reader.header, records))
     return Path(path).stem, collect(scans, cls, keep=fine), collect(scans, cls, keep=alt), len(fine)
-
-
-def _concat(parts: list[Samples]) -> Samples:
-    return Samples(
-        np.concatenate([s.feats for s in parts]),
-        np.concatenate([s.y for s in parts]),
-        np.concatenate([s.track for s in parts]),
-    )
 
 
 def _weights(items: list[str]) -> dict[str, float]:
@@ -155,7 +146,8 @@ def main(
     paths = [str(p) for p in real_scenarios("train")]
     with ProcessPoolExecutor(jobs) as pool:
         parts = list(pool.map(_rows, [(p, seed, max_fix_s) for p in paths]))
-    motion, climb = _concat([p[1] for p in parts]), _concat([p[2] for p in parts])
+    motion = Samples.concat([p[1] for p in parts])
+    climb = Samples.concat([p[2] for p in parts])
     table = Table("class", "weight", "rows", "rows with altitude")
     for name, w in weights.items():
         c = CLASSES.index(name)

@@ -89,13 +89,12 @@ def main(
             return list(tracker_scans(header, records))
         return list(pseudo_scans(header, records, np.random.default_rng(1000 * seed + k)))
 
-    samples = None
+    parts = []
     for k, (h, recs) in enumerate(sets[0]):
         cls, _ = truth_classes(recs)
-        s = collect(scans(h, recs, k), cls)
-        samples = s if samples is None else _concat(samples, s)
-        console.print(f"fit file {k}: {len(s.y)} samples")
-    assert samples is not None
+        parts.append(collect(scans(h, recs, k), cls))
+        console.print(f"fit file {k}: {len(parts[-1].y)} samples")
+    samples = Samples.concat(parts)
     console.print(f"fitted on {len(samples.y)} samples: {np.bincount(samples.y, minlength=5)}")
 
     val = [(recs, scans(h, recs, 10 + k)) for k, (h, recs) in enumerate(sets[1])]
@@ -133,14 +132,6 @@ def main(
 def _eval(params, records, scans):
     cls, spd = truth_classes(records)
     return evaluate(Classifier(params), scans, cls, spd)
-
-
-def _concat(a: Samples, b: Samples) -> Samples:
-    return Samples(
-        np.concatenate([a.feats, b.feats]),
-        np.concatenate([a.y, b.y]),
-        np.concatenate([a.track, b.track]),
-    )
 
 
 if __name__ == "__main__":

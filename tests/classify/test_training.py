@@ -77,3 +77,11 @@ def test_collect_keeps_only_the_rows_of_the_listed_truth_objects():
     assert 0 < len(kept.y) < len(every.y)
     assert set(kept.y.tolist()) == {CLASSES.index(cls[one])}
     assert {votes.truth_of(int(t)) for t in kept.track} == {one}
+
+
+def test_samples_concat_keeps_every_row_in_order():
+    a, b = _speeds([1.0, 2.0], "bird"), _speeds([3.0], "drone")
+    both = Samples.concat([a, b])
+    np.testing.assert_array_equal(both.feats[:, FEATURES.index("speed_mps")], [1.0, 2.0, 3.0])
+    assert both.y.tolist() == [BIRD, BIRD, CLASSES.index("drone")]
+    assert both.track.tolist() == [0, 1, 0]

@@ -67,10 +67,6 @@ class TruthVotes:
         c = self._votes.get(int(track_id))
         return c.most_common(1)[0][0] if c else None
 
-    def class_of(self, track_id: int) -> str | None:
-        t = self.truth_of(track_id)
-        return None if t is None else self.classes_by_truth.get(t)
-
 
 def truth_classes(records: Iterable[Record]) -> tuple[dict[str, str], dict[str, float]]:
     """Class and mean speed (m/s) of every truth object of a scenario."""
@@ -91,6 +87,15 @@ class Samples:
     feats: np.ndarray
     y: np.ndarray
     track: np.ndarray
+
+    @classmethod
+    def concat(cls, parts: Sequence[Samples]) -> Samples:
+        """The rows of ``parts``, one after another."""
+        return cls(
+            np.concatenate([s.feats for s in parts]),
+            np.concatenate([s.y for s in parts]),
+            np.concatenate([s.track for s in parts]),
+        )
 
 
 def collect(
@@ -185,14 +190,15 @@ def mix(
     thousand rows of real flight weigh as set, not by their number against the
     simulator's hundreds of thousands. A class with no sample rows is left as it was.
     """
+    for name, w in weights.items():
+        if not 0.0 <= w <= 1.0:
+            raise ValueError(f"weight of {name} must be within 0..1, not {w}")
     log_lik = {f: [list(row) for row in t] for f, t in params.log_lik.items()}
     for f in features:
         j = FEATURES.index(f)
         edges = np.asarray(params.edges[f], float)
         table = np.exp(np.asarray(log_lik[f], float))
         for name, w in weights.items():
-            if not 0.0 <= w <= 1.0:
-                raise ValueError(f"weight of {name} must be within 0..1, not {w}")
             c = CLASSES.index(name)
             v = samples.feats[samples.y == c, j]
             if not np.isfinite(v).any():
