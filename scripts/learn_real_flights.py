@@ -65,7 +65,7 @@ def _rows(job: tuple[str, int, float]) -> tuple[str, Samples, Samples, int]:
     path, seed, max_fix_s = job
     spec = load_spec(path)
     man = _manifest()
-    flights = recorded_flights(spec)
+    flights = {i: f for i, f in recorded_flights(spec).items() if f is not None}
     for name in flights.values():
         if man[name]["split"] != "train":
             raise ValueError(f"{path}: {name} is not of the train split")

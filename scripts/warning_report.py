@@ -49,7 +49,7 @@ from skywarden.eval.calibration import Calibration
 from skywarden.eval.warning_metrics import MIN_LEAD_S
 from skywarden.runner import run_file
 from skywarden.sim import load_spec, simulate_to_file
-from skywarden.sim.generate import Simulation, recorded_flights
+from skywarden.sim.generate import recorded_flights
 from skywarden.sim.recorded import corpus_dir, real_scenarios
 from skywarden.sim.spec import HostileDrone, Recorded, ScenarioSpec
 from skywarden.types import SENSOR_KINDS
@@ -67,10 +67,8 @@ def _sources(spec_path: str) -> dict[str, str]:
         source_of = {
             r["file"]: f"{r['class']}: {r['source'].split('-')[0]}" for r in csv.DictReader(f)
         }
-    spec = load_spec(spec_path)
-    flights = recorded_flights(spec)
-    ids = Simulation(spec, seed=0, duration_s=1.0).population.ids
-    return {i: source_of[flights[i]] if i in flights else "synthetic" for i in ids}
+    flights = recorded_flights(load_spec(spec_path))
+    return {i: "synthetic" if f is None else source_of[f] for i, f in flights.items()}
 
 
 def _summed(items: Iterable[tuple[str, int, int]]) -> dict[str, list[int]]:

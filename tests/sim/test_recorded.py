@@ -331,5 +331,10 @@ def test_recorded_flights_name_each_recorded_objects_file(tmp_path):
         }
     )
     ids = Simulation(spec, seed=1).population.ids
-    assert recorded_flights(spec) == {ids[2]: "gull.csv.gz", ids[3]: "gull.csv.gz"}
+    assert recorded_flights(spec) == {
+        ids[0]: None,
+        ids[1]: None,
+        ids[2]: "gull.csv.gz",
+        ids[3]: "gull.csv.gz",
+    }
     assert ids[2].startswith("bird") and ids[3].startswith("drone")

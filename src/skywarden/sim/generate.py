@@ -240,11 +240,12 @@ def simulate_to_file(
     return sim.summary(time.perf_counter() - t0, lines, str(path))
 
 
-def recorded_flights(spec: ScenarioSpec) -> dict[str, str]:
-    """Truth object id -> file name of the recorded flight it flies, for the spec's
-    ``recorded`` objects (the simulator numbers objects in spec order)."""
+def recorded_flights(spec: ScenarioSpec) -> dict[str, str | None]:
+    """Every truth object id of ``spec`` -> file name of the recorded flight it flies,
+    None for the simulator's own objects (the simulator numbers objects in spec order)."""
     ids = Simulation(spec, seed=0, duration_s=1.0).population.ids
     groups = [g for g in spec.objects for _ in range(g.count)]
     return {
-        i: Path(g.track).name for i, g in zip(ids, groups, strict=True) if isinstance(g, Recorded)
+        i: Path(g.track).name if isinstance(g, Recorded) else None
+        for i, g in zip(ids, groups, strict=True)
     }
