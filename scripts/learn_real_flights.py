@@ -41,7 +41,7 @@ from rich.console import Console
 from rich.table import Table
 
 from skywarden.classify.classifier import ClassifierParams
-from skywarden.classify.training import Samples, collect, mix, truth_classes
+from skywarden.classify.training import Samples, collect, mix, truth_classes, with_multirotor
 from skywarden.eval.scans import tracker_scans
 from skywarden.scenario import ScenarioReader
 from skywarden.sim import load_spec, simulate_to_file
@@ -121,7 +121,7 @@ def _simulated(params: ClassifierParams) -> ClassifierParams:
             for row, v in zip(log_lik[f], col, strict=True):
                 row[c] = v
     rest = {k: v for k, v in params.trained_on.items() if k != "real_flights"}
-    return msgspec.structs.replace(params, log_lik=log_lik, trained_on=rest)
+    return msgspec.structs.replace(params, log_lik=log_lik, trained_on=rest, multirotor_log_lik={})
 
 
 def main(
@@ -135,6 +135,16 @@ def main(
     ),
     seed: int = typer.Option(101, help="Simulation seed (evaluation seeds are 1 and 2)."),
     max_fix_s: float = typer.Option(10.0, help="Use flights logged at least this often (s)."),
+    multirotor: float = typer.Option(
+        0.0,
+        min=0.0,
+        max=1.0,
+        help="The recorded multirotors' share of a multirotor subclass of the drone class, "
+        "in every motion feature (0: no subclass).",
+    ),
+    multirotor_share: float = typer.Option(
+        0.5, min=0.01, max=0.99, help="The subclass's prior share of the drone class."
+    ),
     base: Path = typer.Option(SHIPPED, help="Parameters to start from."),
     out: Path = typer.Option(..., help="Where to write the parameters."),
     jobs: int = typer.Option(2, help="Parallel processes."),
@@ -159,6 +169,9 @@ def main(
     for name, w in weights.items():
         for rows, feats in ((motion, MOTION), (climb, CLIMB)):
             mixed = mix(mixed, rows, {name: w}, [f for f in feats if f in features[name]])
+    if multirotor > 0.0:
+        for rows, feats in ((motion, MOTION), (climb, CLIMB)):
+            mixed = with_multirotor(mixed, rows, multirotor, feats, share=multirotor_share)
     kept: dict[str, dict[str, list[float]]] = {}
     for name, feats in features.items():
         for f in feats:
@@ -172,6 +185,7 @@ def main(
         "flights": sum(p[3] for p in parts),
         "rows": {n: int((motion.y == CLASSES.index(n)).sum()) for n in weights},
         "simulated_log_lik": kept,
+        "multirotor": {"weight": multirotor, "share": multirotor_share} if multirotor else None,
     }
     mixed = msgspec.structs.replace(mixed, trained_on={**params.trained_on, "real_flights": real})
     mixed.dump(out)

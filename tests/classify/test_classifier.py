@@ -1071,6 +1071,12 @@ def test_out_of_range_parameters_are_refused_with_the_field_named(tmp_path, fiel
         (lambda r: r["spoof"].__setitem__("max_offset_m", 0.0), "max_offset_m"),
         (lambda r: r["spoof"].__setitem__("min_bearing_deg", -1.0), "min_bearing_deg"),
         (lambda r: r["spoof"].__setitem__("min_score", 7.0), "min_score"),
+        (lambda r: r.__setitem__("multirotor_log_lik", {"speed_mps": [0.0]}), "per feature"),
+        (
+            lambda r: r.__setitem__("multirotor_log_lik", {f: [-1.0] for f in r["features"]}),
+            "multirotor_log_lik",
+        ),
+        (lambda r: r.__setitem__("multirotor_share", 0.0), "multirotor_share"),
     ],
 )
 def test_malformed_parameter_files_are_refused_with_the_reason(tmp_path, edit, reason):
@@ -1091,3 +1097,44 @@ def test_every_scalar_parameter_has_a_checked_range():
         if f.type in (float, "float") and f.name != "trained_on"
     }
     assert scalars and scalars == set(_RANGES)
+
+
+def _cruise(params: ClassifierParams, speed_mps: float = 6.0, n: int = 60) -> np.ndarray:
+    """Probabilities (n, 5) per scan of a track cruising straight at ``speed_mps``, 60 m
+    up, held by radar plots with no cross-section."""
+    clf = Classifier(params, frame=FRAME, sensors={})
+    v, out = np.array([speed_mps, 0.0, 0.0]), []
+    for k in range(n):
+        t = 3000.0 + k
+        det = Detection(t=t, sensor="r", range_m=1.0, az_deg=0.0)
+        assoc = Association(track_id=np.array([1]), detections=(det,), kinds=("radar",))
+        pos = np.array([0.0, 2000.0, 60.0]) + k * v
+        out.append(clf.update(_table(t, [1], [[*pos, *v]], t_first=[3000.0]), assoc).p[0])
+    return np.array(out)
+
+
+def test_a_multirotor_subclass_is_a_second_drone_hypothesis():
+    """The multirotor subclass (``multirotor_log_lik``) adds its likelihood to the drone
+    class's as a mixture, with evidence of its own: one no different from the drone
+    class changes nothing; one that has learnt this track's cruise speed takes
+    probability from the other classes to drone, not only from some; and the drone
+    class's own histograms are untouched by it."""
+    from skywarden.classify.training import Samples, with_multirotor
+
+    base = msgspec.structs.replace(ClassifierParams.load(), multirotor_log_lik={})
+    drone = CLASSES.index("drone")
+    same = msgspec.structs.replace(
+        base,
+        multirotor_log_lik={f: [r[drone] for r in base.log_lik[f]] for f in base.features},
+    )
+    np.testing.assert_allclose(_cruise(same), _cruise(base), rtol=1e-9, atol=1e-12)
+    feats = np.full((200, len(FEATURES)), np.nan)
+    feats[:, FEATURES.index("speed_mps")] = 6.0
+    rows = Samples(feats, np.full(200, drone), np.arange(200))
+    taught = with_multirotor(base, rows, 1.0, ["speed_mps"], share=0.5)
+    assert taught.log_lik == base.log_lik
+    before, after = _cruise(base), _cruise(taught)
+    settled = slice(30, None)
+    assert np.all(after[settled, drone] > before[settled, drone] + 0.02)
+    others = [c for c in range(len(CLASSES)) if c != drone]
+    assert np.all(after[settled][:, others] < before[settled][:, others])

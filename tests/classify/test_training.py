@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import numpy as np
 import pytest
 
 from skywarden.classify.classifier import ClassifierParams
 from skywarden.classify.features import FEATURES
-from skywarden.classify.training import Samples, TruthVotes, collect, fit, mix, truth_classes
+from skywarden.classify.training import (
+    Samples,
+    TruthVotes,
+    collect,
+    fit,
+    mix,
+    truth_classes,
+    with_multirotor,
+)
 from skywarden.eval.scans import pseudo_scans
 from skywarden.sim.synthetic import synthetic_scenario
 from skywarden.types import CLASSES
@@ -61,6 +70,30 @@ def test_mix_leaves_a_class_without_rows_and_refuses_weights_outside_0_1():
     ]
     with pytest.raises(ValueError, match="bird"):
         mix(params, rows, {"bird": 1.5}, ["speed_mps"])
+
+
+def test_with_multirotor_learns_a_drone_subclass_and_leaves_the_drone_class():
+    params = msgspec.structs.replace(ClassifierParams.load(), multirotor_log_lik={})
+    drone = CLASSES.index("drone")
+    rows = _speeds([5.0, 6.0, 6.5, 8.0], "drone")
+    sub = with_multirotor(params, rows, 1.0, ["speed_mps"], share=0.3)
+    assert sub.log_lik == params.log_lik and sub.multirotor_share == 0.3
+    fitted = np.asarray(fit(rows).log_lik["speed_mps"])[:, drone]
+    np.testing.assert_allclose(sub.multirotor_log_lik["speed_mps"], fitted, atol=1e-4)
+    # Every other feature: the drone class's histogram.
+    assert sub.multirotor_log_lik["height_m"] == [r[drone] for r in params.log_lik["height_m"]]
+    # Weight 0 gives the drone class's histogram; a second call mixes into the subclass.
+    none = with_multirotor(params, rows, 0.0, ["speed_mps"]).multirotor_log_lik["speed_mps"]
+    np.testing.assert_allclose(none, [r[drone] for r in params.log_lik["speed_mps"]], atol=1e-4)
+    again = with_multirotor(sub, _speeds([30.0] * 4, "drone"), 0.5, ["speed_mps"])
+    edges = params.edges["speed_mps"]
+    k, nb = int(np.searchsorted(edges, 6.0, side="right")), len(edges) + 1
+    q = 0.98 * 1 / (4 + nb) + 0.02 / nb  # the 30 m/s rows' smoothed share of 6 m/s's bin
+    assert again.multirotor_log_lik["speed_mps"][k] == pytest.approx(
+        math.log(0.5 * math.exp(sub.multirotor_log_lik["speed_mps"][k]) + 0.5 * q), abs=1e-3
+    )
+    with pytest.raises(ValueError, match="multirotor"):
+        with_multirotor(params, rows, -0.1, ["speed_mps"])
 
 
 def test_collect_keeps_only_the_rows_of_the_listed_truth_objects():

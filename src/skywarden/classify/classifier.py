@@ -103,6 +103,7 @@ _RANGES: dict[str, tuple[float, bool, float]] = {
     "soaring_net_climb_min_mps": _NONNEG,
     "soaring_height_min_m": _ANY,
     "soaring_latch_s": _NONNEG,
+    "multirotor_share": (0.0, True, 1.0),
 }
 
 
@@ -126,6 +127,16 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     edges: dict[str, list[float]]
     log_lik: dict[str, list[list[float]]]
     log_prior: list[float]
+    #: A drone subclass with histograms of its own (empty: none): ``multirotor_log_lik[f]``
+    #: (k + 1,) is log p(bin | multirotor) for every feature of ``features``. Real
+    #: multirotors hover, loiter and cruise at a soaring raptor's speed, which the
+    #: fixed-wing attack drones the drone class also stands for never do; learnt into the
+    #: one drone histogram, either the multirotors read bird or the fixed-wing drones lose
+    #: their straight, steady evidence (docs/classifier.md). Kept apart, the drone class's
+    #: likelihood is the mixture (1 - s) p(x | drone) + s p(x | multirotor), s =
+    #: ``multirotor_share``, each part's evidence accumulated on its own.
+    multirotor_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
+    multirotor_share: float = 0.5
     evidence_weight: float = 1.0
     tau_s: float = 10.0
     window_s: float = 20.0
@@ -434,6 +445,15 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
                 raise ValueError(f"feature '{f}': {len(CLASSES)} log-likelihoods per bin expected")
             if not _log_probs(self.log_lik[f]):
                 raise ValueError(f"feature '{f}': log-likelihoods must be finite and <= 0")
+        if self.multirotor_log_lik:
+            if set(self.multirotor_log_lik) != set(self.features):
+                raise ValueError("multirotor_log_lik: one histogram per feature expected")
+            for f, col in self.multirotor_log_lik.items():
+                if len(col) != len(self.edges[f]) + 1 or not _log_probs([col]):
+                    raise ValueError(
+                        f"multirotor_log_lik[{f!r}]: {len(self.edges[f]) + 1} finite "
+                        "log-likelihoods <= 0 expected"
+                    )
         for name in (
             "drone_speed_gap_mps",
             "helicopter_height_band_m",
@@ -519,16 +539,22 @@ class ClassResult:
         )
 
 
+def _drone(term: np.ndarray) -> np.ndarray:
+    """The drone class's best term (n,) of one feature's terms (n, 5 or 6): the better of
+    the drone column and the multirotor subclass's, when there is one."""
+    return term[:, 0] if term.shape[1] == len(CLASSES) else np.maximum(term[:, 0], term[:, 5])
+
+
 def _unknown_at_most_drone_or_bird(term: np.ndarray, rows: np.ndarray) -> None:
-    """Cap ``unknown``'s column of one feature's terms (n, 5) at the better of drone and
-    bird on ``rows``, in place: where the balloons it was learnt from share a feature's
-    range with slow birds and multirotors (rules 12 and 20)."""
-    best = np.maximum(term[:, 0], term[:, 1])
+    """Cap ``unknown``'s column of one feature's terms (n, 5 or 6) at the better of drone
+    and bird on ``rows``, in place: where the balloons it was learnt from share a
+    feature's range with slow birds and multirotors (rules 12 and 20)."""
+    best = np.maximum(_drone(term), term[:, 1])
     term[:, 4] = np.where(rows, np.minimum(term[:, 4], best), term[:, 4])
 
 
 def _bird_at_least_aircraft(term: np.ndarray, rows: np.ndarray) -> None:
-    """Lift ``bird``'s column of one feature's terms (n, 5) to ``aircraft``'s on ``rows``,
+    """Lift ``bird``'s column of one feature's terms (n, 5 or 6) to ``aircraft``'s on ``rows``,
     in place: where real soaring birds share with gliders what the simulated birds never
     did (height, rule 23; circling and climbing, rule 24)."""
     term[rows, _BIRD] = np.maximum(term[rows, _BIRD], term[rows, _AIRCRAFT])
@@ -547,15 +573,24 @@ class Classifier:
         """``frame`` and ``sensors`` (the scenario header's) enable the Remote ID
         position cross-check; without them only impossible broadcasts are caught."""
         self.params = p = params or ClassifierParams.load()
-        self.history = TrackHistory(depth=max(8, int(np.ceil(p.window_s)) + EXTRA_DEPTH))
+        #: Evidence columns: the classes, then the multirotor subclass if it has histograms.
+        self.n_columns = len(CLASSES) + bool(p.multirotor_log_lik)
+        self.history = TrackHistory(
+            depth=max(8, int(np.ceil(p.window_s)) + EXTRA_DEPTH), n_evidence=self.n_columns
+        )
         self.spoof = SpoofMonitor(frame, sensors, p.spoof)
         self._feat_idx = np.array([FEATURES.index(f) for f in p.features], np.int64)
         self._edges = [np.asarray(p.edges[f], float) for f in p.features]
-        # Each bin's terms clipped to max_feature_llr below its best class, once.
-        self._ll = [
-            np.maximum(t, t.max(axis=1, keepdims=True) - p.max_feature_llr)
-            for t in (np.asarray(p.log_lik[f], float) for f in p.features)
-        ]
+        tables = [np.asarray(p.log_lik[f], float) for f in p.features]
+        if p.multirotor_log_lik:
+            tables = [
+                np.column_stack([t, p.multirotor_log_lik[f]])
+                for t, f in zip(tables, p.features, strict=True)
+            ]
+        # Each bin's terms clipped to max_feature_llr below its best column, once.
+        self._ll = [np.maximum(t, t.max(axis=1, keepdims=True) - p.max_feature_llr) for t in tables]
+        s = p.multirotor_share
+        self._log_share = (-math.inf if s == 1.0 else math.log1p(-s), math.log(s))
         self._drone_gap_floor = (
             _gap_floor(
                 self._ll[list(p.features).index("speed_mps")][:, 0],
@@ -731,7 +766,8 @@ class Classifier:
     def log_likelihood(
         self, feats: np.ndarray, fast: np.ndarray | None = None, soared: np.ndarray | None = None
     ) -> np.ndarray:
-        """Per-scan log-likelihoods (n, 5) of feature rows (n, len(FEATURES)); NaN skipped.
+        """Per-scan log-likelihoods (n, :attr:`n_columns`) of feature rows (n, len(FEATURES)),
+        in ``CLASSES`` order then the multirotor subclass's (if any); NaN skipped.
         ``fast`` (n,) bool: faster than a bird (default: ``speed_mps`` at
         ``bird_speed_max_mps`` or more; :meth:`update` passes its hysteresis). ``soared``
         (n,) bool: tracks that have soared for ``soaring_latch_s`` (:meth:`update` keeps
@@ -750,7 +786,7 @@ class Classifier:
         ``soaring_*`` parameters) the ``soaring_style_features`` do too.
         """
         p = self.params
-        ll = np.zeros((feats.shape[0], len(CLASSES)))
+        ll = np.zeros((feats.shape[0], self.n_columns))
         rcs = feats[:, FEATURES.index("rcs_dbsm")]
         no_rcs = np.isnan(rcs)
         sized = (rcs >= p.rcs_signature_min_dbsm) & (rcs <= p.fixed_wing_rcs_max_dbsm)
@@ -802,13 +838,13 @@ class Classifier:
                 lo, hi = p.helicopter_height_band_m
                 reach = (v >= lo) & (v < hi)
                 term[reach, _HELICOPTER] = np.maximum(
-                    term[reach, _HELICOPTER], np.maximum(term[reach, 0], term[reach, 2])
+                    term[reach, _HELICOPTER], np.maximum(_drone(term)[reach], term[reach, 2])
                 )
                 lo, hi = p.bird_height_band_m
                 _bird_at_least_aircraft(term, (v >= lo) & (v < hi))
             if not_bird:
                 # The best of drone, aircraft and helicopter.
-                powered = np.maximum(term[:, 0], np.maximum(term[:, 2], term[:, 3]))
+                powered = np.maximum(_drone(term), np.maximum(term[:, 2], term[:, 3]))
                 term[:, 1] = np.where(fast_not_bird, np.minimum(term[:, 1], powered), term[:, 1])
             if style:
                 term[:, 0] = np.where(fast_signed, powered, term[:, 0])
@@ -920,9 +956,13 @@ class Classifier:
             still = hover_frac >= p.hover_latch_frac
             h.hovered_s[slots] += np.where(hovering & settled & still, np.minimum(dt, 1.0), 0.0)
             hovering |= h.hovered_s[slots] >= p.hover_latch_s
+        ev = p.evidence_weight * h.evidence[slots]
+        if self.n_columns > len(CLASSES):
+            # The drone class's likelihood: its two parts' mixture.
+            ev[:, 0] = np.logaddexp(self._log_share[0] + ev[:, 0], self._log_share[1] + ev[:, 5])
         logits = (
             self._prior[None]
-            + p.evidence_weight * h.evidence[slots]
+            + ev[:, : len(CLASSES)]
             + rid[:, None] * self._id_rid[None]
             + icao[:, None] * self._id_icao[None]
         )

@@ -80,8 +80,11 @@ class TrackHistory:
     #: State components kept, one ring each: position (e, n, u) and velocity (e, n, u).
     _COMPONENTS = ("e", "n", "u", "ve", "vn", "vu")
 
-    def __init__(self, depth: int = 32) -> None:
+    def __init__(self, depth: int = 32, n_evidence: int = 5) -> None:
+        """``n_evidence``: columns of each track's evidence (one per class, and one per
+        subclass the classifier keeps apart)."""
         self.depth = depth
+        self.n_evidence = n_evidence
         #: Pushes so far; the next goes to column ``tick % depth``.
         self.tick = 0
         #: Time (s) and tick of the push in each column (NaN / -1: never written).
@@ -107,7 +110,7 @@ class TrackHistory:
             "last_t_s": np.full(n_slots, np.nan),
             # Time of the track's latest position fix (a radar plot, a position report).
             "last_fix_t_s": np.full(n_slots, np.nan),
-            "evidence": np.zeros((n_slots, 5)),
+            "evidence": np.zeros((n_slots, self.n_evidence)),
             # Seconds the track has stood still in the air while fixed (the classifier's
             # hover signature), summed over its life.
             "hovered_s": np.zeros(n_slots),

@@ -208,6 +208,41 @@ def mix(
     return msgspec.structs.replace(params, log_lik=log_lik)
 
 
+def with_multirotor(
+    params: ClassifierParams,
+    samples: Samples,
+    weight: float,
+    features: Sequence[str],
+    *,
+    share: float = 0.5,
+    alpha: float = 1.0,
+    floor: float = 0.02,
+) -> ClassifierParams:
+    """``params`` with a multirotor subclass of the drone class (its
+    ``multirotor_log_lik``, prior share ``share`` of the drone class): for ``features``
+    the subclass's histogram (the drone class's, if ``params`` has no subclass yet) mixed
+    with that of the drone rows of ``samples`` as in :func:`mix` (weight ``weight``), for
+    every other feature that histogram itself. The drone class's own histograms are
+    left as they were."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight of multirotor must be within 0..1, not {weight}")
+    drone = CLASSES.index("drone")
+    rows = samples.feats[samples.y == drone]
+    columns: dict[str, list[float]] = {}
+    for f in params.features:
+        col = np.exp(
+            np.asarray(params.multirotor_log_lik[f], float)
+            if params.multirotor_log_lik
+            else np.asarray(params.log_lik[f], float)[:, drone]
+        )
+        v = rows[:, FEATURES.index(f)]
+        if f in features and np.isfinite(v).any():
+            edges = np.asarray(params.edges[f], float)
+            col = (1.0 - weight) * col + weight * _smoothed(v, edges, alpha, floor)
+        columns[f] = np.round(np.log(col), 4).tolist()
+    return msgspec.structs.replace(params, multirotor_log_lik=columns, multirotor_share=share)
+
+
 @dataclass
 class Evaluation:
     """Measured classifier behaviour over a scenario.
