@@ -142,8 +142,12 @@ def main(
         help="The recorded multirotors' share of a multirotor subclass of the drone class, "
         "in every motion feature (0: no subclass).",
     ),
-    multirotor_share: float = typer.Option(
-        0.5, min=0.01, max=0.99, help="The subclass's prior share of the drone class."
+    multirotor_features: str = typer.Option(
+        ",".join(MOTION),
+        help="FEATURE[,FEATURE...]: the features the multirotor subclass learns from them.",
+    ),
+    multirotor_llr: float = typer.Option(
+        0.0, max=0.0, help="The subclass's evidence is weighed this much below the drone's."
     ),
     base: Path = typer.Option(SHIPPED, help="Parameters to start from."),
     out: Path = typer.Option(..., help="Where to write the parameters."),
@@ -152,6 +156,9 @@ def main(
     """Mix recorded train-split flights into the classifier's likelihoods."""
     weights = _weights(weight)
     features = _only(only, weights)
+    sub_features = tuple(f for f in multirotor_features.split(",") if f)
+    if not sub_features or set(sub_features) - {*MOTION, *CLIMB}:
+        raise typer.BadParameter(f"--multirotor-features: features from {(*MOTION, *CLIMB)}")
     params = _simulated(ClassifierParams.load(base))
     paths = [str(p) for p in real_scenarios("train")]
     with ProcessPoolExecutor(jobs) as pool:
@@ -171,7 +178,8 @@ def main(
             mixed = mix(mixed, rows, {name: w}, [f for f in feats if f in features[name]])
     if multirotor > 0.0:
         for rows, feats in ((motion, MOTION), (climb, CLIMB)):
-            mixed = with_multirotor(mixed, rows, multirotor, feats, share=multirotor_share)
+            taught = [f for f in feats if f in sub_features]
+            mixed = with_multirotor(mixed, rows, multirotor, taught, llr=multirotor_llr)
     kept: dict[str, dict[str, list[float]]] = {}
     for name, feats in features.items():
         for f in feats:
@@ -185,7 +193,9 @@ def main(
         "flights": sum(p[3] for p in parts),
         "rows": {n: int((motion.y == CLASSES.index(n)).sum()) for n in weights},
         "simulated_log_lik": kept,
-        "multirotor": {"weight": multirotor, "share": multirotor_share} if multirotor else None,
+        "multirotor": {"weight": multirotor, "llr": multirotor_llr, "features": list(sub_features)}
+        if multirotor
+        else None,
     }
     mixed = msgspec.structs.replace(mixed, trained_on={**params.trained_on, "real_flights": real})
     mixed.dump(out)

@@ -1076,7 +1076,7 @@ def test_out_of_range_parameters_are_refused_with_the_field_named(tmp_path, fiel
             lambda r: r.__setitem__("multirotor_log_lik", {f: [-1.0] for f in r["features"]}),
             "multirotor_log_lik",
         ),
-        (lambda r: r.__setitem__("multirotor_share", 0.0), "multirotor_share"),
+        (lambda r: r.__setitem__("multirotor_llr", 0.5), "multirotor_llr"),
     ],
 )
 def test_malformed_parameter_files_are_refused_with_the_reason(tmp_path, edit, reason):
@@ -1114,10 +1114,10 @@ def _cruise(params: ClassifierParams, speed_mps: float = 6.0, n: int = 60) -> np
 
 
 def test_a_multirotor_subclass_is_a_second_drone_hypothesis():
-    """The multirotor subclass (``multirotor_log_lik``) adds its likelihood to the drone
-    class's as a mixture, with evidence of its own: one no different from the drone
-    class changes nothing; one that has learnt this track's cruise speed takes
-    probability from the other classes to drone, not only from some; and the drone
+    """The multirotor subclass (``multirotor_log_lik``) is a second form of drone with
+    evidence of its own, the drone class's evidence the better of the two: one no
+    different from the drone class changes nothing; one that has learnt this track's
+    cruise speed takes probability from every other class to drone; and the drone
     class's own histograms are untouched by it."""
     from skywarden.classify.training import Samples, with_multirotor
 
@@ -1131,7 +1131,7 @@ def test_a_multirotor_subclass_is_a_second_drone_hypothesis():
     feats = np.full((200, len(FEATURES)), np.nan)
     feats[:, FEATURES.index("speed_mps")] = 6.0
     rows = Samples(feats, np.full(200, drone), np.arange(200))
-    taught = with_multirotor(base, rows, 1.0, ["speed_mps"], share=0.5)
+    taught = with_multirotor(base, rows, 1.0, ["speed_mps"])
     assert taught.log_lik == base.log_lik
     before, after = _cruise(base), _cruise(taught)
     settled = slice(30, None)

@@ -76,8 +76,8 @@ def test_with_multirotor_learns_a_drone_subclass_and_leaves_the_drone_class():
     params = msgspec.structs.replace(ClassifierParams.load(), multirotor_log_lik={})
     drone = CLASSES.index("drone")
     rows = _speeds([5.0, 6.0, 6.5, 8.0], "drone")
-    sub = with_multirotor(params, rows, 1.0, ["speed_mps"], share=0.3)
-    assert sub.log_lik == params.log_lik and sub.multirotor_share == 0.3
+    sub = with_multirotor(params, rows, 1.0, ["speed_mps"], llr=-0.5)
+    assert sub.log_lik == params.log_lik and sub.multirotor_llr == -0.5
     fitted = np.asarray(fit(rows).log_lik["speed_mps"])[:, drone]
     np.testing.assert_allclose(sub.multirotor_log_lik["speed_mps"], fitted, atol=1e-4)
     # Every other feature: the drone class's histogram.

@@ -103,7 +103,7 @@ _RANGES: dict[str, tuple[float, bool, float]] = {
     "soaring_net_climb_min_mps": _NONNEG,
     "soaring_height_min_m": _ANY,
     "soaring_latch_s": _NONNEG,
-    "multirotor_share": (0.0, True, 1.0),
+    "multirotor_llr": (-math.inf, False, 0.0),
 }
 
 
@@ -132,11 +132,14 @@ class ClassifierParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     #: multirotors hover, loiter and cruise at a soaring raptor's speed, which the
     #: fixed-wing attack drones the drone class also stands for never do; learnt into the
     #: one drone histogram, either the multirotors read bird or the fixed-wing drones lose
-    #: their straight, steady evidence (docs/classifier.md). Kept apart, the drone class's
-    #: likelihood is the mixture (1 - s) p(x | drone) + s p(x | multirotor), s =
-    #: ``multirotor_share``, each part's evidence accumulated on its own.
+    #: their straight, steady evidence (docs/classifier.md). Kept apart, each with its own
+    #: evidence, the drone class's evidence is the better of the two, the subclass's
+    #: ``multirotor_llr`` lower. The better, not a mixture: a mixture with share s would
+    #: cost every fixed-wing drone log(1 / (1 - s)) of its evidence, and the silent ones
+    #: sit near the alert threshold (a share of 0.5 cut the hostile drones' median lead
+    #: in the real-flight scenarios from 120-160 s to 90-124 s).
     multirotor_log_lik: dict[str, list[float]] = msgspec.field(default_factory=dict)
-    multirotor_share: float = 0.5
+    multirotor_llr: float = 0.0
     evidence_weight: float = 1.0
     tau_s: float = 10.0
     window_s: float = 20.0
@@ -539,17 +542,11 @@ class ClassResult:
         )
 
 
-def _drone(term: np.ndarray) -> np.ndarray:
-    """The drone class's best term (n,) of one feature's terms (n, 5 or 6): the better of
-    the drone column and the multirotor subclass's, when there is one."""
-    return term[:, 0] if term.shape[1] == len(CLASSES) else np.maximum(term[:, 0], term[:, 5])
-
-
 def _unknown_at_most_drone_or_bird(term: np.ndarray, rows: np.ndarray) -> None:
     """Cap ``unknown``'s column of one feature's terms (n, 5 or 6) at the better of drone
     and bird on ``rows``, in place: where the balloons it was learnt from share a
     feature's range with slow birds and multirotors (rules 12 and 20)."""
-    best = np.maximum(_drone(term), term[:, 1])
+    best = np.maximum(term[:, 0], term[:, 1])
     term[:, 4] = np.where(rows, np.minimum(term[:, 4], best), term[:, 4])
 
 
@@ -581,16 +578,15 @@ class Classifier:
         self.spoof = SpoofMonitor(frame, sensors, p.spoof)
         self._feat_idx = np.array([FEATURES.index(f) for f in p.features], np.int64)
         self._edges = [np.asarray(p.edges[f], float) for f in p.features]
-        tables = [np.asarray(p.log_lik[f], float) for f in p.features]
-        if p.multirotor_log_lik:
-            tables = [
-                np.column_stack([t, p.multirotor_log_lik[f]])
-                for t, f in zip(tables, p.features, strict=True)
-            ]
-        # Each bin's terms clipped to max_feature_llr below its best column, once.
-        self._ll = [np.maximum(t, t.max(axis=1, keepdims=True) - p.max_feature_llr) for t in tables]
-        s = p.multirotor_share
-        self._log_share = (-math.inf if s == 1.0 else math.log1p(-s), math.log(s))
+        # Each bin's terms clipped to max_feature_llr below its best class, once; the
+        # subclass's too, but it lifts no other: it is one more way to be a drone only.
+        self._ll = []
+        for f in p.features:
+            t = np.asarray(p.log_lik[f], float)
+            floor = t.max(axis=1, keepdims=True) - p.max_feature_llr
+            if p.multirotor_log_lik:
+                t = np.column_stack([t, p.multirotor_log_lik[f]])
+            self._ll.append(np.maximum(t, floor))
         self._drone_gap_floor = (
             _gap_floor(
                 self._ll[list(p.features).index("speed_mps")][:, 0],
@@ -828,7 +824,9 @@ class Classifier:
                 has = ok & np.isfinite(net) & ~fast
                 bn = np.searchsorted(edges, net[has], side="right")
                 # Clipped against the row the other classes read, as every term is.
-                term[has, 4] = np.maximum(table[bn, 4], term[has].max(axis=1) - p.max_feature_llr)
+                term[has, 4] = np.maximum(
+                    table[bn, 4], term[has, : len(CLASSES)].max(axis=1) - p.max_feature_llr
+                )
             if j == _SPEED:
                 _unknown_at_most_drone_or_bird(term, slow_speed_not_unknown)
                 lo, hi = p.drone_speed_gap_mps
@@ -838,13 +836,13 @@ class Classifier:
                 lo, hi = p.helicopter_height_band_m
                 reach = (v >= lo) & (v < hi)
                 term[reach, _HELICOPTER] = np.maximum(
-                    term[reach, _HELICOPTER], np.maximum(_drone(term)[reach], term[reach, 2])
+                    term[reach, _HELICOPTER], np.maximum(term[reach, 0], term[reach, 2])
                 )
                 lo, hi = p.bird_height_band_m
                 _bird_at_least_aircraft(term, (v >= lo) & (v < hi))
             if not_bird:
                 # The best of drone, aircraft and helicopter.
-                powered = np.maximum(_drone(term), np.maximum(term[:, 2], term[:, 3]))
+                powered = np.maximum(term[:, 0], np.maximum(term[:, 2], term[:, 3]))
                 term[:, 1] = np.where(fast_not_bird, np.minimum(term[:, 1], powered), term[:, 1])
             if style:
                 term[:, 0] = np.where(fast_signed, powered, term[:, 0])
@@ -958,8 +956,7 @@ class Classifier:
             hovering |= h.hovered_s[slots] >= p.hover_latch_s
         ev = p.evidence_weight * h.evidence[slots]
         if self.n_columns > len(CLASSES):
-            # The drone class's likelihood: its two parts' mixture.
-            ev[:, 0] = np.logaddexp(self._log_share[0] + ev[:, 0], self._log_share[1] + ev[:, 5])
+            ev[:, 0] = np.maximum(ev[:, 0], ev[:, 5] + p.multirotor_llr)
         logits = (
             self._prior[None]
             + ev[:, : len(CLASSES)]

@@ -214,12 +214,12 @@ def with_multirotor(
     weight: float,
     features: Sequence[str],
     *,
-    share: float = 0.5,
+    llr: float = 0.0,
     alpha: float = 1.0,
     floor: float = 0.02,
 ) -> ClassifierParams:
     """``params`` with a multirotor subclass of the drone class (its
-    ``multirotor_log_lik``, prior share ``share`` of the drone class): for ``features``
+    ``multirotor_log_lik``, weighed ``llr`` below the drone class): for ``features``
     the subclass's histogram (the drone class's, if ``params`` has no subclass yet) mixed
     with that of the drone rows of ``samples`` as in :func:`mix` (weight ``weight``), for
     every other feature that histogram itself. The drone class's own histograms are
@@ -240,7 +240,7 @@ def with_multirotor(
             edges = np.asarray(params.edges[f], float)
             col = (1.0 - weight) * col + weight * _smoothed(v, edges, alpha, floor)
         columns[f] = np.round(np.log(col), 4).tolist()
-    return msgspec.structs.replace(params, multirotor_log_lik=columns, multirotor_share=share)
+    return msgspec.structs.replace(params, multirotor_log_lik=columns, multirotor_llr=llr)
 
 
 @dataclass
