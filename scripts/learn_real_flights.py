@@ -1,30 +1,41 @@
-"""Mix the recorded flights of the real-flight train split into the classifier's likelihoods.
+"""Learn the recorded flights of the real-flight train split into the classifier's likelihoods.
 
     .venv/bin/python scripts/learn_real_flights.py --out /tmp/params.json
 
-The result is a candidate, not the shipped parameters: docs/classifier.md ("Recorded
-flights in the likelihoods") gives what it gained and cost on the whole engine, measured
-with ``scripts/warning_report.py --classifier-params FILE``.
+The result is a candidate, not the shipped parameters: score it on the whole engine with
+``scripts/warning_report.py --classifier-params FILE``. The defaults write the best
+candidate measured so far; docs/classifier.md ("Recorded flights in the likelihoods")
+gives what it gained and cost, and why it is not shipped.
 
 Every real-flight *train* scenario (``scenarios/real/train``, built from corpus flights of
 the train split only) is simulated (seed ``--seed``) and tracked by the real tracker;
 the feature rows of tracks whose truth is a recorded flight are kept where the flight
 was logged at least every ``--max-fix-s`` seconds (the seabird and gull logs have a fix
-every 4-20 minutes: their per-second motion is our interpolation, not the bird's). For
-each class given a ``--weight`` w, each feature's histogram becomes
-``(1 - w) p_simulated + w p_recorded`` (:func:`skywarden.classify.training.mix`).
+every 4-20 minutes: their per-second motion is our interpolation, not the bird's).
 
-Which features: the horizontal motion (speed, its spread, turn rate, straightness,
-hovering) of every kept flight, and the climb rate of those logged with altitude. Not
-height (the scenario places 2-D flights at a height it chooses), radar cross-section
-and RF-emitter fraction (the simulated sensors give them, not the flight). A class
-named in ``--only`` takes just the features listed there: the corpus's drones are all
-multirotors, while the drone class also stands for fixed-wing attack drones, so only
-the multirotors' own signature, hovering, is taken from them. With their speeds,
-spread, turning and straightness mixed in as well, the fixed-wing drones' straight,
-steady flight counted less: hostile fixed-wing drones of the real-flight scenarios
-were warned 57-59 s ahead instead of 97-121 s, and birds in a tailwind were raised 31
-times instead of 23 (docs/classifier.md).
+Two uses of them:
+
+* Birds: for each class given a ``--weight`` w, each feature's histogram becomes
+  ``(1 - w) p_simulated + w p_recorded`` (:func:`skywarden.classify.training.mix`), for
+  the features ``--only`` names (default: speed, turn rate and hovering). Not the
+  birds' straightness and speed spread: either moved a silent fixed-wing drone, which
+  sits at the alert threshold, from 214 to 129 s of warning (``real-eval-03`` seed 2).
+  Not their climb either: real birds climb and sink in thermals, and level flight (a
+  multirotor's, a gull's flown at a set height) then spoke for a drone. The birds'
+  speed is what keeps this candidate from shipping: homing pigeons in a tailwind fly
+  25-27 m/s over the ground, and a silent fixed-wing drone at 25-28 m/s then reads
+  ``bird`` (``real-eval-03`` seed 6: warned 38 s ahead instead of 96 s).
+* Multirotors: a subclass of the drone class with histograms of its own
+  (:func:`skywarden.classify.training.with_multirotor`; ``--multirotor`` w of the
+  recorded multirotors mixed into the drone histograms, ``--multirotor-features``),
+  whose evidence counts ``--multirotor-llr`` below the drone class's own. Mixed into the
+  one drone class instead, the multirotors' slow, turning flight cost the fixed-wing
+  drones their straight, steady evidence (warnings 57-59 s ahead instead of 97-121 s);
+  left out, the birds' mixture read the recorded multirotors as birds (DJI video
+  telemetry 83 -> 72 %).
+
+Never height (the scenario places 2-D flights at a height it chooses), radar
+cross-section or RF-emitter fraction (the simulated sensors give them, not the flight).
 """
 
 from __future__ import annotations
@@ -126,17 +137,17 @@ def _simulated(params: ClassifierParams) -> ClassifierParams:
 
 def main(
     weight: list[str] = typer.Option(
-        ["bird=0.5", "drone=0.25"],
+        ["bird=0.5"],
         help="CLASS=WEIGHT: the recorded flights' share of a class's histograms.",
     ),
     only: list[str] = typer.Option(
-        ["drone=hover_frac"],
+        ["bird=speed_mps,turn_rate_dps,hover_frac"],
         help="CLASS=FEATURE[,FEATURE...]: mix only these features of that class.",
     ),
     seed: int = typer.Option(101, help="Simulation seed (evaluation seeds are 1 and 2)."),
     max_fix_s: float = typer.Option(10.0, help="Use flights logged at least this often (s)."),
     multirotor: float = typer.Option(
-        0.0,
+        0.75,
         min=0.0,
         max=1.0,
         help="The recorded multirotors' share of a multirotor subclass of the drone class, "
@@ -147,7 +158,7 @@ def main(
         help="FEATURE[,FEATURE...]: the features the multirotor subclass learns from them.",
     ),
     multirotor_llr: float = typer.Option(
-        0.0, max=0.0, help="The subclass's evidence is weighed this much below the drone's."
+        -1.0, max=0.0, help="The subclass's evidence is weighed this much below the drone's."
     ),
     base: Path = typer.Option(SHIPPED, help="Parameters to start from."),
     out: Path = typer.Option(..., help="Where to write the parameters."),
@@ -171,6 +182,14 @@ def main(
         table.add_row(
             name, f"{w:g}", str(int((motion.y == c).sum())), str(int((climb.y == c).sum()))
         )
+    if multirotor > 0.0:
+        d = CLASSES.index("drone")
+        table.add_row(
+            "drone: multirotor subclass",
+            f"{multirotor:g}",
+            str(int((motion.y == d).sum())),
+            str(int((climb.y == d).sum())),
+        )
     console.print(table)
     mixed = params
     for name, w in weights.items():
@@ -193,7 +212,12 @@ def main(
         "flights": sum(p[3] for p in parts),
         "rows": {n: int((motion.y == CLASSES.index(n)).sum()) for n in weights},
         "simulated_log_lik": kept,
-        "multirotor": {"weight": multirotor, "llr": multirotor_llr, "features": list(sub_features)}
+        "multirotor": {
+            "weight": multirotor,
+            "llr": multirotor_llr,
+            "features": list(sub_features),
+            "rows": int((motion.y == CLASSES.index("drone")).sum()),
+        }
         if multirotor
         else None,
     }
