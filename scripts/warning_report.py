@@ -37,7 +37,6 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import msgspec
 import numpy as np
 import typer
 from rich.console import Console
@@ -51,7 +50,7 @@ from skywarden.runner import run_file
 from skywarden.sim import load_spec, simulate_to_file
 from skywarden.sim.generate import recorded_flights
 from skywarden.sim.recorded import corpus_dir, real_scenarios
-from skywarden.sim.spec import HostileDrone, Recorded, ScenarioSpec
+from skywarden.sim.stress import birds_in_wind, hostile_drones, without_sensors
 from skywarden.types import SENSOR_KINDS
 
 BUILTINS = ("single-drone", "swarm", "birds", "airport", "coastal", "mass-raid")
@@ -87,48 +86,7 @@ def _by_source(spec_path: str, per_object: dict[str, list[int]]) -> dict[str, li
     return _summed((src[oid], n, ok) for oid, (n, ok) in per_object.items())
 
 
-def _in_wind(spec: ScenarioSpec, wind: tuple[float, float]) -> ScenarioSpec:
-    """Every recorded bird flown in a steady ``wind`` (East, North, m/s); each keeps its
-    anchor (the corpus birds are anchored on their centroid, so they stay about the site)."""
-    if wind == (0.0, 0.0):
-        return spec
-    objs = [
-        msgspec.structs.replace(o, wind_mps=wind)
-        if isinstance(o, Recorded) and o.truth_class == "bird"
-        else o
-        for o in spec.objects
-    ]
-    return msgspec.structs.replace(spec, objects=objs)
-
-
-def _without(spec: ScenarioSpec, kinds: tuple[str, ...]) -> ScenarioSpec:
-    """The scenario without its sensors of these ``kinds``; ValueError if none would be left."""
-    if not kinds:
-        return spec
-    kept = [s for s in spec.sensors if s.kind not in kinds]
-    if not kept:
-        raise ValueError(f"{spec.name}: no sensor left without {', '.join(kinds)}")
-    return msgspec.structs.replace(spec, sensors=kept)
-
-
 Hostile = tuple[tuple[float, float] | None, float | None]
-
-
-def _hostile(spec: ScenarioSpec, hostile: Hostile) -> ScenarioSpec:
-    """Every scripted hostile fixed-wing drone at ``hostile[0]`` (m/s, from, to) and with
-    ``hostile[1]`` as its chance of being an RF emitter, where given."""
-    speed, radio = hostile
-    objs = [
-        msgspec.structs.replace(
-            o,
-            speed_mps=o.speed_mps if speed is None else speed,
-            radio_fraction=o.radio_fraction if radio is None else radio,
-        )
-        if isinstance(o, HostileDrone)
-        else o
-        for o in spec.objects
-    ]
-    return msgspec.structs.replace(spec, objects=objs)
 
 
 Job = tuple[str, str, int, tuple[float, float], tuple[str, ...], Hostile, str | None]
@@ -139,7 +97,8 @@ def _one(job: Job) -> dict:
     params = None if params_path is None else ClassifierParams.load(params_path)
     with tempfile.TemporaryDirectory() as d:
         scen, out = Path(d) / "s.jsonl", Path(d) / "o.jsonl"
-        sim = _hostile(_without(_in_wind(load_spec(spec), wind), without), hostile)
+        sim = without_sensors(birds_in_wind(load_spec(spec), wind), without)
+        sim = hostile_drones(sim, speed_mps=hostile[0], radio_fraction=hostile[1])
         simulate_to_file(sim, scen, seed=seed)
         run_file(scen, out, classifier_params=params)
         rep = evaluate_files(scen, out)

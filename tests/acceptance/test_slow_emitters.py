@@ -11,7 +11,6 @@ not warned at all (README, known limits), which these tests do not cover.
 
 from __future__ import annotations
 
-import msgspec
 import pytest
 
 from skywarden.eval import evaluate_files
@@ -20,6 +19,7 @@ from skywarden.runner import run_file
 from skywarden.sim import load_spec, simulate_to_file
 from skywarden.sim.recorded import real_scenarios
 from skywarden.sim.spec import HostileDrone, ScenarioSpec
+from skywarden.sim.stress import hostile_drones
 
 pytestmark = pytest.mark.slow
 
@@ -28,14 +28,8 @@ SPEED_MPS = (17.0, 24.0)
 
 
 def _slow_emitters(spec: ScenarioSpec) -> ScenarioSpec:
-    objs = [
-        msgspec.structs.replace(o, speed_mps=SPEED_MPS, radio_fraction=1.0)
-        if isinstance(o, HostileDrone)
-        else o
-        for o in spec.objects
-    ]
-    assert any(isinstance(o, HostileDrone) for o in objs)
-    return msgspec.structs.replace(spec, objects=objs)
+    assert any(isinstance(o, HostileDrone) for o in spec.objects)
+    return hostile_drones(spec, speed_mps=SPEED_MPS, radio_fraction=1.0)
 
 
 @pytest.mark.parametrize("seed", (1, 2))
