@@ -140,6 +140,21 @@ def _smoothed(v: np.ndarray, edges: np.ndarray, alpha: float, floor: float) -> n
     return (1 - floor) * p + floor / nb
 
 
+def _check_weight(name: str, w: float) -> None:
+    if not 0.0 <= w <= 1.0:
+        raise ValueError(f"weight of {name} must be within 0..1, not {w}")
+
+
+def _mixed(
+    p: np.ndarray, v: np.ndarray, edges: np.ndarray, w: float, alpha: float, floor: float
+) -> np.ndarray:
+    """Bin probabilities ``p`` mixed with those of values ``v`` (smoothed as in
+    :func:`fit`): (1 - w) p + w q; ``p`` itself when ``v`` holds no finite value."""
+    if not np.isfinite(v).any():
+        return p
+    return (1.0 - w) * p + w * _smoothed(v, edges, alpha, floor)
+
+
 def fit(
     samples: Samples,
     *,
@@ -191,8 +206,7 @@ def mix(
     simulator's hundreds of thousands. A class with no sample rows is left as it was.
     """
     for name, w in weights.items():
-        if not 0.0 <= w <= 1.0:
-            raise ValueError(f"weight of {name} must be within 0..1, not {w}")
+        _check_weight(name, w)
     log_lik = {f: [list(row) for row in t] for f, t in params.log_lik.items()}
     for f in features:
         j = FEATURES.index(f)
@@ -200,10 +214,9 @@ def mix(
         table = np.exp(np.asarray(log_lik[f], float))
         for name, w in weights.items():
             c = CLASSES.index(name)
-            v = samples.feats[samples.y == c, j]
-            if not np.isfinite(v).any():
-                continue
-            table[:, c] = (1.0 - w) * table[:, c] + w * _smoothed(v, edges, alpha, floor)
+            table[:, c] = _mixed(
+                table[:, c], samples.feats[samples.y == c, j], edges, w, alpha, floor
+            )
         log_lik[f] = np.round(np.log(table), 4).tolist()
     return msgspec.structs.replace(params, log_lik=log_lik)
 
@@ -224,8 +237,7 @@ def with_multirotor(
     with that of the drone rows of ``samples`` as in :func:`mix` (weight ``weight``), for
     every other feature that histogram itself. The drone class's own histograms are
     left as they were."""
-    if not 0.0 <= weight <= 1.0:
-        raise ValueError(f"weight of multirotor must be within 0..1, not {weight}")
+    _check_weight("multirotor", weight)
     drone = CLASSES.index("drone")
     rows = samples.feats[samples.y == drone]
     columns: dict[str, list[float]] = {}
@@ -235,10 +247,9 @@ def with_multirotor(
             if params.multirotor_log_lik
             else np.asarray(params.log_lik[f], float)[:, drone]
         )
-        v = rows[:, FEATURES.index(f)]
-        if f in features and np.isfinite(v).any():
+        if f in features:
             edges = np.asarray(params.edges[f], float)
-            col = (1.0 - weight) * col + weight * _smoothed(v, edges, alpha, floor)
+            col = _mixed(col, rows[:, FEATURES.index(f)], edges, weight, alpha, floor)
         columns[f] = np.round(np.log(col), 4).tolist()
     return msgspec.structs.replace(params, multirotor_log_lik=columns, multirotor_llr=llr)
 
